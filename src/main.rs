@@ -1,0 +1,48 @@
+//! aerobench: compares Aerospike clients side by side, and carries its own in-memory
+//! Aerospike-protocol server (`aerobench serve`).
+
+mod cli;
+mod report;
+mod results;
+mod server;
+mod stats;
+mod workload;
+
+use std::io::Write as _;
+
+use clap::{CommandFactory as _, Parser as _};
+
+use cli::{Cli, Command};
+
+fn main() {
+    std::process::exit(match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            2
+        }
+    });
+}
+
+fn run() -> anyhow::Result<i32> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(server::run(args, |addr| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on {addr}");
+                let _ = out.flush();
+            }))?;
+            Ok(0)
+        }
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
+            Ok(0)
+        }
+        None => {
+            let _ = cli.bench;
+            anyhow::bail!("the benchmark is not built yet")
+        }
+    }
+}

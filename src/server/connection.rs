@@ -1,0 +1,132 @@
+//! One client connection: read a frame, answer it, repeat — strictly one request then its full
+//! response, as every client expects. A frame that cannot be read (bad version or type, over the
+//! size limit, truncated) ends this connection only; a message that does not parse is answered
+//! with PARAMETER_ERROR and the connection stays open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::Shared;
+use super::admin;
+use super::batch::execute_batch;
+use super::framing::{FrameError, HEADER_LEN, MsgType, inflate, patch_header, put_header, read_frame};
+use super::info::{self, ConnContext};
+use super::message::{Message, ReplyHeader, field, info1, info3, put_reply_header, rc};
+use super::record::{RecordRequest, execute, put_rc_only};
+use super::scan::stream_scan;
+
+/// Buffers grown past this by one large request are given back once it is answered.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            shared.log(format_args!("{peer}: cannot read local address: {e}"));
+            return;
+        }
+    };
+    let ctx = ConnContext { local };
+    let mut stream = BufReader::with_capacity(16 * 1024, stream);
+    let mut body = BytesMut::new();
+    let mut out = BytesMut::new();
+    loop {
+        let kind = match read_frame(&mut stream, &mut body, shared.max_frame).await {
+            Ok(kind) => kind,
+            Err(FrameError::Closed) => return,
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => {
+                shared.log(format_args!("{peer}: closing connection: {e}"));
+                return;
+            }
+        };
+        out.clear();
+        let result = match kind {
+            MsgType::Info => {
+                let reply = info::handle(&body, &shared.identity, &shared.store, &ctx);
+                put_header(&mut out, MsgType::Info, reply.len());
+                out.extend_from_slice(&reply);
+                stream.get_mut().write_all(&out).await
+            }
+            MsgType::Admin => {
+                let reply = admin::reply(&body);
+                put_header(&mut out, MsgType::Admin, reply.len());
+                out.extend_from_slice(&reply);
+                stream.get_mut().write_all(&out).await
+            }
+            MsgType::Message => dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await,
+            MsgType::Compressed => match inflate(&body, shared.max_frame) {
+                Ok(inner) => dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await,
+                Err(e) => {
+                    shared.log(format_args!("{peer}: bad compressed request: {e}"));
+                    reply_error(&mut out, stream.get_mut(), rc::PARAMETER_ERROR).await
+                }
+            },
+        };
+        if let Err(e) = result {
+            if e.kind() != std::io::ErrorKind::BrokenPipe && e.kind() != std::io::ErrorKind::ConnectionReset {
+                shared.log(format_args!("{peer}: write failed: {e}"));
+            }
+            return;
+        }
+        if body.capacity() > KEEP_CAPACITY {
+            body = BytesMut::new();
+        }
+        if out.capacity() > KEEP_CAPACITY {
+            out = BytesMut::new();
+        }
+    }
+}
+
+/// A reply made of one header carrying `code`, marked LAST so that stream readers stop too.
+async fn reply_error(out: &mut BytesMut, w: &mut TcpStream, code: u8) -> std::io::Result<()> {
+    out.clear();
+    put_header(out, MsgType::Message, super::message::MSG_HEADER_LEN);
+    put_reply_header(out, &ReplyHeader { result_code: code, info3: info3::LAST, ..Default::default() });
+    w.write_all(out).await
+}
+
+/// Routes one AS_MSG to the batch, single-record or scan handler and sends its reply.
+async fn dispatch(
+    body: &[u8],
+    shared: &Shared,
+    peer: SocketAddr,
+    out: &mut BytesMut,
+    w: &mut TcpStream,
+) -> std::io::Result<()> {
+    let msg = match Message::parse(body) {
+        Ok(m) => m,
+        Err(e) => {
+            shared.log(format_args!("{peer}: malformed message: {e}"));
+            return reply_error(out, w, rc::PARAMETER_ERROR).await;
+        }
+    };
+    let store = &shared.store;
+    if msg.fields.has(field::BATCH_INDEX) || msg.header.info1 & info1::BATCH != 0 {
+        if let Err(e) = execute_batch(store, &msg, out) {
+            shared.log(format_args!("{peer}: malformed batch: {e}"));
+            return reply_error(out, w, rc::PARAMETER_ERROR).await;
+        }
+        w.write_all(out).await
+    } else if msg.fields.has(field::DIGEST) || msg.fields.has(field::KEY) {
+        out.extend_from_slice(&[0; HEADER_LEN]);
+        match RecordRequest::from_message(&msg) {
+            Ok(req) => {
+                execute(store, &req, 0, out);
+            }
+            Err(code) => put_rc_only(out, code),
+        }
+        patch_header(out, 0, MsgType::Message);
+        w.write_all(out).await
+    } else if msg.fields.has(field::NAMESPACE) {
+        stream_scan(store, &msg, out, w).await
+    } else {
+        shared.log(format_args!("{peer}: message with no namespace, digest or batch field"));
+        reply_error(out, w, rc::PARAMETER_ERROR).await
+    }
+}

@@ -1,0 +1,177 @@
+//! The info protocol (proto type 1): what the server says about itself — node name, build,
+//! partition map, peers, services — answering every command with exactly one line, in request
+//! order, and unknown commands with an empty value. Also a few administrative commands
+//! (`namespace/<ns>`, `sets/<ns>`, `truncate`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use base64::Engine as _;
+
+use super::store::{N_PARTITIONS, Store};
+
+/// What the server reports about itself, fixed for its lifetime.
+pub struct NodeIdentity {
+    /// Node name: at most 19 characters and never changes (clients compare it on every tend).
+    pub node: String,
+    /// Advertised `build`: four dotted integers.
+    pub build: String,
+    /// Configured cluster name, if any.
+    pub cluster_name: Option<String>,
+    /// Port the server listens on, for the peers list.
+    pub port: u16,
+}
+
+pub const EDITION: &str = "aerobench built-in in-memory server";
+
+/// Per-connection facts some answers depend on.
+pub struct ConnContext {
+    /// Address the client dialled (the accepted socket's local address).
+    pub local: SocketAddr,
+}
+
+/// The partition map value: every namespace, regime 0, one replica, all 4096 partitions owned.
+pub fn replicas(store: &Store) -> String {
+    let bitmap = base64::engine::general_purpose::STANDARD.encode([0xFFu8; N_PARTITIONS / 8]);
+    store
+        .namespaces()
+        .iter()
+        .map(|ns| format!("{}:0,1,{}", ns.name, bitmap))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn host_port(addr: &SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Parameters of `name:k=v;k=v`.
+fn param<'a>(params: &'a str, key: &str) -> Option<&'a str> {
+    params.split(';').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> String {
+    let (name, params) = cmd.split_once(':').unwrap_or((cmd, ""));
+    let ns_list = || store.namespaces().iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(";");
+    match name {
+        "node" => id.node.clone(),
+        "build" => id.build.clone(),
+        "version" => format!("{EDITION} {}", env!("CARGO_PKG_VERSION")),
+        "edition" => EDITION.to_string(),
+        "cluster-name" => id.cluster_name.clone().unwrap_or_else(|| "null".into()),
+        "partition-generation" | "peers-generation" | "rebalance-generation" => "1".into(),
+        "partitions" => N_PARTITIONS.to_string(),
+        "replicas" => replicas(store),
+        "service" | "services" | "service-clear-std" | "service-clear-alt" | "service-tls-std"
+        | "service-tls-alt" => host_port(&ctx.local),
+        "services-alumni" | "services-alternate" => String::new(),
+        n if n.starts_with("peers-") => format!("1,{},[]", id.port),
+        "namespaces" => ns_list(),
+        "rack-ids" => store.namespaces().iter().map(|n| format!("{}:0", n.name)).collect::<Vec<_>>().join(";"),
+        "features" => "batch-any;batch-index;blob-bits;cdt-list;cdt-map;float;geo;pscans;query-show;\
+                       partition-query;peers;replicas;truncate-namespace;udf"
+            .into(),
+        "status" => "ok".into(),
+        "user-agent-set" => "ok".into(),
+        "cluster-stable" => "1".into(),
+        "statistics" => {
+            let objects: u64 = store.namespaces().iter().map(|n| n.count(None)).sum();
+            format!("objects={objects};cluster_size=1")
+        }
+        n if n.starts_with("namespace/") => match store.namespace(n["namespace/".len()..].as_bytes()) {
+            Some(ns) => format!(
+                "objects={};replication-factor=1;default-ttl=0;storage-engine=memory;strong-consistency=false",
+                ns.count(None)
+            ),
+            None => "type=unknown".into(),
+        },
+        n if n.starts_with("sets/") || n == "sets" => {
+            let wanted = n.strip_prefix("sets/");
+            let mut out = String::new();
+            for ns in store.namespaces().iter().filter(|ns| wanted.is_none_or(|w| w == ns.name)) {
+                for (set, objects) in ns.sets() {
+                    let _ = write!(out, "ns={}:set={}:objects={objects};", ns.name, String::from_utf8_lossy(&set));
+                }
+            }
+            out
+        }
+        "truncate" | "truncate-namespace" => {
+            let target = param(params, "namespace").and_then(|n| store.namespace(n.as_bytes()));
+            match target {
+                Some(ns) => {
+                    ns.truncate(param(params, "set").map(str::as_bytes));
+                    "ok".into()
+                }
+                None => "ERROR::namespace not found".into(),
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+/// Answers an info request body: one `command\tvalue\n` line per command, in request order.
+pub fn handle(body: &[u8], id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    for cmd in text.split('\n').filter(|c| !c.is_empty()) {
+        let value = answer(cmd, id, store, ctx).replace(['\t', '\n'], " ");
+        out.push_str(cmd);
+        out.push('\t');
+        out.push_str(&value);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (NodeIdentity, Store, ConnContext) {
+        (
+            NodeIdentity { node: "BB9000000000001".into(), build: "8.1.0.0".into(), cluster_name: None, port: 3000 },
+            Store::new(&["test", "bar"]),
+            ConnContext { local: "127.0.0.1:3000".parse().unwrap() },
+        )
+    }
+
+    fn ask(q: &str) -> String {
+        let (id, store, ctx) = fixture();
+        String::from_utf8(handle(q.as_bytes(), &id, &store, &ctx)).unwrap()
+    }
+
+    #[test]
+    fn one_line_per_command_in_order_unknown_empty() {
+        assert_eq!(
+            ask("partition-generation\nnode\nno-such-thing\nbuild\n"),
+            "partition-generation\t1\nnode\tBB9000000000001\nno-such-thing\t\nbuild\t8.1.0.0\n"
+        );
+        assert_eq!(ask("cluster-name\npeers-clear-std\n"), "cluster-name\tnull\npeers-clear-std\t1,3000,[]\n");
+        assert_eq!(ask("service-clear-std"), "service-clear-std\t127.0.0.1:3000\n");
+        assert!(ask("user-agent-set:value=YWJj\n").starts_with("user-agent-set:value=YWJj\tok\n"));
+    }
+
+    #[test]
+    fn replicas_lists_every_namespace_without_trailing_semicolon() {
+        let (_, store, _) = fixture();
+        let r = replicas(&store);
+        let parts: Vec<&str> = r.split(';').collect();
+        assert_eq!(parts.len(), 2);
+        for (p, ns) in parts.iter().zip(["test", "bar"]) {
+            let (name, rest) = p.split_once(':').unwrap();
+            assert_eq!(name, ns);
+            let fields: Vec<&str> = rest.split(',').collect();
+            assert_eq!(&fields[..2], &["0", "1"]);
+            assert_eq!(fields[2].len(), 684);
+            assert!(fields[2].ends_with("//8="));
+        }
+    }
+
+    #[test]
+    fn ipv6_service_is_bracketed() {
+        assert_eq!(host_port(&"[::1]:3000".parse().unwrap()), "[::1]:3000");
+    }
+}

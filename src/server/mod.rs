@@ -1,0 +1,146 @@
+//! The built-in in-memory Aerospike-protocol server (`aerobench serve`): enough of the real wire
+//! protocol that unmodified clients connect, tend and run every operation aerobench measures.
+//! It stands apart from the benchmark, which talks to it only over the network.
+
+mod admin;
+mod batch;
+mod connection;
+mod framing;
+mod info;
+mod message;
+mod record;
+mod scan;
+mod store;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+pub use info::EDITION;
+use info::NodeIdentity;
+use store::Store;
+
+/// Build the server advertises unless told otherwise: a current 8.x server.
+pub const DEFAULT_BUILD: &str = "8.1.0.0";
+/// Largest frame accepted unless told otherwise.
+pub const DEFAULT_MAX_FRAME: usize = 128 << 20;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one (printed on the first line of stdout).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Namespace to serve; repeat for several.
+    #[arg(long = "namespace", value_name = "NAME", default_value = "test")]
+    pub namespaces: Vec<String>,
+    /// Cluster name clients may check; none by default.
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// Largest request accepted, in bytes; a longer frame closes its connection before
+    /// anything is allocated for it.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
+    pub max_frame: usize,
+    /// Server version to advertise in `build` (four dotted integers).
+    #[arg(long, default_value = DEFAULT_BUILD, hide = true)]
+    pub build: String,
+    /// Do not log rejected connections and malformed requests to stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// State every connection shares.
+pub struct Shared {
+    store: Store,
+    identity: NodeIdentity,
+    max_frame: usize,
+    quiet: bool,
+}
+
+impl Shared {
+    fn log(&self, args: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("aerobench serve: {args}");
+        }
+    }
+}
+
+fn validate(args: &ServeArgs) -> anyhow::Result<()> {
+    let parts: Vec<&str> = args.build.split('.').collect();
+    anyhow::ensure!(
+        parts.len() == 4 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
+        "--build must be four dotted integers, like 8.1.0.0 (got {:?})",
+        args.build
+    );
+    for ns in &args.namespaces {
+        anyhow::ensure!(
+            !ns.is_empty() && ns.len() <= 31 && !ns.contains([':', ';', ',', '\t', '\n', '/']),
+            "namespace {ns:?} is not valid: use 1 to 31 characters without : ; , / or whitespace"
+        );
+    }
+    anyhow::ensure!(args.max_frame >= 1024, "--max-frame must be at least 1024 bytes");
+    Ok(())
+}
+
+/// Runs the server until SIGINT or SIGTERM. `on_listening` is called once the socket is bound.
+pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    validate(&args)?;
+    let listener = TcpListener::bind((args.bind, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let local = listener.local_addr()?;
+    let mut namespaces = args.namespaces.clone();
+    namespaces.dedup();
+    let shared = Arc::new(Shared {
+        store: Store::new(&namespaces),
+        identity: NodeIdentity {
+            // 3 + 12 hex digits: well under the 19 characters the C client allows.
+            node: format!("BB9{:012X}", (u64::from(std::process::id()) << 16) | u64::from(local.port())),
+            build: args.build.clone(),
+            cluster_name: args.cluster_name.clone(),
+            port: local.port(),
+        },
+        max_frame: args.max_frame,
+        quiet: args.quiet,
+    });
+    on_listening(local);
+    tokio::select! {
+        _ = accept_loop(listener, shared) => {}
+        r = shutdown_signal() => r?,
+    }
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(connection::serve_connection(stream, peer, shared.clone()));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: keep serving the connections we have.
+                shared.log(format_args!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

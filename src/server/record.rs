@@ -1,0 +1,427 @@
+//! Single-record commands — write, read (all bins, named bins, header only), exists, delete,
+//! touch and simple operate — executed against the store. Batch rows run through the same
+//! `execute`, so a record behaves the same whichever way it is reached.
+
+use bytes::{Bytes, BytesMut};
+
+use super::message::{
+    Message, Op, ReplyHeader, field, info1, info2, info3, op, particle, put_op, put_reply_header, rc,
+    MAX_BIN_NAME,
+};
+use super::store::{Bin, Digest, Record, Store, compute_digest, now_void_secs, partition_id};
+
+const PARTICLE_DOUBLE: u8 = 2;
+
+/// One record command, from a single-record message or a batch row.
+pub struct RecordRequest<'a> {
+    pub namespace: &'a [u8],
+    pub set: &'a [u8],
+    pub digest: Digest,
+    /// User key field (particle type ‖ bytes), when the client sent it.
+    pub key: Option<&'a [u8]>,
+    pub info1: u8,
+    pub info2: u8,
+    pub info3: u8,
+    pub generation: u32,
+    pub ttl: u32,
+    pub ops: &'a [Op<'a>],
+    /// A filter expression came with the command; not supported.
+    pub has_filter: bool,
+}
+
+impl<'a> RecordRequest<'a> {
+    /// Builds a request from a single-record message; `Err` carries the result code to send.
+    pub fn from_message(msg: &'a Message<'a>) -> Result<RecordRequest<'a>, u8> {
+        let f = &msg.fields;
+        let namespace = f.get(field::NAMESPACE).ok_or(rc::PARAMETER_ERROR)?;
+        let set = f.get(field::SET).unwrap_or(&[]);
+        let key = f.get(field::KEY);
+        let digest = digest_of(f.get(field::DIGEST), set, key)?;
+        let h = &msg.header;
+        Ok(RecordRequest {
+            namespace,
+            set,
+            digest,
+            key,
+            info1: h.info1,
+            info2: h.info2,
+            info3: h.info3,
+            generation: h.generation,
+            ttl: h.record_ttl,
+            ops: &msg.ops,
+            has_filter: f.has(field::FILTER_EXP),
+        })
+    }
+}
+
+/// The digest a request names: the digest field, or one computed from the user key.
+pub fn digest_of(digest: Option<&[u8]>, set: &[u8], key: Option<&[u8]>) -> Result<Digest, u8> {
+    match (digest, key) {
+        (Some(d), _) => d.try_into().map_err(|_| rc::PARAMETER_ERROR),
+        (None, Some(k)) if !k.is_empty() => Ok(compute_digest(set, k)),
+        _ => Err(rc::PARAMETER_ERROR),
+    }
+}
+
+/// Runs one record command and appends its reply message (header and result ops) to `out`.
+/// `index` goes into the reply's transaction-ttl slot (the row index of a batch row).
+/// Returns the result code sent.
+pub fn execute(store: &Store, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -> u8 {
+    let start = out.len();
+    let code = match run(store, req, index, out) {
+        Ok(()) => return rc::OK,
+        Err(code) => code,
+    };
+    out.truncate(start);
+    put_reply_header(out, &ReplyHeader { result_code: code, index, ..Default::default() });
+    code
+}
+
+fn run(store: &Store, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -> Result<(), u8> {
+    let ns = store.namespace(req.namespace).ok_or(rc::NAMESPACE_NOT_FOUND)?;
+    if req.has_filter {
+        return Err(rc::UNSUPPORTED_FEATURE);
+    }
+    let pid = partition_id(&req.digest);
+    let now = now_void_secs();
+    if req.info2 & info2::WRITE != 0 {
+        let mut part = ns.write(pid);
+        let existing = part.get(&req.digest).filter(|r| r.is_live(now));
+        match write(existing, req, now)? {
+            WriteOutcome::Deleted => {
+                part.remove(&req.digest);
+                put_reply_header(out, &ReplyHeader { index, ..Default::default() });
+            }
+            WriteOutcome::Stored(record, results) => {
+                reply_with_ops(out, index, &record, &results);
+                part.insert(req.digest, record);
+            }
+        }
+        Ok(())
+    } else if req.info1 & info1::READ != 0 {
+        let part = ns.read(pid);
+        let record = part.get(&req.digest).filter(|r| r.is_live(now)).ok_or(rc::KEY_NOT_FOUND)?;
+        read(record, req, index, out)
+    } else {
+        Err(rc::UNSUPPORTED_FEATURE)
+    }
+}
+
+/// Bins a read returns: all of them, the named ones, or none (header only).
+fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -> Result<(), u8> {
+    let header = ReplyHeader {
+        generation: record.generation,
+        void_time: record.void_time,
+        index,
+        ..Default::default()
+    };
+    if req.info1 & info1::NOBINDATA != 0 {
+        put_reply_header(out, &header);
+        return Ok(());
+    }
+    if req.ops.iter().any(|o| o.op != op::READ) {
+        return Err(rc::UNSUPPORTED_FEATURE);
+    }
+    let named: Vec<&Op<'_>> = req.ops.iter().filter(|o| !o.name.is_empty()).collect();
+    if req.info1 & info1::GET_ALL != 0 || named.is_empty() {
+        put_reply_header(out, &ReplyHeader { n_ops: record.bins.len() as u16, ..header });
+        for b in &record.bins {
+            put_op(out, op::READ, b.particle, &b.name, &b.value);
+        }
+    } else {
+        let bins: Vec<&Bin> = named.iter().filter_map(|o| record.bin(o.name)).collect();
+        put_reply_header(out, &ReplyHeader { n_ops: bins.len() as u16, ..header });
+        for b in bins {
+            put_op(out, op::READ, b.particle, &b.name, &b.value);
+        }
+    }
+    Ok(())
+}
+
+enum WriteOutcome {
+    Deleted,
+    /// The new record, and the result ops to send back.
+    Stored(Record, Vec<Bin>),
+}
+
+fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result<WriteOutcome, u8> {
+    let current_gen = existing.map_or(0, |r| r.generation);
+    if req.info2 & info2::GENERATION != 0 && req.generation != current_gen {
+        return Err(rc::GENERATION_ERROR);
+    }
+    if req.info2 & info2::GENERATION_GT != 0 && req.generation <= current_gen {
+        return Err(rc::GENERATION_ERROR);
+    }
+    if req.info2 & info2::DELETE != 0 {
+        return existing.map(|_| WriteOutcome::Deleted).ok_or(rc::KEY_NOT_FOUND);
+    }
+    if req.info2 & info2::CREATE_ONLY != 0 && existing.is_some() {
+        return Err(rc::KEY_EXISTS);
+    }
+    if req.info3 & (info3::UPDATE_ONLY | info3::REPLACE_ONLY) != 0 && existing.is_none() {
+        return Err(rc::KEY_NOT_FOUND);
+    }
+    let replace = req.info3 & (info3::CREATE_OR_REPLACE | info3::REPLACE_ONLY) != 0;
+    let mut bins = match existing {
+        Some(r) if !replace => r.bins.clone(),
+        _ => Vec::new(),
+    };
+    let respond_all = req.info2 & info2::RESPOND_ALL_OPS != 0;
+    let mut results = Vec::new();
+    for o in req.ops {
+        if o.name.len() > MAX_BIN_NAME {
+            return Err(rc::BIN_NAME_TOO_LONG);
+        }
+        match o.op {
+            op::WRITE => set_bin(&mut bins, o.name, o.particle, o.value),
+            op::INCR => incr(&mut bins, o)?,
+            op::APPEND | op::PREPEND => concat(&mut bins, o)?,
+            op::TOUCH => {}
+            op::DELETE => return existing.map(|_| WriteOutcome::Deleted).ok_or(rc::KEY_NOT_FOUND),
+            op::READ => {
+                if o.name.is_empty() {
+                    if req.info1 & info1::GET_ALL != 0 {
+                        results.extend(bins.iter().cloned());
+                    }
+                } else if let Some(b) = bins.iter().find(|b| b.name == o.name) {
+                    results.push(b.clone());
+                } else if respond_all {
+                    results.push(null_bin(o.name));
+                }
+                continue;
+            }
+            _ => return Err(rc::UNSUPPORTED_FEATURE),
+        }
+        if respond_all {
+            results.push(null_bin(o.name));
+        }
+    }
+    if bins.is_empty() {
+        // Writing only NULLs (or nothing) leaves no record, as on a real server.
+        return match existing {
+            Some(_) => Ok(WriteOutcome::Deleted),
+            None if req.ops.iter().all(|o| o.op == op::TOUCH) && !req.ops.is_empty() => Err(rc::KEY_NOT_FOUND),
+            None => Err(rc::PARAMETER_ERROR),
+        };
+    }
+    let generation = if current_gen >= 0xFFFF { 1 } else { current_gen + 1 };
+    let void_time = void_time(req.ttl, existing.map(|r| r.void_time), now);
+    let key = req.key.map(Bytes::copy_from_slice).or_else(|| existing.and_then(|r| r.key.clone()));
+    let set = match existing {
+        Some(r) if req.set.is_empty() => r.set.clone(),
+        _ => Bytes::copy_from_slice(req.set),
+    };
+    Ok(WriteOutcome::Stored(Record { set, key, bins, generation, void_time }, results))
+}
+
+fn null_bin(name: &[u8]) -> Bin {
+    Bin { name: Bytes::copy_from_slice(name), particle: particle::NULL, value: Bytes::new() }
+}
+
+/// Void time for a write's TTL: 0 and -1 never expire (the namespace default is "never"),
+/// -2 keeps the record's current expiry, anything else is seconds from now.
+pub fn void_time(ttl: u32, current: Option<u32>, now: u32) -> u32 {
+    match ttl {
+        0 | u32::MAX => 0,
+        0xFFFF_FFFE => current.unwrap_or(0),
+        secs => now.saturating_add(secs),
+    }
+}
+
+fn set_bin(bins: &mut Vec<Bin>, name: &[u8], particle_type: u8, value: &[u8]) {
+    let pos = bins.iter().position(|b| b.name == name);
+    if particle_type == particle::NULL {
+        if let Some(i) = pos {
+            bins.remove(i);
+        }
+        return;
+    }
+    let bin = Bin {
+        name: Bytes::copy_from_slice(name),
+        particle: particle_type,
+        value: Bytes::copy_from_slice(value),
+    };
+    match pos {
+        Some(i) => bins[i] = bin,
+        None => bins.push(bin),
+    }
+}
+
+fn int_of(bytes: &[u8]) -> Result<i64, u8> {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return Err(rc::PARAMETER_ERROR);
+    }
+    let fill = if bytes[0] & 0x80 != 0 { 0xFF } else { 0 };
+    let mut b = [fill; 8];
+    b[8 - bytes.len()..].copy_from_slice(bytes);
+    Ok(i64::from_be_bytes(b))
+}
+
+fn incr(bins: &mut Vec<Bin>, o: &Op<'_>) -> Result<(), u8> {
+    let current = bins.iter().find(|b| b.name == o.name);
+    let value: Vec<u8> = match (o.particle, current) {
+        (particle::INTEGER, None) => int_of(o.value)?.to_be_bytes().to_vec(),
+        (particle::INTEGER, Some(b)) if b.particle == particle::INTEGER => {
+            int_of(&b.value)?.wrapping_add(int_of(o.value)?).to_be_bytes().to_vec()
+        }
+        (PARTICLE_DOUBLE, None) => o.value.to_vec(),
+        (PARTICLE_DOUBLE, Some(b)) if b.particle == PARTICLE_DOUBLE => {
+            let f = |v: &[u8]| v.try_into().map(f64::from_be_bytes).map_err(|_| rc::PARAMETER_ERROR);
+            (f(&b.value)? + f(o.value)?).to_be_bytes().to_vec()
+        }
+        _ => return Err(rc::BIN_TYPE_ERROR),
+    };
+    set_bin(bins, o.name, o.particle, &value);
+    Ok(())
+}
+
+fn concat(bins: &mut Vec<Bin>, o: &Op<'_>) -> Result<(), u8> {
+    if o.particle != particle::STRING && o.particle != particle::BLOB {
+        return Err(rc::BIN_TYPE_ERROR);
+    }
+    let value = match bins.iter().find(|b| b.name == o.name) {
+        None => o.value.to_vec(),
+        Some(b) if b.particle != o.particle => return Err(rc::BIN_TYPE_ERROR),
+        Some(b) if o.op == op::APPEND => [&b.value[..], o.value].concat(),
+        Some(b) => [o.value, &b.value[..]].concat(),
+    };
+    set_bin(bins, o.name, o.particle, &value);
+    Ok(())
+}
+
+fn reply_with_ops(out: &mut BytesMut, index: u32, record: &Record, results: &[Bin]) {
+    put_reply_header(
+        out,
+        &ReplyHeader {
+            generation: record.generation,
+            void_time: record.void_time,
+            index,
+            n_ops: results.len() as u16,
+            ..Default::default()
+        },
+    );
+    for b in results {
+        put_op(out, op::READ, b.particle, &b.name, &b.value);
+    }
+}
+
+/// A reply carrying only a result code (nothing found, or an error).
+pub fn put_rc_only(out: &mut BytesMut, code: u8) {
+    put_reply_header(out, &ReplyHeader { result_code: code, ..Default::default() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::message::{Message, MsgHeader, tests::request};
+
+    fn run_cmd(store: &Store, body: &[u8]) -> (u8, Vec<u8>) {
+        let msg = Message::parse(body).unwrap();
+        let req = RecordRequest::from_message(&msg).unwrap();
+        let mut out = BytesMut::new();
+        let code = execute(store, &req, 0, &mut out);
+        (code, out.to_vec())
+    }
+
+    fn fields(d: &[u8; 20]) -> Vec<(u8, &[u8])> {
+        vec![(field::NAMESPACE, b"test"), (field::SET, b"s"), (field::DIGEST, d)]
+    }
+
+    fn put(store: &Store, d: &[u8; 20], ops: &[Op<'_>], info2_bits: u8, info3_bits: u8, gen_: u32) -> u8 {
+        let h = MsgHeader { info2: info2::WRITE | info2_bits, info3: info3_bits, generation: gen_, ..Default::default() };
+        run_cmd(store, &request(h, &fields(d), ops)).0
+    }
+
+    fn w<'a>(name: &'a [u8], p: u8, v: &'a [u8]) -> Op<'a> {
+        Op { op: op::WRITE, particle: p, name, value: v }
+    }
+
+    fn get(store: &Store, d: &[u8; 20], info1_bits: u8, ops: &[Op<'_>]) -> (u8, Message<'static>) {
+        let h = MsgHeader { info1: info1_bits, ..Default::default() };
+        let (code, out) = run_cmd(store, &request(h, &fields(d), ops));
+        let leaked: &'static [u8] = Box::leak(out.into_boxed_slice());
+        (code, Message::parse(leaked).unwrap())
+    }
+
+    #[test]
+    fn put_get_generation_and_policies() {
+        let store = Store::new(&["test"]);
+        let d = [7u8; 20];
+        assert_eq!(put(&store, &d, &[w(b"i", particle::INTEGER, &5i64.to_be_bytes()), w(b"s", 3, b"x")], 0, 0, 0), rc::OK);
+        let (code, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        assert_eq!(code, rc::OK);
+        assert_eq!(m.header.generation, 1);
+        assert_eq!(m.ops.len(), 2);
+        assert_eq!(m.ops[1].value, b"x");
+        // Named bins.
+        let (_, m) = get(&store, &d, info1::READ, &[Op { op: op::READ, particle: 0, name: b"s", value: b"" }]);
+        assert_eq!(m.ops.len(), 1);
+        assert_eq!(m.ops[0].name, b"s");
+        // Header only.
+        let (_, m) = get(&store, &d, info1::READ | info1::NOBINDATA, &[Op { op: op::READ, particle: 0, name: b"", value: b"" }]);
+        assert_eq!((m.ops.len(), m.header.generation), (0, 1));
+        // Generation and create-only policies.
+        assert_eq!(put(&store, &d, &[w(b"i", 1, &[0; 8])], info2::GENERATION, 0, 9), rc::GENERATION_ERROR);
+        assert_eq!(put(&store, &d, &[w(b"i", 1, &[0; 8])], info2::GENERATION, 0, 1), rc::OK);
+        assert_eq!(put(&store, &d, &[w(b"i", 1, &[0; 8])], info2::CREATE_ONLY, 0, 0), rc::KEY_EXISTS);
+        assert_eq!(put(&store, &[8u8; 20], &[w(b"i", 1, &[0; 8])], 0, info3::UPDATE_ONLY, 0), rc::KEY_NOT_FOUND);
+        // Replace clears old bins.
+        assert_eq!(put(&store, &d, &[w(b"n", 1, &[0; 8])], 0, info3::REPLACE_ONLY, 0), rc::OK);
+        let (_, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        assert_eq!(m.ops.iter().map(|o| o.name).collect::<Vec<_>>(), vec![b"n"]);
+        assert_eq!(m.header.generation, 3);
+    }
+
+    #[test]
+    fn missing_delete_incr_append() {
+        let store = Store::new(&["test"]);
+        let d = [9u8; 20];
+        assert_eq!(get(&store, &d, info1::READ | info1::GET_ALL, &[]).0, rc::KEY_NOT_FOUND);
+        assert_eq!(put(&store, &d, &[w(b"s", particle::STRING, b"b")], 0, 0, 0), rc::OK);
+        let inc = Op { op: op::INCR, particle: particle::INTEGER, name: b"i", value: &3i64.to_be_bytes() };
+        assert_eq!(put(&store, &d, &[inc, inc], 0, 0, 0), rc::OK);
+        let app = Op { op: op::APPEND, particle: particle::STRING, name: b"s", value: b"c" };
+        let pre = Op { op: op::PREPEND, particle: particle::STRING, name: b"s", value: b"a" };
+        assert_eq!(put(&store, &d, &[app, pre], 0, 0, 0), rc::OK);
+        let bad = Op { op: op::INCR, particle: particle::INTEGER, name: b"s", value: &[1] };
+        assert_eq!(put(&store, &d, &[bad], 0, 0, 0), rc::BIN_TYPE_ERROR);
+        let (_, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        assert_eq!(m.ops[0].value, b"abc");
+        assert_eq!(m.ops[1].value, 6i64.to_be_bytes());
+        // A NULL write removes the bin; removing the last bin removes the record.
+        assert_eq!(put(&store, &d, &[w(b"s", particle::NULL, b"")], 0, 0, 0), rc::OK);
+        assert_eq!(put(&store, &d, &[w(b"i", particle::NULL, b"")], 0, 0, 0), rc::OK);
+        assert_eq!(get(&store, &d, info1::READ | info1::GET_ALL, &[]).0, rc::KEY_NOT_FOUND);
+        assert_eq!(put(&store, &d, &[w(b"s", 3, b"x")], 0, 0, 0), rc::OK);
+        assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::OK);
+        assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::KEY_NOT_FOUND);
+        assert_eq!(put(&store, &d, &[w(b"a_very_long_bin_name", 3, b"x")], 0, 0, 0), rc::BIN_NAME_TOO_LONG);
+    }
+
+    #[test]
+    fn ttl_to_void_time() {
+        assert_eq!(void_time(0, Some(5), 100), 0);
+        assert_eq!(void_time(u32::MAX, Some(5), 100), 0);
+        assert_eq!(void_time(0xFFFF_FFFE, Some(5), 100), 5);
+        assert_eq!(void_time(60, None, 100), 160);
+    }
+
+    #[test]
+    fn expired_records_read_as_missing() {
+        let store = Store::new(&["test"]);
+        let d = [3u8; 20];
+        let ns = store.namespace(b"test").unwrap();
+        ns.write(partition_id(&d)).insert(
+            d,
+            Record { set: Bytes::new(), key: None, bins: vec![null_bin(b"x")], generation: 1, void_time: 1 },
+        );
+        assert_eq!(get(&store, &d, info1::READ | info1::GET_ALL, &[]).0, rc::KEY_NOT_FOUND);
+    }
+
+    #[test]
+    fn unknown_namespace_and_filters() {
+        let store = Store::new(&["other"]);
+        let d = [1u8; 20];
+        assert_eq!(get(&store, &d, info1::READ, &[]).0, rc::NAMESPACE_NOT_FOUND);
+    }
+}

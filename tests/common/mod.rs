@@ -1,0 +1,218 @@
+//! Helpers shared by the end-to-end tests: a built-in server in a child process.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// `aerobench serve --port 0` running as a child process; killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+            .args(["serve", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn aerobench serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"));
+        let port = addr.rsplit(':').next().unwrap().parse().expect("port");
+        Server { child, port }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// True while the server process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Python client packages for the end-to-end client tests (tests/python_clients.rs).
+// ---------------------------------------------------------------------------
+
+/// The Python interpreter used for client tests: `$AEROBENCH_PYTHON`, else `python3`.
+pub fn python_exe() -> String {
+    std::env::var("AEROBENCH_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// Output of a child process run by [`run_with_timeout`].
+pub struct TimedOutput {
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl TimedOutput {
+    pub fn success(&self) -> bool {
+        !self.timed_out && self.status.is_some_and(|s| s.success())
+    }
+
+    /// Human-readable dump of the run, for panic messages.
+    pub fn describe(&self) -> String {
+        let status = if self.timed_out {
+            "killed after timeout".to_string()
+        } else {
+            format!("{:?}", self.status)
+        };
+        format!(
+            "status: {status}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` (stdin closed, stdout/stderr captured) and kills it if it is still
+/// running after `timeout`, so a hung child never blocks the test run.
+pub fn run_with_timeout(mut cmd: std::process::Command, timeout: std::time::Duration) -> TimedOutput {
+    use std::io::Read;
+    use std::time::Instant;
+
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    }
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + timeout;
+    let (status, timed_out) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (Some(status), false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, true);
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(e) => panic!("wait for {cmd:?}: {e}"),
+        }
+    };
+    // A grandchild may keep the pipes open after a kill; don't wait for it forever.
+    let join = |h: std::thread::JoinHandle<String>| {
+        let until = Instant::now() + std::time::Duration::from_secs(5);
+        while !h.is_finished() && Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if h.is_finished() { h.join().unwrap_or_default() } else { String::from("<output not closed>") }
+    };
+    TimedOutput { status, stdout: join(out), stderr: join(err), timed_out }
+}
+
+/// Installs the PyPI package `spec` (`name==version`) with
+/// `pip install --target` into `<target>/py-clients/<name>-<version>/` and returns
+/// that folder (to be used as PYTHONPATH). `<target>` is `$CARGO_TARGET_DIR` or
+/// `<crate>/target`.
+///
+/// Nothing happens when the folder already holds a finished install (marked by
+/// `.aerobench-installed`). Otherwise pip installs into a private temporary
+/// sibling, which is then renamed into place, so a concurrent test process never
+/// sees a half-installed folder; if two processes race, the first rename wins and
+/// the loser discards its copy.
+pub fn python_package(spec: &str) -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    const MARKER: &str = ".aerobench-installed";
+    let (name, version) = spec
+        .split_once("==")
+        .unwrap_or_else(|| panic!("python_package: expected name==version, got {spec:?}"));
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => manifest.join(PathBuf::from(dir)),
+        _ => manifest.join("target"),
+    };
+    let root = target.join("py-clients");
+    let dest = root.join(format!("{}-{}", name.trim(), version.trim()));
+    let done = |dir: &Path| dir.join(MARKER).is_file();
+    if done(&dest) {
+        return dest;
+    }
+    std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let tmp = root.join(format!(
+        ".tmp-{}-{}-{}-{nanos}",
+        name.trim(),
+        version.trim(),
+        std::process::id()
+    ));
+    let mut cmd = Command::new(python_exe());
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .arg(&tmp)
+        .arg(spec);
+    let out = run_with_timeout(cmd, Duration::from_secs(900));
+    if !out.success() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        panic!(
+            "`{} -m pip install --target {} {spec}` failed\n{}",
+            python_exe(),
+            tmp.display(),
+            out.describe()
+        );
+    }
+    std::fs::write(tmp.join(MARKER), format!("{spec}\n"))
+        .unwrap_or_else(|e| panic!("write marker in {}: {e}", tmp.display()));
+    for _ in 0..2 {
+        match std::fs::rename(&tmp, &dest) {
+            Ok(()) => return dest,
+            Err(_) if done(&dest) => {
+                // Another process finished first: use its copy.
+                let _ = std::fs::remove_dir_all(&tmp);
+                return dest;
+            }
+            Err(_) if dest.exists() => {
+                // A leftover without the marker (e.g. made by hand): move it aside
+                // atomically, then delete it.
+                let trash = root.join(format!(".trash-{}-{nanos}", std::process::id()));
+                if std::fs::rename(&dest, &trash).is_ok() {
+                    let _ = std::fs::remove_dir_all(&trash);
+                }
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                panic!("rename {} -> {}: {e}", tmp.display(), dest.display());
+            }
+        }
+    }
+    if done(&dest) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return dest;
+    }
+    panic!("could not move {} into place at {}", tmp.display(), dest.display());
+}
