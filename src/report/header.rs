@@ -1,0 +1,190 @@
+//! What was measured, written above the tables: the title, the server, the machine, the
+//! workload, and one line per column (client version, mode, in flight, source, Python, policies).
+//! Exporters decide the layout; this file decides the words.
+
+use crate::results::{Column, RunReport};
+
+use super::numbers::{gib, thousands};
+
+/// Said of every run against the built-in server, so nobody mistakes its numbers for a real
+/// Aerospike server's.
+pub const BUILTIN_MARKER: &str =
+    "(aerobench built-in in-memory server — not a real Aerospike server)";
+
+/// One `label: text` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub label: String,
+    pub text: String,
+}
+
+impl Line {
+    fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
+        Line {
+            label: label.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// `aerobench — 1,000 ops per operation, concurrency 50`.
+pub fn title(report: &RunReport) -> String {
+    format!(
+        "aerobench — {} ops per operation, concurrency {}",
+        thousands(report.workload.count),
+        report.workload.concurrency
+    )
+}
+
+/// Server, machine, workload and run lines.
+pub fn run_lines(report: &RunReport) -> Vec<Line> {
+    vec![
+        Line::new("Server", server(report)),
+        Line::new("Machine", machine(report)),
+        Line::new("Workload", workload(report)),
+        Line::new(
+            "Run",
+            format!(
+                "started {}, aerobench {}",
+                report.started_at, report.aerobench_version
+            ),
+        ),
+    ]
+}
+
+/// One line per column, labelled with the column's header.
+pub fn column_lines(report: &RunReport) -> Vec<Line> {
+    report
+        .columns
+        .iter()
+        .map(|c| Line::new(c.label.clone(), column(c)))
+        .collect()
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.trim().is_empty() { "unknown" } else { s }
+}
+
+fn server(report: &RunReport) -> String {
+    let s = &report.server;
+    let mut text = format!(
+        "{} — {}, build {}",
+        s.address,
+        or_unknown(&s.edition),
+        or_unknown(&s.build)
+    );
+    if s.builtin {
+        text.push(' ');
+        text.push_str(BUILTIN_MARKER);
+    }
+    text
+}
+
+fn machine(report: &RunReport) -> String {
+    let m = &report.machine;
+    let mut parts = vec![
+        format!("{}/{}", m.os, m.arch),
+        format!("{} CPU{}", m.cpus, if m.cpus == 1 { "" } else { "s" }),
+    ];
+    if let Some(model) = &m.cpu_model {
+        parts.push(model.clone());
+    }
+    if let Some(bytes) = m.memory_bytes {
+        parts.push(format!("{} memory", gib(bytes)));
+    }
+    if let Some(host) = &m.hostname {
+        parts.push(format!("host {host}"));
+    }
+    parts.join(", ")
+}
+
+fn workload(report: &RunReport) -> String {
+    let w = &report.workload;
+    let bins = if w.bins.is_empty() {
+        "none".to_owned()
+    } else {
+        w.bins.join(", ")
+    };
+    format!(
+        "{}.{}, bins [{}], batch size {}, warm-up {} ops",
+        w.namespace,
+        w.set,
+        bins,
+        w.batch_size,
+        thousands(w.warmup_ops)
+    )
+}
+
+fn column(c: &Column) -> String {
+    let mut parts = vec![
+        format!("{} {}", c.client, c.client_version),
+        c.mode.clone(),
+        format!("{} in flight", c.in_flight),
+        format!("source {}", c.source),
+    ];
+    if let Some(python) = &c.python_version {
+        parts.push(format!("Python {python}"));
+    }
+    if !c.policies.is_empty() {
+        let policies: Vec<String> = c.policies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("policies {}", policies.join(" ")));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::sample_report;
+
+    #[test]
+    fn title_has_count_and_concurrency() {
+        assert_eq!(
+            title(&sample_report()),
+            "aerobench — 1,000 ops per operation, concurrency 50"
+        );
+    }
+
+    #[test]
+    fn builtin_server_is_marked() {
+        let mut report = sample_report();
+        let server = &run_lines(&report)[0];
+        assert_eq!(server.label, "Server");
+        assert!(server.text.contains("127.0.0.1:3000"));
+        assert!(server.text.contains("8.1.0.0"));
+        assert!(server.text.contains(BUILTIN_MARKER));
+
+        report.server.builtin = false;
+        assert!(!run_lines(&report)[0].text.contains(BUILTIN_MARKER));
+    }
+
+    #[test]
+    fn machine_and_workload() {
+        let lines = run_lines(&sample_report());
+        assert_eq!(
+            lines[1].text,
+            "linux/x86_64, 2 CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory"
+        );
+        assert_eq!(
+            lines[2].text,
+            "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 ops"
+        );
+    }
+
+    #[test]
+    fn one_line_per_column() {
+        let report = sample_report();
+        let lines = column_lines(&report);
+        assert_eq!(lines.len(), report.columns.len());
+        assert_eq!(lines[0].label, "aerospike-py (Rust)");
+        assert_eq!(
+            lines[0].text,
+            "aerospike-py 0.5.0, sync, 1 in flight, source site-packages, Python 3.12.3, \
+             policies retries=0 timeout_ms=1000"
+        );
+        assert_eq!(
+            lines[3].text,
+            "aerospike 3.0.0, async, 50 in flight, source crate"
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! JSON output: the `RunReport` exactly as serde writes it, pretty-printed. Its layout is
+//! described by `schema.json` at the repository root, which the tests below hold it to.
+
+use crate::results::RunReport;
+
+use super::Exporter;
+
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn render(&self, report: &RunReport) -> String {
+        // Serializing to a String cannot fail for this plain data: no I/O, and every map is
+        // keyed by strings.
+        let mut out = serde_json::to_string_pretty(report)
+            .expect("RunReport serializes to JSON (string-keyed maps, no I/O)");
+        out.push('\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::report::test_support::sample_report;
+
+    const SCHEMA: &str = include_str!("../../schema.json");
+
+    fn validator() -> jsonschema::Validator {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema.json is JSON");
+        // Also checks schema.json against the draft 2020-12 meta-schema (bundled, no network).
+        jsonschema::draft202012::new(&schema).expect("schema.json is a valid draft 2020-12 schema")
+    }
+
+    fn sample_json() -> Value {
+        let text = JsonExporter.render(&sample_report());
+        serde_json::from_str(&text).expect("exporter writes JSON")
+    }
+
+    fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+        validator
+            .iter_errors(doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect()
+    }
+
+    #[test]
+    fn pretty_with_trailing_newline_and_round_trips() {
+        let report = sample_report();
+        let text = JsonExporter.render(&report);
+        assert!(text.starts_with("{\n  \"schema_version\": 1,"));
+        assert!(text.ends_with("}\n"));
+        let back: RunReport = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn sample_report_matches_schema() {
+        let validator = validator();
+        let doc = sample_json();
+        assert_eq!(errors(&validator, &doc), Vec::<String>::new());
+    }
+
+    #[test]
+    fn measured_cell_matches_schema() {
+        // A cell built by the stats module, with a real histogram and statistics.
+        let mut rec = crate::stats::Recorder::new();
+        rec.record_ok(std::time::Duration::from_micros(250));
+        rec.record_error(std::time::Duration::ZERO, "timeout");
+        let mut report = sample_report();
+        report.cells = vec![
+            crate::stats::to_cell(
+                "py-rust-sync",
+                "get",
+                &rec,
+                std::time::Duration::from_secs(1),
+                false,
+            ),
+            crate::stats::to_cell(
+                "py-rust-sync",
+                "scan",
+                &rec,
+                std::time::Duration::ZERO,
+                true,
+            ),
+        ];
+        let doc: Value =
+            serde_json::from_str(&JsonExporter.render(&report)).expect("exporter writes JSON");
+        assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
+    }
+
+    #[test]
+    fn schema_rejects_missing_required_fields() {
+        let validator = validator();
+        let mut doc = sample_json();
+        doc["cells"][0]
+            .as_object_mut()
+            .expect("cell is an object")
+            .remove("ops_per_sec");
+        assert!(!validator.is_valid(&doc));
+
+        let mut doc = sample_json();
+        doc.as_object_mut()
+            .expect("report is an object")
+            .remove("server");
+        assert!(!validator.is_valid(&doc));
+
+        // Optional values are written as null, never left out.
+        let mut doc = sample_json();
+        doc["machine"]
+            .as_object_mut()
+            .expect("machine is an object")
+            .remove("hostname");
+        assert!(!validator.is_valid(&doc));
+    }
+
+    #[test]
+    fn schema_rejects_wrong_types_and_unknown_fields() {
+        let validator = validator();
+        for (pointer, value) in [
+            ("/cells/0/count", json!("1000")),
+            ("/cells/0/count", json!(-1)),
+            ("/cells/0/latency_us/p99", json!(null)),
+            ("/server/builtin", json!("yes")),
+            ("/columns/0/in_flight", json!(1.5)),
+            ("/columns/0/policies/retries", json!(0)),
+            ("/schema_version", json!(2)),
+        ] {
+            let mut doc = sample_json();
+            *doc.pointer_mut(pointer).expect("pointer exists") = value.clone();
+            assert!(!validator.is_valid(&doc), "{pointer} = {value} accepted");
+        }
+
+        let mut doc = sample_json();
+        doc["workload"]["unexpected"] = json!(true);
+        assert!(!validator.is_valid(&doc));
+    }
+}
