@@ -88,6 +88,9 @@ pub struct BenchArgs {
     /// Bytes in each string bin.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
     pub value_size: u32,
+    /// Whole-set scans in the measured scan phase.
+    #[arg(long, default_value_t = 5)]
+    pub scans: u64,
     /// Operations run before each measured phase and not counted (0 to skip).
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,

@@ -1,7 +1,14 @@
 //! aerobench: compares Aerospike clients side by side, and carries its own in-memory
 //! Aerospike-protocol server (`aerobench serve`).
 
+mod bench;
+mod builtin_server;
 mod cli;
+mod drivers;
+mod engine;
+mod machine;
+mod probe;
+mod progress;
 mod report;
 mod results;
 mod server;
@@ -40,9 +47,6 @@ fn run() -> anyhow::Result<i32> {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
             Ok(0)
         }
-        None => {
-            let _ = cli.bench;
-            anyhow::bail!("the benchmark is not built yet")
-        }
+        None => bench::run(cli.bench),
     }
 }

@@ -1,11 +1,208 @@
-//! The workload: which operations run, the keys and bins every client writes and reads.
+//! The workload every column runs: the operations, the keys (prefixed strings, so aerobench
+//! never touches records it did not write), the bins written, and how many calls and warm-up
+//! calls each operation makes.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
+use std::ops::Range;
+
+/// An operation aerobench measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
+    /// Write `count` records, one call each.
     Put,
+    /// Read them back, one call each.
     Get,
+    /// Read them in batches of `batch_size` keys, one call per batch.
     #[value(name = "batch_get")]
     BatchGet,
+    /// Read the whole set, one call per scan.
     Scan,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Put => "put",
+            Operation::Get => "get",
+            Operation::BatchGet => "batch_get",
+            Operation::Scan => "scan",
+        }
+    }
+
+    /// Operations whose calls move several records, reported with records/s too.
+    pub fn moves_many_records(self) -> bool {
+        matches!(self, Operation::BatchGet | Operation::Scan)
+    }
+}
+
+/// One bin of the records written.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum BinSpec {
+    Int(String),
+    Str(String, u32),
+    Double(String),
+}
+
+impl BinSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            BinSpec::Int(n) | BinSpec::Str(n, _) | BinSpec::Double(n) => n,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            BinSpec::Int(n) => format!("{n}: int"),
+            BinSpec::Str(n, size) => format!("{n}: string({size})"),
+            BinSpec::Double(n) => format!("{n}: double"),
+        }
+    }
+}
+
+/// What a bin holds for record `i`: the same for every client, so they move the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinValue {
+    Int(i64),
+    Str(String),
+    Double(f64),
+}
+
+/// The records and keys of a run, shared by every column.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Workload {
+    pub namespace: String,
+    pub set: String,
+    pub key_prefix: String,
+    pub count: u64,
+    pub batch_size: u32,
+    pub bins: Vec<BinSpec>,
+    /// Whole-set scans per measured scan phase.
+    pub scans: u64,
+    /// Calls before each measured put/get phase (batch_get and scan derive theirs from it).
+    pub warmup: u64,
+}
+
+impl Workload {
+    /// Default bins: an int, a string of `value_size` bytes, a double; more strings after that.
+    pub fn bins_for(n: u32, value_size: u32) -> Vec<BinSpec> {
+        (0..n)
+            .map(|i| match i {
+                0 => BinSpec::Int("i".into()),
+                1 => BinSpec::Str("s".into(), value_size),
+                2 => BinSpec::Double("d".into()),
+                k => BinSpec::Str(format!("s{k}"), value_size),
+            })
+            .collect()
+    }
+
+    pub fn key(&self, i: u64) -> String {
+        format!("{}{i}", self.key_prefix)
+    }
+
+    pub fn values(&self, i: u64) -> Vec<(&str, BinValue)> {
+        self.bins
+            .iter()
+            .map(|b| {
+                let v = match b {
+                    BinSpec::Int(_) => BinValue::Int(i as i64),
+                    BinSpec::Str(_, size) => BinValue::Str(string_value(i, *size as usize)),
+                    BinSpec::Double(_) => BinValue::Double(i as f64 * 0.5),
+                };
+                (b.name(), v)
+            })
+            .collect()
+    }
+
+    /// Calls in a measured phase of `op`.
+    pub fn calls(&self, op: Operation) -> u64 {
+        match op {
+            Operation::Put | Operation::Get => self.count,
+            Operation::BatchGet => self.count.div_ceil(self.batch_size as u64),
+            Operation::Scan => self.scans,
+        }
+    }
+
+    /// Calls in the warm-up before a measured phase of `op` (not recorded).
+    pub fn warmup_calls(&self, op: Operation) -> u64 {
+        if self.warmup == 0 {
+            return 0;
+        }
+        match op {
+            Operation::Put | Operation::Get => self.warmup.min(self.count),
+            Operation::BatchGet => self.warmup.div_ceil(self.batch_size as u64).min(self.calls(op)),
+            Operation::Scan => 1,
+        }
+    }
+
+    /// Record indices read by batch call `j`.
+    pub fn batch_range(&self, j: u64) -> Range<u64> {
+        let start = j * self.batch_size as u64;
+        start..(start + self.batch_size as u64).min(self.count)
+    }
+
+    pub fn describe_bins(&self) -> Vec<String> {
+        self.bins.iter().map(BinSpec::describe).collect()
+    }
+}
+
+/// A string of exactly `size` ASCII bytes that differs between records.
+fn string_value(i: u64, size: usize) -> String {
+    let mut s = format!("{i:x}-");
+    if s.len() > size {
+        s.truncate(size);
+    }
+    while s.len() < size {
+        s.push((b'a' + (s.len() % 26) as u8) as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(count: u64, batch: u32) -> Workload {
+        Workload {
+            namespace: "test".into(),
+            set: "s".into(),
+            key_prefix: "ab-".into(),
+            count,
+            batch_size: batch,
+            bins: Workload::bins_for(3, 32),
+            scans: 3,
+            warmup: 100,
+        }
+    }
+
+    #[test]
+    fn calls_and_batches_cover_every_record_once() {
+        let w = workload(1005, 100);
+        assert_eq!(w.calls(Operation::BatchGet), 11);
+        let covered: u64 = (0..11).map(|j| w.batch_range(j).count() as u64).sum();
+        assert_eq!(covered, 1005);
+        assert_eq!(w.batch_range(10), 1000..1005);
+        assert_eq!(w.calls(Operation::Scan), 3);
+        assert_eq!(w.warmup_calls(Operation::Put), 100);
+        assert_eq!(w.warmup_calls(Operation::BatchGet), 1);
+        assert_eq!(workload(10, 100).warmup_calls(Operation::Get), 10);
+        let mut none = workload(10, 100);
+        none.warmup = 0;
+        assert_eq!(none.warmup_calls(Operation::Scan), 0);
+    }
+
+    #[test]
+    fn values_have_the_requested_shape() {
+        let w = workload(10, 10);
+        assert_eq!(w.key(7), "ab-7");
+        let v = w.values(7);
+        assert_eq!(v[0], ("i", BinValue::Int(7)));
+        assert_eq!(v[2], ("d", BinValue::Double(3.5)));
+        match &v[1].1 {
+            BinValue::Str(s) => assert_eq!(s.len(), 32),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(string_value(u64::MAX, 4).len(), 4);
+        assert_eq!(string_value(1, 0), "");
+        assert_eq!(w.describe_bins(), vec!["i: int", "s: string(32)", "d: double"]);
+    }
 }

@@ -1,0 +1,188 @@
+//! The native Rust client (the `aerospike` crate, async on tokio), run in-process. Policies that
+//! differ between clients are set explicitly here and listed in the report.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aerospike::{
+    BatchOperation, BatchPolicy, BatchReadPolicy, Bin, Bins, Client, ClientPolicy, Concurrency, Error, Key,
+    PartitionFilter, QueryPolicy, ReadPolicy, Statement, Value, WritePolicy,
+};
+use anyhow::Context as _;
+use futures::StreamExt as _;
+
+use crate::engine::Phase;
+use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_async};
+use crate::results::Column;
+use crate::workload::{BinValue, Operation, Workload};
+
+use super::Driver;
+
+/// Everything a call needs, shared by the in-flight workers.
+struct Shared {
+    client: Client,
+    workload: Workload,
+    write: WritePolicy,
+    read: ReadPolicy,
+    batch: BatchPolicy,
+    batch_read: BatchReadPolicy,
+    query: QueryPolicy,
+}
+
+pub struct NativeDriver {
+    column: Column,
+    runtime: Arc<tokio::runtime::Runtime>,
+    shared: Arc<Shared>,
+}
+
+/// Connection settings common to the native columns.
+pub struct NativeConfig {
+    pub host: String,
+    pub port: u16,
+    pub timeout_ms: u64,
+}
+
+impl NativeDriver {
+    pub fn connect(
+        runtime: Arc<tokio::runtime::Runtime>,
+        config: &NativeConfig,
+        workload: &Workload,
+        in_flight: u32,
+    ) -> anyhow::Result<NativeDriver> {
+        let timeout = u32::try_from(config.timeout_ms).unwrap_or(u32::MAX);
+        let mut cp = ClientPolicy::default();
+        cp.timeout = timeout.min(10_000);
+        cp.max_conns_per_node = (in_flight as usize + 16).max(256);
+        let mut base = aerospike::BasePolicy::default();
+        base.total_timeout = timeout;
+        base.socket_timeout = timeout;
+        base.max_retries = 0;
+        let mut write = WritePolicy::default();
+        write.base_policy = base.clone();
+        let mut read = ReadPolicy::default();
+        read.base_policy = base.clone();
+        let mut batch = BatchPolicy::default();
+        batch.base_policy = base.clone();
+        batch.concurrency = Concurrency::Sequential;
+        let mut query = QueryPolicy::default();
+        query.base_policy = base;
+        query.base_policy.total_timeout = 0; // a scan of the whole set has no total deadline
+        let hosts = format!("{}:{}", config.host, config.port);
+        let client = runtime
+            .block_on(Client::new(&cp, &hosts))
+            .with_context(|| format!("the aerospike crate could not connect to {hosts}"))?;
+        let mut policies = BTreeMap::new();
+        policies.insert("total_timeout_ms".into(), timeout.to_string());
+        policies.insert("socket_timeout_ms".into(), timeout.to_string());
+        policies.insert("max_retries".into(), "0".into());
+        policies.insert("max_conns_per_node".into(), cp.max_conns_per_node.to_string());
+        policies.insert("batch_concurrency".into(), "sequential".into());
+        policies.insert("scan_total_timeout_ms".into(), "none".into());
+        let asynchronous = in_flight > 1;
+        let column = Column {
+            id: if asynchronous { "rust-async".into() } else { "rust-sync".into() },
+            label: if asynchronous { format!("Rust crate ({in_flight} in flight)") } else { "Rust crate (1 in flight)".into() },
+            client: "aerospike (crate)".into(),
+            client_version: env!("AEROSPIKE_CRATE_VERSION").into(),
+            mode: if asynchronous { "async" } else { "sync" }.into(),
+            in_flight,
+            source: "linked into aerobench (tokio)".into(),
+            python_version: None,
+            policies,
+            error: None,
+        };
+        let shared = Shared {
+            client,
+            workload: workload.clone(),
+            write,
+            read,
+            batch,
+            batch_read: BatchReadPolicy::default(),
+            query,
+        };
+        Ok(NativeDriver { column, runtime, shared: Arc::new(shared) })
+    }
+}
+
+impl Drop for NativeDriver {
+    fn drop(&mut self) {
+        let _ = self.runtime.block_on(self.shared.client.close());
+    }
+}
+
+/// A short, stable reason for the error table.
+fn reason(e: &Error) -> String {
+    if let Some(rc) = e.server_result_code() {
+        return format!("server: {rc:?}");
+    }
+    let text = e.to_string().to_lowercase();
+    if text.contains("timeout") || text.contains("timed out") {
+        "timeout".into()
+    } else if text.contains("connection") || text.contains("network") || text.contains("i/o") {
+        "network".into()
+    } else {
+        let mut t = e.to_string();
+        t.truncate(60);
+        format!("client: {t}")
+    }
+}
+
+fn value(v: BinValue) -> Value {
+    match v {
+        BinValue::Int(i) => Value::Int(i),
+        BinValue::Str(s) => Value::String(s),
+        BinValue::Double(d) => Value::from(d),
+    }
+}
+
+fn key(s: &Shared, i: u64) -> Result<Key, CallError> {
+    Key::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Value::String(s.workload.key(i)))
+        .map_err(|e| CallError::new(reason(&e)))
+}
+
+async fn call(s: Arc<Shared>, op: Operation, i: u64) -> CallResult {
+    let err = |e: Error| CallError::new(reason(&e));
+    match op {
+        Operation::Put => {
+            let bins: Vec<Bin> = s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect();
+            s.client.put(&s.write, &key(&s, i)?, &bins).await.map_err(err)?;
+            Ok(1)
+        }
+        Operation::Get => {
+            s.client.get(&s.read, &key(&s, i)?, Bins::All).await.map_err(err)?;
+            Ok(1)
+        }
+        Operation::BatchGet => {
+            let mut ops = Vec::with_capacity(s.workload.batch_size as usize);
+            for k in s.workload.batch_range(i) {
+                ops.push(BatchOperation::read(&s.batch_read, key(&s, k)?, Bins::All));
+            }
+            s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
+            Ok(ops.iter().filter(|o| o.record().is_some()).count() as u64)
+        }
+        Operation::Scan => {
+            let stmt = Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All);
+            let rs = s.client.query(&s.query, PartitionFilter::all(), stmt).await.map_err(err)?;
+            let mut stream = rs.into_stream();
+            let mut n = 0;
+            while let Some(r) = stream.next().await {
+                r.map_err(err)?;
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+}
+
+impl Driver for NativeDriver {
+    fn column(&self) -> &Column {
+        &self.column
+    }
+
+    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        let op = phase.op;
+        self.runtime.block_on(run_async(phase, state, move |i| call(shared.clone(), op, i)));
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! A driver with no client behind it: every call returns at once. It measures aerobench's own
+//! cost per call (scheduling, timing, recording), which must stay far below any real client's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::Phase;
+use crate::engine::closed_loop::{PhaseState, run_async, run_blocking};
+use crate::results::Column;
+use crate::workload::{Operation, Workload};
+
+use super::Driver;
+
+pub struct NoopDriver {
+    column: Column,
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Records each call pretends to move, for batch_get and scan; 1 when unknown.
+    workload: Option<Workload>,
+    calls: Arc<AtomicU64>,
+}
+
+impl NoopDriver {
+    /// `in_flight` 1 runs on the blocking loop, more on the async loop (as a tokio client would).
+    pub fn new(in_flight: u32, workload: Option<Workload>) -> NoopDriver {
+        let asynchronous = in_flight > 1;
+        let runtime = asynchronous.then(|| {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime for the no-op driver")
+        });
+        let id = if asynchronous { format!("noop-async-c{in_flight}") } else { "noop".to_string() };
+        NoopDriver {
+            column: Column {
+                id,
+                label: format!("no-op ({in_flight} in flight)"),
+                client: "none".into(),
+                client_version: env!("CARGO_PKG_VERSION").into(),
+                mode: if asynchronous { "async" } else { "sync" }.into(),
+                in_flight,
+                source: "aerobench (harness cost only)".into(),
+                python_version: None,
+                policies: BTreeMap::new(),
+                error: None,
+            },
+            runtime,
+            workload,
+            calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn calls_seen(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+fn records(workload: Option<&Workload>, op: Operation, i: u64) -> u64 {
+    match (workload, op) {
+        (Some(w), Operation::BatchGet) => {
+            let r = w.batch_range(i);
+            r.end.saturating_sub(r.start)
+        }
+        (Some(w), Operation::Scan) => w.count,
+        _ => 1,
+    }
+}
+
+impl Driver for NoopDriver {
+    fn column(&self) -> &Column {
+        &self.column
+    }
+
+    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
+        let op = phase.op;
+        let workload = self.workload.clone().map(Arc::new);
+        let calls = self.calls.clone();
+        match &self.runtime {
+            Some(rt) => rt.block_on(run_async(phase, state, move |i| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                let n = records(workload.as_deref(), op, i);
+                async move { Ok(n) }
+            })),
+            None => run_blocking(phase, &state, |i| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Ok(records(workload.as_deref(), op, i))
+            }),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! Closed-loop execution: `in_flight` workers each take the next call index, time the call from
+//! submission to completion, and record it; a new call starts only when one finishes. The
+//! engine owns the timing here, whatever the driver. Async for tokio drivers, blocking for
+//! drivers that can only make one call at a time.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::stats::Recorder;
+
+use super::Phase;
+use super::stop::Watchdog;
+
+/// What one call did: records moved, or why it failed.
+pub type CallResult = Result<u64, CallError>;
+
+/// A failed call. `reason` groups errors in the report, so keep it short and stable
+/// (a result code or an error kind, not a message with addresses or ids in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub reason: String,
+}
+
+impl CallError {
+    pub fn new(reason: impl Into<String>) -> CallError {
+        CallError { reason: reason.into() }
+    }
+}
+
+/// Shared state of one phase's workers.
+pub struct PhaseState {
+    next: AtomicU64,
+    /// Calls finished, for progress display.
+    pub done: AtomicU64,
+    pub watchdog: Watchdog,
+    shards: Vec<Mutex<Recorder>>,
+}
+
+impl PhaseState {
+    pub fn new(phase: &Phase) -> Arc<PhaseState> {
+        // A few shards keep workers from waiting on each other without one histogram each.
+        let shards = (phase.in_flight as usize).clamp(1, 16);
+        Arc::new(PhaseState {
+            next: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            watchdog: Watchdog::new(phase.patience),
+            shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
+        })
+    }
+
+    /// The next call index for a worker, or `None` when the phase is over.
+    fn take(&self, calls: u64) -> Option<u64> {
+        if self.watchdog.should_stop() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        (i < calls).then_some(i)
+    }
+
+    /// Records one finished call; `worker` picks the shard.
+    pub fn record(&self, worker: usize, started: Instant, result: &CallResult) {
+        let latency = started.elapsed();
+        let mut rec = self.shards[worker % self.shards.len()].lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(records) => {
+                rec.record_ok(latency);
+                rec.add_records(*records);
+                drop(rec);
+                self.watchdog.ok();
+            }
+            Err(e) => {
+                rec.record_error(latency, &e.reason);
+                drop(rec);
+                self.watchdog.error();
+            }
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Everything the workers recorded, merged.
+    pub fn merged(&self) -> Recorder {
+        let mut all = Recorder::new();
+        for s in &self.shards {
+            all.merge(&s.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        all
+    }
+}
+
+/// Runs `phase.calls` calls of `call`, `phase.in_flight` at a time, on the current tokio
+/// runtime.
+pub async fn run_async<F, Fut>(phase: &Phase, state: Arc<PhaseState>, call: F)
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    let call = Arc::new(call);
+    let calls = phase.calls;
+    let workers = (phase.in_flight as u64).min(calls.max(1)) as usize;
+    let mut handles = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        let state = state.clone();
+        let call = call.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(i) = state.take(calls) {
+                let started = Instant::now();
+                let result = call(i).await;
+                state.record(worker, started, &result);
+            }
+        }));
+    }
+    for h in handles {
+        // A panicking call is a bug in a driver: surface it rather than hide it.
+        if let Err(e) = h.await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+/// Runs `phase.calls` calls of `call` one after another on this thread.
+pub fn run_blocking(phase: &Phase, state: &PhaseState, mut call: impl FnMut(u64) -> CallResult) {
+    while let Some(i) = state.take(phase.calls) {
+        let started = Instant::now();
+        let result = call(i);
+        state.record(0, started, &result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Operation;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    fn phase(calls: u64, in_flight: u32) -> Phase {
+        Phase { op: Operation::Get, calls, in_flight, patience: Duration::from_secs(10) }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_loop_runs_every_call_once_with_bounded_concurrency() {
+        let p = phase(500, 8);
+        let state = PhaseState::new(&p);
+        let current = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(vec![0u8; 500]));
+        let (c, pk, s) = (current.clone(), peak.clone(), seen.clone());
+        run_async(&p, state.clone(), move |i| {
+            let (c, pk, s) = (c.clone(), pk.clone(), s.clone());
+            async move {
+                let now = c.fetch_add(1, Ordering::SeqCst) + 1;
+                pk.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                s.lock().unwrap()[i as usize] += 1;
+                c.fetch_sub(1, Ordering::SeqCst);
+                if i % 100 == 0 { Err(CallError::new("rc 2")) } else { Ok(1) }
+            }
+        })
+        .await;
+        assert!(seen.lock().unwrap().iter().all(|&n| n == 1));
+        assert_eq!(peak.load(Ordering::SeqCst), 8, "exactly in_flight calls overlap");
+        let rec = state.merged();
+        assert_eq!((rec.count(), rec.errors(), rec.records()), (500, 5, 495));
+        assert_eq!(rec.errors_by_reason().get("rc 2"), Some(&5));
+        // Latency is per call (≥ the 200 µs sleep), not wall time divided by count.
+        assert!(crate::stats::summarize(rec.histogram()).min >= 200.0);
+    }
+
+    #[test]
+    fn blocking_loop_times_each_call() {
+        let p = phase(20, 1);
+        let state = PhaseState::new(&p);
+        run_blocking(&p, &state, |i| {
+            std::thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 0 }));
+            Ok(2)
+        });
+        let rec = state.merged();
+        assert_eq!((rec.count(), rec.records()), (20, 40));
+        assert!(rec.histogram().max() >= 20_000, "the slow call is visible in the max");
+        assert!(rec.histogram().value_at_quantile(0.5) < 5_000);
+    }
+
+    #[test]
+    fn unresponsive_server_stops_the_phase() {
+        let mut p = phase(1_000_000, 1);
+        p.patience = Duration::from_millis(20);
+        let state = PhaseState::new(&p);
+        run_blocking(&p, &state, |_| {
+            std::thread::sleep(Duration::from_millis(5));
+            Err(CallError::new("timeout"))
+        });
+        let rec = state.merged();
+        assert!(rec.count() < 100, "stopped after {} calls", rec.count());
+        assert!(state.watchdog.reason().is_some());
+    }
+}

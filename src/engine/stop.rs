@@ -1,0 +1,110 @@
+//! When a phase must stop early: the user pressed Ctrl-C, or the server stopped answering
+//! (no successful operation for a while). Checked between operations, never mid-call.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set once on Ctrl-C; every phase after that ends at its next operation.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Installs the Ctrl-C handler: the first press stops the run and keeps what was measured,
+/// the second exits at once.
+pub fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        if interrupted() {
+            eprintln!("\naerobench: interrupted twice, exiting without a report");
+            std::process::exit(130);
+        }
+        eprintln!("\naerobench: interrupted — finishing the report with what was measured (Ctrl-C again to quit)");
+        interrupt();
+    });
+}
+
+/// Why a phase ended before all its calls ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    Interrupted,
+    ServerUnresponsive(Duration),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Interrupted => write!(f, "interrupted by the user"),
+            StopReason::ServerUnresponsive(d) => {
+                write!(f, "stopped early: no operation succeeded for {:.0} s", d.as_secs_f64())
+            }
+        }
+    }
+}
+
+/// Per-phase watchdog shared by the phase's workers: stops the phase when nothing has
+/// succeeded for `patience` while errors keep coming.
+pub struct Watchdog {
+    start: Instant,
+    patience: Duration,
+    /// Nanoseconds since `start` of the last success (or of the start).
+    last_ok: AtomicU64,
+    tripped: AtomicBool,
+}
+
+impl Watchdog {
+    pub fn new(patience: Duration) -> Watchdog {
+        Watchdog { start: Instant::now(), patience, last_ok: AtomicU64::new(0), tripped: AtomicBool::new(false) }
+    }
+
+    pub fn ok(&self) {
+        let now = self.start.elapsed().as_nanos() as u64;
+        self.last_ok.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn error(&self) {
+        let since = (self.start.elapsed().as_nanos() as u64).saturating_sub(self.last_ok.load(Ordering::Relaxed));
+        if Duration::from_nanos(since) >= self.patience {
+            self.tripped.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// True when workers should take no further operation.
+    pub fn should_stop(&self) -> bool {
+        interrupted() || self.tripped.load(Ordering::Relaxed)
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        if self.tripped.load(Ordering::Relaxed) {
+            Some(StopReason::ServerUnresponsive(self.patience))
+        } else if interrupted() {
+            Some(StopReason::Interrupted)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trips_only_after_patience_without_success() {
+        let w = Watchdog::new(Duration::from_millis(30));
+        w.error();
+        assert!(!w.should_stop());
+        std::thread::sleep(Duration::from_millis(40));
+        w.ok();
+        w.error();
+        assert!(!w.should_stop(), "a recent success keeps it going");
+        std::thread::sleep(Duration::from_millis(40));
+        w.error();
+        assert!(w.should_stop());
+        assert!(matches!(w.reason(), Some(StopReason::ServerUnresponsive(_))));
+    }
+}

@@ -1,0 +1,93 @@
+//! Asks a server what it is before anything is measured: reachable at all, its `build` and
+//! `edition` (the built-in server names itself there), over one short info request with
+//! timeouts, so a wrong address fails fast with a clear message instead of hanging.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::results::ServerInfo;
+
+/// Edition string of aerobench's own server (kept equal to `server::EDITION`).
+pub const BUILTIN_EDITION: &str = crate::server::EDITION;
+
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve { addr: String, source: std::io::Error },
+    #[error("cannot reach an Aerospike server at {addr}: {source}")]
+    Unreachable { addr: String, source: std::io::Error },
+    #[error("the server at {addr} did not answer like an Aerospike server: {why}")]
+    NotAerospike { addr: String, why: String },
+}
+
+/// Connects to `host:port`, asks `build` and `edition`, and closes.
+pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, ProbeError> {
+    let addr = format!("{host}:{port}");
+    let sock = (host, port)
+        .to_socket_addrs()
+        .map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?
+        .next()
+        .ok_or_else(|| ProbeError::Resolve { addr: addr.clone(), source: std::io::Error::other("no address") })?;
+    let unreachable = |source| ProbeError::Unreachable { addr: addr.clone(), source };
+    let mut stream = TcpStream::connect_timeout(&sock, timeout).map_err(unreachable)?;
+    stream.set_read_timeout(Some(timeout)).map_err(unreachable)?;
+    stream.set_write_timeout(Some(timeout)).map_err(unreachable)?;
+    let bad = |why: String| ProbeError::NotAerospike { addr: addr.clone(), why };
+    let request = b"build\nedition\n";
+    let mut frame = vec![2u8, 1];
+    frame.extend_from_slice(&(request.len() as u64).to_be_bytes()[2..]);
+    frame.extend_from_slice(request);
+    stream.write_all(&frame).map_err(|e| bad(format!("sending an info request failed: {e}")))?;
+    let mut header = [0u8; 8];
+    stream.read_exact(&mut header).map_err(|e| bad(format!("no info reply: {e}")))?;
+    if header[0] != 2 || header[1] != 1 {
+        return Err(bad(format!("reply header {:02x?} is not an info reply", &header[..2])));
+    }
+    let len = u64::from_be_bytes([0, 0, header[2], header[3], header[4], header[5], header[6], header[7]]);
+    if len > 1 << 20 {
+        return Err(bad(format!("info reply of {len} bytes is implausibly long")));
+    }
+    let mut body = vec![0u8; len as usize];
+    stream.read_exact(&mut body).map_err(|e| bad(format!("info reply cut short: {e}")))?;
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('\t'))).map(str::to_string)
+    };
+    let build = value("build").filter(|b| !b.is_empty()).ok_or_else(|| bad("no build in the info reply".into()))?;
+    let edition = value("edition").unwrap_or_default();
+    Ok(ServerInfo { address: addr.clone(), builtin: edition == BUILTIN_EDITION, build, edition })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn refused_connection_is_unreachable() {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = probe("127.0.0.1", port, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, ProbeError::Unreachable { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")));
+    }
+
+    #[test]
+    fn garbage_and_silence_are_reported_not_hung() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+            let (_silent, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        let err = probe("127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
+        assert!(matches!(err, ProbeError::NotAerospike { .. }), "{err}");
+        let err = probe("127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
+        assert!(err.to_string().contains("no info reply"), "{err}");
+        t.join().unwrap();
+    }
+}
