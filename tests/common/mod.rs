@@ -25,7 +25,9 @@ impl Server {
             .expect("spawn aerobench serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -92,7 +94,10 @@ impl TimedOutput {
 
 /// Runs `cmd` (stdin closed, stdout/stderr captured) and kills it if it is still
 /// running after `timeout`, so a hung child never blocks the test run.
-pub fn run_with_timeout(mut cmd: std::process::Command, timeout: std::time::Duration) -> TimedOutput {
+pub fn run_with_timeout(
+    mut cmd: std::process::Command,
+    timeout: std::time::Duration,
+) -> TimedOutput {
     use std::io::Read;
     use std::time::Instant;
 
@@ -130,9 +135,18 @@ pub fn run_with_timeout(mut cmd: std::process::Command, timeout: std::time::Dura
         while !h.is_finished() && Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        if h.is_finished() { h.join().unwrap_or_default() } else { String::from("<output not closed>") }
+        if h.is_finished() {
+            h.join().unwrap_or_default()
+        } else {
+            String::from("<output not closed>")
+        }
     };
-    TimedOutput { status, stdout: join(out), stderr: join(err), timed_out }
+    TimedOutput {
+        status,
+        stdout: join(out),
+        stderr: join(err),
+        timed_out,
+    }
 }
 
 /// Installs the PyPI package `spec` (`name==version`) with
@@ -165,7 +179,10 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
         return dest;
     }
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let tmp = root.join(format!(
         ".tmp-{}-{}-{}-{nanos}",
         name.trim(),
@@ -173,9 +190,16 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
         std::process::id()
     ));
     let mut cmd = Command::new(python_exe());
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
-        .arg(&tmp)
-        .arg(spec);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+    ])
+    .arg(&tmp)
+    .arg(spec);
     let out = run_with_timeout(cmd, Duration::from_secs(900));
     if !out.success() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -214,5 +238,45 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
         let _ = std::fs::remove_dir_all(&tmp);
         return dest;
     }
-    panic!("could not move {} into place at {}", tmp.display(), dest.display());
+    panic!(
+        "could not move {} into place at {}",
+        tmp.display(),
+        dest.display()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Process helpers for tests/hostile_frames.rs.
+// ---------------------------------------------------------------------------
+
+impl Server {
+    /// Process id of the server child.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the server to exit; `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if std::time::Instant::now() >= deadline => return None,
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Err(e) => panic!("wait for server: {e}"),
+            }
+        }
+    }
+}
+
+/// A `kB` line (`VmRSS`, `VmHWM`, ...) of /proc/<pid>/status, in bytes.
+pub fn proc_status_bytes(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
 }
