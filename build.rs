@@ -1,10 +1,17 @@
-//! Build script: records the version of the `aerospike` crate this binary links, so reports
-//! can name the client version.
+//! Build script: links the embedded Python with an rpath to the libpython pyo3 chose (so the
+//! binary runs without LD_LIBRARY_PATH and never picks up another libpython), and records the
+//! interpreter and `aerospike` crate versions the report names.
 
 use std::fs;
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
+    pyo3_build_config::add_libpython_rpath_link_args();
+    let config = pyo3_build_config::get();
+    let executable = config.executable().map(str::to_string).unwrap_or_else(|| "python3".to_string());
+    println!("cargo:rustc-env=AEROBENCH_PYTHON_EXECUTABLE={executable}");
+    println!("cargo:rustc-env=AEROBENCH_PYTHON_VERSION={}.{}", config.version().major, config.version().minor);
+
     let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
     let version = lock
         .split("[[package]]")

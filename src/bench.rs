@@ -10,10 +10,16 @@ use anyhow::Context as _;
 
 use crate::builtin_server::BuiltinServer;
 use crate::cli::BenchArgs;
+use std::collections::BTreeMap;
+
+use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
-use crate::drivers::{self, ColumnKind, Driver};
+use crate::drivers::{self, ColumnKind, Driver, Family, python_worker};
 use crate::engine::{self, stop};
+use crate::progress::TerminalProgress;
+use crate::python::packages::{self, Package, Source};
+use crate::worker::WorkerSpec;
 use crate::results::{Column, Comparison, RunReport, SCHEMA_VERSION, Workload as WorkloadInfo};
 use crate::workload::Workload;
 use crate::{machine, probe, progress, report};
@@ -59,12 +65,45 @@ fn comparisons(columns: &[Column]) -> Vec<Comparison> {
         .collect()
 }
 
+/// Folders to put on the worker's `sys.path` for `package` (and uvloop when asked for), and
+/// where the package came from.
+fn python_dirs(
+    package: Option<Package>,
+    sources: &BTreeMap<&'static str, Source>,
+    args: &BenchArgs,
+    kind: &ColumnKind,
+    show: bool,
+) -> anyhow::Result<(Vec<std::path::PathBuf>, String)> {
+    let mut dirs = Vec::new();
+    let mut origin = "aerobench shim (no client)".to_string();
+    let mut wanted: Vec<Package> = package.into_iter().collect();
+    if kind.asynchronous && args.event_loop == EventLoop::Uvloop {
+        wanted.push(packages::UVLOOP);
+    }
+    for (i, p) in wanted.iter().enumerate() {
+        let source = &sources[p.pip_name];
+        let spin = progress::spinner(show, format!("preparing {} ({:?})", p.pip_name, source));
+        let resolved = packages::resolve(p, source);
+        spin.finish_and_clear();
+        let resolved = resolved?;
+        if i == 0 {
+            origin = resolved.origin;
+        }
+        dirs.push(resolved.dir);
+    }
+    Ok((dirs, origin))
+}
+
 /// A column that could not even start, so the report can still say why.
 fn failed_column(kind: &ColumnKind, in_flight: u32, error: String) -> Column {
     Column {
         id: kind.name.to_string(),
-        label: kind.name.to_string(),
-        client: kind.help.to_string(),
+        label: kind.label.to_string(),
+        client: match kind.family {
+            Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
+            Family::Native => "aerospike (crate)".to_string(),
+            _ => "none".to_string(),
+        },
         client_version: "unknown".into(),
         mode: if in_flight > 1 { "async" } else { "sync" }.into(),
         in_flight,
@@ -91,9 +130,44 @@ fn now_rfc3339() -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Where each Python package comes from: `--client-path` over `--client-version` over the
+/// pinned default.
+fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Source>> {
+    let split = |opt: &str, value: &str| -> anyhow::Result<(Package, String)> {
+        let (name, rest) = value
+            .split_once('=')
+            .filter(|(_, r)| !r.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("{opt} takes PACKAGE=VALUE, e.g. {opt} aerospike-py=…; got {value:?}"))?;
+        let package = packages::by_name(name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
+            anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
+        })?;
+        Ok((package, rest.trim().to_string()))
+    };
+    let mut sources: BTreeMap<&'static str, Source> = packages::PACKAGES
+        .iter()
+        .map(|p| (p.pip_name, Source::Version(p.default_version.to_string())))
+        .collect();
+    for v in &args.client_version {
+        let (p, version) = split("--client-version", v)?;
+        anyhow::ensure!(
+            version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
+            "--client-version {}: {version:?} is not a version number",
+            p.pip_name
+        );
+        sources.insert(p.pip_name, Source::Version(version));
+    }
+    for v in &args.client_path {
+        let (p, path) = split("--client-path", v)?;
+        sources.insert(p.pip_name, packages::parse_path_source(&path));
+    }
+    Ok(sources)
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     validate(&args)?;
     let kinds = drivers::parse_columns(&args.clients)?;
+    let sources = python_sources(&args)?;
     let show = progress::enabled(args.quiet);
     stop::install_ctrlc();
 
@@ -142,30 +216,63 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     // A phase gives up when nothing succeeded for two timeouts in a row (at least 1 s).
     let patience = Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1));
 
+    let mut progress = TerminalProgress::new(show);
     let mut columns = Vec::new();
     let mut cells = Vec::new();
     for kind in &kinds {
         if stop::interrupted() {
             break;
         }
-        let in_flight = if kind.name.ends_with("async") { args.concurrency } else { 1 };
-        let driver: anyhow::Result<Box<dyn Driver>> = match kind.name {
-            "rust-sync" | "rust-async" => {
-                NativeDriver::connect(runtime.clone(), &native, &workload, in_flight).map(|d| Box::new(d) as Box<dyn Driver>)
+        let in_flight = if kind.asynchronous { args.concurrency } else { 1 };
+        let (column, outcome) = match kind.family {
+            Family::Python { package, module } => {
+                let dirs = match python_dirs(package, &sources, &args, kind, show) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        columns.push(failed_column(kind, in_flight, format!("{e:#}")));
+                        continue;
+                    }
+                };
+                let spec = WorkerSpec {
+                    kind: kind.name.to_string(),
+                    label: kind.label.to_string(),
+                    client: package.map_or("none", |p| p.pip_name).to_string(),
+                    module: module.to_string(),
+                    asynchronous: kind.asynchronous,
+                    host: host.clone(),
+                    port,
+                    workload: workload.clone(),
+                    ops: args.ops.clone(),
+                    in_flight,
+                    timeout_ms: args.timeout_ms,
+                    patience_ms: patience.as_millis() as u64,
+                    origin: dirs.1,
+                    dirs: dirs.0,
+                    event_loop: args.event_loop.name().to_string(),
+                };
+                // A worker that shows no progress for this long is killed.
+                let stall = Duration::from_millis(args.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));
+                python_worker::run_column(&spec, failed_column(kind, in_flight, String::new()), &mut progress, stall)
             }
-            "noop" | "noop-async" => Ok(Box::new(NoopDriver::new(in_flight, Some(workload.clone())))),
-            other => Err(anyhow::anyhow!("no driver for column {other}")),
-        };
-        let mut driver = match driver {
-            Ok(d) => d,
-            Err(e) => {
-                columns.push(failed_column(kind, in_flight, format!("{e:#}")));
-                continue;
+            Family::Native | Family::Noop => {
+                let driver: anyhow::Result<Box<dyn Driver>> = match kind.family {
+                    Family::Native => NativeDriver::connect(runtime.clone(), &native, &workload, in_flight)
+                        .map(|d| Box::new(d) as Box<dyn Driver>),
+                    _ => Ok(Box::new(NoopDriver::new(in_flight, Some(workload.clone())))),
+                };
+                let mut driver = match driver {
+                    Ok(d) => d,
+                    Err(e) => {
+                        columns.push(failed_column(kind, in_flight, format!("{e:#}")));
+                        continue;
+                    }
+                };
+                let outcome = engine::run_column(driver.as_mut(), &workload, &args.ops, patience, &mut progress);
+                let mut column = driver.column().clone();
+                column.error = outcome.error.clone();
+                (column, outcome)
             }
         };
-        let outcome = engine::run_column(driver.as_mut(), &workload, &args.ops, patience, show);
-        let mut column = driver.column().clone();
-        column.error = outcome.error;
         columns.push(column);
         cells.extend(outcome.cells);
     }

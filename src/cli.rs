@@ -43,11 +43,32 @@ pub struct Cli {
 pub enum Command {
     /// Run the built-in in-memory Aerospike-protocol server in the foreground.
     Serve(ServeArgs),
+    /// Run one embedded-Python column (used internally: one process per Python client).
+    #[command(hide = true)]
+    Worker,
     /// Print shell completions for aerobench.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Event loop the embedded Python async clients run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventLoop {
+    /// The standard library's asyncio loop.
+    Asyncio,
+    /// uvloop (installed into aerobench's cache on first use).
+    Uvloop,
+}
+
+impl EventLoop {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventLoop::Asyncio => "asyncio",
+            EventLoop::Uvloop => "uvloop",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -76,9 +97,23 @@ pub struct BenchArgs {
     /// Operations to run, in order.
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
-    /// Columns to run (client and concurrency model).
-    #[arg(long, value_delimiter = ',', default_value = "rust-sync,rust-async")]
+    /// Columns to run (client and concurrency model). One of: rust-sync, rust-async,
+    /// aerospike-py-sync, official-c, aerospike-py-async, aerospike-native-sync,
+    /// aerospike-native-async.
+    #[arg(long, value_delimiter = ',', default_value = crate::drivers::DEFAULT_CLIENTS)]
     pub clients: Vec<String>,
+    /// Use another published version of a Python client, e.g. aerospike-py=0.13.0 (installed
+    /// on first use into aerobench's cache). Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', value_name = "PACKAGE=VERSION")]
+    pub client_version: Vec<String>,
+    /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after
+    /// `maturin develop`), a wheel, or `venv` for the active VIRTUAL_ENV, e.g.
+    /// aerospike-py=./.venv. Repeat for several packages.
+    #[arg(long, value_name = "PACKAGE=PATH")]
+    pub client_path: Vec<String>,
+    /// Event loop for the Python async columns.
+    #[arg(long, value_enum, default_value = "asyncio")]
+    pub event_loop: EventLoop,
     /// Keys per batch_get call.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub batch_size: u32,

@@ -9,10 +9,12 @@ mod engine;
 mod machine;
 mod probe;
 mod progress;
+mod python;
 mod report;
 mod results;
 mod server;
 mod stats;
+mod worker;
 mod workload;
 
 use std::io::Write as _;
@@ -43,6 +45,7 @@ fn run() -> anyhow::Result<i32> {
             }))?;
             Ok(0)
         }
+        Some(Command::Worker) => worker::run(),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
             Ok(0)

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::closed_loop::PhaseState;
+use std::sync::atomic::AtomicU64;
+
+use crate::engine::PhaseObserver;
+use crate::workload::Operation;
 
 /// True when progress should be drawn: not quiet, and stderr is a terminal.
 pub fn enabled(quiet: bool) -> bool {
@@ -20,13 +23,13 @@ pub fn enabled(quiet: bool) -> bool {
 pub struct PhaseBar {
     bar: ProgressBar,
     ticker: Option<JoinHandle<()>>,
-    state: Option<Arc<PhaseState>>,
+    done: Option<Arc<AtomicU64>>,
 }
 
 impl PhaseBar {
-    pub fn start(show: bool, column: &str, op: &str, calls: u64, state: Arc<PhaseState>) -> PhaseBar {
+    pub fn start(show: bool, column: &str, op: &str, calls: u64, done: Arc<AtomicU64>) -> PhaseBar {
         if !show {
-            return PhaseBar { bar: ProgressBar::hidden(), ticker: None, state: None };
+            return PhaseBar { bar: ProgressBar::hidden(), ticker: None, done: None };
         }
         let bar = ProgressBar::with_draw_target(Some(calls), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -36,19 +39,19 @@ impl PhaseBar {
         );
         bar.set_prefix(column.to_string());
         bar.set_message(op.to_string());
-        let (b, s) = (bar.clone(), state.clone());
+        let (b, d) = (bar.clone(), done.clone());
         let ticker = std::thread::spawn(move || {
             while !b.is_finished() {
-                b.set_position(s.done.load(Ordering::Relaxed));
+                b.set_position(d.load(Ordering::Relaxed));
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        PhaseBar { bar, ticker: Some(ticker), state: Some(state) }
+        PhaseBar { bar, ticker: Some(ticker), done: Some(done) }
     }
 
     pub fn finish(mut self) {
-        if let Some(s) = &self.state {
-            self.bar.set_position(s.done.load(Ordering::Relaxed));
+        if let Some(d) = &self.done {
+            self.bar.set_position(d.load(Ordering::Relaxed));
         }
         self.bar.finish_and_clear();
         if let Some(t) = self.ticker.take() {
@@ -67,4 +70,29 @@ pub fn spinner(show: bool, message: String) -> ProgressBar {
     s.set_message(message);
     s.enable_steady_tick(Duration::from_millis(100));
     s
+}
+
+/// Progress bars on the terminal, one per measured phase.
+pub struct TerminalProgress {
+    show: bool,
+    current: Option<PhaseBar>,
+}
+
+impl TerminalProgress {
+    pub fn new(show: bool) -> TerminalProgress {
+        TerminalProgress { show, current: None }
+    }
+}
+
+impl PhaseObserver for TerminalProgress {
+    fn phase_started(&mut self, column: &str, op: Operation, calls: u64, done: Arc<AtomicU64>) {
+        self.phase_finished();
+        self.current = Some(PhaseBar::start(self.show, column, op.name(), calls, done));
+    }
+
+    fn phase_finished(&mut self) {
+        if let Some(bar) = self.current.take() {
+            bar.finish();
+        }
+    }
 }

@@ -4,11 +4,14 @@
 
 pub mod native;
 pub mod noop;
+pub mod python;
+pub mod python_worker;
 
 use std::sync::Arc;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::PhaseState;
+use crate::python::packages::{self, Package};
 use crate::results::Column;
 
 /// A connected client, as one report column.
@@ -22,21 +25,53 @@ pub trait Driver {
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()>;
 }
 
+/// How a column's client is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The `aerospike` crate, in-process.
+    Native,
+    /// No client at all: aerobench's own cost.
+    Noop,
+    /// A Python client through the embedded interpreter, in a worker process. `package` is
+    /// `None` for the shim's no-op client.
+    Python { package: Option<Package>, module: &'static str },
+}
+
 /// A column a user can ask for with `--clients`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnKind {
     pub name: &'static str,
+    /// Header in the report.
+    pub label: &'static str,
     pub help: &'static str,
+    pub family: Family,
+    /// `--concurrency` calls in flight (otherwise one).
+    pub asynchronous: bool,
     /// Hidden kinds measure aerobench itself and are not listed in help.
     pub hidden: bool,
 }
 
+const fn py(package: Package, module: &'static str) -> Family {
+    Family::Python { package: Some(package), module }
+}
+
 pub const COLUMN_KINDS: &[ColumnKind] = &[
-    ColumnKind { name: "rust-sync", help: "aerospike crate (Rust, async on tokio), 1 call in flight", hidden: false },
-    ColumnKind { name: "rust-async", help: "aerospike crate (Rust, async on tokio), --concurrency calls in flight", hidden: false },
-    ColumnKind { name: "noop", help: "no client: measures aerobench's own cost per call, 1 in flight", hidden: true },
-    ColumnKind { name: "noop-async", help: "no client: aerobench's own cost per call, --concurrency in flight", hidden: true },
+    ColumnKind { name: "rust-sync", label: "Rust crate", help: "aerospike crate (Rust, tokio), 1 call in flight", family: Family::Native, asynchronous: false, hidden: false },
+    ColumnKind { name: "rust-async", label: "Rust crate async", help: "aerospike crate (Rust, tokio), --concurrency calls in flight", family: Family::Native, asynchronous: true, hidden: false },
+    ColumnKind { name: "aerospike-py-sync", label: "aerospike-py (Rust)", help: "aerospike-py sync Client, 1 call in flight", family: py(packages::AEROSPIKE_PY, "aerobench_client_aerospike_py"), asynchronous: false, hidden: false },
+    ColumnKind { name: "official-c", label: "official aerospike (C)", help: "official aerospike package (C extension), sync, 1 call in flight", family: py(packages::OFFICIAL, "aerobench_client_official"), asynchronous: false, hidden: false },
+    ColumnKind { name: "aerospike-py-async", label: "aerospike-py async (Rust)", help: "aerospike-py AsyncClient, --concurrency coroutines in flight", family: py(packages::AEROSPIKE_PY, "aerobench_client_aerospike_py"), asynchronous: true, hidden: false },
+    ColumnKind { name: "aerospike-native-sync", label: "aerospike-native (Rust)", help: "aerospike-native *_blocking calls, 1 call in flight", family: py(packages::NATIVE, "aerobench_client_native"), asynchronous: false, hidden: false },
+    ColumnKind { name: "aerospike-native-async", label: "aerospike-native async (Rust)", help: "aerospike-native awaitables, --concurrency coroutines in flight", family: py(packages::NATIVE, "aerobench_client_native"), asynchronous: true, hidden: false },
+    ColumnKind { name: "noop", label: "no-op", help: "no client: aerobench's own cost per call, 1 in flight", family: Family::Noop, asynchronous: false, hidden: true },
+    ColumnKind { name: "noop-async", label: "no-op async", help: "no client: aerobench's own cost per call, --concurrency in flight", family: Family::Noop, asynchronous: true, hidden: true },
+    ColumnKind { name: "py-noop", label: "Python no-op", help: "no client, through the embedded Python path, 1 in flight", family: Family::Python { package: None, module: "aerobench_client_noop" }, asynchronous: false, hidden: true },
+    ColumnKind { name: "py-noop-async", label: "Python no-op async", help: "no client, through the embedded Python path, --concurrency coroutines", family: Family::Python { package: None, module: "aerobench_client_noop" }, asynchronous: true, hidden: true },
 ];
+
+/// The columns run when `--clients` is not given.
+pub const DEFAULT_CLIENTS: &str =
+    "rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,aerospike-native-async";
 
 /// Checks `--clients` names and explains the valid ones.
 pub fn parse_columns(names: &[String]) -> anyhow::Result<Vec<&'static ColumnKind>> {
@@ -48,14 +83,14 @@ pub fn parse_columns(names: &[String]) -> anyhow::Result<Vec<&'static ColumnKind
         }
         let kind = COLUMN_KINDS.iter().find(|k| k.name == name).ok_or_else(|| {
             let valid: Vec<String> =
-                COLUMN_KINDS.iter().filter(|k| !k.hidden).map(|k| format!("  {:<12} {}", k.name, k.help)).collect();
+                COLUMN_KINDS.iter().filter(|k| !k.hidden).map(|k| format!("  {:<24} {}", k.name, k.help)).collect();
             anyhow::anyhow!("unknown client {name:?} in --clients; valid columns are:\n{}", valid.join("\n"))
         })?;
         if !out.contains(&kind) {
             out.push(kind);
         }
     }
-    anyhow::ensure!(!out.is_empty(), "--clients names no column; try --clients rust-sync,rust-async");
+    anyhow::ensure!(!out.is_empty(), "--clients names no column; try --clients {DEFAULT_CLIENTS}");
     Ok(out)
 }
 
@@ -68,8 +103,10 @@ mod tests {
         let kinds = parse_columns(&["rust-sync".into(), "rust-async".into(), "rust-sync".into()]).unwrap();
         assert_eq!(kinds.iter().map(|k| k.name).collect::<Vec<_>>(), vec!["rust-sync", "rust-async"]);
         let err = parse_columns(&["java".into()]).unwrap_err().to_string();
-        assert!(err.contains("unknown client \"java\"") && err.contains("rust-async"), "{err}");
+        assert!(err.contains("unknown client \"java\"") && err.contains("official-c"), "{err}");
         assert!(!err.contains("noop"), "hidden kinds stay hidden");
         assert!(parse_columns(&[]).is_err());
+        let defaults: Vec<String> = DEFAULT_CLIENTS.split(',').map(String::from).collect();
+        assert_eq!(parse_columns(&defaults).unwrap().len(), 7);
     }
 }

@@ -33,7 +33,7 @@ impl CallError {
 pub struct PhaseState {
     next: AtomicU64,
     /// Calls finished, for progress display.
-    pub done: AtomicU64,
+    pub done: Arc<AtomicU64>,
     pub watchdog: Watchdog,
     shards: Vec<Mutex<Recorder>>,
 }
@@ -44,14 +44,14 @@ impl PhaseState {
         let shards = (phase.in_flight as usize).clamp(1, 16);
         Arc::new(PhaseState {
             next: AtomicU64::new(0),
-            done: AtomicU64::new(0),
+            done: Arc::new(AtomicU64::new(0)),
             watchdog: Watchdog::new(phase.patience),
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
         })
     }
 
     /// The next call index for a worker, or `None` when the phase is over.
-    fn take(&self, calls: u64) -> Option<u64> {
+    pub fn take(&self, calls: u64) -> Option<u64> {
         if self.watchdog.should_stop() {
             return None;
         }

@@ -8,8 +8,10 @@ pub mod stop;
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use crate::drivers::Driver;
-use crate::progress::PhaseBar;
 use crate::results::Cell;
 use crate::stats;
 use crate::workload::{Operation, Workload};
@@ -26,6 +28,22 @@ pub struct Phase {
     pub patience: Duration,
 }
 
+/// Told when measured phases start and end, and when a cell is complete (progress bars, or a
+/// worker process reporting to its parent).
+pub trait PhaseObserver {
+    fn phase_started(&mut self, column: &str, op: Operation, calls: u64, done: Arc<AtomicU64>);
+    fn phase_finished(&mut self);
+    fn cell_finished(&mut self, _cell: &Cell) {}
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+
+impl PhaseObserver for Silent {
+    fn phase_started(&mut self, _: &str, _: Operation, _: u64, _: Arc<AtomicU64>) {}
+    fn phase_finished(&mut self) {}
+}
+
 /// What running one column produced.
 #[derive(Debug, Default)]
 pub struct ColumnOutcome {
@@ -40,7 +58,7 @@ pub fn run_column(
     workload: &Workload,
     ops: &[Operation],
     patience: Duration,
-    show_progress: bool,
+    observer: &mut dyn PhaseObserver,
 ) -> ColumnOutcome {
     let column = driver.column().clone();
     let mut outcome = ColumnOutcome::default();
@@ -58,15 +76,16 @@ pub fn run_column(
         }
         let phase = Phase { op, calls: workload.calls(op), in_flight, patience };
         let state = PhaseState::new(&phase);
-        let bar = PhaseBar::start(show_progress, &column.label, op.name(), phase.calls, state.clone());
+        observer.phase_started(&column.label, op, phase.calls, state.done.clone());
         let started = Instant::now();
         let result = driver.run_phase(&phase, state.clone());
         let wall = started.elapsed();
-        bar.finish();
+        observer.phase_finished();
         let rec = state.merged();
         let mut cell = stats::to_cell(&column.id, op.name(), &rec, wall, op.moves_many_records());
         cell.notes = notes(workload, &phase, &rec, &state);
         if rec.count() > 0 || result.is_ok() {
+            observer.cell_finished(&cell);
             outcome.cells.push(cell);
         }
         if let Err(e) = result {
@@ -133,7 +152,7 @@ mod tests {
     fn warm_up_is_not_counted() {
         let w = workload(50, 30);
         let mut d = NoopDriver::new(1, Some(w.clone()));
-        let out = run_column(&mut d, &w, &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan], Duration::from_secs(5), false);
+        let out = run_column(&mut d, &w, &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
         assert!(out.error.is_none());
         let counts: Vec<u64> = out.cells.iter().map(|c| c.count).collect();
         assert_eq!(counts, vec![50, 50, 5, 2]);
@@ -148,7 +167,7 @@ mod tests {
     fn concurrent_noop_column_counts_every_call() {
         let w = workload(1000, 0);
         let mut d = NoopDriver::new(16, Some(w.clone()));
-        let out = run_column(&mut d, &w, &[Operation::Get], Duration::from_secs(5), false);
+        let out = run_column(&mut d, &w, &[Operation::Get], Duration::from_secs(5), &mut Silent);
         assert_eq!(out.cells[0].count, 1000);
         assert_eq!(d.calls_seen(), 1000);
     }
@@ -159,7 +178,7 @@ mod tests {
         let mut short = w.clone();
         short.count = 40;
         let mut d = NoopDriver::new(1, Some(short));
-        let out = run_column(&mut d, &w, &[Operation::BatchGet, Operation::Scan], Duration::from_secs(5), false);
+        let out = run_column(&mut d, &w, &[Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
         assert!(out.cells[0].notes[0].contains("found 40 of 50"), "{:?}", out.cells[0].notes);
         assert!(out.cells[1].notes[0].contains("returned 40 on average"), "{:?}", out.cells[1].notes);
     }

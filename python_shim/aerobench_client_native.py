@@ -1,0 +1,103 @@
+"""aerospike-native (the Rust core 3.x behind a Python API): `*_blocking` calls, and awaitables."""
+
+import aerospike_native as an
+
+from aerobench_shim import batch_range, bins_of, key_of, module_source
+
+
+class _Common:
+    def _init(self, spec):
+        self.w = spec["workload"]
+        self.ns, self.set = self.w["namespace"], self.w["set"]
+        t = spec["timeout_ms"]
+        self.timeout = t
+        self.cp = an.ClientPolicy()
+        self.cp.max_conns_per_node = max(256, spec["in_flight"] + 16)
+        self.wp, self.rp, self.bp, self.qp = an.WritePolicy(), an.ReadPolicy(), an.BatchPolicy(), an.QueryPolicy()
+        for p in (self.wp, self.rp, self.bp, self.qp):
+            p.total_timeout = t
+            p.socket_timeout = t
+            p.max_retries = 0
+        self.qp.total_timeout = 0
+        self.seeds = f"{spec['host']}:{spec['port']}"
+
+    def key(self, i):
+        return an.Key(self.ns, self.set, key_of(self.w, i))
+
+    def statement(self):
+        return an.Statement(self.ns, self.set)
+
+    def describe(self):
+        version, path = module_source(an)
+        policies = {
+            "total_timeout_ms": str(self.timeout),
+            "socket_timeout_ms": str(self.timeout),
+            "max_retries": "0",
+            "max_conns_per_node": str(self.cp.max_conns_per_node),
+            "scan_total_timeout_ms": "none",
+            "batch_concurrency": "client default",
+        }
+        return {"version": version, "path": path, "policies": policies}
+
+
+class Sync(_Common):
+    def __init__(self, spec):
+        self._init(spec)
+        self.c = an.new_client_blocking(self.cp, self.seeds)
+
+    def put(self, i):
+        self.c.put_blocking(self.key(i), bins_of(self.w, i), policy=self.wp)
+        return 1
+
+    def get(self, i):
+        self.c.get_blocking(self.key(i), policy=self.rp)
+        return 1
+
+    def batch_get(self, j):
+        keys = [self.key(k) for k in batch_range(self.w, j)]
+        res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        return sum(1 for r in res if r.record is not None)
+
+    def scan(self, _):
+        return sum(1 for _ in self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp))
+
+    def close(self):
+        self.c.close_blocking()
+
+
+class Async(_Common):
+    async def connect(self, spec):
+        self._init(spec)
+        self.c = await an.new_client(self.cp, self.seeds)
+        return self
+
+    async def put(self, i):
+        await self.c.put(self.key(i), bins_of(self.w, i), policy=self.wp)
+        return 1
+
+    async def get(self, i):
+        await self.c.get(self.key(i), policy=self.rp)
+        return 1
+
+    async def batch_get(self, j):
+        keys = [self.key(k) for k in batch_range(self.w, j)]
+        res = await self.c.batch_read(keys, batch_policy=self.bp)
+        return sum(1 for r in res if r.record is not None)
+
+    async def scan(self, _):
+        rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)
+        n = 0
+        async for _ in rs:
+            n += 1
+        return n
+
+    async def close(self):
+        await self.c.close()
+
+
+def open_sync(spec):
+    return Sync(spec)
+
+
+async def open_async(spec):
+    return await Async().connect(spec)

@@ -1,0 +1,66 @@
+"""The official `aerospike` package (C client extension): sync only, policies set in the config."""
+
+import aerospike
+
+from aerobench_shim import batch_range, bins_of, key_of, module_source
+
+
+class Sync:
+    def __init__(self, spec):
+        self.w = spec["workload"]
+        self.ns, self.set = self.w["namespace"], self.w["set"]
+        t = spec["timeout_ms"]
+        base = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
+        self.config = {
+            "hosts": [(spec["host"], spec["port"])],
+            "max_conns_per_node": max(256, spec["in_flight"] + 16),
+            "policies": {
+                "read": dict(base),
+                "write": dict(base),
+                "batch": dict(base),
+                "query": dict(base, total_timeout=0),
+                "scan": dict(base, total_timeout=0),
+            },
+        }
+        self.c = aerospike.client(self.config).connect()
+
+    def key(self, i):
+        return (self.ns, self.set, key_of(self.w, i))
+
+    def describe(self):
+        version, path = module_source(aerospike)
+        policies = {
+            "total_timeout_ms": str(self.config["policies"]["read"]["total_timeout"]),
+            "socket_timeout_ms": str(self.config["policies"]["read"]["socket_timeout"]),
+            "max_retries": "0",
+            "max_conns_per_node": str(self.config["max_conns_per_node"]),
+            "scan_total_timeout_ms": "none",
+            "batch_concurrency": "client default",
+        }
+        return {"version": version, "path": path, "policies": policies}
+
+    def put(self, i):
+        self.c.put(self.key(i), bins_of(self.w, i))
+        return 1
+
+    def get(self, i):
+        self.c.get(self.key(i))
+        return 1
+
+    def batch_get(self, j):
+        res = self.c.batch_read([self.key(k) for k in batch_range(self.w, j)])
+        return sum(1 for r in res.batch_records if r.record is not None)
+
+    def scan(self, _):
+        return len(self.c.query(self.ns, self.set).results())
+
+    def close(self):
+        self.c.close()
+
+
+def open_sync(spec):
+    return Sync(spec)
+
+
+async def open_async(spec):
+    raise RuntimeError("the official aerospike client has no asyncio API")

@@ -1,0 +1,126 @@
+"""aerobench's Python side, shared by every client adapter.
+
+It builds the same keys and bins as the Rust side (see src/workload.rs), runs the calls the Rust
+engine hands out, and reports each one to the Rust recorder. It times nothing: the recorder's
+start()/done()/fail() read the Rust clock.
+"""
+
+import asyncio
+
+
+def key_of(w, i):
+    return w["key_prefix"] + str(i)
+
+
+def string_value(i, size):
+    """Exactly `size` ASCII bytes that differ between records (as string_value in Rust)."""
+    s = format(i, "x") + "-"
+    s = s[:size]
+    while len(s) < size:
+        s += chr(ord("a") + len(s) % 26)
+    return s
+
+
+def bins_of(w, i):
+    out = {}
+    for spec in w["bins"]:
+        if "Int" in spec:
+            out[spec["Int"]] = i
+        elif "Double" in spec:
+            out[spec["Double"]] = i * 0.5
+        else:
+            name, size = spec["Str"]
+            out[name] = string_value(i, size)
+    return out
+
+
+def batch_range(w, j):
+    start = j * w["batch_size"]
+    return range(start, min(start + w["batch_size"], w["count"]))
+
+
+def reason(exc):
+    """A short, stable name for a failed call: the exception type and result code if any."""
+    code = getattr(exc, "code", None)
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+    name = type(exc).__name__
+    return f"{name} (code {code})" if code is not None else name
+
+
+async def run_async(adapter, op, calls, in_flight, rec):
+    """`in_flight` coroutines take call indices from the recorder until it says stop."""
+    call = getattr(adapter, op)
+
+    async def worker(k):
+        while True:
+            i = rec.next()
+            if i is None:
+                return
+            token = rec.start()
+            try:
+                n = await call(i)
+            except Exception as e:  # every failure is a result, recorded by reason
+                rec.fail(k, token, reason(e))
+            else:
+                rec.done(k, token, n)
+
+    await asyncio.gather(*(worker(k) for k in range(max(1, min(in_flight, calls)))))
+
+
+def new_event_loop(kind):
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class AsyncRunner:
+    """Keeps one event loop for a column's whole life: connect, every phase, close."""
+
+    def __init__(self, module, spec):
+        self.loop = new_event_loop(spec["event_loop"])
+        asyncio.set_event_loop(self.loop)
+        self.adapter = self.loop.run_until_complete(module.open_async(spec))
+
+    def run_phase(self, op, calls, in_flight, rec):
+        self.loop.run_until_complete(run_async(self.adapter, op, calls, in_flight, rec))
+
+    def describe(self):
+        d = self.adapter.describe()
+        loop_type = type(self.loop)
+        d["policies"]["event_loop"] = f"{loop_type.__module__}.{loop_type.__name__}"
+        return d
+
+    def close(self):
+        try:
+            self.loop.run_until_complete(self.adapter.close())
+        finally:
+            self.loop.close()
+
+
+def open_column(module, spec):
+    """The object the Rust driver calls: an adapter (sync) or an AsyncRunner (async)."""
+    if spec["asynchronous"]:
+        return AsyncRunner(module, spec)
+    return module.open_sync(spec)
+
+
+def module_source(module):
+    """Where a client package was loaded from, and its version."""
+    import importlib.metadata
+    import os
+
+    path = os.path.dirname(getattr(module, "__file__", "") or "")
+    version = getattr(module, "__version__", None)
+    if not version:
+        for dist in ("aerospike-py", "aerospike", "aerospike-native"):
+            try:
+                files = importlib.metadata.distribution(dist).files or []
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            if any(str(f).startswith(module.__name__.split(".")[0]) for f in files):
+                version = importlib.metadata.version(dist)
+                break
+    return str(version or "unknown"), path

@@ -1,0 +1,126 @@
+//! Embedded Python clients, inside a worker process: the shim adapts each client to put / get /
+//! batch_get / scan. Sync clients are timed by the engine's blocking loop around each call into
+//! the shim; async clients run as coroutines on one event loop and report each call to the Rust
+//! recorder, which reads the Rust clock. Python is only ever entered from this thread.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::engine::Phase;
+use crate::engine::closed_loop::{CallError, PhaseState, run_blocking};
+use crate::python::recorder::PhaseRecorder;
+use crate::python::{self, py_err};
+use crate::results::Column;
+use crate::worker::WorkerSpec;
+
+use super::Driver;
+
+pub struct PythonDriver {
+    column: Column,
+    asynchronous: bool,
+    /// The adapter (sync) or `AsyncRunner` (async) the shim returned.
+    handle: Py<PyAny>,
+    shim: Py<PyModule>,
+}
+
+impl PythonDriver {
+    pub fn connect(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
+        python::initialize();
+        Python::attach(|py| {
+            let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
+            let loaded = python::prepare(py, &dirs, &spec.module);
+            let shim = py.import("aerobench_shim").map_err(|e| py_err(py, e))?;
+            let module = loaded.and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e))).with_context(|| {
+                format!(
+                    "cannot import {} from {}: install it there, or choose another source with \
+                     --client-version {}=VERSION or --client-path {}=FOLDER",
+                    spec.client,
+                    spec.dirs.first().map_or("sys.path".into(), |d| d.display().to_string()),
+                    spec.client,
+                    spec.client
+                )
+            })?;
+            let workload_json = serde_json::to_string(&spec.workload)?;
+            let pyspec = PyDict::new(py);
+            (|| -> PyResult<()> {
+                pyspec.set_item("host", &spec.host)?;
+                pyspec.set_item("port", spec.port)?;
+                pyspec.set_item("timeout_ms", spec.timeout_ms)?;
+                pyspec.set_item("in_flight", spec.in_flight)?;
+                pyspec.set_item("asynchronous", spec.asynchronous)?;
+                pyspec.set_item("event_loop", &spec.event_loop)?;
+                pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
+                Ok(())
+            })()
+            .map_err(|e| py_err(py, e))?;
+            let handle = shim
+                .call_method1("open_column", (module, pyspec))
+                .map_err(|e| py_err(py, e))
+                .with_context(|| format!("{} could not connect to {}:{}", spec.client, spec.host, spec.port))?;
+            let described = handle.call_method0("describe").map_err(|e| py_err(py, e))?;
+            let version: String = described.get_item("version").and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
+            let path: String = described.get_item("path").and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
+            let policies: BTreeMap<String, String> =
+                described.get_item("policies").and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
+            let python_version: String =
+                py.import("platform").and_then(|p| p.call_method0("python_version")).and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
+            let column = Column {
+                id: spec.kind.clone(),
+                label: if spec.asynchronous { format!("{} ({} in flight)", spec.label, spec.in_flight) } else { spec.label.clone() },
+                client: spec.client.clone(),
+                client_version: version,
+                mode: if spec.asynchronous { "async" } else { "sync" }.into(),
+                in_flight: spec.in_flight,
+                source: format!("{} (module at {path})", spec.origin),
+                python_version: Some(python_version),
+                policies,
+                error: None,
+            };
+            Ok(PythonDriver { column, asynchronous: spec.asynchronous, handle: handle.unbind(), shim: shim.unbind() })
+        })
+    }
+}
+
+impl Drop for PythonDriver {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            let _ = self.handle.call_method0(py, "close");
+        });
+    }
+}
+
+impl Driver for PythonDriver {
+    fn column(&self) -> &Column {
+        &self.column
+    }
+
+    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
+        let op = phase.op.name();
+        Python::attach(|py| {
+            if self.asynchronous {
+                let rec = Py::new(py, PhaseRecorder::new(state, phase.calls)).map_err(|e| py_err(py, e))?;
+                self.handle
+                    .call_method1(py, "run_phase", (op, phase.calls, phase.in_flight, rec))
+                    .map_err(|e| py_err(py, e))?;
+            } else {
+                let call = self.handle.bind(py).getattr(op).map_err(|e| py_err(py, e))?;
+                let shim = self.shim.bind(py);
+                run_blocking(phase, &state, |i| match call.call1((i,)) {
+                    Ok(n) => Ok(n.extract::<u64>().unwrap_or(1)),
+                    Err(e) => {
+                        let reason = shim
+                            .call_method1("reason", (e.value(py),))
+                            .and_then(|r| r.extract::<String>())
+                            .unwrap_or_else(|_| "python exception".into());
+                        Err(CallError::new(reason))
+                    }
+                });
+            }
+            Ok(())
+        })
+    }
+}

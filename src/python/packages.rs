@@ -1,0 +1,241 @@
+//! Where each Python client package comes from: a pinned or chosen PyPI version installed on
+//! first use into its own cache folder (with the linked interpreter's `pip install --target`),
+//! a local folder (site-packages or a virtualenv), a wheel, or the active `VIRTUAL_ENV`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use thiserror::Error;
+
+use super::{PYTHON_EXECUTABLE, PYTHON_VERSION};
+
+/// A Python client distribution aerobench knows how to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    /// Name on PyPI, also the key of `--client-version` / `--client-path`.
+    pub pip_name: &'static str,
+    pub import_name: &'static str,
+    pub default_version: &'static str,
+}
+
+pub const AEROSPIKE_PY: Package = Package { pip_name: "aerospike-py", import_name: "aerospike_py", default_version: "0.14.4" };
+pub const OFFICIAL: Package = Package { pip_name: "aerospike", import_name: "aerospike", default_version: "19.3.0" };
+pub const NATIVE: Package = Package { pip_name: "aerospike-native", import_name: "aerospike_native", default_version: "1.0.0" };
+pub const UVLOOP: Package = Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0" };
+pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP];
+
+/// Where to take one package from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A version from PyPI, installed into the cache on first use.
+    Version(String),
+    /// A folder holding the package (site-packages), or a virtualenv.
+    Folder(PathBuf),
+    /// A wheel file, installed into the cache.
+    Wheel(PathBuf),
+    /// The virtualenv named by `VIRTUAL_ENV`.
+    ActiveVirtualEnv,
+}
+
+/// A package ready to import: folders for `sys.path`, and how to describe its origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub dir: PathBuf,
+    pub origin: String,
+}
+
+#[derive(Debug, Error)]
+pub enum PackageError {
+    #[error(
+        "cannot install {package}=={version} into {dir}:\n{detail}\nInstall it yourself with:\n  {command}\n\
+         or point aerobench at an existing install with --client-path {package}=FOLDER"
+    )]
+    Install { package: String, version: String, dir: String, detail: String, command: String },
+    #[error("{package}: {path} does not exist")]
+    Missing { package: String, path: String },
+    #[error("{package}: --client-path {package}=venv needs an active virtualenv, but VIRTUAL_ENV is not set")]
+    NoVirtualEnv { package: String },
+    #[error("{package}: no site-packages folder under the virtualenv {path}")]
+    NoSitePackages { package: String, path: String },
+}
+
+/// `~/.cache/aerobench/py3.11` (or `$AEROBENCH_CACHE_DIR/py3.11`, or under `$XDG_CACHE_HOME`).
+pub fn cache_root() -> PathBuf {
+    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("aerobench")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("aerobench")))
+        .unwrap_or_else(|| std::env::temp_dir().join("aerobench-cache"));
+    base.join(format!("py{PYTHON_VERSION}"))
+}
+
+const COMPLETE_MARKER: &str = ".aerobench-complete";
+
+/// The pip command that installs `requirement` into `dir`.
+fn pip_command(requirement: &str, dir: &Path) -> Vec<String> {
+    vec![
+        PYTHON_EXECUTABLE.to_string(),
+        "-m".into(),
+        "pip".into(),
+        "install".into(),
+        "--quiet".into(),
+        "--disable-pip-version-check".into(),
+        "--no-input".into(),
+        "--target".into(),
+        dir.display().to_string(),
+        requirement.into(),
+    ]
+}
+
+/// Installs `requirement` into `dir` once: into a sibling temp folder first, renamed when
+/// complete, so an interrupted or concurrent install never leaves a half-filled folder.
+fn install(package: &Package, version: &str, requirement: &str, dir: &Path) -> Result<(), PackageError> {
+    if dir.join(COMPLETE_MARKER).exists() {
+        return Ok(());
+    }
+    let shown = pip_command(requirement, dir).join(" ");
+    let fail = |detail: String| PackageError::Install {
+        package: package.pip_name.into(),
+        version: version.into(),
+        dir: dir.display().to_string(),
+        detail,
+        command: shown.clone(),
+    };
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let cmd = pip_command(requirement, &tmp);
+    let output = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| fail(format!("cannot run {PYTHON_EXECUTABLE}: {e}")))?;
+    if !output.status.success() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
+        let detail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        return Err(fail(if detail.is_empty() { format!("pip exited with {}", output.status) } else { detail }));
+    }
+    let _ = std::fs::write(tmp.join(COMPLETE_MARKER), requirement);
+    if std::fs::rename(&tmp, dir).is_err() {
+        // Another process finished first: keep its folder.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !dir.join(COMPLETE_MARKER).exists() {
+            return Err(fail(format!("cannot move the install into {}", dir.display())));
+        }
+    }
+    Ok(())
+}
+
+/// The site-packages folder of a virtualenv, or the folder itself.
+fn site_packages(package: &Package, path: &Path) -> Result<PathBuf, PackageError> {
+    if !path.exists() {
+        return Err(PackageError::Missing { package: package.pip_name.into(), path: path.display().to_string() });
+    }
+    if !path.join("pyvenv.cfg").exists() {
+        return Ok(path.to_path_buf());
+    }
+    let preferred = path.join("lib").join(format!("python{PYTHON_VERSION}")).join("site-packages");
+    if preferred.is_dir() {
+        return Ok(preferred);
+    }
+    let found = std::fs::read_dir(path.join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir());
+    found.ok_or_else(|| PackageError::NoSitePackages { package: package.pip_name.into(), path: path.display().to_string() })
+}
+
+/// Makes `package` importable from `source`, installing it if needed.
+pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageError> {
+    match source {
+        Source::Version(v) => {
+            let dir = cache_root().join(format!("{}-{v}", package.pip_name));
+            install(package, v, &format!("{}=={v}", package.pip_name), &dir)?;
+            Ok(Resolved { origin: format!("PyPI {}=={v}, installed in {}", package.pip_name, dir.display()), dir })
+        }
+        Source::Folder(path) => {
+            let dir = site_packages(package, path)?;
+            Ok(Resolved { origin: format!("local folder {}", dir.display()), dir })
+        }
+        Source::ActiveVirtualEnv => {
+            let venv = std::env::var_os("VIRTUAL_ENV")
+                .ok_or_else(|| PackageError::NoVirtualEnv { package: package.pip_name.into() })?;
+            let dir = site_packages(package, Path::new(&venv))?;
+            Ok(Resolved { origin: format!("active virtualenv {}", dir.display()), dir })
+        }
+        Source::Wheel(path) => {
+            let meta = std::fs::metadata(path)
+                .map_err(|_| PackageError::Missing { package: package.pip_name.into(), path: path.display().to_string() })?;
+            let stamp = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = cache_root().join("wheels").join(format!("{stem}-{}-{stamp}", meta.len()));
+            install(package, &stem, &path.display().to_string(), &dir)?;
+            Ok(Resolved { origin: format!("wheel {}, installed in {}", path.display(), dir.display()), dir })
+        }
+    }
+}
+
+/// Parses the value of `--client-path NAME=…`: `venv`, a `.whl` file, or a folder.
+pub fn parse_path_source(value: &str) -> Source {
+    if value == "venv" {
+        Source::ActiveVirtualEnv
+    } else if value.ends_with(".whl") {
+        Source::Wheel(PathBuf::from(value))
+    } else {
+        Source::Folder(PathBuf::from(value))
+    }
+}
+
+/// Finds the package a `NAME=…` option names.
+pub fn by_name(name: &str) -> Option<Package> {
+    PACKAGES.iter().copied().find(|p| p.pip_name == name || p.import_name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_sources() {
+        assert_eq!(parse_path_source("venv"), Source::ActiveVirtualEnv);
+        assert_eq!(parse_path_source("/x/a-1.0-cp311.whl"), Source::Wheel("/x/a-1.0-cp311.whl".into()));
+        assert_eq!(parse_path_source("/x/site-packages"), Source::Folder("/x/site-packages".into()));
+        assert_eq!(by_name("aerospike_py"), Some(AEROSPIKE_PY));
+        assert_eq!(by_name("aerospike"), Some(OFFICIAL));
+        assert_eq!(by_name("nope"), None);
+    }
+
+    #[test]
+    fn folders_and_virtualenvs() {
+        let tmp = std::env::temp_dir().join(format!("aerobench-pkg-test-{}", std::process::id()));
+        let venv = tmp.join("venv");
+        let sp = venv.join("lib").join(format!("python{PYTHON_VERSION}")).join("site-packages");
+        std::fs::create_dir_all(&sp).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(venv.clone())).unwrap().dir, sp);
+        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(sp.clone())).unwrap().dir, sp);
+        let missing = resolve(&AEROSPIKE_PY, &Source::Folder(tmp.join("nope"))).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn failed_install_names_package_folder_and_command() {
+        let dir = std::env::temp_dir().join(format!("aerobench-pkg-fail-{}", std::process::id()));
+        let err = install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("aerospike-py==0.0.0-does-not-exist"), "{text}");
+        assert!(text.contains(&dir.display().to_string()), "{text}");
+        assert!(text.contains("-m pip install"), "{text}");
+        assert!(!dir.exists());
+    }
+}
