@@ -246,6 +246,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                     in_flight,
                     timeout_ms: args.timeout_ms,
                     patience_ms: patience.as_millis() as u64,
+                    install_hint: package.map_or_else(String::new, |p| {
+                        packages::install_hint(&p, &sources[p.pip_name], dirs.0.first().map(|d| d.as_path()))
+                    }),
                     origin: dirs.1,
                     dirs: dirs.0,
                     event_loop: args.event_loop.name().to_string(),
@@ -256,7 +259,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             }
             Family::Native | Family::Noop => {
                 let driver: anyhow::Result<Box<dyn Driver>> = match kind.family {
-                    Family::Native => NativeDriver::connect(runtime.clone(), &native, &workload, in_flight)
+                    Family::Native => NativeDriver::connect(runtime.clone(), &native, &workload, kind, in_flight)
                         .map(|d| Box::new(d) as Box<dyn Driver>),
                     _ => Ok(Box::new(NoopDriver::new(in_flight, Some(workload.clone())))),
                 };

@@ -47,6 +47,7 @@ impl NativeDriver {
         runtime: Arc<tokio::runtime::Runtime>,
         config: &NativeConfig,
         workload: &Workload,
+        kind: &super::ColumnKind,
         in_flight: u32,
     ) -> anyhow::Result<NativeDriver> {
         let timeout = u32::try_from(config.timeout_ms).unwrap_or(u32::MAX);
@@ -80,8 +81,8 @@ impl NativeDriver {
         policies.insert("scan_total_timeout_ms".into(), "none".into());
         let asynchronous = in_flight > 1;
         let column = Column {
-            id: if asynchronous { "rust-async".into() } else { "rust-sync".into() },
-            label: if asynchronous { format!("Rust crate ({in_flight} in flight)") } else { "Rust crate (1 in flight)".into() },
+            id: kind.name.into(),
+            label: kind.label.into(),
             client: "aerospike (crate)".into(),
             client_version: env!("AEROSPIKE_CRATE_VERSION").into(),
             mode: if asynchronous { "async" } else { "sync" }.into(),

@@ -36,10 +36,11 @@ impl PythonDriver {
             let shim = py.import("aerobench_shim").map_err(|e| py_err(py, e))?;
             let module = loaded.and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e))).with_context(|| {
                 format!(
-                    "cannot import {} from {}: install it there, or choose another source with \
+                    "cannot import {} from {}; to fix it run:\n  {}\nor choose another source with \
                      --client-version {}=VERSION or --client-path {}=FOLDER",
                     spec.client,
                     spec.dirs.first().map_or("sys.path".into(), |d| d.display().to_string()),
+                    spec.install_hint,
                     spec.client,
                     spec.client
                 )
@@ -70,7 +71,7 @@ impl PythonDriver {
                 py.import("platform").and_then(|p| p.call_method0("python_version")).and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
             let column = Column {
                 id: spec.kind.clone(),
-                label: if spec.asynchronous { format!("{} ({} in flight)", spec.label, spec.in_flight) } else { spec.label.clone() },
+                label: spec.label.clone(),
                 client: spec.client.clone(),
                 client_version: version,
                 mode: if spec.asynchronous { "async" } else { "sync" }.into(),

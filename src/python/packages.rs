@@ -184,6 +184,19 @@ pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageEr
     }
 }
 
+/// The exact command that puts `package` where aerobench looks for it.
+pub fn install_hint(package: &Package, source: &Source, dir: Option<&Path>) -> String {
+    let requirement = match source {
+        Source::Version(v) => format!("{}=={v}", package.pip_name),
+        Source::Wheel(w) => w.display().to_string(),
+        Source::Folder(_) | Source::ActiveVirtualEnv => format!("{}=={}", package.pip_name, package.default_version),
+    };
+    match dir {
+        Some(d) => pip_command(&requirement, d).join(" "),
+        None => format!("{PYTHON_EXECUTABLE} -m pip install {requirement}"),
+    }
+}
+
 /// Parses the value of `--client-path NAME=…`: `venv`, a `.whl` file, or a folder.
 pub fn parse_path_source(value: &str) -> Source {
     if value == "venv" {

@@ -67,17 +67,11 @@ fn or_unknown(s: &str) -> &str {
 
 fn server(report: &RunReport) -> String {
     let s = &report.server;
-    let mut text = format!(
-        "{} — {}, build {}",
-        s.address,
-        or_unknown(&s.edition),
-        or_unknown(&s.build)
-    );
     if s.builtin {
-        text.push(' ');
-        text.push_str(BUILTIN_MARKER);
+        // The edition is the built-in server's own name; the marker says it plainly.
+        return format!("{} — build {} {BUILTIN_MARKER}", s.address, or_unknown(&s.build));
     }
-    text
+    format!("{} — {}, build {}", s.address, or_unknown(&s.edition), or_unknown(&s.build))
 }
 
 fn machine(report: &RunReport) -> String {

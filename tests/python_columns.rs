@@ -1,0 +1,219 @@
+//! The embedded Python columns end to end: the real binary against the built-in server with the
+//! real client packages (installed on first use into a cache under target/), plus the ways a
+//! Python column can fail without taking the rest of the report with it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The cache the tests share, so packages are installed once per checkout.
+fn cache_dir() -> PathBuf {
+    target_dir().join("aerobench-cache")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = target_dir().join("test-scratch").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn aerobench(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--builtin-server", "--format", "json", "--quiet"]).args(args);
+    cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run aerobench")
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON document ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn column<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["columns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no column {id}"))
+}
+
+fn cells<'a>(r: &'a Value, id: &str) -> Vec<&'a Value> {
+    r["cells"].as_array().unwrap().iter().filter(|c| c["column"] == id).collect()
+}
+
+const PYTHON_COLUMNS: [&str; 5] =
+    ["aerospike-py-sync", "official-c", "aerospike-py-async", "aerospike-native-sync", "aerospike-native-async"];
+
+#[test]
+fn every_python_column_runs_with_zero_errors() {
+    let out = aerobench(
+        &["--count", "300", "--concurrency", "8", "--batch-size", "50", "--scans", "2", "--clients", &PYTHON_COLUMNS.join(",")],
+        &[],
+    );
+    let r = report(&out);
+    assert!(out.status.success(), "exit {:?}; stderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let versions = [("aerospike-py", "0.14.4"), ("aerospike", "19.3.0"), ("aerospike-native", "1.0.0")];
+    for id in PYTHON_COLUMNS {
+        let c = column(&r, id);
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        let client = c["client"].as_str().unwrap();
+        let want = versions.iter().find(|(n, _)| *n == client).map(|(_, v)| *v).unwrap();
+        assert_eq!(c["client_version"], want, "{id}");
+        assert!(c["python_version"].as_str().unwrap().starts_with("3."), "{id}");
+        assert!(c["source"].as_str().unwrap().contains(&format!("{client}=={want}")), "{id}: {}", c["source"]);
+        let expected_in_flight = if id.ends_with("async") { 8 } else { 1 };
+        assert_eq!(c["in_flight"], expected_in_flight, "{id}");
+        let cs = cells(&r, id);
+        let counts: Vec<(String, u64, u64)> =
+            cs.iter().map(|c| (c["operation"].as_str().unwrap().to_string(), c["count"].as_u64().unwrap(), c["errors"].as_u64().unwrap())).collect();
+        assert_eq!(
+            counts,
+            vec![("put".into(), 300, 0), ("get".into(), 300, 0), ("batch_get".into(), 6, 0), ("scan".into(), 2, 0)],
+            "{id}"
+        );
+        let batch = cs.iter().find(|c| c["operation"] == "batch_get").unwrap();
+        assert_eq!(batch["records"], 300, "{id}: every record found by batch_get");
+        let scan = cs.iter().find(|c| c["operation"] == "scan").unwrap();
+        assert_eq!(scan["records"], 600, "{id}: each scan returns the 300 records written");
+        assert!(cs.iter().all(|c| c["latency_us"]["p50"].as_f64().unwrap() > 0.0), "{id}");
+    }
+    // The async columns ran on the loop they were told to, and said so.
+    for id in ["aerospike-py-async", "aerospike-native-async"] {
+        let event_loop = column(&r, id)["policies"]["event_loop"].as_str().unwrap().to_string();
+        assert!(event_loop.starts_with("asyncio."), "{id}: {event_loop}");
+    }
+    let labels: Vec<&str> = r["comparisons"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, vec!["Rust vs C", "Async vs C"]);
+}
+
+#[test]
+fn uvloop_is_used_when_asked_for() {
+    let out = aerobench(
+        &["--count", "50", "--ops", "put,get", "--warmup", "0", "--clients", "aerospike-native-async", "--event-loop", "uvloop"],
+        &[],
+    );
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let event_loop = column(&r, "aerospike-native-async")["policies"]["event_loop"].as_str().unwrap().to_string();
+    assert!(event_loop.starts_with("uvloop"), "{event_loop}");
+}
+
+/// Installs the pinned aerospike-py into the shared cache (by running a tiny benchmark).
+fn cached_aerospike_py() -> PathBuf {
+    let dir = cache_dir().join("py3.11").join("aerospike-py-0.14.4");
+    if !dir.join(".aerobench-complete").exists() {
+        let out = aerobench(&["--count", "5", "--ops", "put", "--warmup", "0", "--clients", "aerospike-py-sync"], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(dir.join("aerospike_py").is_dir(), "aerospike-py not in {}", dir.display());
+    dir
+}
+
+#[test]
+fn local_folder_and_virtualenv_clients_are_picked_up() {
+    let site = cached_aerospike_py();
+    let arg = format!("aerospike-py={}", site.display());
+    let out = aerobench(&["--count", "50", "--ops", "put,get", "--clients", "aerospike-py-sync", "--client-path", &arg], &[]);
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let source = column(&r, "aerospike-py-sync")["source"].as_str().unwrap().to_string();
+    assert!(source.starts_with(&format!("local folder {}", site.display())), "{source}");
+
+    // A virtualenv layout, found through VIRTUAL_ENV.
+    let venv = scratch("venv");
+    let sp = venv.join("lib").join("python3.11").join("site-packages");
+    std::fs::create_dir_all(&sp).unwrap();
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::os::unix::fs::symlink(site.join("aerospike_py"), sp.join("aerospike_py")).unwrap();
+    let out = aerobench(
+        &["--count", "20", "--ops", "put", "--clients", "aerospike-py-sync", "--client-path", "aerospike-py=venv"],
+        &[("VIRTUAL_ENV", venv.to_str().unwrap())],
+    );
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let source = column(&r, "aerospike-py-sync")["source"].as_str().unwrap().to_string();
+    assert!(source.contains("active virtualenv") && source.contains("site-packages"), "{source}");
+}
+
+#[test]
+fn a_client_that_aborts_the_process_becomes_an_error_cell() {
+    let dir = scratch("aborting-client");
+    std::fs::create_dir_all(dir.join("aerospike_py")).unwrap();
+    std::fs::write(
+        dir.join("aerospike_py").join("__init__.py"),
+        "import os\n__version__ = '0.0.0+abort'\n\
+         class _Client:\n    def connect(self, *a, **k):\n        return self\n\
+         \x20   def put(self, *a, **k):\n        os.abort()\n\
+         \x20   def close(self):\n        pass\n\
+         def client(config):\n    return _Client()\n",
+    )
+    .unwrap();
+    let arg = format!("aerospike-py={}", dir.display());
+    let out = aerobench(
+        &["--count", "100", "--clients", "rust-sync,aerospike-py-sync,official-c", "--client-path", &arg],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "a failed column makes the run fail");
+    let r = report(&out);
+    let broken = column(&r, "aerospike-py-sync");
+    let error = broken["error"].as_str().unwrap();
+    assert!(error.contains("signal 6") && error.contains("SIGABRT"), "{error}");
+    for id in ["rust-sync", "official-c"] {
+        assert!(column(&r, id)["error"].is_null(), "{id} is untouched");
+        assert_eq!(cells(&r, id).len(), 4, "{id} ran every operation");
+        assert!(cells(&r, id).iter().all(|c| c["errors"] == 0));
+    }
+}
+
+#[test]
+fn a_missing_package_names_the_package_folder_and_fix() {
+    let empty = scratch("no-client-here");
+    let arg = format!("aerospike-py={}", empty.display());
+    let out = aerobench(&["--count", "30", "--ops", "put,get", "--clients", "aerospike-py-sync,rust-sync", "--client-path", &arg], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    let error = column(&r, "aerospike-py-sync")["error"].as_str().unwrap();
+    assert!(error.contains(&format!("cannot import aerospike-py from {}", empty.display())), "{error}");
+    assert!(error.contains(&format!("-m pip install --quiet --disable-pip-version-check --no-input --target {} aerospike-py==0.14.4", empty.display())), "{error}");
+    assert_eq!(cells(&r, "rust-sync").len(), 2, "the other column still ran");
+
+    // No package index reachable and nothing cached: the install error says what to run.
+    let cache = scratch("empty-cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .args(["--builtin-server", "--format", "json", "--quiet", "--count", "10", "--ops", "put"])
+        .args(["--clients", "official-c,rust-sync"])
+        .env("AEROBENCH_CACHE_DIR", &cache)
+        .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+        .env("PIP_RETRIES", "0")
+        .env("PIP_TIMEOUT", "2")
+        .env("PIP_NO_CACHE_DIR", "1")
+        .env("PIP_FIND_LINKS", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    let error = column(&r, "official-c")["error"].as_str().unwrap();
+    assert!(error.contains("cannot install aerospike==19.3.0 into"), "{error}");
+    assert!(error.contains("-m pip install") && error.contains("--client-path aerospike=FOLDER"), "{error}");
+    assert_eq!(cells(&r, "rust-sync").len(), 1);
+}
+
+#[test]
+fn python_noop_columns_measure_only_the_embedding() {
+    let out = aerobench(&["--count", "2000", "--ops", "put,get", "--concurrency", "16", "--clients", "py-noop,py-noop-async"], &[]);
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    for id in ["py-noop", "py-noop-async"] {
+        let cs = cells(&r, id);
+        assert_eq!(cs.len(), 2);
+        assert!(cs.iter().all(|c| c["count"] == 2000 && c["errors"] == 0), "{id}");
+    }
+}
