@@ -12,26 +12,25 @@ def key_of(w, i):
     return w["key_prefix"] + str(i)
 
 
+_PAD = "".join(chr(ord("a") + k % 26) for k in range(1 << 20))
+
+
 def string_value(i, size):
-    """Exactly `size` ASCII bytes that differ between records (as string_value in Rust)."""
-    s = format(i, "x") + "-"
-    s = s[:size]
-    while len(s) < size:
-        s += chr(ord("a") + len(s) % 26)
-    return s
+    """Exactly `size` ASCII bytes that differ between records (as string_value in Rust): the
+    record number in hex and a dash, then letters a-z by position."""
+    head = (format(i, "x") + "-")[:size]
+    return head + _PAD[len(head):size]
 
 
 def bins_of(w, i):
-    out = {}
-    for spec in w["bins"]:
-        if "Int" in spec:
-            out[spec["Int"]] = i
-        elif "Double" in spec:
-            out[spec["Double"]] = i * 0.5
-        else:
-            name, size = spec["Str"]
-            out[name] = string_value(i, size)
-    return out
+    """The bins of record `i`; the layout is read once per workload and cached on it."""
+    layout = w.get("_layout")
+    if layout is None:
+        layout = w["_layout"] = [
+            (0, s["Int"], 0) if "Int" in s else (2, s["Double"], 0) if "Double" in s else (1, s["Str"][0], s["Str"][1])
+            for s in w["bins"]
+        ]
+    return {name: (i if kind == 0 else string_value(i, size) if kind == 1 else i * 0.5) for kind, name, size in layout}
 
 
 def batch_range(w, j):

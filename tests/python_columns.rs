@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -215,5 +217,46 @@ fn python_noop_columns_measure_only_the_embedding() {
         let cs = cells(&r, id);
         assert_eq!(cs.len(), 2);
         assert!(cs.iter().all(|c| c["count"] == 2000 && c["errors"] == 0), "{id}");
+    }
+}
+
+/// Reads records `0..n` as the Rust client sees them: (key, bins sorted by name).
+fn read_back(port: u16, n: u64) -> Vec<(String, Vec<(String, String)>)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = aerospike::Client::new(&aerospike::ClientPolicy::default(), &format!("127.0.0.1:{port}")).await.unwrap();
+        let mut out = vec![];
+        for i in 0..n {
+            let key = format!("aerobench-{i}");
+            let k = aerospike::Key::new("test", "aerobench", aerospike::Value::from(key.as_str())).unwrap();
+            let rec = client.get(&aerospike::ReadPolicy::default(), &k, aerospike::Bins::All).await.unwrap();
+            let mut bins: Vec<(String, String)> = rec.bins.iter().map(|(k, v)| (k.clone(), format!("{v:?}"))).collect();
+            bins.sort();
+            out.push((key, bins));
+        }
+        client.close().await.unwrap();
+        out
+    })
+}
+
+#[test]
+fn python_and_rust_columns_write_identical_records() {
+    let server = common::Server::start();
+    let port = server.port.to_string();
+    let mut seen = vec![];
+    for column in ["official-c", "aerospike-py-sync", "aerospike-native-sync", "rust-sync"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+            .args(["--port", &port, "--clients", column, "--ops", "put", "--count", "40", "--bins", "4", "--value-size", "40"])
+            .args(["--warmup", "0", "--format", "json", "--quiet"])
+            .env("AEROBENCH_CACHE_DIR", cache_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{column}: {}", String::from_utf8_lossy(&out.stderr));
+        seen.push((column, read_back(server.port, 40)));
+    }
+    let (first, reference) = &seen[0];
+    assert_eq!(reference[0].1.len(), 4);
+    for (column, records) in &seen[1..] {
+        assert_eq!(records, reference, "{column} wrote different records than {first}");
     }
 }

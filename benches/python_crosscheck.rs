@@ -1,0 +1,114 @@
+//! Cross-check: aerobench's average latency for each sync Python client must agree with a plain
+//! Python timing loop around the same client (same server, keys, bins and policies) within 5%.
+//! Runs both alternately, several rounds, against one built-in server and compares the medians
+//! of the round averages. Where `taskset` exists, the server is pinned to CPU 0 and the clients
+//! to CPU 1: tokio-based clients otherwise flip between two latency modes depending on where the
+//! scheduler puts their threads, which would swamp a 5% comparison with noise.
+//!
+//! `cargo bench --bench python_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_aerobench");
+
+fn python() -> String {
+    std::env::var("AEROBENCH_PYTHON").or_else(|_| std::env::var("PYO3_PYTHON")).unwrap_or_else(|_| "python3".into())
+}
+
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache").join("aerobench"));
+    base.join("py3.11")
+}
+
+/// `taskset -c CPU` in front of a command, when taskset exists and the machine has 2+ CPUs.
+fn pinned(cpu: &str, program: &str) -> Command {
+    let can_pin = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2
+        && Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
+    if can_pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", cpu, program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn aerobench_avgs(port: u16, column: &str, count: u64) -> (f64, f64) {
+    let out = pinned("1", EXE)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", column])
+        .args(["--ops", "put,get", "--count", &count.to_string(), "--format", "json", "--quiet"])
+        .output()
+        .expect("run aerobench");
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let avg = |op: &str| {
+        r["cells"].as_array().unwrap().iter().find(|c| c["operation"] == op).unwrap()["latency_us"]["avg"].as_f64().unwrap()
+    };
+    (avg("put"), avg("get"))
+}
+
+fn plain_avgs(port: u16, client: &str, package_dir: &PathBuf, count: u64) -> (f64, f64) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/plain_timing_loop.py");
+    let out = pinned("1", &python())
+        .args([script, client, "127.0.0.1", &port.to_string(), &count.to_string()])
+        .env("PYTHONPATH", package_dir)
+        .env("AEROSPIKE_NO_UVLOOP", "1")
+        .output()
+        .expect("run the plain timing loop");
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (r["put"].as_f64().unwrap(), r["get"].as_f64().unwrap())
+}
+
+fn main() {
+    let quick = std::env::var_os("AEROBENCH_BENCH_QUICK").is_some() || std::env::args().any(|a| a == "--quick");
+    let (count, rounds) = if quick { (2_000, 3) } else { (3_000, 9) };
+    let mut server = pinned("0", EXE)
+        .args(["serve", "--port", "0", "--quiet"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start aerobench serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+
+    println!(
+        "Cross-check: aerobench vs a plain Python timing loop; median over {rounds} alternating rounds of the \
+         avg latency (µs) of {count} calls"
+    );
+    println!("{:<24} {:>4} {:>12} {:>12} {:>8}", "client", "op", "aerobench", "plain loop", "diff");
+    let clients = [
+        ("official-c", "official", "aerospike-19.3.0"),
+        ("aerospike-py-sync", "aerospike-py", "aerospike-py-0.14.4"),
+        ("aerospike-native-sync", "aerospike-native", "aerospike-native-1.0.0"),
+    ];
+    let mut worst: f64 = 0.0;
+    for (column, client, folder) in clients {
+        // The first aerobench run also installs the package into the cache the plain loop uses.
+        let mut ab = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..rounds {
+            ab.push(aerobench_avgs(port, column, count));
+            plain.push(plain_avgs(port, client, &cache_dir().join(folder), count));
+        }
+        let median = |v: &[(f64, f64)], put: bool| {
+            let mut x: Vec<f64> = v.iter().map(|p| if put { p.0 } else { p.1 }).collect();
+            x.sort_by(f64::total_cmp);
+            x[x.len() / 2]
+        };
+        for (op, put) in [("put", true), ("get", false)] {
+            let (a, p) = (median(&ab, put), median(&plain, put));
+            let diff = (a - p) / p * 100.0;
+            worst = worst.max(diff.abs());
+            println!("{column:<24} {op:>4} {a:>12.1} {p:>12.1} {diff:>+7.1}%");
+        }
+    }
+    println!("largest difference: {worst:.1}% (target: within 5%)");
+    let _ = server.kill();
+    let _ = server.wait();
+}
