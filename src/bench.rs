@@ -46,6 +46,9 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     );
     anyhow::ensure!(!args.key_prefix.is_empty(), "--key-prefix must not be empty: aerobench only touches keys it prefixed");
     anyhow::ensure!(args.scans >= 1, "--scans must be at least 1");
+    for (i, op) in args.ops.iter().enumerate() {
+        anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
+    }
     let needs_put = args.ops.iter().any(|o| *o != crate::workload::Operation::Put);
     if needs_put && !args.ops.contains(&crate::workload::Operation::Put) {
         eprintln!(
@@ -168,6 +171,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     validate(&args)?;
     let kinds = drivers::parse_columns(&args.clients)?;
     let sources = python_sources(&args)?;
+    // Fail before measuring anything, not after, when the report could not be written.
+    if let Some(path) = &args.output {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
     let show = progress::enabled(args.quiet);
     stop::install_ctrlc();
 
@@ -261,7 +273,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                 let driver: anyhow::Result<Box<dyn Driver>> = match kind.family {
                     Family::Native => NativeDriver::connect(runtime.clone(), &native, &workload, kind, in_flight)
                         .map(|d| Box::new(d) as Box<dyn Driver>),
-                    _ => Ok(Box::new(NoopDriver::new(in_flight, Some(workload.clone())))),
+                    _ => Ok(Box::new(NoopDriver::new(kind, in_flight, Some(workload.clone())))),
                 };
                 let mut driver = match driver {
                     Ok(d) => d,

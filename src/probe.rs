@@ -42,7 +42,12 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, Pro
     frame.extend_from_slice(request);
     stream.write_all(&frame).map_err(|e| bad(format!("sending an info request failed: {e}")))?;
     let mut header = [0u8; 8];
-    stream.read_exact(&mut header).map_err(|e| bad(format!("no info reply: {e}")))?;
+    stream.read_exact(&mut header).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            bad(format!("no info reply within {} ms", timeout.as_millis()))
+        }
+        _ => bad(format!("no info reply: {e}")),
+    })?;
     if header[0] != 2 || header[1] != 1 {
         return Err(bad(format!("reply header {:02x?} is not an info reply", &header[..2])));
     }

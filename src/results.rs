@@ -101,7 +101,7 @@ pub struct Cell {
     pub errors_by_reason: BTreeMap<String, u64>,
     /// Latency statistics in microseconds (successful operations only).
     pub latency_us: LatencyStats,
-    /// Operations per second over the wall time of the phase.
+    /// Successful operations per second over the wall time of the phase (failures are counted in `errors`, not here).
     pub ops_per_sec: f64,
     /// Records read or written per second, for operations that move several records per call.
     pub records_per_sec: Option<f64>,

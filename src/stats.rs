@@ -216,7 +216,7 @@ pub fn to_cell(
         errors: rec.errors(),
         errors_by_reason: rec.errors_by_reason().clone(),
         latency_us: summarize(rec.histogram()),
-        ops_per_sec: per_sec(rec.count()),
+        ops_per_sec: per_sec(rec.successes()),
         records_per_sec: records_apply.then(|| per_sec(rec.records())),
         records: records_apply.then(|| rec.records()),
         wall_secs,
@@ -382,7 +382,7 @@ mod tests {
         assert_eq!(cell.count, 10);
         assert_eq!(cell.errors, 2);
         assert_eq!(cell.errors_by_reason.get("timeout"), Some(&2));
-        assert_eq!(cell.ops_per_sec, 5.0);
+        assert_eq!(cell.ops_per_sec, 4.0, "failed calls are not throughput");
         assert_eq!(cell.records, Some(80));
         assert_eq!(cell.records_per_sec, Some(40.0));
         assert_eq!(cell.wall_secs, 2.0);

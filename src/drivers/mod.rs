@@ -69,6 +69,11 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
     ColumnKind { name: "py-noop-async", label: "Python no-op async", help: "no client, through the embedded Python path, --concurrency coroutines", family: Family::Python { package: None, module: "aerobench_client_noop" }, asynchronous: true, hidden: true },
 ];
 
+/// The column kind named `name`.
+pub fn kind(name: &str) -> Option<&'static ColumnKind> {
+    COLUMN_KINDS.iter().find(|k| k.name == name)
+}
+
 /// The columns run when `--clients` is not given.
 pub const DEFAULT_CLIENTS: &str =
     "rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,aerospike-native-async";
@@ -81,7 +86,7 @@ pub fn parse_columns(names: &[String]) -> anyhow::Result<Vec<&'static ColumnKind
         if name.is_empty() {
             continue;
         }
-        let kind = COLUMN_KINDS.iter().find(|k| k.name == name).ok_or_else(|| {
+        let kind = kind(name).ok_or_else(|| {
             let valid: Vec<String> =
                 COLUMN_KINDS.iter().filter(|k| !k.hidden).map(|k| format!("  {:<24} {}", k.name, k.help)).collect();
             anyhow::anyhow!("unknown client {name:?} in --clients; valid columns are:\n{}", valid.join("\n"))

@@ -79,7 +79,7 @@ impl NativeDriver {
         policies.insert("max_conns_per_node".into(), cp.max_conns_per_node.to_string());
         policies.insert("batch_concurrency".into(), "sequential".into());
         policies.insert("scan_total_timeout_ms".into(), "none".into());
-        let asynchronous = in_flight > 1;
+        let asynchronous = kind.asynchronous;
         let column = Column {
             id: kind.name.into(),
             label: kind.label.into(),

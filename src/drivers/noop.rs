@@ -10,7 +10,7 @@ use crate::engine::closed_loop::{PhaseState, run_async, run_blocking};
 use crate::results::Column;
 use crate::workload::{Operation, Workload};
 
-use super::Driver;
+use super::{ColumnKind, Driver};
 
 pub struct NoopDriver {
     column: Column,
@@ -21,17 +21,17 @@ pub struct NoopDriver {
 }
 
 impl NoopDriver {
-    /// `in_flight` 1 runs on the blocking loop, more on the async loop (as a tokio client would).
-    pub fn new(in_flight: u32, workload: Option<Workload>) -> NoopDriver {
-        let asynchronous = in_flight > 1;
+    /// An async kind runs on the async loop (as a tokio client would), a sync one on the
+    /// blocking loop.
+    pub fn new(kind: &ColumnKind, in_flight: u32, workload: Option<Workload>) -> NoopDriver {
+        let asynchronous = kind.asynchronous;
         let runtime = asynchronous.then(|| {
             tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime for the no-op driver")
         });
-        let id = if asynchronous { format!("noop-async-c{in_flight}") } else { "noop".to_string() };
         NoopDriver {
             column: Column {
-                id,
-                label: format!("no-op ({in_flight} in flight)"),
+                id: kind.name.into(),
+                label: kind.label.into(),
                 client: "none".into(),
                 client_version: env!("CARGO_PKG_VERSION").into(),
                 mode: if asynchronous { "async" } else { "sync" }.into(),

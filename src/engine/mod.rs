@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn warm_up_is_not_counted() {
         let w = workload(50, 30);
-        let mut d = NoopDriver::new(1, Some(w.clone()));
+        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
         let out = run_column(&mut d, &w, &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
         assert!(out.error.is_none());
         let counts: Vec<u64> = out.cells.iter().map(|c| c.count).collect();
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn concurrent_noop_column_counts_every_call() {
         let w = workload(1000, 0);
-        let mut d = NoopDriver::new(16, Some(w.clone()));
+        let mut d = NoopDriver::new(crate::drivers::kind("noop-async").unwrap(), 16, Some(w.clone()));
         let out = run_column(&mut d, &w, &[Operation::Get], Duration::from_secs(5), &mut Silent);
         assert_eq!(out.cells[0].count, 1000);
         assert_eq!(d.calls_seen(), 1000);
@@ -177,7 +177,7 @@ mod tests {
         let w = workload(50, 0);
         let mut short = w.clone();
         short.count = 40;
-        let mut d = NoopDriver::new(1, Some(short));
+        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(short));
         let out = run_column(&mut d, &w, &[Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
         assert!(out.cells[0].notes[0].contains("found 40 of 50"), "{:?}", out.cells[0].notes);
         assert!(out.cells[1].notes[0].contains("returned 40 on average"), "{:?}", out.cells[1].notes);
