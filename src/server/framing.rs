@@ -138,7 +138,8 @@ pub fn inflate(body: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
     if declared > limit as u64 || declared < HEADER_LEN as u64 {
         return Err(InflateError::TooLong(declared));
     }
-    let mut out = Vec::with_capacity(declared as usize);
+    // Grow as the stream inflates: a small frame that merely claims a huge size costs nothing.
+    let mut out = Vec::with_capacity((declared as usize).min(1 << 20));
     // Read at most one byte past the declared size so an over-long stream is detected
     // without inflating a bomb.
     flate2::read::ZlibDecoder::new(&body[8..])

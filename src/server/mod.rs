@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 pub use info::EDITION;
 use info::NodeIdentity;
@@ -90,9 +90,11 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
 /// Runs the server until SIGINT or SIGTERM. `on_listening` is called once the socket is bound.
 pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     validate(&args)?;
-    let listener = TcpListener::bind((args.bind, args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    // Signal handlers go in before anyone is told the server is up, so a SIGTERM that follows
+    // the "listening" line at once still ends the server cleanly.
+    let shutdown = shutdown_signal()?;
     let local = listener.local_addr()?;
     let mut namespaces = args.namespaces.clone();
     namespaces.dedup();
@@ -111,9 +113,19 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
     on_listening(local);
     tokio::select! {
         _ = accept_loop(listener, shared) => {}
-        r = shutdown_signal() => r?,
+        _ = shutdown => {}
     }
     Ok(())
+}
+
+/// Binds with a deep accept backlog, so a burst of connects (a client filling its pool) is
+/// never dropped by the kernel.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -131,16 +143,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// Installs the SIGINT/SIGTERM handlers now; the returned future ends when one arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

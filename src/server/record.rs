@@ -2,6 +2,8 @@
 //! touch and simple operate — executed against the store. Batch rows run through the same
 //! `execute`, so a record behaves the same whichever way it is reached.
 
+use std::collections::HashMap;
+
 use bytes::{Bytes, BytesMut};
 
 use super::message::{
@@ -11,6 +13,73 @@ use super::message::{
 use super::store::{Bin, Digest, Record, Store, compute_digest, now_void_secs, partition_id};
 
 const PARTICLE_DOUBLE: u8 = 2;
+const RECORD_TOO_BIG: u8 = 13;
+
+/// Most bins a record may hold, and most ops a request may carry (replies count ops in a u16).
+pub const MAX_BINS: usize = 32_767;
+
+/// Above this many bins, lookups by name go through a hash index instead of a linear search,
+/// so a request with thousands of bins costs linear, not quadratic, time.
+const INDEX_FROM: usize = 32;
+
+/// The bins of a record being written.
+struct BinList {
+    bins: Vec<Bin>,
+    index: Option<HashMap<Bytes, usize>>,
+}
+
+impl BinList {
+    fn new(bins: Vec<Bin>) -> BinList {
+        let mut list = BinList { bins, index: None };
+        list.index_if_large();
+        list
+    }
+
+    fn index_if_large(&mut self) {
+        if self.index.is_none() && self.bins.len() > INDEX_FROM {
+            self.index = Some(self.bins.iter().enumerate().map(|(i, b)| (b.name.clone(), i)).collect());
+        }
+    }
+
+    fn position(&self, name: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(name).copied(),
+            None => self.bins.iter().position(|b| b.name == name),
+        }
+    }
+
+    fn get(&self, name: &[u8]) -> Option<&Bin> {
+        self.position(name).map(|i| &self.bins[i])
+    }
+
+    /// Sets a bin; a NULL value removes it.
+    fn set(&mut self, name: &[u8], particle_type: u8, value: &[u8]) {
+        let pos = self.position(name);
+        if particle_type == particle::NULL {
+            if let Some(i) = pos {
+                self.bins.swap_remove(i);
+                if let Some(ix) = &mut self.index {
+                    ix.remove(name);
+                    if let Some(moved) = self.bins.get(i) {
+                        ix.insert(moved.name.clone(), i);
+                    }
+                }
+            }
+            return;
+        }
+        let bin = Bin { name: Bytes::copy_from_slice(name), particle: particle_type, value: Bytes::copy_from_slice(value) };
+        match pos {
+            Some(i) => self.bins[i] = bin,
+            None => {
+                if let Some(ix) = &mut self.index {
+                    ix.insert(bin.name.clone(), self.bins.len());
+                }
+                self.bins.push(bin);
+                self.index_if_large();
+            }
+        }
+    }
+}
 
 /// One record command, from a single-record message or a batch row.
 pub struct RecordRequest<'a> {
@@ -129,7 +198,12 @@ fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut
             put_op(out, op::READ, b.particle, &b.name, &b.value);
         }
     } else {
-        let bins: Vec<&Bin> = named.iter().filter_map(|o| record.bin(o.name)).collect();
+        let bins: Vec<&Bin> = if named.len() > INDEX_FROM && record.bins.len() > INDEX_FROM {
+            let by_name: HashMap<&[u8], &Bin> = record.bins.iter().map(|b| (&b.name[..], b)).collect();
+            named.iter().filter_map(|o| by_name.get(o.name).copied()).collect()
+        } else {
+            named.iter().filter_map(|o| record.bin(o.name)).collect()
+        };
         put_reply_header(out, &ReplyHeader { n_ops: bins.len() as u16, ..header });
         for b in bins {
             put_op(out, op::READ, b.particle, &b.name, &b.value);
@@ -155,6 +229,9 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
     if req.info2 & info2::DELETE != 0 {
         return existing.map(|_| WriteOutcome::Deleted).ok_or(rc::KEY_NOT_FOUND);
     }
+    if req.ops.len() > MAX_BINS {
+        return Err(rc::PARAMETER_ERROR);
+    }
     if req.info2 & info2::CREATE_ONLY != 0 && existing.is_some() {
         return Err(rc::KEY_EXISTS);
     }
@@ -162,10 +239,10 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
         return Err(rc::KEY_NOT_FOUND);
     }
     let replace = req.info3 & (info3::CREATE_OR_REPLACE | info3::REPLACE_ONLY) != 0;
-    let mut bins = match existing {
+    let mut bins = BinList::new(match existing {
         Some(r) if !replace => r.bins.clone(),
         _ => Vec::new(),
-    };
+    });
     let respond_all = req.info2 & info2::RESPOND_ALL_OPS != 0;
     let mut results = Vec::new();
     for o in req.ops {
@@ -173,7 +250,7 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             return Err(rc::BIN_NAME_TOO_LONG);
         }
         match o.op {
-            op::WRITE => set_bin(&mut bins, o.name, o.particle, o.value),
+            op::WRITE => bins.set(o.name, o.particle, o.value),
             op::INCR => incr(&mut bins, o)?,
             op::APPEND | op::PREPEND => concat(&mut bins, o)?,
             op::TOUCH => {}
@@ -181,9 +258,12 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             op::READ => {
                 if o.name.is_empty() {
                     if req.info1 & info1::GET_ALL != 0 {
-                        results.extend(bins.iter().cloned());
+                        if results.len() + bins.bins.len() > u16::MAX as usize {
+                            return Err(rc::PARAMETER_ERROR);
+                        }
+                        results.extend(bins.bins.iter().cloned());
                     }
-                } else if let Some(b) = bins.iter().find(|b| b.name == o.name) {
+                } else if let Some(b) = bins.get(o.name) {
                     results.push(b.clone());
                 } else if respond_all {
                     results.push(null_bin(o.name));
@@ -196,6 +276,10 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             results.push(null_bin(o.name));
         }
     }
+    if bins.bins.len() > MAX_BINS {
+        return Err(RECORD_TOO_BIG);
+    }
+    let bins = bins.bins;
     if bins.is_empty() {
         // Writing only NULLs (or nothing) leaves no record, as on a real server.
         return match existing {
@@ -228,25 +312,6 @@ pub fn void_time(ttl: u32, current: Option<u32>, now: u32) -> u32 {
     }
 }
 
-fn set_bin(bins: &mut Vec<Bin>, name: &[u8], particle_type: u8, value: &[u8]) {
-    let pos = bins.iter().position(|b| b.name == name);
-    if particle_type == particle::NULL {
-        if let Some(i) = pos {
-            bins.remove(i);
-        }
-        return;
-    }
-    let bin = Bin {
-        name: Bytes::copy_from_slice(name),
-        particle: particle_type,
-        value: Bytes::copy_from_slice(value),
-    };
-    match pos {
-        Some(i) => bins[i] = bin,
-        None => bins.push(bin),
-    }
-}
-
 fn int_of(bytes: &[u8]) -> Result<i64, u8> {
     if bytes.is_empty() || bytes.len() > 8 {
         return Err(rc::PARAMETER_ERROR);
@@ -257,8 +322,8 @@ fn int_of(bytes: &[u8]) -> Result<i64, u8> {
     Ok(i64::from_be_bytes(b))
 }
 
-fn incr(bins: &mut Vec<Bin>, o: &Op<'_>) -> Result<(), u8> {
-    let current = bins.iter().find(|b| b.name == o.name);
+fn incr(bins: &mut BinList, o: &Op<'_>) -> Result<(), u8> {
+    let current = bins.get(o.name);
     let value: Vec<u8> = match (o.particle, current) {
         (particle::INTEGER, None) => int_of(o.value)?.to_be_bytes().to_vec(),
         (particle::INTEGER, Some(b)) if b.particle == particle::INTEGER => {
@@ -271,21 +336,21 @@ fn incr(bins: &mut Vec<Bin>, o: &Op<'_>) -> Result<(), u8> {
         }
         _ => return Err(rc::BIN_TYPE_ERROR),
     };
-    set_bin(bins, o.name, o.particle, &value);
+    bins.set(o.name, o.particle, &value);
     Ok(())
 }
 
-fn concat(bins: &mut Vec<Bin>, o: &Op<'_>) -> Result<(), u8> {
+fn concat(bins: &mut BinList, o: &Op<'_>) -> Result<(), u8> {
     if o.particle != particle::STRING && o.particle != particle::BLOB {
         return Err(rc::BIN_TYPE_ERROR);
     }
-    let value = match bins.iter().find(|b| b.name == o.name) {
+    let value = match bins.get(o.name) {
         None => o.value.to_vec(),
         Some(b) if b.particle != o.particle => return Err(rc::BIN_TYPE_ERROR),
         Some(b) if o.op == op::APPEND => [&b.value[..], o.value].concat(),
         Some(b) => [o.value, &b.value[..]].concat(),
     };
-    set_bin(bins, o.name, o.particle, &value);
+    bins.set(o.name, o.particle, &value);
     Ok(())
 }
 
@@ -396,6 +461,41 @@ mod tests {
         assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::OK);
         assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::KEY_NOT_FOUND);
         assert_eq!(put(&store, &d, &[w(b"a_very_long_bin_name", 3, b"x")], 0, 0, 0), rc::BIN_NAME_TOO_LONG);
+    }
+
+    #[test]
+    fn thousands_of_bins_stay_consistent_and_the_cap_holds() {
+        let store = Store::new(&["test"]);
+        let d = [4u8; 20];
+        let names: Vec<Vec<u8>> = (0..5000).map(|i| format!("b{i}").into_bytes()).collect();
+        let ops: Vec<Op<'_>> = names.iter().map(|n| w(n, particle::STRING, n)).collect();
+        assert_eq!(put(&store, &d, &ops, 0, 0, 0), rc::OK);
+        // Remove every third bin and overwrite every fifth, in one request.
+        let mut edits = vec![];
+        for (i, n) in names.iter().enumerate() {
+            if i % 3 == 0 {
+                edits.push(w(n, particle::NULL, b""));
+            } else if i % 5 == 0 {
+                edits.push(w(n, particle::STRING, b"new"));
+            }
+        }
+        assert_eq!(put(&store, &d, &edits, 0, 0, 0), rc::OK);
+        let (_, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        let got: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            m.ops.iter().map(|o| (o.name.to_vec(), o.value.to_vec())).collect();
+        assert_eq!(got.len(), 5000 - 1667);
+        for (i, n) in names.iter().enumerate() {
+            let want: Option<&[u8]> = if i % 3 == 0 { None } else if i % 5 == 0 { Some(b"new") } else { Some(n) };
+            assert_eq!(got.get(n).map(Vec::as_slice), want, "bin {i}");
+        }
+        // Named reads of many bins.
+        let reads: Vec<Op<'_>> = names.iter().map(|n| Op { op: op::READ, particle: 0, name: n, value: b"" }).collect();
+        let (_, m) = get(&store, &d, info1::READ, &reads);
+        assert_eq!(m.ops.len(), 5000 - 1667);
+        // More bins than a record may hold.
+        let many: Vec<Vec<u8>> = (0..MAX_BINS + 1).map(|i| format!("{i}").into_bytes()).collect();
+        let ops: Vec<Op<'_>> = many.iter().map(|n| w(n, particle::INTEGER, &[0; 8])).collect();
+        assert_eq!(put(&store, &[5u8; 20], &ops, 0, 0, 0), rc::PARAMETER_ERROR);
     }
 
     #[test]

@@ -70,14 +70,14 @@ fn cursors(msg: &Message<'_>) -> Vec<Cursor> {
 enum Bins<'a> {
     None,
     All,
-    Named(Vec<&'a [u8]>),
+    Named(std::collections::HashSet<&'a [u8]>),
 }
 
 fn put_record(out: &mut BytesMut, ns: &[u8], digest: &Digest, r: &Record, bins: &Bins<'_>) {
     let selected: Vec<_> = match bins {
         Bins::None => vec![],
         Bins::All => r.bins.iter().collect(),
-        Bins::Named(names) => r.bins.iter().filter(|b| names.contains(&&b.name[..])).collect(),
+        Bins::Named(names) => r.bins.iter().filter(|b| names.contains(&b.name[..])).collect(),
     };
     let n_fields = 2 + u16::from(!r.set.is_empty()) + u16::from(r.key.is_some());
     put_reply_header(
@@ -134,7 +134,7 @@ pub async fn stream_scan<W: AsyncWrite + Unpin>(
         .map(u64::from_be_bytes)
         .filter(|&m| m > 0)
         .unwrap_or(u64::MAX);
-    let names: Vec<&[u8]> = msg.ops.iter().filter(|o| o.op == op::READ && !o.name.is_empty()).map(|o| o.name).collect();
+    let names: std::collections::HashSet<&[u8]> = msg.ops.iter().filter(|o| o.op == op::READ && !o.name.is_empty()).map(|o| o.name).collect();
     let bins = if msg.header.info1 & info1::NOBINDATA != 0 {
         Bins::None
     } else if names.is_empty() {
