@@ -3,7 +3,9 @@
 //! 1. Cost per call: the hidden no-op columns (`noop`, blocking loop, 1 in flight; `noop-async`,
 //!    tokio loop, --concurrency in flight) make calls that return at once, so the wall time of a
 //!    phase divided by its calls is the harness's own cost per call (scheduling, timing,
-//!    recording). Requirement: under 1 µs per call.
+//!    recording). The Python no-op columns (`py-noop`, `py-noop-async`) do the same through the
+//!    embedded interpreter and the shim: a worker process, the blocking loop calling into Python
+//!    or coroutines reporting to the Rust recorder. Requirement: under 1 µs per call.
 //!    These runs use `--builtin-server` (the no-op columns never talk to it).
 //! 2. Memory flatness: aerobench's peak RSS must not grow with --count (no per-operation
 //!    storage): 10,000 vs 10,000,000 calls per operation, target ≤ 20 MB apart. These runs use a
@@ -210,10 +212,11 @@ fn main() {
         let c = concurrency.to_string();
         let n = COUNT.to_string();
         let doc = aerobench(&[
-            "--builtin-server", "--clients", "noop,noop-async", "--ops", "put,get", "--warmup", "0", "--format", "json",
-            "--quiet", "--count", &n, "--concurrency", &c,
+            "--builtin-server", "--clients", "noop,noop-async,py-noop,py-noop-async", "--ops", "put,get", "--warmup",
+            "0", "--format", "json", "--quiet", "--count", &n, "--concurrency", &c,
         ]);
-        table.extend(rows(&doc, &format!("--concurrency {concurrency}"), &["noop", "noop-async"], &ops));
+        let columns = ["noop", "noop-async", "py-noop", "py-noop-async"];
+        table.extend(rows(&doc, &format!("--concurrency {concurrency}"), &columns, &ops));
     }
 
     println!();
@@ -221,7 +224,7 @@ fn main() {
     println!("  machine: {model}, {cores} cores, {} {}", std::env::consts::OS, std::env::consts::ARCH);
     println!();
     println!(
-        "  {:<17} {:<11} {:<21} {:<4} {:>11} {:>9} {:>9} {:>7}  < 1 µs/call",
+        "  {:<17} {:<14} {:<21} {:<4} {:>11} {:>9} {:>9} {:>7}  < 1 µs/call",
         "run", "column", "label", "op", "calls", "wall s", "ns/call", "p50 µs"
     );
     for r in &table {
@@ -229,7 +232,7 @@ fn main() {
         let pass = ns < COST_LIMIT_NS;
         ok &= pass;
         println!(
-            "  {:<17} {:<11} {:<21} {:<4} {:>11} {:>9.3} {:>9.1} {:>7.0}  {}",
+            "  {:<17} {:<14} {:<21} {:<4} {:>11} {:>9.3} {:>9.1} {:>7.0}  {}",
             r.run,
             r.column,
             r.label,

@@ -2,7 +2,7 @@
 
 import aerospike_py
 
-from aerobench_shim import batch_range, bins_of, key_of, module_source
+from aerobench_shim import batch_range, bins_builder, module_source
 
 
 def _setup(spec):
@@ -20,11 +20,13 @@ def _setup(spec):
 class _Common:
     def _init(self, spec):
         self.w = spec["workload"]
+        self.prefix = self.w["key_prefix"]
+        self.bins = bins_builder(self.w)
         self.ns, self.set = self.w["namespace"], self.w["set"]
         self.config, self.policy, self.scan_policy = _setup(spec)
 
     def key(self, i):
-        return (self.ns, self.set, key_of(self.w, i))
+        return (self.ns, self.set, self.prefix + str(i))
 
     def describe(self):
         version, path = module_source(aerospike_py)
@@ -45,7 +47,7 @@ class Sync(_Common):
         self.c = aerospike_py.client(self.config).connect()
 
     def put(self, i):
-        self.c.put(self.key(i), bins_of(self.w, i), policy=self.policy)
+        self.c.put(self.key(i), self.bins(i), policy=self.policy)
         return 1
 
     def get(self, i):
@@ -71,7 +73,7 @@ class Async(_Common):
         return self
 
     async def put(self, i):
-        await self.c.put(self.key(i), bins_of(self.w, i), policy=self.policy)
+        await self.c.put(self.key(i), self.bins(i), policy=self.policy)
         return 1
 
     async def get(self, i):

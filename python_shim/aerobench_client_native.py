@@ -2,12 +2,14 @@
 
 import aerospike_native as an
 
-from aerobench_shim import batch_range, bins_of, key_of, module_source
+from aerobench_shim import batch_range, bins_builder, module_source
 
 
 class _Common:
     def _init(self, spec):
         self.w = spec["workload"]
+        self.prefix = self.w["key_prefix"]
+        self.bins = bins_builder(self.w)
         self.ns, self.set = self.w["namespace"], self.w["set"]
         t = spec["timeout_ms"]
         self.timeout = t
@@ -22,7 +24,7 @@ class _Common:
         self.seeds = f"{spec['host']}:{spec['port']}"
 
     def key(self, i):
-        return an.Key(self.ns, self.set, key_of(self.w, i))
+        return an.Key(self.ns, self.set, self.prefix + str(i))
 
     def statement(self):
         return an.Statement(self.ns, self.set)
@@ -46,7 +48,7 @@ class Sync(_Common):
         self.c = an.new_client_blocking(self.cp, self.seeds)
 
     def put(self, i):
-        self.c.put_blocking(self.key(i), bins_of(self.w, i), policy=self.wp)
+        self.c.put_blocking(self.key(i), self.bins(i), policy=self.wp)
         return 1
 
     def get(self, i):
@@ -72,7 +74,7 @@ class Async(_Common):
         return self
 
     async def put(self, i):
-        await self.c.put(self.key(i), bins_of(self.w, i), policy=self.wp)
+        await self.c.put(self.key(i), self.bins(i), policy=self.wp)
         return 1
 
     async def get(self, i):

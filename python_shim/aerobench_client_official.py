@@ -2,12 +2,14 @@
 
 import aerospike
 
-from aerobench_shim import batch_range, bins_of, key_of, module_source
+from aerobench_shim import batch_range, bins_builder, module_source
 
 
 class Sync:
     def __init__(self, spec):
         self.w = spec["workload"]
+        self.prefix = self.w["key_prefix"]
+        self.bins = bins_builder(self.w)
         self.ns, self.set = self.w["namespace"], self.w["set"]
         t = spec["timeout_ms"]
         base = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
@@ -25,7 +27,7 @@ class Sync:
         self.c = aerospike.client(self.config).connect()
 
     def key(self, i):
-        return (self.ns, self.set, key_of(self.w, i))
+        return (self.ns, self.set, self.prefix + str(i))
 
     def describe(self):
         version, path = module_source(aerospike)
@@ -40,7 +42,7 @@ class Sync:
         return {"version": version, "path": path, "policies": policies}
 
     def put(self, i):
-        self.c.put(self.key(i), bins_of(self.w, i))
+        self.c.put(self.key(i), self.bins(i))
         return 1
 
     def get(self, i):
