@@ -10,7 +10,9 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+#[cfg(test)]
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::results::{Cell, LatencyStats};
 
@@ -181,6 +183,7 @@ pub fn encode_histogram(hist: &Histogram<u64>) -> String {
 }
 
 /// Decodes the text made by [`encode_histogram`] back into a histogram.
+#[cfg(test)]
 pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
     let bytes = STANDARD
         .decode(text.trim())

@@ -85,8 +85,7 @@ async fn rust_client_full_plan() {
     assert!(!client.exists(&rp, &k).await.unwrap());
 
     // TTL.
-    let mut ttl_policy = WritePolicy::default();
-    ttl_policy.expiration = Expiration::Seconds(1000);
+    let ttl_policy = WritePolicy { expiration: Expiration::Seconds(1000), ..WritePolicy::default() };
     let tk = key("plan", 77);
     client.put(&ttl_policy, &tk, &[Bin::new("x", Value::Int(1))]).await.unwrap();
     let ttl = client.get(&rp, &tk, Bins::None).await.unwrap().time_to_live().expect("ttl");
@@ -124,8 +123,7 @@ async fn rust_client_full_plan() {
     for i in 0..9 {
         client.put(&wp, &key("pages", i), &[Bin::new("n", Value::Int(i))]).await.unwrap();
     }
-    let mut qp = QueryPolicy::default();
-    qp.max_records = 4;
+    let qp = QueryPolicy { max_records: 4, ..QueryPolicy::default() };
     let mut filter = PartitionFilter::all();
     let mut pages = vec![];
     let mut seen = std::collections::HashSet::new();

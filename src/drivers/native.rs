@@ -51,23 +51,25 @@ impl NativeDriver {
         in_flight: u32,
     ) -> anyhow::Result<NativeDriver> {
         let timeout = u32::try_from(config.timeout_ms).unwrap_or(u32::MAX);
-        let mut cp = ClientPolicy::default();
-        cp.timeout = timeout.min(10_000);
-        cp.max_conns_per_node = (in_flight as usize + 16).max(256);
-        let mut base = aerospike::BasePolicy::default();
-        base.total_timeout = timeout;
-        base.socket_timeout = timeout;
-        base.max_retries = 0;
-        let mut write = WritePolicy::default();
-        write.base_policy = base.clone();
-        let mut read = ReadPolicy::default();
-        read.base_policy = base.clone();
-        let mut batch = BatchPolicy::default();
-        batch.base_policy = base.clone();
-        batch.concurrency = Concurrency::Sequential;
-        let mut query = QueryPolicy::default();
-        query.base_policy = base;
-        query.base_policy.total_timeout = 0; // a scan of the whole set has no total deadline
+        let cp = ClientPolicy {
+            timeout: timeout.min(10_000),
+            max_conns_per_node: (in_flight as usize + 16).max(256),
+            ..ClientPolicy::default()
+        };
+        let base = aerospike::BasePolicy {
+            total_timeout: timeout,
+            socket_timeout: timeout,
+            max_retries: 0,
+            ..aerospike::BasePolicy::default()
+        };
+        let write = WritePolicy { base_policy: base.clone(), ..WritePolicy::default() };
+        let read = ReadPolicy { base_policy: base.clone() };
+        let batch = BatchPolicy { base_policy: base.clone(), concurrency: Concurrency::Sequential, ..BatchPolicy::default() };
+        // A scan of the whole set has no total deadline.
+        let query = QueryPolicy {
+            base_policy: aerospike::BasePolicy { total_timeout: 0, ..base },
+            ..QueryPolicy::default()
+        };
         let hosts = format!("{}:{}", config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))

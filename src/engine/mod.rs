@@ -36,14 +36,6 @@ pub trait PhaseObserver {
     fn cell_finished(&mut self, _cell: &Cell) {}
 }
 
-/// An observer that shows nothing.
-pub struct Silent;
-
-impl PhaseObserver for Silent {
-    fn phase_started(&mut self, _: &str, _: Operation, _: u64, _: Arc<AtomicU64>) {}
-    fn phase_finished(&mut self) {}
-}
-
 /// What running one column produced.
 #[derive(Debug, Default)]
 pub struct ColumnOutcome {
@@ -134,6 +126,14 @@ mod tests {
     use super::*;
     use crate::drivers::noop::NoopDriver;
     use crate::workload::Workload;
+
+    /// An observer that shows nothing.
+    struct Silent;
+
+    impl PhaseObserver for Silent {
+        fn phase_started(&mut self, _: &str, _: Operation, _: u64, _: Arc<AtomicU64>) {}
+        fn phase_finished(&mut self) {}
+    }
 
     fn workload(count: u64, warmup: u64) -> Workload {
         Workload {

@@ -78,6 +78,7 @@ impl fmt::Display for RelativeSpeed {
 }
 
 /// The wording for `value` compared with `baseline`, or `-` when they cannot be compared.
+#[cfg(test)]
 pub fn wording(value: Option<f64>, baseline: Option<f64>, better: Better) -> String {
     match RelativeSpeed::compare(value, baseline, better) {
         Some(speed) => speed.to_string(),

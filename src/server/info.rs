@@ -81,7 +81,7 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
             let objects: u64 = store.namespaces().iter().map(|n| n.count(None)).sum();
             format!("objects={objects};cluster_size=1")
         }
-        n if n.starts_with("namespace/") => match store.namespace(n["namespace/".len()..].as_bytes()) {
+        n if n.starts_with("namespace/") => match store.namespace(n.trim_start_matches("namespace/").as_bytes()) {
             Some(ns) => format!(
                 "objects={};replication-factor=1;default-ttl=0;storage-engine=memory;strong-consistency=false",
                 ns.count(None)

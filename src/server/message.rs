@@ -58,7 +58,6 @@ pub mod particle {
 }
 pub mod rc {
     pub const OK: u8 = 0;
-    pub const SERVER_ERROR: u8 = 1;
     pub const KEY_NOT_FOUND: u8 = 2;
     pub const GENERATION_ERROR: u8 = 3;
     pub const PARAMETER_ERROR: u8 = 4;
