@@ -187,8 +187,19 @@ fn main() {
     let memory_run = |count: u64| -> Value {
         let count = count.to_string();
         aerobench(&[
-            "--port", &port, "--clients", "noop", "--ops", "put,get", "--warmup", "0", "--format", "json", "--quiet",
-            "--count", &count,
+            "--port",
+            &port,
+            "--clients",
+            "noop",
+            "--ops",
+            "put,get",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+            "--quiet",
+            "--count",
+            &count,
         ])
     };
     let small_doc = memory_run(MEMORY_SMALL);
@@ -199,9 +210,7 @@ fn main() {
     let large_rss = children_max_rss();
     drop(server); // reaped only now, after both readings
     for (doc, count) in [(&small_doc, MEMORY_SMALL), (&large_doc, MEMORY_LARGE)] {
-        rows(doc, "memory", &["noop"], &["put", "get"])
-            .iter()
-            .for_each(|r| assert_eq!(r.calls, count));
+        rows(doc, "memory", &["noop"], &["put", "get"]).iter().for_each(|r| assert_eq!(r.calls, count));
     }
     let growth = large_rss.saturating_sub(small_rss);
 
@@ -212,8 +221,20 @@ fn main() {
         let c = concurrency.to_string();
         let n = COUNT.to_string();
         let doc = aerobench(&[
-            "--builtin-server", "--clients", "noop,noop-async,py-noop,py-noop-async", "--ops", "put,get", "--warmup",
-            "0", "--format", "json", "--quiet", "--count", &n, "--concurrency", &c,
+            "--builtin-server",
+            "--clients",
+            "noop,noop-async,py-noop,py-noop-async",
+            "--ops",
+            "put,get",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+            "--quiet",
+            "--count",
+            &n,
+            "--concurrency",
+            &c,
         ]);
         let columns = ["noop", "noop-async", "py-noop", "py-noop-async"];
         table.extend(rows(&doc, &format!("--concurrency {concurrency}"), &columns, &ops));

@@ -45,10 +45,12 @@ fn aerobench_avgs(port: u16, column: &str, count: u64) -> (f64, f64) {
         .args(["--ops", "put,get", "--count", &count.to_string(), "--format", "json", "--quiet"])
         .output()
         .expect("run aerobench");
-    let r: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let avg = |op: &str| {
-        r["cells"].as_array().unwrap().iter().find(|c| c["operation"] == op).unwrap()["latency_us"]["avg"].as_f64().unwrap()
+        r["cells"].as_array().unwrap().iter().find(|c| c["operation"] == op).unwrap()["latency_us"]["avg"]
+            .as_f64()
+            .unwrap()
     };
     (avg("put"), avg("get"))
 }
@@ -61,8 +63,8 @@ fn plain_avgs(port: u16, client: &str, package_dir: &PathBuf, count: u64) -> (f6
         .env("AEROSPIKE_NO_UVLOOP", "1")
         .output()
         .expect("run the plain timing loop");
-    let r: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (r["put"].as_f64().unwrap(), r["get"].as_f64().unwrap())
 }
 

@@ -19,8 +19,8 @@ use crate::drivers::{self, ColumnKind, Driver, Family, python_worker};
 use crate::engine::{self, stop};
 use crate::progress::TerminalProgress;
 use crate::python::packages::{self, Package, Source};
-use crate::worker::WorkerSpec;
 use crate::results::{Column, Comparison, RunReport, SCHEMA_VERSION, Workload as WorkloadInfo};
+use crate::worker::WorkerSpec;
 use crate::workload::Workload;
 use crate::{machine, probe, progress, report};
 
@@ -44,7 +44,10 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
         "--set must be 1 to 63 characters (got {:?})",
         args.set
     );
-    anyhow::ensure!(!args.key_prefix.is_empty(), "--key-prefix must not be empty: aerobench only touches keys it prefixed");
+    anyhow::ensure!(
+        !args.key_prefix.is_empty(),
+        "--key-prefix must not be empty: aerobench only touches keys it prefixed"
+    );
     anyhow::ensure!(args.scans >= 1, "--scans must be at least 1");
     for (i, op) in args.ops.iter().enumerate() {
         anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
@@ -64,7 +67,11 @@ fn comparisons(columns: &[Column]) -> Vec<Comparison> {
     COMPARISONS
         .iter()
         .filter(|(_, col, base)| usable(col) && usable(base))
-        .map(|(label, col, base)| Comparison { label: label.to_string(), column: col.to_string(), baseline: base.to_string() })
+        .map(|(label, col, base)| Comparison {
+            label: label.to_string(),
+            column: col.to_string(),
+            baseline: base.to_string(),
+        })
         .collect()
 }
 
@@ -147,10 +154,8 @@ fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Sou
         })?;
         Ok((package, rest.trim().to_string()))
     };
-    let mut sources: BTreeMap<&'static str, Source> = packages::PACKAGES
-        .iter()
-        .map(|p| (p.pip_name, Source::Version(p.default_version.to_string())))
-        .collect();
+    let mut sources: BTreeMap<&'static str, Source> =
+        packages::PACKAGES.iter().map(|p| (p.pip_name, Source::Version(p.default_version.to_string()))).collect();
     for v in &args.client_version {
         let (p, version) = split("--client-version", v)?;
         anyhow::ensure!(

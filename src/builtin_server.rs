@@ -16,7 +16,8 @@ pub struct BuiltinServer {
 
 impl BuiltinServer {
     pub fn start(namespace: &str) -> anyhow::Result<BuiltinServer> {
-        let exe = std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
+        let exe =
+            std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
         let mut child = Command::new(exe)
             .args(["serve", "--port", "0", "--quiet", "--namespace", namespace])
             .stdin(Stdio::null())
@@ -38,11 +39,8 @@ impl BuiltinServer {
                 bail!("the built-in server did not start within 10 s");
             }
         };
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok());
+        let port =
+            line.trim().strip_prefix("listening on ").and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
         match port {
             Some(port) => Ok(BuiltinServer { child, port }),
             None => {

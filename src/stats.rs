@@ -59,12 +59,7 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
-        Recorder {
-            latency: new_histogram(),
-            errors_by_reason: BTreeMap::new(),
-            errors: 0,
-            records: 0,
-        }
+        Recorder { latency: new_histogram(), errors_by_reason: BTreeMap::new(), errors: 0, records: 0 }
     }
 
     /// Records a successful operation's latency (see [`duration_to_us`] for rounding and
@@ -169,9 +164,7 @@ pub fn summarize(hist: &Histogram<u64>) -> LatencyStats {
 /// (standard alphabet, padded). Other HDR tools can decode it after base64-decoding.
 pub fn try_encode_histogram(hist: &Histogram<u64>) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
-    V2DeflateSerializer::new()
-        .serialize(hist, &mut bytes)
-        .context("serializing latency histogram")?;
+    V2DeflateSerializer::new().serialize(hist, &mut bytes).context("serializing latency histogram")?;
     Ok(STANDARD.encode(bytes))
 }
 
@@ -185,32 +178,18 @@ pub fn encode_histogram(hist: &Histogram<u64>) -> String {
 /// Decodes the text made by [`encode_histogram`] back into a histogram.
 #[cfg(test)]
 pub fn decode_histogram(text: &str) -> anyhow::Result<Histogram<u64>> {
-    let bytes = STANDARD
-        .decode(text.trim())
-        .context("latency histogram is not valid base64")?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .context("latency histogram is not a valid HDR V2 histogram")
+    let bytes = STANDARD.decode(text.trim()).context("latency histogram is not valid base64")?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).context("latency histogram is not a valid HDR V2 histogram")
 }
 
 /// Builds the report cell of `column` × `operation` from what `rec` recorded over `wall`.
 ///
 /// `records_apply` is true for operations that move several records per call (`batch_get`,
 /// `scan`); only then are `records` and `records_per_sec` filled in.
-pub fn to_cell(
-    column: &str,
-    operation: &str,
-    rec: &Recorder,
-    wall: Duration,
-    records_apply: bool,
-) -> Cell {
+pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, records_apply: bool) -> Cell {
     let wall_secs = wall.as_secs_f64();
     let per_sec = |n: u64| {
-        if wall_secs > 0.0 {
-            n as f64 / wall_secs
-        } else {
-            0.0
-        }
+        if wall_secs > 0.0 { n as f64 / wall_secs } else { 0.0 }
     };
     Cell {
         column: column.to_owned(),
@@ -350,10 +329,7 @@ mod tests {
         let mut b = Recorder::new();
         second.iter().for_each(|&v| b.record_ok(us(v)));
         let mut both = Recorder::new();
-        first
-            .iter()
-            .chain(&second)
-            .for_each(|&v| both.record_ok(us(v)));
+        first.iter().chain(&second).for_each(|&v| both.record_ok(us(v)));
 
         let mut merged = decode_histogram(&encode_histogram(a.histogram())).expect("decodes a");
         let decoded_b = decode_histogram(&encode_histogram(b.histogram())).expect("decodes b");

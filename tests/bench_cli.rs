@@ -39,10 +39,7 @@ const BUILTIN_MARKER: &str = "aerobench built-in in-memory server";
 /// AEROSPIKE_HOST/PORT leaking in from the developer's shell, no NO_COLOR).
 fn aerobench(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-    cmd.args(args)
-        .env_remove("AEROSPIKE_HOST")
-        .env_remove("AEROSPIKE_PORT")
-        .env_remove("NO_COLOR");
+    cmd.args(args).env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT").env_remove("NO_COLOR");
     cmd
 }
 
@@ -76,10 +73,8 @@ fn schema_validator() -> &'static jsonschema::Validator {
 }
 
 fn assert_schema_valid(doc: &Value) {
-    let errors: Vec<String> = schema_validator()
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors: Vec<String> =
+        schema_validator().iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
@@ -234,8 +229,19 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
     // 250 records in batches of 100: batch_get needs ceil(250/100) = 3 calls, the last short.
     let (out, _) = run(
         &[
-            "--builtin-server", "--count", "250", "--concurrency", "8", "--batch-size", "100", "--scans", "3",
-            "--clients", RUST, "--format", "json",
+            "--builtin-server",
+            "--count",
+            "250",
+            "--concurrency",
+            "8",
+            "--batch-size",
+            "100",
+            "--scans",
+            "3",
+            "--clients",
+            RUST,
+            "--format",
+            "json",
         ],
         Duration::from_secs(30),
     );
@@ -306,7 +312,16 @@ fn concurrency_1_keeps_the_two_rust_columns_apart() {
     // With --concurrency 1 the async column has one call in flight, like the sync one; it must
     // still be its own column (ids are what cells and comparisons refer to).
     let (doc, ids) = column_ids(&[
-        "--builtin-server", "--count", "100", "--concurrency", "1", "--clients", RUST, "--ops", "put,get", "--format",
+        "--builtin-server",
+        "--count",
+        "100",
+        "--concurrency",
+        "1",
+        "--clients",
+        RUST,
+        "--ops",
+        "put,get",
+        "--format",
         "json",
     ]);
     assert_eq!(ids, ["rust-sync", "rust-async"]);
@@ -317,8 +332,17 @@ fn concurrency_1_keeps_the_two_rust_columns_apart() {
 #[test]
 fn concurrency_1_keeps_the_two_noop_columns_apart() {
     let (doc, ids) = column_ids(&[
-        "--builtin-server", "--count", "100", "--concurrency", "1", "--clients", "noop,noop-async", "--ops", "put",
-        "--format", "json",
+        "--builtin-server",
+        "--count",
+        "100",
+        "--concurrency",
+        "1",
+        "--clients",
+        "noop,noop-async",
+        "--ops",
+        "put",
+        "--format",
+        "json",
     ]);
     assert_ne!(ids[0], ids[1], "duplicate column ids: {ids:?}");
     assert_eq!(cells(&doc).len(), 2);
@@ -355,7 +379,15 @@ fn markdown_to_a_file_leaves_stdout_empty() {
     let path = temp_path("bench.md");
     let (out, _) = run(
         &[
-            "--builtin-server", "--count", "100", "--concurrency", "4", "--clients", RUST, "--format", "markdown",
+            "--builtin-server",
+            "--count",
+            "100",
+            "--concurrency",
+            "4",
+            "--clients",
+            RUST,
+            "--format",
+            "markdown",
             "--output",
             path.to_str().unwrap(),
         ],
@@ -468,7 +500,16 @@ fn server_dying_mid_run_exits_1_with_the_partial_report() {
     let server = Server::start();
     let port = server.port.to_string();
     let cmd = aerobench(&[
-        "--port", &port, "--count", "200000", "--timeout-ms", "200", "--clients", "rust-sync", "--format", "json",
+        "--port",
+        &port,
+        "--count",
+        "200000",
+        "--timeout-ms",
+        "200",
+        "--clients",
+        "rust-sync",
+        "--format",
+        "json",
         "--quiet",
     ]);
     let started = Instant::now();
@@ -488,9 +529,7 @@ fn server_dying_mid_run_exits_1_with_the_partial_report() {
     let column = &doc["columns"][0];
     let put = cell(&doc, "rust-sync", "put");
     assert!(u(&put["count"]) > 0, "puts made before the kill are reported: {put}");
-    let troubled = cells(&doc)
-        .iter()
-        .any(|c| u(&c["errors"]) > 0 || !c["notes"].as_array().unwrap().is_empty());
+    let troubled = cells(&doc).iter().any(|c| u(&c["errors"]) > 0 || !c["notes"].as_array().unwrap().is_empty());
     assert!(
         column["error"].is_string() || troubled,
         "the report must say the run broke off: column {column}, cells {:#}",
@@ -581,8 +620,7 @@ fn aerospike_host_and_port_env_are_honoured() {
 /// group as a terminal's Ctrl-C does), and returns (status, stdout, stderr, seconds from the
 /// signal to the exit).
 fn interrupted_run(whole_group: bool) -> (ExitStatus, String, String, Duration) {
-    let mut cmd =
-        aerobench(&["--builtin-server", "--count", "2000000", "--clients", "rust-sync", "--format", "json"]);
+    let mut cmd = aerobench(&["--builtin-server", "--count", "2000000", "--clients", "rust-sync", "--format", "json"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if whole_group {
         cmd.process_group(0);

@@ -33,9 +33,7 @@ fn run_client_checks_with(
 ) {
     let pkg_dir = common::python_package(package);
     let mut server = common::Server::start_with(serve_args);
-    let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(script);
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
 
     let mut cmd = Command::new(common::python_exe());
     cmd.arg(&script_path)
@@ -53,11 +51,7 @@ fn run_client_checks_with(
         panic!(
             "{package}: {script} against {} failed{}\n{}",
             server.addr(),
-            if server_alive {
-                ""
-            } else {
-                " (the server process has exited)"
-            },
+            if server_alive { "" } else { " (the server process has exited)" },
             out.describe()
         );
     }
@@ -65,10 +59,7 @@ fn run_client_checks_with(
     if !out.stderr.trim().is_empty() {
         println!("--- stderr ---\n{}", out.stderr);
     }
-    assert!(
-        server_alive,
-        "{package}: the server process exited during the run"
-    );
+    assert!(server_alive, "{package}: the server process exited during the run");
 }
 
 #[test]
@@ -95,30 +86,11 @@ fn aerospike_native_client() {
 fn all_clients_on_a_second_namespace() {
     let serve = ["--namespace", "test", "--namespace", "bench"];
     let script = ["--namespace", "bench"];
-    run_client_checks_with(
-        "aerospike==19.3.0",
-        "check_official.py",
-        &serve,
-        &script,
-        |_| {},
-    );
-    run_client_checks_with(
-        "aerospike-py==0.14.4",
-        "check_aerospike_py.py",
-        &serve,
-        &script,
-        |_| {},
-    );
+    run_client_checks_with("aerospike==19.3.0", "check_official.py", &serve, &script, |_| {});
+    run_client_checks_with("aerospike-py==0.14.4", "check_aerospike_py.py", &serve, &script, |_| {});
     // The main native test covers the default (uvloop) path; this one runs the
     // async API on asyncio's own loop (the documented opt-out).
-    run_client_checks_with(
-        "aerospike-native==1.0.0",
-        "check_native.py",
-        &serve,
-        &script,
-        |cmd| {
-            cmd.args(["--mode", "async"])
-                .env("AEROSPIKE_NO_UVLOOP", "1");
-        },
-    );
+    run_client_checks_with("aerospike-native==1.0.0", "check_native.py", &serve, &script, |cmd| {
+        cmd.args(["--mode", "async"]).env("AEROSPIKE_NO_UVLOOP", "1");
+    });
 }

@@ -57,7 +57,18 @@ const PYTHON_COLUMNS: [&str; 5] =
 #[test]
 fn every_python_column_runs_with_zero_errors() {
     let out = aerobench(
-        &["--count", "300", "--concurrency", "8", "--batch-size", "50", "--scans", "2", "--clients", &PYTHON_COLUMNS.join(",")],
+        &[
+            "--count",
+            "300",
+            "--concurrency",
+            "8",
+            "--batch-size",
+            "50",
+            "--scans",
+            "2",
+            "--clients",
+            &PYTHON_COLUMNS.join(","),
+        ],
         &[],
     );
     let r = report(&out);
@@ -74,8 +85,16 @@ fn every_python_column_runs_with_zero_errors() {
         let expected_in_flight = if id.ends_with("async") { 8 } else { 1 };
         assert_eq!(c["in_flight"], expected_in_flight, "{id}");
         let cs = cells(&r, id);
-        let counts: Vec<(String, u64, u64)> =
-            cs.iter().map(|c| (c["operation"].as_str().unwrap().to_string(), c["count"].as_u64().unwrap(), c["errors"].as_u64().unwrap())).collect();
+        let counts: Vec<(String, u64, u64)> = cs
+            .iter()
+            .map(|c| {
+                (
+                    c["operation"].as_str().unwrap().to_string(),
+                    c["count"].as_u64().unwrap(),
+                    c["errors"].as_u64().unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(
             counts,
             vec![("put".into(), 300, 0), ("get".into(), 300, 0), ("batch_get".into(), 6, 0), ("scan".into(), 2, 0)],
@@ -99,7 +118,18 @@ fn every_python_column_runs_with_zero_errors() {
 #[test]
 fn uvloop_is_used_when_asked_for() {
     let out = aerobench(
-        &["--count", "50", "--ops", "put,get", "--warmup", "0", "--clients", "aerospike-native-async", "--event-loop", "uvloop"],
+        &[
+            "--count",
+            "50",
+            "--ops",
+            "put,get",
+            "--warmup",
+            "0",
+            "--clients",
+            "aerospike-native-async",
+            "--event-loop",
+            "uvloop",
+        ],
         &[],
     );
     let r = report(&out);
@@ -123,7 +153,8 @@ fn cached_aerospike_py() -> PathBuf {
 fn local_folder_and_virtualenv_clients_are_picked_up() {
     let site = cached_aerospike_py();
     let arg = format!("aerospike-py={}", site.display());
-    let out = aerobench(&["--count", "50", "--ops", "put,get", "--clients", "aerospike-py-sync", "--client-path", &arg], &[]);
+    let out =
+        aerobench(&["--count", "50", "--ops", "put,get", "--clients", "aerospike-py-sync", "--client-path", &arg], &[]);
     let r = report(&out);
     assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     let source = column(&r, "aerospike-py-sync")["source"].as_str().unwrap().to_string();
@@ -179,12 +210,21 @@ fn a_client_that_aborts_the_process_becomes_an_error_cell() {
 fn a_missing_package_names_the_package_folder_and_fix() {
     let empty = scratch("no-client-here");
     let arg = format!("aerospike-py={}", empty.display());
-    let out = aerobench(&["--count", "30", "--ops", "put,get", "--clients", "aerospike-py-sync,rust-sync", "--client-path", &arg], &[]);
+    let out = aerobench(
+        &["--count", "30", "--ops", "put,get", "--clients", "aerospike-py-sync,rust-sync", "--client-path", &arg],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
     let error = column(&r, "aerospike-py-sync")["error"].as_str().unwrap();
     assert!(error.contains(&format!("cannot import aerospike-py from {}", empty.display())), "{error}");
-    assert!(error.contains(&format!("-m pip install --quiet --disable-pip-version-check --no-input --target {} aerospike-py==0.14.4", empty.display())), "{error}");
+    assert!(
+        error.contains(&format!(
+            "-m pip install --quiet --disable-pip-version-check --no-input --target {} aerospike-py==0.14.4",
+            empty.display()
+        )),
+        "{error}"
+    );
     assert_eq!(cells(&r, "rust-sync").len(), 2, "the other column still ran");
 
     // No package index reachable and nothing cached: the install error says what to run.
@@ -210,7 +250,10 @@ fn a_missing_package_names_the_package_folder_and_fix() {
 
 #[test]
 fn python_noop_columns_measure_only_the_embedding() {
-    let out = aerobench(&["--count", "2000", "--ops", "put,get", "--concurrency", "16", "--clients", "py-noop,py-noop-async"], &[]);
+    let out = aerobench(
+        &["--count", "2000", "--ops", "put,get", "--concurrency", "16", "--clients", "py-noop,py-noop-async"],
+        &[],
+    );
     let r = report(&out);
     assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     for id in ["py-noop", "py-noop-async"] {
@@ -224,7 +267,8 @@ fn python_noop_columns_measure_only_the_embedding() {
 fn read_back(port: u16, n: u64) -> Vec<(String, Vec<(String, String)>)> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = aerospike::Client::new(&aerospike::ClientPolicy::default(), &format!("127.0.0.1:{port}")).await.unwrap();
+        let client =
+            aerospike::Client::new(&aerospike::ClientPolicy::default(), &format!("127.0.0.1:{port}")).await.unwrap();
         let mut out = vec![];
         for i in 0..n {
             let key = format!("aerobench-{i}");
@@ -246,7 +290,20 @@ fn python_and_rust_columns_write_identical_records() {
     let mut seen = vec![];
     for column in ["official-c", "aerospike-py-sync", "aerospike-native-sync", "rust-sync"] {
         let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
-            .args(["--port", &port, "--clients", column, "--ops", "put", "--count", "40", "--bins", "4", "--value-size", "40"])
+            .args([
+                "--port",
+                &port,
+                "--clients",
+                column,
+                "--ops",
+                "put",
+                "--count",
+                "40",
+                "--bins",
+                "4",
+                "--value-size",
+                "40",
+            ])
             .args(["--warmup", "0", "--format", "json", "--quiet"])
             .env("AEROBENCH_CACHE_DIR", cache_dir())
             .output()

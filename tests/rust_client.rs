@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aerospike::{
-    BatchOperation, BatchPolicy, BatchReadPolicy, Bin, Bins, Client, ClientPolicy, Expiration, Key,
-    PartitionFilter, QueryPolicy, ReadPolicy, Recordset, ResultCode, Statement, Value, WritePolicy,
+    BatchOperation, BatchPolicy, BatchReadPolicy, Bin, Bins, Client, ClientPolicy, Expiration, Key, PartitionFilter,
+    QueryPolicy, ReadPolicy, Recordset, ResultCode, Statement, Value, WritePolicy,
 };
 use futures::StreamExt as _;
 
@@ -93,7 +93,10 @@ async fn rust_client_full_plan() {
 
     // Batch: three keys, one missing; all bins, named bins, header only.
     for i in 0..3 {
-        client.put(&wp, &key("batch", i), &[Bin::new("a", Value::Int(i)), Bin::new("b", Value::from("x"))]).await.unwrap();
+        client
+            .put(&wp, &key("batch", i), &[Bin::new("a", Value::Int(i)), Bin::new("b", Value::from("x"))])
+            .await
+            .unwrap();
     }
     let brp = BatchReadPolicy::default();
     let keys = [key("batch", 0), key("batch", 1), key("batch", 99), key("batch", 2)];

@@ -64,12 +64,11 @@ impl NativeDriver {
         };
         let write = WritePolicy { base_policy: base.clone(), ..WritePolicy::default() };
         let read = ReadPolicy { base_policy: base.clone() };
-        let batch = BatchPolicy { base_policy: base.clone(), concurrency: Concurrency::Sequential, ..BatchPolicy::default() };
+        let batch =
+            BatchPolicy { base_policy: base.clone(), concurrency: Concurrency::Sequential, ..BatchPolicy::default() };
         // A scan of the whole set has no total deadline.
-        let query = QueryPolicy {
-            base_policy: aerospike::BasePolicy { total_timeout: 0, ..base },
-            ..QueryPolicy::default()
-        };
+        let query =
+            QueryPolicy { base_policy: aerospike::BasePolicy { total_timeout: 0, ..base }, ..QueryPolicy::default() };
         let hosts = format!("{}:{}", config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))

@@ -26,7 +26,10 @@ impl NoopDriver {
     pub fn new(kind: &ColumnKind, in_flight: u32, workload: Option<Workload>) -> NoopDriver {
         let asynchronous = kind.asynchronous;
         let runtime = asynchronous.then(|| {
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime for the no-op driver")
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime for the no-op driver")
         });
         NoopDriver {
             column: Column {

@@ -34,17 +34,19 @@ impl PythonDriver {
             let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
             let loaded = python::prepare(py, &dirs, &spec.module);
             let shim = py.import("aerobench_shim").map_err(|e| py_err(py, e))?;
-            let module = loaded.and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e))).with_context(|| {
-                format!(
-                    "cannot import {} from {}; to fix it run:\n  {}\nor choose another source with \
+            let module = loaded
+                .and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e)))
+                .with_context(|| {
+                    format!(
+                        "cannot import {} from {}; to fix it run:\n  {}\nor choose another source with \
                      --client-version {}=VERSION or --client-path {}=FOLDER",
-                    spec.client,
-                    spec.dirs.first().map_or("sys.path".into(), |d| d.display().to_string()),
-                    spec.install_hint,
-                    spec.client,
-                    spec.client
-                )
-            })?;
+                        spec.client,
+                        spec.dirs.first().map_or("sys.path".into(), |d| d.display().to_string()),
+                        spec.install_hint,
+                        spec.client,
+                        spec.client
+                    )
+                })?;
             let workload_json = serde_json::to_string(&spec.workload)?;
             let pyspec = PyDict::new(py);
             (|| -> PyResult<()> {
@@ -67,8 +69,11 @@ impl PythonDriver {
             let path: String = described.get_item("path").and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
             let policies: BTreeMap<String, String> =
                 described.get_item("policies").and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
-            let python_version: String =
-                py.import("platform").and_then(|p| p.call_method0("python_version")).and_then(|v| v.extract()).map_err(|e| py_err(py, e))?;
+            let python_version: String = py
+                .import("platform")
+                .and_then(|p| p.call_method0("python_version"))
+                .and_then(|v| v.extract())
+                .map_err(|e| py_err(py, e))?;
             let column = Column {
                 id: spec.kind.clone(),
                 label: spec.label.clone(),

@@ -152,7 +152,13 @@ mod tests {
     fn warm_up_is_not_counted() {
         let w = workload(50, 30);
         let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
-        let out = run_column(&mut d, &w, &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
+        let out = run_column(
+            &mut d,
+            &w,
+            &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan],
+            Duration::from_secs(5),
+            &mut Silent,
+        );
         assert!(out.error.is_none());
         let counts: Vec<u64> = out.cells.iter().map(|c| c.count).collect();
         assert_eq!(counts, vec![50, 50, 5, 2]);

@@ -71,7 +71,8 @@ mod aerobench_native {
 /// (which imports its client package).
 pub fn prepare(py: Python<'_>, dirs: &[&Path], module: &str) -> anyhow::Result<()> {
     let sys = py.import("sys").map_err(|e| py_err(py, e))?;
-    let path = sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into)).map_err(|e| py_err(py, e))?;
+    let path =
+        sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into)).map_err(|e| py_err(py, e))?;
     for (i, dir) in dirs.iter().enumerate() {
         path.insert(i, dir.to_string_lossy().as_ref()).map_err(|e| py_err(py, e))?;
     }

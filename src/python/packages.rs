@@ -18,9 +18,11 @@ pub struct Package {
     pub default_version: &'static str,
 }
 
-pub const AEROSPIKE_PY: Package = Package { pip_name: "aerospike-py", import_name: "aerospike_py", default_version: "0.14.4" };
+pub const AEROSPIKE_PY: Package =
+    Package { pip_name: "aerospike-py", import_name: "aerospike_py", default_version: "0.14.4" };
 pub const OFFICIAL: Package = Package { pip_name: "aerospike", import_name: "aerospike", default_version: "19.3.0" };
-pub const NATIVE: Package = Package { pip_name: "aerospike-native", import_name: "aerospike_native", default_version: "1.0.0" };
+pub const NATIVE: Package =
+    Package { pip_name: "aerospike-native", import_name: "aerospike_native", default_version: "1.0.0" };
 pub const UVLOOP: Package = Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0" };
 pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP];
 
@@ -151,7 +153,10 @@ fn site_packages(package: &Package, path: &Path) -> Result<PathBuf, PackageError
         .flatten()
         .map(|e| e.path().join("site-packages"))
         .find(|p| p.is_dir());
-    found.ok_or_else(|| PackageError::NoSitePackages { package: package.pip_name.into(), path: path.display().to_string() })
+    found.ok_or_else(|| PackageError::NoSitePackages {
+        package: package.pip_name.into(),
+        path: path.display().to_string(),
+    })
 }
 
 /// Makes `package` importable from `source`, installing it if needed.
@@ -173,9 +178,15 @@ pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageEr
             Ok(Resolved { origin: format!("active virtualenv {}", dir.display()), dir })
         }
         Source::Wheel(path) => {
-            let meta = std::fs::metadata(path)
-                .map_err(|_| PackageError::Missing { package: package.pip_name.into(), path: path.display().to_string() })?;
-            let stamp = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+            let meta = std::fs::metadata(path).map_err(|_| PackageError::Missing {
+                package: package.pip_name.into(),
+                path: path.display().to_string(),
+            })?;
+            let stamp = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let dir = cache_root().join("wheels").join(format!("{stem}-{}-{stamp}", meta.len()));
             install(package, &stem, &path.display().to_string(), &dir)?;
@@ -244,7 +255,8 @@ mod tests {
     #[test]
     fn failed_install_names_package_folder_and_command() {
         let dir = std::env::temp_dir().join(format!("aerobench-pkg-fail-{}", std::process::id()));
-        let err = install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir).unwrap_err();
+        let err =
+            install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("aerospike-py==0.0.0-does-not-exist"), "{text}");
         assert!(text.contains(&dir.display().to_string()), "{text}");

@@ -8,8 +8,7 @@ use super::numbers::{gib, thousands};
 
 /// Said of every run against the built-in server, so nobody mistakes its numbers for a real
 /// Aerospike server's.
-pub const BUILTIN_MARKER: &str =
-    "(aerobench built-in in-memory server — not a real Aerospike server)";
+pub const BUILTIN_MARKER: &str = "(aerobench built-in in-memory server — not a real Aerospike server)";
 
 /// One `label: text` line.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,10 +19,7 @@ pub struct Line {
 
 impl Line {
     fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
-        Line {
-            label: label.into(),
-            text: text.into(),
-        }
+        Line { label: label.into(), text: text.into() }
     }
 }
 
@@ -42,23 +38,13 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         Line::new("Server", server(report)),
         Line::new("Machine", machine(report)),
         Line::new("Workload", workload(report)),
-        Line::new(
-            "Run",
-            format!(
-                "started {}, aerobench {}",
-                report.started_at, report.aerobench_version
-            ),
-        ),
+        Line::new("Run", format!("started {}, aerobench {}", report.started_at, report.aerobench_version)),
     ]
 }
 
 /// One line per column, labelled with the column's header.
 pub fn column_lines(report: &RunReport) -> Vec<Line> {
-    report
-        .columns
-        .iter()
-        .map(|c| Line::new(c.label.clone(), column(c)))
-        .collect()
+    report.columns.iter().map(|c| Line::new(c.label.clone(), column(c))).collect()
 }
 
 fn or_unknown(s: &str) -> &str {
@@ -76,10 +62,8 @@ fn server(report: &RunReport) -> String {
 
 fn machine(report: &RunReport) -> String {
     let m = &report.machine;
-    let mut parts = vec![
-        format!("{}/{}", m.os, m.arch),
-        format!("{} CPU{}", m.cpus, if m.cpus == 1 { "" } else { "s" }),
-    ];
+    let mut parts =
+        vec![format!("{}/{}", m.os, m.arch), format!("{} CPU{}", m.cpus, if m.cpus == 1 { "" } else { "s" })];
     if let Some(model) = &m.cpu_model {
         parts.push(model.clone());
     }
@@ -94,11 +78,7 @@ fn machine(report: &RunReport) -> String {
 
 fn workload(report: &RunReport) -> String {
     let w = &report.workload;
-    let bins = if w.bins.is_empty() {
-        "none".to_owned()
-    } else {
-        w.bins.join(", ")
-    };
+    let bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
     format!(
         "{}.{}, bins [{}], batch size {}, warm-up {} ops",
         w.namespace,
@@ -133,10 +113,7 @@ mod tests {
 
     #[test]
     fn title_has_count_and_concurrency() {
-        assert_eq!(
-            title(&sample_report()),
-            "aerobench — 1,000 ops per operation, concurrency 50"
-        );
+        assert_eq!(title(&sample_report()), "aerobench — 1,000 ops per operation, concurrency 50");
     }
 
     #[test]
@@ -155,14 +132,8 @@ mod tests {
     #[test]
     fn machine_and_workload() {
         let lines = run_lines(&sample_report());
-        assert_eq!(
-            lines[1].text,
-            "linux/x86_64, 2 CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory"
-        );
-        assert_eq!(
-            lines[2].text,
-            "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 ops"
-        );
+        assert_eq!(lines[1].text, "linux/x86_64, 2 CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory");
+        assert_eq!(lines[2].text, "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 ops");
     }
 
     #[test]
@@ -176,9 +147,6 @@ mod tests {
             "aerospike-py 0.5.0, sync, 1 in flight, source site-packages, Python 3.12.3, \
              policies retries=0 timeout_ms=1000"
         );
-        assert_eq!(
-            lines[3].text,
-            "aerospike 3.0.0, async, 50 in flight, source crate"
-        );
+        assert_eq!(lines[3].text, "aerospike 3.0.0, async, 50 in flight, source crate");
     }
 }

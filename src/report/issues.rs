@@ -49,11 +49,7 @@ impl Issues {
 
 /// Collects the issues of `report`, cells in report order.
 pub fn collect(report: &RunReport) -> Issues {
-    let label = |id: &str| {
-        report
-            .column(id)
-            .map_or_else(|| id.to_owned(), |c| c.label.clone())
-    };
+    let label = |id: &str| report.column(id).map_or_else(|| id.to_owned(), |c| c.label.clone());
     let mut issues = Issues::default();
 
     for cell in &report.cells {
@@ -86,10 +82,7 @@ pub fn collect(report: &RunReport) -> Issues {
 
     for column in &report.columns {
         if let Some(error) = &column.error {
-            issues.failed_columns.push(FailedColumn {
-                column: column.label.clone(),
-                error: error.clone(),
-            });
+            issues.failed_columns.push(FailedColumn { column: column.label.clone(), error: error.clone() });
         }
     }
     issues
@@ -107,21 +100,11 @@ mod tests {
         let errors: Vec<(&str, &str, &str, u64)> = issues
             .errors
             .iter()
-            .map(|e| {
-                (
-                    e.column.as_str(),
-                    e.operation.as_str(),
-                    e.reason.as_str(),
-                    e.count,
-                )
-            })
+            .map(|e| (e.column.as_str(), e.operation.as_str(), e.reason.as_str(), e.count))
             .collect();
         assert_eq!(
             errors,
-            [
-                ("official aerospike (C)", "get", "rc 2", 1),
-                ("official aerospike (C)", "get", "timeout", 2),
-            ]
+            [("official aerospike (C)", "get", "rc 2", 1), ("official aerospike (C)", "get", "timeout", 2),]
         );
         assert_eq!(
             issues.failed_columns,
@@ -137,10 +120,7 @@ mod tests {
     #[test]
     fn unexplained_errors_are_not_lost() {
         let mut report = sample_report();
-        let cell = report
-            .cells
-            .iter_mut()
-            .find(|c| c.column == C && c.operation == "get");
+        let cell = report.cells.iter_mut().find(|c| c.column == C && c.operation == "get");
         let cell = cell.expect("sample cell");
         cell.errors = 5;
         let issues = collect(&report);

@@ -11,8 +11,8 @@ impl Exporter for JsonExporter {
     fn render(&self, report: &RunReport) -> String {
         // Serializing to a String cannot fail for this plain data: no I/O, and every map is
         // keyed by strings.
-        let mut out = serde_json::to_string_pretty(report)
-            .expect("RunReport serializes to JSON (string-keyed maps, no I/O)");
+        let mut out =
+            serde_json::to_string_pretty(report).expect("RunReport serializes to JSON (string-keyed maps, no I/O)");
         out.push('\n');
         out
     }
@@ -39,10 +39,7 @@ mod tests {
     }
 
     fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-        validator
-            .iter_errors(doc)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect()
+        validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect()
     }
 
     #[test]
@@ -70,23 +67,10 @@ mod tests {
         rec.record_error(std::time::Duration::ZERO, "timeout");
         let mut report = sample_report();
         report.cells = vec![
-            crate::stats::to_cell(
-                "py-rust-sync",
-                "get",
-                &rec,
-                std::time::Duration::from_secs(1),
-                false,
-            ),
-            crate::stats::to_cell(
-                "py-rust-sync",
-                "scan",
-                &rec,
-                std::time::Duration::ZERO,
-                true,
-            ),
+            crate::stats::to_cell("py-rust-sync", "get", &rec, std::time::Duration::from_secs(1), false),
+            crate::stats::to_cell("py-rust-sync", "scan", &rec, std::time::Duration::ZERO, true),
         ];
-        let doc: Value =
-            serde_json::from_str(&JsonExporter.render(&report)).expect("exporter writes JSON");
+        let doc: Value = serde_json::from_str(&JsonExporter.render(&report)).expect("exporter writes JSON");
         assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
     }
 
@@ -94,24 +78,16 @@ mod tests {
     fn schema_rejects_missing_required_fields() {
         let validator = validator();
         let mut doc = sample_json();
-        doc["cells"][0]
-            .as_object_mut()
-            .expect("cell is an object")
-            .remove("ops_per_sec");
+        doc["cells"][0].as_object_mut().expect("cell is an object").remove("ops_per_sec");
         assert!(!validator.is_valid(&doc));
 
         let mut doc = sample_json();
-        doc.as_object_mut()
-            .expect("report is an object")
-            .remove("server");
+        doc.as_object_mut().expect("report is an object").remove("server");
         assert!(!validator.is_valid(&doc));
 
         // Optional values are written as null, never left out.
         let mut doc = sample_json();
-        doc["machine"]
-            .as_object_mut()
-            .expect("machine is an object")
-            .remove("hostname");
+        doc["machine"].as_object_mut().expect("machine is an object").remove("hostname");
         assert!(!validator.is_valid(&doc));
     }
 

@@ -24,21 +24,10 @@ impl Exporter for MarkdownExporter {
                 let rows: Vec<Vec<String>> = issues
                     .errors
                     .iter()
-                    .map(|e| {
-                        vec![
-                            e.column.clone(),
-                            e.operation.clone(),
-                            e.reason.clone(),
-                            thousands(e.count),
-                        ]
-                    })
+                    .map(|e| vec![e.column.clone(), e.operation.clone(), e.reason.clone(), thousands(e.count)])
                     .collect();
                 out.push_str("\n\n");
-                out.push_str(&table(
-                    &["Column", "Operation", "Reason", "Count"],
-                    &rows,
-                    3,
-                ));
+                out.push_str(&table(&["Column", "Operation", "Reason", "Count"], &rows, 3));
             }
             if !issues.failed_columns.is_empty() {
                 out.push('\n');
@@ -77,18 +66,11 @@ fn inline(text: &str) -> String {
 }
 
 fn bullet(line: &Line, indent: &str) -> String {
-    format!(
-        "{indent}- **{}**: {}",
-        inline(&line.label),
-        inline(&line.text)
-    )
+    format!("{indent}- **{}**: {}", inline(&line.label), inline(&line.text))
 }
 
 fn header_section(report: &RunReport) -> String {
-    let mut lines = vec![
-        format!("## {}", inline(&header::title(report))),
-        String::new(),
-    ];
+    let mut lines = vec![format!("## {}", inline(&header::title(report))), String::new()];
     lines.extend(header::run_lines(report).iter().map(|l| bullet(l, "")));
     let columns = header::column_lines(report);
     if !columns.is_empty() {
@@ -99,17 +81,9 @@ fn header_section(report: &RunReport) -> String {
 }
 
 fn metric_section(grid: &Grid) -> String {
-    let rows: Vec<Vec<String>> = grid
-        .rows
-        .iter()
-        .map(|row| row.iter().map(|e| e.text.clone()).collect())
-        .collect();
+    let rows: Vec<Vec<String>> = grid.rows.iter().map(|row| row.iter().map(|e| e.text.clone()).collect()).collect();
     let header: Vec<&str> = grid.header.iter().map(String::as_str).collect();
-    format!(
-        "### {}\n\n{}",
-        grid.metric.title(),
-        table(&header, &rows, 1)
-    )
+    format!("### {}\n\n{}", grid.metric.title(), table(&header, &rows, 1))
 }
 
 /// A pipe table; columns from `first_right` on are right-aligned (`---:`).
@@ -117,16 +91,9 @@ fn table(header: &[&str], rows: &[Vec<String>], first_right: usize) -> String {
     let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
     let mut out = vec![
         line(header.iter().map(|h| inline(h)).collect()),
-        line(
-            (0..header.len())
-                .map(|i| if i < first_right { "---" } else { "---:" }.to_owned())
-                .collect(),
-        ),
+        line((0..header.len()).map(|i| if i < first_right { "---" } else { "---:" }.to_owned()).collect()),
     ];
-    out.extend(
-        rows.iter()
-            .map(|row| line(row.iter().map(|c| inline(c)).collect())),
-    );
+    out.extend(rows.iter().map(|row| line(row.iter().map(|c| inline(c)).collect())));
     out.join("\n")
 }
 
@@ -143,9 +110,7 @@ mod tests {
     #[test]
     fn header_is_a_bullet_list() {
         let out = render();
-        assert!(out.starts_with(
-            "## aerobench — 1,000 ops per operation, concurrency 50\n\n- **Server**: "
-        ));
+        assert!(out.starts_with("## aerobench — 1,000 ops per operation, concurrency 50\n\n- **Server**: "));
         assert!(out.contains(BUILTIN_MARKER));
         assert!(out.contains("\n- **Machine**: linux/x86_64, 2 CPUs"));
         assert!(out.contains("\n  - **aerospike-py (Rust)**: aerospike-py 0.5.0, sync"));
@@ -167,9 +132,7 @@ mod tests {
              | Rust crate (50 in flight) | Rust vs C | Async vs C | Crate vs C |\n\
              | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         ));
-        assert!(out.contains(
-            "| put | 0.312 ms | 0.587 ms | 0.041 ms | error | 1.9x faster | 14.3x faster | - |"
-        ));
+        assert!(out.contains("| put | 0.312 ms | 0.587 ms | 0.041 ms | error | 1.9x faster | 14.3x faster | - |"));
         assert!(out.contains("| put | 3,205/s | 1,703/s | 24,390/s | error | 1.9x faster |"));
         assert!(out.contains("| 22,222/s (222,220 rec/s) |"));
     }
@@ -177,18 +140,10 @@ mod tests {
     #[test]
     fn errors_and_notes() {
         let out = render();
-        assert!(out.contains(
-            "### Errors\n\n| Column | Operation | Reason | Count |\n| --- | --- | --- | ---: |"
-        ));
+        assert!(out.contains("### Errors\n\n| Column | Operation | Reason | Count |\n| --- | --- | --- | ---: |"));
         assert!(out.contains("| official aerospike (C) | get | timeout | 2 |"));
-        assert!(
-            out.contains(
-                "- **Rust crate (50 in flight)**: error: worker exited: connection refused"
-            )
-        );
-        assert!(out.contains(
-            "### Notes\n\n- **aerospike-py async** / `scan`: scan returned 9,990 of 10,000 records"
-        ));
+        assert!(out.contains("- **Rust crate (50 in flight)**: error: worker exited: connection refused"));
+        assert!(out.contains("### Notes\n\n- **aerospike-py async** / `scan`: scan returned 9,990 of 10,000 records"));
         assert!(!has_ansi(&out));
     }
 

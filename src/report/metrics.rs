@@ -22,12 +22,7 @@ pub enum Metric {
 }
 
 /// The tables, in the order they are shown.
-pub const METRICS: [Metric; 4] = [
-    Metric::AvgLatency,
-    Metric::Throughput,
-    Metric::P50Latency,
-    Metric::P99Latency,
-];
+pub const METRICS: [Metric; 4] = [Metric::AvgLatency, Metric::Throughput, Metric::P50Latency, Metric::P99Latency];
 
 impl Metric {
     pub fn title(self) -> &'static str {
@@ -61,11 +56,7 @@ impl Metric {
         match self {
             Metric::Throughput => match cell.records_per_sec {
                 Some(records) => {
-                    format!(
-                        "{} ({})",
-                        per_sec(cell.ops_per_sec),
-                        records_per_sec(records)
-                    )
+                    format!("{} ({})", per_sec(cell.ops_per_sec), records_per_sec(records))
                 }
                 None => per_sec(cell.ops_per_sec),
             },
@@ -101,10 +92,7 @@ pub struct Entry {
 
 impl Entry {
     fn new(text: impl Into<String>, kind: Kind) -> Self {
-        Entry {
-            text: text.into(),
-            kind,
-        }
+        Entry { text: text.into(), kind }
     }
 }
 
@@ -170,11 +158,8 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
                     Outcome::Measured(cell) => Some(metric.value(cell)),
                     _ => None,
                 };
-                let speed = RelativeSpeed::compare(
-                    value(&comparison.column),
-                    value(&comparison.baseline),
-                    metric.better(),
-                );
+                let speed =
+                    RelativeSpeed::compare(value(&comparison.column), value(&comparison.baseline), metric.better());
                 row.push(match speed {
                     Some(s @ RelativeSpeed::Faster(_)) => Entry::new(s.to_string(), Kind::Faster),
                     Some(s @ RelativeSpeed::Slower(_)) => Entry::new(s.to_string(), Kind::Slower),
@@ -186,11 +171,7 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
         })
         .collect();
 
-    Grid {
-        metric,
-        header,
-        rows,
-    }
+    Grid { metric, header, rows }
 }
 
 #[cfg(test)]
@@ -239,16 +220,7 @@ mod tests {
         assert!(g.rows.iter().all(|r| r.len() == g.header.len()));
         assert_eq!(
             texts(&g.rows[0]),
-            [
-                "put",
-                "0.312 ms",
-                "0.587 ms",
-                "0.041 ms",
-                "error",
-                "1.9x faster",
-                "14.3x faster",
-                "-"
-            ]
+            ["put", "0.312 ms", "0.587 ms", "0.041 ms", "error", "1.9x faster", "14.3x faster", "-"]
         );
     }
 
@@ -269,16 +241,11 @@ mod tests {
         report.comparisons[0].column = C.to_owned();
         report.comparisons[0].baseline = RUST.to_owned();
         // Every get of the Rust column failed.
-        let cell = report
-            .cells
-            .iter_mut()
-            .find(|c| c.column == RUST && c.operation == "get");
+        let cell = report.cells.iter_mut().find(|c| c.column == RUST && c.operation == "get");
         let cell = cell.expect("sample cell");
         cell.errors = cell.count;
         // No batch_get for the Rust column.
-        report
-            .cells
-            .retain(|c| !(c.column == RUST && c.operation == "batch_get"));
+        report.cells.retain(|c| !(c.column == RUST && c.operation == "batch_get"));
 
         let g = grid(&report, Metric::AvgLatency);
         assert_eq!(g.rows[0][5].text, "1.9x slower");

@@ -49,22 +49,14 @@ impl RelativeSpeed {
             Better::Lower => value < baseline,
             Better::Higher => value > baseline,
         };
-        Some(if value_is_better {
-            RelativeSpeed::Faster(factor)
-        } else {
-            RelativeSpeed::Slower(factor)
-        })
+        Some(if value_is_better { RelativeSpeed::Faster(factor) } else { RelativeSpeed::Slower(factor) })
     }
 }
 
 /// Writes a factor with one decimal, or none from 100 up.
 fn factor_text(factor: f64) -> String {
     // Decide on the rounded value so 99.96 becomes "100x", not "100.0x".
-    if (factor * 10.0).round() >= 1_000.0 {
-        format!("{factor:.0}x")
-    } else {
-        format!("{factor:.1}x")
-    }
+    if (factor * 10.0).round() >= 1_000.0 { format!("{factor:.0}x") } else { format!("{factor:.1}x") }
 }
 
 impl fmt::Display for RelativeSpeed {
@@ -93,26 +85,14 @@ mod tests {
     #[test]
     fn lower_latency_is_faster() {
         // 0.312 ms against a baseline of 0.587 ms.
-        assert_eq!(
-            wording(Some(312.0), Some(587.0), Better::Lower),
-            "1.9x faster"
-        );
-        assert_eq!(
-            wording(Some(587.0), Some(312.0), Better::Lower),
-            "1.9x slower"
-        );
+        assert_eq!(wording(Some(312.0), Some(587.0), Better::Lower), "1.9x faster");
+        assert_eq!(wording(Some(587.0), Some(312.0), Better::Lower), "1.9x slower");
     }
 
     #[test]
     fn higher_throughput_is_faster() {
-        assert_eq!(
-            wording(Some(3_205.0), Some(1_703.0), Better::Higher),
-            "1.9x faster"
-        );
-        assert_eq!(
-            wording(Some(1_703.0), Some(3_205.0), Better::Higher),
-            "1.9x slower"
-        );
+        assert_eq!(wording(Some(3_205.0), Some(1_703.0), Better::Higher), "1.9x faster");
+        assert_eq!(wording(Some(1_703.0), Some(3_205.0), Better::Higher), "1.9x slower");
     }
 
     #[test]
@@ -126,69 +106,33 @@ mod tests {
 
     #[test]
     fn slower_wording() {
-        assert_eq!(
-            wording(Some(130.0), Some(100.0), Better::Lower),
-            "1.3x slower"
-        );
-        assert_eq!(
-            wording(Some(100.0), Some(130.0), Better::Higher),
-            "1.3x slower"
-        );
+        assert_eq!(wording(Some(130.0), Some(100.0), Better::Lower), "1.3x slower");
+        assert_eq!(wording(Some(100.0), Some(130.0), Better::Higher), "1.3x slower");
     }
 
     #[test]
     fn within_one_percent_is_same() {
-        assert_eq!(
-            wording(Some(100.0), Some(100.0), Better::Lower),
-            "1.0x (same)"
-        );
-        assert_eq!(
-            wording(Some(100.9), Some(100.0), Better::Lower),
-            "1.0x (same)"
-        );
-        assert_eq!(
-            wording(Some(100.0), Some(100.9), Better::Higher),
-            "1.0x (same)"
-        );
+        assert_eq!(wording(Some(100.0), Some(100.0), Better::Lower), "1.0x (same)");
+        assert_eq!(wording(Some(100.9), Some(100.0), Better::Lower), "1.0x (same)");
+        assert_eq!(wording(Some(100.0), Some(100.9), Better::Higher), "1.0x (same)");
         // Just beyond 1%: the direction shows even though the factor rounds to 1.0.
-        assert_eq!(
-            wording(Some(100.0), Some(102.0), Better::Lower),
-            "1.0x faster"
-        );
-        assert_eq!(
-            wording(Some(102.0), Some(100.0), Better::Lower),
-            "1.0x slower"
-        );
+        assert_eq!(wording(Some(100.0), Some(102.0), Better::Lower), "1.0x faster");
+        assert_eq!(wording(Some(102.0), Some(100.0), Better::Lower), "1.0x slower");
     }
 
     #[test]
     fn one_decimal_below_100_none_from_100() {
-        assert_eq!(
-            wording(Some(1.0), Some(14.3), Better::Lower),
-            "14.3x faster"
-        );
-        assert_eq!(
-            wording(Some(1.0), Some(99.94), Better::Lower),
-            "99.9x faster"
-        );
-        assert_eq!(
-            wording(Some(1.0), Some(99.96), Better::Lower),
-            "100x faster"
-        );
-        assert_eq!(
-            wording(Some(1.0), Some(140.4), Better::Higher),
-            "140x slower"
-        );
+        assert_eq!(wording(Some(1.0), Some(14.3), Better::Lower), "14.3x faster");
+        assert_eq!(wording(Some(1.0), Some(99.94), Better::Lower), "99.9x faster");
+        assert_eq!(wording(Some(1.0), Some(99.96), Better::Lower), "100x faster");
+        assert_eq!(wording(Some(1.0), Some(140.4), Better::Higher), "140x slower");
         assert_eq!(wording(Some(2.0), Some(1.0), Better::Lower), "2.0x slower");
     }
 
     #[test]
     fn missing_or_zero_gives_no_wording() {
         assert_eq!(RelativeSpeed::compare(None, Some(1.0), Better::Lower), None);
-        assert_eq!(
-            RelativeSpeed::compare(Some(1.0), None, Better::Higher),
-            None
-        );
+        assert_eq!(RelativeSpeed::compare(Some(1.0), None, Better::Higher), None);
         assert_eq!(wording(Some(0.0), Some(1.0), Better::Lower), "-");
         assert_eq!(wording(Some(1.0), Some(0.0), Better::Higher), "-");
         assert_eq!(wording(Some(f64::NAN), Some(1.0), Better::Higher), "-");

@@ -40,19 +40,13 @@ impl Exporter for TableExporter {
 impl TableExporter {
     /// Bold text when colour is on (the only styling outside comfy-table's cells).
     fn bold(&self, text: &str) -> String {
-        if self.color {
-            format!("\u{1b}[1m{text}\u{1b}[0m")
-        } else {
-            text.to_owned()
-        }
+        if self.color { format!("\u{1b}[1m{text}\u{1b}[0m") } else { text.to_owned() }
     }
 
     fn new_table(&self) -> Table {
         let mut table = Table::new();
         // Solid inner lines instead of the preset's dotted ones: every font has `│`.
-        table
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_style(TableComponent::VerticalLines, '│');
+        table.load_preset(UTF8_FULL_CONDENSED).set_style(TableComponent::VerticalLines, '│');
         if self.color {
             table.enforce_styling();
         } else {
@@ -63,11 +57,7 @@ impl TableExporter {
 
     fn header_cell(&self, text: &str) -> comfy_table::Cell {
         let cell = comfy_table::Cell::new(text);
-        if self.color {
-            cell.add_attribute(Attribute::Bold)
-        } else {
-            cell
-        }
+        if self.color { cell.add_attribute(Attribute::Bold) } else { cell }
     }
 
     fn header(&self, report: &RunReport) -> String {
@@ -110,31 +100,18 @@ impl TableExporter {
         let mut out = self.bold("Errors");
         if !issues.errors.is_empty() {
             let mut table = self.new_table();
-            table.set_header(
-                ["Column", "Operation", "Reason", "Count"].map(|h| self.header_cell(h)),
-            );
+            table.set_header(["Column", "Operation", "Reason", "Count"].map(|h| self.header_cell(h)));
             for e in &issues.errors {
-                table.add_row([
-                    e.column.clone(),
-                    e.operation.clone(),
-                    e.reason.clone(),
-                    thousands(e.count),
-                ]);
+                table.add_row([e.column.clone(), e.operation.clone(), e.reason.clone(), thousands(e.count)]);
             }
             right_align_from(&mut table, 3);
             out.push('\n');
             out.push_str(&table.to_string());
         }
         for failed in &issues.failed_columns {
-            let status = if self.color {
-                format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR)
-            } else {
-                metrics::ERROR.to_owned()
-            };
-            out.push_str(&format!(
-                "\n  {}: {status}: {}",
-                failed.column, failed.error
-            ));
+            let status =
+                if self.color { format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR) } else { metrics::ERROR.to_owned() };
+            out.push_str(&format!("\n  {}: {status}: {}", failed.column, failed.error));
         }
         out
     }
@@ -142,10 +119,7 @@ impl TableExporter {
     fn notes(&self, issues: &Issues) -> String {
         let mut out = self.bold("Notes");
         for note in &issues.notes {
-            out.push_str(&format!(
-                "\n  {} / {}: {}",
-                note.column, note.operation, note.text
-            ));
+            out.push_str(&format!("\n  {} / {}: {}", note.column, note.operation, note.text));
         }
         out
     }
@@ -153,16 +127,8 @@ impl TableExporter {
 
 /// `label  text` lines with the texts lined up, each line starting with `indent`.
 fn aligned(lines: &[Line], indent: &str) -> String {
-    let width = lines
-        .iter()
-        .map(|l| l.label.chars().count())
-        .max()
-        .unwrap_or(0);
-    lines
-        .iter()
-        .map(|l| format!("{indent}{:<width$}  {}", l.label, l.text))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let width = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
+    lines.iter().map(|l| format!("{indent}{:<width$}  {}", l.label, l.text)).collect::<Vec<_>>().join("\n")
 }
 
 /// Right-aligns every column from `first` on (the numbers).
@@ -187,11 +153,7 @@ mod tests {
         let start = out.find(title).expect("title present");
         out[start..]
             .lines()
-            .find(|l| {
-                l.trim_start_matches('│')
-                    .trim_start()
-                    .starts_with(&format!("{operation} "))
-            })
+            .find(|l| l.trim_start_matches('│').trim_start().starts_with(&format!("{operation} ")))
             .expect("row present")
     }
 
@@ -208,10 +170,7 @@ mod tests {
             "Notes",
         ]
         .iter()
-        .map(|t| {
-            out.find(t)
-                .unwrap_or_else(|| panic!("{t:?} missing from\n{out}"))
-        })
+        .map(|t| out.find(t).unwrap_or_else(|| panic!("{t:?} missing from\n{out}")))
         .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
     }
@@ -230,10 +189,7 @@ mod tests {
     fn cells_ratios_and_separators() {
         let out = plain();
         let put = row(&out, "Avg Latency", "put");
-        assert!(
-            put.contains("0.312 ms") && put.contains("0.587 ms"),
-            "{put}"
-        );
+        assert!(put.contains("0.312 ms") && put.contains("0.587 ms"), "{put}");
         // Ratio columns come after the value columns, in comparison order.
         let rust_vs_c = put.find("1.9x faster").expect("Rust vs C");
         let async_vs_c = put.find("14.3x faster").expect("Async vs C");
@@ -255,9 +211,7 @@ mod tests {
         // ["", put, rust, c, async, crate, rust vs c, async vs c, crate vs c, ""]
         assert_eq!(cells[5], "error", "{put}");
         assert_eq!(cells[8], "-", "{put}");
-        assert!(
-            out.contains("Rust crate (50 in flight): error: worker exited: connection refused")
-        );
+        assert!(out.contains("Rust crate (50 in flight): error: worker exited: connection refused"));
     }
 
     #[test]
@@ -273,15 +227,9 @@ mod tests {
     fn errors_and_notes_listed() {
         let out = plain();
         let errors = &out[out.find("Errors").expect("errors section")..];
-        let timeout = errors
-            .lines()
-            .find(|l| l.contains("timeout"))
-            .expect("timeout row");
+        let timeout = errors.lines().find(|l| l.contains("timeout")).expect("timeout row");
         assert!(timeout.contains("official aerospike (C)") && timeout.contains("get"));
-        assert!(
-            timeout.trim_end_matches('│').trim_end().ends_with('2'),
-            "{timeout}"
-        );
+        assert!(timeout.trim_end_matches('│').trim_end().ends_with('2'), "{timeout}");
         assert!(out.contains("aerospike-py async / scan: scan returned 9,990 of 10,000 records"));
     }
 

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::results::{
-    Cell, Column, Comparison, LatencyStats, MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo,
-    Workload,
+    Cell, Column, Comparison, LatencyStats, MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
 };
 use crate::stats::{Recorder, encode_histogram};
 
@@ -17,20 +16,10 @@ pub const ASYNC: &str = "py-rust-async";
 pub const CRATE: &str = "rust-async";
 
 fn policies() -> BTreeMap<String, String> {
-    [("timeout_ms", "1000"), ("retries", "0")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    [("timeout_ms", "1000"), ("retries", "0")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
-fn column(
-    id: &str,
-    label: &str,
-    client: &str,
-    version: &str,
-    mode: &str,
-    in_flight: u32,
-) -> Column {
+fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in_flight: u32) -> Column {
     Column {
         id: id.to_owned(),
         label: label.to_owned(),
@@ -76,14 +65,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
 }
 
 pub fn sample_report() -> RunReport {
-    let mut crate_column = column(
-        CRATE,
-        "Rust crate (50 in flight)",
-        "aerospike",
-        "3.0.0",
-        "async",
-        50,
-    );
+    let mut crate_column = column(CRATE, "Rust crate (50 in flight)", "aerospike", "3.0.0", "async", 50);
     crate_column.source = "crate".to_owned();
     crate_column.python_version = None;
     crate_column.policies = BTreeMap::new();
@@ -93,36 +75,19 @@ pub fn sample_report() -> RunReport {
     for (op, rust, c, asy) in [
         ("put", (312.0, 3_205.0), (587.0, 1_703.0), (41.0, 24_390.0)),
         ("get", (198.0, 5_050.0), (401.0, 2_493.0), (29.0, 34_482.0)),
-        (
-            "batch_get",
-            (45.0, 22_222.0),
-            (89.0, 11_235.0),
-            (32.0, 31_250.0),
-        ),
-        (
-            "scan",
-            (12.0, 83_333.0),
-            (31.0, 32_258.0),
-            (10.0, 100_000.0),
-        ),
+        ("batch_get", (45.0, 22_222.0), (89.0, 11_235.0), (32.0, 31_250.0)),
+        ("scan", (12.0, 83_333.0), (31.0, 32_258.0), (10.0, 100_000.0)),
     ] {
         cells.push(cell(RUST, op, rust.0, rust.1));
         cells.push(cell(C, op, c.0, c.1));
         cells.push(cell(ASYNC, op, asy.0, asy.1));
     }
-    let c_get = cells
-        .iter_mut()
-        .find(|x| x.column == C && x.operation == "get")
-        .expect("sample has a C get cell");
+    let c_get = cells.iter_mut().find(|x| x.column == C && x.operation == "get").expect("sample has a C get cell");
     c_get.errors = 3;
     c_get.errors_by_reason = [("timeout".to_owned(), 2), ("rc 2".to_owned(), 1)].into();
-    let async_scan = cells
-        .iter_mut()
-        .find(|x| x.column == ASYNC && x.operation == "scan")
-        .expect("sample has an async scan cell");
-    async_scan
-        .notes
-        .push("scan returned 9,990 of 10,000 records".to_owned());
+    let async_scan =
+        cells.iter_mut().find(|x| x.column == ASYNC && x.operation == "scan").expect("sample has an async scan cell");
+    async_scan.notes.push("scan returned 9,990 of 10,000 records".to_owned());
 
     RunReport {
         schema_version: SCHEMA_VERSION,
@@ -149,56 +114,21 @@ pub fn sample_report() -> RunReport {
             namespace: "test".to_owned(),
             set: "bench".to_owned(),
             key_prefix: "aerobench-".to_owned(),
-            operations: ["put", "get", "batch_get", "scan"]
-                .map(str::to_owned)
-                .to_vec(),
+            operations: ["put", "get", "batch_get", "scan"].map(str::to_owned).to_vec(),
             bins: vec!["i: int".to_owned(), "s: string(32)".to_owned()],
             warmup_ops: 100,
         },
         columns: vec![
-            column(
-                RUST,
-                "aerospike-py (Rust)",
-                "aerospike-py",
-                "0.5.0",
-                "sync",
-                1,
-            ),
-            column(
-                C,
-                "official aerospike (C)",
-                "aerospike",
-                "15.0.0",
-                "sync",
-                1,
-            ),
-            column(
-                ASYNC,
-                "aerospike-py async",
-                "aerospike-py",
-                "0.5.0",
-                "async",
-                50,
-            ),
+            column(RUST, "aerospike-py (Rust)", "aerospike-py", "0.5.0", "sync", 1),
+            column(C, "official aerospike (C)", "aerospike", "15.0.0", "sync", 1),
+            column(ASYNC, "aerospike-py async", "aerospike-py", "0.5.0", "async", 50),
             crate_column,
         ],
         cells,
         comparisons: vec![
-            Comparison {
-                label: "Rust vs C".to_owned(),
-                column: RUST.to_owned(),
-                baseline: C.to_owned(),
-            },
-            Comparison {
-                label: "Async vs C".to_owned(),
-                column: ASYNC.to_owned(),
-                baseline: C.to_owned(),
-            },
-            Comparison {
-                label: "Crate vs C".to_owned(),
-                column: CRATE.to_owned(),
-                baseline: C.to_owned(),
-            },
+            Comparison { label: "Rust vs C".to_owned(), column: RUST.to_owned(), baseline: C.to_owned() },
+            Comparison { label: "Async vs C".to_owned(), column: ASYNC.to_owned(), baseline: C.to_owned() },
+            Comparison { label: "Crate vs C".to_owned(), column: CRATE.to_owned(), baseline: C.to_owned() },
         ],
     }
 }

@@ -115,7 +115,9 @@ pub fn execute_batch(store: &Store, msg: &Message<'_>, out: &mut BytesMut) -> Re
             Ok(req) => {
                 execute(store, &req, row.index, out);
             }
-            Err(code) => put_reply_header(out, &ReplyHeader { result_code: code, index: row.index, ..Default::default() }),
+            Err(code) => {
+                put_reply_header(out, &ReplyHeader { result_code: code, index: row.index, ..Default::default() })
+            }
         }
         if out.len() - frame_start >= FRAME_TARGET {
             patch_header(out, frame_start, MsgType::Message);
@@ -183,7 +185,8 @@ mod tests {
         field41.put_u8(0x0D);
         full_row(&mut field41, 0, [1; 20], 0, info2::WRITE, &[w]);
         repeat_row(&mut field41, 1, [2; 20]);
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
         let mut out = BytesMut::new();
         execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).unwrap();
         assert_eq!(rows_of(&out).1, vec![(0, 0, 0, 0), (1, 0, 0, 0), (0, 0, 0, info3::LAST)]);
@@ -194,7 +197,8 @@ mod tests {
         full_row(&mut field41, 7, [2; 20], info1::READ | info1::GET_ALL, 0, &[]);
         repeat_row(&mut field41, 8, [9; 20]);
         repeat_row(&mut field41, 9, [1; 20]);
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
         let mut out = BytesMut::new();
         execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).unwrap();
         let (frames, rows) = rows_of(&out);
@@ -209,10 +213,12 @@ mod tests {
         field41.put_u32(u32::MAX);
         field41.put_u8(0x0D);
         repeat_row(&mut field41, 1, [2; 20]);
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
         let mut out = BytesMut::new();
         assert!(execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).is_err());
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &[0, 0])], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &[0, 0])], &[]);
         assert!(execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).is_err());
     }
 
@@ -223,11 +229,19 @@ mod tests {
         let mut field41 = BytesMut::new();
         field41.put_u32(8);
         field41.put_u8(0x0D);
-        full_row(&mut field41, 0, [0; 20], 0, info2::WRITE, &[Op { op: op::WRITE, particle: 4, name: b"b", value: &big }]);
+        full_row(
+            &mut field41,
+            0,
+            [0; 20],
+            0,
+            info2::WRITE,
+            &[Op { op: op::WRITE, particle: 4, name: b"b", value: &big }],
+        );
         for i in 1..8u8 {
             repeat_row(&mut field41, i as u32, [i; 20]);
         }
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
         let mut out = BytesMut::new();
         execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).unwrap();
         let mut field41 = BytesMut::new();
@@ -237,7 +251,8 @@ mod tests {
         for i in 1..8u8 {
             repeat_row(&mut field41, i as u32, [i; 20]);
         }
-        let body = request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
+        let body =
+            request(MsgHeader { info1: info1::BATCH, ..Default::default() }, &[(field::BATCH_INDEX, &field41)], &[]);
         let mut out = BytesMut::new();
         execute_batch(&store, &Message::parse(&body).unwrap(), &mut out).unwrap();
         let (frames, rows) = rows_of(&out);

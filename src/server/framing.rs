@@ -102,11 +102,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     while got < HEADER_LEN {
         let n = reader.read(&mut header[got..]).await?;
         if n == 0 {
-            return Err(if got == 0 {
-                FrameError::Closed
-            } else {
-                FrameError::Truncated { got, want: HEADER_LEN }
-            });
+            return Err(if got == 0 { FrameError::Closed } else { FrameError::Truncated { got, want: HEADER_LEN } });
         }
         got += n;
     }

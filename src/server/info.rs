@@ -33,12 +33,7 @@ pub struct ConnContext {
 /// The partition map value: every namespace, regime 0, one replica, all 4096 partitions owned.
 pub fn replicas(store: &Store) -> String {
     let bitmap = base64::engine::general_purpose::STANDARD.encode([0xFFu8; N_PARTITIONS / 8]);
-    store
-        .namespaces()
-        .iter()
-        .map(|ns| format!("{}:0,1,{}", ns.name, bitmap))
-        .collect::<Vec<_>>()
-        .join(";")
+    store.namespaces().iter().map(|ns| format!("{}:0,1,{}", ns.name, bitmap)).collect::<Vec<_>>().join(";")
 }
 
 fn host_port(addr: &SocketAddr) -> String {
@@ -65,8 +60,9 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "partition-generation" | "peers-generation" | "rebalance-generation" => "1".into(),
         "partitions" => N_PARTITIONS.to_string(),
         "replicas" => replicas(store),
-        "service" | "services" | "service-clear-std" | "service-clear-alt" | "service-tls-std"
-        | "service-tls-alt" => host_port(&ctx.local),
+        "service" | "services" | "service-clear-std" | "service-clear-alt" | "service-tls-std" | "service-tls-alt" => {
+            host_port(&ctx.local)
+        }
         "services-alumni" | "services-alternate" => String::new(),
         n if n.starts_with("peers-") => format!("1,{},[]", id.port),
         "namespaces" => ns_list(),

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 
 use super::message::{
-    Message, Op, ReplyHeader, field, info1, info2, info3, op, particle, put_op, put_reply_header, rc,
-    MAX_BIN_NAME,
+    MAX_BIN_NAME, Message, Op, ReplyHeader, field, info1, info2, info3, op, particle, put_op, put_reply_header, rc,
 };
 use super::store::{Bin, Digest, Record, Store, compute_digest, now_void_secs, partition_id};
 
@@ -67,7 +66,8 @@ impl BinList {
             }
             return;
         }
-        let bin = Bin { name: Bytes::copy_from_slice(name), particle: particle_type, value: Bytes::copy_from_slice(value) };
+        let bin =
+            Bin { name: Bytes::copy_from_slice(name), particle: particle_type, value: Bytes::copy_from_slice(value) };
         match pos {
             Some(i) => self.bins[i] = bin,
             None => {
@@ -178,12 +178,8 @@ fn run(store: &Store, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -
 
 /// Bins a read returns: all of them, the named ones, or none (header only).
 fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -> Result<(), u8> {
-    let header = ReplyHeader {
-        generation: record.generation,
-        void_time: record.void_time,
-        index,
-        ..Default::default()
-    };
+    let header =
+        ReplyHeader { generation: record.generation, void_time: record.void_time, index, ..Default::default() };
     if req.info1 & info1::NOBINDATA != 0 {
         put_reply_header(out, &header);
         return Ok(());
@@ -393,7 +389,8 @@ mod tests {
     }
 
     fn put(store: &Store, d: &[u8; 20], ops: &[Op<'_>], info2_bits: u8, info3_bits: u8, gen_: u32) -> u8 {
-        let h = MsgHeader { info2: info2::WRITE | info2_bits, info3: info3_bits, generation: gen_, ..Default::default() };
+        let h =
+            MsgHeader { info2: info2::WRITE | info2_bits, info3: info3_bits, generation: gen_, ..Default::default() };
         run_cmd(store, &request(h, &fields(d), ops)).0
     }
 
@@ -412,7 +409,10 @@ mod tests {
     fn put_get_generation_and_policies() {
         let store = Store::new(&["test"]);
         let d = [7u8; 20];
-        assert_eq!(put(&store, &d, &[w(b"i", particle::INTEGER, &5i64.to_be_bytes()), w(b"s", 3, b"x")], 0, 0, 0), rc::OK);
+        assert_eq!(
+            put(&store, &d, &[w(b"i", particle::INTEGER, &5i64.to_be_bytes()), w(b"s", 3, b"x")], 0, 0, 0),
+            rc::OK
+        );
         let (code, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
         assert_eq!(code, rc::OK);
         assert_eq!(m.header.generation, 1);
@@ -423,7 +423,8 @@ mod tests {
         assert_eq!(m.ops.len(), 1);
         assert_eq!(m.ops[0].name, b"s");
         // Header only.
-        let (_, m) = get(&store, &d, info1::READ | info1::NOBINDATA, &[Op { op: op::READ, particle: 0, name: b"", value: b"" }]);
+        let (_, m) =
+            get(&store, &d, info1::READ | info1::NOBINDATA, &[Op { op: op::READ, particle: 0, name: b"", value: b"" }]);
         assert_eq!((m.ops.len(), m.header.generation), (0, 1));
         // Generation and create-only policies.
         assert_eq!(put(&store, &d, &[w(b"i", 1, &[0; 8])], info2::GENERATION, 0, 9), rc::GENERATION_ERROR);
@@ -485,7 +486,13 @@ mod tests {
             m.ops.iter().map(|o| (o.name.to_vec(), o.value.to_vec())).collect();
         assert_eq!(got.len(), 5000 - 1667);
         for (i, n) in names.iter().enumerate() {
-            let want: Option<&[u8]> = if i % 3 == 0 { None } else if i % 5 == 0 { Some(b"new") } else { Some(n) };
+            let want: Option<&[u8]> = if i % 3 == 0 {
+                None
+            } else if i % 5 == 0 {
+                Some(b"new")
+            } else {
+                Some(n)
+            };
             assert_eq!(got.get(n).map(Vec::as_slice), want, "bin {i}");
         }
         // Named reads of many bins.

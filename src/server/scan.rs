@@ -134,7 +134,8 @@ pub async fn stream_scan<W: AsyncWrite + Unpin>(
         .map(u64::from_be_bytes)
         .filter(|&m| m > 0)
         .unwrap_or(u64::MAX);
-    let names: std::collections::HashSet<&[u8]> = msg.ops.iter().filter(|o| o.op == op::READ && !o.name.is_empty()).map(|o| o.name).collect();
+    let names: std::collections::HashSet<&[u8]> =
+        msg.ops.iter().filter(|o| o.op == op::READ && !o.name.is_empty()).map(|o| o.name).collect();
     let bins = if msg.header.info1 & info1::NOBINDATA != 0 {
         Bins::None
     } else if names.is_empty() {
@@ -207,7 +208,8 @@ mod tests {
     }
 
     async fn scan(store: &Store, fields: &[(u8, &[u8])], ops: &[Op<'_>], info1_bits: u8) -> Vec<Row> {
-        let body = request(MsgHeader { info1: info1_bits, info3: info3::PARTITION_DONE, ..Default::default() }, fields, ops);
+        let body =
+            request(MsgHeader { info1: info1_bits, info3: info3::PARTITION_DONE, ..Default::default() }, fields, ops);
         let msg = Message::parse(&body).unwrap();
         let mut wire = Vec::new();
         stream_scan(store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();
@@ -267,7 +269,8 @@ mod tests {
         let mut digests: Vec<u8> = vec![];
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10 {
-            let mut fields: Vec<(u8, &[u8])> = vec![(field::NAMESPACE, b"test"), (field::SET, b"p"), (field::MAX_RECORDS, &max)];
+            let mut fields: Vec<(u8, &[u8])> =
+                vec![(field::NAMESPACE, b"test"), (field::SET, b"p"), (field::MAX_RECORDS, &max)];
             if !pids.is_empty() {
                 fields.push((field::PID_ARRAY, &pids));
             }
@@ -289,8 +292,11 @@ mod tests {
                 assert!(seen.insert(d.clone()), "record sent twice");
                 last.insert(partition_id(&d.clone().try_into().unwrap()), d);
             }
-            let asked: Vec<usize> = pids.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
-                .chain(digests.chunks(20).map(|d| partition_id(&d.try_into().unwrap()))).collect();
+            let asked: Vec<usize> = pids
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
+                .chain(digests.chunks(20).map(|d| partition_id(&d.try_into().unwrap())))
+                .collect();
             let open: Vec<usize> = asked.into_iter().filter(|p| !done.contains(&(*p as u32))).collect();
             pids = open.iter().filter(|p| !last.contains_key(p)).flat_map(|p| (*p as u16).to_le_bytes()).collect();
             digests = open.iter().filter_map(|p| last.get(p)).flatten().copied().collect();

@@ -91,12 +91,7 @@ impl Namespace {
     pub fn count(&self, set: Option<&[u8]>) -> u64 {
         let now = now_void_secs();
         (0..N_PARTITIONS)
-            .map(|p| {
-                self.read(p)
-                    .values()
-                    .filter(|r| r.is_live(now) && set.is_none_or(|s| r.set == s))
-                    .count() as u64
-            })
+            .map(|p| self.read(p).values().filter(|r| r.is_live(now) && set.is_none_or(|s| r.set == s)).count() as u64)
             .sum()
     }
 

@@ -25,9 +25,7 @@ impl Server {
             .expect("spawn aerobench serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listening line");
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -59,10 +57,7 @@ impl Drop for Server {
 
 /// The Python interpreter used for client tests: `$AEROBENCH_PYTHON`, else `python3`.
 pub fn python_exe() -> String {
-    std::env::var("AEROBENCH_PYTHON")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "python3".to_string())
+    std::env::var("AEROBENCH_PYTHON").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "python3".to_string())
 }
 
 /// Output of a child process run by [`run_with_timeout`].
@@ -80,24 +75,14 @@ impl TimedOutput {
 
     /// Human-readable dump of the run, for panic messages.
     pub fn describe(&self) -> String {
-        let status = if self.timed_out {
-            "killed after timeout".to_string()
-        } else {
-            format!("{:?}", self.status)
-        };
-        format!(
-            "status: {status}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout, self.stderr
-        )
+        let status = if self.timed_out { "killed after timeout".to_string() } else { format!("{:?}", self.status) };
+        format!("status: {status}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
     }
 }
 
 /// Runs `cmd` (stdin closed, stdout/stderr captured) and kills it if it is still
 /// running after `timeout`, so a hung child never blocks the test run.
-pub fn run_with_timeout(
-    mut cmd: std::process::Command,
-    timeout: std::time::Duration,
-) -> TimedOutput {
+pub fn run_with_timeout(mut cmd: std::process::Command, timeout: std::time::Duration) -> TimedOutput {
     use std::io::Read;
     use std::time::Instant;
 
@@ -135,18 +120,9 @@ pub fn run_with_timeout(
         while !h.is_finished() && Instant::now() < until {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        if h.is_finished() {
-            h.join().unwrap_or_default()
-        } else {
-            String::from("<output not closed>")
-        }
+        if h.is_finished() { h.join().unwrap_or_default() } else { String::from("<output not closed>") }
     };
-    TimedOutput {
-        status,
-        stdout: join(out),
-        stderr: join(err),
-        timed_out,
-    }
+    TimedOutput { status, stdout: join(out), stderr: join(err), timed_out }
 }
 
 /// Installs the PyPI package `spec` (`name==version`) with
@@ -164,9 +140,8 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     const MARKER: &str = ".aerobench-installed";
-    let (name, version) = spec
-        .split_once("==")
-        .unwrap_or_else(|| panic!("python_package: expected name==version, got {spec:?}"));
+    let (name, version) =
+        spec.split_once("==").unwrap_or_else(|| panic!("python_package: expected name==version, got {spec:?}"));
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => manifest.join(PathBuf::from(dir)),
@@ -179,36 +154,14 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
         return dest;
     }
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tmp = root.join(format!(
-        ".tmp-{}-{}-{}-{nanos}",
-        name.trim(),
-        version.trim(),
-        std::process::id()
-    ));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let tmp = root.join(format!(".tmp-{}-{}-{}-{nanos}", name.trim(), version.trim(), std::process::id()));
     let mut cmd = Command::new(python_exe());
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--target",
-    ])
-    .arg(&tmp)
-    .arg(spec);
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]).arg(&tmp).arg(spec);
     let out = run_with_timeout(cmd, Duration::from_secs(900));
     if !out.success() {
         let _ = std::fs::remove_dir_all(&tmp);
-        panic!(
-            "`{} -m pip install --target {} {spec}` failed\n{}",
-            python_exe(),
-            tmp.display(),
-            out.describe()
-        );
+        panic!("`{} -m pip install --target {} {spec}` failed\n{}", python_exe(), tmp.display(), out.describe());
     }
     std::fs::write(tmp.join(MARKER), format!("{spec}\n"))
         .unwrap_or_else(|e| panic!("write marker in {}: {e}", tmp.display()));
@@ -238,11 +191,7 @@ pub fn python_package(spec: &str) -> std::path::PathBuf {
         let _ = std::fs::remove_dir_all(&tmp);
         return dest;
     }
-    panic!(
-        "could not move {} into place at {}",
-        tmp.display(),
-        dest.display()
-    );
+    panic!("could not move {} into place at {}", tmp.display(), dest.display());
 }
 
 // ---------------------------------------------------------------------------
