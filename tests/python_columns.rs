@@ -317,3 +317,35 @@ fn python_and_rust_columns_write_identical_records() {
         assert_eq!(records, reference, "{column} wrote different records than {first}");
     }
 }
+
+#[test]
+fn embedded_interpreter_is_the_linked_one_whatever_path_says() {
+    // A stand-in aerospike_py that reports the interpreter it runs in as its version.
+    let dir = scratch("interpreter-probe");
+    std::fs::create_dir_all(dir.join("aerospike_py")).unwrap();
+    std::fs::write(
+        dir.join("aerospike_py").join("__init__.py"),
+        "import sys\n__version__ = sys.executable + '|' + sys.prefix\n\
+         class _Client:\n    def connect(self, *a, **k):\n        return self\n\
+         \x20   def put(self, *a, **k):\n        return None\n\
+         \x20   def close(self):\n        pass\n\
+         def client(config):\n    return _Client()\n",
+    )
+    .unwrap();
+    let arg = format!("aerospike-py={}", dir.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .args(["--builtin-server", "--format", "json", "--quiet", "--count", "10", "--ops", "put"])
+        .args(["--clients", "aerospike-py-sync", "--client-path", &arg])
+        .env("PATH", "")
+        .env("AEROBENCH_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "with an empty PATH: {}", String::from_utf8_lossy(&out.stderr));
+    let r = report(&out);
+    let version = column(&r, "aerospike-py-sync")["client_version"].as_str().unwrap().to_string();
+    let (executable, prefix) = version.split_once('|').unwrap();
+    assert!(Path::new(executable).is_file(), "sys.executable {executable:?} is a real file");
+    // That interpreter agrees about its own prefix: the embedded one was configured as it.
+    let own = Command::new(executable).args(["-c", "import sys; print(sys.prefix)"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&own.stdout).trim(), prefix);
+}
