@@ -2,43 +2,22 @@
 
 import aerospike_py
 
-from aerobench_shim import batch_range, bins_builder, module_source
+from aerobench_shim import Adapter, batch_range
 
 
-def _setup(spec):
-    t = spec["timeout_ms"]
-    policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
-    scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}
-    config = {
-        "hosts": [(spec["host"], spec["port"])],
-        "timeout": min(t, 10000),
-        "max_conns_per_node": max(256, spec["in_flight"] + 16),
-    }
-    return config, policy, scan_policy
-
-
-class _Common:
+class _Common(Adapter):
     def _init(self, spec):
-        self.w = spec["workload"]
-        self.prefix = self.w["key_prefix"]
-        self.bins = bins_builder(self.w)
-        self.ns, self.set = self.w["namespace"], self.w["set"]
-        self.config, self.policy, self.scan_policy = _setup(spec)
+        self.setup(spec)
+        t = self.timeout
+        self.policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
+        self.scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}
+        self.config = {"hosts": [(spec["host"], spec["port"])], "timeout": min(t, 10000), "max_conns_per_node": self.max_conns}
 
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))
 
     def describe(self):
-        version, path = module_source(aerospike_py)
-        policies = {
-            "total_timeout_ms": str(self.policy["total_timeout"]),
-            "socket_timeout_ms": str(self.policy["socket_timeout"]),
-            "max_retries": "0",
-            "max_conns_per_node": str(self.config["max_conns_per_node"]),
-            "scan_total_timeout_ms": "none",
-            "batch_concurrency": "client default",
-        }
-        return {"version": version, "path": path, "policies": policies}
+        return self.describe_as(aerospike_py)
 
 
 class Sync(_Common):

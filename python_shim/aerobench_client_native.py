@@ -2,19 +2,15 @@
 
 import aerospike_native as an
 
-from aerobench_shim import batch_range, bins_builder, module_source
+from aerobench_shim import Adapter, batch_range
 
 
-class _Common:
+class _Common(Adapter):
     def _init(self, spec):
-        self.w = spec["workload"]
-        self.prefix = self.w["key_prefix"]
-        self.bins = bins_builder(self.w)
-        self.ns, self.set = self.w["namespace"], self.w["set"]
-        t = spec["timeout_ms"]
-        self.timeout = t
+        self.setup(spec)
+        t = self.timeout
         self.cp = an.ClientPolicy()
-        self.cp.max_conns_per_node = max(256, spec["in_flight"] + 16)
+        self.cp.max_conns_per_node = self.max_conns
         self.wp, self.rp, self.bp, self.qp = an.WritePolicy(), an.ReadPolicy(), an.BatchPolicy(), an.QueryPolicy()
         for p in (self.wp, self.rp, self.bp, self.qp):
             p.total_timeout = t
@@ -30,16 +26,7 @@ class _Common:
         return an.Statement(self.ns, self.set)
 
     def describe(self):
-        version, path = module_source(an)
-        policies = {
-            "total_timeout_ms": str(self.timeout),
-            "socket_timeout_ms": str(self.timeout),
-            "max_retries": "0",
-            "max_conns_per_node": str(self.cp.max_conns_per_node),
-            "scan_total_timeout_ms": "none",
-            "batch_concurrency": "client default",
-        }
-        return {"version": version, "path": path, "policies": policies}
+        return self.describe_as(an)
 
 
 class Sync(_Common):

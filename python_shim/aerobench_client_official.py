@@ -2,20 +2,17 @@
 
 import aerospike
 
-from aerobench_shim import batch_range, bins_builder, module_source
+from aerobench_shim import Adapter, batch_range
 
 
-class Sync:
+class Sync(Adapter):
     def __init__(self, spec):
-        self.w = spec["workload"]
-        self.prefix = self.w["key_prefix"]
-        self.bins = bins_builder(self.w)
-        self.ns, self.set = self.w["namespace"], self.w["set"]
-        t = spec["timeout_ms"]
+        self.setup(spec)
+        t = self.timeout
         base = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
         self.config = {
             "hosts": [(spec["host"], spec["port"])],
-            "max_conns_per_node": max(256, spec["in_flight"] + 16),
+            "max_conns_per_node": self.max_conns,
             "policies": {
                 "read": dict(base),
                 "write": dict(base),
@@ -30,16 +27,7 @@ class Sync:
         return (self.ns, self.set, self.prefix + str(i))
 
     def describe(self):
-        version, path = module_source(aerospike)
-        policies = {
-            "total_timeout_ms": str(self.config["policies"]["read"]["total_timeout"]),
-            "socket_timeout_ms": str(self.config["policies"]["read"]["socket_timeout"]),
-            "max_retries": "0",
-            "max_conns_per_node": str(self.config["max_conns_per_node"]),
-            "scan_total_timeout_ms": "none",
-            "batch_concurrency": "client default",
-        }
-        return {"version": version, "path": path, "policies": policies}
+        return self.describe_as(aerospike)
 
     def put(self, i):
         self.c.put(self.key(i), self.bins(i))

@@ -33,6 +33,31 @@ def bins_builder(w):
     return eval("lambda i: {" + ", ".join(parts) + "}", {"string_value": string_value})
 
 
+class Adapter:
+    """What every client adapter shares: the workload, how keys and bins are made, and the
+    policies aerobench sets explicitly on every client."""
+
+    def setup(self, spec):
+        self.w = spec["workload"]
+        self.prefix = self.w["key_prefix"]
+        self.bins = bins_builder(self.w)
+        self.ns, self.set = self.w["namespace"], self.w["set"]
+        self.timeout = spec["timeout_ms"]
+        self.max_conns = max(256, spec["in_flight"] + 16)
+
+    def describe_as(self, module):
+        version, path = module_source(module)
+        policies = {
+            "total_timeout_ms": str(self.timeout),
+            "socket_timeout_ms": str(self.timeout),
+            "max_retries": "0",
+            "max_conns_per_node": str(self.max_conns),
+            "scan_total_timeout_ms": "none",
+            "batch_concurrency": "client default",
+        }
+        return {"version": version, "path": path, "policies": policies}
+
+
 def batch_range(w, j):
     start = j * w["batch_size"]
     return range(start, min(start + w["batch_size"], w["count"]))
