@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use std::sync::atomic::AtomicU64;
 
@@ -33,8 +33,11 @@ impl PhaseBar {
         }
         let bar = ProgressBar::with_draw_target(Some(calls), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>28} {msg:<10} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            ProgressStyle::with_template("{prefix:>28} {msg:<10} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", HumanCount(state.per_sec() as u64));
+                })
                 .progress_chars("=> "),
         );
         bar.set_prefix(column.to_string());
