@@ -1,5 +1,5 @@
 //! End-to-end tests: three real, unmodified PyPI Aerospike clients against
-//! `aerobench serve` (test plan: §10 of aerospike-wire-protocol.md (shared docs)).
+//! `aerobench serve` (test plan: §10 of docs/aerospike-wire-protocol.md).
 //!
 //! Each test installs its client with `pip install --target` into
 //! `target/py-clients/<name>-<version>/` (once; see `common::python_package`),

@@ -3,7 +3,7 @@
 Rust core 2.2.0) against `aerobench serve`.
 
 Covers the "aerospike-py 0.14.4" column of the test plan in §10 of
-aerospike-wire-protocol.md (shared docs) (tending + ping, put/get of every particle
+docs/aerospike-wire-protocol.md (tending + ping, put/get of every particle
 type the client can write, missing key, exists, delete, batch, query by
 partition, max_records / partition filters, security-off login, TTL,
 generation).

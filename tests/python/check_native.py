@@ -3,7 +3,7 @@
 `aerospike_native`, Rust core 3.0.0) against `aerobench serve`.
 
 Covers the "aerospike-native 1.0.0" column of the test plan in §10 of
-aerospike-wire-protocol.md (shared docs) (tending, put/get of every particle type,
+docs/aerospike-wire-protocol.md (tending, put/get of every particle type,
 missing key, exists, delete, batch read/exists, query by partition,
 pagination through the partition filter, compression, login, TTL,
 generation).

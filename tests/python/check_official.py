@@ -3,7 +3,7 @@
 7.6.1) against `aerobench serve`.
 
 Covers the "Python `aerospike` 19.3.0" column of the test plan in §10 of
-aerospike-wire-protocol.md (shared docs) (tending, put/get of every particle type,
+docs/aerospike-wire-protocol.md (tending, put/get of every particle type,
 missing key, exists, delete, batch, scan/query, pagination, compression,
 security-off login, TTL, generation).
 

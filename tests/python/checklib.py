@@ -233,7 +233,7 @@ def expect_raise(exc_type, fn, message):
 
 
 def digest(set_name, user_key):
-    """RIPEMD-160(set ‖ particle type ‖ key bytes), §7 of the wire doc."""
+    """RIPEMD-160(set ‖ particle type ‖ key bytes), §7 of docs/aerospike-wire-protocol.md."""
     if isinstance(user_key, int):
         kb = b"\x01" + struct.pack(">q", user_key)
     else:
