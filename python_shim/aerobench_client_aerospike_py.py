@@ -2,7 +2,7 @@
 
 import aerospike_py
 
-from aerobench_shim import Adapter, batch_range
+from aerobench_shim import Adapter, batch_range, bracketed
 
 
 class _Common(Adapter):
@@ -11,7 +11,7 @@ class _Common(Adapter):
         t = self.timeout
         self.policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
         self.scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}
-        self.config = {"hosts": [(spec["host"], spec["port"])], "timeout": min(t, 10000), "max_conns_per_node": self.max_conns}
+        self.config = {"hosts": [(bracketed(spec["host"]), spec["port"])], "timeout": min(t, 10000), "max_conns_per_node": self.max_conns}
 
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))

@@ -2,7 +2,7 @@
 
 import aerospike_native as an
 
-from aerobench_shim import Adapter, batch_range
+from aerobench_shim import Adapter, batch_range, bracketed
 
 
 class _Common(Adapter):
@@ -17,7 +17,7 @@ class _Common(Adapter):
             p.socket_timeout = t
             p.max_retries = 0
         self.qp.total_timeout = 0
-        self.seeds = f"{spec['host']}:{spec['port']}"
+        self.seeds = f"{bracketed(spec['host'])}:{spec['port']}"
 
     def key(self, i):
         return an.Key(self.ns, self.set, self.prefix + str(i))

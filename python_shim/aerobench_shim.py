@@ -33,6 +33,11 @@ def bins_builder(w):
     return eval("lambda i: {" + ", ".join(parts) + "}", {"string_value": string_value})
 
 
+def bracketed(host):
+    """An IPv6 address in brackets, as clients that join host and port into one string need."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class Adapter:
     """What every client adapter shares: the workload, how keys and bins are made, and the
     policies aerobench sets explicitly on every client."""

@@ -81,7 +81,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     };
     let target = match &builtin {
         Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port },
-        None => Target { host: args.host.clone(), port: args.port },
+        // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
+        None => Target { host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(), port: args.port },
     };
     let server = match probe::probe(&target.host, target.port, Duration::from_secs(3)) {
         Ok(info) => info,

@@ -23,9 +23,14 @@ pub enum ProbeError {
     NotAerospike { addr: String, why: String },
 }
 
-/// Connects to `host:port`, asks `build` and `edition`, and closes.
+/// `host:port` as people and clients write it: an IPv6 address goes in brackets.
+pub fn address(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// Connects to `host:port` (`host` without brackets), asks `build` and `edition`, and closes.
 pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, ProbeError> {
-    let addr = format!("{host}:{port}");
+    let addr = address(host, port);
     let sock = (host, port)
         .to_socket_addrs()
         .map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?
@@ -70,6 +75,12 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, Pro
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn addresses_bracket_ipv6() {
+        assert_eq!(address("::1", 3000), "[::1]:3000");
+        assert_eq!(address("db.local", 3000), "db.local:3000");
+    }
 
     #[test]
     fn refused_connection_is_unreachable() {

@@ -349,3 +349,24 @@ fn embedded_interpreter_is_the_linked_one_whatever_path_says() {
     let own = Command::new(executable).args(["-c", "import sys; print(sys.prefix)"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&own.stdout).trim(), prefix);
 }
+
+#[test]
+fn every_client_reaches_an_ipv6_server() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skip: this machine has no IPv6 loopback");
+        return;
+    }
+    let server = common::Server::start_with(&["--bind", "::1"]);
+    let port = server.port.to_string();
+    let all = format!("rust-sync,{}", PYTHON_COLUMNS.join(","));
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .args(["--host", "[::1]", "--port", &port, "--clients", &all, "--count", "50", "--ops", "put,get"])
+        .args(["--concurrency", "4", "--format", "json", "--quiet"])
+        .env("AEROBENCH_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r["server"]["address"], format!("[::1]:{port}"));
+    assert_eq!(r["cells"].as_array().unwrap().len(), 12);
+}

@@ -69,7 +69,7 @@ impl NativeDriver {
         // A scan of the whole set has no total deadline.
         let query =
             QueryPolicy { base_policy: aerospike::BasePolicy { total_timeout: 0, ..base }, ..QueryPolicy::default() };
-        let hosts = format!("{}:{}", config.host, config.port);
+        let hosts = crate::probe::address(&config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts}"))?;
