@@ -31,13 +31,25 @@ pub fn address(host: &str, port: u16) -> String {
 /// Connects to `host:port` (`host` without brackets), asks `build` and `edition`, and closes.
 pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, ProbeError> {
     let addr = address(host, port);
-    let sock = (host, port)
+    let socks: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?
-        .next()
-        .ok_or_else(|| ProbeError::Resolve { addr: addr.clone(), source: std::io::Error::other("no address") })?;
+        .collect();
     let unreachable = |source| ProbeError::Unreachable { addr: addr.clone(), source };
-    let mut stream = TcpStream::connect_timeout(&sock, timeout).map_err(unreachable)?;
+    // A name may resolve to several addresses (localhost: ::1 and 127.0.0.1); take the first
+    // that answers, as the clients do.
+    let mut last = std::io::Error::other("the name resolved to no address");
+    let mut connected = None;
+    for sock in &socks {
+        match TcpStream::connect_timeout(sock, timeout) {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let mut stream = connected.ok_or_else(|| unreachable(last))?;
     stream.set_read_timeout(Some(timeout)).map_err(unreachable)?;
     stream.set_write_timeout(Some(timeout)).map_err(unreachable)?;
     let bad = |why: String| ProbeError::NotAerospike { addr: addr.clone(), why };
