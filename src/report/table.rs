@@ -111,7 +111,8 @@ impl TableExporter {
         for failed in &issues.failed_columns {
             let status =
                 if self.color { format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR) } else { metrics::ERROR.to_owned() };
-            out.push_str(&format!("\n  {}: {status}: {}", failed.column, failed.error));
+            // Multi-line errors (a command to run, say) stay indented under their column.
+            out.push_str(&format!("\n  {}: {status}: {}", failed.column, failed.error.replace('\n', "\n      ")));
         }
         out
     }
