@@ -61,19 +61,20 @@ impl PhaseState {
 
     /// Records one finished call; `worker` picks the shard.
     pub fn record(&self, worker: usize, started: Instant, result: &CallResult) {
-        let latency = started.elapsed();
+        let finished = Instant::now();
+        let latency = finished.saturating_duration_since(started);
         let mut rec = self.shards[worker % self.shards.len()].lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(records) => {
                 rec.record_ok(latency);
                 rec.add_records(*records);
                 drop(rec);
-                self.watchdog.ok();
+                self.watchdog.ok(finished);
             }
             Err(e) => {
                 rec.record_error(latency, &e.reason);
                 drop(rec);
-                self.watchdog.error();
+                self.watchdog.error(finished);
             }
         }
         self.done.fetch_add(1, Ordering::Relaxed);

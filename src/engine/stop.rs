@@ -61,13 +61,16 @@ impl Watchdog {
         Watchdog { start: Instant::now(), patience, last_ok: AtomicU64::new(0), tripped: AtomicBool::new(false) }
     }
 
-    pub fn ok(&self) {
-        let now = self.start.elapsed().as_nanos() as u64;
+    /// A call succeeded at `at` (the caller's own clock reading, so the hot path reads it once).
+    pub fn ok(&self, at: Instant) {
+        let now = at.saturating_duration_since(self.start).as_nanos() as u64;
         self.last_ok.fetch_max(now, Ordering::Relaxed);
     }
 
-    pub fn error(&self) {
-        let since = (self.start.elapsed().as_nanos() as u64).saturating_sub(self.last_ok.load(Ordering::Relaxed));
+    /// A call failed at `at`.
+    pub fn error(&self, at: Instant) {
+        let now = at.saturating_duration_since(self.start).as_nanos() as u64;
+        let since = now.saturating_sub(self.last_ok.load(Ordering::Relaxed));
         if Duration::from_nanos(since) >= self.patience {
             self.tripped.store(true, Ordering::Relaxed);
         }
@@ -96,14 +99,14 @@ mod tests {
     #[test]
     fn trips_only_after_patience_without_success() {
         let w = Watchdog::new(Duration::from_millis(30));
-        w.error();
+        w.error(Instant::now());
         assert!(!w.should_stop());
         std::thread::sleep(Duration::from_millis(40));
-        w.ok();
-        w.error();
+        w.ok(Instant::now());
+        w.error(Instant::now());
         assert!(!w.should_stop(), "a recent success keeps it going");
         std::thread::sleep(Duration::from_millis(40));
-        w.error();
+        w.error(Instant::now());
         assert!(w.should_stop());
         assert!(matches!(w.reason(), Some(StopReason::ServerUnresponsive(_))));
     }
