@@ -133,7 +133,10 @@ pub fn execute_batch(store: &Store, msg: &Message<'_>, out: &mut BytesMut) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::message::{MsgHeader, info1, info2, op, rc, tests::request};
+    use crate::server::message::{
+        MsgHeader, info1, info2, op, rc,
+        tests::{replies, request},
+    };
     use bytes::BufMut;
 
     fn full_row(out: &mut BytesMut, index: u32, digest: [u8; 20], info1_bits: u8, info2_bits: u8, ops: &[Op<'_>]) {
@@ -158,22 +161,11 @@ mod tests {
     }
 
     /// Splits a reply buffer into (frame count, rows as (index, rc, n_ops, info3)).
-    fn rows_of(mut buf: &[u8]) -> (usize, Vec<(u32, u8, u16, u8)>) {
-        let mut frames = 0;
-        let mut rows = vec![];
-        while !buf.is_empty() {
-            let len = u64::from_be_bytes([0, 0, buf[2], buf[3], buf[4], buf[5], buf[6], buf[7]]) as usize;
-            let mut r = Reader::new(&buf[8..8 + len]);
-            while r.remaining() > 0 {
-                let h = MsgHeader::parse(&mut r).unwrap();
-                Fields::parse(&mut r, h.n_fields).unwrap();
-                Op::parse_all(&mut r, h.n_ops).unwrap();
-                rows.push((h.transaction_ttl, h.result_code, h.n_ops, h.info3));
-            }
-            buf = &buf[8 + len..];
-            frames += 1;
-        }
-        (frames, rows)
+    fn rows_of(wire: &[u8]) -> (usize, Vec<(u32, u8, u16, u8)>) {
+        let (frames, messages) = replies(wire);
+        let rows =
+            messages.iter().map(|m| (m.header.transaction_ttl, m.header.result_code, m.header.n_ops, m.header.info3));
+        (frames, rows.collect())
     }
 
     #[test]

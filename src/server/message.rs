@@ -307,6 +307,25 @@ pub mod tests {
         out.to_vec()
     }
 
+    /// Splits a reply stream into its frame count and every message in it, in order.
+    pub fn replies(mut wire: &[u8]) -> (usize, Vec<Message<'_>>) {
+        let mut frames = 0;
+        let mut messages = vec![];
+        while !wire.is_empty() {
+            let len = u64::from_be_bytes([0, 0, wire[2], wire[3], wire[4], wire[5], wire[6], wire[7]]) as usize;
+            let mut r = Reader::new(&wire[8..8 + len]);
+            while r.remaining() > 0 {
+                let header = MsgHeader::parse(&mut r).unwrap();
+                let fields = Fields::parse(&mut r, header.n_fields).unwrap();
+                let ops = Op::parse_all(&mut r, header.n_ops).unwrap();
+                messages.push(Message { header, fields, ops });
+            }
+            wire = &wire[8 + len..];
+            frames += 1;
+        }
+        (frames, messages)
+    }
+
     #[test]
     fn parses_fields_and_ops() {
         let body = request(

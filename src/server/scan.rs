@@ -181,7 +181,10 @@ pub async fn stream_scan<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::message::{Fields, MsgHeader, Op, Reader, tests::request};
+    use crate::server::message::{
+        MsgHeader, Op,
+        tests::{replies, request},
+    };
     use crate::server::store::{Bin, compute_digest};
     use bytes::Bytes;
 
@@ -213,26 +216,17 @@ mod tests {
         let msg = Message::parse(&body).unwrap();
         let mut wire = Vec::new();
         stream_scan(store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();
-        let mut rows = vec![];
-        let mut buf = &wire[..];
-        while !buf.is_empty() {
-            let len = u64::from_be_bytes([0, 0, buf[2], buf[3], buf[4], buf[5], buf[6], buf[7]]) as usize;
-            let mut r = Reader::new(&buf[8..8 + len]);
-            while r.remaining() > 0 {
-                let h = MsgHeader::parse(&mut r).unwrap();
-                let f = Fields::parse(&mut r, h.n_fields).unwrap();
-                let o = Op::parse_all(&mut r, h.n_ops).unwrap();
-                rows.push(Row {
-                    info3: h.info3,
-                    rc: h.result_code,
-                    generation: h.generation,
-                    digest: f.get(field::DIGEST).map(<[u8]>::to_vec),
-                    bins: o.len(),
-                });
-            }
-            buf = &buf[8 + len..];
-        }
-        rows
+        replies(&wire)
+            .1
+            .iter()
+            .map(|m| Row {
+                info3: m.header.info3,
+                rc: m.header.result_code,
+                generation: m.header.generation,
+                digest: m.fields.get(field::DIGEST).map(<[u8]>::to_vec),
+                bins: m.ops.len(),
+            })
+            .collect()
     }
 
     fn records(rows: &[Row]) -> Vec<&Row> {
