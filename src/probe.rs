@@ -31,10 +31,8 @@ pub fn address(host: &str, port: u16) -> String {
 /// Connects to `host:port` (`host` without brackets), asks `build` and `edition`, and closes.
 pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, ProbeError> {
     let addr = address(host, port);
-    let socks: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?
-        .collect();
+    let socks: Vec<_> =
+        (host, port).to_socket_addrs().map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?.collect();
     let unreachable = |source| ProbeError::Unreachable { addr: addr.clone(), source };
     // A name may resolve to several addresses (localhost: ::1 and 127.0.0.1); take the first
     // that answers, as the clients do.
