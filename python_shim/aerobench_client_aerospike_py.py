@@ -2,7 +2,7 @@
 
 import aerospike_py
 
-from aerobench_shim import Adapter, batch_range, bracketed
+from aerobench_shim import Adapter, bracketed
 
 
 class _Common(Adapter):
@@ -25,19 +25,18 @@ class Sync(_Common):
         self._init(spec)
         self.c = aerospike_py.client(self.config).connect()
 
-    def put(self, i):
-        self.c.put(self.key(i), self.bins(i), policy=self.policy)
+    def put(self, key, bins):
+        self.c.put(key, bins, policy=self.policy)
         return 1
 
-    def get(self, i):
-        self.c.get(self.key(i), policy=self.policy)
+    def get(self, key):
+        self.c.get(key, policy=self.policy)
         return 1
 
-    def batch_get(self, j):
-        res = self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy)
-        return sum(1 for r in res.batch_records if r.record is not None)
+    def batch_get(self, keys):
+        return [r.record for r in self.c.batch_read(keys, policy=self.policy).batch_records]
 
-    def scan(self, _):
+    def scan(self):
         return len(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
 
     def close(self):
@@ -51,19 +50,19 @@ class Async(_Common):
         await self.c.connect()
         return self
 
-    async def put(self, i):
-        await self.c.put(self.key(i), self.bins(i), policy=self.policy)
+    async def put(self, key, bins):
+        await self.c.put(key, bins, policy=self.policy)
         return 1
 
-    async def get(self, i):
-        await self.c.get(self.key(i), policy=self.policy)
+    async def get(self, key):
+        await self.c.get(key, policy=self.policy)
         return 1
 
-    async def batch_get(self, j):
-        res = await self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy)
-        return sum(1 for r in res.batch_records if r.record is not None)
+    async def batch_get(self, keys):
+        res = await self.c.batch_read(keys, policy=self.policy)
+        return [r.record for r in res.batch_records]
 
-    async def scan(self, _):
+    async def scan(self):
         return len(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
 
     async def close(self):

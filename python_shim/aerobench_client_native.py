@@ -2,7 +2,7 @@
 
 import aerospike_native as an
 
-from aerobench_shim import Adapter, batch_range, bracketed
+from aerobench_shim import Adapter, bracketed
 
 
 class _Common(Adapter):
@@ -34,20 +34,18 @@ class Sync(_Common):
         self._init(spec)
         self.c = an.new_client_blocking(self.cp, self.seeds)
 
-    def put(self, i):
-        self.c.put_blocking(self.key(i), self.bins(i), policy=self.wp)
+    def put(self, key, bins):
+        self.c.put_blocking(key, bins, policy=self.wp)
         return 1
 
-    def get(self, i):
-        self.c.get_blocking(self.key(i), policy=self.rp)
+    def get(self, key):
+        self.c.get_blocking(key, policy=self.rp)
         return 1
 
-    def batch_get(self, j):
-        keys = [self.key(k) for k in batch_range(self.w, j)]
-        res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
-        return sum(1 for r in res if r.record is not None)
+    def batch_get(self, keys):
+        return [r.record for r in self.c.batch_read_blocking(keys, batch_policy=self.bp)]
 
-    def scan(self, _):
+    def scan(self):
         return sum(1 for _ in self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp))
 
     def close(self):
@@ -60,20 +58,18 @@ class Async(_Common):
         self.c = await an.new_client(self.cp, self.seeds)
         return self
 
-    async def put(self, i):
-        await self.c.put(self.key(i), self.bins(i), policy=self.wp)
+    async def put(self, key, bins):
+        await self.c.put(key, bins, policy=self.wp)
         return 1
 
-    async def get(self, i):
-        await self.c.get(self.key(i), policy=self.rp)
+    async def get(self, key):
+        await self.c.get(key, policy=self.rp)
         return 1
 
-    async def batch_get(self, j):
-        keys = [self.key(k) for k in batch_range(self.w, j)]
-        res = await self.c.batch_read(keys, batch_policy=self.bp)
-        return sum(1 for r in res if r.record is not None)
+    async def batch_get(self, keys):
+        return [r.record for r in await self.c.batch_read(keys, batch_policy=self.bp)]
 
-    async def scan(self, _):
+    async def scan(self):
         rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)
         n = 0
         async for _ in rs:

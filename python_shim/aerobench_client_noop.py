@@ -1,5 +1,7 @@
 """A Python client that does nothing: measures the embedded path's own cost per call."""
 
+from aerobench_shim import batch_range
+
 
 class Sync:
     def __init__(self, spec):
@@ -8,16 +10,26 @@ class Sync:
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
 
+    def args_put(self, i):
+        return (i,)
+
+    args_get = args_put
+
+    def args_batch_get(self, j):
+        return (len(batch_range(self.w, j)),)
+
+    def args_scan(self, _):
+        return ()
+
     def put(self, i):
         return 1
 
     get = put
 
-    def batch_get(self, j):
-        start = j * self.w["batch_size"]
-        return max(0, min(start + self.w["batch_size"], self.w["count"]) - start)
+    def batch_get(self, n):
+        return n
 
-    def scan(self, _):
+    def scan(self):
         return self.w["count"]
 
     def close(self):
@@ -30,10 +42,10 @@ class Async(Sync):
 
     get = put
 
-    async def batch_get(self, j):
-        return Sync.batch_get(self, j)
+    async def batch_get(self, n):
+        return n
 
-    async def scan(self, n):
+    async def scan(self):
         return self.w["count"]
 
     async def close(self):

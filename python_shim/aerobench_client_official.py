@@ -2,7 +2,7 @@
 
 import aerospike
 
-from aerobench_shim import Adapter, batch_range
+from aerobench_shim import Adapter
 
 
 class Sync(Adapter):
@@ -29,19 +29,18 @@ class Sync(Adapter):
     def describe(self):
         return self.describe_as(aerospike)
 
-    def put(self, i):
-        self.c.put(self.key(i), self.bins(i))
+    def put(self, key, bins):
+        self.c.put(key, bins)
         return 1
 
-    def get(self, i):
-        self.c.get(self.key(i))
+    def get(self, key):
+        self.c.get(key)
         return 1
 
-    def batch_get(self, j):
-        res = self.c.batch_read([self.key(k) for k in batch_range(self.w, j)])
-        return sum(1 for r in res.batch_records if r.record is not None)
+    def batch_get(self, keys):
+        return [r.record for r in self.c.batch_read(keys).batch_records]
 
-    def scan(self, _):
+    def scan(self):
         return len(self.c.query(self.ns, self.set).results())
 
     def close(self):

@@ -2,7 +2,13 @@
 
 It builds the same keys and bins as the Rust side (see src/workload.rs), runs the calls the Rust
 engine hands out, and reports each one to the Rust recorder. It times nothing: the recorder's
-start()/done()/fail() read the Rust clock.
+now()/done()/fail() read the Rust clock.
+
+Every adapter splits a call in three, the same way for every client:
+  args_<op>(i)   untimed: the key(s) and bins, as a caller's own code would already have them;
+  <op>(*args)    timed: the client call, and reading the records it returned (so a client
+                 that returns lazy results pays for them);
+  count(result)  untimed: how many records came back.
 """
 
 import asyncio
@@ -50,6 +56,18 @@ class Adapter:
         self.timeout = spec["timeout_ms"]
         self.max_conns = max(256, spec["in_flight"] + 16)
 
+    def args_put(self, i):
+        return (self.key(i), self.bins(i))
+
+    def args_get(self, i):
+        return (self.key(i),)
+
+    def args_batch_get(self, j):
+        return ([self.key(k) for k in batch_range(self.w, j)],)
+
+    def args_scan(self, _):
+        return ()
+
     def describe_as(self, module):
         version, path = module_source(module)
         policies = {
@@ -68,6 +86,13 @@ def batch_range(w, j):
     return range(start, min(start + w["batch_size"], w["count"]))
 
 
+def count(result):
+    """Records a call returned: an int as is, else the records in a list that are not None."""
+    if isinstance(result, int):
+        return result
+    return sum(1 for r in result if r is not None)
+
+
 def reason(exc):
     """A short, stable name for a failed call: the exception type and result code if any."""
     code = getattr(exc, "code", None)
@@ -80,19 +105,25 @@ def reason(exc):
 async def run_async(adapter, op, calls, in_flight, rec):
     """`in_flight` coroutines take call indices from the recorder until it says stop."""
     call = getattr(adapter, op)
+    prepare = getattr(adapter, "args_" + op)
 
     async def worker(k):
         while True:
             i = rec.next()
             if i is None:
                 return
-            token = rec.start()
             try:
-                n = await call(i)
+                args = prepare(i)
+            except Exception as e:
+                rec.fail(k, rec.now(), reason(e))
+                continue
+            started = rec.now()
+            try:
+                result = await call(*args)
             except Exception as e:  # every failure is a result, recorded by reason
-                rec.fail(k, token, reason(e))
+                rec.fail(k, started, reason(e))
             else:
-                rec.done(k, token, n)
+                rec.done(k, started, rec.now(), count(result))
 
     await asyncio.gather(*(worker(k) for k in range(max(1, min(in_flight, calls)))))
 

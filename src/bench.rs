@@ -11,34 +11,14 @@ use crate::builtin_server::BuiltinServer;
 use crate::cli::BenchArgs;
 use crate::engine::stop;
 use crate::plan::Plan;
-use crate::results::{Column, Comparison, RunReport, SCHEMA_VERSION, Workload as WorkloadInfo};
+use crate::results::{MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo, Workload as WorkloadInfo};
 use crate::scheduler::{self, Target};
-use crate::{machine, probe, progress, report};
+use crate::{aggregate, compare, machine, probe, progress, report, stats};
 
 /// Exit code when the run finished but some operation failed.
 pub const EXIT_OPS_FAILED: i32 = 1;
 /// Exit code for bad usage or a server that cannot be reached.
 pub const EXIT_USAGE: i32 = 2;
-
-/// Ratio columns, shown when both sides ran: (header, column, baseline).
-const COMPARISONS: &[(&str, &str, &str)] = &[
-    ("Rust vs C", "aerospike-py-sync", "official-c"),
-    ("Async vs C", "aerospike-py-async", "official-c"),
-    ("Async vs sync", "rust-async", "rust-sync"),
-];
-
-fn comparisons(columns: &[Column]) -> Vec<Comparison> {
-    let usable = |id: &str| columns.iter().any(|c| c.id == id && c.error.is_none());
-    COMPARISONS
-        .iter()
-        .filter(|(_, col, base)| usable(col) && usable(base))
-        .map(|(label, col, base)| Comparison {
-            label: label.to_string(),
-            column: col.to_string(),
-            baseline: base.to_string(),
-        })
-        .collect()
-}
 
 fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -96,35 +76,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     };
 
-    let (columns, cells) = scheduler::run(&plan, &target, show)?;
-    if stop::interrupted() {
+    let outcome = scheduler::run(&plan, &target, show)?;
+    let interrupted = stop::interrupted();
+    if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
-    let report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        aerobench_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at,
-        server,
-        machine: machine::describe(),
-        workload: WorkloadInfo {
-            count: plan.workload.count,
-            concurrency: plan.concurrency,
-            batch_size: plan.workload.batch_size,
-            namespace: plan.workload.namespace.clone(),
-            set: plan.workload.set.clone(),
-            key_prefix: plan.workload.key_prefix.clone(),
-            operations: plan.ops.iter().map(|o| o.name().to_string()).collect(),
-            bins: plan.workload.describe_bins(),
-            warmup_ops: plan.workload.warmup,
-        },
-        comparisons: comparisons(&columns),
-        columns,
-        cells,
-    };
+    let report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted);
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = report::render(&report, args.format, color);
+    let style = report::Style {
+        color,
+        width: report::output_width(args.output.is_none()),
+        layout: args.layout,
+        verbose: args.verbose,
+    };
+    let text = report::render(&report, args.format, &style);
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?;
@@ -139,30 +106,105 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     drop(builtin);
     let failed = report.columns.iter().any(|c| c.error.is_some())
         || report.cells.iter().any(|c| c.errors > 0)
-        || stop::interrupted();
+        || report.interrupted;
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+}
+
+/// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,
+/// the ratios with their intervals, and what makes the figures less reliable.
+fn assemble(
+    plan: &Plan,
+    started_at: String,
+    server: ServerInfo,
+    machine: MachineInfo,
+    outcome: scheduler::Outcome,
+    interrupted: bool,
+) -> RunReport {
+    let operations: Vec<String> = plan.ops.iter().map(|o| o.name().to_string()).collect();
+    let columns = outcome.columns;
+    let mut cells = aggregate::cells(&columns, &plan.ops, &outcome.measured, &plan.workload);
+    let floor = compare::set_over_floor(&columns, &mut cells);
+    let pairs = compare::pairs(&columns, plan.baseline.as_deref());
+    let ratios = compare::ratios(&columns, &cells, &operations, &pairs);
+    let warnings = warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds);
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        aerobench_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        server,
+        machine,
+        workload: WorkloadInfo {
+            count: plan.workload.count,
+            concurrency: plan.concurrency,
+            batch_size: plan.workload.batch_size,
+            namespace: plan.workload.namespace.clone(),
+            set: plan.workload.set.clone(),
+            key_prefix: plan.workload.key_prefix.clone(),
+            operations,
+            bins: plan.workload.describe_bins(),
+            warmup_ops: plan.workload.warmup,
+            scans: plan.workload.scans,
+            rounds: plan.rounds,
+            rounds_completed: outcome.rounds_completed,
+            phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
+            histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
+        },
+        baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
+        floor,
+        ratios,
+        warnings,
+        interrupted,
+        columns,
+        cells,
+    }
+}
+
+/// What a reader must know before trusting the figures of this run.
+fn warnings(
+    server: &ServerInfo,
+    machine: &MachineInfo,
+    columns: &[crate::results::Column],
+    rounds_completed: u32,
+    rounds: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if server.builtin {
+        out.push(
+            "the built-in in-memory server answers far faster than a real Aerospike server: these figures \
+             compare the clients' own costs and say nothing about a real cluster"
+                .to_string(),
+        );
+    }
+    // Busy threads during a phase: aerobench's recorder and the client; with the built-in server,
+    // its reactor too, on the same machine.
+    let busy = 2 + usize::from(server.builtin);
+    if machine.cpus < busy + 1 {
+        out.push(format!(
+            "{} CPU{} for about {busy} busy threads (client, aerobench{}): cores are shared, so latencies \
+             include waiting for a core; compare columns within this run only",
+            machine.cpus,
+            if machine.cpus == 1 { "" } else { "s" },
+            if server.builtin { ", the built-in server" } else { "" }
+        ));
+    }
+    if rounds_completed < 2 && columns.iter().any(|c| c.error.is_none()) {
+        out.push(format!(
+            "{} of {rounds} round{} completed: ratios have no interval, so no verdict; run with --rounds 5 or more",
+            rounds_completed,
+            if rounds == 1 { "" } else { "s" }
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers;
 
     #[test]
     fn rfc3339_timestamp_shape() {
         let t = now_rfc3339();
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T");
-    }
-
-    #[test]
-    fn comparisons_need_both_sides_healthy() {
-        let kinds = drivers::parse_columns(&["rust-sync".into(), "rust-async".into()]).unwrap();
-        let mut cols: Vec<Column> =
-            kinds.iter().map(|k| Column { error: None, ..scheduler::failed_column(k, 1, String::new()) }).collect();
-        assert_eq!(comparisons(&cols).len(), 1);
-        assert_eq!(comparisons(&cols)[0].label, "Async vs sync");
-        cols[0].error = Some("down".into());
-        assert!(comparisons(&cols).is_empty());
     }
 }

@@ -73,9 +73,29 @@ impl EventLoop {
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Records written by put and read by get; batch_get and scan read the same records.
+    /// Records in the benchmark's key space, written (untimed) before anything is measured; a
+    /// put or get phase makes one call per record, batch_get one per --batch-size records.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
+    /// Measured rounds. Every round runs each operation for every column, in an order rotated
+    /// from round to round; ratios get 95% intervals from the rounds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Run each measured phase (column × operation × round) for this long instead of --count
+    /// calls, cycling over the --count records, e.g. 500ms, 2s, 1m.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+    /// Column every other column is compared with (a --clients name). Default: official-c when
+    /// it runs, else the first column.
+    #[arg(long, value_name = "COLUMN")]
+    pub baseline: Option<String>,
+    /// Table layout: `clients` (one table per operation, a row per client) or `seed` (the seed
+    /// benchmark's tables: operations as rows, clients as columns, its ratio columns).
+    #[arg(long, value_enum, default_value = "clients")]
+    pub layout: crate::report::Layout,
+    /// Show each column's version, source and policies above the tables.
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Operations in flight at once for the concurrent columns.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
@@ -126,7 +146,8 @@ pub struct BenchArgs {
     /// Whole-set scans in the measured scan phase.
     #[arg(long, default_value_t = 5)]
     pub scans: u64,
-    /// Operations run before each measured phase and not counted (0 to skip).
+    /// Calls of each operation each column makes before the first round, not recorded
+    /// (0 to skip; batch_get and scan derive theirs from it).
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,
     /// Per-operation timeout in milliseconds.
@@ -144,4 +165,39 @@ pub struct BenchArgs {
     /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
     #[arg(long)]
     pub builtin_server: bool,
+}
+
+/// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration; use e.g. 500ms, 2s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1_000.0,
+        "s" | "" => value,
+        "m" | "min" => value * 60.0,
+        other => return Err(format!("unknown unit {other:?} in {text:?}; use ms, s or m")),
+    };
+    if !(seconds.is_finite() && seconds >= 0.001 && seconds <= 86_400.0) {
+        return Err(format!("{text:?} is out of range; use 1ms to 24h"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["", "s", "-1s", "2h", "0ms", "1e9s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! aerobench: compares Aerospike clients side by side, and carries its own in-memory
 //! Aerospike-protocol server (`aerobench serve`).
 
+mod aggregate;
 mod bench;
 mod builtin_server;
 mod cli;
+mod compare;
 mod drivers;
 mod engine;
+mod lane;
 mod machine;
 mod plan;
 mod probe;

@@ -16,6 +16,12 @@ pub struct Plan {
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
     pub concurrency: u32,
+    /// Measured rounds.
+    pub rounds: u32,
+    /// Length of each measured phase, instead of a number of calls.
+    pub duration: Option<Duration>,
+    /// The column every other is compared with (an id in `columns`), if any column runs.
+    pub baseline: Option<String>,
     pub timeout_ms: u64,
     /// A phase gives up when nothing succeeds for this long.
     pub patience: Duration,
@@ -27,8 +33,13 @@ pub struct Plan {
 impl Plan {
     pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
         validate(args)?;
+        let columns = drivers::parse_columns(&args.clients)?;
+        let baseline = baseline(args.baseline.as_deref(), &columns)?;
         Ok(Plan {
-            columns: drivers::parse_columns(&args.clients)?,
+            columns,
+            rounds: args.rounds,
+            duration: args.duration,
+            baseline,
             workload: Workload {
                 namespace: args.namespace.clone(),
                 set: args.set.clone(),
@@ -55,6 +66,25 @@ impl Plan {
     }
 }
 
+/// The baseline column: the one asked for (it must be among the columns), else `official-c`
+/// when it runs, else the first column.
+fn baseline(asked: Option<&str>, columns: &[&'static ColumnKind]) -> anyhow::Result<Option<String>> {
+    match asked {
+        Some(name) => {
+            let name = name.trim();
+            anyhow::ensure!(
+                columns.iter().any(|k| k.name == name),
+                "--baseline {name:?} is not among the columns that run ({}); name one of them, or add it to --clients",
+                columns.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+            );
+            Ok(Some(name.to_string()))
+        }
+        None => {
+            Ok(columns.iter().find(|k| k.name == "official-c").or_else(|| columns.first()).map(|k| k.name.to_string()))
+        }
+    }
+}
+
 fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.ops.is_empty(), "--ops names no operation; use e.g. --ops put,get,batch_get,scan");
     anyhow::ensure!(!args.namespace.is_empty(), "--namespace must not be empty");
@@ -70,12 +100,6 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.scans >= 1, "--scans must be at least 1");
     for (i, op) in args.ops.iter().enumerate() {
         anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
-    }
-    if !args.ops.contains(&Operation::Put) {
-        eprintln!(
-            "aerobench: note: --ops has no put, so reads expect records written by an earlier run \
-             with the same --count, --set and --key-prefix"
-        );
     }
     Ok(())
 }
@@ -142,10 +166,23 @@ mod tests {
             (&["--client-path", "java=/x"][..], "unknown package"),
             (&["--ops", "get,get"][..], "twice"),
             (&["--set", ""][..], "--set"),
+            (&["--baseline", "java"][..], "not among the columns"),
+            (&["--clients", "rust-sync", "--baseline", "official-c"][..], "not among the columns"),
+            (&["--rounds", "0"][..], "rounds"),
+            (&["--duration", "2h"][..], "duration"),
         ] {
             let err = plan(args).unwrap_err().to_string();
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn baseline_defaults_to_the_official_client_else_the_first_column() {
+        assert_eq!(plan(&[]).unwrap().baseline.as_deref(), Some("official-c"));
+        assert_eq!(plan(&["--clients", "rust-sync,rust-async"]).unwrap().baseline.as_deref(), Some("rust-sync"));
+        let p = plan(&["--baseline", "rust-async"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("rust-async"));
+        assert_eq!(p.rounds, 10);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Progress bars: one per measured phase on stderr, with calls/s and ETA. The only place that
-//! knows indicatif styles. Hidden with `--quiet` or when stderr is not a terminal; the hot path
-//! never touches the bar (a ticker thread reads the phase's counter).
+//! Progress on stderr: one bar for the whole run (phases done, the phase running now and its
+//! calls), and spinners for set-up work. The only place that knows indicatif styles. Hidden with
+//! `--quiet` or when stderr is not a terminal; the hot path never touches the bar (a ticker
+//! thread reads the phase's counter).
 
 use std::io::IsTerminal as _;
 use std::sync::Arc;
@@ -8,59 +9,15 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use crate::engine::PhaseObserver;
-use crate::workload::Operation;
+use crate::engine::{Phase, PhaseObserver};
 
 /// True when progress should be drawn: not quiet, and stderr is a terminal.
 pub fn enabled(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
-}
-
-pub struct PhaseBar {
-    bar: ProgressBar,
-    ticker: Option<JoinHandle<()>>,
-    done: Option<Arc<AtomicU64>>,
-}
-
-impl PhaseBar {
-    pub fn start(show: bool, column: &str, op: &str, calls: u64, done: Arc<AtomicU64>) -> PhaseBar {
-        if !show {
-            return PhaseBar { bar: ProgressBar::hidden(), ticker: None, done: None };
-        }
-        let bar = ProgressBar::with_draw_target(Some(calls), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>28} {msg:<10} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}/s", HumanCount(state.per_sec() as u64));
-                })
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(column.to_string());
-        bar.set_message(op.to_string());
-        let (b, d) = (bar.clone(), done.clone());
-        let ticker = std::thread::spawn(move || {
-            while !b.is_finished() {
-                b.set_position(d.load(Ordering::Relaxed));
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        PhaseBar { bar, ticker: Some(ticker), done: Some(done) }
-    }
-
-    pub fn finish(mut self) {
-        if let Some(d) = &self.done {
-            self.bar.set_position(d.load(Ordering::Relaxed));
-        }
-        self.bar.finish_and_clear();
-        if let Some(t) = self.ticker.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A spinner for set-up work (starting a server, installing a package).
@@ -75,27 +32,73 @@ pub fn spinner(show: bool, message: String) -> ProgressBar {
     s
 }
 
-/// Progress bars on the terminal, one per measured phase.
-pub struct TerminalProgress {
-    show: bool,
-    current: Option<PhaseBar>,
+/// One progress bar for the whole run on the terminal: position = phases done, and the phase
+/// that runs now (round, operation, column, calls done) as its message.
+pub struct RunProgress {
+    bar: ProgressBar,
+    round: String,
+    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
-impl TerminalProgress {
-    pub fn new(show: bool) -> TerminalProgress {
-        TerminalProgress { show, current: None }
+impl RunProgress {
+    pub fn new(show: bool, phases: u64) -> RunProgress {
+        let bar = if show {
+            let bar = ProgressBar::with_draw_target(Some(phases), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{bar:24} {pos}/{len} phases  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        RunProgress { bar, round: String::new(), ticker: None }
+    }
+
+    /// Says which round runs (0 is the warm-up).
+    pub fn set_round(&mut self, round: u32, rounds: u32) {
+        self.round = if round == 0 { "warm-up".into() } else { format!("round {round}/{rounds}") };
+    }
+
+    pub fn finish(mut self) {
+        self.stop_ticker();
+        self.bar.finish_and_clear();
+    }
+
+    fn stop_ticker(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
     }
 }
 
-impl PhaseObserver for TerminalProgress {
-    fn phase_started(&mut self, column: &str, op: Operation, calls: u64, done: Arc<AtomicU64>) {
-        self.phase_finished();
-        self.current = Some(PhaseBar::start(self.show, column, op.name(), calls, done));
+impl PhaseObserver for RunProgress {
+    fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>) {
+        self.stop_ticker();
+        if self.bar.is_hidden() {
+            return;
+        }
+        let prefix = format!("{} · {} · {column}", self.round, phase.op.name());
+        let total = if phase.duration.is_some() { None } else { Some(phase.calls) };
+        let (bar, stop) = (self.bar.clone(), Arc::new(AtomicBool::new(false)));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let n = done.load(Ordering::Relaxed);
+                bar.set_message(match total {
+                    Some(t) => format!("{prefix}: {}/{}", HumanCount(n), HumanCount(t)),
+                    None => format!("{prefix}: {}", HumanCount(n)),
+                });
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        self.ticker = Some((stop, handle));
     }
 
     fn phase_finished(&mut self) {
-        if let Some(bar) = self.current.take() {
-            bar.finish();
-        }
+        self.stop_ticker();
+        self.bar.inc(1);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON document layout; bump on any incompatible change to these types.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {
@@ -22,8 +22,16 @@ pub struct RunReport {
     pub columns: Vec<Column>,
     /// One cell per (column, operation) that ran.
     pub cells: Vec<Cell>,
-    /// Ratio columns to show: `column` compared with `baseline`.
-    pub comparisons: Vec<Comparison>,
+    /// `Column::id` every other column is compared with.
+    pub baseline: Option<String>,
+    /// `Column::id` of the `wire` floor column, when it ran.
+    pub floor: Option<String>,
+    /// Every ratio between two cells of one operation, with its interval and verdict.
+    pub ratios: Vec<Ratio>,
+    /// What makes this run's figures less reliable (shared CPUs, the built-in server...).
+    pub warnings: Vec<String>,
+    /// True when Ctrl-C ended the run early.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,8 +68,18 @@ pub struct Workload {
     pub operations: Vec<String>,
     /// Human description of each bin written, e.g. `i: int`, `s: string(32)`.
     pub bins: Vec<String>,
-    /// Operations run before each measured phase and not counted.
+    /// Whole-set scans per measured scan phase.
+    pub scans: u64,
+    /// Calls of put/get each column made before the first round, not recorded.
     pub warmup_ops: u64,
+    /// Measured rounds asked for.
+    pub rounds: u32,
+    /// Measured rounds that ran to the end (fewer when interrupted).
+    pub rounds_completed: u32,
+    /// Length of each measured phase, when set with --duration (else each phase makes its calls).
+    pub phase_duration_secs: Option<f64>,
+    /// Unit of the values in every cell's `histogram`.
+    pub histogram_unit: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,12 +125,34 @@ pub struct Cell {
     pub records_per_sec: Option<f64>,
     /// Records moved in total (batch rows found, records scanned).
     pub records: Option<u64>,
-    /// Wall time of the measured phase in seconds.
+    /// Wall time of the measured phases in seconds, summed over the rounds.
     pub wall_secs: f64,
-    /// HDR histogram of latencies (µs), V2 deflate serialization, base64 (standard, padded).
+    /// HDR histogram of latencies over every round, in `workload.histogram_unit` (ns), V2
+    /// deflate serialization, base64 (standard, padded).
     pub histogram: String,
-    /// Anything a reader must know about this cell (e.g. a scan that returned fewer records).
+    /// Successful calls slower than the histogram's range (60 s), counted there as 60 s.
+    pub latency_beyond_range: u64,
+    /// Average latency above the `wire` floor's, in µs (mean of the rounds' differences), for
+    /// columns with as many calls in flight as the floor (one).
+    pub over_floor_us: Option<f64>,
+    /// The figures of each measured round, in round order.
+    pub rounds: Vec<RoundFigures>,
+    /// Anything a reader must know about this cell (e.g. a scan that returned fewer records,
+    /// too few calls for a p99, rounds that disagree).
     pub notes: Vec<String>,
+}
+
+/// One round of one cell.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoundFigures {
+    pub round: u32,
+    pub count: u64,
+    pub errors: u64,
+    pub avg_us: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub ops_per_sec: f64,
+    pub wall_secs: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -127,17 +167,65 @@ pub struct LatencyStats {
     pub stdev: f64,
 }
 
+/// A metric two cells are compared on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RatioMetric {
+    OpsPerSec,
+    AvgLatency,
+    P50Latency,
+    P99Latency,
+}
+
+/// What the rounds say about a ratio.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The whole interval lies above 1: the column is faster than the baseline.
+    Faster,
+    /// The whole interval lies below 1.
+    Slower,
+    /// The interval spans 1.
+    NoClearDifference,
+    /// One round only: a ratio, but no interval and so no verdict.
+    SingleRound,
+    /// No ratio: see `reason`.
+    NotComparable,
+}
+
+/// `column` against `baseline` on one operation and metric.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Comparison {
-    /// Header of the ratio column, e.g. `Rust vs C`.
-    pub label: String,
+pub struct Ratio {
+    pub operation: String,
     /// `Column::id` being compared.
     pub column: String,
     /// `Column::id` it is compared with.
     pub baseline: String,
+    pub metric: RatioMetric,
+    /// How many times faster the column is (> 1 faster, < 1 slower): baseline latency over the
+    /// column's, or the column's ops/s over the baseline's. Geometric mean over the rounds.
+    pub speedup: Option<f64>,
+    /// Bounds of the `confidence` interval of `speedup` (t-interval on the rounds' log ratios).
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub confidence: f64,
+    /// The speedup of each round both cells ran, in round order.
+    pub per_round: Vec<f64>,
+    pub verdict: Verdict,
+    /// Why there is no ratio (different calls in flight, failed calls...).
+    pub reason: Option<String>,
+    /// The ratio as the tables show it, e.g. `1.9x faster (1.7–2.1)`.
+    pub text: String,
 }
 
 impl RunReport {
+    /// The ratio of `column` against `baseline` on `operation` and `metric`, if computed.
+    pub fn ratio(&self, operation: &str, column: &str, baseline: &str, metric: RatioMetric) -> Option<&Ratio> {
+        self.ratios
+            .iter()
+            .find(|r| r.operation == operation && r.column == column && r.baseline == baseline && r.metric == metric)
+    }
+
     pub fn column(&self, id: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.id == id)
     }

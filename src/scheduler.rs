@@ -1,6 +1,10 @@
-//! Runs the plan's columns one after another, each where it belongs: native and no-op columns in
-//! this process, each Python column in its own worker process. A column that cannot start
-//! becomes an error column; the others still run.
+//! The schedule of a run, and nothing else: connects every column first (each where it belongs:
+//! native and no-op columns in this process, each Python column in its own worker process, kept
+//! for the whole run), writes the records every column reads (untimed), then runs the warm-up
+//! and the measured rounds. Within a round each operation runs for every column in turn, in an
+//! order rotated from round to round and operation to operation, so neither drift on the machine
+//! nor the server's state can favour whoever runs first. A column that cannot start or breaks
+//! becomes an error column; the others go on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,13 +15,16 @@ use anyhow::Context as _;
 use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
-use crate::drivers::{ColumnKind, Driver, Family, python_worker};
-use crate::engine::{self, ColumnOutcome, PhaseObserver, stop};
+use crate::drivers::python_worker::WorkerLane;
+use crate::drivers::{self, ColumnKind, Driver, Family};
+use crate::engine::{self, Measured, Phase, stop};
+use crate::lane::{InProcess, Lane};
 use crate::plan::Plan;
 use crate::progress;
 use crate::python::packages::{self, Package};
-use crate::results::{Cell, Column};
+use crate::results::Column;
 use crate::worker::WorkerSpec;
+use crate::workload::Operation;
 
 /// Where the server is.
 pub struct Target {
@@ -25,8 +32,34 @@ pub struct Target {
     pub port: u16,
 }
 
-/// Runs every column of `plan` against `target`. Returns the columns and their cells.
-pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<(Vec<Column>, Vec<Cell>)> {
+/// Everything a run measured, in the order it was measured.
+pub struct Outcome {
+    /// Every column in plan order, with its error if it failed.
+    pub columns: Vec<Column>,
+    /// (column id, one measured phase) for every measured (not warm-up) phase.
+    pub measured: Vec<(String, Measured)>,
+    /// Measured rounds that ran to the end.
+    pub rounds_completed: u32,
+}
+
+/// A column's place in the run: its lane while it is usable.
+struct Slot {
+    column: Column,
+    lane: Option<Box<dyn Lane>>,
+}
+
+/// The order in which `n` columns run `op_index` in `round`: rotated by one place per round and
+/// per operation, so over `n` rounds each column runs in each position once.
+pub fn rotation(n: usize, round: u32, op_index: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let shift = (round as usize + op_index) % n;
+    (0..n).map(|j| (j + shift) % n).collect()
+}
+
+/// Runs the whole plan against `target`.
+pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> {
     let runtime = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -34,64 +67,151 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<(Vec<Colu
             .build()
             .context("cannot start the tokio runtime")?,
     );
-    let mut observer = progress::TerminalProgress::new(show);
-    let mut columns = Vec::new();
-    let mut cells = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     for &kind in &plan.columns {
         if stop::interrupted() {
             break;
         }
-        let (column, outcome) = match kind.family {
-            Family::Python { package, module } => {
-                python_column(plan, target, kind, package, module, show, &mut observer)
-            }
-            Family::Native | Family::Noop => in_process_column(plan, target, kind, &runtime, &mut observer),
-        };
-        columns.push(column);
-        cells.extend(outcome.cells);
+        let spin = progress::spinner(show, format!("connecting {}", kind.label));
+        let lane = connect(plan, target, kind, &runtime, show);
+        spin.finish_and_clear();
+        slots.push(match lane {
+            Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane) },
+            Err(column) => Slot { column, lane: None },
+        });
     }
-    Ok((columns, cells))
+    preload(plan, target, &runtime, show)?;
+
+    let mut measured = Vec::new();
+    let mut rounds_completed = 0;
+    let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
+    let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
+    let mut observer =
+        progress::RunProgress::new(show, phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round));
+    'rounds: for round in first_round..=plan.rounds {
+        for (op_index, &op) in plan.ops.iter().enumerate() {
+            for index in rotation(slots.len(), round, op_index) {
+                if stop::interrupted() {
+                    break 'rounds;
+                }
+                let slot = &mut slots[index];
+                let Some(lane) = slot.lane.as_mut() else { continue };
+                let in_flight = lane.column().in_flight.max(1);
+                let phase = if round == 0 {
+                    Phase::warmup(&plan.workload, op, in_flight, plan.patience)
+                } else {
+                    Phase::measured(&plan.workload, op, round, plan.duration, in_flight, plan.patience)
+                };
+                if phase.calls == 0 {
+                    continue;
+                }
+                observer.set_round(round, plan.rounds);
+                match lane.run(&phase, &mut observer) {
+                    Ok(m) => {
+                        let broken = column_error(&m);
+                        if round > 0 && m.recorder.count() > 0 {
+                            measured.push((slot.column.id.clone(), m));
+                        }
+                        if let Some(why) = broken {
+                            slot.column.error = Some(why);
+                            slot.lane = None;
+                        }
+                    }
+                    Err(why) => {
+                        slot.column.error = Some(format!("{} round {round}: {why}", op.name()));
+                        slot.lane = None;
+                    }
+                }
+            }
+        }
+        if round > 0 {
+            rounds_completed = round;
+        }
+    }
+    observer.finish();
+    // Close every client (Python workers exit) before the report is written.
+    let columns = slots.into_iter().map(|s| s.column).collect();
+    Ok(Outcome { columns, measured, rounds_completed })
 }
 
-fn in_process_column(
+/// Why a column cannot go on after a phase: its client broke, or the server stopped answering.
+fn column_error(m: &Measured) -> Option<String> {
+    let what = if m.round == 0 { format!("{} warm-up", m.op.name()) } else { m.op.name().to_string() };
+    if let Some(e) = &m.driver_error {
+        return Some(format!("{what} failed: {e}"));
+    }
+    if m.server_unresponsive {
+        let why = m.stopped.as_deref().unwrap_or("stopped early");
+        return Some(format!("{what} {why}; later phases skipped"));
+    }
+    None
+}
+
+/// Writes every record the reads expect, with the Rust crate, untimed, so every column meets
+/// the same server state: a measured put overwrites, a read finds.
+fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> anyhow::Result<()> {
+    if stop::interrupted() {
+        return Ok(());
+    }
+    let spin = progress::spinner(show, format!("writing the {} records every column reads", plan.workload.count));
+    let kind = drivers::kind("rust-async").context("the rust-async column kind exists")?;
+    let in_flight = 64;
+    let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
+    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
+        .context("cannot connect to write the records the benchmark reads")?;
+    let phase = Phase::counted(Operation::Put, plan.workload.count, in_flight, plan.patience);
+    let m = engine::measure(&mut driver, &phase, &mut engine::Silent);
+    spin.finish_and_clear();
+    if let Some(e) = m.driver_error {
+        anyhow::bail!("writing the records the benchmark reads failed: {e}");
+    }
+    if m.recorder.errors() > 0 && !stop::interrupted() {
+        let reasons: Vec<String> = m.recorder.errors_by_reason().iter().map(|(r, n)| format!("{n} × {r}")).collect();
+        anyhow::bail!(
+            "writing the {} records the benchmark reads failed for {} of them ({}); check --namespace \
+             and --set, and that the server accepts writes",
+            plan.workload.count,
+            m.recorder.errors(),
+            reasons.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Connects one column: its lane, or the column with the reason it could not start.
+fn connect(
     plan: &Plan,
     target: &Target,
     kind: &ColumnKind,
     runtime: &Arc<tokio::runtime::Runtime>,
-    observer: &mut dyn PhaseObserver,
-) -> (Column, ColumnOutcome) {
+    show: bool,
+) -> Result<Box<dyn Lane>, Column> {
     let in_flight = plan.in_flight(kind);
-    let driver: anyhow::Result<Box<dyn Driver>> = match kind.family {
+    match kind.family {
+        Family::Python { package, module } => python_lane(plan, target, kind, package, module, show),
         Family::Native => {
             let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
-                .map(|d| Box::new(d) as Box<dyn Driver>)
+                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+                .map_err(|e| failed_column(kind, in_flight, format!("{e:#}")))
         }
-        _ => Ok(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone())))),
-    };
-    let mut driver = match driver {
-        Ok(d) => d,
-        Err(e) => return (failed_column(kind, in_flight, format!("{e:#}")), ColumnOutcome::default()),
-    };
-    let outcome = engine::run_column(driver.as_mut(), &plan.workload, &plan.ops, plan.patience, observer);
-    let column = Column { error: outcome.error.clone(), ..driver.column().clone() };
-    (column, outcome)
+        Family::Noop => {
+            Ok(Box::new(InProcess(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))))))
+        }
+    }
 }
 
-fn python_column(
+fn python_lane(
     plan: &Plan,
     target: &Target,
     kind: &ColumnKind,
     package: Option<Package>,
     module: &str,
     show: bool,
-    observer: &mut dyn PhaseObserver,
-) -> (Column, ColumnOutcome) {
+) -> Result<Box<dyn Lane>, Column> {
     let in_flight = plan.in_flight(kind);
-    let (dirs, origin) = match python_dirs(plan, kind, package, show) {
-        Ok(d) => d,
-        Err(e) => return (failed_column(kind, in_flight, format!("{e:#}")), ColumnOutcome::default()),
-    };
+    let (dirs, origin) =
+        python_dirs(plan, kind, package, show).map_err(|e| failed_column(kind, in_flight, format!("{e:#}")))?;
     let spec = WorkerSpec {
         kind: kind.name.to_string(),
         label: kind.label.to_string(),
@@ -101,10 +221,8 @@ fn python_column(
         host: target.host.clone(),
         port: target.port,
         workload: plan.workload.clone(),
-        ops: plan.ops.clone(),
         in_flight,
         timeout_ms: plan.timeout_ms,
-        patience_ms: plan.patience.as_millis() as u64,
         install_hint: package.map_or_else(String::new, |p| {
             packages::install_hint(&p, &plan.sources[p.pip_name], dirs.first().map(|d| d.as_path()))
         }),
@@ -114,7 +232,8 @@ fn python_column(
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));
-    python_worker::run_column(&spec, failed_column(kind, in_flight, String::new()), observer, stall)
+    WorkerLane::start(&spec, failed_column(kind, in_flight, String::new()), stall)
+        .map(|lane| Box::new(lane) as Box<dyn Lane>)
 }
 
 /// Folders to put on the worker's `sys.path` for `package` (and uvloop when asked for), and
@@ -162,5 +281,31 @@ pub fn failed_column(kind: &ColumnKind, in_flight: u32, error: String) -> Column
         python_version: None,
         policies: Default::default(),
         error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_puts_every_column_in_every_position_once_per_n_rounds() {
+        let n = 7;
+        for op_index in 0..4 {
+            let mut seen = vec![vec![0u32; n]; n];
+            for round in 1..=n as u32 {
+                let order = rotation(n, round, op_index);
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "each column exactly once per round");
+                for (position, &column) in order.iter().enumerate() {
+                    seen[column][position] += 1;
+                }
+            }
+            assert!(seen.iter().all(|row| row.iter().all(|&c| c == 1)), "{seen:?}");
+        }
+        assert_eq!(rotation(3, 1, 0), [1, 2, 0]);
+        assert_eq!(rotation(3, 1, 1), [2, 0, 1]);
+        assert!(rotation(0, 5, 2).is_empty());
     }
 }

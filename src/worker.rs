@@ -1,10 +1,11 @@
-//! The hidden `aerobench worker` subcommand: runs one embedded-Python column in its own process,
-//! so a crash, a leaked runtime thread or a process-wide side effect of one client (uvloop
-//! installing itself, say) cannot touch another's numbers. It reads a [`WorkerSpec`] as JSON on
-//! stdin and writes [`WorkerEvent`]s as JSON lines on stdout; the parent draws progress and
-//! merges the cells.
+//! The hidden `aerobench worker` subcommand: keeps one embedded-Python column connected in its
+//! own process, so a crash, a leaked runtime thread or a process-wide side effect of one client
+//! (uvloop installing itself, say) cannot touch another's numbers. It reads a [`WorkerSpec`] as
+//! the first JSON line on stdin, then one [`WorkerCommand`] per line, and answers with
+//! [`WorkerEvent`]s as JSON lines on stdout. It knows no schedule: it runs the phase it is told
+//! to run and reports what it measured.
 
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,11 +15,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::drivers::Driver as _;
 use crate::drivers::python::PythonDriver;
-use crate::engine::{self, PhaseObserver};
-use crate::results::{Cell, Column};
-use crate::workload::{Operation, Workload};
+use crate::engine::{self, Driver as _, Measured, Phase, PhaseObserver};
+use crate::results::Column;
+use crate::workload::Workload;
 
 /// Everything a worker needs to run its column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,10 +34,8 @@ pub struct WorkerSpec {
     pub host: String,
     pub port: u16,
     pub workload: Workload,
-    pub ops: Vec<Operation>,
     pub in_flight: u32,
     pub timeout_ms: u64,
-    pub patience_ms: u64,
     /// Folders put first on `sys.path`.
     pub dirs: Vec<PathBuf>,
     /// Where the package came from, for the report.
@@ -48,21 +46,27 @@ pub struct WorkerSpec {
     pub event_loop: String,
 }
 
+/// One line of a worker's stdin after the spec.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerCommand {
+    /// Run this phase and report what it measured.
+    Run(Phase),
+    /// Close the client and exit.
+    Close,
+}
+
 /// One line of a worker's stdout.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WorkerEvent {
     /// The client connected; this is its column.
     Connected { column: Column },
-    /// A measured phase started.
-    Phase { op: Operation, calls: u64 },
     /// Calls finished so far in the current phase.
     Progress { done: u64 },
-    /// The current phase ended.
-    PhaseEnd,
-    /// A cell is complete (sent as soon as it is, so a later crash cannot lose it).
-    Cell { cell: Cell },
-    /// The column is over; `error` says why it stopped early, if it did.
+    /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
+    Measured { measured: Box<Measured> },
+    /// The worker is done; `error` says why it could not go on, if it could not.
     Finished { error: Option<String> },
 }
 
@@ -81,16 +85,15 @@ impl Events {
     }
 }
 
-/// Reports phases to the parent, with a progress line every 200 ms.
+/// Reports progress to the parent every 200 ms while a phase runs.
 struct EventObserver {
     events: Events,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl PhaseObserver for EventObserver {
-    fn phase_started(&mut self, _column: &str, op: Operation, calls: u64, done: Arc<AtomicU64>) {
+    fn phase_started(&mut self, _column: &str, _phase: &Phase, done: Arc<AtomicU64>) {
         self.phase_finished();
-        self.events.send(&WorkerEvent::Phase { op, calls });
         let stop = Arc::new(AtomicBool::new(false));
         let (events, s) = (self.events.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
@@ -106,20 +109,16 @@ impl PhaseObserver for EventObserver {
         if let Some((stop, handle)) = self.ticker.take() {
             stop.store(true, Ordering::Relaxed);
             let _ = handle.join();
-            self.events.send(&WorkerEvent::PhaseEnd);
         }
-    }
-
-    fn cell_finished(&mut self, cell: &Cell) {
-        self.events.send(&WorkerEvent::Cell { cell: cell.clone() });
     }
 }
 
-/// The worker's main: read the spec, connect, run, report.
+/// The worker's main: read the spec, connect, run each phase asked for, report.
 pub fn run() -> anyhow::Result<i32> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).context("reading the worker spec from stdin")?;
-    let spec: WorkerSpec = serde_json::from_str(&input).context("the worker spec is not valid JSON")?;
+    let mut stdin = std::io::stdin().lock();
+    let mut line = String::new();
+    stdin.read_line(&mut line).context("reading the worker spec from stdin")?;
+    let spec: WorkerSpec = serde_json::from_str(&line).context("the worker spec is not valid JSON")?;
     // Ctrl-C reaches the whole process group: stop at the next call and report what was measured;
     // the parent tells the user.
     let _ = ctrlc::set_handler(engine::stop::interrupt);
@@ -133,15 +132,24 @@ pub fn run() -> anyhow::Result<i32> {
     };
     events.send(&WorkerEvent::Connected { column: driver.column().clone() });
     let mut observer = EventObserver { events: events.clone(), ticker: None };
-    let outcome = engine::run_column(
-        &mut driver,
-        &spec.workload,
-        &spec.ops,
-        Duration::from_millis(spec.patience_ms),
-        &mut observer,
-    );
-    observer.phase_finished();
+    loop {
+        line.clear();
+        if stdin.read_line(&mut line).unwrap_or(0) == 0 {
+            break; // the parent is gone
+        }
+        match serde_json::from_str::<WorkerCommand>(&line) {
+            Ok(WorkerCommand::Run(phase)) => {
+                let measured = engine::measure(&mut driver, &phase, &mut observer);
+                events.send(&WorkerEvent::Measured { measured: Box::new(measured) });
+            }
+            Ok(WorkerCommand::Close) => break,
+            Err(e) => {
+                events.send(&WorkerEvent::Finished { error: Some(format!("bad command from aerobench: {e}")) });
+                return Ok(2);
+            }
+        }
+    }
     drop(driver);
-    events.send(&WorkerEvent::Finished { error: outcome.error });
+    events.send(&WorkerEvent::Finished { error: None });
     Ok(0)
 }

@@ -1,29 +1,14 @@
-//! Drivers: one per client family, all behind one small trait. A driver knows how to connect
-//! its client and make one call of each operation; the engine decides everything else. Also
-//! the list of columns a user can ask for with `--clients`.
+//! Drivers: one per client family, each implementing the engine's small [`Driver`] trait. A
+//! driver knows how to connect its client and make one call of each operation; the engine
+//! decides everything else. Also the list of columns a user can ask for with `--clients`.
 
 pub mod native;
 pub mod noop;
 pub mod python;
 pub mod python_worker;
 
-use std::sync::Arc;
-
-use crate::engine::Phase;
-use crate::engine::closed_loop::PhaseState;
+pub use crate::engine::Driver;
 use crate::python::packages::{self, Package};
-use crate::results::Column;
-
-/// A connected client, as one report column.
-pub trait Driver {
-    /// The column this driver fills: label, client version, concurrency model, policies.
-    fn column(&self) -> &Column;
-
-    /// Makes `phase.calls` calls of `phase.op`, `phase.in_flight` at a time, recording each into
-    /// `state` — through the engine's closed loops wherever the client allows. `Err` means the
-    /// client itself broke (not that calls failed: those are recorded as errors).
-    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()>;
-}
 
 /// How a column's client is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_async};
 use crate::results::Column;
 use crate::workload::{BinValue, Operation, Workload};
 
-use super::Driver;
+use crate::engine::Driver;
 
 /// Everything a call needs, shared by the in-flight workers.
 struct Shared {
@@ -142,28 +142,50 @@ fn key(s: &Shared, i: u64) -> Result<Key, CallError> {
         .map_err(|e| CallError::new(reason(&e)))
 }
 
-async fn call(s: Arc<Shared>, op: Operation, i: u64) -> CallResult {
-    let err = |e: Error| CallError::new(reason(&e));
-    match op {
+/// A call's arguments, built before the timed region (as a caller's own code would have them).
+enum Prepared {
+    Put(Key, Vec<Bin>),
+    Get(Key),
+    Batch(Vec<BatchOperation>),
+    Scan(Statement),
+}
+
+fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
+    Ok(match op {
         Operation::Put => {
-            let bins: Vec<Bin> = s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect();
-            s.client.put(&s.write, &key(&s, i)?, &bins).await.map_err(err)?;
+            Prepared::Put(key(s, i)?, s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect())
+        }
+        Operation::Get => Prepared::Get(key(s, i)?),
+        Operation::BatchGet => Prepared::Batch(
+            s.workload
+                .batch_range(i)
+                .map(|k| Ok(BatchOperation::read(&s.batch_read, key(s, k)?, Bins::All)))
+                .collect::<Result<_, CallError>>()?,
+        ),
+        Operation::Scan => {
+            Prepared::Scan(Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All))
+        }
+    })
+}
+
+/// The timed part: the client call, and reading what it returned (every client reads the
+/// records it got, so lazy results are charged the same everywhere).
+async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
+    let err = |e: Error| CallError::new(reason(&e));
+    match prepared {
+        Prepared::Put(key, bins) => {
+            s.client.put(&s.write, &key, &bins).await.map_err(err)?;
             Ok(1)
         }
-        Operation::Get => {
-            s.client.get(&s.read, &key(&s, i)?, Bins::All).await.map_err(err)?;
+        Prepared::Get(key) => {
+            s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
             Ok(1)
         }
-        Operation::BatchGet => {
-            let mut ops = Vec::with_capacity(s.workload.batch_size as usize);
-            for k in s.workload.batch_range(i) {
-                ops.push(BatchOperation::read(&s.batch_read, key(&s, k)?, Bins::All));
-            }
+        Prepared::Batch(mut ops) => {
             s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
             Ok(ops.iter().filter(|o| o.record().is_some()).count() as u64)
         }
-        Operation::Scan => {
-            let stmt = Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All);
+        Prepared::Scan(stmt) => {
             let rs = s.client.query(&s.query, PartitionFilter::all(), stmt).await.map_err(err)?;
             let mut stream = rs.into_stream();
             let mut n = 0;
@@ -182,9 +204,14 @@ impl Driver for NativeDriver {
     }
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
-        let shared = self.shared.clone();
+        let (shared, for_prepare) = (self.shared.clone(), self.shared.clone());
         let op = phase.op;
-        self.runtime.block_on(run_async(phase, state, move |i| call(shared.clone(), op, i)));
+        self.runtime.block_on(run_async(
+            phase,
+            state,
+            move |i| prepare(&for_prepare, op, i),
+            move |p| call(shared.clone(), p),
+        ));
         Ok(())
     }
 }

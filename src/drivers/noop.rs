@@ -77,12 +77,12 @@ impl Driver for NoopDriver {
         let workload = self.workload.clone().map(Arc::new);
         let calls = self.calls.clone();
         match &self.runtime {
-            Some(rt) => rt.block_on(run_async(phase, state, move |i| {
+            Some(rt) => rt.block_on(run_async(phase, state, Ok, move |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 let n = records(workload.as_deref(), op, i);
                 async move { Ok(n) }
             })),
-            None => run_blocking(phase, &state, |i| {
+            None => run_blocking(&state, Ok, |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 Ok(records(workload.as_deref(), op, i))
             }),

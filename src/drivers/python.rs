@@ -1,23 +1,22 @@
 //! Embedded Python clients, inside a worker process: the shim adapts each client to put / get /
 //! batch_get / scan. Sync clients are timed by the engine's blocking loop around each call into
-//! the shim; async clients run as coroutines on one event loop and report each call to the Rust
-//! recorder, which reads the Rust clock. Python is only ever entered from this thread.
+//! the adapter (its arguments prepared before, its records counted after, both untimed); async
+//! clients run as coroutines on one event loop and report each call to the Rust recorder, which
+//! reads the Rust clock. Python is only ever entered from this thread.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 
-use crate::engine::Phase;
-use crate::engine::closed_loop::{CallError, PhaseState, run_blocking};
+use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_counted};
+use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
 use crate::python::{self, py_err};
 use crate::results::Column;
 use crate::worker::WorkerSpec;
-
-use super::Driver;
 
 pub struct PythonDriver {
     column: Column,
@@ -108,23 +107,29 @@ impl Driver for PythonDriver {
         let op = phase.op.name();
         Python::attach(|py| {
             if self.asynchronous {
-                let rec = Py::new(py, PhaseRecorder::new(state, phase.calls)).map_err(|e| py_err(py, e))?;
+                let rec = Py::new(py, PhaseRecorder::new(state)).map_err(|e| py_err(py, e))?;
                 self.handle
                     .call_method1(py, "run_phase", (op, phase.calls, phase.in_flight, rec))
                     .map_err(|e| py_err(py, e))?;
             } else {
-                let call = self.handle.bind(py).getattr(op).map_err(|e| py_err(py, e))?;
+                let handle = self.handle.bind(py);
+                let prepare = handle.getattr(format!("args_{op}")).map_err(|e| py_err(py, e))?;
+                let call = handle.getattr(op).map_err(|e| py_err(py, e))?;
                 let shim = self.shim.bind(py);
-                run_blocking(phase, &state, |i| match call.call1((i,)) {
-                    Ok(n) => Ok(n.extract::<u64>().unwrap_or(1)),
-                    Err(e) => {
-                        let reason = shim
-                            .call_method1("reason", (e.value(py),))
-                            .and_then(|r| r.extract::<String>())
-                            .unwrap_or_else(|_| "python exception".into());
-                        Err(CallError::new(reason))
-                    }
-                });
+                let count = shim.getattr("count").map_err(|e| py_err(py, e))?;
+                let failed = |e: PyErr| {
+                    let reason = shim
+                        .call_method1("reason", (e.value(py),))
+                        .and_then(|r| r.extract::<String>())
+                        .unwrap_or_else(|_| "python exception".into());
+                    CallError::new(reason)
+                };
+                run_blocking_counted(
+                    &state,
+                    |i| prepare.call1((i,)).and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)).map_err(failed),
+                    |args| call.call1(args).map_err(failed),
+                    |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
+                );
             }
             Ok(())
         })

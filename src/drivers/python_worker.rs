@@ -1,18 +1,19 @@
 //! The parent's side of an embedded-Python column: starts `aerobench worker` with the column's
-//! spec, turns its events into progress bars and cells, and turns a worker that crashes or
-//! stops responding into an error with the reason (signal or exit code, last lines of stderr),
-//! keeping every cell it finished before.
+//! spec, keeps it for the whole run, sends it one phase at a time and turns its events into
+//! progress and measurements. A worker that crashes or stops responding becomes an error with
+//! the reason (signal or exit code, last lines of stderr); what it measured before is kept.
 
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::engine::{ColumnOutcome, PhaseObserver};
+use crate::engine::{Measured, Phase, PhaseObserver};
+use crate::lane::Lane;
 use crate::results::Column;
-use crate::worker::{WorkerEvent, WorkerSpec};
+use crate::worker::{WorkerCommand, WorkerEvent, WorkerSpec};
 
 const STDERR_TAIL_LINES: usize = 12;
 
@@ -37,130 +38,191 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-/// Runs one column in a worker process. Returns the column (as the worker described it once
-/// connected, if it got that far) and what it measured.
-pub fn run_column(
-    spec: &WorkerSpec,
-    fallback: Column,
-    observer: &mut dyn PhaseObserver,
+/// A worker process holding one connected Python column.
+pub struct WorkerLane {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: mpsc::Receiver<String>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    column: Column,
+    /// A worker that shows no progress for this long is killed.
     stall: Duration,
-) -> (Column, ColumnOutcome) {
-    let mut outcome = ColumnOutcome::default();
-    let fail = |mut column: Column, outcome: ColumnOutcome, error: String| {
-        column.error = Some(error);
-        (column, outcome)
-    };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => return fail(fallback, outcome, format!("cannot find the aerobench executable: {e}")),
-    };
-    let mut cmd = Command::new(exe);
-    cmd.arg("worker").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    if spec.event_loop != "uvloop" {
-        // aerospike-native installs uvloop process-wide on import unless told not to.
-        cmd.env("AEROSPIKE_NO_UVLOOP", "1");
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return fail(fallback, outcome, format!("cannot start a worker process: {e}")),
-    };
-    let spec_json = serde_json::to_string(spec).unwrap_or_default();
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(spec_json.as_bytes());
-    }
-    let tail = Arc::new(Mutex::new(VecDeque::new()));
-    if let Some(stderr) = child.stderr.take() {
-        let tail = tail.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut buf = Vec::new();
-            while reader.by_ref().read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
-                let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                buf.clear();
-                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if t.len() == STDERR_TAIL_LINES {
-                    t.pop_front();
+}
+
+impl WorkerLane {
+    /// Starts the worker and waits until its client connected. On failure, returns `fallback`
+    /// with the error set (and whatever the worker said about itself).
+    pub fn start(spec: &WorkerSpec, fallback: Column, stall: Duration) -> Result<WorkerLane, Column> {
+        let fail = |mut column: Column, error: String| {
+            column.error = Some(error);
+            column
+        };
+        let exe = std::env::current_exe()
+            .map_err(|e| fail(fallback.clone(), format!("cannot find the aerobench executable: {e}")))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("worker").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if spec.event_loop != "uvloop" {
+            // aerospike-native installs uvloop process-wide on import unless told not to.
+            cmd.env("AEROSPIKE_NO_UVLOOP", "1");
+        }
+        let mut child =
+            cmd.spawn().map_err(|e| fail(fallback.clone(), format!("cannot start a worker process: {e}")))?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let tail = tail.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut buf = Vec::new();
+                while reader.by_ref().read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    buf.clear();
+                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    if t.len() == STDERR_TAIL_LINES {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
                 }
-                t.push_back(line);
-            }
-        });
-    }
-    let (tx, rx) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        if let Some(stdout) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
+            });
+        }
+        let stdin = child.stdin.take();
+        let mut lane = WorkerLane { child, stdin, events: rx, tail, column: fallback, stall };
+        let spec_json = serde_json::to_string(spec).unwrap_or_default();
+        if let Err(why) = lane.send_line(&spec_json) {
+            return Err(lane.broken(why));
+        }
+        let deadline = Instant::now() + stall;
+        loop {
+            match lane.next_event(deadline) {
+                Ok(WorkerEvent::Connected { column }) => {
+                    lane.column = column;
+                    return Ok(lane);
+                }
+                Ok(WorkerEvent::Finished { error }) => {
+                    let why = error.unwrap_or_else(|| "worker ended before connecting".into());
+                    let column = fail(lane.column.clone(), why);
+                    lane.stop();
+                    return Err(column);
+                }
+                Ok(_) => {}
+                Err(why) => return Err(lane.broken(why)),
             }
-        });
+        }
     }
 
-    let mut column = fallback;
-    let mut finished = false;
-    let mut stalled = false;
-    let mut done = Arc::new(AtomicU64::new(0));
-    let mut last_activity = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(line) => {
-                let Ok(event) = serde_json::from_str::<WorkerEvent>(&line) else {
-                    continue; // a stray print from a client library
-                };
-                match event {
-                    WorkerEvent::Connected { column: c } => {
-                        column = c;
-                        last_activity = Instant::now();
-                    }
-                    WorkerEvent::Phase { op, calls } => {
-                        done = Arc::new(AtomicU64::new(0));
-                        observer.phase_started(&column.label, op, calls, done.clone());
-                        last_activity = Instant::now();
-                    }
-                    WorkerEvent::Progress { done: n } => {
-                        if done.swap(n, Ordering::Relaxed) != n {
-                            last_activity = Instant::now();
-                        }
-                    }
-                    WorkerEvent::PhaseEnd => {
-                        observer.phase_finished();
-                        last_activity = Instant::now();
-                    }
-                    WorkerEvent::Cell { cell } => {
-                        outcome.cells.push(cell);
-                        last_activity = Instant::now();
-                    }
-                    WorkerEvent::Finished { error } => {
-                        outcome.error = error;
-                        finished = true;
-                    }
+    fn send_line(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("worker input closed")?;
+        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).map_err(|e| format!("cannot talk to the worker: {e}"))
+    }
+
+    /// The next event, or why none will come: the worker ended, or said nothing until `deadline`.
+    fn next_event(&mut self, deadline: Instant) -> Result<WorkerEvent, String> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left.min(Duration::from_millis(250))) {
+                Ok(line) => {
+                    if let Ok(event) = serde_json::from_str::<WorkerEvent>(&line) {
+                        return Ok(event);
+                    } // else a stray print from a client library
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    return Err(format!(
+                        "worker stopped responding for {:.0} s and was killed",
+                        self.stall.as_secs_f64()
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait();
+                    return Err(match status {
+                        Ok(s) => format!("worker {}", describe_exit(s)),
+                        Err(e) => format!("worker could not be waited for: {e}"),
+                    });
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if last_activity.elapsed() > stall {
-                    stalled = true;
-                    let _ = child.kill();
-                    break;
-                }
+        }
+    }
+
+    /// The column, failed for `why` with the worker's last words on stderr.
+    fn broken(&mut self, why: String) -> Column {
+        self.stop();
+        let mut column = self.column.clone();
+        column.error = Some(self.with_stderr(why));
+        column
+    }
+
+    fn with_stderr(&self, why: String) -> String {
+        let stderr: Vec<String> = self.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        if stderr.is_empty() { why } else { format!("{why}; stderr: {}", stderr.join(" | ")) }
+    }
+
+    fn stop(&mut self) {
+        self.stdin = None;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    observer.phase_finished();
-    let status = child.wait();
-    if finished && !stalled {
-        return (Column { error: outcome.error.clone(), ..column }, outcome);
+}
+
+impl Lane for WorkerLane {
+    fn column(&self) -> &Column {
+        &self.column
     }
-    let stderr: Vec<String> = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-    let why = if stalled {
-        format!("worker stopped responding for {:.0} s and was killed", stall.as_secs_f64())
-    } else {
-        match status {
-            Ok(s) => format!("worker {}", describe_exit(s)),
-            Err(e) => format!("worker could not be waited for: {e}"),
+
+    fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
+        let command = serde_json::to_string(&WorkerCommand::Run(phase.clone())).map_err(|e| e.to_string())?;
+        self.send_line(&command).map_err(|why| self.with_stderr(why))?;
+        let done = Arc::new(AtomicU64::new(0));
+        observer.phase_started(&self.column.label, phase, done.clone());
+        // A phase with a deadline may take that long without being stuck.
+        let mut deadline = Instant::now() + self.stall + phase.duration.unwrap_or_default();
+        let result = loop {
+            match self.next_event(deadline) {
+                Ok(WorkerEvent::Progress { done: n }) => {
+                    if done.swap(n, Ordering::Relaxed) != n {
+                        deadline = Instant::now() + self.stall + phase.duration.unwrap_or_default();
+                    }
+                }
+                Ok(WorkerEvent::Measured { measured }) => break Ok(*measured),
+                Ok(WorkerEvent::Finished { error }) => {
+                    break Err(error.unwrap_or_else(|| "worker ended in the middle of a phase".into()));
+                }
+                Ok(WorkerEvent::Connected { .. }) => {}
+                Err(why) => break Err(why),
+            }
+        };
+        observer.phase_finished();
+        result.map_err(|why| {
+            let why = self.with_stderr(why);
+            self.stop();
+            why
+        })
+    }
+}
+
+impl Drop for WorkerLane {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            let close = serde_json::to_string(&WorkerCommand::Close).unwrap_or_default();
+            let _ = self.send_line(&close);
         }
-    };
-    let error = if stderr.is_empty() { why } else { format!("{why}; stderr: {}", stderr.join(" | ")) };
-    fail(column, outcome, error)
+        self.stop();
+    }
 }

@@ -1,12 +1,13 @@
-//! Closed-loop execution: `in_flight` workers each take the next call index, time the call from
-//! submission to completion, and record it; a new call starts only when one finishes. The
-//! engine owns the timing here, whatever the driver. Async for tokio drivers, blocking for
-//! drivers that can only make one call at a time.
+//! Closed-loop execution: `in_flight` workers each take the next call index, prepare the call
+//! (key, bins: untimed), time the call from submission to completion, and record it; a new call
+//! starts only when one finishes. The engine owns the timing here, whatever the driver. Async
+//! for tokio drivers, blocking for drivers that can only make one call at a time. A phase ends
+//! after its calls, at its deadline (`--duration`), on Ctrl-C, or when the server stops answering.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::stats::Recorder;
 
@@ -32,6 +33,11 @@ impl CallError {
 /// Shared state of one phase's workers.
 pub struct PhaseState {
     next: AtomicU64,
+    /// Calls in the phase (the most, with a deadline).
+    calls: u64,
+    /// Distinct call indices: call `k` uses index `k % space`.
+    space: u64,
+    deadline: Option<Instant>,
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
     pub watchdog: Watchdog,
@@ -44,6 +50,9 @@ impl PhaseState {
         let shards = (phase.in_flight as usize).clamp(1, 16);
         Arc::new(PhaseState {
             next: AtomicU64::new(0),
+            calls: phase.calls,
+            space: phase.space.max(1),
+            deadline: phase.duration.map(|d| Instant::now() + d),
             done: Arc::new(AtomicU64::new(0)),
             watchdog: Watchdog::new(phase.patience),
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
@@ -51,17 +60,26 @@ impl PhaseState {
     }
 
     /// The next call index for a worker, or `None` when the phase is over.
-    pub fn take(&self, calls: u64) -> Option<u64> {
-        if self.watchdog.should_stop() {
+    pub fn take(&self) -> Option<u64> {
+        if self.watchdog.should_stop() || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        (i < calls).then_some(i)
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        (k < self.calls).then_some(k % self.space)
     }
 
-    /// Records one finished call; `worker` picks the shard.
+    /// How long the phase may still run, when it has a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Records one call that finished now; `worker` picks the shard.
     pub fn record(&self, worker: usize, started: Instant, result: &CallResult) {
-        let finished = Instant::now();
+        self.record_at(worker, started, Instant::now(), result);
+    }
+
+    /// Records one call that ran from `started` to `finished`.
+    pub fn record_at(&self, worker: usize, started: Instant, finished: Instant, result: &CallResult) {
         let latency = finished.saturating_duration_since(started);
         let mut rec = self.shards[worker % self.shards.len()].lock().unwrap_or_else(|e| e.into_inner());
         match result {
@@ -90,24 +108,30 @@ impl PhaseState {
     }
 }
 
-/// Runs `phase.calls` calls of `call`, `phase.in_flight` at a time, on the current tokio
-/// runtime.
-pub async fn run_async<F, Fut>(phase: &Phase, state: Arc<PhaseState>, call: F)
+/// Runs the phase's calls, `phase.in_flight` at a time, on the current tokio runtime:
+/// `prepare(i)` outside the timed region, then `call` on what it made, timed.
+pub async fn run_async<P, Prep, F, Fut>(phase: &Phase, state: Arc<PhaseState>, prepare: Prep, call: F)
 where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Prep: Fn(u64) -> Result<P, CallError> + Send + Sync + 'static,
+    F: Fn(P) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = CallResult> + Send + 'static,
+    P: Send + 'static,
 {
+    let prepare = Arc::new(prepare);
     let call = Arc::new(call);
-    let calls = phase.calls;
-    let workers = (phase.in_flight as u64).min(calls.max(1)) as usize;
+    let workers = (phase.in_flight as u64).min(phase.calls.max(1)) as usize;
     let mut handles = Vec::with_capacity(workers);
     for worker in 0..workers {
         let state = state.clone();
-        let call = call.clone();
+        let (prepare, call) = (prepare.clone(), call.clone());
         handles.push(tokio::spawn(async move {
-            while let Some(i) = state.take(calls) {
+            while let Some(i) = state.take() {
+                let prepared = prepare(i);
                 let started = Instant::now();
-                let result = call(i).await;
+                let result = match prepared {
+                    Ok(p) => call(p).await,
+                    Err(e) => Err(e),
+                };
                 state.record(worker, started, &result);
             }
         }));
@@ -122,12 +146,33 @@ where
     }
 }
 
-/// Runs `phase.calls` calls of `call` one after another on this thread.
-pub fn run_blocking(phase: &Phase, state: &PhaseState, mut call: impl FnMut(u64) -> CallResult) {
-    while let Some(i) = state.take(phase.calls) {
+/// Runs the phase's calls one after another on this thread: `prepare(i)` untimed, then `call`
+/// on what it made, timed.
+pub fn run_blocking<P>(
+    state: &PhaseState,
+    prepare: impl FnMut(u64) -> Result<P, CallError>,
+    call: impl FnMut(P) -> CallResult,
+) {
+    run_blocking_counted(state, prepare, call, |n| n);
+}
+
+/// Like [`run_blocking`], for a call whose result is counted after the timed region:
+/// `count(result)` says how many records it moved.
+pub fn run_blocking_counted<P, R>(
+    state: &PhaseState,
+    mut prepare: impl FnMut(u64) -> Result<P, CallError>,
+    mut call: impl FnMut(P) -> Result<R, CallError>,
+    mut count: impl FnMut(R) -> u64,
+) {
+    while let Some(i) = state.take() {
+        let prepared = prepare(i);
         let started = Instant::now();
-        let result = call(i);
-        state.record(0, started, &result);
+        let result = match prepared {
+            Ok(p) => call(p),
+            Err(e) => Err(e),
+        };
+        let finished = Instant::now();
+        state.record_at(0, started, finished, &result.map(&mut count));
     }
 }
 
@@ -139,7 +184,7 @@ mod tests {
     use std::time::Duration;
 
     fn phase(calls: u64, in_flight: u32) -> Phase {
-        Phase { op: Operation::Get, calls, in_flight, patience: Duration::from_secs(10) }
+        Phase::counted(Operation::Get, calls, in_flight, Duration::from_secs(10))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +195,7 @@ mod tests {
         let peak = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(vec![0u8; 500]));
         let (c, pk, s) = (current.clone(), peak.clone(), seen.clone());
-        run_async(&p, state.clone(), move |i| {
+        run_async(&p, state.clone(), Ok, move |i| {
             let (c, pk, s) = (c.clone(), pk.clone(), s.clone());
             async move {
                 let now = c.fetch_add(1, Ordering::SeqCst) + 1;
@@ -172,17 +217,52 @@ mod tests {
     }
 
     #[test]
+    fn preparation_is_not_timed_and_indices_wrap() {
+        let mut p = phase(6, 1);
+        p.space = 4;
+        let state = PhaseState::new(&p);
+        let mut seen = Vec::new();
+        run_blocking(
+            &state,
+            |i| {
+                seen.push(i);
+                std::thread::sleep(Duration::from_millis(20));
+                Ok(i)
+            },
+            |_| Ok(1),
+        );
+        assert_eq!(seen, [0, 1, 2, 3, 0, 1]);
+        assert!(state.merged().histogram().max() < 10_000_000, "the 20 ms preparation is outside the timing");
+    }
+
+    #[test]
+    fn a_deadline_ends_the_phase() {
+        let mut p = phase(u64::MAX, 1);
+        p.duration = Some(Duration::from_millis(50));
+        let state = PhaseState::new(&p);
+        let started = Instant::now();
+        run_blocking(&state, Ok, |_| {
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(1)
+        });
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(45) && took < Duration::from_secs(2), "{took:?}");
+        let n = state.merged().count();
+        assert!((10..=60).contains(&n), "{n} calls of 1 ms in 50 ms");
+    }
+
+    #[test]
     fn blocking_loop_times_each_call() {
         let p = phase(20, 1);
         let state = PhaseState::new(&p);
-        run_blocking(&p, &state, |i| {
+        run_blocking(&state, Ok, |i| {
             std::thread::sleep(Duration::from_millis(if i == 0 { 20 } else { 0 }));
             Ok(2)
         });
         let rec = state.merged();
         assert_eq!((rec.count(), rec.records()), (20, 40));
-        assert!(rec.histogram().max() >= 20_000, "the slow call is visible in the max");
-        assert!(rec.histogram().value_at_quantile(0.5) < 5_000);
+        assert!(rec.histogram().max() >= 20_000_000, "the slow call is visible in the max");
+        assert!(rec.histogram().value_at_quantile(0.5) < 5_000_000);
     }
 
     #[test]
@@ -190,7 +270,7 @@ mod tests {
         let mut p = phase(1_000_000, 1);
         p.patience = Duration::from_millis(20);
         let state = PhaseState::new(&p);
-        run_blocking(&p, &state, |_| {
+        run_blocking(&state, Ok, |_| {
             std::thread::sleep(Duration::from_millis(5));
             Err(CallError::new("timeout"))
         });

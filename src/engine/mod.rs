@@ -1,139 +1,126 @@
-//! The engine: runs one column (a client and concurrency model) through every operation of the
-//! workload — warm-up first, not recorded, then the measured phase — and turns what was
-//! recorded into report cells. It decides order, warm-up, concurrency and timing; drivers only
-//! say how to make one call (or, for embedded async clients, run the calls the engine asks for).
+//! The engine: runs one phase (a client, an operation, a round) on a driver and hands back what
+//! was measured. It decides warm-up, concurrency, deadlines and timing; drivers only say how to
+//! make one call (or, for embedded async clients, run the calls the engine hands out). Which
+//! phase runs when is the scheduler's business, not the engine's.
 
 pub mod closed_loop;
+pub mod measured;
 pub mod stop;
-
-use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
 
-use crate::drivers::Driver;
-use crate::results::Cell;
-use crate::stats;
+use serde::{Deserialize, Serialize};
+
+use crate::results::Column;
 use crate::workload::{Operation, Workload};
 
 use closed_loop::PhaseState;
+pub use measured::Measured;
 
-/// One phase: `calls` calls of `op`, `in_flight` at a time.
-#[derive(Debug, Clone)]
+/// A connected client, as one report column. Implemented by every driver; the engine runs
+/// phases on it.
+pub trait Driver {
+    /// The column this driver fills: label, client version, concurrency model, policies.
+    fn column(&self) -> &Column;
+
+    /// Makes the phase's calls of `phase.op`, `phase.in_flight` at a time, recording each into
+    /// `state` — through the closed loops in [`closed_loop`] wherever the client allows. `Err`
+    /// means the client itself broke (not that calls failed: those are recorded as errors).
+    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()>;
+}
+
+/// One phase: calls of `op`, `in_flight` at a time, until `calls` are done or `duration` is up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     pub op: Operation,
+    /// Calls to make (the most, when `duration` is set).
     pub calls: u64,
+    /// Distinct call indices (records, batches): call `k` uses index `k % space`.
+    pub space: u64,
+    /// Ends the phase after this long, whatever `calls` says.
+    pub duration: Option<Duration>,
     pub in_flight: u32,
     /// How long the phase keeps going with errors and no success before it gives up.
     pub patience: Duration,
+    /// Measured round, from 1; 0 is the warm-up, which is not recorded.
+    pub round: u32,
 }
 
-/// Told when measured phases start and end, and when a cell is complete (progress bars, or a
-/// worker process reporting to its parent).
+impl Phase {
+    /// `calls` calls of `op`, indices 0..calls.
+    pub fn counted(op: Operation, calls: u64, in_flight: u32, patience: Duration) -> Phase {
+        Phase { op, calls, space: calls, duration: None, in_flight, patience, round: 1 }
+    }
+
+    /// The measured phase of `op` in `round` for `workload`: its calls, or `duration` of calls.
+    pub fn measured(
+        workload: &Workload,
+        op: Operation,
+        round: u32,
+        duration: Option<Duration>,
+        in_flight: u32,
+        patience: Duration,
+    ) -> Phase {
+        let space = workload.calls(op);
+        let calls = if duration.is_some() { u64::MAX } else { space };
+        Phase { op, calls, space, duration, in_flight, patience, round }
+    }
+
+    /// The warm-up before the first measured phase of `op` (round 0, not recorded).
+    pub fn warmup(workload: &Workload, op: Operation, in_flight: u32, patience: Duration) -> Phase {
+        Phase {
+            op,
+            calls: workload.warmup_calls(op),
+            space: workload.calls(op),
+            duration: None,
+            in_flight,
+            patience,
+            round: 0,
+        }
+    }
+}
+
+/// Told when phases start and end (progress display, or a worker reporting to its parent).
 pub trait PhaseObserver {
-    fn phase_started(&mut self, column: &str, op: Operation, calls: u64, done: Arc<AtomicU64>);
+    fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>);
     fn phase_finished(&mut self);
-    fn cell_finished(&mut self, _cell: &Cell) {}
 }
 
-/// What running one column produced.
-#[derive(Debug, Default)]
-pub struct ColumnOutcome {
-    pub cells: Vec<Cell>,
-    /// Set when the column could not go on (its driver failed); cells measured before stay.
-    pub error: Option<String>,
+/// An observer that shows nothing.
+pub struct Silent;
+
+impl PhaseObserver for Silent {
+    fn phase_started(&mut self, _: &str, _: &Phase, _: Arc<AtomicU64>) {}
+    fn phase_finished(&mut self) {}
 }
 
-/// Runs every operation of `workload` on `driver`, in order.
-pub fn run_column(
-    driver: &mut dyn Driver,
-    workload: &Workload,
-    ops: &[Operation],
-    patience: Duration,
-    observer: &mut dyn PhaseObserver,
-) -> ColumnOutcome {
-    let column = driver.column().clone();
-    let mut outcome = ColumnOutcome::default();
-    for &op in ops {
-        if stop::interrupted() {
-            break;
-        }
-        let in_flight = column.in_flight.max(1);
-        let warmup = Phase { op, calls: workload.warmup_calls(op), in_flight, patience };
-        if warmup.calls > 0
-            && let Err(e) = driver.run_phase(&warmup, PhaseState::new(&warmup))
-        {
-            outcome.error = Some(format!("{} warm-up failed: {e:#}", op.name()));
-            break;
-        }
-        let phase = Phase { op, calls: workload.calls(op), in_flight, patience };
-        let state = PhaseState::new(&phase);
-        observer.phase_started(&column.label, op, phase.calls, state.done.clone());
-        let started = Instant::now();
-        let result = driver.run_phase(&phase, state.clone());
-        let wall = started.elapsed();
-        observer.phase_finished();
-        let rec = state.merged();
-        let mut cell = stats::to_cell(&column.id, op.name(), &rec, wall, op.moves_many_records());
-        cell.notes = notes(workload, &phase, &rec, &state);
-        if rec.count() > 0 || result.is_ok() {
-            observer.cell_finished(&cell);
-            outcome.cells.push(cell);
-        }
-        if let Err(e) = result {
-            outcome.error = Some(format!("{} failed: {e:#}", op.name()));
-            break;
-        }
-        if let Some(reason @ stop::StopReason::ServerUnresponsive(_)) = state.watchdog.reason() {
-            outcome.error = Some(format!("{} {reason}; later operations skipped", op.name()));
-            break;
-        }
+/// Runs one phase on `driver` and returns what it measured. A driver that broke is reported in
+/// [`Measured::driver_error`]; calls measured before that are kept.
+pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseObserver) -> Measured {
+    let state = PhaseState::new(phase);
+    let label = driver.column().label.clone();
+    observer.phase_started(&label, phase, state.done.clone());
+    let started = Instant::now();
+    let result = driver.run_phase(phase, state.clone());
+    let wall = started.elapsed();
+    observer.phase_finished();
+    Measured {
+        op: phase.op,
+        round: phase.round,
+        recorder: state.merged(),
+        wall_secs: wall.as_secs_f64(),
+        stopped: state.watchdog.reason().map(|r| r.to_string()),
+        server_unresponsive: matches!(state.watchdog.reason(), Some(stop::StopReason::ServerUnresponsive(_))),
+        driver_error: result.err().map(|e| format!("{e:#}")),
     }
-    outcome
-}
-
-/// What a reader must know about a measured phase beyond its numbers.
-fn notes(workload: &Workload, phase: &Phase, rec: &stats::Recorder, state: &PhaseState) -> Vec<String> {
-    let mut notes = Vec::new();
-    if let Some(reason) = state.watchdog.reason() {
-        notes.push(format!("{reason}: {} of {} calls ran", rec.count(), phase.calls));
-    }
-    let ok = rec.successes();
-    match phase.op {
-        Operation::BatchGet if ok > 0 => {
-            let asked: u64 = if ok == phase.calls { workload.count } else { ok * workload.batch_size as u64 };
-            if rec.records() < asked {
-                notes.push(format!("batch_get found {} of {} records asked for", rec.records(), asked));
-            }
-        }
-        Operation::Scan if ok > 0 => {
-            let per_scan = rec.records() as f64 / ok as f64;
-            if per_scan != workload.count as f64 {
-                notes.push(format!(
-                    "each scan should return the {} records written; scans returned {per_scan:.0} on average{}",
-                    workload.count,
-                    if per_scan > workload.count as f64 { " (the set holds other records too)" } else { "" }
-                ));
-            }
-        }
-        _ => {}
-    }
-    notes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::drivers::noop::NoopDriver;
-    use crate::workload::Workload;
-
-    /// An observer that shows nothing.
-    struct Silent;
-
-    impl PhaseObserver for Silent {
-        fn phase_started(&mut self, _: &str, _: Operation, _: u64, _: Arc<AtomicU64>) {}
-        fn phase_finished(&mut self) {}
-    }
 
     fn workload(count: u64, warmup: u64) -> Workload {
         Workload {
@@ -149,43 +136,43 @@ mod tests {
     }
 
     #[test]
-    fn warm_up_is_not_counted() {
+    fn measured_phases_count_their_calls_and_warm_up_is_its_own_phase() {
         let w = workload(50, 30);
         let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
-        let out = run_column(
-            &mut d,
-            &w,
-            &[Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan],
-            Duration::from_secs(5),
-            &mut Silent,
-        );
-        assert!(out.error.is_none());
-        let counts: Vec<u64> = out.cells.iter().map(|c| c.count).collect();
+        let p = Duration::from_secs(5);
+        let mut counts = Vec::new();
+        for op in [Operation::Put, Operation::Get, Operation::BatchGet, Operation::Scan] {
+            let warm = measure(&mut d, &Phase::warmup(&w, op, 1, p), &mut Silent);
+            assert_eq!(warm.round, 0);
+            let m = measure(&mut d, &Phase::measured(&w, op, 1, None, 1, p), &mut Silent);
+            assert!(m.driver_error.is_none() && m.stopped.is_none());
+            counts.push(m.recorder.count());
+            if op == Operation::BatchGet {
+                assert_eq!(m.recorder.records(), 50);
+            }
+        }
         assert_eq!(counts, vec![50, 50, 5, 2]);
         // The driver saw warm-up calls too: 30 + 50 puts, 30 + 50 gets, 3 + 5 batches, 1 + 2 scans.
         assert_eq!(d.calls_seen(), 30 + 50 + 30 + 50 + 3 + 5 + 1 + 2);
-        assert!(out.cells.iter().all(|c| c.notes.is_empty()), "{:?}", out.cells);
-        assert_eq!(out.cells[2].records, Some(50));
-        assert_eq!(out.cells[3].records, Some(100));
     }
 
     #[test]
     fn concurrent_noop_column_counts_every_call() {
         let w = workload(1000, 0);
         let mut d = NoopDriver::new(crate::drivers::kind("noop-async").unwrap(), 16, Some(w.clone()));
-        let out = run_column(&mut d, &w, &[Operation::Get], Duration::from_secs(5), &mut Silent);
-        assert_eq!(out.cells[0].count, 1000);
+        let m = measure(&mut d, &Phase::measured(&w, Operation::Get, 1, None, 16, Duration::from_secs(5)), &mut Silent);
+        assert_eq!(m.recorder.count(), 1000);
         assert_eq!(d.calls_seen(), 1000);
     }
 
     #[test]
-    fn short_scans_and_batches_are_noted() {
-        let w = workload(50, 0);
-        let mut short = w.clone();
-        short.count = 40;
-        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(short));
-        let out = run_column(&mut d, &w, &[Operation::BatchGet, Operation::Scan], Duration::from_secs(5), &mut Silent);
-        assert!(out.cells[0].notes[0].contains("found 40 of 50"), "{:?}", out.cells[0].notes);
-        assert!(out.cells[1].notes[0].contains("returned 40 on average"), "{:?}", out.cells[1].notes);
+    fn a_duration_phase_runs_until_its_deadline() {
+        let w = workload(10, 0);
+        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
+        let phase = Phase::measured(&w, Operation::Get, 1, Some(Duration::from_millis(100)), 1, Duration::from_secs(5));
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert!(m.wall_secs >= 0.095 && m.wall_secs < 1.0, "{}", m.wall_secs);
+        // Instant calls for 100 ms: far more than the 10 distinct records, which wrap around.
+        assert!(m.recorder.count() > 1_000, "{}", m.recorder.count());
     }
 }

@@ -1,5 +1,5 @@
 //! The recorder an embedded async client reports through: `next()` hands out call indices (the
-//! engine decides when a phase is over), `start()` reads the Rust clock, and `done()`/`fail()`
+//! engine decides when a phase is over), `now()` reads the Rust clock, and `done()`/`fail()`
 //! record the latency measured by that clock into the phase's histograms. Python measures
 //! nothing itself.
 
@@ -13,16 +13,15 @@ use crate::engine::closed_loop::{CallError, PhaseState};
 #[pyclass(module = "aerobench_native", frozen)]
 pub struct PhaseRecorder {
     state: Arc<PhaseState>,
-    calls: u64,
     epoch: Instant,
 }
 
 impl PhaseRecorder {
-    pub fn new(state: Arc<PhaseState>, calls: u64) -> PhaseRecorder {
-        PhaseRecorder { state, calls, epoch: Instant::now() }
+    pub fn new(state: Arc<PhaseState>) -> PhaseRecorder {
+        PhaseRecorder { state, epoch: Instant::now() }
     }
 
-    fn started(&self, token: u64) -> Instant {
+    fn instant(&self, token: u64) -> Instant {
         self.epoch + Duration::from_nanos(token)
     }
 }
@@ -31,21 +30,21 @@ impl PhaseRecorder {
 impl PhaseRecorder {
     /// The next call index, or None when the phase is over.
     fn next(&self) -> Option<u64> {
-        self.state.take(self.calls)
+        self.state.take()
     }
 
-    /// A start token from the Rust monotonic clock.
-    fn start(&self) -> u64 {
+    /// A token for this moment, from the Rust monotonic clock.
+    fn now(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// The call that started at `token` succeeded, moving `records` records.
-    fn done(&self, worker: usize, token: u64, records: u64) {
-        self.state.record(worker, self.started(token), &Ok(records));
+    /// The call that ran from token `started` to token `finished` succeeded, moving `records`.
+    fn done(&self, worker: usize, started: u64, finished: u64, records: u64) {
+        self.state.record_at(worker, self.instant(started), self.instant(finished), &Ok(records));
     }
 
-    /// The call that started at `token` failed for `reason`.
-    fn fail(&self, worker: usize, token: u64, reason: &str) {
-        self.state.record(worker, self.started(token), &Err(CallError::new(reason)));
+    /// The call that started at token `started` failed (now) for `reason`.
+    fn fail(&self, worker: usize, started: u64, reason: &str) {
+        self.state.record(worker, self.instant(started), &Err(CallError::new(reason)));
     }
 }

@@ -23,23 +23,65 @@ impl Line {
     }
 }
 
-/// `aerobench — 1,000 ops per operation, concurrency 50`.
+/// `aerobench — 1,000 records, 10 rounds, 50 in flight for async columns`.
 pub fn title(report: &RunReport) -> String {
+    let w = &report.workload;
+    let rounds = if w.rounds_completed < w.rounds {
+        format!("{} of {} rounds", w.rounds_completed, w.rounds)
+    } else {
+        format!("{} rounds", w.rounds)
+    };
     format!(
-        "aerobench — {} ops per operation, concurrency {}",
-        thousands(report.workload.count),
-        report.workload.concurrency
+        "aerobench — {} records, {rounds}, {} in flight for async columns{}",
+        thousands(w.count),
+        w.concurrency,
+        if report.interrupted { " (interrupted)" } else { "" }
     )
 }
 
-/// Server, machine, workload and run lines.
+/// Server, machine, workload, run, clients and how to read the ratios.
 pub fn run_lines(report: &RunReport) -> Vec<Line> {
-    vec![
+    let mut lines = vec![
         Line::new("Server", server(report)),
         Line::new("Machine", machine(report)),
         Line::new("Workload", workload(report)),
         Line::new("Run", format!("started {}, aerobench {}", report.started_at, report.aerobench_version)),
-    ]
+        Line::new("Clients", clients(report)),
+    ];
+    if let Some(base) = report.baseline.as_deref().and_then(|b| report.column(b)) {
+        lines.push(Line::new(
+            "Ratios",
+            format!(
+                "each client's ops/s against {} in the same rounds: geometric mean and 95% interval over {} \
+                 rounds; \"no clear difference\" when the interval spans 1",
+                base.label, report.workload.rounds_completed
+            ),
+        ));
+    }
+    if let Some(floor) = report.floor.as_deref().and_then(|f| report.column(f)) {
+        lines.push(Line::new(
+            "Floor",
+            format!(
+                "{}: pre-encoded requests on a raw socket, one in flight; \"over floor\" is a client's avg \
+                 latency above it (clients with one call in flight)",
+                floor.label
+            ),
+        ));
+    }
+    lines
+}
+
+/// `Rust crate 3.0.0, aerospike-py (Rust) 0.14.4, …` — versions only; `--verbose` has the rest.
+fn clients(report: &RunReport) -> String {
+    let names: Vec<String> = report
+        .columns
+        .iter()
+        .map(|c| {
+            let version = if c.client_version.is_empty() { "unknown" } else { &c.client_version };
+            format!("{} {version}", c.label)
+        })
+        .collect();
+    format!("{} (--verbose for sources and policies)", names.join(", "))
 }
 
 /// One line per column, labelled with the column's header.
@@ -80,12 +122,13 @@ fn workload(report: &RunReport) -> String {
     let w = &report.workload;
     let bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
     format!(
-        "{}.{}, bins [{}], batch size {}, warm-up {} ops",
+        "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring",
         w.namespace,
         w.set,
         bins,
         w.batch_size,
-        thousands(w.warmup_ops)
+        thousands(w.warmup_ops),
+        w.phase_duration_secs.map_or(String::new(), |s| format!(", {s} s per phase"))
     )
 }
 
@@ -112,8 +155,12 @@ mod tests {
     use crate::report::test_support::sample_report;
 
     #[test]
-    fn title_has_count_and_concurrency() {
-        assert_eq!(title(&sample_report()), "aerobench — 1,000 ops per operation, concurrency 50");
+    fn title_has_records_rounds_and_concurrency() {
+        assert_eq!(title(&sample_report()), "aerobench — 1,000 records, 3 rounds, 50 in flight for async columns");
+        let mut r = sample_report();
+        r.workload.rounds_completed = 2;
+        r.interrupted = true;
+        assert_eq!(title(&r), "aerobench — 1,000 records, 2 of 3 rounds, 50 in flight for async columns (interrupted)");
     }
 
     #[test]
@@ -130,23 +177,28 @@ mod tests {
     }
 
     #[test]
-    fn machine_and_workload() {
+    fn machine_workload_clients_and_ratios() {
         let lines = run_lines(&sample_report());
         assert_eq!(lines[1].text, "linux/x86_64, 2 CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory");
-        assert_eq!(lines[2].text, "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 ops");
+        assert_eq!(
+            lines[2].text,
+            "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 calls; records written before measuring"
+        );
+        assert!(lines[4].text.starts_with("wire floor 0.1.0, aerospike-py (Rust) 0.5.0"), "{}", lines[4].text);
+        assert!(lines[5].text.contains("against official aerospike (C)") && lines[5].text.contains("3 rounds"));
+        assert_eq!(lines[6].label, "Floor");
     }
 
     #[test]
-    fn one_line_per_column() {
+    fn one_line_per_column_in_verbose() {
         let report = sample_report();
         let lines = column_lines(&report);
         assert_eq!(lines.len(), report.columns.len());
-        assert_eq!(lines[0].label, "aerospike-py (Rust)");
+        assert_eq!(lines[1].label, "aerospike-py (Rust)");
         assert_eq!(
-            lines[0].text,
+            lines[1].text,
             "aerospike-py 0.5.0, sync, 1 in flight, source site-packages, Python 3.12.3, \
              policies retries=0 timeout_ms=1000"
         );
-        assert_eq!(lines[3].text, "aerospike 3.0.0, async, 50 in flight, source crate");
     }
 }

@@ -1,5 +1,5 @@
 //! Everything a reader must see besides the numbers: failed operations by reason, columns that
-//! failed as a whole, and notes attached to cells. Exporters only lay this out.
+//! failed as a whole, notes attached to cells, and run-wide warnings. Exporters only lay this out.
 
 use crate::results::RunReport;
 
@@ -24,10 +24,11 @@ pub struct FailedColumn {
     pub error: String,
 }
 
-/// A note attached to a cell.
+/// A note attached to one or more cells of an operation (the same note of several columns is
+/// listed once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
-    /// Column label.
+    /// Column labels, joined with commas.
     pub column: String,
     pub operation: String,
     pub text: String,
@@ -38,6 +39,8 @@ pub struct Issues {
     pub errors: Vec<ErrorCount>,
     pub failed_columns: Vec<FailedColumn>,
     pub notes: Vec<Note>,
+    /// Run-wide warnings: what makes the figures less reliable.
+    pub warnings: Vec<String>,
 }
 
 impl Issues {
@@ -72,11 +75,17 @@ pub fn collect(report: &RunReport) -> Issues {
             });
         }
         for note in &cell.notes {
-            issues.notes.push(Note {
-                column: label(&cell.column),
-                operation: cell.operation.clone(),
-                text: note.clone(),
-            });
+            match issues.notes.iter_mut().find(|n| n.operation == cell.operation && n.text == *note) {
+                Some(same) => {
+                    same.column.push_str(", ");
+                    same.column.push_str(&label(&cell.column));
+                }
+                None => issues.notes.push(Note {
+                    column: label(&cell.column),
+                    operation: cell.operation.clone(),
+                    text: note.clone(),
+                }),
+            }
         }
     }
 
@@ -85,6 +94,7 @@ pub fn collect(report: &RunReport) -> Issues {
             issues.failed_columns.push(FailedColumn { column: column.label.clone(), error: error.clone() });
         }
     }
+    issues.warnings = report.warnings.clone();
     issues
 }
 
@@ -115,6 +125,18 @@ mod tests {
         );
         assert_eq!(issues.notes.len(), 1);
         assert_eq!(issues.notes[0].operation, "scan");
+    }
+
+    #[test]
+    fn the_same_note_of_several_columns_is_listed_once() {
+        let mut report = sample_report();
+        for cell in report.cells.iter_mut().filter(|c| c.operation == "batch_get") {
+            cell.notes.push("too few calls".to_owned());
+        }
+        let issues = collect(&report);
+        let batch: Vec<&Note> = issues.notes.iter().filter(|n| n.operation == "batch_get").collect();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].column, "wire floor, aerospike-py (Rust), official aerospike (C), aerospike-py async");
     }
 
     #[test]

@@ -46,7 +46,7 @@ mod tests {
     fn pretty_with_trailing_newline_and_round_trips() {
         let report = sample_report();
         let text = JsonExporter.render(&report);
-        assert!(text.starts_with("{\n  \"schema_version\": 1,"));
+        assert!(text.starts_with("{\n  \"schema_version\": 2,"));
         assert!(text.ends_with("}\n"));
         let back: RunReport = serde_json::from_str(&text).expect("reads back");
         assert_eq!(back, report);
@@ -101,7 +101,9 @@ mod tests {
             ("/server/builtin", json!("yes")),
             ("/columns/0/in_flight", json!(1.5)),
             ("/columns/0/policies/retries", json!(0)),
-            ("/schema_version", json!(2)),
+            ("/schema_version", json!(1)),
+            ("/ratios/0/verdict", json!("better")),
+            ("/cells/0/rounds/0/ops_per_sec", json!(-1.0)),
         ] {
             let mut doc = sample_json();
             *doc.pointer_mut(pointer).expect("pointer exists") = value.clone();

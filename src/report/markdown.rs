@@ -1,21 +1,27 @@
 //! GitHub-flavoured markdown, for pasting into pull requests and issues: the header as a short
-//! bullet list, the four comparison tables (numbers right-aligned), then errors and notes.
+//! bullet list, the tables (one per operation, or the seed's four; numbers right-aligned), then
+//! errors, notes and warnings.
 
 use crate::results::RunReport;
 
-use super::Exporter;
+use super::by_operation::{self, OpTable};
 use super::header::{self, Line};
 use super::issues;
 use super::metrics::{self, Grid};
 use super::numbers::thousands;
+use super::{Exporter, Layout};
 
-pub struct MarkdownExporter;
+pub struct MarkdownExporter {
+    pub layout: Layout,
+    pub verbose: bool,
+}
 
 impl Exporter for MarkdownExporter {
     fn render(&self, report: &RunReport) -> String {
-        let mut sections = vec![header_section(report)];
-        for grid in metrics::grids(report) {
-            sections.push(metric_section(&grid));
+        let mut sections = vec![header_section(report, self.verbose)];
+        match self.layout {
+            Layout::Clients => sections.extend(by_operation::tables(report).iter().map(op_section)),
+            Layout::Seed => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
         let issues = issues::collect(report);
         if issues.has_errors() {
@@ -54,6 +60,13 @@ impl Exporter for MarkdownExporter {
             }
             sections.push(out);
         }
+        if !issues.warnings.is_empty() {
+            let mut out = String::from("### Before you trust these figures\n");
+            for w in &issues.warnings {
+                out.push_str(&format!("\n- {}", inline(w)));
+            }
+            sections.push(out);
+        }
         let mut out = sections.join("\n\n");
         out.push('\n');
         out
@@ -69,15 +82,21 @@ fn bullet(line: &Line, indent: &str) -> String {
     format!("{indent}- **{}**: {}", inline(&line.label), inline(&line.text))
 }
 
-fn header_section(report: &RunReport) -> String {
+fn header_section(report: &RunReport, verbose: bool) -> String {
     let mut lines = vec![format!("## {}", inline(&header::title(report))), String::new()];
     lines.extend(header::run_lines(report).iter().map(|l| bullet(l, "")));
     let columns = header::column_lines(report);
-    if !columns.is_empty() {
+    if verbose && !columns.is_empty() {
         lines.push("- **Columns**:".to_owned());
         lines.extend(columns.iter().map(|l| bullet(l, "  ")));
     }
     lines.join("\n")
+}
+
+fn op_section(t: &OpTable) -> String {
+    let rows: Vec<Vec<String>> = t.rows.iter().map(|row| row.iter().map(|e| e.text.clone()).collect()).collect();
+    let header: Vec<&str> = t.header.iter().map(String::as_str).collect();
+    format!("### {}\n\n{}", inline(&t.title), table(&header, &rows, by_operation::FIRST_NUMBER))
 }
 
 fn metric_section(grid: &Grid) -> String {
@@ -103,22 +122,39 @@ mod tests {
     use crate::report::header::BUILTIN_MARKER;
     use crate::report::test_support::{has_ansi, sample_report};
 
-    fn render() -> String {
-        MarkdownExporter.render(&sample_report())
+    fn render(layout: Layout) -> String {
+        MarkdownExporter { layout, verbose: false }.render(&sample_report())
     }
 
     #[test]
     fn header_is_a_bullet_list() {
-        let out = render();
-        assert!(out.starts_with("## aerobench — 1,000 ops per operation, concurrency 50\n\n- **Server**: "));
+        let out = render(Layout::Clients);
+        assert!(
+            out.starts_with("## aerobench — 1,000 records, 3 rounds, 50 in flight for async columns\n\n- **Server**: ")
+        );
         assert!(out.contains(BUILTIN_MARKER));
         assert!(out.contains("\n- **Machine**: linux/x86_64, 2 CPUs"));
-        assert!(out.contains("\n  - **aerospike-py (Rust)**: aerospike-py 0.5.0, sync"));
+        let verbose = MarkdownExporter { layout: Layout::Clients, verbose: true }.render(&sample_report());
+        assert!(verbose.contains("\n  - **aerospike-py (Rust)**: aerospike-py 0.5.0, sync"));
     }
 
     #[test]
-    fn four_tables_with_right_aligned_numbers() {
-        let out = render();
+    fn one_table_per_operation_with_right_aligned_numbers() {
+        let out = render(Layout::Clients);
+        assert!(
+            out.contains(
+                "### put — 1,000 calls × 3 rounds per client\n\n\
+             | Client | In flight | avg | p50 | p99 | over floor | ops/s | ops/s vs official aerospike (C) |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("| official aerospike (C) | 1 | 587.0 µs |"), "{out}");
+    }
+
+    #[test]
+    fn seed_layout_keeps_the_seed_tables() {
+        let out = render(Layout::Seed);
         for title in [
             "### Avg Latency (ms) — lower is better",
             "### Throughput (ops/sec) — higher is better",
@@ -127,31 +163,26 @@ mod tests {
         ] {
             assert!(out.contains(title), "{title}");
         }
-        assert!(out.contains(
-            "| Operation | aerospike-py (Rust) | official aerospike (C) | aerospike-py async \
-             | Rust crate (50 in flight) | Rust vs C | Async vs C | Crate vs C |\n\
-             | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        ));
-        assert!(out.contains("| put | 0.312 ms | 0.587 ms | 0.041 ms | error | 1.9x faster | 14.3x faster | - |"));
-        assert!(out.contains("| put | 3,205/s | 1,703/s | 24,390/s | error | 1.9x faster |"));
+        assert!(out.contains("| aerospike-py vs C | aerospike-py async vs C (ops/s) |"), "{out}");
         assert!(out.contains("| 22,222/s (222,220 rec/s) |"));
     }
 
     #[test]
-    fn errors_and_notes() {
-        let out = render();
+    fn errors_notes_and_warnings() {
+        let out = render(Layout::Clients);
         assert!(out.contains("### Errors\n\n| Column | Operation | Reason | Count |\n| --- | --- | --- | ---: |"));
         assert!(out.contains("| official aerospike (C) | get | timeout | 2 |"));
         assert!(out.contains("- **Rust crate (50 in flight)**: error: worker exited: connection refused"));
-        assert!(out.contains("### Notes\n\n- **aerospike-py async** / `scan`: scan returned 9,990 of 10,000 records"));
+        assert!(out.contains("- **aerospike-py async** / `scan`: scan returned 9,990 of 10,000 records"));
+        assert!(out.contains("### Before you trust these figures"));
         assert!(!has_ansi(&out));
     }
 
     #[test]
     fn pipes_are_escaped() {
         let mut report = sample_report();
-        report.columns[0].label = "a|b".to_owned();
-        let out = MarkdownExporter.render(&report);
-        assert!(out.contains("| Operation | a\\|b |"));
+        report.columns[1].label = "a|b".to_owned();
+        let out = MarkdownExporter { layout: Layout::Clients, verbose: false }.render(&report);
+        assert!(out.contains("| a\\|b | 1 |"), "{out}");
     }
 }

@@ -1,11 +1,14 @@
-//! The four comparison tables every human-readable format shows, as text: which metric each
-//! table holds, which number every (column, operation) cell shows, what a missing or failed
-//! cell shows, and the ratio columns. Exporters only lay this out (terminal, markdown).
+//! The seed layout's four tables (`--layout seed`), as text: which metric each table holds,
+//! which number every (column, operation) cell shows, what a missing or failed cell shows, and
+//! the seed's ratio columns with their meaning spelled out — latency ratios only between
+//! columns with the same calls in flight, ops/s ratios otherwise, labelled so. Also the entry
+//! types every table shares. Exporters only lay this out (terminal, markdown).
 
-use crate::results::{Cell, RunReport};
+use crate::compare::SEED_PAIRS;
+use crate::results::{Cell, RatioMetric, RunReport};
 
+use super::by_operation::verdict_kind;
 use super::numbers::{millis, per_sec, records_per_sec};
-use super::relative_speed::{Better, RelativeSpeed};
 
 /// Shown for a cell whose column failed, or whose operations all failed.
 pub const ERROR: &str = "error";
@@ -34,10 +37,13 @@ impl Metric {
         }
     }
 
-    pub fn better(self) -> Better {
+    /// The ratio metric of this table.
+    fn ratio_metric(self) -> RatioMetric {
         match self {
-            Metric::Throughput => Better::Higher,
-            _ => Better::Lower,
+            Metric::AvgLatency => RatioMetric::AvgLatency,
+            Metric::Throughput => RatioMetric::OpsPerSec,
+            Metric::P50Latency => RatioMetric::P50Latency,
+            Metric::P99Latency => RatioMetric::P99Latency,
         }
     }
 
@@ -91,7 +97,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(text: impl Into<String>, kind: Kind) -> Self {
+    pub fn new(text: impl Into<String>, kind: Kind) -> Self {
         Entry { text: text.into(), kind }
     }
 }
@@ -133,11 +139,36 @@ pub fn grids(report: &RunReport) -> Vec<Grid> {
     METRICS.iter().map(|&metric| grid(report, metric)).collect()
 }
 
+/// The seed's ratio columns that ran: (column, baseline, header).
+fn seed_comparisons(report: &RunReport) -> Vec<(&'static str, &'static str, &'static str)> {
+    let labels = ["aerospike-py vs C", "aerospike-py async vs C", "Rust crate async vs sync"];
+    SEED_PAIRS
+        .iter()
+        .zip(labels)
+        .filter(|((c, b), _)| report.column(c).is_some() && report.column(b).is_some())
+        .map(|(&(c, b), l)| (c, b, l))
+        .collect()
+}
+
+/// The metric a seed ratio column compares in a table of `metric`: the table's own when both
+/// columns have the same calls in flight, else ops/s.
+fn compared_on(report: &RunReport, column: &str, baseline: &str, metric: Metric) -> RatioMetric {
+    let in_flight = |id: &str| report.column(id).map(|c| c.in_flight);
+    if in_flight(column) == in_flight(baseline) { metric.ratio_metric() } else { RatioMetric::OpsPerSec }
+}
+
 /// Builds the table of one metric.
 pub fn grid(report: &RunReport, metric: Metric) -> Grid {
+    let comparisons = seed_comparisons(report);
     let header = std::iter::once("Operation".to_owned())
         .chain(report.columns.iter().map(|c| c.label.clone()))
-        .chain(report.comparisons.iter().map(|c| c.label.clone()))
+        .chain(comparisons.iter().map(|&(c, b, label)| {
+            if compared_on(report, c, b, metric) == metric.ratio_metric() {
+                label.to_owned()
+            } else {
+                format!("{label} (ops/s)")
+            }
+        }))
         .collect();
 
     let rows = report
@@ -153,17 +184,10 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
                     Outcome::Missing => Entry::new(MISSING, Kind::Missing),
                 });
             }
-            for comparison in &report.comparisons {
-                let value = |id: &str| match outcome(report, id, operation) {
-                    Outcome::Measured(cell) => Some(metric.value(cell)),
-                    _ => None,
-                };
-                let speed =
-                    RelativeSpeed::compare(value(&comparison.column), value(&comparison.baseline), metric.better());
-                row.push(match speed {
-                    Some(s @ RelativeSpeed::Faster(_)) => Entry::new(s.to_string(), Kind::Faster),
-                    Some(s @ RelativeSpeed::Slower(_)) => Entry::new(s.to_string(), Kind::Slower),
-                    Some(s @ RelativeSpeed::Same) => Entry::new(s.to_string(), Kind::Same),
+            for &(column, baseline, _) in &comparisons {
+                let on = compared_on(report, column, baseline, metric);
+                row.push(match report.ratio(operation, column, baseline, on) {
+                    Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
                     None => Entry::new(MISSING, Kind::Missing),
                 });
             }
@@ -177,11 +201,7 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{C, RUST, sample_report};
-
-    fn texts(row: &[Entry]) -> Vec<&str> {
-        row.iter().map(|e| e.text.as_str()).collect()
-    }
+    use crate::report::test_support::sample_report;
 
     #[test]
     fn four_tables_in_order() {
@@ -199,61 +219,31 @@ mod tests {
     }
 
     #[test]
-    fn header_and_rows_follow_columns_comparisons_and_operations() {
+    fn seed_columns_say_what_they_compare() {
         let report = sample_report();
         let g = grid(&report, Metric::AvgLatency);
-        assert_eq!(
-            g.header,
-            [
-                "Operation",
-                "aerospike-py (Rust)",
-                "official aerospike (C)",
-                "aerospike-py async",
-                "Rust crate (50 in flight)",
-                "Rust vs C",
-                "Async vs C",
-                "Crate vs C",
-            ]
-        );
+        let n = report.columns.len();
+        assert_eq!(g.header[0], "Operation");
+        assert_eq!(g.header[n + 1..], ["aerospike-py vs C", "aerospike-py async vs C (ops/s)"]);
+        let t = grid(&report, Metric::Throughput);
+        assert_eq!(t.header[n + 1..], ["aerospike-py vs C", "aerospike-py async vs C"]);
         let ops: Vec<&str> = g.rows.iter().map(|r| r[0].text.as_str()).collect();
         assert_eq!(ops, ["put", "get", "batch_get", "scan"]);
         assert!(g.rows.iter().all(|r| r.len() == g.header.len()));
-        assert_eq!(
-            texts(&g.rows[0]),
-            ["put", "0.312 ms", "0.587 ms", "0.041 ms", "error", "1.9x faster", "14.3x faster", "-"]
-        );
+        let put = &g.rows[0];
+        assert!(put[n + 1].text.contains("faster ("), "{}", put[n + 1].text);
+        assert_eq!(put[n + 1].kind, Kind::Faster);
+        // The C column's get had failed calls: no ratio for it.
+        assert!(g.rows[1][n + 1].text.contains("failed calls"), "{}", g.rows[1][n + 1].text);
     }
 
     #[test]
-    fn throughput_cells_and_records() {
-        let g = grid(&sample_report(), Metric::Throughput);
-        assert_eq!(texts(&g.rows[0])[1..4], ["3,205/s", "1,703/s", "24,390/s"]);
-        assert_eq!(g.rows[2][1].text, "22,222/s (222,220 rec/s)");
-        assert_eq!(g.rows[3][3].text, "100,000/s (1,000,000 rec/s)");
-        assert_eq!(g.rows[0][5].text, "1.9x faster");
-        assert_eq!(g.rows[0][5].kind, Kind::Faster);
-    }
-
-    #[test]
-    fn slower_and_failed_cells() {
-        let mut report = sample_report();
-        // Swap the comparison: C against Rust is slower.
-        report.comparisons[0].column = C.to_owned();
-        report.comparisons[0].baseline = RUST.to_owned();
-        // Every get of the Rust column failed.
-        let cell = report.cells.iter_mut().find(|c| c.column == RUST && c.operation == "get");
-        let cell = cell.expect("sample cell");
-        cell.errors = cell.count;
-        // No batch_get for the Rust column.
-        report.cells.retain(|c| !(c.column == RUST && c.operation == "batch_get"));
-
-        let g = grid(&report, Metric::AvgLatency);
-        assert_eq!(g.rows[0][5].text, "1.9x slower");
-        assert_eq!(g.rows[0][5].kind, Kind::Slower);
-        assert_eq!(g.rows[1][1].text, ERROR);
-        assert_eq!(g.rows[1][1].kind, Kind::Error);
-        assert_eq!(g.rows[1][5].text, MISSING);
-        assert_eq!(g.rows[2][1].text, MISSING);
-        assert_eq!(g.rows[2][1].kind, Kind::Missing);
+    fn values_and_failed_cells() {
+        let report = sample_report();
+        let g = grid(&report, Metric::Throughput);
+        let label_index = |label: &str| g.header.iter().position(|h| h == label).unwrap();
+        assert_eq!(g.rows[0][label_index("aerospike-py (Rust)")].text, "3,205/s");
+        assert_eq!(g.rows[2][label_index("aerospike-py (Rust)")].text, "22,222/s (222,220 rec/s)");
+        assert_eq!(g.rows[0][label_index("Rust crate (50 in flight)")].text, ERROR);
     }
 }

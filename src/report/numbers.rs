@@ -35,6 +35,28 @@ pub fn records_per_sec(rate: f64) -> String {
     format!("{} rec/s", thousands(whole(rate)))
 }
 
+/// A latency in µs with three significant figures and a unit that fits: `8.42 µs`, `84.2 µs`,
+/// `1.23 ms`, `12.3 ms`, `1.23 s`.
+pub fn latency(us: f64) -> String {
+    let us = if us.is_finite() { us.max(0.0) } else { 0.0 };
+    if us < 9.995 {
+        format!("{us:.2} µs")
+    } else if us < 999.5 {
+        format!("{us:.1} µs")
+    } else if us < 9_995.0 {
+        format!("{:.2} ms", us / 1e3)
+    } else if us < 999_500.0 {
+        format!("{:.1} ms", us / 1e3)
+    } else {
+        format!("{:.2} s", us / 1e6)
+    }
+}
+
+/// A latency difference with its sign: `+14.2 µs`, `−0.31 µs`.
+pub fn signed_latency(us: f64) -> String {
+    if us < 0.0 { format!("−{}", latency(-us)) } else { format!("+{}", latency(us)) }
+}
+
 /// Bytes as GiB with one decimal: `8589934592` → `8.0 GiB`.
 pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
@@ -63,5 +85,13 @@ mod tests {
         assert_eq!(per_sec(f64::NAN), "0/s");
         assert_eq!(records_per_sec(31_200.0), "31,200 rec/s");
         assert_eq!(gib(8 << 30), "8.0 GiB");
+        assert_eq!(latency(8.424), "8.42 µs");
+        assert_eq!(latency(84.24), "84.2 µs");
+        assert_eq!(latency(999.4), "999.4 µs");
+        assert_eq!(latency(1_234.0), "1.23 ms");
+        assert_eq!(latency(12_345.0), "12.3 ms");
+        assert_eq!(latency(1_234_567.0), "1.23 s");
+        assert_eq!(signed_latency(14.24), "+14.2 µs");
+        assert_eq!(signed_latency(-0.314), "−0.31 µs");
     }
 }

@@ -1,28 +1,31 @@
-//! Terminal output: the header, the four comparison tables and the errors and notes, drawn with
-//! comfy-table in a UTF-8 style that survives copy and paste. Colour only when asked for.
+//! Terminal output: the header, the tables (one per operation by default, the seed's four with
+//! `--layout seed`), then errors, notes and warnings, drawn with comfy-table in a UTF-8 style that
+//! survives copy and paste. No line is wider than the style's width: tables shrink and wrap
+//! their cells, text wraps under its label. Colour only when asked for.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Attribute, CellAlignment, Color, Table, TableComponent};
+use comfy_table::{Attribute, CellAlignment, Color, ContentArrangement, Table, TableComponent};
 
 use crate::results::RunReport;
 
-use super::Exporter;
+use super::by_operation::{self, OpTable};
 use super::header::{self, Line};
 use super::issues::{self, Issues};
 use super::metrics::{self, Entry, Grid, Kind};
 use super::numbers::thousands;
+use super::{Exporter, Layout, Style, wrap};
 
-/// Renders the report as terminal tables; `color` adds ANSI styling (bold headers, green and
-/// red ratios, red errors).
+/// Renders the report as terminal tables.
 pub struct TableExporter {
-    pub color: bool,
+    pub style: Style,
 }
 
 impl Exporter for TableExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut sections = vec![self.header(report)];
-        for grid in metrics::grids(report) {
-            sections.push(self.metric(&grid));
+        match self.style.layout {
+            Layout::Clients => sections.extend(by_operation::tables(report).iter().map(|t| self.op_table(t))),
+            Layout::Seed => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
         let issues = issues::collect(report);
         if issues.has_errors() {
@@ -30,6 +33,9 @@ impl Exporter for TableExporter {
         }
         if !issues.notes.is_empty() {
             sections.push(self.notes(&issues));
+        }
+        if !issues.warnings.is_empty() {
+            sections.push(self.warnings(&issues));
         }
         let mut out = sections.join("\n\n");
         out.push('\n');
@@ -40,42 +46,52 @@ impl Exporter for TableExporter {
 impl TableExporter {
     /// Bold text when colour is on (the only styling outside comfy-table's cells).
     fn bold(&self, text: &str) -> String {
-        if self.color { format!("\u{1b}[1m{text}\u{1b}[0m") } else { text.to_owned() }
+        if self.style.color { format!("\u{1b}[1m{text}\u{1b}[0m") } else { text.to_owned() }
     }
 
     fn new_table(&self) -> Table {
         let mut table = Table::new();
         // Solid inner lines instead of the preset's dotted ones: every font has `│`.
         table.load_preset(UTF8_FULL_CONDENSED).set_style(TableComponent::VerticalLines, '│');
-        if self.color {
+        if self.style.color {
             table.enforce_styling();
         } else {
             table.force_no_tty();
         }
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_width(u16::try_from(self.style.width).unwrap_or(u16::MAX));
         table
     }
 
     fn header_cell(&self, text: &str) -> comfy_table::Cell {
         let cell = comfy_table::Cell::new(text);
-        if self.color { cell.add_attribute(Attribute::Bold) } else { cell }
+        if self.style.color { cell.add_attribute(Attribute::Bold) } else { cell }
+    }
+
+    fn lines(&self, lines: &[Line], indent: &str) -> String {
+        let width = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
+        lines
+            .iter()
+            .map(|l| wrap::labelled(indent, &l.label, width, &l.text, self.style.width))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn header(&self, report: &RunReport) -> String {
-        let run = header::run_lines(report);
-        let columns = header::column_lines(report);
         let mut out = self.bold(&header::title(report));
         out.push('\n');
-        out.push_str(&aligned(&run, "  "));
-        if !columns.is_empty() {
+        out.push_str(&self.lines(&header::run_lines(report), "  "));
+        let columns = header::column_lines(report);
+        if self.style.verbose && !columns.is_empty() {
             out.push_str("\n  Columns\n");
-            out.push_str(&aligned(&columns, "    "));
+            out.push_str(&self.lines(&columns, "    "));
         }
         out
     }
 
     fn entry_cell(&self, entry: &Entry) -> comfy_table::Cell {
         let cell = comfy_table::Cell::new(&entry.text);
-        if !self.color {
+        if !self.style.color {
             return cell;
         }
         match entry.kind {
@@ -84,6 +100,16 @@ impl TableExporter {
             Kind::Missing => cell.add_attribute(Attribute::Dim),
             Kind::Operation | Kind::Value | Kind::Same => cell,
         }
+    }
+
+    fn op_table(&self, t: &OpTable) -> String {
+        let mut table = self.new_table();
+        table.set_header(t.header.iter().map(|h| self.header_cell(h)));
+        for row in &t.rows {
+            table.add_row(row.iter().map(|e| self.entry_cell(e)));
+        }
+        right_align_from(&mut table, by_operation::FIRST_NUMBER);
+        format!("{}\n{table}", self.bold(&t.title))
     }
 
     fn metric(&self, grid: &Grid) -> String {
@@ -109,10 +135,20 @@ impl TableExporter {
             out.push_str(&table.to_string());
         }
         for failed in &issues.failed_columns {
-            let status =
-                if self.color { format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR) } else { metrics::ERROR.to_owned() };
+            let status = if self.style.color {
+                format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR)
+            } else {
+                metrics::ERROR.to_owned()
+            };
             // Multi-line errors (a command to run, say) stay indented under their column.
-            out.push_str(&format!("\n  {}: {status}: {}", failed.column, failed.error.replace('\n', "\n      ")));
+            for (i, part) in failed.error.lines().enumerate() {
+                out.push('\n');
+                out.push_str(&if i == 0 {
+                    wrap::labelled("  ", &format!("{}: {status}:", failed.column), 0, part, self.style.width)
+                } else {
+                    wrap::labelled("      ", "", 0, part, self.style.width)
+                });
+            }
         }
         out
     }
@@ -120,16 +156,26 @@ impl TableExporter {
     fn notes(&self, issues: &Issues) -> String {
         let mut out = self.bold("Notes");
         for note in &issues.notes {
-            out.push_str(&format!("\n  {} / {}: {}", note.column, note.operation, note.text));
+            out.push('\n');
+            out.push_str(&wrap::labelled(
+                "  ",
+                &format!("{} / {}:", note.column, note.operation),
+                0,
+                &note.text,
+                self.style.width,
+            ));
         }
         out
     }
-}
 
-/// `label  text` lines with the texts lined up, each line starting with `indent`.
-fn aligned(lines: &[Line], indent: &str) -> String {
-    let width = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
-    lines.iter().map(|l| format!("{indent}{:<width$}  {}", l.label, l.text)).collect::<Vec<_>>().join("\n")
+    fn warnings(&self, issues: &Issues) -> String {
+        let mut out = self.bold("Before you trust these figures");
+        for w in &issues.warnings {
+            out.push('\n');
+            out.push_str(&wrap::labelled("  ", "-", 0, w, self.style.width));
+        }
+        out
+    }
 }
 
 /// Right-aligns every column from `first` on (the numbers).
@@ -143,32 +189,32 @@ fn right_align_from(table: &mut Table, first: usize) {
 mod tests {
     use super::*;
     use crate::report::header::BUILTIN_MARKER;
-    use crate::report::test_support::{has_ansi, sample_report};
+    use crate::report::test_support::{has_ansi, sample_report, seven_column_report};
 
-    fn plain() -> String {
-        TableExporter { color: false }.render(&sample_report())
+    fn style(width: usize, layout: Layout) -> Style {
+        Style { color: false, width, layout, verbose: false }
     }
 
-    /// The line of the table under `title` whose first cell is `operation`.
-    fn row<'a>(out: &'a str, title: &str, operation: &str) -> &'a str {
-        let start = out.find(title).expect("title present");
-        out[start..]
-            .lines()
-            .find(|l| l.trim_start_matches('│').trim_start().starts_with(&format!("{operation} ")))
-            .expect("row present")
+    fn plain() -> String {
+        TableExporter { style: style(100, Layout::Clients) }.render(&sample_report())
+    }
+
+    fn widest(text: &str) -> usize {
+        text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
     }
 
     #[test]
-    fn titles_in_order() {
+    fn sections_in_order() {
         let out = plain();
         let positions: Vec<usize> = [
-            "aerobench — 1,000 ops per operation, concurrency 50",
-            "Avg Latency (ms) — lower is better",
-            "Throughput (ops/sec) — higher is better",
-            "p50 Latency (ms) — lower is better",
-            "p99 Latency (ms) — lower is better",
+            "aerobench — 1,000 records, 3 rounds",
+            "put — 1,000 calls × 3 rounds per client",
+            "get — ",
+            "batch_get — ",
+            "scan — ",
             "Errors",
             "Notes",
+            "Before you trust these figures",
         ]
         .iter()
         .map(|t| out.find(t).unwrap_or_else(|| panic!("{t:?} missing from\n{out}")))
@@ -177,51 +223,43 @@ mod tests {
     }
 
     #[test]
-    fn header_lines() {
+    fn header_is_short_unless_verbose() {
         let out = plain();
-        assert!(out.contains(BUILTIN_MARKER));
+        let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(BUILTIN_MARKER), "{out}");
         assert!(out.contains("linux/x86_64, 2 CPUs"));
-        assert!(out.contains("test.bench, bins [i: int, s: string(32)], batch size 10"));
-        assert!(out.contains("aerospike-py 0.5.0, sync, 1 in flight"));
-        assert!(out.contains("policies retries=0 timeout_ms=1000"));
+        assert!(!out.contains("policies retries=0"), "policies only with --verbose");
+        let verbose =
+            TableExporter { style: Style { verbose: true, ..style(100, Layout::Clients) } }.render(&sample_report());
+        assert!(verbose.contains("policies retries=0 timeout_ms=1000"));
     }
 
     #[test]
-    fn cells_ratios_and_separators() {
-        let out = plain();
-        let put = row(&out, "Avg Latency", "put");
-        assert!(put.contains("0.312 ms") && put.contains("0.587 ms"), "{put}");
-        // Ratio columns come after the value columns, in comparison order.
-        let rust_vs_c = put.find("1.9x faster").expect("Rust vs C");
-        let async_vs_c = put.find("14.3x faster").expect("Async vs C");
-        assert!(put.find("0.041 ms").expect("async value") < rust_vs_c);
-        assert!(rust_vs_c < async_vs_c);
-
-        let put = row(&out, "Throughput", "put");
-        assert!(put.contains("3,205/s") && put.contains("24,390/s"), "{put}");
-        let scan = row(&out, "Throughput", "scan");
-        assert!(scan.contains("100,000/s (1,000,000 rec/s)"), "{scan}");
-        assert!(row(&out, "p99 Latency", "get").contains("1.203 ms"));
+    fn fits_80_100_and_160_columns_with_seven_clients() {
+        let report = seven_column_report();
+        for width in [80, 100, 160] {
+            for layout in [Layout::Clients, Layout::Seed] {
+                for verbose in [false, true] {
+                    let out = TableExporter { style: Style { verbose, ..style(width, layout) } }.render(&report);
+                    assert!(widest(&out) <= width, "{layout:?} verbose={verbose} at {width}: {}\n{out}", widest(&out));
+                }
+            }
+        }
+        // At 160 columns the default layout needs no wrapping: one line per client row.
+        let wide = TableExporter { style: style(160, Layout::Clients) }.render(&report);
+        let get = &wide[wide.find("get — ").unwrap()..];
+        let rows = get.lines().take_while(|l| !l.is_empty()).filter(|l| l.starts_with('│')).count();
+        assert_eq!(rows, 1 + report.columns.len(), "{get}");
     }
 
     #[test]
-    fn failed_column_shows_error() {
-        let out = plain();
-        let put = row(&out, "Avg Latency", "put");
-        let cells: Vec<&str> = put.split('│').map(str::trim).collect();
-        // ["", put, rust, c, async, crate, rust vs c, async vs c, crate vs c, ""]
-        assert_eq!(cells[5], "error", "{put}");
-        assert_eq!(cells[8], "-", "{put}");
-        assert!(out.contains("Rust crate (50 in flight): error: worker exited: connection refused"));
-    }
-
-    #[test]
-    fn numbers_are_right_aligned() {
-        let out = plain();
-        let put = row(&out, "Avg Latency", "put");
-        let cells: Vec<&str> = put.split('│').collect();
-        assert!(cells[2].ends_with("0.312 ms "), "{:?}", cells[2]);
-        assert!(cells[2].starts_with("  "), "{:?}", cells[2]);
+    fn seed_layout_has_the_four_tables() {
+        let out = TableExporter { style: style(200, Layout::Seed) }.render(&sample_report());
+        for t in
+            ["Avg Latency (ms)", "Throughput (ops/sec)", "p50 Latency (ms)", "p99 Latency (ms)", "aerospike-py vs C"]
+        {
+            assert!(out.contains(t), "{t}");
+        }
     }
 
     #[test]
@@ -230,29 +268,15 @@ mod tests {
         let errors = &out[out.find("Errors").expect("errors section")..];
         let timeout = errors.lines().find(|l| l.contains("timeout")).expect("timeout row");
         assert!(timeout.contains("official aerospike (C)") && timeout.contains("get"));
-        assert!(timeout.trim_end_matches('│').trim_end().ends_with('2'), "{timeout}");
+        assert!(out.contains("Rust crate (50 in flight): error: worker exited: connection refused"));
         assert!(out.contains("aerospike-py async / scan: scan returned 9,990 of 10,000 records"));
-    }
-
-    #[test]
-    fn no_errors_section_for_a_clean_run() {
-        let mut report = sample_report();
-        report.columns.iter_mut().for_each(|c| c.error = None);
-        report.cells.iter_mut().for_each(|c| {
-            c.errors = 0;
-            c.errors_by_reason.clear();
-            c.notes.clear();
-        });
-        let out = TableExporter { color: false }.render(&report);
-        assert!(!out.contains("Errors"));
-        assert!(!out.contains("Notes"));
     }
 
     #[test]
     fn colour_only_when_asked() {
         assert!(!has_ansi(&plain()));
-        let coloured = TableExporter { color: true }.render(&sample_report());
+        let coloured =
+            TableExporter { style: Style { color: true, ..style(100, Layout::Clients) } }.render(&sample_report());
         assert!(has_ansi(&coloured));
-        assert!(coloured.contains("1.9x faster"));
     }
 }

@@ -1,19 +1,20 @@
-//! A small, fully known `RunReport` shared by the exporters' tests: three Python-client columns
-//! and one failed native column, four operations, two ratio columns plus one against the failed
-//! column, one cell with errors and one with a note.
+//! Small, fully known `RunReport`s shared by the exporters' tests: the `wire` floor, three
+//! Python-client columns and one failed native column, four operations over three rounds, one
+//! cell with errors and one with a note; and a seven-client report for width checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::results::{
-    Cell, Column, Comparison, LatencyStats, MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
+    Cell, Column, LatencyStats, MachineInfo, RoundFigures, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
 };
 use crate::stats::{Recorder, encode_histogram};
 
-pub const RUST: &str = "py-rust-sync";
-pub const C: &str = "py-c-sync";
-pub const ASYNC: &str = "py-rust-async";
+pub const RUST: &str = "aerospike-py-sync";
+pub const C: &str = "official-c";
+pub const ASYNC: &str = "aerospike-py-async";
 pub const CRATE: &str = "rust-async";
+pub const FLOOR: &str = "wire";
 
 fn policies() -> BTreeMap<String, String> {
     [("timeout_ms", "1000"), ("retries", "0")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
@@ -60,11 +61,64 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
         records: multi_record.then_some(10_000),
         wall_secs: 1_000.0 / ops_per_sec,
         histogram: encode_histogram(rec.histogram()),
+        latency_beyond_range: 0,
+        over_floor_us: None,
+        // Three rounds around the averages: -5%, exact, +5%.
+        rounds: [0.95, 1.0, 1.05]
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| RoundFigures {
+                round: i as u32 + 1,
+                count: 1_000 / 3,
+                errors: 0,
+                avg_us: avg_us * f,
+                p50_us: avg_us * 0.9 * f,
+                p99_us: avg_us * 3.0 * f,
+                ops_per_sec: ops_per_sec / f,
+                wall_secs: 1_000.0 / 3.0 / ops_per_sec * f,
+            })
+            .collect(),
         notes: Vec::new(),
     }
 }
 
+/// Fills the floor, ratios and warnings of `report` the way a run does.
+fn finish(mut report: RunReport) -> RunReport {
+    report.floor = crate::compare::set_over_floor(&report.columns, &mut report.cells);
+    let pairs = crate::compare::pairs(&report.columns, report.baseline.as_deref());
+    report.ratios = crate::compare::ratios(&report.columns, &report.cells, &report.workload.operations, &pairs);
+    report
+}
+
+/// A run of the seven default client columns and the floor, for layout width checks.
+pub fn seven_column_report() -> RunReport {
+    let mut report = sample_report();
+    let kinds = crate::drivers::parse_columns(
+        &crate::drivers::DEFAULT_CLIENTS.split(',').map(str::to_owned).collect::<Vec<_>>(),
+    )
+    .expect("default columns");
+    report.columns = std::iter::once(column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1))
+        .chain(kinds.iter().map(|k| {
+            let in_flight = if k.asynchronous { 50 } else { 1 };
+            column(k.name, k.label, "client", "1.2.3", if k.asynchronous { "async" } else { "sync" }, in_flight)
+        }))
+        .collect();
+    report.baseline = Some("official-c".into());
+    report.cells.clear();
+    for (i, c) in report.columns.clone().iter().enumerate() {
+        for (j, op) in ["put", "get", "batch_get", "scan"].iter().enumerate() {
+            let avg = 9.0 + (i * 37 + j * 11) as f64 * 13.7;
+            report.cells.push(cell(&c.id, op, avg, 1e6 / avg * f64::from(c.in_flight) / 2.0));
+        }
+    }
+    finish(report)
+}
+
 pub fn sample_report() -> RunReport {
+    finish(sample_without_ratios())
+}
+
+fn sample_without_ratios() -> RunReport {
     let mut crate_column = column(CRATE, "Rust crate (50 in flight)", "aerospike", "3.0.0", "async", 50);
     crate_column.source = "crate".to_owned();
     crate_column.python_version = None;
@@ -72,6 +126,9 @@ pub fn sample_report() -> RunReport {
     crate_column.error = Some("worker exited: connection refused".to_owned());
 
     let mut cells = Vec::new();
+    for (op, floor) in [("put", 300.0), ("get", 190.0), ("batch_get", 40.0), ("scan", 11.0)] {
+        cells.push(cell(FLOOR, op, floor, 1e6 / floor));
+    }
     for (op, rust, c, asy) in [
         ("put", (312.0, 3_205.0), (587.0, 1_703.0), (41.0, 24_390.0)),
         ("get", (198.0, 5_050.0), (401.0, 2_493.0), (29.0, 34_482.0)),
@@ -89,7 +146,7 @@ pub fn sample_report() -> RunReport {
         cells.iter_mut().find(|x| x.column == ASYNC && x.operation == "scan").expect("sample has an async scan cell");
     async_scan.notes.push("scan returned 9,990 of 10,000 records".to_owned());
 
-    RunReport {
+    (RunReport {
         schema_version: SCHEMA_VERSION,
         aerobench_version: "0.1.0".to_owned(),
         started_at: "2026-01-02T03:04:05Z".to_owned(),
@@ -117,20 +174,26 @@ pub fn sample_report() -> RunReport {
             operations: ["put", "get", "batch_get", "scan"].map(str::to_owned).to_vec(),
             bins: vec!["i: int".to_owned(), "s: string(32)".to_owned()],
             warmup_ops: 100,
+            scans: 5,
+            rounds: 3,
+            rounds_completed: 3,
+            phase_duration_secs: None,
+            histogram_unit: "ns".to_owned(),
         },
         columns: vec![
+            column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),
             column(RUST, "aerospike-py (Rust)", "aerospike-py", "0.5.0", "sync", 1),
             column(C, "official aerospike (C)", "aerospike", "15.0.0", "sync", 1),
             column(ASYNC, "aerospike-py async", "aerospike-py", "0.5.0", "async", 50),
             crate_column,
         ],
         cells,
-        comparisons: vec![
-            Comparison { label: "Rust vs C".to_owned(), column: RUST.to_owned(), baseline: C.to_owned() },
-            Comparison { label: "Async vs C".to_owned(), column: ASYNC.to_owned(), baseline: C.to_owned() },
-            Comparison { label: "Crate vs C".to_owned(), column: CRATE.to_owned(), baseline: C.to_owned() },
-        ],
-    }
+        baseline: Some(C.to_owned()),
+        floor: None,
+        ratios: Vec::new(),
+        warnings: vec!["the built-in in-memory server answers far faster than a real Aerospike server".to_owned()],
+        interrupted: false,
+    })
 }
 
 /// True when `text` contains an ANSI escape sequence.

@@ -1,0 +1,177 @@
+//! From measured phases to report cells: every round of a (column, operation) merged into one
+//! cell (histograms added, counts and wall times summed, throughput over the summed wall time),
+//! with each round's own figures kept, and the notes a reader needs beside the numbers: calls
+//! that ended early, records missing, too few calls for a p99, rounds that disagree.
+
+use crate::compare::MIN_CALLS_FOR_P99;
+use crate::engine::Measured;
+use crate::results::{Cell, Column, RoundFigures};
+use crate::stats::{self, Recorder};
+use crate::workload::{Operation, Workload};
+
+/// Rounds whose throughput spreads wider than this (max / min) are flagged.
+pub const DISAGREEING_ROUNDS: f64 = 2.0;
+
+/// One cell per (column, operation) that measured anything, in column then operation order.
+pub fn cells(columns: &[Column], ops: &[Operation], measured: &[(String, Measured)], workload: &Workload) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for column in columns {
+        for &op in ops {
+            let phases: Vec<&Measured> =
+                measured.iter().filter(|(id, m)| *id == column.id && m.op == op).map(|(_, m)| m).collect();
+            if !phases.is_empty() {
+                out.push(cell(&column.id, op, &phases, workload));
+            }
+        }
+    }
+    out
+}
+
+fn figures(m: &Measured) -> RoundFigures {
+    let s = stats::summarize(m.recorder.histogram());
+    RoundFigures {
+        round: m.round,
+        count: m.recorder.count(),
+        errors: m.recorder.errors(),
+        avg_us: s.avg,
+        p50_us: s.p50,
+        p99_us: s.p99,
+        ops_per_sec: if m.wall_secs > 0.0 { m.recorder.successes() as f64 / m.wall_secs } else { 0.0 },
+        wall_secs: m.wall_secs,
+    }
+}
+
+/// The cell of `column` × `op` from its measured rounds.
+pub fn cell(column: &str, op: Operation, phases: &[&Measured], workload: &Workload) -> Cell {
+    let mut all = Recorder::new();
+    let mut wall = 0.0;
+    for m in phases {
+        all.merge(&m.recorder);
+        wall += m.wall_secs;
+    }
+    let mut cell =
+        stats::to_cell(column, op.name(), &all, std::time::Duration::from_secs_f64(wall), op.moves_many_records());
+    cell.rounds = phases.iter().map(|m| figures(m)).collect();
+    cell.notes = notes(op, phases, &all, &cell.rounds, workload);
+    cell
+}
+
+fn notes(
+    op: Operation,
+    phases: &[&Measured],
+    all: &Recorder,
+    rounds: &[RoundFigures],
+    workload: &Workload,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for m in phases {
+        if let Some(why) = &m.stopped {
+            notes.push(format!("round {}: {why} after {} calls", m.round, m.recorder.count()));
+        }
+    }
+    let ok = all.successes();
+    match op {
+        Operation::BatchGet if ok > 0 => {
+            let asked: u64 = phases
+                .iter()
+                .map(|m| {
+                    // Calls cover the records in order; every full pass asks for all of them.
+                    let calls = m.recorder.successes();
+                    let per_pass = workload.calls(op).max(1);
+                    (calls / per_pass) * workload.count
+                        + (0..calls % per_pass).map(|j| workload.batch_range(j).count() as u64).sum::<u64>()
+                })
+                .sum();
+            if all.records() < asked {
+                notes.push(format!("batch_get found {} of {} records asked for", all.records(), asked));
+            }
+        }
+        Operation::Scan if ok > 0 => {
+            let per_scan = all.records() as f64 / ok as f64;
+            if per_scan != workload.count as f64 {
+                notes.push(format!(
+                    "each scan should return the {} records written; scans returned {per_scan:.0} on average{}",
+                    workload.count,
+                    if per_scan > workload.count as f64 { " (the set holds other records too)" } else { "" }
+                ));
+            }
+        }
+        _ => {}
+    }
+    if ok > 0 && ok < MIN_CALLS_FOR_P99 {
+        notes
+            .push(format!("{ok} calls in all rounds: too few for a p99 (needs {MIN_CALLS_FOR_P99}), so none is shown"));
+    }
+    if all.beyond_range() > 0 {
+        notes.push(format!("{} calls took over 60 s (counted as 60 s)", all.beyond_range()));
+    }
+    let rates: Vec<f64> = rounds.iter().map(|r| r.ops_per_sec).filter(|r| *r > 0.0).collect();
+    if rates.len() >= 2 {
+        let (lo, hi) = rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        if hi / lo > DISAGREEING_ROUNDS {
+            notes.push(format!(
+                "rounds disagree widely: ops/s varies over {DISAGREEING_ROUNDS}x from round to round (see the \
+                 rounds in the JSON); a busy machine, or a client whose speed drifts"
+            ));
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn workload() -> Workload {
+        Workload {
+            namespace: "test".into(),
+            set: "s".into(),
+            key_prefix: "t-".into(),
+            count: 100,
+            batch_size: 10,
+            bins: Workload::bins_for(3, 8),
+            scans: 2,
+            warmup: 0,
+        }
+    }
+
+    fn measured(op: Operation, round: u32, calls: u64, latency_us: u64, wall_secs: f64, records: u64) -> Measured {
+        let mut recorder = Recorder::new();
+        for _ in 0..calls {
+            recorder.record_ok(Duration::from_micros(latency_us));
+        }
+        recorder.add_records(records);
+        Measured { op, round, recorder, wall_secs, stopped: None, server_unresponsive: false, driver_error: None }
+    }
+
+    #[test]
+    fn rounds_merge_into_one_cell_and_keep_their_figures() {
+        let w = workload();
+        let phases =
+            [measured(Operation::Get, 1, 100, 10, 0.001, 100), measured(Operation::Get, 2, 100, 30, 0.0035, 100)];
+        let refs: Vec<&Measured> = phases.iter().collect();
+        let c = cell("x", Operation::Get, &refs, &w);
+        assert_eq!(c.count, 200);
+        assert_eq!(c.rounds.len(), 2);
+        assert!((c.latency_us.avg - 20.0).abs() < 0.05, "{}", c.latency_us.avg);
+        assert!((c.wall_secs - 0.0045).abs() < 1e-9);
+        assert!((c.ops_per_sec - 200.0 / 0.0045).abs() < 1.0, "ops/s over the summed wall time: {}", c.ops_per_sec);
+        assert!((c.rounds[0].ops_per_sec - 100_000.0).abs() < 1.0);
+        assert!((c.rounds[1].avg_us - 30.0).abs() < 0.05);
+        assert!(c.notes.iter().any(|n| n.starts_with("rounds disagree")), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn too_few_calls_for_a_p99_and_short_batches_are_noted() {
+        let w = workload();
+        let phases = [measured(Operation::BatchGet, 1, 10, 100, 0.01, 90)];
+        let refs: Vec<&Measured> = phases.iter().collect();
+        let c = cell("x", Operation::BatchGet, &refs, &w);
+        assert!(c.notes.iter().any(|n| n.contains("found 90 of 100")), "{:?}", c.notes);
+        assert!(c.notes.iter().any(|n| n.contains("too few for a p99")), "{:?}", c.notes);
+        let calm = [measured(Operation::Get, 1, 100, 10, 0.001, 0), measured(Operation::Get, 2, 100, 11, 0.0011, 0)];
+        let refs: Vec<&Measured> = calm.iter().collect();
+        assert!(cell("x", Operation::Get, &refs, &w).notes.is_empty());
+    }
+}

@@ -1,0 +1,282 @@
+//! Comparisons between cells: which columns are compared (each with the baseline, plus the seed
+//! benchmark's own pairs), on which metrics a comparison means something (latency only between
+//! cells with the same calls in flight; throughput between any; no ratio for cells with failed
+//! calls), the ratio with its interval from the rounds, and each column's latency above the
+//! `wire` floor.
+
+pub mod interval;
+pub mod wording;
+
+use crate::results::{Cell, Column, Ratio, RatioMetric, Verdict};
+
+/// The seed benchmark's ratio columns: (column, baseline). `--layout seed` shows them.
+pub const SEED_PAIRS: [(&str, &str); 3] =
+    [("aerospike-py-sync", "official-c"), ("aerospike-py-async", "official-c"), ("rust-async", "rust-sync")];
+
+/// The column kind of the floor.
+pub const FLOOR: &str = "wire";
+
+/// Every metric a ratio is computed on.
+pub const METRICS: [RatioMetric; 4] =
+    [RatioMetric::OpsPerSec, RatioMetric::AvgLatency, RatioMetric::P50Latency, RatioMetric::P99Latency];
+
+/// Successful calls a cell needs before its p99 means something.
+pub const MIN_CALLS_FOR_P99: u64 = 100;
+
+/// (column, baseline) pairs to compare: every other column with the baseline, then the seed's
+/// pairs where both columns ran.
+pub fn pairs(columns: &[Column], baseline: Option<&str>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if let Some(base) = baseline.filter(|b| columns.iter().any(|c| c.id == *b)) {
+        for c in columns.iter().filter(|c| c.id != base) {
+            out.push((c.id.clone(), base.to_string()));
+        }
+    }
+    for (column, base) in SEED_PAIRS {
+        let ran = |id: &str| columns.iter().any(|c| c.id == id);
+        if ran(column) && ran(base) && !out.iter().any(|(c, b)| c == column && b == base) {
+            out.push((column.to_string(), base.to_string()));
+        }
+    }
+    out
+}
+
+/// Every ratio of every pair on every operation and metric.
+pub fn ratios(columns: &[Column], cells: &[Cell], operations: &[String], pairs: &[(String, String)]) -> Vec<Ratio> {
+    let cell = |column: &str, op: &str| cells.iter().find(|c| c.column == column && c.operation == op);
+    let in_flight = |id: &str| columns.iter().find(|c| c.id == id).map_or(0, |c| c.in_flight);
+    let mut out = Vec::new();
+    for op in operations {
+        for (column, base) in pairs {
+            let (Some(a), Some(b)) = (cell(column, op), cell(base, op)) else { continue };
+            for metric in METRICS {
+                out.push(ratio(a, b, in_flight(column), in_flight(base), metric));
+            }
+        }
+    }
+    out
+}
+
+/// The figure of one round a metric compares, and whether less is better.
+fn figure(r: &crate::results::RoundFigures, metric: RatioMetric) -> f64 {
+    match metric {
+        RatioMetric::OpsPerSec => r.ops_per_sec,
+        RatioMetric::AvgLatency => r.avg_us,
+        RatioMetric::P50Latency => r.p50_us,
+        RatioMetric::P99Latency => r.p99_us,
+    }
+}
+
+/// `column` against `baseline` on `metric`.
+pub fn ratio(
+    column: &Cell,
+    baseline: &Cell,
+    column_in_flight: u32,
+    baseline_in_flight: u32,
+    metric: RatioMetric,
+) -> Ratio {
+    let mut r = Ratio {
+        operation: column.operation.clone(),
+        column: column.column.clone(),
+        baseline: baseline.column.clone(),
+        metric,
+        speedup: None,
+        low: None,
+        high: None,
+        confidence: interval::CONFIDENCE,
+        per_round: Vec::new(),
+        verdict: Verdict::NotComparable,
+        reason: None,
+        text: String::new(),
+    };
+    let refuse = |mut r: Ratio, reason: String| {
+        r.text = wording::not_comparable(&reason);
+        r.reason = Some(reason);
+        r
+    };
+    if column.errors > 0 || baseline.errors > 0 {
+        return refuse(r, "failed calls".into());
+    }
+    if metric != RatioMetric::OpsPerSec && column_in_flight != baseline_in_flight {
+        return refuse(r, format!("{column_in_flight} vs {baseline_in_flight} in flight: compare ops/s"));
+    }
+    if metric == RatioMetric::P99Latency && column.count.min(baseline.count) < MIN_CALLS_FOR_P99 {
+        return refuse(r, format!("under {MIN_CALLS_FOR_P99} calls: no p99"));
+    }
+    for a in &column.rounds {
+        if let Some(b) = baseline.rounds.iter().find(|b| b.round == a.round) {
+            let (x, y) = (figure(a, metric), figure(b, metric));
+            r.per_round.push(if metric == RatioMetric::OpsPerSec { x / y } else { y / x });
+        }
+    }
+    let Some(estimate) = interval::estimate(&r.per_round) else {
+        return refuse(r, "no round with figures on both sides".into());
+    };
+    r.speedup = Some(estimate.ratio);
+    r.low = estimate.bounds.map(|b| b.0);
+    r.high = estimate.bounds.map(|b| b.1);
+    (r.verdict, r.text) = wording::verdict(estimate.ratio, estimate.bounds);
+    r
+}
+
+/// Sets `over_floor_us` on every cell of a column with as many calls in flight as the floor:
+/// the mean over the rounds of its average latency minus the floor's in the same round.
+pub fn set_over_floor(columns: &[Column], cells: &mut [Cell]) -> Option<String> {
+    let floor = columns.iter().find(|c| c.id == FLOOR && c.error.is_none())?;
+    let floor_cells: Vec<Cell> = cells.iter().filter(|c| c.column == floor.id && c.errors == 0).cloned().collect();
+    for cell in cells.iter_mut().filter(|c| c.column != floor.id && c.errors == 0) {
+        let same_in_flight = columns.iter().any(|c| c.id == cell.column && c.in_flight == floor.in_flight);
+        let Some(f) = floor_cells.iter().find(|f| f.operation == cell.operation) else { continue };
+        if !same_in_flight {
+            continue;
+        }
+        let diffs: Vec<f64> = cell
+            .rounds
+            .iter()
+            .filter_map(|a| f.rounds.iter().find(|b| b.round == a.round).map(|b| a.avg_us - b.avg_us))
+            .collect();
+        if !diffs.is_empty() {
+            cell.over_floor_us = Some(diffs.iter().sum::<f64>() / diffs.len() as f64);
+        }
+    }
+    Some(floor.id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::RoundFigures;
+
+    fn cell(column: &str, rounds: &[(f64, f64)]) -> Cell {
+        Cell {
+            column: column.into(),
+            operation: "get".into(),
+            count: 1000 * rounds.len() as u64,
+            errors: 0,
+            errors_by_reason: Default::default(),
+            latency_us: Default::default(),
+            ops_per_sec: 0.0,
+            records_per_sec: None,
+            records: None,
+            wall_secs: 1.0,
+            histogram: String::new(),
+            latency_beyond_range: 0,
+            over_floor_us: None,
+            rounds: rounds
+                .iter()
+                .enumerate()
+                .map(|(i, &(avg, ops))| RoundFigures {
+                    round: i as u32 + 1,
+                    count: 1000,
+                    avg_us: avg,
+                    p50_us: avg,
+                    p99_us: avg * 2.0,
+                    ops_per_sec: ops,
+                    ..Default::default()
+                })
+                .collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn faster_slower_and_unclear() {
+        let base = cell("c", &[(100.0, 10_000.0), (110.0, 9_000.0), (90.0, 11_000.0)]);
+        let fast = cell("a", &[(50.0, 20_000.0), (56.0, 18_000.0), (44.0, 22_000.0)]);
+        let r = ratio(&fast, &base, 1, 1, RatioMetric::AvgLatency);
+        assert_eq!(r.verdict, Verdict::Faster, "{r:?}");
+        assert!(r.text.starts_with("2.0x faster ("), "{}", r.text);
+        assert_eq!(r.per_round.len(), 3);
+        let r = ratio(&base, &fast, 1, 1, RatioMetric::OpsPerSec);
+        assert_eq!(r.verdict, Verdict::Slower);
+        assert!(r.text.starts_with("2.0x slower ("), "{}", r.text);
+        let noisy = cell("b", &[(80.0, 12_000.0), (130.0, 7_000.0), (95.0, 10_500.0)]);
+        let r = ratio(&noisy, &base, 1, 1, RatioMetric::AvgLatency);
+        assert_eq!(r.verdict, Verdict::NoClearDifference, "{r:?}");
+        assert!(r.text.starts_with("no clear difference ("), "{}", r.text);
+    }
+
+    #[test]
+    fn like_for_like_only() {
+        let base = cell("c", &[(100.0, 10_000.0), (100.0, 10_000.0)]);
+        let concurrent = cell("a", &[(1_000.0, 50_000.0), (1_000.0, 50_000.0)]);
+        let latency = ratio(&concurrent, &base, 50, 1, RatioMetric::AvgLatency);
+        assert_eq!(latency.verdict, Verdict::NotComparable);
+        assert!(latency.text.contains("50 vs 1 in flight"), "{}", latency.text);
+        let throughput = ratio(&concurrent, &base, 50, 1, RatioMetric::OpsPerSec);
+        assert_eq!(throughput.verdict, Verdict::Faster);
+        assert!((throughput.speedup.unwrap() - 5.0).abs() < 1e-9);
+
+        let mut failing = cell("a", &[(50.0, 20_000.0), (50.0, 20_000.0)]);
+        failing.errors = 3;
+        assert_eq!(ratio(&failing, &base, 1, 1, RatioMetric::OpsPerSec).reason.as_deref(), Some("failed calls"));
+
+        let mut few = cell("a", &[(50.0, 20_000.0), (50.0, 20_000.0)]);
+        few.count = 40;
+        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P99Latency).verdict, Verdict::NotComparable);
+        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P50Latency).verdict, Verdict::Faster);
+    }
+
+    #[test]
+    fn pairs_with_the_baseline_then_the_seed_pairs() {
+        let col = |id: &str| Column {
+            id: id.into(),
+            label: id.into(),
+            client: String::new(),
+            client_version: String::new(),
+            mode: String::new(),
+            in_flight: 1,
+            source: String::new(),
+            python_version: None,
+            policies: Default::default(),
+            error: None,
+        };
+        let columns: Vec<Column> =
+            ["wire", "rust-sync", "rust-async", "aerospike-py-sync", "official-c"].into_iter().map(col).collect();
+        let p = pairs(&columns, Some("official-c"));
+        let ids: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            ids,
+            [
+                ("wire", "official-c"),
+                ("rust-sync", "official-c"),
+                ("rust-async", "official-c"),
+                ("aerospike-py-sync", "official-c"),
+                ("rust-async", "rust-sync"),
+            ]
+        );
+    }
+
+    #[test]
+    fn overhead_above_the_floor_is_the_mean_of_round_differences() {
+        let mut floor_col = Column {
+            id: FLOOR.into(),
+            label: "wire floor".into(),
+            client: String::new(),
+            client_version: String::new(),
+            mode: "sync".into(),
+            in_flight: 1,
+            source: String::new(),
+            python_version: None,
+            policies: Default::default(),
+            error: None,
+        };
+        let mut other = floor_col.clone();
+        other.id = "a".into();
+        let mut concurrent = floor_col.clone();
+        concurrent.id = "b".into();
+        concurrent.in_flight = 50;
+        let mut cells = vec![
+            cell(FLOOR, &[(40.0, 0.0), (60.0, 0.0)]),
+            cell("a", &[(55.0, 0.0), (70.0, 0.0)]),
+            cell("b", &[(500.0, 0.0)]),
+        ];
+        let columns = vec![floor_col.clone(), other, concurrent];
+        assert_eq!(set_over_floor(&columns, &mut cells).as_deref(), Some(FLOOR));
+        assert_eq!(cells[1].over_floor_us, Some(12.5));
+        assert_eq!(cells[2].over_floor_us, None, "different calls in flight");
+        assert_eq!(cells[0].over_floor_us, None);
+        floor_col.error = Some("down".into());
+        assert_eq!(set_over_floor(&[floor_col], &mut cells), None);
+    }
+}

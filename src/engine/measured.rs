@@ -1,0 +1,52 @@
+//! What one phase measured, as plain data that crosses the worker pipe unchanged: the phase's
+//! recorder (latency histogram in ns, failures by reason, records moved), its wall time, and why
+//! it ended early, if it did. The scheduler collects these; `aggregate` turns them into cells.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Recorder;
+use crate::workload::Operation;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    pub op: Operation,
+    /// 1-based measured round; 0 for a warm-up.
+    pub round: u32,
+    pub recorder: Recorder,
+    /// Wall time of the phase, from its first call to its last completion.
+    pub wall_secs: f64,
+    /// Why the phase ended before all its calls ran (Ctrl-C, no success for the patience window).
+    pub stopped: Option<String>,
+    /// True when the phase stopped because nothing succeeded for the patience window.
+    pub server_unresponsive: bool,
+    /// The client broke (not a failed call): the column cannot go on.
+    pub driver_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn round_trips_through_json_with_its_histogram() {
+        let mut rec = Recorder::new();
+        rec.record_ok(Duration::from_nanos(12_345));
+        rec.record_ok(Duration::from_micros(80));
+        rec.record_error(Duration::ZERO, "timeout");
+        rec.add_records(7);
+        let m = Measured {
+            op: Operation::Get,
+            round: 3,
+            recorder: rec,
+            wall_secs: 0.25,
+            stopped: None,
+            server_unresponsive: false,
+            driver_error: None,
+        };
+        let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.recorder.histogram(), m.recorder.histogram());
+        assert_eq!(back.recorder.errors_by_reason(), m.recorder.errors_by_reason());
+        assert_eq!((back.recorder.records(), back.round, back.wall_secs), (7, 3, 0.25));
+    }
+}

@@ -1,0 +1,28 @@
+//! A lane: one connected column the scheduler runs phases on, one at a time, for the whole run —
+//! a driver in this process, or a worker process holding an embedded-Python client. A lane that
+//! breaks says why; what it measured before stays measured.
+
+use crate::engine::{self, Driver, Measured, Phase, PhaseObserver};
+use crate::results::Column;
+
+pub trait Lane {
+    /// The column this lane fills (as its client described itself once connected).
+    fn column(&self) -> &Column;
+
+    /// Runs `phase` and returns what it measured, or why the lane cannot run anything any more
+    /// (a worker that crashed or stopped answering).
+    fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String>;
+}
+
+/// A driver in this process.
+pub struct InProcess(pub Box<dyn Driver>);
+
+impl Lane for InProcess {
+    fn column(&self) -> &Column {
+        self.0.column()
+    }
+
+    fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
+        Ok(engine::measure(self.0.as_mut(), phase, observer))
+    }
+}

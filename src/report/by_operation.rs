@@ -1,0 +1,165 @@
+//! The default layout's tables, as text: one table per operation, a row per client with its
+//! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor, ops/s, and its
+//! ops/s against the baseline with the interval from the rounds. Exporters only lay this out.
+
+use crate::results::{Cell, Column, RatioMetric, RunReport, Verdict};
+
+use super::metrics::{ERROR, Entry, Kind, MISSING};
+use super::numbers::{latency, signed_latency, thousands};
+
+/// One operation's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTable {
+    pub operation: String,
+    /// What each row measured, e.g. `get — 1,000 calls × 10 rounds per client`.
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Entry>>,
+}
+
+/// Index of the first right-aligned column (everything after the client's name).
+pub const FIRST_NUMBER: usize = 1;
+
+/// The short name of a column in headers and sentences.
+pub fn label(report: &RunReport, id: &str) -> String {
+    report.column(id).map_or_else(|| id.to_owned(), |c| c.label.clone())
+}
+
+/// The tables of `report`, in operation order.
+pub fn tables(report: &RunReport) -> Vec<OpTable> {
+    report.workload.operations.iter().map(|op| table(report, op)).collect()
+}
+
+fn title(report: &RunReport, op: &str) -> String {
+    let w = &report.workload;
+    let calls = match op {
+        "batch_get" => {
+            format!("{} calls of {} keys", thousands(w.count.div_ceil(u64::from(w.batch_size.max(1)))), w.batch_size)
+        }
+        "scan" => format!("{} scans of the {} records", thousands(w.scans), thousands(w.count)),
+        _ => format!("{} calls", thousands(w.count)),
+    };
+    let per_round = match w.phase_duration_secs {
+        Some(secs) => format!("{secs} s of calls"),
+        None => calls,
+    };
+    format!("{op} — {per_round} × {} rounds per client", w.rounds_completed.max(1))
+}
+
+fn table(report: &RunReport, op: &str) -> OpTable {
+    let floor = report.floor.as_deref();
+    let baseline = report.baseline.as_deref();
+    let mut header: Vec<String> = ["Client", "In flight", "avg", "p50", "p99"].map(str::to_owned).to_vec();
+    if floor.is_some() {
+        header.push("over floor".into());
+    }
+    header.push("ops/s".into());
+    if let Some(b) = baseline {
+        header.push(format!("ops/s vs {}", label(report, b)));
+    }
+    let rows = report.columns.iter().map(|column| row(report, op, column, floor, baseline)).collect();
+    OpTable { operation: op.to_owned(), title: title(report, op), header, rows }
+}
+
+fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, baseline: Option<&str>) -> Vec<Entry> {
+    let mut row =
+        vec![Entry::new(column.label.clone(), Kind::Operation), Entry::new(column.in_flight.to_string(), Kind::Value)];
+    let cell = report.cell(&column.id, op).filter(|c| c.count > c.errors);
+    let columns_after = 3 + usize::from(floor.is_some()) + 1 + usize::from(baseline.is_some());
+    let Some(cell) = cell else {
+        let failed = column.error.is_some() || report.cell(&column.id, op).is_some_and(|c| c.errors > 0);
+        let first = if failed { Entry::new(ERROR, Kind::Error) } else { Entry::new(MISSING, Kind::Missing) };
+        row.push(first);
+        row.extend((1..columns_after).map(|_| Entry::new(MISSING, Kind::Missing)));
+        return row;
+    };
+    row.push(Entry::new(latency(cell.latency_us.avg), Kind::Value));
+    row.push(Entry::new(latency(cell.latency_us.p50), Kind::Value));
+    row.push(if successes(cell) < crate::compare::MIN_CALLS_FOR_P99 {
+        Entry::new("n<100", Kind::Missing)
+    } else {
+        Entry::new(latency(cell.latency_us.p99), Kind::Value)
+    });
+    if let Some(floor) = floor {
+        row.push(match cell.over_floor_us {
+            _ if column.id == floor => Entry::new("floor", Kind::Same),
+            Some(us) => Entry::new(signed_latency(us), Kind::Value),
+            None => Entry::new(MISSING, Kind::Missing),
+        });
+    }
+    let ops = thousands(cell.ops_per_sec.round().max(0.0) as u64);
+    row.push(Entry::new(if cell.errors > 0 { format!("{ops} *") } else { ops }, Kind::Value));
+    if let Some(base) = baseline {
+        row.push(if column.id == base {
+            Entry::new("baseline", Kind::Same)
+        } else {
+            match report.ratio(op, &column.id, base, RatioMetric::OpsPerSec) {
+                Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
+                None => Entry::new(MISSING, Kind::Missing),
+            }
+        });
+    }
+    row
+}
+
+fn successes(cell: &Cell) -> u64 {
+    cell.count.saturating_sub(cell.errors)
+}
+
+/// How a verdict is shown (colour).
+pub fn verdict_kind(v: Verdict) -> Kind {
+    match v {
+        Verdict::Faster => Kind::Faster,
+        Verdict::Slower => Kind::Slower,
+        Verdict::NoClearDifference | Verdict::SingleRound => Kind::Same,
+        Verdict::NotComparable => Kind::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{ASYNC, C, RUST, sample_report};
+
+    fn texts(row: &[Entry]) -> Vec<&str> {
+        row.iter().map(|e| e.text.as_str()).collect()
+    }
+
+    #[test]
+    fn one_table_per_operation_with_a_row_per_client() {
+        let report = sample_report();
+        let t = tables(&report);
+        assert_eq!(t.iter().map(|t| t.operation.as_str()).collect::<Vec<_>>(), ["put", "get", "batch_get", "scan"]);
+        assert_eq!(t[0].title, "put — 1,000 calls × 3 rounds per client");
+        assert_eq!(t[2].title, "batch_get — 100 calls of 10 keys × 3 rounds per client");
+        assert_eq!(
+            t[0].header,
+            ["Client", "In flight", "avg", "p50", "p99", "over floor", "ops/s", "ops/s vs official aerospike (C)"]
+        );
+        assert_eq!(t[0].rows.len(), report.columns.len());
+        assert!(t.iter().all(|t| t.rows.iter().all(|r| r.len() == t.header.len())));
+    }
+
+    #[test]
+    fn rows_show_latency_floor_throughput_and_verdict() {
+        let report = sample_report();
+        let put = &tables(&report)[0];
+        let find = |id: &str| {
+            let label = report.column(id).unwrap().label.clone();
+            put.rows.iter().find(|r| r[0].text == label).unwrap().clone()
+        };
+        let rust = find(RUST);
+        assert_eq!(
+            texts(&rust)[..7],
+            ["aerospike-py (Rust)", "1", "312.0 µs", "280.8 µs", "936.0 µs", "+12.0 µs", "3,205"]
+        );
+        assert!(rust[7].text.starts_with("1.88x faster ("), "{}", rust[7].text);
+        assert_eq!(rust[7].kind, Kind::Faster);
+        assert_eq!(find(C)[7].text, "baseline");
+        let asy = find(ASYNC);
+        assert_eq!(asy[5].text, MISSING, "no floor comparison at 50 in flight");
+        assert!(asy[7].text.contains("faster"), "{}", asy[7].text);
+        let failed = put.rows.iter().find(|r| r[0].text.starts_with("Rust crate")).unwrap();
+        assert_eq!(failed[2].text, ERROR);
+    }
+}
