@@ -126,7 +126,8 @@ fn assemble(
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
     let ratios = compare::ratios(&columns, &cells, &operations, &pairs);
-    let warnings = warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds);
+    let mut warnings = outcome.warnings;
+    warnings.extend(run_warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds));
     RunReport {
         schema_version: SCHEMA_VERSION,
         aerobench_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -160,7 +161,7 @@ fn assemble(
 }
 
 /// What a reader must know before trusting the figures of this run.
-fn warnings(
+fn run_warnings(
     server: &ServerInfo,
     machine: &MachineInfo,
     columns: &[crate::results::Column],
@@ -187,7 +188,7 @@ fn warnings(
             if server.builtin { ", the built-in server" } else { "" }
         ));
     }
-    if rounds_completed < 2 && columns.iter().any(|c| c.error.is_none()) {
+    if rounds_completed < 2 && columns.iter().any(|c| c.error.is_none()) && !stop::interrupted() {
         out.push(format!(
             "{} of {rounds} round{} completed: ratios have no interval, so no verdict; run with --rounds 5 or more",
             rounds_completed,

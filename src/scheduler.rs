@@ -40,6 +40,8 @@ pub struct Outcome {
     pub measured: Vec<(String, Measured)>,
     /// Measured rounds that ran to the end.
     pub rounds_completed: u32,
+    /// What went wrong for the whole run (the records could not be written first).
+    pub warnings: Vec<String>,
 }
 
 /// A column's place in the run: its lane while it is usable.
@@ -80,7 +82,15 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
             Err(column) => Slot { column, lane: None },
         });
     }
-    preload(plan, target, &runtime, show)?;
+    let mut warnings = Vec::new();
+    if let Err(e) = preload(plan, target, &runtime, show) {
+        let why = format!("{e:#}");
+        for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
+            slot.column.error = Some(format!("not measured: {why}"));
+            slot.lane = None;
+        }
+        warnings.push(why);
+    }
 
     let mut measured = Vec::new();
     let mut rounds_completed = 0;
@@ -124,14 +134,17 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
                 }
             }
         }
-        if round > 0 {
+        if slots.iter().all(|s| s.lane.is_none()) {
+            break;
+        }
+        if round > 0 && !stop::interrupted() {
             rounds_completed = round;
         }
     }
     observer.finish();
     // Close every client (Python workers exit) before the report is written.
     let columns = slots.into_iter().map(|s| s.column).collect();
-    Ok(Outcome { columns, measured, rounds_completed })
+    Ok(Outcome { columns, measured, rounds_completed, warnings })
 }
 
 /// Why a column cannot go on after a phase: its client broke, or the server stopped answering.

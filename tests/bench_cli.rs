@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use common::{Server, TimedOutput, run_with_timeout};
 
+/// The seed layout's tables (`--layout seed`).
 const TABLE_TITLES: [&str; 4] = [
     "Avg Latency (ms) — lower is better",
     "Throughput (ops/sec) — higher is better",
@@ -168,13 +169,27 @@ fn assert_cells_consistent(doc: &Value) {
         let (min, p50, p99, max) = (f(&lat["min"]), f(&lat["p50"]), f(&lat["p99"]), f(&lat["max"]));
         assert!(min <= p50 && p50 <= p99 && p99 <= max, "{name}: min {min} p50 {p50} p99 {p99} max {max}");
         if count > errors {
-            assert!(min >= 1.0, "{name}: latencies are whole microseconds, at least 1");
-            // The histogram is the source of the summary (within HDR's 0.1 % precision).
-            let hp50 = hist.value_at_quantile(0.5) as f64;
-            assert!((hp50 - p50).abs() <= p50 * 0.002 + 1.0, "{name}: histogram p50 {hp50} vs reported {p50}");
-            assert!(f(&c["wall_secs"]) > 0.0, "{name}: wall time");
-            assert!(f(&c["ops_per_sec"]) > 0.0, "{name}: throughput");
+            assert!(min > 0.0, "{name}: latencies are positive");
+            // The histogram (ns) is the source of the summary (µs), within HDR's 0.1 % precision.
+            let hp50 = hist.value_at_quantile(0.5) as f64 / 1_000.0;
+            assert!((hp50 - p50).abs() <= p50 * 0.002 + 0.01, "{name}: histogram p50 {hp50} vs reported {p50}");
+            let wall = f(&c["wall_secs"]);
+            assert!(wall > 0.0, "{name}: wall time");
+            // Throughput is successful calls over the summed wall time of the rounds.
+            let ops = f(&c["ops_per_sec"]);
+            let expected = (count - errors) as f64 / wall;
+            assert!((ops - expected).abs() <= expected * 0.001, "{name}: ops/s {ops} vs {expected}");
+            // Closed loops: the time spent in calls cannot exceed wall time × calls in flight.
+            let column = doc["columns"].as_array().unwrap().iter().find(|k| k["id"] == c["column"]).unwrap();
+            let in_flight = f(&column["in_flight"]);
+            let busy = f(&lat["avg"]) / 1e6 * (count - errors) as f64;
+            assert!(busy <= wall * in_flight * 1.02 + 0.001, "{name}: {busy} s of calls in {wall} s × {in_flight}");
         }
+        // The rounds add up to the cell.
+        let rounds = c["rounds"].as_array().unwrap();
+        assert_eq!(rounds.iter().map(|r| u(&r["count"])).sum::<u64>(), count, "{name}: rounds add up");
+        let walls: f64 = rounds.iter().map(|r| f(&r["wall_secs"])).sum();
+        assert!((walls - f(&c["wall_secs"])).abs() < 1e-6, "{name}: round walls add up");
     }
 }
 
@@ -197,28 +212,32 @@ fn labels(args: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn default_table_run_prints_the_four_tables_without_ansi() {
-    let args = ["--builtin-server", "--count", "200", "--concurrency", "8", "--clients", RUST];
-    let (out, _) = run(&args, Duration::from_secs(30));
+fn default_table_run_prints_one_table_per_operation_that_fits_100_columns() {
+    let args = ["--builtin-server", "--count", "200", "--concurrency", "8", "--rounds", "3", "--clients", RUST];
+    let mut cmd = aerobench(&args);
+    cmd.env("COLUMNS", "100");
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(code(&out), Some(0), "{}", out.describe());
     let stdout = &out.stdout;
     let labels = labels(&args);
     assert_eq!(labels.len(), 2, "{labels:?}");
-    assert_ne!(labels[0], labels[1], "the two columns need distinct headers");
-    for label in &labels {
-        assert!(stdout.contains(&format!("│ {label} ")), "missing column {label:?}\n{stdout}");
-    }
-    for title in TABLE_TITLES {
-        assert!(stdout.contains(title), "missing table {title:?}\n{stdout}");
-    }
-    // Titles appear in this order.
-    let pos: Vec<usize> = TABLE_TITLES.iter().map(|t| stdout.find(t).unwrap()).collect();
+    assert_ne!(labels[0], labels[1], "the two columns need distinct rows");
+    let titles: Vec<String> = ["put", "get", "batch_get", "scan"].iter().map(|op| format!("{op} — ")).collect();
+    let pos: Vec<usize> =
+        titles.iter().map(|t| stdout.find(t.as_str()).unwrap_or_else(|| panic!("{t}\n{stdout}"))).collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "tables out of order: {pos:?}");
-    assert!(stdout.contains("Async vs sync"), "missing the ratio column\n{stdout}");
-    assert!(stdout.contains(BUILTIN_MARKER), "built-in server not flagged\n{stdout}");
-    for op in ["put", "get", "batch_get", "scan"] {
-        assert!(stdout.contains(&format!("│ {op} ")), "no {op} row\n{stdout}");
+    assert!(stdout.contains("× 3 rounds per client"), "{stdout}");
+    for label in &labels {
+        let rows = stdout.lines().filter(|l| l.split('│').nth(1).map(str::trim) == Some(label.as_str())).count();
+        assert_eq!(rows, 4, "a row for {label:?} in each table\n{stdout}");
     }
+    // The baseline (the first column, as the official client does not run) and what is compared.
+    assert!(stdout.contains("ops/s vs Rust crate"), "missing the ratio column\n{stdout}");
+    assert!(stdout.contains("baseline"), "{stdout}");
+    assert!(stdout.contains("against Rust crate in the same rounds"), "{stdout}");
+    assert!(stdout.contains(BUILTIN_MARKER), "built-in server not flagged\n{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest <= 100, "a line of {widest} characters with COLUMNS=100\n{stdout}");
     assert!(!has_ansi(stdout), "ANSI escapes in stdout that is not a terminal\n{stdout:?}");
     assert!(!has_ansi(&out.stderr), "ANSI escapes in stderr that is not a terminal\n{:?}", out.stderr);
     assert!(!stdout.contains("Errors"), "a clean run shows no error table\n{stdout}");
@@ -226,10 +245,13 @@ fn default_table_run_prints_the_four_tables_without_ansi() {
 
 #[test]
 fn json_is_one_schema_valid_document_with_consistent_counts() {
-    // 250 records in batches of 100: batch_get needs ceil(250/100) = 3 calls, the last short.
+    // 250 records in batches of 100: batch_get needs ceil(250/100) = 3 calls, the last short;
+    // three rounds of each.
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--rounds",
+            "3",
             "--count",
             "250",
             "--concurrency",
@@ -262,25 +284,61 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
     }
     let in_flight: Vec<u64> = doc["columns"].as_array().unwrap().iter().map(|c| u(&c["in_flight"])).collect();
     assert_eq!(in_flight, [1, 8]);
-    assert_eq!(doc["comparisons"].as_array().unwrap().len(), 1);
-    assert_eq!(doc["comparisons"][0]["label"], "Async vs sync");
+    assert_eq!(doc["baseline"], "rust-sync");
+    assert_eq!(doc["workload"]["rounds"], 3);
+    assert_eq!(doc["workload"]["rounds_completed"], 3);
+    assert_eq!(doc["workload"]["histogram_unit"], "ns");
+
+    // One ratio per operation and metric: rust-async against the baseline, with three rounds.
+    let ratios = doc["ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 4 * 4, "{ratios:#?}");
+    for r in ratios {
+        assert_eq!((r["column"].as_str(), r["baseline"].as_str()), (Some("rust-async"), Some("rust-sync")));
+        let verdict = r["verdict"].as_str().unwrap();
+        if r["metric"] == "ops_per_sec" {
+            assert_eq!(r["per_round"].as_array().unwrap().len(), 3, "{r}");
+            let (low, high, speedup) = (f(&r["low"]), f(&r["high"]), f(&r["speedup"]));
+            assert!(low <= speedup && speedup <= high, "{r}");
+            let expected = if low > 1.0 {
+                "faster"
+            } else if high < 1.0 {
+                "slower"
+            } else {
+                "no_clear_difference"
+            };
+            assert_eq!(verdict, expected, "{r}");
+            assert!(r["text"].as_str().unwrap().contains('('), "{r}");
+        } else {
+            // 8 against 1 call in flight: latency is not compared.
+            assert_eq!(verdict, "not_comparable", "{r}");
+            assert!(r["reason"].as_str().unwrap().contains("in flight"), "{r}");
+        }
+    }
 
     assert_eq!(cells(&doc).len(), 8, "one cell per column and operation");
     for id in &ids {
-        assert_eq!(u(&cell(&doc, id, "put")["count"]), 250);
-        assert_eq!(u(&cell(&doc, id, "get")["count"]), 250);
+        assert_eq!(u(&cell(&doc, id, "put")["count"]), 3 * 250);
+        assert_eq!(u(&cell(&doc, id, "get")["count"]), 3 * 250);
         let batch = cell(&doc, id, "batch_get");
-        assert_eq!(u(&batch["count"]), 250u64.div_ceil(100));
-        assert_eq!(u(&batch["records"]), 250, "every record found once");
+        assert_eq!(u(&batch["count"]), 3 * 250u64.div_ceil(100));
+        assert_eq!(u(&batch["records"]), 3 * 250, "every record found once per round");
         let scan = cell(&doc, id, "scan");
-        assert_eq!(u(&scan["count"]), 3);
-        assert_eq!(u(&scan["records"]), 3 * 250, "scans × count");
+        assert_eq!(u(&scan["count"]), 3 * 3);
+        assert_eq!(u(&scan["records"]), 3 * 3 * 250, "rounds × scans × count");
+        for c in [cell(&doc, id, "put"), cell(&doc, id, "get"), batch, scan] {
+            let rounds: Vec<u64> = c["rounds"].as_array().unwrap().iter().map(|r| u(&r["round"])).collect();
+            assert_eq!(rounds, [1, 2, 3], "{c}");
+        }
         assert!(f(&scan["records_per_sec"]) > 0.0);
         assert!(cell(&doc, id, "put")["records"].is_null());
     }
     for c in cells(&doc) {
         assert_eq!(u(&c["errors"]), 0, "{c}");
-        assert!(c["notes"].as_array().unwrap().is_empty(), "{c}");
+        // Batches and scans make too few calls here for a p99, and say so; nothing else.
+        for note in c["notes"].as_array().unwrap() {
+            let note = note.as_str().unwrap();
+            assert!(note.contains("too few for a p99") || note.contains("rounds disagree"), "{c}");
+        }
     }
     assert_cells_consistent(&doc);
 }
@@ -317,6 +375,8 @@ fn concurrency_1_keeps_the_two_rust_columns_apart() {
         "100",
         "--concurrency",
         "1",
+        "--rounds",
+        "2",
         "--clients",
         RUST,
         "--ops",
@@ -326,7 +386,11 @@ fn concurrency_1_keeps_the_two_rust_columns_apart() {
     ]);
     assert_eq!(ids, ["rust-sync", "rust-async"]);
     assert_eq!(cells(&doc).len(), 4);
-    assert_eq!(doc["comparisons"].as_array().unwrap().len(), 1, "{}", doc["comparisons"]);
+    // Same calls in flight: latency ratios are computed too.
+    let avg =
+        doc["ratios"].as_array().unwrap().iter().find(|r| r["metric"] == "avg_latency" && r["operation"] == "get");
+    let avg = avg.expect("an avg latency ratio");
+    assert_ne!(avg["verdict"], "not_comparable", "{avg}");
 }
 
 #[test]
@@ -353,7 +417,19 @@ fn progress_on_a_terminal_stderr_never_reaches_json_stdout() {
     // stderr is a terminal, so progress bars are drawn; stdout is a pipe and must still hold
     // only the JSON document.
     let (master, slave) = open_pty();
-    let args = ["--builtin-server", "--count", "3000", "--concurrency", "8", "--clients", RUST, "--format", "json"];
+    let args = [
+        "--builtin-server",
+        "--count",
+        "1000",
+        "--rounds",
+        "2",
+        "--concurrency",
+        "8",
+        "--clients",
+        RUST,
+        "--format",
+        "json",
+    ];
     let mut cmd = aerobench(&args);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(slave));
     let mut child = cmd.spawn().expect("spawn aerobench");
@@ -384,6 +460,10 @@ fn markdown_to_a_file_leaves_stdout_empty() {
             "100",
             "--concurrency",
             "4",
+            "--rounds",
+            "2",
+            "--layout",
+            "seed",
             "--clients",
             RUST,
             "--format",
@@ -404,34 +484,62 @@ fn markdown_to_a_file_leaves_stdout_empty() {
     }
     let rows = text.lines().filter(|l| l.starts_with("| put |")).count();
     assert_eq!(rows, 4, "a put row in each of the four tables\n{text}");
+    // The seed's own ratio column, comparing like with like and saying so.
+    assert!(text.contains("Rust crate async vs sync (ops/s)"), "{text}");
     assert!(!has_ansi(&text));
 }
 
 #[test]
-fn get_only_on_a_fresh_server_reports_the_errors_and_exits_1() {
-    // Every run starts its own empty built-in server, so gets find nothing: the report is
-    // still printed in full, and the exit code says something failed.
+fn reads_alone_find_the_records_written_before_measuring() {
+    // Every run starts its own empty built-in server; the records are written (untimed) before
+    // anything is measured, so a get-only run finds every one.
     let (out, _) = run(
-        &["--builtin-server", "--ops", "get", "--count", "50", "--clients", "rust-sync", "--format", "json"],
+        &[
+            "--builtin-server",
+            "--ops",
+            "get",
+            "--count",
+            "50",
+            "--rounds",
+            "2",
+            "--clients",
+            "rust-sync",
+            "--format",
+            "json",
+        ],
         Duration::from_secs(30),
     );
-    assert_eq!(code(&out), Some(1), "{}", out.describe());
-    assert!(out.stderr.contains("no put"), "a note explains that reads expect earlier puts: {}", out.stderr);
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
     let doc = parse_json(&out.stdout, &out.describe());
     assert_schema_valid(&doc);
     assert_eq!(cells(&doc).len(), 1);
     let get = cell(&doc, "rust-sync", "get");
-    assert_eq!(u(&get["count"]), 50);
-    assert_eq!(u(&get["errors"]), 50, "{get}");
-    let reasons = get["errors_by_reason"].as_object().unwrap();
-    assert!(reasons.keys().any(|r| r.contains("KeyNotFound")), "{reasons:?}");
+    assert_eq!(u(&get["count"]), 100);
+    assert_eq!(u(&get["errors"]), 0, "{get}");
     assert_cells_consistent(&doc);
+}
 
-    // The table says so too.
-    let table_args = ["--builtin-server", "--ops", "get", "--count", "50", "--clients", "rust-sync"];
-    let (out, _) = run(&table_args, Duration::from_secs(30));
+#[test]
+fn a_set_the_server_refuses_is_reported_not_hidden() {
+    // The built-in server knows only its namespaces: writing the records fails, the report says
+    // why and the run exits 1 without measuring.
+    let (out, _) = run(
+        &["--builtin-server", "--namespace", "test", "--count", "20", "--clients", "rust-sync", "--format", "json"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
+    let server = Server::start();
+    let port = server.port.to_string();
+    let (out, _) = run(
+        &["--port", &port, "--namespace", "nosuch", "--count", "20", "--clients", "rust-sync", "--format", "json"],
+        Duration::from_secs(30),
+    );
     assert_eq!(code(&out), Some(1), "{}", out.describe());
-    assert!(out.stdout.contains("Errors") && out.stdout.contains("KeyNotFound"), "{}", out.stdout);
+    let doc = parse_json(&out.stdout, &out.describe());
+    assert_schema_valid(&doc);
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("writing the 20 records")), "{warnings:?}");
+    assert!(doc["columns"][0]["error"].as_str().unwrap().contains("not measured"), "{}", doc["columns"][0]);
 }
 
 // ---------------------------------------------------------------------------
@@ -503,7 +611,9 @@ fn server_dying_mid_run_exits_1_with_the_partial_report() {
         "--port",
         &port,
         "--count",
-        "200000",
+        "2000",
+        "--rounds",
+        "1000",
         "--timeout-ms",
         "200",
         "--clients",
@@ -535,7 +645,7 @@ fn server_dying_mid_run_exits_1_with_the_partial_report() {
         "the report must say the run broke off: column {column}, cells {:#}",
         doc["cells"]
     );
-    assert!(u(&put["count"]) < 200_000 || cells(&doc).len() < 4, "the run did not complete every phase");
+    assert!(u(&doc["workload"]["rounds_completed"]) < 1000, "the run did not complete every round");
     assert_cells_consistent(&doc);
 }
 
@@ -620,7 +730,19 @@ fn aerospike_host_and_port_env_are_honoured() {
 /// group as a terminal's Ctrl-C does), and returns (status, stdout, stderr, seconds from the
 /// signal to the exit).
 fn interrupted_run(whole_group: bool) -> (ExitStatus, String, String, Duration) {
-    let mut cmd = aerobench(&["--builtin-server", "--count", "2000000", "--clients", "rust-sync", "--format", "json"]);
+    let mut cmd = aerobench(&[
+        "--builtin-server",
+        "--count",
+        "2000",
+        "--rounds",
+        "1000",
+        "--ops",
+        "put",
+        "--clients",
+        "rust-sync",
+        "--format",
+        "json",
+    ]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if whole_group {
         cmd.process_group(0);
@@ -628,7 +750,7 @@ fn interrupted_run(whole_group: bool) -> (ExitStatus, String, String, Duration) 
     let mut child = cmd.spawn().expect("spawn aerobench");
     let stdout = drain(child.stdout.take().unwrap());
     let stderr = drain(child.stderr.take().unwrap());
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_millis(2_500));
     assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
     let pid = child.id() as libc::pid_t;
     let target = if whole_group { -pid } else { pid };
@@ -648,13 +770,12 @@ fn assert_interrupted_report(status: ExitStatus, stdout: &str, stderr: &str, too
     assert!(stderr.contains("interrupted"), "{context}");
     let doc = parse_json(stdout, &context);
     assert_schema_valid(&doc);
+    assert_eq!(doc["interrupted"], true);
     let put = cell(&doc, "rust-sync", "put");
     let n = u(&put["count"]);
-    assert!(n > 0 && n < 2_000_000, "partial put count {n}");
-    assert!(
-        put["notes"].as_array().unwrap().iter().any(|t| t.as_str().unwrap().contains("interrupted")),
-        "the cell says it was cut short: {put}"
-    );
+    assert!(n > 0 && n < 2_000 * 1000, "partial put count {n}");
+    assert!(u(&doc["workload"]["rounds_completed"]) < 1000);
+    assert!(doc["title"].is_null());
     assert_eq!(cells(&doc).len(), 1, "no phase runs after Ctrl-C");
     assert_cells_consistent(&doc);
 }
