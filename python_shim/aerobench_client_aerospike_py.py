@@ -5,6 +5,17 @@ import aerospike_py
 from aerobench_shim import Adapter, batch_range, bracketed
 
 
+def found(res):
+    """Records a batch_read found. Since 0.12 it returns an object whose `batch_records` hold one
+    entry per key; before (0.7, 0.9) a dict of the records found, keyed by user key."""
+    records = getattr(res, "batch_records", None)
+    if records is not None:
+        return sum(1 for r in records if r.record is not None)
+    if isinstance(res, dict):
+        return len(res)
+    raise TypeError(f"unexpected batch_read result {type(res).__name__} from aerospike-py {aerospike_py.__version__}")
+
+
 class _Common(Adapter):
     def _init(self, spec):
         self.setup(spec)
@@ -34,8 +45,7 @@ class Sync(_Common):
         return 1
 
     def batch_get(self, j):
-        res = self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy)
-        return sum(1 for r in res.batch_records if r.record is not None)
+        return found(self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy))
 
     def scan(self, _):
         return len(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
@@ -60,8 +70,7 @@ class Async(_Common):
         return 1
 
     async def batch_get(self, j):
-        res = await self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy)
-        return sum(1 for r in res.batch_records if r.record is not None)
+        return found(await self.c.batch_read([self.key(k) for k in batch_range(self.w, j)], policy=self.policy))
 
     async def scan(self, _):
         return len(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
