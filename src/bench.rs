@@ -158,8 +158,10 @@ mod tests {
     #[test]
     fn comparisons_need_both_sides_healthy() {
         let kinds = drivers::parse_columns(&["rust-sync".into(), "rust-async".into()]).unwrap();
-        let mut cols: Vec<Column> =
-            kinds.iter().map(|k| Column { error: None, ..scheduler::failed_column(k, 1, String::new()) }).collect();
+        let mut cols: Vec<Column> = kinds
+            .iter()
+            .map(|k| Column { error: None, ..scheduler::failed_column(&k.into(), 1, String::new(), None) })
+            .collect();
         assert_eq!(comparisons(&cols).len(), 1);
         assert_eq!(comparisons(&cols)[0].label, "Async vs sync");
         cols[0].error = Some("down".into());

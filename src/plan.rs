@@ -1,17 +1,38 @@
-//! The plan: what the user asked for, checked and resolved — which columns, the workload, where
-//! each Python client comes from, and the limits that stop a phase — before anything connects.
+//! The plan: what the user asked for, checked and resolved — which columns (one per client kind,
+//! or one per version when several versions of a Python package run side by side), the workload,
+//! where each Python client comes from, and the limits that stop a phase — before anything
+//! connects.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::{BenchArgs, EventLoop};
-use crate::drivers::{self, ColumnKind};
+use crate::drivers::{self, ColumnKind, Family};
 use crate::python::packages::{self, Package, Source};
 use crate::workload::{Operation, Workload};
 
+/// One column of the report, before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedColumn {
+    /// The kind's name, or `kind@version` when several versions of its package run.
+    pub id: String,
+    /// Header in the report (the version appended when several run).
+    pub label: String,
+    pub kind: &'static ColumnKind,
+    /// Where its Python package comes from; `None` for columns without a Python package.
+    pub source: Option<Source>,
+}
+
+impl From<&&'static ColumnKind> for PlannedColumn {
+    /// The column of `kind` alone: its own name and label, no package source.
+    fn from(kind: &&'static ColumnKind) -> PlannedColumn {
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
+    }
+}
+
 #[derive(Debug)]
 pub struct Plan {
-    pub columns: Vec<&'static ColumnKind>,
+    pub columns: Vec<PlannedColumn>,
     pub workload: Workload,
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
@@ -19,7 +40,8 @@ pub struct Plan {
     pub timeout_ms: u64,
     /// A phase gives up when nothing succeeds for this long.
     pub patience: Duration,
-    /// Where each Python package comes from, by PyPI name.
+    /// Where each Python package comes from, by PyPI name: the first of its sources when several
+    /// versions run (helper packages such as uvloop are taken from here).
     pub sources: BTreeMap<&'static str, Source>,
     pub event_loop: EventLoop,
 }
@@ -27,8 +49,9 @@ pub struct Plan {
 impl Plan {
     pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
         validate(args)?;
+        let sources = python_sources(args)?;
         Ok(Plan {
-            columns: drivers::parse_columns(&args.clients)?,
+            columns: planned_columns(&drivers::parse_columns(&args.clients)?, &sources),
             workload: Workload {
                 namespace: args.namespace.clone(),
                 set: args.set.clone(),
@@ -44,7 +67,7 @@ impl Plan {
             timeout_ms: args.timeout_ms,
             // Two timeouts in a row without a success (at least 1 s).
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
-            sources: python_sources(args)?,
+            sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
             event_loop: args.event_loop,
         })
     }
@@ -80,34 +103,107 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One column per kind, or per kind and source when a package has several sources.
+fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let package = match kind.family {
+            Family::Python { package: Some(p), .. } => p,
+            _ => {
+                out.push(PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None });
+                continue;
+            }
+        };
+        let all = &sources[package.pip_name];
+        for source in all {
+            let (id, label) = if all.len() == 1 {
+                (kind.name.to_string(), kind.label.to_string())
+            } else {
+                (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+            };
+            out.push(PlannedColumn { id, label, kind, source: Some(source.clone()) });
+        }
+    }
+    out
+}
+
+/// The columns of `plan` grouped by client kind, in plan order, for kinds that run in several
+/// versions: each group lists the ids of one kind's columns.
+#[allow(dead_code, reason = "for comparisons between versions of one client; tested here")]
+pub fn version_groups(plan: &Plan) -> Vec<(&'static str, Vec<&str>)> {
+    let mut groups: Vec<(&'static str, Vec<&str>)> = Vec::new();
+    for pc in &plan.columns {
+        match groups.iter_mut().find(|(kind, _)| *kind == pc.kind.name) {
+            Some((_, ids)) => ids.push(pc.id.as_str()),
+            None => groups.push((pc.kind.name, vec![pc.id.as_str()])),
+        }
+    }
+    groups.retain(|(_, ids)| ids.len() > 1);
+    groups
+}
+
+fn package_named(opt: &str, name: &str) -> anyhow::Result<Package> {
+    packages::by_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
+        anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
+    })
+}
+
+/// Splits `--client-version` values into versions per package: `PKG=V1,V2` gives two versions
+/// of one package; an item with `=` starts another package (`PKG1=V1,PKG2=V2`), and repeating
+/// the option adds to what came before.
+pub fn parse_client_versions(values: &[String]) -> anyhow::Result<Vec<(Package, Vec<String>)>> {
+    const OPT: &str = "--client-version";
+    let mut out: Vec<(Package, Vec<String>)> = Vec::new();
+    for value in values {
+        let mut current: Option<usize> = None;
+        for item in value.split(',').map(str::trim) {
+            let version = match item.split_once('=') {
+                Some((name, version)) => {
+                    let package = package_named(OPT, name)?;
+                    current = Some(match out.iter().position(|(p, _)| *p == package) {
+                        Some(i) => i,
+                        None => {
+                            out.push((package, Vec::new()));
+                            out.len() - 1
+                        }
+                    });
+                    version.trim()
+                }
+                None if current.is_some() => item,
+                None => anyhow::bail!(
+                    "{OPT} takes PACKAGE=VERSION[,VERSION…], e.g. {OPT} aerospike-py=0.14.4; got {value:?}"
+                ),
+            };
+            let i = current.unwrap_or_default();
+            let name = out[i].0.pip_name;
+            anyhow::ensure!(!version.is_empty(), "{OPT} {name}: empty version in {value:?}; e.g. {OPT} {name}=0.14.4");
+            anyhow::ensure!(
+                version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
+                "{OPT} {name}: {version:?} is not a version number"
+            );
+            if !out[i].1.iter().any(|v| v == version) {
+                out[i].1.push(version.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where each Python package comes from: `--client-path` over `--client-version` over the
-/// pinned default.
-fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Source>> {
-    let split = |opt: &str, value: &str| -> anyhow::Result<(Package, String)> {
-        let (name, rest) = value
-            .split_once('=')
-            .filter(|(_, r)| !r.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("{opt} takes PACKAGE=VALUE, e.g. {opt} aerospike-py=…; got {value:?}"))?;
-        let package = packages::by_name(name.trim()).ok_or_else(|| {
-            let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
-            anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
-        })?;
-        Ok((package, rest.trim().to_string()))
-    };
-    let mut sources: BTreeMap<&'static str, Source> =
-        packages::PACKAGES.iter().map(|p| (p.pip_name, Source::Version(p.default_version.to_string()))).collect();
-    for v in &args.client_version {
-        let (p, version) = split("--client-version", v)?;
-        anyhow::ensure!(
-            version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
-            "--client-version {}: {version:?} is not a version number",
-            p.pip_name
-        );
-        sources.insert(p.pip_name, Source::Version(version));
+/// pinned default. Several versions give several sources.
+fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Vec<Source>>> {
+    let mut sources: BTreeMap<&'static str, Vec<Source>> =
+        packages::PACKAGES.iter().map(|p| (p.pip_name, vec![Source::Version(p.default_version.to_string())])).collect();
+    for (p, versions) in parse_client_versions(&args.client_version)? {
+        sources.insert(p.pip_name, versions.into_iter().map(Source::Version).collect());
     }
     for v in &args.client_path {
-        let (p, path) = split("--client-path", v)?;
-        sources.insert(p.pip_name, packages::parse_path_source(&path));
+        let (name, path) = v.split_once('=').filter(|(_, r)| !r.trim().is_empty()).ok_or_else(|| {
+            anyhow::anyhow!("--client-path takes PACKAGE=PATH, e.g. --client-path aerospike-py=./.venv; got {v:?}")
+        })?;
+        let p = package_named("--client-path", name)?;
+        sources.insert(p.pip_name, vec![packages::parse_path_source(path.trim())]);
     }
     Ok(sources)
 }
@@ -127,6 +223,7 @@ mod tests {
         let p = plan(&[]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.14.4".into()));
         assert_eq!(p.columns.len(), 7);
+        assert!(p.columns.iter().all(|c| c.id == c.kind.name && c.label == c.kind.label));
         let p =
             plan(&["--client-version", "aerospike-py=0.13.0", "--client-path", "aerospike=/x/site-packages"]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.13.0".into()));
@@ -138,7 +235,10 @@ mod tests {
     fn bad_plans_are_refused_with_the_option_named() {
         for (args, says) in [
             (&["--client-version", "aerospike-py=1.0; rm -rf /"][..], "not a version number"),
-            (&["--client-version", "aerospike-py"][..], "PACKAGE=VALUE"),
+            (&["--client-version", "aerospike-py"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "aerospike-py="][..], "empty version"),
+            (&["--client-version", "0.12.0,aerospike-py=0.14.4"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "java=1.0"][..], "unknown package"),
             (&["--client-path", "java=/x"][..], "unknown package"),
             (&["--ops", "get,get"][..], "twice"),
             (&["--set", ""][..], "--set"),
@@ -146,6 +246,64 @@ mod tests {
             let err = plan(args).unwrap_err().to_string();
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {
+        let values: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_client_versions(&values).unwrap().into_iter().map(|(p, v)| (p.pip_name, v)).collect()
+    }
+
+    #[test]
+    fn client_versions_take_comma_lists_per_package() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(versions(&["aerospike-py=0.12.0,0.14.4"]), vec![("aerospike-py", v(&["0.12.0", "0.14.4"]))]);
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0", "aerospike=19.3.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0"]))]
+        );
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0,aerospike=19.3.0,19.2.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0", "19.2.0"]))]
+        );
+        // Repeating the option adds versions; a version named twice runs once.
+        assert_eq!(
+            versions(&["aerospike_py=0.9.0", "aerospike-py= 0.14.4 ,0.9.0"]),
+            vec![("aerospike-py", v(&["0.9.0", "0.14.4"]))]
+        );
+    }
+
+    #[test]
+    fn several_versions_make_one_column_each() {
+        let p = plan(&[
+            "--client-version",
+            "aerospike-py=0.12.0,0.14.4",
+            "--clients",
+            "rust-sync,aerospike-py-sync,aerospike-py-async,official-c",
+        ])
+        .unwrap();
+        let ids: Vec<&str> = p.columns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "rust-sync",
+                "aerospike-py-sync@0.12.0",
+                "aerospike-py-sync@0.14.4",
+                "aerospike-py-async@0.12.0",
+                "aerospike-py-async@0.14.4",
+                "official-c"
+            ]
+        );
+        assert_eq!(p.columns[1].label, "aerospike-py (Rust) 0.12.0");
+        assert_eq!(p.columns[4].source, Some(Source::Version("0.14.4".into())));
+        assert_eq!(p.columns[0].source, None);
+        assert_eq!(p.columns[5].source, Some(Source::Version("19.3.0".into())));
+        assert_eq!(
+            version_groups(&p),
+            vec![
+                ("aerospike-py-sync", vec!["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4"]),
+                ("aerospike-py-async", vec!["aerospike-py-async@0.12.0", "aerospike-py-async@0.14.4"]),
+            ]
+        );
     }
 
     #[test]
