@@ -93,3 +93,30 @@ pub fn py_err(py: Python<'_>, e: PyErr) -> anyhow::Error {
         None => anyhow!("{e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::call_reason;
+
+    #[test]
+    fn the_shims_reasons_have_the_rust_form() {
+        initialize();
+        Python::attach(|py| {
+            prepare(py, &[], SHIM[0].0).unwrap();
+            let shim = py.import(SHIM[0].0).unwrap();
+            let reason = |expr: &str| -> String {
+                let code = CString::new(expr).unwrap();
+                let exc = py.eval(&code, None, None).unwrap();
+                shim.call_method1("reason", (exc,)).unwrap().extract().unwrap()
+            };
+            assert_eq!(reason("ValueError('bad  value\\n  more')"), call_reason("ValueError", None, "bad value"));
+            assert_eq!(reason("TimeoutError()"), "TimeoutError");
+            // A result code as the first argument, as the official client's exceptions carry it.
+            assert_eq!(reason("Exception(4, 'parameter error')"), call_reason("Exception", Some(4), "parameter error"));
+            let long = reason("RuntimeError('key ' * 100)");
+            assert_eq!(long, call_reason("RuntimeError", None, &"key ".repeat(100)));
+            assert!(long.ends_with('…') && long.chars().count() == crate::drivers::REASON_LIMIT, "{long}");
+        });
+    }
+}
