@@ -6,14 +6,15 @@ from aerobench_shim import Adapter, batch_range, bracketed
 
 
 def found(res):
-    """Records a batch_read found. Since 0.12 it returns an object whose `batch_records` hold one
-    entry per key; before (0.7, 0.9) a dict of the records found, keyed by user key."""
+    """Records a batch_read found. 0.12 and later return an object whose `batch_records` hold one
+    entry per key; 0.7 and 0.9 a dict of the records found, keyed by user key."""
     records = getattr(res, "batch_records", None)
     if records is not None:
         return sum(1 for r in records if r.record is not None)
     if isinstance(res, dict):
         return len(res)
-    raise TypeError(f"unexpected batch_read result {type(res).__name__} from aerospike-py {aerospike_py.__version__}")
+    version = getattr(aerospike_py, "__version__", "?")
+    raise NotImplementedError(f"not supported by aerospike-py {version}: batch_read returned {type(res).__name__}")
 
 
 class _Common(Adapter):
