@@ -23,7 +23,7 @@ use crate::workload::{Operation, Workload};
 /// Everything a worker needs to run its column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSpec {
-    /// Column kind (`--clients` name), used as the column id.
+    /// The column id: the kind's `--clients` name, or `kind@version` when several versions run.
     pub kind: String,
     pub label: String,
     /// Distribution name, e.g. `aerospike-py`.
