@@ -114,7 +114,11 @@ impl Drop for NativeDriver {
 
 /// What a failed call reports: the error's kind, result code and the first line of its message.
 fn reason(e: &Error) -> String {
-    let kind = format!("{:?}", e.kind());
+    // A server error is named by its result code (KeyNotFoundError), others by their kind.
+    let kind = match e.server_result_code() {
+        Some(rc) => format!("{rc:?}"),
+        None => format!("{:?}", e.kind()),
+    };
     let class = kind.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("Error");
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default();
