@@ -144,8 +144,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PACKAGE=VERSION[,VERSION…]")]
     pub client_version: Vec<String>,
     /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after
-    /// `maturin develop`), a wheel, or `venv` for the active VIRTUAL_ENV, e.g.
-    /// aerospike-py=./.venv. Repeat for several packages.
+    /// `maturin develop`; its .pth files are read, so editable installs work), a wheel, or `venv`
+    /// for the active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
     #[arg(long, value_name = "PACKAGE=PATH")]
     pub client_path: Vec<String>,
     /// Event loop for the Python async columns.

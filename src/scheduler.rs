@@ -135,7 +135,7 @@ fn python_dirs(
     }
     for (i, p) in wanted.iter().enumerate() {
         let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
-        let spin = progress::spinner(show, format!("preparing {} ({source:?})", p.pip_name));
+        let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));
         let resolved = packages::resolve(p, source);
         spin.finish_and_clear();
         let resolved = resolved?;
