@@ -42,7 +42,8 @@ pub struct WorkerSpec {
     pub dirs: Vec<PathBuf>,
     /// Where the package came from, for the report.
     pub origin: String,
-    /// The command that installs the package where the worker looks for it.
+    /// The command that installs the package where the worker looks for it; empty for a user's
+    /// folder or virtualenv, which aerobench never installs into (a failed import is diagnosed).
     pub install_hint: String,
     /// `asyncio` or `uvloop`.
     pub event_loop: String,
