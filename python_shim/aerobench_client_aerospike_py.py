@@ -5,6 +5,19 @@ import aerospike_py
 from aerobench_shim import Adapter, bracketed
 
 
+def records(res):
+    """The records a batch_read returned, read out (None for a key not found). 0.12 and later
+    return an object whose `batch_records` hold one entry per key; 0.7 and 0.9 a dict of the
+    records found, keyed by user key."""
+    batch = getattr(res, "batch_records", None)
+    if batch is not None:
+        return [r.record for r in batch]
+    if isinstance(res, dict):
+        return list(res.values())
+    version = getattr(aerospike_py, "__version__", "?")
+    raise NotImplementedError(f"not supported by aerospike-py {version}: batch_read returned {type(res).__name__}")
+
+
 class _Common(Adapter):
     def _init(self, spec):
         self.setup(spec)
@@ -34,7 +47,7 @@ class Sync(_Common):
         return 1
 
     def batch_get(self, keys):
-        return [r.record for r in self.c.batch_read(keys, policy=self.policy).batch_records]
+        return records(self.c.batch_read(keys, policy=self.policy))
 
     def scan(self):
         return len(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
@@ -59,8 +72,7 @@ class Async(_Common):
         return 1
 
     async def batch_get(self, keys):
-        res = await self.c.batch_read(keys, policy=self.policy)
-        return [r.record for r in res.batch_records]
+        return records(await self.c.batch_read(keys, policy=self.policy))
 
     async def scan(self):
         return len(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))

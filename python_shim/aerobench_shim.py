@@ -93,13 +93,25 @@ def count(result):
     return sum(1 for r in result if r is not None)
 
 
+REASON_LIMIT = 120
+
+
 def reason(exc):
-    """A short, stable name for a failed call: the exception type and result code if any."""
+    """What a failed call reports: `Class (code N): first line of the message`, whitespace
+    collapsed and cut at REASON_LIMIT characters, so calls that fail alike group together."""
     code = getattr(exc, "code", None)
     if code is None and exc.args and isinstance(exc.args[0], int):
         code = exc.args[0]
     name = type(exc).__name__
-    return f"{name} (code {code})" if code is not None else name
+    head = f"{name} (code {code})" if code is not None else name
+    message = getattr(exc, "msg", None)
+    if message is None and exc.args and isinstance(exc.args[0], int):
+        message = " ".join(str(a) for a in exc.args[1:])
+    elif message is None:
+        message = str(exc) if exc.args else ""
+    lines = [line for line in str(message).splitlines() if line.strip()]
+    text = f"{head}: {' '.join(lines[0].split())}" if lines else head
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
 async def run_async(adapter, op, calls, in_flight, rec):

@@ -21,8 +21,19 @@ Examples:
   JSON for a dashboard (progress goes to stderr, the document to stdout):
     aerobench --format json > run.json
 
+  Two published aerospike-py versions side by side:
+    aerobench --builtin-server --client-version aerospike-py=0.12.0,0.14.4 \\
+      --clients aerospike-py-sync,aerospike-py-async
+
+  Your own build of aerospike-py (after `maturin develop` in a virtualenv):
+    aerobench --builtin-server --client-path aerospike-py=./.venv --clients aerospike-py-sync
+
   Run the built-in server on its own:
-    aerobench serve --port 3000";
+    aerobench serve --port 3000
+
+  What the package cache holds, and removing installs unused for a month:
+    aerobench cache list
+    aerobench cache clean --older-than 30d";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,10 +57,34 @@ pub enum Command {
     /// Run one embedded-Python column (used internally: one process per Python client).
     #[command(hide = true)]
     Worker,
+    /// Show or clean aerobench's cache of Python client packages (installed by --client-version,
+    /// the pinned defaults and wheels given to --client-path).
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Print shell completions for aerobench.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// List each cached install: what it is (package==version or wheel name and hash), its size,
+    /// when a run last used it, and its folder; then the total.
+    List,
+    /// Remove cached installs (all of them, or those unused for --older-than) and temporary
+    /// folders left by interrupted installs; print what was freed.
+    Clean {
+        /// Only installs no run has used for this long: a whole number of days, hours, minutes
+        /// or seconds, e.g. 30d, 12h, 90m.
+        #[arg(long, value_name = "AGE", value_parser = crate::python::cache::parse_age)]
+        older_than: Option<std::time::Duration>,
+        /// Print what would be removed and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -122,13 +157,15 @@ pub struct BenchArgs {
     /// aerospike-native-async.
     #[arg(long, value_delimiter = ',', default_value = crate::drivers::DEFAULT_CLIENTS)]
     pub clients: Vec<String>,
-    /// Use another published version of a Python client, e.g. aerospike-py=0.13.0 (installed
-    /// on first use into aerobench's cache). Repeat or separate with commas.
-    #[arg(long, value_delimiter = ',', value_name = "PACKAGE=VERSION")]
+    /// Use other published versions of a Python client, installed on first use into aerobench's
+    /// cache: aerospike-py=0.13.0 for one, aerospike-py=0.12.0,0.14.4 for one column per
+    /// version (side by side). Repeat the option or separate packages with commas
+    /// (aerospike-py=0.13.0,aerospike=19.3.0).
+    #[arg(long, value_name = "PACKAGE=VERSION[,VERSION…]")]
     pub client_version: Vec<String>,
     /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after
-    /// `maturin develop`), a wheel, or `venv` for the active VIRTUAL_ENV, e.g.
-    /// aerospike-py=./.venv. Repeat for several packages.
+    /// `maturin develop`; its .pth files are read, so editable installs work), a wheel, or `venv`
+    /// for the active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
     #[arg(long, value_name = "PACKAGE=PATH")]
     pub client_path: Vec<String>,
     /// Event loop for the Python async columns.

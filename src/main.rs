@@ -26,7 +26,7 @@ use std::io::Write as _;
 
 use clap::{CommandFactory as _, Parser as _};
 
-use cli::{Cli, Command};
+use cli::{CacheAction, Cli, Command};
 
 fn main() {
     std::process::exit(match run() {
@@ -51,6 +51,14 @@ fn run() -> anyhow::Result<i32> {
             Ok(0)
         }
         Some(Command::Worker) => worker::run(),
+        Some(Command::Cache { action }) => {
+            let mut out = std::io::stdout().lock();
+            match action {
+                CacheAction::List => python::cache::list(&mut out)?,
+                CacheAction::Clean { older_than, dry_run } => python::cache::clean(&mut out, older_than, dry_run)?,
+            }
+            Ok(0)
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
             Ok(0)

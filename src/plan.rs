@@ -1,17 +1,38 @@
-//! The plan: what the user asked for, checked and resolved — which columns, the workload, where
-//! each Python client comes from, and the limits that stop a phase — before anything connects.
+//! The plan: what the user asked for, checked and resolved — which columns (one per client kind,
+//! or one per version when several versions of a Python package run side by side), the workload,
+//! where each Python client comes from, and the limits that stop a phase — before anything
+//! connects.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::{BenchArgs, EventLoop};
-use crate::drivers::{self, ColumnKind};
+use crate::drivers::{self, ColumnKind, Family};
 use crate::python::packages::{self, Package, Source};
 use crate::workload::{Operation, Workload};
 
+/// One column of the report, before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedColumn {
+    /// The kind's name, or `kind@version` when several versions of its package run.
+    pub id: String,
+    /// Header in the report (the version appended when several run).
+    pub label: String,
+    pub kind: &'static ColumnKind,
+    /// Where its Python package comes from; `None` for columns without a Python package.
+    pub source: Option<Source>,
+}
+
+impl From<&&'static ColumnKind> for PlannedColumn {
+    /// The column of `kind` alone: its own name and label, no package source.
+    fn from(kind: &&'static ColumnKind) -> PlannedColumn {
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
+    }
+}
+
 #[derive(Debug)]
 pub struct Plan {
-    pub columns: Vec<&'static ColumnKind>,
+    pub columns: Vec<PlannedColumn>,
     pub workload: Workload,
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
@@ -25,7 +46,8 @@ pub struct Plan {
     pub timeout_ms: u64,
     /// A phase gives up when nothing succeeds for this long.
     pub patience: Duration,
-    /// Where each Python package comes from, by PyPI name.
+    /// Where each Python package comes from, by PyPI name: the first of its sources when several
+    /// versions run (helper packages such as uvloop are taken from here).
     pub sources: BTreeMap<&'static str, Source>,
     pub event_loop: EventLoop,
 }
@@ -33,7 +55,8 @@ pub struct Plan {
 impl Plan {
     pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
         validate(args)?;
-        let columns = drivers::parse_columns(&args.clients)?;
+        let sources = python_sources(args)?;
+        let columns = planned_columns(&drivers::parse_columns(&args.clients)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
         Ok(Plan {
             columns,
@@ -55,7 +78,7 @@ impl Plan {
             timeout_ms: args.timeout_ms,
             // Two timeouts in a row without a success (at least 1 s).
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
-            sources: python_sources(args)?,
+            sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
             event_loop: args.event_loop,
         })
     }
@@ -66,22 +89,31 @@ impl Plan {
     }
 }
 
-/// The baseline column: the one asked for (it must be among the columns), else `official-c`
-/// when it runs, else the first column.
-fn baseline(asked: Option<&str>, columns: &[&'static ColumnKind]) -> anyhow::Result<Option<String>> {
+/// The baseline column: the one asked for (a column id, or a kind name, which picks its first
+/// version); else, when several versions of a client run, its first version; else `official-c`
+/// when it runs; else the first column.
+fn baseline(asked: Option<&str>, columns: &[PlannedColumn]) -> anyhow::Result<Option<String>> {
+    let pick =
+        |name: &str| columns.iter().find(|c| c.id == name).or_else(|| columns.iter().find(|c| c.kind.name == name));
     match asked {
         Some(name) => {
             let name = name.trim();
-            anyhow::ensure!(
-                columns.iter().any(|k| k.name == name),
-                "--baseline {name:?} is not among the columns that run ({}); name one of them, or add it to --clients",
-                columns.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
-            );
-            Ok(Some(name.to_string()))
+            let found = pick(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--baseline {name:?} is not among the columns that run ({}); name one of them, or add it to \
+                     --clients",
+                    columns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            Ok(Some(found.id.clone()))
         }
-        None => {
-            Ok(columns.iter().find(|k| k.name == "official-c").or_else(|| columns.first()).map(|k| k.name.to_string()))
-        }
+        // Several versions of one client: the run is a release comparison, against the first.
+        None => Ok(columns
+            .iter()
+            .find(|c| c.id.contains('@'))
+            .or_else(|| pick("official-c"))
+            .or_else(|| columns.first())
+            .map(|c| c.id.clone())),
     }
 }
 
@@ -104,34 +136,107 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One column per kind, or per kind and source when a package has several sources.
+fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let package = match kind.family {
+            Family::Python { package: Some(p), .. } => p,
+            _ => {
+                out.push(PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None });
+                continue;
+            }
+        };
+        let all = &sources[package.pip_name];
+        for source in all {
+            let (id, label) = if all.len() == 1 {
+                (kind.name.to_string(), kind.label.to_string())
+            } else {
+                (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+            };
+            out.push(PlannedColumn { id, label, kind, source: Some(source.clone()) });
+        }
+    }
+    out
+}
+
+/// The columns of `plan` grouped by client kind, in plan order, for kinds that run in several
+/// versions: each group lists the ids of one kind's columns.
+#[allow(dead_code, reason = "for comparisons between versions of one client; tested here")]
+pub fn version_groups(plan: &Plan) -> Vec<(&'static str, Vec<&str>)> {
+    let mut groups: Vec<(&'static str, Vec<&str>)> = Vec::new();
+    for pc in &plan.columns {
+        match groups.iter_mut().find(|(kind, _)| *kind == pc.kind.name) {
+            Some((_, ids)) => ids.push(pc.id.as_str()),
+            None => groups.push((pc.kind.name, vec![pc.id.as_str()])),
+        }
+    }
+    groups.retain(|(_, ids)| ids.len() > 1);
+    groups
+}
+
+fn package_named(opt: &str, name: &str) -> anyhow::Result<Package> {
+    packages::by_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
+        anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
+    })
+}
+
+/// Splits `--client-version` values into versions per package: `PKG=V1,V2` gives two versions
+/// of one package; an item with `=` starts another package (`PKG1=V1,PKG2=V2`), and repeating
+/// the option adds to what came before.
+pub fn parse_client_versions(values: &[String]) -> anyhow::Result<Vec<(Package, Vec<String>)>> {
+    const OPT: &str = "--client-version";
+    let mut out: Vec<(Package, Vec<String>)> = Vec::new();
+    for value in values {
+        let mut current: Option<usize> = None;
+        for item in value.split(',').map(str::trim) {
+            let version = match item.split_once('=') {
+                Some((name, version)) => {
+                    let package = package_named(OPT, name)?;
+                    current = Some(match out.iter().position(|(p, _)| *p == package) {
+                        Some(i) => i,
+                        None => {
+                            out.push((package, Vec::new()));
+                            out.len() - 1
+                        }
+                    });
+                    version.trim()
+                }
+                None if current.is_some() => item,
+                None => anyhow::bail!(
+                    "{OPT} takes PACKAGE=VERSION[,VERSION…], e.g. {OPT} aerospike-py=0.14.4; got {value:?}"
+                ),
+            };
+            let i = current.unwrap_or_default();
+            let name = out[i].0.pip_name;
+            anyhow::ensure!(!version.is_empty(), "{OPT} {name}: empty version in {value:?}; e.g. {OPT} {name}=0.14.4");
+            anyhow::ensure!(
+                version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
+                "{OPT} {name}: {version:?} is not a version number"
+            );
+            if !out[i].1.iter().any(|v| v == version) {
+                out[i].1.push(version.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where each Python package comes from: `--client-path` over `--client-version` over the
-/// pinned default.
-fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Source>> {
-    let split = |opt: &str, value: &str| -> anyhow::Result<(Package, String)> {
-        let (name, rest) = value
-            .split_once('=')
-            .filter(|(_, r)| !r.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("{opt} takes PACKAGE=VALUE, e.g. {opt} aerospike-py=…; got {value:?}"))?;
-        let package = packages::by_name(name.trim()).ok_or_else(|| {
-            let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
-            anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
-        })?;
-        Ok((package, rest.trim().to_string()))
-    };
-    let mut sources: BTreeMap<&'static str, Source> =
-        packages::PACKAGES.iter().map(|p| (p.pip_name, Source::Version(p.default_version.to_string()))).collect();
-    for v in &args.client_version {
-        let (p, version) = split("--client-version", v)?;
-        anyhow::ensure!(
-            version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
-            "--client-version {}: {version:?} is not a version number",
-            p.pip_name
-        );
-        sources.insert(p.pip_name, Source::Version(version));
+/// pinned default. Several versions give several sources.
+fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Vec<Source>>> {
+    let mut sources: BTreeMap<&'static str, Vec<Source>> =
+        packages::PACKAGES.iter().map(|p| (p.pip_name, vec![Source::Version(p.default_version.to_string())])).collect();
+    for (p, versions) in parse_client_versions(&args.client_version)? {
+        sources.insert(p.pip_name, versions.into_iter().map(Source::Version).collect());
     }
     for v in &args.client_path {
-        let (p, path) = split("--client-path", v)?;
-        sources.insert(p.pip_name, packages::parse_path_source(&path));
+        let (name, path) = v.split_once('=').filter(|(_, r)| !r.trim().is_empty()).ok_or_else(|| {
+            anyhow::anyhow!("--client-path takes PACKAGE=PATH, e.g. --client-path aerospike-py=./.venv; got {v:?}")
+        })?;
+        let p = package_named("--client-path", name)?;
+        sources.insert(p.pip_name, vec![packages::parse_path_source(path.trim())]);
     }
     Ok(sources)
 }
@@ -151,6 +256,7 @@ mod tests {
         let p = plan(&[]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.14.4".into()));
         assert_eq!(p.columns.len(), 7);
+        assert!(p.columns.iter().all(|c| c.id == c.kind.name && c.label == c.kind.label));
         let p =
             plan(&["--client-version", "aerospike-py=0.13.0", "--client-path", "aerospike=/x/site-packages"]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.13.0".into()));
@@ -162,7 +268,10 @@ mod tests {
     fn bad_plans_are_refused_with_the_option_named() {
         for (args, says) in [
             (&["--client-version", "aerospike-py=1.0; rm -rf /"][..], "not a version number"),
-            (&["--client-version", "aerospike-py"][..], "PACKAGE=VALUE"),
+            (&["--client-version", "aerospike-py"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "aerospike-py="][..], "empty version"),
+            (&["--client-version", "0.12.0,aerospike-py=0.14.4"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "java=1.0"][..], "unknown package"),
             (&["--client-path", "java=/x"][..], "unknown package"),
             (&["--ops", "get,get"][..], "twice"),
             (&["--set", ""][..], "--set"),
@@ -176,6 +285,64 @@ mod tests {
         }
     }
 
+    fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {
+        let values: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_client_versions(&values).unwrap().into_iter().map(|(p, v)| (p.pip_name, v)).collect()
+    }
+
+    #[test]
+    fn client_versions_take_comma_lists_per_package() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(versions(&["aerospike-py=0.12.0,0.14.4"]), vec![("aerospike-py", v(&["0.12.0", "0.14.4"]))]);
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0", "aerospike=19.3.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0"]))]
+        );
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0,aerospike=19.3.0,19.2.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0", "19.2.0"]))]
+        );
+        // Repeating the option adds versions; a version named twice runs once.
+        assert_eq!(
+            versions(&["aerospike_py=0.9.0", "aerospike-py= 0.14.4 ,0.9.0"]),
+            vec![("aerospike-py", v(&["0.9.0", "0.14.4"]))]
+        );
+    }
+
+    #[test]
+    fn several_versions_make_one_column_each() {
+        let p = plan(&[
+            "--client-version",
+            "aerospike-py=0.12.0,0.14.4",
+            "--clients",
+            "rust-sync,aerospike-py-sync,aerospike-py-async,official-c",
+        ])
+        .unwrap();
+        let ids: Vec<&str> = p.columns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "rust-sync",
+                "aerospike-py-sync@0.12.0",
+                "aerospike-py-sync@0.14.4",
+                "aerospike-py-async@0.12.0",
+                "aerospike-py-async@0.14.4",
+                "official-c"
+            ]
+        );
+        assert_eq!(p.columns[1].label, "aerospike-py (Rust) 0.12.0");
+        assert_eq!(p.columns[4].source, Some(Source::Version("0.14.4".into())));
+        assert_eq!(p.columns[0].source, None);
+        assert_eq!(p.columns[5].source, Some(Source::Version("19.3.0".into())));
+        assert_eq!(
+            version_groups(&p),
+            vec![
+                ("aerospike-py-sync", vec!["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4"]),
+                ("aerospike-py-async", vec!["aerospike-py-async@0.12.0", "aerospike-py-async@0.14.4"]),
+            ]
+        );
+    }
+
     #[test]
     fn baseline_defaults_to_the_official_client_else_the_first_column() {
         assert_eq!(plan(&[]).unwrap().baseline.as_deref(), Some("official-c"));
@@ -183,6 +350,10 @@ mod tests {
         let p = plan(&["--baseline", "rust-async"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("rust-async"));
         assert_eq!(p.rounds, 10);
+        let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.12.0"), "a release comparison");
+        let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4", "--baseline", "official-c"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("official-c"));
     }
 
     #[test]

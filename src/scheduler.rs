@@ -16,10 +16,10 @@ use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
 use crate::drivers::python_worker::WorkerLane;
-use crate::drivers::{self, ColumnKind, Driver, Family};
+use crate::drivers::{self, Driver, Family};
 use crate::engine::{self, Measured, Phase, stop};
 use crate::lane::{InProcess, Lane};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedColumn};
 use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
@@ -70,12 +70,12 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
             .context("cannot start the tokio runtime")?,
     );
     let mut slots: Vec<Slot> = Vec::new();
-    for &kind in &plan.columns {
+    for pc in &plan.columns {
         if stop::interrupted() {
             break;
         }
-        let spin = progress::spinner(show, format!("connecting {}", kind.label));
-        let lane = connect(plan, target, kind, &runtime, show);
+        let spin = progress::spinner(show, format!("connecting {}", pc.label));
+        let lane = connect(plan, target, pc, &runtime, show);
         spin.finish_and_clear();
         slots.push(match lane {
             Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane) },
@@ -195,18 +195,19 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
 fn connect(
     plan: &Plan,
     target: &Target,
-    kind: &ColumnKind,
+    pc: &PlannedColumn,
     runtime: &Arc<tokio::runtime::Runtime>,
     show: bool,
 ) -> Result<Box<dyn Lane>, Column> {
+    let kind = pc.kind;
     let in_flight = plan.in_flight(kind);
     match kind.family {
-        Family::Python { package, module } => python_lane(plan, target, kind, package, module, show),
+        Family::Python { package, module } => python_lane(plan, target, pc, package, module, show),
         Family::Native => {
             let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| failed_column(kind, in_flight, format!("{e:#}")))
+                .map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))
         }
         Family::Noop => {
             Ok(Box::new(InProcess(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))))))
@@ -217,17 +218,18 @@ fn connect(
 fn python_lane(
     plan: &Plan,
     target: &Target,
-    kind: &ColumnKind,
+    pc: &PlannedColumn,
     package: Option<Package>,
     module: &str,
     show: bool,
 ) -> Result<Box<dyn Lane>, Column> {
+    let kind = pc.kind;
     let in_flight = plan.in_flight(kind);
     let (dirs, origin) =
-        python_dirs(plan, kind, package, show).map_err(|e| failed_column(kind, in_flight, format!("{e:#}")))?;
+        python_dirs(plan, pc, package, show).map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))?;
     let spec = WorkerSpec {
-        kind: kind.name.to_string(),
-        label: kind.label.to_string(),
+        kind: pc.id.clone(),
+        label: pc.label.clone(),
         client: package.map_or("none", |p| p.pip_name).to_string(),
         module: module.to_string(),
         asynchronous: kind.asynchronous,
@@ -236,16 +238,17 @@ fn python_lane(
         workload: plan.workload.clone(),
         in_flight,
         timeout_ms: plan.timeout_ms,
-        install_hint: package.map_or_else(String::new, |p| {
-            packages::install_hint(&p, &plan.sources[p.pip_name], dirs.first().map(|d| d.as_path()))
-        }),
-        origin,
+        install_hint: match (package, &pc.source) {
+            (Some(p), Some(source)) => packages::install_hint(&p, source, dirs.first().map(|d| d.as_path())),
+            _ => String::new(),
+        },
+        origin: origin.clone(),
         dirs,
         event_loop: plan.event_loop.name().to_string(),
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));
-    WorkerLane::start(&spec, failed_column(kind, in_flight, String::new()), stall)
+    WorkerLane::start(&spec, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
         .map(|lane| Box::new(lane) as Box<dyn Lane>)
 }
 
@@ -253,10 +256,11 @@ fn python_lane(
 /// where the package came from.
 fn python_dirs(
     plan: &Plan,
-    kind: &ColumnKind,
+    pc: &PlannedColumn,
     package: Option<Package>,
     show: bool,
 ) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let kind = pc.kind;
     let mut dirs = Vec::new();
     let mut origin = "aerobench shim (no client)".to_string();
     let mut wanted: Vec<Package> = package.into_iter().collect();
@@ -264,8 +268,8 @@ fn python_dirs(
         wanted.push(packages::UVLOOP);
     }
     for (i, p) in wanted.iter().enumerate() {
-        let source = &plan.sources[p.pip_name];
-        let spin = progress::spinner(show, format!("preparing {} ({source:?})", p.pip_name));
+        let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
+        let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));
         let resolved = packages::resolve(p, source);
         spin.finish_and_clear();
         let resolved = resolved?;
@@ -277,20 +281,30 @@ fn python_dirs(
     Ok((dirs, origin))
 }
 
-/// A column that could not even start, so the report can still say why.
-pub fn failed_column(kind: &ColumnKind, in_flight: u32, error: String) -> Column {
+/// A column that could not even start, so the report can still say why and, in `source`, what
+/// was tried (the planned source when `None`).
+pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: Option<String>) -> Column {
+    let kind = pc.kind;
+    let package = match kind.family {
+        Family::Python { package, .. } => package,
+        _ => None,
+    };
+    let planned = pc.source.as_ref().zip(package).map(|(s, p)| s.planned(&p));
     Column {
-        id: kind.name.to_string(),
-        label: kind.label.to_string(),
+        id: pc.id.clone(),
+        label: pc.label.clone(),
         client: match kind.family {
             Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
             Family::Native => "aerospike (crate)".to_string(),
             _ => "none".to_string(),
         },
-        client_version: "unknown".into(),
+        client_version: match &pc.source {
+            Some(packages::Source::Version(v)) => v.clone(),
+            _ => "unknown".into(),
+        },
         mode: if kind.asynchronous { "async" } else { "sync" }.into(),
         in_flight,
-        source: "-".into(),
+        source: source.or(planned).unwrap_or_else(|| "-".into()),
         python_version: None,
         policies: Default::default(),
         error: Some(error),

@@ -23,7 +23,7 @@ use crate::workload::Workload;
 /// Everything a worker needs to run its column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSpec {
-    /// Column kind (`--clients` name), used as the column id.
+    /// The column id: the kind's `--clients` name, or `kind@version` when several versions run.
     pub kind: String,
     pub label: String,
     /// Distribution name, e.g. `aerospike-py`.
@@ -40,7 +40,8 @@ pub struct WorkerSpec {
     pub dirs: Vec<PathBuf>,
     /// Where the package came from, for the report.
     pub origin: String,
-    /// The command that installs the package where the worker looks for it.
+    /// The command that installs the package where the worker looks for it; empty for a user's
+    /// folder or virtualenv, which aerobench never installs into (a failed import is diagnosed).
     pub install_hint: String,
     /// `asyncio` or `uvloop`.
     pub event_loop: String,

@@ -217,14 +217,12 @@ fn a_missing_package_names_the_package_folder_and_fix() {
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
     let error = column(&r, "aerospike-py-sync")["error"].as_str().unwrap();
-    assert!(error.contains(&format!("cannot import aerospike-py from {}", empty.display())), "{error}");
-    assert!(
-        error.contains(&format!(
-            "-m pip install --quiet --disable-pip-version-check --no-input --target {} aerospike-py==0.14.4",
-            empty.display()
-        )),
-        "{error}"
-    );
+    assert!(error.contains(&format!("cannot import aerospike_py (aerospike-py) from {}", empty.display())), "{error}");
+    assert!(error.contains(&format!("no aerospike_py in {}", empty.display())), "{error}");
+    assert!(error.contains("no .pth file there names a folder that holds it"), "{error}");
+    assert!(error.contains("--client-version aerospike-py=VERSION"), "{error}");
+    assert!(!error.contains("--target"), "a user's folder is not aerobench's to install into: {error}");
+    assert_eq!(column(&r, "aerospike-py-sync")["source"], format!("local folder {}", empty.display()));
     assert_eq!(cells(&r, "rust-sync").len(), 2, "the other column still ran");
 
     // No package index reachable and nothing cached: the install error says what to run.
@@ -242,8 +240,11 @@ fn a_missing_package_names_the_package_folder_and_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
-    let error = column(&r, "official-c")["error"].as_str().unwrap();
+    let failed = column(&r, "official-c");
+    let error = failed["error"].as_str().unwrap();
     assert!(error.contains("cannot install aerospike==19.3.0 into"), "{error}");
+    assert_eq!(failed["client_version"], "19.3.0", "the version that was tried");
+    assert_eq!(failed["source"], "PyPI aerospike==19.3.0 (tried)");
     assert!(error.contains("-m pip install") && error.contains("--client-path aerospike=FOLDER"), "{error}");
     assert_eq!(cells(&r, "rust-sync").len(), 1);
 }
@@ -369,4 +370,82 @@ fn every_client_reaches_an_ipv6_server() {
     assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(r["server"]["address"], format!("[::1]:{port}"));
     assert_eq!(r["cells"].as_array().unwrap().len(), 12);
+}
+
+#[test]
+fn several_aerospike_py_versions_run_side_by_side() {
+    // 0.9.0 returns batch_read results as a dict, 0.12.0 and 0.14.4 as an object.
+    let versions = ["0.9.0", "0.12.0", "0.14.4"];
+    let out = aerobench(
+        &[
+            "--count",
+            "60",
+            "--warmup",
+            "0",
+            "--concurrency",
+            "4",
+            "--batch-size",
+            "30",
+            "--scans",
+            "1",
+            "--clients",
+            "aerospike-py-sync,aerospike-py-async",
+            "--client-version",
+            &format!("aerospike-py={}", versions.join(",")),
+        ],
+        &[],
+    );
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut labels = vec![];
+    for (kind, label) in
+        [("aerospike-py-sync", "aerospike-py (Rust)"), ("aerospike-py-async", "aerospike-py async (Rust)")]
+    {
+        for v in versions {
+            let id = format!("{kind}@{v}");
+            let c = column(&r, &id);
+            assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+            assert_eq!(c["client_version"], v, "{id}");
+            assert_eq!(c["label"], format!("{label} {v}"), "{id}");
+            assert!(
+                c["source"].as_str().unwrap().contains(&format!("aerospike-py-{v}/aerospike_py")),
+                "{id}: {}",
+                c["source"]
+            );
+            labels.push(c["label"].as_str().unwrap().to_string());
+            let cs = cells(&r, &id);
+            let ops: Vec<(&str, u64)> =
+                cs.iter().map(|c| (c["operation"].as_str().unwrap(), c["errors"].as_u64().unwrap())).collect();
+            assert_eq!(ops, vec![("put", 0), ("get", 0), ("batch_get", 0), ("scan", 0)], "{id}");
+            let batch = cs.iter().find(|c| c["operation"] == "batch_get").unwrap();
+            assert_eq!(batch["records"], 60, "{id}: batch_get found every record");
+        }
+    }
+    labels.sort();
+    labels.dedup();
+    assert_eq!(labels.len(), 6, "distinct labels");
+}
+
+#[test]
+fn a_failed_calls_message_reaches_the_json() {
+    // A namespace the server does not have: every call fails the same way, at every client.
+    let server = common::Server::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .args(["--port", &server.port.to_string(), "--namespace", "nope", "--timeout-ms", "300"])
+        .args(["--clients", "rust-sync,aerospike-py-sync", "--ops", "put", "--count", "3", "--warmup", "0"])
+        .args(["--format", "json", "--quiet"])
+        .env("AEROBENCH_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    let r = report(&out);
+    let reasons = |id: &str| -> Vec<String> {
+        let cell = cells(&r, id).into_iter().next().unwrap_or_else(|| panic!("{id} has no put cell"));
+        cell["errors_by_reason"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(
+        reasons("rust-sync"),
+        vec!["InvalidNamespace (code 20): Invalid namespace: Namespace not found in partition map: nope"]
+    );
+    let py = reasons("aerospike-py-sync");
+    assert!(py.len() == 1 && py[0].starts_with("AerospikeTimeoutError: ") && py[0].len() > 30, "{py:?}");
 }

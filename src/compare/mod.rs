@@ -23,19 +23,31 @@ pub const METRICS: [RatioMetric; 4] =
 /// Successful calls a cell needs before its p99 means something.
 pub const MIN_CALLS_FOR_P99: u64 = 100;
 
-/// (column, baseline) pairs to compare: every other column with the baseline, then the seed's
-/// pairs where both columns ran.
+/// (column, baseline) pairs to compare: every other column with the baseline; each later
+/// version of a column (`kind@version` ids) with its first version; then the seed's pairs where
+/// both columns ran.
 pub fn pairs(columns: &[Column], baseline: Option<&str>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |column: &str, base: &str| {
+        if column != base && !out.iter().any(|(c, b)| c == column && b == base) {
+            out.push((column.to_string(), base.to_string()));
+        }
+    };
     if let Some(base) = baseline.filter(|b| columns.iter().any(|c| c.id == *b)) {
-        for c in columns.iter().filter(|c| c.id != base) {
-            out.push((c.id.clone(), base.to_string()));
+        for c in columns {
+            add(&c.id, base);
+        }
+    }
+    for c in columns {
+        if let Some((kind, _)) = c.id.split_once('@')
+            && let Some(first) = columns.iter().find(|f| f.id.split_once('@').is_some_and(|(k, _)| k == kind))
+        {
+            add(&c.id, &first.id);
         }
     }
     for (column, base) in SEED_PAIRS {
-        let ran = |id: &str| columns.iter().any(|c| c.id == id);
-        if ran(column) && ran(base) && !out.iter().any(|(c, b)| c == column && b == base) {
-            out.push((column.to_string(), base.to_string()));
+        if columns.iter().any(|c| c.id == column) && columns.iter().any(|c| c.id == base) {
+            add(column, base);
         }
     }
     out
@@ -245,6 +257,18 @@ mod tests {
                 ("rust-async", "rust-sync"),
             ]
         );
+        let versions: Vec<Column> =
+            ["official-c", "py-sync@0.12.0", "py-sync@0.14.4", "py-async@0.12.0", "py-async@0.14.4"]
+                .into_iter()
+                .map(col)
+                .collect();
+        let p = pairs(&versions, Some("py-sync@0.12.0"));
+        assert!(p.contains(&("py-sync@0.14.4".into(), "py-sync@0.12.0".into())));
+        assert!(
+            p.contains(&("py-async@0.14.4".into(), "py-async@0.12.0".into())),
+            "each kind against its first version"
+        );
+        assert!(!p.iter().any(|(a, b)| a == b));
     }
 
     #[test]

@@ -131,6 +131,29 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
     },
 ];
 
+/// Longest reason a failed call reports, in characters.
+pub const REASON_LIMIT: usize = 120;
+
+/// What a failed call reports, in the error table and JSON `errors_by_reason`:
+/// `Class (code N): first line of the message`, whitespace collapsed and cut at [`REASON_LIMIT`]
+/// characters, so calls that fail alike group together even when messages name keys or
+/// addresses. The Python shim's `reason()` writes the same form.
+pub fn call_reason(class: &str, code: Option<i64>, message: &str) -> String {
+    let head = match code {
+        Some(c) => format!("{class} (code {c})"),
+        None => class.to_string(),
+    };
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = if line.is_empty() { head } else { format!("{head}: {line}") };
+    if text.chars().count() <= REASON_LIMIT {
+        return text;
+    }
+    let mut cut: String = text.chars().take(REASON_LIMIT - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The column kind named `name`.
 pub fn kind(name: &str) -> Option<&'static ColumnKind> {
     COLUMN_KINDS.iter().find(|k| k.name == name)
@@ -175,5 +198,18 @@ mod tests {
         assert!(parse_columns(&[]).is_err());
         let defaults: Vec<String> = DEFAULT_CLIENTS.split(',').map(String::from).collect();
         assert_eq!(parse_columns(&defaults).unwrap().len(), 7);
+    }
+
+    #[test]
+    fn call_reasons_keep_the_first_line_collapsed_and_bounded() {
+        assert_eq!(
+            call_reason("Timeout", Some(-9), "deadline  passed\nsub-errors: 3"),
+            "Timeout (code -9): deadline passed"
+        );
+        assert_eq!(call_reason("KeyError", None, ""), "KeyError");
+        assert_eq!(call_reason("X", None, "\n\n  second\tline "), "X: second line");
+        let long = call_reason("Server", Some(4), &"key 12345 ".repeat(40));
+        assert_eq!(long.chars().count(), REASON_LIMIT);
+        assert!(long.starts_with("Server (code 4): key 12345 key") && long.ends_with('…'), "{long}");
     }
 }

@@ -112,21 +112,19 @@ impl Drop for NativeDriver {
     }
 }
 
-/// A short, stable reason for the error table.
+/// What a failed call reports: the error's kind, result code and the first line of its message.
 fn reason(e: &Error) -> String {
-    if let Some(rc) = e.server_result_code() {
-        return format!("server: {rc:?}");
-    }
-    let text = e.to_string().to_lowercase();
-    if text.contains("timeout") || text.contains("timed out") {
-        "timeout".into()
-    } else if text.contains("connection") || text.contains("network") || text.contains("i/o") {
-        "network".into()
-    } else {
-        let mut t = e.to_string();
-        t.truncate(60);
-        format!("client: {t}")
-    }
+    // A server error is named by its result code (KeyNotFoundError), others by their kind.
+    let kind = match e.server_result_code() {
+        Some(rc) => format!("{rc:?}"),
+        None => format!("{:?}", e.kind()),
+    };
+    let class = kind.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("Error");
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    // Display starts with "Error <code>[, details]: ": the code is already in the reason.
+    let message = first.strip_prefix("Error ").and_then(|m| m.split_once(": ")).map_or(first, |(_, m)| m);
+    super::call_reason(class, Some(i64::from(e.result_code())), message)
 }
 
 fn value(v: BinValue) -> Value {

@@ -33,9 +33,13 @@ impl PythonDriver {
             let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
             let loaded = python::prepare(py, &dirs, &spec.module);
             let shim = py.import("aerobench_shim").map_err(|e| py_err(py, e))?;
-            let module = loaded
-                .and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e)))
-                .with_context(|| {
+            let module = loaded.and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e)));
+            let module = match (module, crate::python::packages::by_name(&spec.client), spec.dirs.first()) {
+                // A folder of the user's: say what is there and what fixes it.
+                (Err(e), Some(package), Some(site)) if spec.install_hint.is_empty() => {
+                    anyhow::bail!("{}", crate::python::diagnose::import_failure(&package, site, &format!("{e:#}")))
+                }
+                (module, ..) => module.with_context(|| {
                     format!(
                         "cannot import {} from {}; to fix it run:\n  {}\nor choose another source with \
                      --client-version {}=VERSION or --client-path {}=FOLDER",
@@ -45,7 +49,8 @@ impl PythonDriver {
                         spec.client,
                         spec.client
                     )
-                })?;
+                })?,
+            };
             let workload_json = serde_json::to_string(&spec.workload)?;
             let pyspec = PyDict::new(py);
             (|| -> PyResult<()> {

@@ -3,8 +3,11 @@
 //! whatever `PATH` says), with aerobench's own `aerobench_native` module registered first and
 //! the shim (compiled into the binary) loaded as ordinary modules.
 
+pub mod cache;
+pub mod diagnose;
 pub mod packages;
 pub mod recorder;
+pub mod site;
 
 use std::ffi::CString;
 use std::path::Path;
@@ -12,7 +15,6 @@ use std::sync::Once;
 
 use anyhow::{Context as _, anyhow};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
 
 /// The interpreter pyo3 linked at build time.
 pub const PYTHON_EXECUTABLE: &str = env!("AEROBENCH_PYTHON_EXECUTABLE");
@@ -67,15 +69,10 @@ mod aerobench_native {
     use super::recorder::PhaseRecorder;
 }
 
-/// Puts `dirs` first on `sys.path` and loads the common shim module and the adapter `module`
-/// (which imports its client package).
+/// Puts `dirs` (and what their `.pth` files name) first on `sys.path` and loads the common shim
+/// module and the adapter `module` (which imports its client package).
 pub fn prepare(py: Python<'_>, dirs: &[&Path], module: &str) -> anyhow::Result<()> {
-    let sys = py.import("sys").map_err(|e| py_err(py, e))?;
-    let path =
-        sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into)).map_err(|e| py_err(py, e))?;
-    for (i, dir) in dirs.iter().enumerate() {
-        path.insert(i, dir.to_string_lossy().as_ref()).map_err(|e| py_err(py, e))?;
-    }
+    site::add_first(py, dirs).map_err(|e| py_err(py, e))?;
     for (name, source) in SHIM.iter().filter(|(name, _)| *name == SHIM[0].0 || *name == module) {
         let code = CString::new(*source).context("shim source contains a NUL byte")?;
         let file = CString::new(format!("<aerobench>/python_shim/{name}.py"))?;
@@ -94,5 +91,32 @@ pub fn py_err(py: Python<'_>, e: PyErr) -> anyhow::Error {
     match tb {
         Some(tb) => anyhow!("{e} (at {tb})"),
         None => anyhow!("{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::call_reason;
+
+    #[test]
+    fn the_shims_reasons_have_the_rust_form() {
+        initialize();
+        Python::attach(|py| {
+            prepare(py, &[], SHIM[0].0).unwrap();
+            let shim = py.import(SHIM[0].0).unwrap();
+            let reason = |expr: &str| -> String {
+                let code = CString::new(expr).unwrap();
+                let exc = py.eval(&code, None, None).unwrap();
+                shim.call_method1("reason", (exc,)).unwrap().extract().unwrap()
+            };
+            assert_eq!(reason("ValueError('bad  value\\n  more')"), call_reason("ValueError", None, "bad value"));
+            assert_eq!(reason("TimeoutError()"), "TimeoutError");
+            // A result code as the first argument, as the official client's exceptions carry it.
+            assert_eq!(reason("Exception(4, 'parameter error')"), call_reason("Exception", Some(4), "parameter error"));
+            let long = reason("RuntimeError('key ' * 100)");
+            assert_eq!(long, call_reason("RuntimeError", None, &"key ".repeat(100)));
+            assert!(long.ends_with('…') && long.chars().count() == crate::drivers::REASON_LIMIT, "{long}");
+        });
     }
 }

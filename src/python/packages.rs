@@ -16,14 +16,26 @@ pub struct Package {
     pub pip_name: &'static str,
     pub import_name: &'static str,
     pub default_version: &'static str,
+    /// Its compiled extension module inside the package folder, if it has one by that name.
+    pub extension: Option<&'static str>,
 }
 
-pub const AEROSPIKE_PY: Package =
-    Package { pip_name: "aerospike-py", import_name: "aerospike_py", default_version: "0.14.4" };
-pub const OFFICIAL: Package = Package { pip_name: "aerospike", import_name: "aerospike", default_version: "19.3.0" };
-pub const NATIVE: Package =
-    Package { pip_name: "aerospike-native", import_name: "aerospike_native", default_version: "1.0.0" };
-pub const UVLOOP: Package = Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0" };
+pub const AEROSPIKE_PY: Package = Package {
+    pip_name: "aerospike-py",
+    import_name: "aerospike_py",
+    default_version: "0.14.4",
+    extension: Some("_aerospike"),
+};
+pub const OFFICIAL: Package =
+    Package { pip_name: "aerospike", import_name: "aerospike", default_version: "19.3.0", extension: None };
+pub const NATIVE: Package = Package {
+    pip_name: "aerospike-native",
+    import_name: "aerospike_native",
+    default_version: "1.0.0",
+    extension: None,
+};
+pub const UVLOOP: Package =
+    Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0", extension: None };
 pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP];
 
 /// Where to take one package from.
@@ -37,6 +49,31 @@ pub enum Source {
     Wheel(PathBuf),
     /// The virtualenv named by `VIRTUAL_ENV`.
     ActiveVirtualEnv,
+}
+
+impl Source {
+    /// This source in a column id or label: the version, or the path.
+    pub fn tag(&self) -> String {
+        match self {
+            Source::Version(v) => v.clone(),
+            Source::Folder(p) | Source::Wheel(p) => p.display().to_string(),
+            Source::ActiveVirtualEnv => "venv".into(),
+        }
+    }
+
+    /// What aerobench tries for `package`, as a failed column's source says before anything
+    /// was resolved.
+    pub fn planned(&self, package: &Package) -> String {
+        match self {
+            Source::Version(v) => format!("PyPI {}=={v} (tried)", package.pip_name),
+            Source::Folder(p) => format!("local folder {} (tried)", p.display()),
+            Source::Wheel(p) => format!("wheel {} (tried)", p.display()),
+            Source::ActiveVirtualEnv => match std::env::var_os("VIRTUAL_ENV") {
+                Some(v) => format!("active virtualenv {} (tried)", Path::new(&v).display()),
+                None => "active virtualenv (VIRTUAL_ENV is not set)".into(),
+            },
+        }
+    }
 }
 
 /// A package ready to import: folders for `sys.path`, and how to describe its origin.
@@ -71,7 +108,24 @@ pub fn cache_root() -> PathBuf {
     base.join(format!("py{PYTHON_VERSION}"))
 }
 
-const COMPLETE_MARKER: &str = ".aerobench-complete";
+/// Written last into an install folder: the install is complete. Holds the requirement.
+pub const COMPLETE_MARKER: &str = ".aerobench-complete";
+/// Touched whenever a column uses an install folder, so `cache clean --older-than` sees use.
+pub const LAST_USED: &str = ".aerobench-last-used";
+
+/// Records that a column uses the install in `dir` now.
+fn touch(dir: &Path) {
+    let _ = std::fs::write(dir.join(LAST_USED), "");
+}
+
+/// The first 16 hex digits of the SHA-256 of the file at `path`: a rebuilt wheel with the same
+/// content reuses its cache folder, a changed one gets a new folder.
+pub fn file_hash(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
 
 /// The pip command that installs `requirement` into `dir`.
 fn pip_command(requirement: &str, dir: &Path) -> Vec<String> {
@@ -165,6 +219,7 @@ pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageEr
         Source::Version(v) => {
             let dir = cache_root().join(format!("{}-{v}", package.pip_name));
             install(package, v, &format!("{}=={v}", package.pip_name), &dir)?;
+            touch(&dir);
             Ok(Resolved { origin: format!("PyPI {}=={v}, installed in {}", package.pip_name, dir.display()), dir })
         }
         Source::Folder(path) => {
@@ -178,29 +233,32 @@ pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageEr
             Ok(Resolved { origin: format!("active virtualenv {}", dir.display()), dir })
         }
         Source::Wheel(path) => {
-            let meta = std::fs::metadata(path).map_err(|_| PackageError::Missing {
+            let dir = wheel_dir(path).map_err(|_| PackageError::Missing {
                 package: package.pip_name.into(),
                 path: path.display().to_string(),
             })?;
-            let stamp = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let dir = cache_root().join("wheels").join(format!("{stem}-{}-{stamp}", meta.len()));
             install(package, &stem, &path.display().to_string(), &dir)?;
+            touch(&dir);
             Ok(Resolved { origin: format!("wheel {}, installed in {}", path.display(), dir.display()), dir })
         }
     }
 }
 
-/// The exact command that puts `package` where aerobench looks for it.
+/// The cache folder of the wheel at `path`: its name and the hash of its content.
+pub fn wheel_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(cache_root().join("wheels").join(format!("{stem}-{}", file_hash(path)?)))
+}
+
+/// The exact command that puts `package` where aerobench looks for it — only for the folders
+/// aerobench owns (its cache); empty for a user's folder or virtualenv, where the import failure
+/// is explained by [`super::diagnose`] instead.
 pub fn install_hint(package: &Package, source: &Source, dir: Option<&Path>) -> String {
     let requirement = match source {
         Source::Version(v) => format!("{}=={v}", package.pip_name),
         Source::Wheel(w) => w.display().to_string(),
-        Source::Folder(_) | Source::ActiveVirtualEnv => format!("{}=={}", package.pip_name, package.default_version),
+        Source::Folder(_) | Source::ActiveVirtualEnv => return String::new(),
     };
     match dir {
         Some(d) => pip_command(&requirement, d).join(" "),
@@ -249,6 +307,28 @@ mod tests {
         assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(sp.clone())).unwrap().dir, sp);
         let missing = resolve(&AEROSPIKE_PY, &Source::Folder(tmp.join("nope"))).unwrap_err();
         assert!(missing.to_string().contains("does not exist"), "{missing}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn wheels_are_cached_by_content() {
+        let tmp = std::env::temp_dir().join(format!("aerobench-wheel-test-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let (a, b) = (tmp.join("x-1.0-py3-none-any.whl"), tmp.join("y").join("x-1.0-py3-none-any.whl"));
+        std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+        std::fs::write(&a, "same bytes").unwrap();
+        std::fs::write(&b, "same bytes").unwrap();
+        // SHA-256("same bytes"), first 8 bytes.
+        let first = wheel_dir(&a).unwrap();
+        assert_eq!(
+            first.file_name().unwrap().to_string_lossy(),
+            format!("x-1.0-py3-none-any-{}", file_hash(&a).unwrap())
+        );
+        assert_eq!(file_hash(&a).unwrap().len(), 16);
+        assert_eq!(wheel_dir(&b).unwrap(), first, "a rebuilt wheel with the same content reuses the folder");
+        std::fs::write(&b, "other bytes").unwrap();
+        assert_ne!(wheel_dir(&b).unwrap(), first);
+        assert!(wheel_dir(&tmp.join("missing.whl")).is_err());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

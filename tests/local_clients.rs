@@ -1,0 +1,258 @@
+//! Python clients from a developer's own environment, end to end with the real binary and the
+//! built-in server: an editable install (setuptools' PEP 660 finder) in a real virtualenv, a
+//! `.pth`-only layout as `maturin develop` leaves it, and the explanation when the compiled
+//! extension is missing. The "checkout" is a copy of the pinned aerospike-py package (its
+//! compiled extension linked, not copied), so no Rust toolchain for the client is needed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+mod common;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The package cache tests/python_columns.rs uses too, so aerospike-py is installed once.
+fn cache_dir() -> PathBuf {
+    target_dir().join("aerobench-cache")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = target_dir().join("test-scratch").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--builtin-server", "--format", "json", "--quiet", "--count", "40", "--warmup", "0"]).args(args);
+    cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run aerobench")
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON document ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn column<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["columns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no column {id}"))
+}
+
+/// The pinned aerospike-py's package folder, installed into the shared cache on first use.
+fn pinned_aerospike_py() -> PathBuf {
+    let dir = cache_dir().join("py3.11").join("aerospike-py-0.14.4");
+    if !dir.join(".aerobench-complete").exists() {
+        let out = aerobench(&["--ops", "put", "--clients", "aerospike-py-sync"], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    dir.join("aerospike_py")
+}
+
+/// A source checkout holding `aerospike_py`: the pinned package's Python files, and its
+/// compiled extension linked in when `with_extension`.
+fn checkout(root: &Path, with_extension: bool) -> PathBuf {
+    let pinned = pinned_aerospike_py();
+    let package = root.join("aerospike_py");
+    std::fs::create_dir_all(&package).unwrap();
+    for entry in std::fs::read_dir(&pinned).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".so") {
+            if with_extension {
+                std::os::unix::fs::symlink(entry.path(), package.join(&name)).unwrap();
+            }
+        } else if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), package.join(&name)).unwrap();
+        }
+    }
+    package
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A virtualenv's site-packages folder.
+fn site_packages(venv: &Path) -> PathBuf {
+    venv.join("lib").join("python3.11").join("site-packages")
+}
+
+fn assert_ran_from(out: &Output, id: &str, package: &Path) {
+    let r = report(out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let c = column(&r, id);
+    assert!(c["error"].is_null(), "{}", c["error"]);
+    assert_eq!(c["client_version"], "0.14.4");
+    let source = c["source"].as_str().unwrap();
+    assert!(source.ends_with(&format!("(module at {})", package.display())), "{source}");
+    let cells: Vec<&Value> = r["cells"].as_array().unwrap().iter().filter(|c| c["column"] == id).collect();
+    assert_eq!(cells.len(), 2);
+    assert!(cells.iter().all(|c| c["count"] == 40 && c["errors"] == 0), "{cells:?}");
+}
+
+#[test]
+fn an_editable_install_in_a_virtualenv_is_imported_from_its_checkout() {
+    let root = scratch("editable");
+    let src = root.join("aerospike-py");
+    let package = checkout(&src, true);
+    std::fs::write(
+        src.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"aerospike-py\"\nversion = \"0.14.4\"\n\n\
+         [tool.setuptools]\npackages = [\"aerospike_py\"]\n",
+    )
+    .unwrap();
+    let venv = root.join("venv");
+    run(Command::new(common::python_exe()).args(["-m", "venv"]).arg(&venv));
+    let pip = |args: &[&str]| {
+        let mut cmd = Command::new(venv.join("bin").join("python"));
+        cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).args(args);
+        cmd
+    };
+    // setuptools 65 (what Python 3.11's venv ships) builds editable wheels with `wheel`.
+    run(&mut pip(&["wheel"]));
+    run(pip(&["--no-build-isolation", "--no-deps", "-e"]).arg(&src));
+    let site = site_packages(&venv);
+    let finder =
+        std::fs::read_dir(&site).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with("_finder.py"));
+    assert!(finder, "setuptools made a finder-style editable install in {}", site.display());
+
+    let arg = format!("aerospike-py={}", venv.display());
+    let out = aerobench(&["--ops", "put,get", "--clients", "aerospike-py-sync", "--client-path", &arg], &[]);
+    assert_ran_from(&out, "aerospike-py-sync", &package);
+    let source = column(&report(&out), "aerospike-py-sync")["source"].as_str().unwrap().to_string();
+    assert!(source.starts_with(&format!("local folder {}", site.display())), "{source}");
+
+    // The same virtualenv, active.
+    let out = aerobench(
+        &[
+            "--ops",
+            "put,get",
+            "--clients",
+            "aerospike-py-async",
+            "--concurrency",
+            "4",
+            "--client-path",
+            "aerospike-py=venv",
+        ],
+        &[("VIRTUAL_ENV", &venv)],
+    );
+    assert_ran_from(&out, "aerospike-py-async", &package);
+    let source = column(&report(&out), "aerospike-py-async")["source"].as_str().unwrap().to_string();
+    assert!(source.starts_with(&format!("active virtualenv {}", site.display())), "{source}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A virtualenv as `maturin develop` leaves it: `aerospike_py.pth` naming the checkout's
+/// `python/` folder, and the package's .dist-info.
+fn maturin_like_venv(root: &Path, with_extension: bool) -> (PathBuf, PathBuf) {
+    let package = checkout(&root.join("aerospike-py").join("python"), with_extension);
+    let venv = root.join("venv");
+    let site = site_packages(&venv);
+    let dist_info = site.join("aerospike_py-0.14.4.dist-info");
+    std::fs::create_dir_all(&dist_info).unwrap();
+    std::fs::write(dist_info.join("METADATA"), "Metadata-Version: 2.1\nName: aerospike-py\nVersion: 0.14.4\n").unwrap();
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::fs::write(site.join("aerospike_py.pth"), format!("{}\n", package.parent().unwrap().display())).unwrap();
+    (venv, package)
+}
+
+#[test]
+fn a_pth_layout_like_maturin_develop_is_followed() {
+    let root = scratch("maturin-like");
+    let (venv, package) = maturin_like_venv(&root, true);
+    let out = aerobench(
+        &["--ops", "put,get", "--clients", "aerospike-py-sync", "--client-path", "aerospike-py=venv"],
+        &[("VIRTUAL_ENV", &venv)],
+    );
+    assert_ran_from(&out, "aerospike-py-sync", &package);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_missing_extension_module_asks_for_maturin_develop() {
+    let root = scratch("no-extension");
+    let (venv, package) = maturin_like_venv(&root, false);
+    let site = site_packages(&venv);
+    let arg = format!("aerospike-py={}", venv.display());
+    let out = aerobench(&["--ops", "put", "--clients", "aerospike-py-sync,rust-sync", "--client-path", &arg], &[]);
+    assert_eq!(out.status.code(), Some(1), "a failed column makes the run fail");
+    let r = report(&out);
+    let c = column(&r, "aerospike-py-sync");
+    let error = c["error"].as_str().unwrap();
+    assert!(error.contains(&format!("cannot import aerospike_py (aerospike-py) from {}", site.display())), "{error}");
+    assert!(
+        error.contains(&format!(
+            "found aerospike-py 0.14.4 in {} (`aerospike_py.pth` → {})",
+            site.display(),
+            package.display()
+        )),
+        "{error}"
+    );
+    assert!(error.contains("`_aerospike*.so` is missing: run `maturin develop` again"), "{error}");
+    assert!(!error.contains("--target"), "never install into the user's virtualenv: {error}");
+    // The column says what was tried.
+    assert!(c["source"].as_str().unwrap().contains(&site.display().to_string()), "{}", c["source"]);
+    assert!(column(&r, "rust-sync")["error"].is_null());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn cache_commands_list_and_clean_the_cache() {
+    let cache = scratch("cache-commands");
+    let root = cache.join("py3.11");
+    let install = root.join("aerospike-py-0.12.0");
+    std::fs::create_dir_all(install.join("aerospike_py")).unwrap();
+    std::fs::write(install.join("aerospike_py").join("__init__.py"), vec![b'#'; 2048]).unwrap();
+    std::fs::write(install.join(".aerobench-complete"), "aerospike-py==0.12.0").unwrap();
+    let cache_cmd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aerobench"))
+            .arg("cache")
+            .args(args)
+            .env("AEROBENCH_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let text = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let out = cache_cmd(&["list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = text(&out);
+    assert!(listed.contains("aerospike-py==0.12.0") && listed.contains(&install.display().to_string()), "{listed}");
+    assert!(listed.contains("1 folder(s), 2.") && listed.contains("kB in total"), "{listed}");
+
+    // Just used: not older than a day; a dry run removes nothing.
+    let out = cache_cmd(&["clean", "--older-than", "1d"]);
+    assert!(text(&out).contains("freed 0 B in 0 folder(s)"), "{}", text(&out));
+    let out = cache_cmd(&["clean", "--dry-run"]);
+    assert!(text(&out).contains("would remove aerospike-py==0.12.0"), "{}", text(&out));
+    assert!(install.is_dir());
+    let out = cache_cmd(&["clean"]);
+    assert!(out.status.success() && text(&out).contains("removed aerospike-py==0.12.0"), "{}", text(&out));
+    assert!(!install.exists());
+
+    let out = cache_cmd(&["clean", "--older-than", "3w"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("e.g. 30d, 12h, 90m"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
