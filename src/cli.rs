@@ -112,6 +112,11 @@ pub struct BenchArgs {
     /// put or get phase makes one call per record, batch_get one per --batch-size records.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
+    /// Do not write the records before measuring: reads then expect them from an earlier run with
+    /// the same --count, --set and --key-prefix (and the first column's puts insert while the
+    /// others overwrite).
+    #[arg(long)]
+    pub no_prewrite: bool,
     /// Measured rounds. Every round runs each operation for every column, in an order rotated
     /// from round to round; ratios get 95% intervals from the rounds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]

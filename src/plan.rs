@@ -39,6 +39,8 @@ pub struct Plan {
     pub concurrency: u32,
     /// Measured rounds.
     pub rounds: u32,
+    /// Write every record, untimed, before anything is measured.
+    pub prewrite: bool,
     /// Length of each measured phase, instead of a number of calls.
     pub duration: Option<Duration>,
     /// The column every other is compared with (an id in `columns`), if any column runs.
@@ -61,6 +63,7 @@ impl Plan {
         Ok(Plan {
             columns,
             rounds: args.rounds,
+            prewrite: !args.no_prewrite,
             duration: args.duration,
             baseline,
             workload: Workload {

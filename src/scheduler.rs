@@ -83,7 +83,13 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
         });
     }
     let mut warnings = Vec::new();
-    if let Err(e) = preload(plan, target, &runtime, show) {
+    if !plan.prewrite {
+        warnings.push(
+            "--no-prewrite: the records were not written before measuring, so reads find only what an earlier \
+             run left, and the first column's puts insert while the others overwrite"
+                .to_string(),
+        );
+    } else if let Err(e) = preload(plan, target, &runtime, show) {
         let why = format!("{e:#}");
         for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
             slot.column.error = Some(format!("not measured: {why}"));

@@ -31,7 +31,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-    cmd.args(["--builtin-server", "--format", "json", "--quiet", "--count", "40", "--warmup", "0"]).args(args);
+    cmd.args(["--builtin-server", "--format", "json", "--quiet", "--count", "40", "--warmup", "0", "--rounds", "1"])
+        .args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
         cmd.env(k, v);

@@ -29,7 +29,9 @@ fn scratch(name: &str) -> PathBuf {
 
 fn aerobench(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-    cmd.args(["--builtin-server", "--format", "json", "--quiet"]).args(args);
+    // One round unless a test asks for more: these tests are about the Python clients, and a
+    // later --rounds overrides this one.
+    cmd.args(["--builtin-server", "--format", "json", "--quiet", "--rounds", "1"]).args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
         cmd.env(k, v);
@@ -111,8 +113,25 @@ fn every_python_column_runs_with_zero_errors() {
         let event_loop = column(&r, id)["policies"]["event_loop"].as_str().unwrap().to_string();
         assert!(event_loop.starts_with("asyncio."), "{id}: {event_loop}");
     }
-    let labels: Vec<&str> = r["comparisons"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, vec!["Rust vs C", "Async vs C"]);
+    // Every other column against the official client: ops/s always, latency only at one in flight.
+    assert_eq!(r["baseline"], "official-c");
+    let ratio = |column: &str, metric: &str| {
+        r["ratios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["column"] == column
+                    && x["baseline"] == "official-c"
+                    && x["metric"] == metric
+                    && x["operation"] == "get"
+            })
+            .unwrap_or_else(|| panic!("no {metric} ratio for {column}"))
+            .clone()
+    };
+    assert_eq!(ratio("aerospike-py-async", "avg_latency")["verdict"], "not_comparable");
+    assert_eq!(ratio("aerospike-py-async", "ops_per_sec")["verdict"], "single_round", "one round: no verdict");
+    assert_eq!(ratio("aerospike-py-sync", "avg_latency")["verdict"], "single_round");
 }
 
 #[test]
@@ -433,6 +452,7 @@ fn a_failed_calls_message_reaches_the_json() {
     let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
         .args(["--port", &server.port.to_string(), "--namespace", "nope", "--timeout-ms", "300"])
         .args(["--clients", "rust-sync,aerospike-py-sync", "--ops", "put", "--count", "3", "--warmup", "0"])
+        .args(["--no-prewrite", "--rounds", "1"])
         .args(["--format", "json", "--quiet"])
         .env("AEROBENCH_CACHE_DIR", cache_dir())
         .output()
