@@ -99,7 +99,8 @@ impl PhaseObserver for EventObserver {
         let (events, s) = (self.events.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
+                // Woken at once when the phase ends (see `stop_ticker`), so a phase never waits for a tick.
+                std::thread::park_timeout(Duration::from_millis(200));
                 events.send(&WorkerEvent::Progress { done: done.load(Ordering::Relaxed) });
             }
         });
@@ -109,6 +110,7 @@ impl PhaseObserver for EventObserver {
     fn phase_finished(&mut self) {
         if let Some((stop, handle)) = self.ticker.take() {
             stop.store(true, Ordering::Relaxed);
+            handle.thread().unpark();
             let _ = handle.join();
         }
     }
