@@ -97,7 +97,7 @@ pub struct BenchArgs {
     /// Operations to run, in order.
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
-    /// Columns to run (client and concurrency model). One of: rust-sync, rust-async,
+    /// Columns to run (client and concurrency model). One of: wire, rust-sync, rust-async,
     /// aerospike-py-sync, official-c, aerospike-py-async, aerospike-native-sync,
     /// aerospike-native-async.
     #[arg(long, value_delimiter = ',', default_value = crate::drivers::DEFAULT_CLIENTS)]

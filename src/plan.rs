@@ -126,7 +126,7 @@ mod tests {
     fn sources_default_to_pinned_versions_and_take_overrides() {
         let p = plan(&[]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.14.4".into()));
-        assert_eq!(p.columns.len(), 7);
+        assert_eq!(p.columns.len(), 8);
         let p =
             plan(&["--client-version", "aerospike-py=0.13.0", "--client-path", "aerospike=/x/site-packages"]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.13.0".into()));

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
+use crate::drivers::wire::WireDriver;
 use crate::drivers::{ColumnKind, Driver, Family, python_worker};
 use crate::engine::{self, ColumnOutcome, PhaseObserver, stop};
 use crate::plan::Plan;
@@ -45,7 +46,9 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<(Vec<Colu
             Family::Python { package, module } => {
                 python_column(plan, target, kind, package, module, show, &mut observer)
             }
-            Family::Native | Family::Noop => in_process_column(plan, target, kind, &runtime, &mut observer),
+            Family::Native | Family::Noop | Family::Wire => {
+                in_process_column(plan, target, kind, &runtime, &mut observer)
+            }
         };
         columns.push(column);
         cells.extend(outcome.cells);
@@ -67,6 +70,8 @@ fn in_process_column(
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(d) as Box<dyn Driver>)
         }
+        Family::Wire => WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, kind)
+            .map(|d| Box::new(d) as Box<dyn Driver>),
         _ => Ok(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone())))),
     };
     let mut driver = match driver {
@@ -153,6 +158,7 @@ pub fn failed_column(kind: &ColumnKind, in_flight: u32, error: String) -> Column
         client: match kind.family {
             Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
             Family::Native => "aerospike (crate)".to_string(),
+            Family::Wire => "aerospike wire protocol (raw socket)".to_string(),
             _ => "none".to_string(),
         },
         client_version: "unknown".into(),
