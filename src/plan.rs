@@ -22,6 +22,8 @@ pub struct Plan {
     /// Where each Python package comes from, by PyPI name.
     pub sources: BTreeMap<&'static str, Source>,
     pub event_loop: EventLoop,
+    /// Microseconds each call of a no-op column takes (hidden `--stub-delay-us`).
+    pub stub_delay_us: u64,
 }
 
 impl Plan {
@@ -46,6 +48,7 @@ impl Plan {
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
             sources: python_sources(args)?,
             event_loop: args.event_loop,
+            stub_delay_us: args.stub_delay_us,
         })
     }
 

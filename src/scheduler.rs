@@ -72,7 +72,10 @@ fn in_process_column(
         }
         Family::Wire => WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, kind)
             .map(|d| Box::new(d) as Box<dyn Driver>),
-        _ => Ok(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone())))),
+        _ => {
+            let delay = Duration::from_micros(plan.stub_delay_us);
+            Ok(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone())).with_delay(delay)))
+        }
     };
     let mut driver = match driver {
         Ok(d) => d,
@@ -116,6 +119,7 @@ fn python_column(
         origin,
         dirs,
         event_loop: plan.event_loop.name().to_string(),
+        stub_delay_us: plan.stub_delay_us,
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

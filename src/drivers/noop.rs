@@ -1,9 +1,12 @@
 //! A driver with no client behind it: every call returns at once. It measures aerobench's own
 //! cost per call (scheduling, timing, recording), which must stay far below any real client's.
+//! Given a delay (the hidden `--stub-delay-us`), each call takes that long instead, so tests
+//! can check the figures the engine reports against a latency known in advance.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::{PhaseState, run_async, run_blocking};
@@ -18,6 +21,8 @@ pub struct NoopDriver {
     /// Records each call pretends to move, for batch_get and scan; 1 when unknown.
     workload: Option<Workload>,
     calls: Arc<AtomicU64>,
+    /// How long each call takes; zero returns at once.
+    delay: Duration,
 }
 
 impl NoopDriver {
@@ -47,7 +52,15 @@ impl NoopDriver {
             runtime,
             workload,
             calls: Arc::new(AtomicU64::new(0)),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// Makes every call take `delay`: a sleep on the blocking loop; on the async loop, a future
+    /// that completes after `delay`.
+    pub fn with_delay(mut self, delay: Duration) -> NoopDriver {
+        self.delay = delay;
+        self
     }
 
     #[cfg(test)]
@@ -76,14 +89,26 @@ impl Driver for NoopDriver {
         let op = phase.op;
         let workload = self.workload.clone().map(Arc::new);
         let calls = self.calls.clone();
+        let delay = self.delay;
         match &self.runtime {
             Some(rt) => rt.block_on(run_async(phase, state, move |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 let n = records(workload.as_deref(), op, i);
-                async move { Ok(n) }
+                async move {
+                    if !delay.is_zero() {
+                        // tokio's timer ticks in whole milliseconds (a 2 ms sleep takes about
+                        // 3), so the wait happens on a blocking thread, as precise as the
+                        // blocking loop's; the call still yields to the loop while it waits.
+                        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+                    }
+                    Ok(n)
+                }
             })),
             None => run_blocking(phase, &state, |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
                 Ok(records(workload.as_deref(), op, i))
             }),
         }
