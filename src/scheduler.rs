@@ -70,8 +70,10 @@ fn in_process_column(
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(d) as Box<dyn Driver>)
         }
-        Family::Wire => WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, kind)
-            .map(|d| Box::new(d) as Box<dyn Driver>),
+        Family::Wire => {
+            WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
+                .map(|d| Box::new(d) as Box<dyn Driver>)
+        }
         _ => {
             let delay = Duration::from_micros(plan.stub_delay_us);
             Ok(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone())).with_delay(delay)))

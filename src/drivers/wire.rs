@@ -1,5 +1,5 @@
-//! The `wire` column: the floor. Requests are encoded before a phase (untimed, by
-//! `wire_encode`), then each timed call writes one request's bytes on a blocking socket to the
+//! The `wire` column: the floor. Every request the measured calls will send is encoded when
+//! the column connects (untimed, by `wire_encode`), then each timed call writes one request's bytes on a blocking socket to the
 //! seed node and reads the whole reply — one call in flight, no client library, no routing —
 //! so its latency is the least any client can reach on this machine and server. Only the seed
 //! node is ever asked, whatever the cluster.
@@ -58,14 +58,23 @@ impl Failure {
     }
 }
 
-/// Encoded requests back to back, found by call index.
+/// One operation's encoded requests back to back, found by call index.
 #[derive(Default)]
 struct Requests {
-    op: Option<Operation>,
     bytes: Vec<u8>,
     ends: Vec<usize>,
     /// Where a scan's task id sits in `bytes`, to give each scan its own.
     task_at: usize,
+}
+
+/// Where `op`'s requests sit in [`WireDriver::requests`].
+fn slot(op: Operation) -> usize {
+    match op {
+        Operation::Put => 0,
+        Operation::Get => 1,
+        Operation::BatchGet => 2,
+        Operation::Scan => 3,
+    }
 }
 
 impl Requests {
@@ -83,19 +92,23 @@ pub struct WireDriver {
     stream: Option<TcpStream>,
     encoder: Encoder,
     workload: Workload,
-    requests: Requests,
+    /// By operation, at [`slot`].
+    requests: [Requests; 4],
     /// Reply bodies are read into this, reused from call to call.
     body: Vec<u8>,
     next_task_id: u64,
 }
 
 impl WireDriver {
-    /// Connects one socket to the seed `host:port` (`host` without brackets).
+    /// Connects one socket to the seed `host:port` (`host` without brackets) and encodes the
+    /// requests of every measured call of `ops`: about 250 bytes a record with the default bins,
+    /// held for the whole run, so that no phase (and no phase's wall time) pays for encoding.
     pub fn connect(
         host: &str,
         port: u16,
         timeout_ms: u64,
         workload: &Workload,
+        ops: &[Operation],
         kind: &ColumnKind,
     ) -> anyhow::Result<WireDriver> {
         let address = crate::probe::address(host, port);
@@ -126,29 +139,32 @@ impl WireDriver {
             timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
         };
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        Ok(WireDriver {
+        let mut driver = WireDriver {
             column,
             addrs,
             timeout,
             stream: Some(stream),
             encoder,
             workload: workload.clone(),
-            requests: Requests::default(),
+            requests: Default::default(),
             body: Vec::new(),
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
-        })
+        };
+        for &op in ops {
+            driver.prepare(op, workload.calls(op));
+        }
+        Ok(driver)
     }
 
     /// Encodes the requests of `calls` calls of `op`, unless they already are.
     fn prepare(&mut self, op: Operation, calls: u64) {
-        let r = &mut self.requests;
+        let r = &mut self.requests[slot(op)];
         let have = if op == Operation::Scan { 1 } else { calls.max(1) };
-        if r.op == Some(op) && r.ends.len() as u64 >= have {
+        if r.ends.len() as u64 >= have {
             return;
         }
         r.bytes.clear();
         r.ends.clear();
-        r.op = Some(op);
         let (e, w) = (&self.encoder, &self.workload);
         for i in 0..have {
             match op {
@@ -166,10 +182,11 @@ impl WireDriver {
 
     /// One timed call: send request `i`, read its whole reply.
     fn call(&mut self, op: Operation, i: u64) -> CallResult {
+        let requests = &mut self.requests[slot(op)];
         if op == Operation::Scan {
             self.next_task_id = self.next_task_id.wrapping_add(1);
-            let at = self.requests.task_at;
-            self.requests.bytes[at..at + 8].copy_from_slice(&self.next_task_id.to_be_bytes());
+            let at = requests.task_at;
+            requests.bytes[at..at + 8].copy_from_slice(&self.next_task_id.to_be_bytes());
         }
         if self.stream.is_none() {
             // The last call broke the connection: make a new one for this call.
@@ -179,7 +196,7 @@ impl WireDriver {
             }
         }
         let stream = self.stream.as_mut().expect("connected above");
-        let result = exchange(stream, self.requests.get(i), op, &mut self.body);
+        let result = exchange(stream, requests.get(i), op, &mut self.body);
         result.map_err(|failure| {
             if !matches!(failure, Failure::Server(_)) {
                 self.stream = None;
@@ -312,6 +329,7 @@ impl Driver for WireDriver {
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op;
+        // Already done at connect, unless a phase asks for more calls than measured ones.
         self.prepare(op, phase.calls);
         run_blocking(phase, &state, |i| self.call(op, i));
         Ok(())
@@ -441,7 +459,6 @@ mod tests {
     fn requests_are_found_by_index_and_scans_get_fresh_task_ids() {
         let w = workload(10);
         let requests = |op, calls| {
-            let mut r = Requests::default();
             let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
             let mut d = WireDriver {
                 column: crate::scheduler::failed_column(crate::drivers::kind("wire").unwrap(), 1, String::new()),
@@ -450,7 +467,7 @@ mod tests {
                 stream: None,
                 encoder: e,
                 workload: w.clone(),
-                requests: std::mem::take(&mut r),
+                requests: Default::default(),
                 body: vec![],
                 next_task_id: 0,
             };
@@ -458,19 +475,21 @@ mod tests {
             d
         };
         let d = requests(Operation::Get, 10);
-        assert_eq!(d.requests.ends.len(), 10);
-        let m = Message::parse(&d.requests.get(7)[8..]).unwrap();
+        let get = &d.requests[slot(Operation::Get)];
+        assert_eq!(get.ends.len(), 10);
+        let m = Message::parse(&get.get(7)[8..]).unwrap();
         let digest = crate::drivers::wire_encode::digest("s", "w-7");
         assert_eq!(m.fields.get(crate::server::message::field::DIGEST), Some(&digest[..]));
         let d = requests(Operation::BatchGet, 3);
-        let m = Message::parse(&d.requests.get(2)[8..]).unwrap();
+        let m = Message::parse(&d.requests[slot(Operation::BatchGet)].get(2)[8..]).unwrap();
         let rows = m.fields.get(crate::server::message::field::BATCH_INDEX).unwrap();
         assert_eq!(u32::from_be_bytes(rows[..4].try_into().unwrap()), 2, "batch 2 holds keys 8 and 9");
         // With no server, a call fails as a network error instead of hanging.
         let mut d = requests(Operation::Scan, 5);
-        let before = d.requests.get(0).to_vec();
+        let scan = |d: &WireDriver| d.requests[slot(Operation::Scan)].get(0).to_vec();
+        let before = scan(&d);
         let err = d.call(Operation::Scan, 0).unwrap_err();
         assert!(err.reason.starts_with("network:"), "{}", err.reason);
-        assert_ne!(d.requests.get(0), &before[..], "each scan carries its own task id");
+        assert_ne!(scan(&d), before, "each scan carries its own task id");
     }
 }
