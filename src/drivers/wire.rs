@@ -455,6 +455,59 @@ mod tests {
         assert_eq!(Failure::server(RC_KEY_NOT_FOUND).reason(), "server: KeyNotFoundError");
     }
 
+    /// A server on `listener` that drops its first connection after reading a request, then
+    /// answers every request on its second connection with an empty rc-0 reply.
+    fn flaky_server(listener: std::net::TcpListener) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let read_request = |s: &mut TcpStream| {
+                let mut h = [0u8; 8];
+                s.read_exact(&mut h)?;
+                let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]);
+                s.read_exact(&mut vec![0; len as usize])
+            };
+            let (mut first, _) = listener.accept().unwrap();
+            read_request(&mut first).unwrap();
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            let mut reply = vec![2, 3, 0, 0, 0, 0, 0, 22, 22];
+            reply.resize(30, 0);
+            while read_request(&mut second).is_ok() {
+                second.write_all(&reply).unwrap();
+            }
+        })
+    }
+
+    #[test]
+    fn a_broken_connection_fails_one_call_and_the_next_reconnects() {
+        // IPv6 loopback when the machine has it (as a user would write it, unbracketed).
+        let (listener, host) = match std::net::TcpListener::bind("[::1]:0") {
+            Ok(l) => (l, "::1"),
+            Err(_) => (std::net::TcpListener::bind("127.0.0.1:0").unwrap(), "127.0.0.1"),
+        };
+        let port = listener.local_addr().unwrap().port();
+        let server = flaky_server(listener);
+        let kind = crate::drivers::kind("wire").unwrap();
+        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind).unwrap();
+        let err = d.call(Operation::Get, 0).unwrap_err();
+        assert!(err.reason.starts_with("network:"), "{}", err.reason);
+        assert_eq!(d.call(Operation::Get, 1), Ok(1), "a new connection for the next call");
+        assert_eq!(d.call(Operation::Get, 2), Ok(1));
+        drop(d);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_silent_server_times_the_call_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let kind = crate::drivers::kind("wire").unwrap();
+        let mut d = WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind).unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(d.call(Operation::Put, 0).unwrap_err().reason, "timeout");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        drop(listener);
+    }
+
     #[test]
     fn requests_are_found_by_index_and_scans_get_fresh_task_ids() {
         let w = workload(10);
