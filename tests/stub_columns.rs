@@ -65,9 +65,10 @@ fn stub_columns_report_the_latency_they_were_given() {
 
         // A sleep never ends early and overshoots a little (more on a busy 2-core VM).
         assert!((1.99..=2.8).contains(&p50_ms), "p50 should be about 2 ms; {context}");
-        // N calls in flight, each 2 ms: N / 2 ms per second.
+        // N calls in flight, each 2 ms: N / 2 ms per second — never more, and less only by what
+        // the machine adds (up to a quarter on a busy 2-core VM).
         let expected = in_flight as f64 / (DELAY_MS / 1000.0);
-        assert!((ops / expected - 1.0).abs() <= 0.25, "ops/s should be about {expected:.0}; {context}");
+        assert!((0.75..=1.02).contains(&(ops / expected)), "ops/s should be about {expected:.0}; {context}");
         // ops/s is successful calls over the wall time of the phase.
         let direct = (count - errors) as f64 / wall;
         assert!((ops / direct - 1.0).abs() <= 0.02, "ops/s should be {direct:.0} (calls / wall); {context}");

@@ -115,3 +115,35 @@ impl Driver for NoopDriver {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Runs `calls` gets on the no-op `kind` with `in_flight` calls at a time, each taking 2 ms;
+    /// returns (p50 in µs, calls per second of wall time).
+    fn run(kind: &str, in_flight: u32, calls: u64) -> (u64, f64) {
+        let kind = crate::drivers::kind(kind).unwrap();
+        let mut d = NoopDriver::new(kind, in_flight, None).with_delay(Duration::from_millis(2));
+        let phase = Phase { op: Operation::Get, calls, in_flight, patience: Duration::from_secs(5) };
+        let state = PhaseState::new(&phase);
+        let started = Instant::now();
+        d.run_phase(&phase, state.clone()).unwrap();
+        let wall = started.elapsed().as_secs_f64();
+        let rec = state.merged();
+        assert_eq!((rec.count(), rec.errors()), (calls, 0));
+        (rec.histogram().value_at_quantile(0.5), calls as f64 / wall)
+    }
+
+    #[test]
+    fn a_delay_is_what_each_call_takes_on_both_loops() {
+        // Never faster than in-flight / 2 ms; slower only by what a busy machine adds.
+        let (p50, per_sec) = run("noop", 1, 50);
+        assert!((1_990..3_000).contains(&p50), "blocking p50 {p50} µs");
+        assert!((250.0..=505.0).contains(&per_sec), "blocking {per_sec:.0} calls/s, about 1 / 2 ms");
+        let (p50, per_sec) = run("noop-async", 8, 200);
+        assert!((1_990..3_000).contains(&p50), "async p50 {p50} µs: not rounded up to tokio's 1 ms ticks");
+        assert!((2_000.0..=4_040.0).contains(&per_sec), "async {per_sec:.0} calls/s, about 8 / 2 ms");
+    }
+}
