@@ -36,6 +36,14 @@ fn u(v: &Json) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
 }
 
+fn assert_schema_valid(doc: &Json) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).expect("schema.json");
+    let schema: Json = serde_json::from_str(&text).expect("schema.json is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
+}
+
 #[test]
 fn wire_column_runs_every_operation_without_errors() {
     let out = run_with_timeout(
@@ -53,6 +61,7 @@ fn wire_column_runs_every_operation_without_errors() {
     );
     assert!(out.success(), "{}", out.describe());
     let doc = json(&out);
+    assert_schema_valid(&doc);
     let column = &doc["columns"][0];
     assert_eq!(column["id"], "wire", "the floor comes first");
     assert_eq!(column["in_flight"], 1);
@@ -65,8 +74,12 @@ fn wire_column_runs_every_operation_without_errors() {
         let c = cell(&doc, "wire", op);
         assert_eq!((u(&c["count"]), u(&c["errors"])), (calls, 0), "wire {op}: {c}");
         assert!(c["notes"].as_array().unwrap().is_empty(), "wire {op}: {c}");
-        let p50 = c["latency_us"]["p50"].as_f64().unwrap();
-        assert!(p50 > 0.0 && p50 < 1_000_000.0, "wire {op}: p50 {p50} µs");
+        let (p50, avg) = (c["latency_us"]["p50"].as_f64().unwrap(), c["latency_us"]["avg"].as_f64().unwrap());
+        assert!(p50 >= 1.0 && p50 < 1_000_000.0, "wire {op}: p50 {p50} µs");
+        // One call in flight: ops/s is calls over wall time, and the calls fill at most that time.
+        let (ops, wall) = (c["ops_per_sec"].as_f64().unwrap(), c["wall_secs"].as_f64().unwrap());
+        assert!((ops * wall / calls as f64 - 1.0).abs() < 0.02, "wire {op}: {ops} ops/s over {wall} s");
+        assert!(avg * calls as f64 / 1e6 <= wall * 1.02, "wire {op}: avg {avg} µs × {calls} > {wall} s");
     }
     assert_eq!(u(&cell(&doc, "wire", "batch_get")["records"]), 300, "every record found");
     assert_eq!(u(&cell(&doc, "wire", "scan")["records"]), 5 * 300, "each scan returns every record");
