@@ -75,7 +75,7 @@ fn wire_column_runs_every_operation_without_errors() {
         assert_eq!((u(&c["count"]), u(&c["errors"])), (calls, 0), "wire {op}: {c}");
         assert!(c["notes"].as_array().unwrap().is_empty(), "wire {op}: {c}");
         let (p50, avg) = (c["latency_us"]["p50"].as_f64().unwrap(), c["latency_us"]["avg"].as_f64().unwrap());
-        assert!(p50 >= 1.0 && p50 < 1_000_000.0, "wire {op}: p50 {p50} µs");
+        assert!((1.0..1_000_000.0).contains(&p50), "wire {op}: p50 {p50} µs");
         // One call in flight: ops/s is calls over wall time, and the calls fill at most that time.
         let (ops, wall) = (c["ops_per_sec"].as_f64().unwrap(), c["wall_secs"].as_f64().unwrap());
         assert!((ops * wall / calls as f64 - 1.0).abs() < 0.02, "wire {op}: {ops} ops/s over {wall} s");
