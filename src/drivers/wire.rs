@@ -5,7 +5,7 @@
 //! node is ever asked, whatever the cluster.
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,8 @@ use super::{ColumnKind, Driver};
 
 /// Replies longer than this are refused, as the C client refuses them.
 const MAX_FRAME: u64 = 128 << 20;
+/// Socket reads go through a buffer this big (frames beyond it are read straight into place).
+const READ_BUFFER: usize = 64 * 1024;
 const INFO3_LAST: u8 = 0x01;
 const INFO3_PARTITION_DONE: u8 = 0x04;
 const RC_OK: u8 = 0;
@@ -89,7 +91,8 @@ pub struct WireDriver {
     column: Column,
     addrs: Vec<SocketAddr>,
     timeout: Duration,
-    stream: Option<TcpStream>,
+    /// Replies are read through a buffer, so a small reply costs one `read` call, not two.
+    stream: Option<BufReader<TcpStream>>,
     encoder: Encoder,
     workload: Workload,
     /// By operation, at [`slot`].
@@ -143,7 +146,7 @@ impl WireDriver {
             column,
             addrs,
             timeout,
-            stream: Some(stream),
+            stream: Some(BufReader::with_capacity(READ_BUFFER, stream)),
             encoder,
             workload: workload.clone(),
             requests: Default::default(),
@@ -191,12 +194,15 @@ impl WireDriver {
         if self.stream.is_none() {
             // The last call broke the connection: make a new one for this call.
             match open(&self.addrs, self.timeout) {
-                Ok(s) => self.stream = Some(s),
+                Ok(s) => self.stream = Some(BufReader::with_capacity(READ_BUFFER, s)),
                 Err(e) => return Err(CallError::new(Failure::Io(e).reason())),
             }
         }
         let stream = self.stream.as_mut().expect("connected above");
-        let result = exchange(stream, requests.get(i), op, &mut self.body);
+        let result = exchange(stream, requests.get(i), op, &mut self.body).and_then(|n| {
+            // One request, one reply: anything more is a server out of step.
+            if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
+        });
         result.map_err(|failure| {
             if !matches!(failure, Failure::Server(_)) {
                 self.stream = None;
@@ -225,8 +231,13 @@ fn open(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
 }
 
 /// Writes `request` and reads its reply; returns the records it carried.
-fn exchange(stream: &mut TcpStream, request: &[u8], op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
-    stream.write_all(request)?;
+fn exchange(
+    stream: &mut BufReader<TcpStream>,
+    request: &[u8],
+    op: Operation,
+    body: &mut Vec<u8>,
+) -> Result<u64, Failure> {
+    stream.get_mut().write_all(request)?;
     match op {
         Operation::Put | Operation::Get => {
             read_frame(stream, body)?;
@@ -243,7 +254,7 @@ fn exchange(stream: &mut TcpStream, request: &[u8], op: Operation, body: &mut Ve
 }
 
 /// Reads one type-3 frame's body into `body`.
-fn read_frame(stream: &mut TcpStream, body: &mut Vec<u8>) -> Result<(), Failure> {
+fn read_frame(stream: &mut impl Read, body: &mut Vec<u8>) -> Result<(), Failure> {
     let mut h = [0u8; 8];
     stream.read_exact(&mut h)?;
     if h[0] != 2 || h[1] != 3 {
@@ -269,7 +280,7 @@ struct Tally {
 
 /// Reads frames until the one holding the LAST marker; counts the records (rows with result
 /// 0). The whole stream is always read, so the connection stays in step even when rows fail.
-fn read_stream(stream: &mut TcpStream, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
+fn read_stream(stream: &mut impl Read, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
     let mut tally = Tally::default();
     while !tally.last {
         read_frame(stream, body)?;
