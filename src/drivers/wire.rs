@@ -1,8 +1,8 @@
 //! The `wire` column: the floor. Every request the measured calls will send is encoded when
-//! the column connects (untimed, by `wire_encode`), then each timed call writes one request's bytes on a blocking socket to the
-//! seed node and reads the whole reply — one call in flight, no client library, no routing —
-//! so its latency is the least any client can reach on this machine and server. Only the seed
-//! node is ever asked, whatever the cluster.
+//! the column connects (untimed, by `wire_encode`); each timed call then writes one request's
+//! bytes on a blocking socket to the seed node and reads the whole reply — one call in flight,
+//! no client library, no routing — so its latency is the least any client can reach on this
+//! machine and server. Only the seed node is ever asked, whatever the cluster.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
