@@ -1,4 +1,9 @@
-"""A Python client that does nothing: measures the embedded path's own cost per call."""
+"""A Python client that does nothing: measures the embedded path's own cost per call. With
+spec["stub_delay_us"] set, each call sleeps that long instead (time.sleep, or asyncio.sleep
+for the async client), so tests can check measured values against a known latency."""
+
+import asyncio
+import time
 
 from aerobench_shim import batch_range
 
@@ -6,6 +11,7 @@ from aerobench_shim import batch_range
 class Sync:
     def __init__(self, spec):
         self.w = spec["workload"]
+        self.delay = spec.get("stub_delay_us", 0) / 1e6
 
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
@@ -21,15 +27,22 @@ class Sync:
     def args_scan(self, _):
         return ()
 
+    def _wait(self):
+        if self.delay:
+            time.sleep(self.delay)
+
     def put(self, i):
+        self._wait()
         return 1
 
     get = put
 
     def batch_get(self, n):
+        self._wait()
         return n
 
     def scan(self):
+        self._wait()
         return self.w["count"]
 
     def close(self):
@@ -37,15 +50,22 @@ class Sync:
 
 
 class Async(Sync):
+    async def _await(self):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
     async def put(self, i):
+        await self._await()
         return 1
 
     get = put
 
     async def batch_get(self, n):
+        await self._await()
         return n
 
     async def scan(self):
+        await self._await()
         return self.w["count"]
 
     async def close(self):

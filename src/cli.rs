@@ -157,7 +157,7 @@ pub struct BenchArgs {
     /// Operations to run, in order.
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
-    /// Columns to run (client and concurrency model). One of: rust-sync, rust-async,
+    /// Columns to run (client and concurrency model). One of: wire, rust-sync, rust-async,
     /// aerospike-py-sync, official-c, aerospike-py-async, aerospike-native-sync,
     /// aerospike-native-async.
     #[arg(long, value_delimiter = ',', default_value = crate::drivers::DEFAULT_CLIENTS)]
@@ -207,6 +207,9 @@ pub struct BenchArgs {
     /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
     #[arg(long)]
     pub builtin_server: bool,
+    /// Microseconds each call of the no-op columns takes (tests that check measured values).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub stub_delay_us: u64,
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).

@@ -52,6 +52,8 @@ pub struct Plan {
     /// versions run (helper packages such as uvloop are taken from here).
     pub sources: BTreeMap<&'static str, Source>,
     pub event_loop: EventLoop,
+    /// Microseconds each call of a no-op column takes (hidden `--stub-delay-us`).
+    pub stub_delay_us: u64,
 }
 
 impl Plan {
@@ -83,6 +85,7 @@ impl Plan {
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
             sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
             event_loop: args.event_loop,
+            stub_delay_us: args.stub_delay_us,
         })
     }
 
@@ -258,7 +261,7 @@ mod tests {
     fn sources_default_to_pinned_versions_and_take_overrides() {
         let p = plan(&[]).unwrap();
         assert_eq!(p.sources["aerospike-py"], Source::Version("0.14.4".into()));
-        assert_eq!(p.columns.len(), 7);
+        assert_eq!(p.columns.len(), 8);
         assert!(p.columns.iter().all(|c| c.id == c.kind.name && c.label == c.kind.label));
         let p =
             plan(&["--client-version", "aerospike-py=0.13.0", "--client-path", "aerospike=/x/site-packages"]).unwrap();

@@ -16,6 +16,7 @@ use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
 use crate::drivers::python_worker::WorkerLane;
+use crate::drivers::wire::WireDriver;
 use crate::drivers::{self, Driver, Family};
 use crate::engine::{self, Measured, Phase, stop};
 use crate::lane::{InProcess, Lane};
@@ -48,6 +49,9 @@ pub struct Outcome {
 struct Slot {
     column: Column,
     lane: Option<Box<dyn Lane>>,
+    /// When its phases began failing without a single success, if they have: the patience
+    /// window spans phases, so quick failing phases cannot keep a dead server's column going.
+    failing_since: Option<std::time::Instant>,
 }
 
 /// The order in which `n` columns run `op_index` in `round`: rotated by one place per round and
@@ -78,8 +82,8 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
         let lane = connect(plan, target, pc, &runtime, show);
         spin.finish_and_clear();
         slots.push(match lane {
-            Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane) },
-            Err(column) => Slot { column, lane: None },
+            Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane), failing_since: None },
+            Err(column) => Slot { column, lane: None, failing_since: None },
         });
     }
     let mut warnings = Vec::new();
@@ -122,9 +126,22 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
                     continue;
                 }
                 observer.set_round(round, plan.rounds);
+                let started = std::time::Instant::now();
                 match lane.run(&phase, &mut observer) {
                     Ok(m) => {
-                        let broken = column_error(&m);
+                        let mut broken = column_error(&m);
+                        if m.recorder.successes() > 0 {
+                            slot.failing_since = None;
+                        } else if m.recorder.errors() > 0 {
+                            let since = *slot.failing_since.get_or_insert(started);
+                            if broken.is_none() && since.elapsed() >= plan.patience {
+                                broken = Some(format!(
+                                    "{} stopped: no operation succeeded for {:.0} s; later phases skipped",
+                                    op.name(),
+                                    since.elapsed().as_secs_f64()
+                                ));
+                            }
+                        }
                         if round > 0 && m.recorder.count() > 0 {
                             measured.push((slot.column.id.clone(), m));
                         }
@@ -215,8 +232,15 @@ fn connect(
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
                 .map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))
         }
+        Family::Wire => {
+            WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
+                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+                .map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))
+        }
         Family::Noop => {
-            Ok(Box::new(InProcess(Box::new(NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))))))
+            let delay = Duration::from_micros(plan.stub_delay_us);
+            let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone())).with_delay(delay);
+            Ok(Box::new(InProcess(Box::new(driver))))
         }
     }
 }
@@ -251,6 +275,7 @@ fn python_lane(
         origin: origin.clone(),
         dirs,
         event_loop: plan.event_loop.name().to_string(),
+        stub_delay_us: plan.stub_delay_us,
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));
@@ -302,6 +327,7 @@ pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: 
         client: match kind.family {
             Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
             Family::Native => "aerospike (crate)".to_string(),
+            Family::Wire => "aerospike wire protocol (raw socket)".to_string(),
             _ => "none".to_string(),
         },
         client_version: match &pc.source {

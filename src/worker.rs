@@ -45,6 +45,9 @@ pub struct WorkerSpec {
     pub install_hint: String,
     /// `asyncio` or `uvloop`.
     pub event_loop: String,
+    /// Microseconds each call of the shim's no-op client takes.
+    #[serde(default)]
+    pub stub_delay_us: u64,
 }
 
 /// One line of a worker's stdin after the spec.

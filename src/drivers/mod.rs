@@ -6,6 +6,8 @@ pub mod native;
 pub mod noop;
 pub mod python;
 pub mod python_worker;
+pub mod wire;
+pub mod wire_encode;
 
 pub use crate::engine::Driver;
 use crate::python::packages::{self, Package};
@@ -17,6 +19,8 @@ pub enum Family {
     Native,
     /// No client at all: aerobench's own cost.
     Noop,
+    /// Pre-encoded requests on a raw socket: the floor any client can reach.
+    Wire,
     /// A Python client through the embedded interpreter, in a worker process. `package` is
     /// `None` for the shim's no-op client.
     Python { package: Option<Package>, module: &'static str },
@@ -41,6 +45,14 @@ const fn py(package: Package, module: &'static str) -> Family {
 }
 
 pub const COLUMN_KINDS: &[ColumnKind] = &[
+    ColumnKind {
+        name: "wire",
+        label: "wire floor",
+        help: "pre-encoded requests on a raw socket, 1 in flight: the floor any client can reach",
+        family: Family::Wire,
+        asynchronous: false,
+        hidden: false,
+    },
     ColumnKind {
         name: "rust-sync",
         label: "Rust crate",
@@ -160,8 +172,7 @@ pub fn kind(name: &str) -> Option<&'static ColumnKind> {
 }
 
 /// The columns run when `--clients` is not given.
-pub const DEFAULT_CLIENTS: &str =
-    "rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,aerospike-native-async";
+pub const DEFAULT_CLIENTS: &str = "wire,rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,aerospike-native-async";
 
 /// Checks `--clients` names and explains the valid ones.
 pub fn parse_columns(names: &[String]) -> anyhow::Result<Vec<&'static ColumnKind>> {
@@ -197,7 +208,8 @@ mod tests {
         assert!(!err.contains("noop"), "hidden kinds stay hidden");
         assert!(parse_columns(&[]).is_err());
         let defaults: Vec<String> = DEFAULT_CLIENTS.split(',').map(String::from).collect();
-        assert_eq!(parse_columns(&defaults).unwrap().len(), 7);
+        assert_eq!(parse_columns(&defaults).unwrap()[0].name, "wire", "the tables start with the floor");
+        assert_eq!(parse_columns(&defaults).unwrap().len(), 8);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! A driver with no client behind it: every call returns at once. It measures aerobench's own
 //! cost per call (scheduling, timing, recording), which must stay far below any real client's.
+//! Given a delay (the hidden `--stub-delay-us`), each call takes that long instead, so tests
+//! can check the figures the engine reports against a latency known in advance.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::{PhaseState, run_async, run_blocking};
@@ -18,6 +21,8 @@ pub struct NoopDriver {
     /// Records each call pretends to move, for batch_get and scan; 1 when unknown.
     workload: Option<Workload>,
     calls: Arc<AtomicU64>,
+    /// How long each call takes; zero returns at once.
+    delay: Duration,
 }
 
 impl NoopDriver {
@@ -47,7 +52,15 @@ impl NoopDriver {
             runtime,
             workload,
             calls: Arc::new(AtomicU64::new(0)),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// Makes every call take `delay`: a sleep on the blocking loop; on the async loop, a future
+    /// that completes after `delay`.
+    pub fn with_delay(mut self, delay: Duration) -> NoopDriver {
+        self.delay = delay;
+        self
     }
 
     #[cfg(test)]
@@ -76,17 +89,61 @@ impl Driver for NoopDriver {
         let op = phase.op;
         let workload = self.workload.clone().map(Arc::new);
         let calls = self.calls.clone();
+        let delay = self.delay;
         match &self.runtime {
             Some(rt) => rt.block_on(run_async(phase, state, Ok, move |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 let n = records(workload.as_deref(), op, i);
-                async move { Ok(n) }
+                async move {
+                    if !delay.is_zero() {
+                        // tokio's timer ticks in whole milliseconds (a 2 ms sleep takes about
+                        // 3), so the wait happens on a blocking thread, as precise as the
+                        // blocking loop's; the call still yields to the loop while it waits.
+                        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+                    }
+                    Ok(n)
+                }
             })),
             None => run_blocking(&state, Ok, |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
                 Ok(records(workload.as_deref(), op, i))
             }),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Runs `calls` gets on the no-op `kind` with `in_flight` calls at a time, each taking 2 ms;
+    /// returns (p50 in µs, calls per second of wall time).
+    fn run(kind: &str, in_flight: u32, calls: u64) -> (u64, f64) {
+        let kind = crate::drivers::kind(kind).unwrap();
+        let mut d = NoopDriver::new(kind, in_flight, None).with_delay(Duration::from_millis(2));
+        let phase = Phase::counted(Operation::Get, calls, in_flight, Duration::from_secs(5));
+        let state = PhaseState::new(&phase);
+        let started = Instant::now();
+        d.run_phase(&phase, state.clone()).unwrap();
+        let wall = started.elapsed().as_secs_f64();
+        let rec = state.merged();
+        assert_eq!((rec.count(), rec.errors()), (calls, 0));
+        (rec.histogram().value_at_quantile(0.5) / 1_000, calls as f64 / wall)
+    }
+
+    #[test]
+    fn a_delay_is_what_each_call_takes_on_both_loops() {
+        // Never faster than in-flight / 2 ms; slower only by what a busy machine adds.
+        let (p50, per_sec) = run("noop", 1, 50);
+        assert!((1_990..3_000).contains(&p50), "blocking p50 {p50} µs");
+        assert!((250.0..=505.0).contains(&per_sec), "blocking {per_sec:.0} calls/s, about 1 / 2 ms");
+        let (p50, per_sec) = run("noop-async", 8, 200);
+        assert!((1_990..3_000).contains(&p50), "async p50 {p50} µs: not rounded up to tokio's 1 ms ticks");
+        assert!((2_000.0..=4_040.0).contains(&per_sec), "async {per_sec:.0} calls/s, about 8 / 2 ms");
     }
 }

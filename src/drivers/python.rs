@@ -60,6 +60,7 @@ impl PythonDriver {
                 pyspec.set_item("in_flight", spec.in_flight)?;
                 pyspec.set_item("asynchronous", spec.asynchronous)?;
                 pyspec.set_item("event_loop", &spec.event_loop)?;
+                pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

@@ -146,7 +146,7 @@ fn sample_without_ratios() -> RunReport {
         cells.iter_mut().find(|x| x.column == ASYNC && x.operation == "scan").expect("sample has an async scan cell");
     async_scan.notes.push("scan returned 9,990 of 10,000 records".to_owned());
 
-    (RunReport {
+    RunReport {
         schema_version: SCHEMA_VERSION,
         aerobench_version: "0.1.0".to_owned(),
         started_at: "2026-01-02T03:04:05Z".to_owned(),
@@ -193,7 +193,7 @@ fn sample_without_ratios() -> RunReport {
         ratios: Vec::new(),
         warnings: vec!["the built-in in-memory server answers far faster than a real Aerospike server".to_owned()],
         interrupted: false,
-    })
+    }
 }
 
 /// True when `text` contains an ANSI escape sequence.

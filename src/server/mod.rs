@@ -3,14 +3,14 @@
 //! It stands apart from the benchmark, which talks to it only over the network.
 
 mod admin;
-mod batch;
+pub(crate) mod batch;
 mod connection;
 mod framing;
 mod info;
-mod message;
-mod record;
-mod scan;
-mod store;
+pub(crate) mod message;
+pub(crate) mod record;
+pub(crate) mod scan;
+pub(crate) mod store;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

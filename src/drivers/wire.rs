@@ -1,0 +1,564 @@
+//! The `wire` column: the floor. Every request the measured calls will send is encoded when
+//! the column connects (untimed, by `wire_encode`); each timed call then writes one request's
+//! bytes on a blocking socket to the seed node and reads the whole reply — one call in flight,
+//! no client library, no routing — so its latency is the least any client can reach on this
+//! machine and server. Only the seed node is ever asked, whatever the cluster.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use thiserror::Error;
+
+use crate::engine::Phase;
+use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_blocking};
+use crate::results::Column;
+use crate::workload::{Operation, Workload};
+
+use super::wire_encode::Encoder;
+use super::{ColumnKind, Driver};
+
+/// Replies longer than this are refused, as the C client refuses them.
+const MAX_FRAME: u64 = 128 << 20;
+/// Socket reads go through a buffer this big (frames beyond it are read straight into place).
+const READ_BUFFER: usize = 64 * 1024;
+const INFO3_LAST: u8 = 0x01;
+const INFO3_PARTITION_DONE: u8 = 0x04;
+const RC_OK: u8 = 0;
+const RC_KEY_NOT_FOUND: u8 = 2;
+const RC_FILTERED_OUT: u8 = 27;
+
+/// Why a call failed.
+#[derive(Debug, Error)]
+enum Failure {
+    /// The socket broke or timed out: the connection is dropped and made again for the next call.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The reply is not what the protocol allows: the connection is out of step, so dropped too.
+    #[error("protocol: {0}")]
+    Protocol(&'static str),
+    /// The server answered with a result code; the connection stays good.
+    #[error("server: {0:?}")]
+    Server(aerospike::ResultCode),
+}
+
+impl Failure {
+    fn reason(&self) -> String {
+        match self {
+            Failure::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => "timeout".into(),
+            Failure::Io(e) if e.kind() == ErrorKind::UnexpectedEof => "network: closed by the server".into(),
+            Failure::Io(e) => format!("network: {}", e.kind()),
+            other => other.to_string(),
+        }
+    }
+
+    fn server(rc: u8) -> Failure {
+        Failure::Server(aerospike::ResultCode::from(rc))
+    }
+}
+
+/// One operation's encoded requests back to back, found by call index.
+#[derive(Default)]
+struct Requests {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Where a scan's task id sits in `bytes`, to give each scan its own.
+    task_at: usize,
+}
+
+/// Where `op`'s requests sit in [`WireDriver::requests`].
+fn slot(op: Operation) -> usize {
+    match op {
+        Operation::Put => 0,
+        Operation::Get => 1,
+        Operation::BatchGet => 2,
+        Operation::Scan => 3,
+    }
+}
+
+impl Requests {
+    fn get(&self, i: u64) -> &[u8] {
+        let i = (i as usize).min(self.ends.len() - 1);
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+pub struct WireDriver {
+    column: Column,
+    addrs: Vec<SocketAddr>,
+    timeout: Duration,
+    /// Replies are read through a buffer, so a small reply costs one `read` call, not two.
+    stream: Option<BufReader<TcpStream>>,
+    encoder: Encoder,
+    workload: Workload,
+    /// By operation, at [`slot`].
+    requests: [Requests; 4],
+    /// Reply bodies are read into this, reused from call to call.
+    body: Vec<u8>,
+    next_task_id: u64,
+}
+
+impl WireDriver {
+    /// Connects one socket to the seed `host:port` (`host` without brackets) and encodes the
+    /// requests of every measured call of `ops`: about 250 bytes a record with the default bins,
+    /// held for the whole run, so that no phase (and no phase's wall time) pays for encoding.
+    pub fn connect(
+        host: &str,
+        port: u16,
+        timeout_ms: u64,
+        workload: &Workload,
+        ops: &[Operation],
+        kind: &ColumnKind,
+    ) -> anyhow::Result<WireDriver> {
+        let address = crate::probe::address(host, port);
+        let addrs: Vec<SocketAddr> =
+            (host, port).to_socket_addrs().with_context(|| format!("cannot resolve {address}"))?.collect();
+        let timeout = Duration::from_millis(timeout_ms);
+        let stream =
+            open(&addrs, timeout).with_context(|| format!("the wire column could not connect to {address}"))?;
+        let mut policies = BTreeMap::new();
+        policies.insert("timeout_ms".into(), timeout_ms.to_string());
+        policies.insert("connections".into(), "1, to the seed node only".into());
+        policies.insert("max_retries".into(), "0".into());
+        let column = Column {
+            id: kind.name.into(),
+            label: kind.label.into(),
+            client: "aerospike wire protocol (raw socket)".into(),
+            client_version: env!("CARGO_PKG_VERSION").into(),
+            mode: "sync".into(),
+            in_flight: 1,
+            source: "pre-encoded requests, aerobench (seed node only)".into(),
+            python_version: None,
+            policies,
+            error: None,
+        };
+        let encoder = Encoder {
+            namespace: workload.namespace.clone(),
+            set: workload.set.clone(),
+            timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
+        };
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let mut driver = WireDriver {
+            column,
+            addrs,
+            timeout,
+            stream: Some(BufReader::with_capacity(READ_BUFFER, stream)),
+            encoder,
+            workload: workload.clone(),
+            requests: Default::default(),
+            body: Vec::new(),
+            next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
+        };
+        for &op in ops {
+            driver.prepare(op, workload.calls(op));
+        }
+        Ok(driver)
+    }
+
+    /// Encodes the requests of `calls` calls of `op`, unless they already are.
+    fn prepare(&mut self, op: Operation, calls: u64) {
+        let r = &mut self.requests[slot(op)];
+        let have = if op == Operation::Scan { 1 } else { calls.max(1) };
+        if r.ends.len() as u64 >= have {
+            return;
+        }
+        r.bytes.clear();
+        r.ends.clear();
+        let (e, w) = (&self.encoder, &self.workload);
+        for i in 0..have {
+            match op {
+                Operation::Put => e.write(&mut r.bytes, &w.key(i), &w.values(i)),
+                Operation::Get => e.read(&mut r.bytes, &w.key(i)),
+                Operation::BatchGet => {
+                    let keys: Vec<String> = w.batch_range(i).map(|k| w.key(k)).collect();
+                    e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
+                }
+                Operation::Scan => r.task_at = e.scan(&mut r.bytes, 0),
+            }
+            r.ends.push(r.bytes.len());
+        }
+    }
+
+    /// One timed call: send request `i`, read its whole reply.
+    fn call(&mut self, op: Operation, i: u64) -> CallResult {
+        let requests = &mut self.requests[slot(op)];
+        if op == Operation::Scan {
+            self.next_task_id = self.next_task_id.wrapping_add(1);
+            let at = requests.task_at;
+            requests.bytes[at..at + 8].copy_from_slice(&self.next_task_id.to_be_bytes());
+        }
+        if self.stream.is_none() {
+            // The last call broke the connection: make a new one for this call.
+            match open(&self.addrs, self.timeout) {
+                Ok(s) => self.stream = Some(BufReader::with_capacity(READ_BUFFER, s)),
+                Err(e) => return Err(CallError::new(Failure::Io(e).reason())),
+            }
+        }
+        let stream = self.stream.as_mut().expect("connected above");
+        let result = exchange(stream, requests.get(i), op, &mut self.body).and_then(|n| {
+            // One request, one reply: anything more is a server out of step.
+            if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
+        });
+        result.map_err(|failure| {
+            if !matches!(failure, Failure::Server(_)) {
+                self.stream = None;
+            }
+            CallError::new(failure.reason())
+        })
+    }
+}
+
+/// Opens a socket to the first of `addrs` that answers, with `TCP_NODELAY` and `timeout` on
+/// connecting, reading and writing.
+fn open(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::new(ErrorKind::NotFound, "the name resolved to no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Writes `request` and reads its reply; returns the records it carried.
+fn exchange(
+    stream: &mut BufReader<TcpStream>,
+    request: &[u8],
+    op: Operation,
+    body: &mut Vec<u8>,
+) -> Result<u64, Failure> {
+    stream.get_mut().write_all(request)?;
+    match op {
+        Operation::Put | Operation::Get => {
+            read_frame(stream, body)?;
+            if body.len() < 22 || body[0] != 22 {
+                return Err(Failure::Protocol("reply shorter than its 22-byte message header"));
+            }
+            match body[5] {
+                RC_OK => Ok(1),
+                rc => Err(Failure::server(rc)),
+            }
+        }
+        Operation::BatchGet | Operation::Scan => read_stream(stream, op, body),
+    }
+}
+
+/// Reads one type-3 frame's body into `body`.
+fn read_frame(stream: &mut impl Read, body: &mut Vec<u8>) -> Result<(), Failure> {
+    let mut h = [0u8; 8];
+    stream.read_exact(&mut h)?;
+    if h[0] != 2 || h[1] != 3 {
+        return Err(Failure::Protocol("reply is not a version 2, type 3 frame"));
+    }
+    let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]);
+    if len > MAX_FRAME {
+        return Err(Failure::Protocol("reply frame over 128 MiB"));
+    }
+    body.resize(len as usize, 0);
+    stream.read_exact(body)?;
+    Ok(())
+}
+
+/// What a batch or scan reply stream held.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    records: u64,
+    /// The first result code that makes the call a failure.
+    error: Option<u8>,
+    last: bool,
+}
+
+/// Reads frames until the one holding the LAST marker; counts the records (rows with result
+/// 0). The whole stream is always read, so the connection stays in step even when rows fail.
+fn read_stream(stream: &mut impl Read, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
+    let mut tally = Tally::default();
+    while !tally.last {
+        read_frame(stream, body)?;
+        tally_messages(body, op, &mut tally)?;
+    }
+    match tally.error {
+        None => Ok(tally.records),
+        Some(rc) => Err(Failure::server(rc)),
+    }
+}
+
+/// Walks the messages of one frame body: 22-byte header, fields, ops.
+fn tally_messages(body: &[u8], op: Operation, tally: &mut Tally) -> Result<(), Failure> {
+    let u16_at = |at: usize| u16::from_be_bytes([body[at], body[at + 1]]);
+    let u32_at = |at: usize| u32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]) as usize;
+    let mut at = 0;
+    while at < body.len() {
+        if tally.last {
+            return Err(Failure::Protocol("data after the LAST marker"));
+        }
+        if body.len() - at < 22 || body[at] != 22 {
+            return Err(Failure::Protocol("message cut short or header_sz not 22"));
+        }
+        let (info3, rc) = (body[at + 3], body[at + 5]);
+        let (n_fields, n_ops) = (u16_at(at + 18), u16_at(at + 20));
+        at += 22;
+        for _ in 0..u32::from(n_fields) + u32::from(n_ops) {
+            if body.len() - at < 4 || body.len() - at - 4 < u32_at(at) {
+                return Err(Failure::Protocol("field or op overruns the frame"));
+            }
+            at += 4 + u32_at(at);
+        }
+        let failed = if info3 & INFO3_LAST != 0 {
+            tally.last = true;
+            // Rust clients end a scan quietly on these; anything else fails the call.
+            let quiet = op == Operation::Scan && matches!(rc, RC_KEY_NOT_FOUND | RC_FILTERED_OUT);
+            rc != RC_OK && !quiet
+        } else if info3 & INFO3_PARTITION_DONE != 0 {
+            rc != RC_OK
+        } else if rc == RC_OK {
+            tally.records += 1;
+            false
+        } else {
+            !(op == Operation::BatchGet && rc == RC_KEY_NOT_FOUND)
+        };
+        if failed {
+            tally.error.get_or_insert(rc);
+        }
+    }
+    Ok(())
+}
+
+impl Driver for WireDriver {
+    fn column(&self) -> &Column {
+        &self.column
+    }
+
+    fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
+        let op = phase.op;
+        // Already done at connect, unless a phase uses more distinct indices than measured ones.
+        self.prepare(op, phase.space);
+        run_blocking(&state, Ok, |i| self.call(op, i));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::message::Message;
+    use crate::server::record::{RecordRequest, execute};
+    use crate::server::store::Store;
+    use bytes::BytesMut;
+
+    fn workload(count: u64) -> Workload {
+        Workload {
+            namespace: "test".into(),
+            set: "s".into(),
+            key_prefix: "w-".into(),
+            count,
+            batch_size: 4,
+            bins: Workload::bins_for(3, 8),
+            scans: 1,
+            warmup: 0,
+        }
+    }
+
+    /// Runs one encoded single-record request through the server's own code; returns the reply
+    /// body.
+    fn serve(store: &Store, frame: &[u8]) -> Vec<u8> {
+        let msg = Message::parse(&frame[8..]).unwrap();
+        let req = RecordRequest::from_message(&msg).unwrap();
+        let mut out = BytesMut::new();
+        execute(store, &req, 0, &mut out);
+        out.to_vec()
+    }
+
+    fn tally(reply: &[u8], op: Operation) -> Result<Tally, Failure> {
+        let mut t = Tally::default();
+        let mut wire = reply;
+        while !wire.is_empty() {
+            let len = u64::from_be_bytes([0, 0, wire[2], wire[3], wire[4], wire[5], wire[6], wire[7]]) as usize;
+            tally_messages(&wire[8..8 + len], op, &mut t)?;
+            wire = &wire[8 + len..];
+        }
+        Ok(t)
+    }
+
+    #[test]
+    fn writes_then_reads_and_batches_through_the_servers_own_code() {
+        let w = workload(10);
+        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+        let store = Store::new(&["test"]);
+        let mut frame = Vec::new();
+        e.read(&mut frame, &w.key(3));
+        assert_eq!(serve(&store, &frame)[5], RC_KEY_NOT_FOUND, "nothing written yet");
+        for i in 0..8 {
+            frame.clear();
+            e.write(&mut frame, &w.key(i), &w.values(i));
+            assert_eq!(serve(&store, &frame)[5], RC_OK);
+        }
+        frame.clear();
+        e.read(&mut frame, &w.key(3));
+        let reply = serve(&store, &frame);
+        let m = Message::parse(&reply).unwrap();
+        assert_eq!((m.header.result_code, m.ops.len()), (0, 3), "the three bins come back");
+        assert_eq!(m.ops[0].value, 3i64.to_be_bytes());
+
+        // A batch of keys 6..10: 6 and 7 were written, 8 and 9 were not.
+        frame.clear();
+        let keys: Vec<String> = (6..10).map(|i| w.key(i)).collect();
+        e.batch_read(&mut frame, keys.iter().map(String::as_str));
+        let msg = Message::parse(&frame[8..]).unwrap();
+        let mut out = BytesMut::new();
+        crate::server::batch::execute_batch(&store, &msg, &mut out).unwrap();
+        let t = tally(&out, Operation::BatchGet).unwrap();
+        assert_eq!(t, Tally { records: 2, error: None, last: true });
+    }
+
+    #[tokio::test]
+    async fn scan_counts_records_and_skips_partition_markers() {
+        let w = workload(30);
+        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+        let store = Store::new(&["test"]);
+        let mut frame = Vec::new();
+        for i in 0..30 {
+            frame.clear();
+            e.write(&mut frame, &w.key(i), &w.values(i));
+            serve(&store, &frame);
+        }
+        frame.clear();
+        e.scan(&mut frame, 1);
+        let msg = Message::parse(&frame[8..]).unwrap();
+        let mut wire = Vec::new();
+        crate::server::scan::stream_scan(&store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();
+        assert_eq!(tally(&wire, Operation::Scan).unwrap(), Tally { records: 30, error: None, last: true });
+    }
+
+    #[test]
+    fn row_errors_fail_the_call_and_garbage_is_a_protocol_error() {
+        let row = |info3: u8, rc: u8| {
+            let mut m = vec![22, 0, 0, info3, 0, rc];
+            m.resize(22, 0);
+            m
+        };
+        let mut t = Tally::default();
+        let body = [row(0, 0), row(0, RC_KEY_NOT_FOUND), row(0, 0), row(INFO3_LAST, 0)].concat();
+        tally_messages(&body, Operation::BatchGet, &mut t).unwrap();
+        assert_eq!(t, Tally { records: 2, error: None, last: true });
+        let mut t = Tally::default();
+        tally_messages(&[row(0, 9), row(INFO3_LAST, 0)].concat(), Operation::BatchGet, &mut t).unwrap();
+        assert_eq!(t.error, Some(9));
+        let mut t = Tally::default();
+        tally_messages(&row(INFO3_LAST, RC_KEY_NOT_FOUND), Operation::Scan, &mut t).unwrap();
+        assert_eq!(t.error, None, "a scan ends quietly on rc 2, as the Rust clients take it");
+        let mut t = Tally::default();
+        let err = tally_messages(&[22, 0, 0], Operation::Scan, &mut t).unwrap_err();
+        assert!(err.reason().starts_with("protocol:"), "{}", err.reason());
+        let mut t = Tally::default();
+        let mut long = row(0, 0);
+        long[19] = 1; // one field that is not there
+        assert!(tally_messages(&long, Operation::Scan, &mut t).is_err());
+        assert_eq!(Failure::server(RC_KEY_NOT_FOUND).reason(), "server: KeyNotFoundError");
+    }
+
+    /// A server on `listener` that drops its first connection after reading a request, then
+    /// answers every request on its second connection with an empty rc-0 reply.
+    fn flaky_server(listener: std::net::TcpListener) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let read_request = |s: &mut TcpStream| {
+                let mut h = [0u8; 8];
+                s.read_exact(&mut h)?;
+                let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]);
+                s.read_exact(&mut vec![0; len as usize])
+            };
+            let (mut first, _) = listener.accept().unwrap();
+            read_request(&mut first).unwrap();
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            let mut reply = vec![2, 3, 0, 0, 0, 0, 0, 22, 22];
+            reply.resize(30, 0);
+            while read_request(&mut second).is_ok() {
+                second.write_all(&reply).unwrap();
+            }
+        })
+    }
+
+    #[test]
+    fn a_broken_connection_fails_one_call_and_the_next_reconnects() {
+        // IPv6 loopback when the machine has it (as a user would write it, unbracketed).
+        let (listener, host) = match std::net::TcpListener::bind("[::1]:0") {
+            Ok(l) => (l, "::1"),
+            Err(_) => (std::net::TcpListener::bind("127.0.0.1:0").unwrap(), "127.0.0.1"),
+        };
+        let port = listener.local_addr().unwrap().port();
+        let server = flaky_server(listener);
+        let kind = crate::drivers::kind("wire").unwrap();
+        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind).unwrap();
+        let err = d.call(Operation::Get, 0).unwrap_err();
+        assert!(err.reason.starts_with("network:"), "{}", err.reason);
+        assert_eq!(d.call(Operation::Get, 1), Ok(1), "a new connection for the next call");
+        assert_eq!(d.call(Operation::Get, 2), Ok(1));
+        drop(d);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_silent_server_times_the_call_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let kind = crate::drivers::kind("wire").unwrap();
+        let mut d = WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind).unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(d.call(Operation::Put, 0).unwrap_err().reason, "timeout");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        drop(listener);
+    }
+
+    #[test]
+    fn requests_are_found_by_index_and_scans_get_fresh_task_ids() {
+        let w = workload(10);
+        let requests = |op, calls| {
+            let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+            let mut d = WireDriver {
+                column: crate::scheduler::failed_column(
+                    &(&crate::drivers::kind("wire").unwrap()).into(),
+                    1,
+                    String::new(),
+                    None,
+                ),
+                addrs: vec![],
+                timeout: Duration::from_millis(10),
+                stream: None,
+                encoder: e,
+                workload: w.clone(),
+                requests: Default::default(),
+                body: vec![],
+                next_task_id: 0,
+            };
+            d.prepare(op, calls);
+            d
+        };
+        let d = requests(Operation::Get, 10);
+        let get = &d.requests[slot(Operation::Get)];
+        assert_eq!(get.ends.len(), 10);
+        let m = Message::parse(&get.get(7)[8..]).unwrap();
+        let digest = crate::drivers::wire_encode::digest("s", "w-7");
+        assert_eq!(m.fields.get(crate::server::message::field::DIGEST), Some(&digest[..]));
+        let d = requests(Operation::BatchGet, 3);
+        let m = Message::parse(&d.requests[slot(Operation::BatchGet)].get(2)[8..]).unwrap();
+        let rows = m.fields.get(crate::server::message::field::BATCH_INDEX).unwrap();
+        assert_eq!(u32::from_be_bytes(rows[..4].try_into().unwrap()), 2, "batch 2 holds keys 8 and 9");
+        // With no server, a call fails as a network error instead of hanging.
+        let mut d = requests(Operation::Scan, 5);
+        let scan = |d: &WireDriver| d.requests[slot(Operation::Scan)].get(0).to_vec();
+        let before = scan(&d);
+        let err = d.call(Operation::Scan, 0).unwrap_err();
+        assert!(err.reason.starts_with("network:"), "{}", err.reason);
+        assert_ne!(scan(&d), before, "each scan carries its own task id");
+    }
+}

@@ -1,0 +1,294 @@
+//! Aerospike requests as bytes, for the `wire` column: a write, a read of all bins, a batch read
+//! and a scan by partition, laid out as today's clients lay them out with default policies
+//! (docs/aerospike-wire-protocol.md §3–§7), and the digest that names a record. Encoding
+//! happens before the calls are timed; this module knows nothing of sockets or replies.
+
+use ripemd::{Digest as _, Ripemd160};
+
+use crate::workload::BinValue;
+
+/// Proto header: version 2, type 3 (AS_MSG), 48-bit body length.
+const PROTO_VERSION: u8 = 2;
+const PROTO_MESSAGE: u8 = 3;
+const MSG_HEADER_LEN: u8 = 22;
+
+const INFO1_READ: u8 = 0x01;
+const INFO1_GET_ALL: u8 = 0x02;
+const INFO1_BATCH: u8 = 0x08;
+const INFO2_WRITE: u8 = 0x01;
+const INFO3_PARTITION_DONE: u8 = 0x04;
+
+const FIELD_NAMESPACE: u8 = 0;
+const FIELD_SET: u8 = 1;
+const FIELD_DIGEST: u8 = 4;
+const FIELD_TASK_ID: u8 = 7;
+const FIELD_SOCKET_TIMEOUT: u8 = 9;
+const FIELD_PID_ARRAY: u8 = 11;
+const FIELD_BATCH_INDEX: u8 = 41;
+
+const OP_WRITE: u8 = 2;
+
+const PARTICLE_INTEGER: u8 = 1;
+const PARTICLE_DOUBLE: u8 = 2;
+/// Particle type of a string, in bins and in the digest of a string key.
+pub const PARTICLE_STRING: u8 = 3;
+
+/// Batch flags the clients send by default: allow inline, allow inline on SSD, respond for
+/// every key (plus the always-set 0x08 of the current format).
+const BATCH_FLAGS: u8 = 0x0D;
+/// A batch row carrying info bytes and a TTL, then its own fields and ops.
+const ROW_INFO_TTL: u8 = 0x0A;
+/// A batch row that reuses everything but its digest and index from the previous full row.
+const ROW_REPEAT: u8 = 0x01;
+
+/// Partitions in every namespace.
+pub const PARTITIONS: u16 = 4096;
+
+/// A record's digest: RIPEMD-160 over the set name, the key's particle type and the key bytes
+/// (§7), here for the string keys aerobench writes.
+pub fn digest(set: &str, key: &str) -> [u8; 20] {
+    let mut h = Ripemd160::new();
+    h.update(set.as_bytes());
+    h.update([PARTICLE_STRING]);
+    h.update(key.as_bytes());
+    h.finalize().into()
+}
+
+/// Encodes requests for one namespace and set, each as a whole frame (proto header included),
+/// appended to a caller's buffer.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    pub namespace: String,
+    pub set: String,
+    /// Goes into the transaction-ttl slot (the server-side timeout) of single-record and batch
+    /// requests, and into the socket-timeout field of scans.
+    pub timeout_ms: u32,
+}
+
+/// The 22-byte message header of a request.
+struct Header {
+    info1: u8,
+    info2: u8,
+    info3: u8,
+    transaction_ttl: u32,
+    n_fields: u16,
+    n_ops: u16,
+}
+
+/// Appends a placeholder proto header; returns where it starts, for [`finish`].
+fn begin(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[PROTO_VERSION, PROTO_MESSAGE, 0, 0, 0, 0, 0, 0]);
+    start
+}
+
+/// Writes the body length into the proto header that starts at `start`.
+fn finish(out: &mut [u8], start: usize) {
+    let len = (out.len() - start - 8) as u64;
+    out[start + 2..start + 8].copy_from_slice(&len.to_be_bytes()[2..]);
+}
+
+fn header(out: &mut Vec<u8>, h: Header) {
+    out.push(MSG_HEADER_LEN);
+    // info1, info2, info3, info4, result code.
+    out.extend_from_slice(&[h.info1, h.info2, h.info3, 0, 0]);
+    // Generation 0 (no check), record TTL 0 (the namespace default), then the timeout.
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&h.transaction_ttl.to_be_bytes());
+    out.extend_from_slice(&h.n_fields.to_be_bytes());
+    out.extend_from_slice(&h.n_ops.to_be_bytes());
+}
+
+fn field(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32 + 1).to_be_bytes());
+    out.push(kind);
+    out.extend_from_slice(data);
+}
+
+fn write_op(out: &mut Vec<u8>, name: &str, value: &BinValue) {
+    let (particle, bytes): (u8, std::borrow::Cow<'_, [u8]>) = match value {
+        BinValue::Int(i) => (PARTICLE_INTEGER, i.to_be_bytes().to_vec().into()),
+        BinValue::Double(d) => (PARTICLE_DOUBLE, d.to_bits().to_be_bytes().to_vec().into()),
+        BinValue::Str(s) => (PARTICLE_STRING, s.as_bytes().into()),
+    };
+    out.extend_from_slice(&((4 + name.len() + bytes.len()) as u32).to_be_bytes());
+    // Op type, particle type, flags, name length.
+    out.extend_from_slice(&[OP_WRITE, particle, 0, name.len() as u8]);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&bytes);
+}
+
+impl Encoder {
+    /// Namespace, set and digest fields: how every single-record request names its record.
+    fn record_fields(&self, out: &mut Vec<u8>, key: &str) {
+        field(out, FIELD_NAMESPACE, self.namespace.as_bytes());
+        field(out, FIELD_SET, self.set.as_bytes());
+        field(out, FIELD_DIGEST, &digest(&self.set, key));
+    }
+
+    /// A put: info2 WRITE, one WRITE op per bin, the key not sent (send_key is off by default).
+    pub fn write(&self, out: &mut Vec<u8>, key: &str, bins: &[(&str, BinValue)]) {
+        let start = begin(out);
+        let h = Header {
+            info1: 0,
+            info2: INFO2_WRITE,
+            info3: 0,
+            transaction_ttl: self.timeout_ms,
+            n_fields: 3,
+            n_ops: bins.len() as u16,
+        };
+        header(out, h);
+        self.record_fields(out, key);
+        for (name, value) in bins {
+            write_op(out, name, value);
+        }
+        finish(out, start);
+    }
+
+    /// A get of all bins: info1 READ | GET_ALL, no ops.
+    pub fn read(&self, out: &mut Vec<u8>, key: &str) {
+        let start = begin(out);
+        let h = Header {
+            info1: INFO1_READ | INFO1_GET_ALL,
+            info2: 0,
+            info3: 0,
+            transaction_ttl: self.timeout_ms,
+            n_fields: 3,
+            n_ops: 0,
+        };
+        header(out, h);
+        self.record_fields(out, key);
+        finish(out, start);
+    }
+
+    /// A batch read of all bins of `keys` (§5.1): one full row, then REPEAT rows; row indices
+    /// are positions in `keys`.
+    pub fn batch_read<'k>(&self, out: &mut Vec<u8>, keys: impl ExactSizeIterator<Item = &'k str>) {
+        let start = begin(out);
+        let h =
+            Header { info1: INFO1_BATCH, info2: 0, info3: 0, transaction_ttl: self.timeout_ms, n_fields: 1, n_ops: 0 };
+        header(out, h);
+        let mut rows = Vec::with_capacity(5 + keys.len() * 25 + 40);
+        rows.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+        rows.push(BATCH_FLAGS);
+        for (index, key) in keys.enumerate() {
+            rows.extend_from_slice(&(index as u32).to_be_bytes());
+            rows.extend_from_slice(&digest(&self.set, key));
+            if index > 0 {
+                rows.push(ROW_REPEAT);
+                continue;
+            }
+            rows.push(ROW_INFO_TTL);
+            // info1, info2, info3; TTL 0; 2 fields, 0 ops.
+            rows.extend_from_slice(&[INFO1_READ | INFO1_GET_ALL, 0, 0]);
+            rows.extend_from_slice(&0u32.to_be_bytes());
+            rows.extend_from_slice(&2u16.to_be_bytes());
+            rows.extend_from_slice(&0u16.to_be_bytes());
+            field(&mut rows, FIELD_NAMESPACE, self.namespace.as_bytes());
+            field(&mut rows, FIELD_SET, self.set.as_bytes());
+        }
+        field(out, FIELD_BATCH_INDEX, &rows);
+        finish(out, start);
+    }
+
+    /// A foreground scan of the whole set, all bins, by partition: every one of the 4096
+    /// partitions in the PID array, as the clients send it (§6.1), with no total deadline.
+    /// Returns the offset in `out` of the 8-byte task id, which the caller may change per call.
+    pub fn scan(&self, out: &mut Vec<u8>, task_id: u64) -> usize {
+        let start = begin(out);
+        let h = Header {
+            info1: INFO1_READ,
+            info2: 0,
+            info3: INFO3_PARTITION_DONE,
+            transaction_ttl: 0,
+            n_fields: 5,
+            n_ops: 0,
+        };
+        header(out, h);
+        field(out, FIELD_NAMESPACE, self.namespace.as_bytes());
+        field(out, FIELD_SET, self.set.as_bytes());
+        field(out, FIELD_SOCKET_TIMEOUT, &self.timeout_ms.to_be_bytes());
+        field(out, FIELD_TASK_ID, &task_id.to_be_bytes());
+        let task_at = out.len() - 8;
+        let pids: Vec<u8> = (0..PARTITIONS).flat_map(u16::to_le_bytes).collect();
+        field(out, FIELD_PID_ARRAY, &pids);
+        finish(out, start);
+        task_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::message::{Message, field as f, info1, info2, info3, op, particle};
+
+    fn encoder() -> Encoder {
+        Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 250 }
+    }
+
+    /// The body of the single frame in `frame`, after checking its proto header.
+    fn body(frame: &[u8]) -> &[u8] {
+        assert_eq!(&frame[..2], &[2, 3], "version 2, type 3");
+        let len = u64::from_be_bytes([0, 0, frame[2], frame[3], frame[4], frame[5], frame[6], frame[7]]);
+        assert_eq!(len as usize, frame.len() - 8, "the proto header gives the body length");
+        &frame[8..]
+    }
+
+    #[test]
+    fn digest_matches_the_aerospike_crate() {
+        for (set, key) in [("s", "aerobench-0"), ("aerobench", "aerobench-12345"), ("", "k"), ("set", "")] {
+            let k = aerospike::Key::new("test", set, aerospike::Value::from(key)).unwrap();
+            assert_eq!(digest(set, key), k.digest(), "{set:?} {key:?}");
+        }
+    }
+
+    #[test]
+    fn write_parses_back_as_the_clients_put() {
+        let mut out = Vec::new();
+        let bins = [("i", BinValue::Int(-7)), ("s", BinValue::Str("hello".into())), ("d", BinValue::Double(3.5))];
+        encoder().write(&mut out, "k1", &bins);
+        let m = Message::parse(body(&out)).unwrap();
+        let h = m.header;
+        assert_eq!((h.info1, h.info2, h.info3, h.info4), (0, info2::WRITE, 0, 0));
+        assert_eq!((h.generation, h.record_ttl, h.transaction_ttl), (0, 0, 250));
+        assert_eq!(m.fields.get(f::NAMESPACE), Some(&b"test"[..]));
+        assert_eq!(m.fields.get(f::SET), Some(&b"s"[..]));
+        assert_eq!(m.fields.get(f::DIGEST), Some(&digest("s", "k1")[..]));
+        assert!(!m.fields.has(f::KEY), "the key is not sent, as with the clients' default send_key");
+        let ops: Vec<_> = m.ops.iter().map(|o| (o.op, o.particle, o.name, o.value.to_vec())).collect();
+        assert_eq!(
+            ops,
+            vec![
+                (op::WRITE, particle::INTEGER, &b"i"[..], (-7i64).to_be_bytes().to_vec()),
+                (op::WRITE, particle::STRING, &b"s"[..], b"hello".to_vec()),
+                (op::WRITE, PARTICLE_DOUBLE, &b"d"[..], 3.5f64.to_be_bytes().to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn read_asks_for_all_bins() {
+        let mut out = Vec::new();
+        encoder().read(&mut out, "k1");
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!((m.header.info1, m.header.info2, m.header.info3), (info1::READ | info1::GET_ALL, 0, 0));
+        assert_eq!(m.header.transaction_ttl, 250);
+        assert_eq!(m.fields.get(f::DIGEST), Some(&digest("s", "k1")[..]));
+        assert!(m.ops.is_empty());
+    }
+
+    #[test]
+    fn scan_names_every_partition() {
+        let mut out = Vec::new();
+        let at = encoder().scan(&mut out, 0x0102_0304_0506_0708);
+        assert_eq!(&out[at..at + 8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!((m.header.info1, m.header.info3), (info1::READ, info3::PARTITION_DONE));
+        assert!(!m.fields.has(f::DIGEST), "a scan has no digest field");
+        let pids = m.fields.get(f::PID_ARRAY).unwrap();
+        assert_eq!(pids.len(), 2 * PARTITIONS as usize);
+        assert_eq!(&pids[2 * 4095..], &4095u16.to_le_bytes());
+        assert_eq!(m.fields.get(FIELD_SOCKET_TIMEOUT), Some(&250u32.to_be_bytes()[..]));
+    }
+}
