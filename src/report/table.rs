@@ -6,6 +6,10 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, CellAlignment, Color, ContentArrangement, Table, TableComponent};
 
+/// The clients layout's tables: no vertical lines (they cost a column of width each), a line
+/// under the header, one space between columns.
+const LIGHT: &str = "     ──            ";
+
 use crate::results::RunReport;
 
 use super::by_operation::{self, OpTable};
@@ -103,23 +107,33 @@ impl TableExporter {
     }
 
     fn op_table(&self, t: &OpTable) -> String {
-        let mut table = self.new_table();
-        table.set_header(t.header.iter().map(|h| self.header_cell(h)));
-        for row in &t.rows {
-            table.add_row(row.iter().map(|e| self.entry_cell(e)));
-        }
-        right_align_from(&mut table, by_operation::FIRST_NUMBER);
+        let table = self.light_table(&t.header, &t.rows);
         format!("{}\n{table}", self.bold(&t.title))
     }
 
     fn metric(&self, grid: &Grid) -> String {
+        let table = self.light_table(&grid.header, &grid.rows);
+        format!("{}\n{table}", self.bold(grid.metric.title()))
+    }
+
+    /// A table in the `LIGHT` style, fitted to the width (see [`fit`]).
+    fn light_table(&self, header: &[String], rows: &[Vec<Entry>]) -> Table {
+        let (header, rows) = fit(header, rows, self.style.width);
         let mut table = self.new_table();
-        table.set_header(grid.header.iter().map(|h| self.header_cell(h)));
-        for row in &grid.rows {
+        table.load_preset(LIGHT);
+        if table_width(&widths(&header, &rows)) <= self.style.width {
+            // Laid out by `fit`: comfy-table must not re-wrap it.
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+        table.set_header(header.iter().map(|h| self.header_cell(h)));
+        for row in &rows {
             table.add_row(row.iter().map(|e| self.entry_cell(e)));
         }
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 0));
+        }
         right_align_from(&mut table, 1);
-        format!("{}\n{table}", self.bold(grid.metric.title()))
+        table
     }
 
     fn errors(&self, issues: &Issues) -> String {
@@ -157,13 +171,8 @@ impl TableExporter {
         let mut out = self.bold("Notes");
         for note in &issues.notes {
             out.push('\n');
-            out.push_str(&wrap::labelled(
-                "  ",
-                &format!("{} / {}:", note.column, note.operation),
-                0,
-                &note.text,
-                self.style.width,
-            ));
+            let text = format!("{} / {}: {}", note.column, note.operation, note.text);
+            out.push_str(&wrap::labelled(" ", "", 0, &text, self.style.width));
         }
         out
     }
@@ -176,6 +185,72 @@ impl TableExporter {
         }
         out
     }
+}
+
+/// Width of a table whose columns are `widths` wide, a space between two (the `LIGHT` style).
+fn table_width(widths: &[usize]) -> usize {
+    widths.iter().sum::<usize>() + widths.len().saturating_sub(1)
+}
+
+/// Widest line of each column.
+fn widths(header: &[String], rows: &[Vec<Entry>]) -> Vec<usize> {
+    let lines = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    (0..header.len())
+        .map(|i| rows.iter().map(|r| lines(&r[i].text)).chain([lines(&header[i])]).max().unwrap_or(0))
+        .collect()
+}
+
+/// Words of `text` on lines of at most `room` characters (a longer word gets a line of its own).
+fn wrap_words(text: &str, room: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= room => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines.join("\n")
+}
+
+/// Lays a table out to fit `width`, breaking cells only between words so numbers stay whole:
+/// first headers wrap to the width of their column's widest value, then verdicts go on two
+/// lines (`1.9x faster` / `(1.7–2.1)`), then the first column (client or operation names)
+/// wraps. Whatever still does not fit is left to comfy-table's own wrapping.
+fn fit(header: &[String], rows: &[Vec<Entry>], width: usize) -> (Vec<String>, Vec<Vec<Entry>>) {
+    let mut header = header.to_vec();
+    let mut rows = rows.to_vec();
+    if table_width(&widths(&header, &rows)) <= width {
+        return (header, rows);
+    }
+    let longest_word = |t: &str| t.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0);
+    let value_widths = widths(&vec![String::new(); header.len()], &rows);
+    for (i, h) in header.iter_mut().enumerate().skip(1) {
+        *h = wrap_words(h, value_widths[i].max(longest_word(h)));
+    }
+    if table_width(&widths(&header, &rows)) > width {
+        for entry in rows.iter_mut().flat_map(|r| r.iter_mut().skip(1)) {
+            if matches!(entry.kind, Kind::Faster | Kind::Slower | Kind::Same | Kind::Missing) {
+                entry.text = entry.text.replacen(" (", "\n(", 1);
+            }
+        }
+        let value_widths = widths(&vec![String::new(); header.len()], &rows);
+        for (i, h) in header.iter_mut().enumerate().skip(1) {
+            *h = wrap_words(&h.replace('\n', " "), value_widths[i].max(longest_word(h)));
+        }
+    }
+    let current = widths(&header, &rows);
+    let over = table_width(&current).saturating_sub(width);
+    if over > 0 {
+        let room = current[0].saturating_sub(over).max(12);
+        for row in rows.iter_mut() {
+            row[0].text = wrap_words(&row[0].text, room);
+        }
+        header[0] = wrap_words(&header[0], room);
+    }
+    (header, rows)
 }
 
 /// Right-aligns every column from `first` on (the numbers).
@@ -245,11 +320,19 @@ mod tests {
                 }
             }
         }
-        // At 160 columns the default layout needs no wrapping: one line per client row.
+        // At 160 columns the default layout needs no wrapping: a header line, the rule, one line
+        // per client.
         let wide = TableExporter { style: style(160, Layout::Clients) }.render(&report);
         let get = &wide[wide.find("get — ").unwrap()..];
-        let rows = get.lines().take_while(|l| !l.is_empty()).filter(|l| l.starts_with('│')).count();
-        assert_eq!(rows, 1 + report.columns.len(), "{get}");
+        let lines = get.lines().skip(1).take_while(|l| !l.is_empty()).count();
+        assert_eq!(lines, 2 + report.columns.len(), "{get}");
+        // At 100, every client's figures still stand on the client's first line.
+        let narrow = TableExporter { style: style(100, Layout::Clients) }.render(&report);
+        let get = &narrow[narrow.find("get — ").unwrap()..];
+        for c in &report.columns {
+            let line = get.lines().find(|l| l.starts_with(c.label.split(' ').next().unwrap())).unwrap();
+            assert!(line.contains(" µs") || line.contains(" ms"), "{line}\n{get}");
+        }
     }
 
     #[test]
