@@ -42,7 +42,7 @@ fn pinned(cpu: &str, program: &str) -> Command {
 fn aerobench_avgs(port: u16, column: &str, count: u64) -> (f64, f64) {
     let out = pinned("0", EXE)
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", column])
-        .args(["--ops", "put,get", "--count", &count.to_string(), "--format", "json", "--quiet"])
+        .args(["--ops", "put,get", "--count", &count.to_string(), "--rounds", "1", "--format", "json", "--quiet"])
         .output()
         .expect("run aerobench");
     let r: Value =

@@ -224,7 +224,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "m" | "min" => value * 60.0,
         other => return Err(format!("unknown unit {other:?} in {text:?}; use ms, s or m")),
     };
-    if !(seconds.is_finite() && seconds >= 0.001 && seconds <= 86_400.0) {
+    if !(0.001..=86_400.0).contains(&seconds) {
         return Err(format!("{text:?} is out of range; use 1ms to 24h"));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))

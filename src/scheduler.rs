@@ -83,17 +83,23 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
         spin.finish_and_clear();
         slots.push(match lane {
             Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane), failing_since: None },
-            Err(column) => Slot { column, lane: None, failing_since: None },
+            Err(column) => Slot { column: *column, lane: None, failing_since: None },
         });
     }
     let mut warnings = Vec::new();
-    if !plan.prewrite {
+    // No-op columns read nothing: a run of only those writes nothing either.
+    let reads_records = plan.columns.iter().any(|pc| match pc.kind.family {
+        Family::Noop => false,
+        Family::Python { package, .. } => package.is_some(),
+        _ => true,
+    });
+    if reads_records && !plan.prewrite {
         warnings.push(
             "--no-prewrite: the records were not written before measuring, so reads find only what an earlier \
              run left, and the first column's puts insert while the others overwrite"
                 .to_string(),
         );
-    } else if let Err(e) = preload(plan, target, &runtime, show) {
+    } else if reads_records && let Err(e) = preload(plan, target, &runtime, show) {
         let why = format!("{e:#}");
         for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
             slot.column.error = Some(format!("not measured: {why}"));
@@ -221,7 +227,7 @@ fn connect(
     pc: &PlannedColumn,
     runtime: &Arc<tokio::runtime::Runtime>,
     show: bool,
-) -> Result<Box<dyn Lane>, Column> {
+) -> Result<Box<dyn Lane>, Box<Column>> {
     let kind = pc.kind;
     let in_flight = plan.in_flight(kind);
     match kind.family {
@@ -230,12 +236,12 @@ fn connect(
             let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))
+                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
         }
         Family::Wire => {
             WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))
+                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
         }
         Family::Noop => {
             let delay = Duration::from_micros(plan.stub_delay_us);
@@ -252,11 +258,11 @@ fn python_lane(
     package: Option<Package>,
     module: &str,
     show: bool,
-) -> Result<Box<dyn Lane>, Column> {
+) -> Result<Box<dyn Lane>, Box<Column>> {
     let kind = pc.kind;
     let in_flight = plan.in_flight(kind);
-    let (dirs, origin) =
-        python_dirs(plan, pc, package, show).map_err(|e| failed_column(pc, in_flight, format!("{e:#}"), None))?;
+    let (dirs, origin) = python_dirs(plan, pc, package, show)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))?;
     let spec = WorkerSpec {
         kind: pc.id.clone(),
         label: pc.label.clone(),

@@ -141,6 +141,8 @@ fn key(s: &Shared, i: u64) -> Result<Key, CallError> {
 }
 
 /// A call's arguments, built before the timed region (as a caller's own code would have them).
+/// Made and moved once per call, so the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Prepared {
     Put(Key, Vec<Bin>),
     Get(Key),

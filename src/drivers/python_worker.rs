@@ -52,10 +52,10 @@ pub struct WorkerLane {
 impl WorkerLane {
     /// Starts the worker and waits until its client connected. On failure, returns `fallback`
     /// with the error set (and whatever the worker said about itself).
-    pub fn start(spec: &WorkerSpec, fallback: Column, stall: Duration) -> Result<WorkerLane, Column> {
+    pub fn start(spec: &WorkerSpec, fallback: Column, stall: Duration) -> Result<WorkerLane, Box<Column>> {
         let fail = |mut column: Column, error: String| {
             column.error = Some(error);
-            column
+            Box::new(column)
         };
         let exe = std::env::current_exe()
             .map_err(|e| fail(fallback.clone(), format!("cannot find the aerobench executable: {e}")))?;
@@ -155,11 +155,11 @@ impl WorkerLane {
     }
 
     /// The column, failed for `why` with the worker's last words on stderr.
-    fn broken(&mut self, why: String) -> Column {
+    fn broken(&mut self, why: String) -> Box<Column> {
         self.stop();
         let mut column = self.column.clone();
         column.error = Some(self.with_stderr(why));
-        column
+        Box::new(column)
     }
 
     fn with_stderr(&self, why: String) -> String {
