@@ -792,3 +792,51 @@ fn terminal_ctrl_c_to_the_process_group_still_prints_the_report() {
     let (status, stdout, stderr, took) = interrupted_run(true);
     assert_interrupted_report(status, &stdout, &stderr, took);
 }
+
+// ---------------------------------------------------------------------------
+// Rounds by time, and the baseline.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn duration_rounds_run_for_their_time_and_the_baseline_is_the_one_asked_for() {
+    let (out, _) = run(
+        &[
+            "--builtin-server",
+            "--duration",
+            "300ms",
+            "--rounds",
+            "2",
+            "--count",
+            "50",
+            "--clients",
+            RUST,
+            "--baseline",
+            "rust-async",
+            "--ops",
+            "get",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
+    let doc = parse_json(&out.stdout, &out.describe());
+    assert_schema_valid(&doc);
+    assert_eq!(f(&doc["workload"]["phase_duration_secs"]), 0.3);
+    assert_eq!(doc["baseline"], "rust-async");
+    for id in ["rust-sync", "rust-async"] {
+        let get = cell(&doc, id, "get");
+        for r in get["rounds"].as_array().unwrap() {
+            let wall = f(&r["wall_secs"]);
+            assert!((0.29..1.5).contains(&wall), "{id}: a 300 ms phase took {wall} s");
+            // Far more calls than the 50 records: indices wrap around them.
+            assert!(u(&r["count"]) > 50, "{id}: {r}");
+        }
+        assert_eq!(u(&get["errors"]), 0);
+    }
+    let ratios = doc["ratios"].as_array().unwrap();
+    // rust-sync against the baseline (the seed's own pair, async against sync, comes too).
+    let of_sync: Vec<&Value> = ratios.iter().filter(|r| r["column"] == "rust-sync").collect();
+    assert!(!of_sync.is_empty() && of_sync.iter().all(|r| r["baseline"] == "rust-async"), "{ratios:?}");
+    assert_cells_consistent(&doc);
+}
