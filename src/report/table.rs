@@ -241,6 +241,16 @@ fn fit(header: &[String], rows: &[Vec<Entry>], width: usize) -> (Vec<String>, Ve
             *h = wrap_words(&h.replace('\n', " "), value_widths[i].max(longest_word(h)));
         }
     }
+    // Headers wrapped narrower than the room left: give them back what fits, fewest lines first.
+    for i in (1..header.len()).rev() {
+        let flat = header[i].replace('\n', " ");
+        let spare = width.saturating_sub(table_width(&widths(&header, &rows)));
+        let room = widths(&header, &rows)[i] + spare;
+        header[i] = wrap_words(&flat, room);
+        if table_width(&widths(&header, &rows)) > width {
+            header[i] = wrap_words(&flat, room.saturating_sub(1).max(longest_word(&flat)));
+        }
+    }
     let current = widths(&header, &rows);
     let over = table_width(&current).saturating_sub(width);
     if over > 0 {
