@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
+use crate::drivers::python::WorkerSpec;
 use crate::drivers::python_worker::WorkerLane;
 use crate::drivers::wire::WireDriver;
 use crate::drivers::{self, Driver, Family};
@@ -24,7 +25,6 @@ use crate::plan::{Plan, PlannedColumn};
 use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
-use crate::worker::WorkerSpec;
 use crate::workload::Operation;
 
 /// Where the server is.

@@ -6,73 +6,16 @@
 //! to run and reports what it measured.
 
 use std::io::{BufRead as _, Write as _};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
-use crate::drivers::python::PythonDriver;
-use crate::engine::{self, Driver as _, Measured, Phase, PhaseObserver};
-use crate::results::Column;
-use crate::workload::Workload;
-
-/// Everything a worker needs to run its column.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkerSpec {
-    /// The column id: the kind's `--clients` name, or `kind@version` when several versions run.
-    pub kind: String,
-    pub label: String,
-    /// Distribution name, e.g. `aerospike-py`.
-    pub client: String,
-    /// Shim module adapting the client.
-    pub module: String,
-    pub asynchronous: bool,
-    pub host: String,
-    pub port: u16,
-    pub workload: Workload,
-    pub in_flight: u32,
-    pub timeout_ms: u64,
-    /// Folders put first on `sys.path`.
-    pub dirs: Vec<PathBuf>,
-    /// Where the package came from, for the report.
-    pub origin: String,
-    /// The command that installs the package where the worker looks for it; empty for a user's
-    /// folder or virtualenv, which aerobench never installs into (a failed import is diagnosed).
-    pub install_hint: String,
-    /// `asyncio` or `uvloop`.
-    pub event_loop: String,
-    /// Microseconds each call of the shim's no-op client takes.
-    #[serde(default)]
-    pub stub_delay_us: u64,
-}
-
-/// One line of a worker's stdin after the spec.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerCommand {
-    /// Run this phase and report what it measured.
-    Run(Phase),
-    /// Close the client and exit.
-    Close,
-}
-
-/// One line of a worker's stdout.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum WorkerEvent {
-    /// The client connected; this is its column.
-    Connected { column: Column },
-    /// Calls finished so far in the current phase.
-    Progress { done: u64 },
-    /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
-    Measured { measured: Box<Measured> },
-    /// The worker is done; `error` says why it could not go on, if it could not.
-    Finished { error: Option<String> },
-}
+use crate::drivers::python::{PythonDriver, WorkerSpec};
+use crate::drivers::python_worker::{WorkerCommand, WorkerEvent};
+use crate::engine::{self, Driver as _, Phase, PhaseObserver};
 
 /// Writes events, one JSON line each, from the main thread and the progress ticker.
 #[derive(Clone)]

@@ -5,18 +5,50 @@
 //! reads the Rust clock. Python is only ever entered from this thread.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use serde::{Deserialize, Serialize};
 
 use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_counted};
 use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
 use crate::python::{self, py_err};
 use crate::results::Column;
-use crate::worker::WorkerSpec;
+use crate::workload::Workload;
+
+/// Everything a worker process needs to run its Python column (sent by the parent as JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerSpec {
+    /// The column id: the kind's `--clients` name, or `kind@version` when several versions run.
+    pub kind: String,
+    pub label: String,
+    /// Distribution name, e.g. `aerospike-py`.
+    pub client: String,
+    /// Shim module adapting the client.
+    pub module: String,
+    pub asynchronous: bool,
+    pub host: String,
+    pub port: u16,
+    pub workload: Workload,
+    pub in_flight: u32,
+    pub timeout_ms: u64,
+    /// Folders put first on `sys.path`.
+    pub dirs: Vec<PathBuf>,
+    /// Where the package came from, for the report.
+    pub origin: String,
+    /// The command that installs the package where the worker looks for it; empty for a user's
+    /// folder or virtualenv, which aerobench never installs into (a failed import is diagnosed).
+    pub install_hint: String,
+    /// `asyncio` or `uvloop`.
+    pub event_loop: String,
+    /// Microseconds each call of the shim's no-op client takes.
+    #[serde(default)]
+    pub stub_delay_us: u64,
+}
 
 pub struct PythonDriver {
     column: Column,

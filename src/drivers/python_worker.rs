@@ -1,6 +1,7 @@
-//! The parent's side of an embedded-Python column: starts `aerobench worker` with the column's
-//! spec, keeps it for the whole run, sends it one phase at a time and turns its events into
-//! progress and measurements. A worker that crashes or stops responding becomes an error with
+//! The parent's side of an embedded-Python column, and the line protocol both sides speak
+//! ([`WorkerCommand`], [`WorkerEvent`]): starts `aerobench worker` with the column's spec, keeps
+//! it for the whole run, sends it one phase at a time and turns its events into progress and
+//! measurements. A worker that crashes or stops responding becomes an error with
 //! the reason (signal or exit code, last lines of stderr); what it measured before is kept.
 
 use std::collections::VecDeque;
@@ -10,10 +11,36 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use crate::drivers::python::WorkerSpec;
+use serde::{Deserialize, Serialize};
+
 use crate::engine::{Measured, Phase, PhaseObserver};
 use crate::lane::Lane;
 use crate::results::Column;
-use crate::worker::{WorkerCommand, WorkerEvent, WorkerSpec};
+
+/// One line of a worker's stdin after the spec.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerCommand {
+    /// Run this phase and report what it measured.
+    Run(Phase),
+    /// Close the client and exit.
+    Close,
+}
+
+/// One line of a worker's stdout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WorkerEvent {
+    /// The client connected; this is its column.
+    Connected { column: Column },
+    /// Calls finished so far in the current phase.
+    Progress { done: u64 },
+    /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
+    Measured { measured: Box<Measured> },
+    /// The worker is done; `error` says why it could not go on, if it could not.
+    Finished { error: Option<String> },
+}
 
 const STDERR_TAIL_LINES: usize = 12;
 

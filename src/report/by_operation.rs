@@ -2,9 +2,9 @@
 //! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor, ops/s, and its
 //! ops/s against the baseline with the interval from the rounds. Exporters only lay this out.
 
-use crate::results::{Cell, Column, RatioMetric, RunReport, Verdict};
+use crate::results::{Cell, Column, RatioMetric, RunReport};
 
-use super::metrics::{ERROR, Entry, Kind, MISSING};
+use super::entry::{ERROR, Entry, Kind, MISSING, verdict_kind};
 use super::numbers::{latency, signed_latency, thousands};
 
 /// One operation's table.
@@ -104,16 +104,6 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
 
 fn successes(cell: &Cell) -> u64 {
     cell.count.saturating_sub(cell.errors)
-}
-
-/// How a verdict is shown (colour).
-pub fn verdict_kind(v: Verdict) -> Kind {
-    match v {
-        Verdict::Faster => Kind::Faster,
-        Verdict::Slower => Kind::Slower,
-        Verdict::NoClearDifference | Verdict::SingleRound => Kind::Same,
-        Verdict::NotComparable => Kind::Missing,
-    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ impl Exporter for MarkdownExporter {
                     out.push_str(&format!(
                         "\n- **{}**: {}: {}",
                         inline(&failed.column),
-                        metrics::ERROR,
+                        super::entry::ERROR,
                         inline(&failed.error)
                     ));
                 }

@@ -7,13 +7,8 @@
 use crate::compare::SEED_PAIRS;
 use crate::results::{Cell, RatioMetric, RunReport};
 
-use super::by_operation::verdict_kind;
+use super::entry::{ERROR, Entry, Kind, MISSING, verdict_kind};
 use super::numbers::{millis, per_sec, records_per_sec};
-
-/// Shown for a cell whose column failed, or whose operations all failed.
-pub const ERROR: &str = "error";
-/// Shown where there is nothing to show (no cell, no comparison).
-pub const MISSING: &str = "-";
 
 /// One of the four tables, in display order (see [`METRICS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,37 +63,6 @@ impl Metric {
             },
             _ => millis(self.value(cell)),
         }
-    }
-}
-
-/// What kind of text an entry holds, so exporters can align and colour it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The operation name in the first column.
-    Operation,
-    /// A measured number.
-    Value,
-    /// A column, or every operation of a cell, failed.
-    Error,
-    /// Nothing measured or nothing to compare.
-    Missing,
-    /// A ratio where the column beats its baseline.
-    Faster,
-    /// A ratio where the column loses to its baseline.
-    Slower,
-    /// A ratio within 1%.
-    Same,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub text: String,
-    pub kind: Kind,
-}
-
-impl Entry {
-    pub fn new(text: impl Into<String>, kind: Kind) -> Self {
-        Entry { text: text.into(), kind }
     }
 }
 

@@ -4,6 +4,7 @@
 //! too. Adding a format is adding a file and a [`Format`] variant.
 
 mod by_operation;
+mod entry;
 mod header;
 mod issues;
 mod json;

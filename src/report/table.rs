@@ -13,9 +13,10 @@ const LIGHT: &str = "     ──            ";
 use crate::results::RunReport;
 
 use super::by_operation::{self, OpTable};
+use super::entry::{self, Entry, Kind};
 use super::header::{self, Line};
 use super::issues::{self, Issues};
-use super::metrics::{self, Entry, Grid, Kind};
+use super::metrics::{self, Grid};
 use super::numbers::thousands;
 use super::{Exporter, Layout, Style, wrap};
 
@@ -149,11 +150,8 @@ impl TableExporter {
             out.push_str(&table.to_string());
         }
         for failed in &issues.failed_columns {
-            let status = if self.style.color {
-                format!("\u{1b}[31m{}\u{1b}[0m", metrics::ERROR)
-            } else {
-                metrics::ERROR.to_owned()
-            };
+            let status =
+                if self.style.color { format!("\u{1b}[31m{}\u{1b}[0m", entry::ERROR) } else { entry::ERROR.to_owned() };
             // Multi-line errors (a command to run, say) stay indented under their column.
             for (i, part) in failed.error.lines().enumerate() {
                 out.push('\n');

@@ -1,0 +1,50 @@
+//! One cell of a human-readable table: its text and what kind of text it is, so exporters can
+//! align and colour it; the texts of a failed or missing cell; how a verdict is coloured.
+
+use crate::results::Verdict;
+
+/// Shown for a cell whose column failed, or whose operations all failed.
+pub const ERROR: &str = "error";
+/// Shown where there is nothing to show (no cell, no comparison).
+pub const MISSING: &str = "-";
+
+/// What kind of text an entry holds, so exporters can align and colour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The operation name in the first column.
+    Operation,
+    /// A measured number.
+    Value,
+    /// A column, or every operation of a cell, failed.
+    Error,
+    /// Nothing measured or nothing to compare.
+    Missing,
+    /// A ratio where the column beats its baseline.
+    Faster,
+    /// A ratio where the column loses to its baseline.
+    Slower,
+    /// A ratio within 1%.
+    Same,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub text: String,
+    pub kind: Kind,
+}
+
+impl Entry {
+    pub fn new(text: impl Into<String>, kind: Kind) -> Self {
+        Entry { text: text.into(), kind }
+    }
+}
+
+/// How a verdict is shown (colour).
+pub fn verdict_kind(v: Verdict) -> Kind {
+    match v {
+        Verdict::Faster => Kind::Faster,
+        Verdict::Slower => Kind::Slower,
+        Verdict::NoClearDifference | Verdict::SingleRound => Kind::Same,
+        Verdict::NotComparable => Kind::Missing,
+    }
+}
