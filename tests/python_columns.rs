@@ -9,23 +9,7 @@ use serde_json::Value;
 
 mod common;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// The cache the tests share, so packages are installed once per checkout.
-fn cache_dir() -> PathBuf {
-    target_dir().join("aerobench-cache")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = target_dir().join("test-scratch").join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{cache_dir, scratch};
 
 fn aerobench(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));

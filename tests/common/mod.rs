@@ -52,6 +52,31 @@ impl Drop for Server {
 }
 
 // ---------------------------------------------------------------------------
+// Folders under target/ the end-to-end tests share.
+// ---------------------------------------------------------------------------
+
+/// `$CARGO_TARGET_DIR`, or `target/` in the checkout.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The package cache the Python tests share (`AEROBENCH_CACHE_DIR`), so each client package is
+/// installed once per checkout.
+pub fn cache_dir() -> std::path::PathBuf {
+    target_dir().join("aerobench-cache")
+}
+
+/// An empty scratch folder for one test process.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = target_dir().join("test-scratch").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ---------------------------------------------------------------------------
 // Python client packages for the end-to-end client tests (tests/python_clients.rs).
 // ---------------------------------------------------------------------------
 
