@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{cache_dir, scratch};
+use common::{cache_dir, column, report, scratch};
 
 fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
@@ -22,16 +22,6 @@ fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("run aerobench")
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON document ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
-    })
-}
-
-fn column<'a>(r: &'a Value, id: &str) -> &'a Value {
-    r["columns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no column {id}"))
 }
 
 /// The pinned aerospike-py's package folder, installed into the shared cache on first use.

@@ -9,28 +9,17 @@ use serde_json::Value;
 
 mod common;
 
-use common::{cache_dir, scratch};
+use common::{cache_dir, column, report, scratch};
 
 fn aerobench(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-    // One round unless a test asks for more: these tests are about the Python clients, and a
-    // later --rounds overrides this one.
+    // One round: these tests are about the Python clients, not about verdicts.
     cmd.args(["--builtin-server", "--format", "json", "--quiet", "--rounds", "1"]).args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("run aerobench")
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON document ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
-    })
-}
-
-fn column<'a>(r: &'a Value, id: &str) -> &'a Value {
-    r["columns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no column {id}"))
 }
 
 fn cells<'a>(r: &'a Value, id: &str) -> Vec<&'a Value> {

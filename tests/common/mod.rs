@@ -76,6 +76,18 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The JSON report a run printed on stdout.
+pub fn report(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON document ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// The column `id` of a JSON report.
+pub fn column<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["columns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no column {id}"))
+}
+
 // ---------------------------------------------------------------------------
 // Python client packages for the end-to-end client tests (tests/python_clients.rs).
 // ---------------------------------------------------------------------------
