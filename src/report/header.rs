@@ -78,7 +78,8 @@ fn clients(report: &RunReport) -> String {
         .iter()
         .map(|c| {
             let version = if c.client_version.is_empty() { "unknown" } else { &c.client_version };
-            format!("{} {version}", c.label)
+            // Columns of several versions carry theirs in the label already.
+            if c.label.ends_with(version) { c.label.clone() } else { format!("{} {version}", c.label) }
         })
         .collect();
     format!("{} (--verbose for sources and policies)", names.join(", "))
@@ -185,6 +186,9 @@ mod tests {
             "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 calls; records written before measuring"
         );
         assert!(lines[4].text.starts_with("wire floor 0.1.0, aerospike-py (Rust) 0.5.0"), "{}", lines[4].text);
+        let mut versioned = sample_report();
+        versioned.columns[1].label = "aerospike-py (Rust) 0.5.0".into();
+        assert!(run_lines(&versioned)[4].text.contains("aerospike-py (Rust) 0.5.0, "), "the version once");
         assert!(lines[5].text.contains("against official aerospike (C)") && lines[5].text.contains("3 rounds"));
         assert_eq!(lines[6].label, "Floor");
     }
