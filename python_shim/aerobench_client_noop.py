@@ -12,6 +12,7 @@ class Sync:
     def __init__(self, spec):
         self.w = spec["workload"]
         self.delay = spec.get("stub_delay_us", 0) / 1e6
+        self.spin = spec.get("stub_spin", False)
 
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
@@ -28,7 +29,12 @@ class Sync:
         return ()
 
     def _wait(self):
-        if self.delay:
+        if self.delay and self.spin:
+            # Busy for the delay (a test stub with a known CPU cost, not a measurement).
+            until = time.perf_counter() + self.delay
+            while time.perf_counter() < until:
+                pass
+        elif self.delay:
             time.sleep(self.delay)
 
     def put(self, i):

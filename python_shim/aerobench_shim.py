@@ -172,8 +172,18 @@ class AsyncRunner:
             self.loop.close()
 
 
+def watch_gc():
+    """Reports each garbage collection's start and stop to Rust, which times it."""
+    import gc
+
+    import aerobench_native
+
+    gc.callbacks.append(lambda phase, _info: aerobench_native.gc_event(phase))
+
+
 def open_column(module, spec):
     """The object the Rust driver calls: an adapter (sync) or an AsyncRunner (async)."""
+    watch_gc()
     if spec["asynchronous"]:
         return AsyncRunner(module, spec)
     return module.open_sync(spec)

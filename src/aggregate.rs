@@ -5,7 +5,7 @@
 
 use crate::compare::MIN_CALLS_FOR_P99;
 use crate::engine::Measured;
-use crate::results::{Cell, Column, RoundFigures};
+use crate::results::{Cell, Column, CpuCost, RoundFigures};
 use crate::stats::{self, Recorder};
 use crate::workload::{Operation, Workload};
 
@@ -38,7 +38,23 @@ fn figures(m: &Measured) -> RoundFigures {
         p99_us: s.p99,
         ops_per_sec: if m.wall_secs > 0.0 { m.recorder.successes() as f64 / m.wall_secs } else { 0.0 },
         wall_secs: m.wall_secs,
+        cpu_secs: m.cpu_secs,
     }
+}
+
+/// CPU cost over every round, when every round was measured.
+fn cpu_cost(phases: &[&Measured], successes: u64, wall: f64) -> Option<CpuCost> {
+    let cpu: f64 = phases.iter().map(|m| m.cpu_secs).sum::<Option<f64>>()?;
+    let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    let gc = phases.iter().map(|m| m.gc_secs).sum::<Option<f64>>();
+    Some(CpuCost {
+        cpu_secs: cpu,
+        cpu_us_per_op: per(cpu * 1e6, successes as f64),
+        ops_per_cpu_sec: per(successes as f64, cpu),
+        utilisation: per(cpu, wall),
+        peak_rss_bytes: phases.iter().filter_map(|m| m.peak_rss_bytes).max(),
+        gc_secs: gc,
+    })
 }
 
 /// The cell of `column` × `op` from its measured rounds.
@@ -52,6 +68,7 @@ pub fn cell(column: &str, op: Operation, phases: &[&Measured], workload: &Worklo
     let mut cell =
         stats::to_cell(column, op.name(), &all, std::time::Duration::from_secs_f64(wall), op.moves_many_records());
     cell.rounds = phases.iter().map(|m| figures(m)).collect();
+    cell.cpu = cpu_cost(phases, all.successes(), wall);
     cell.notes = notes(op, phases, &all, &cell.rounds, workload);
     cell
 }
@@ -142,7 +159,18 @@ mod tests {
             recorder.record_ok(Duration::from_micros(latency_us));
         }
         recorder.add_records(records);
-        Measured { op, round, recorder, wall_secs, stopped: None, server_unresponsive: false, driver_error: None }
+        Measured {
+            op,
+            round,
+            recorder,
+            wall_secs,
+            stopped: None,
+            server_unresponsive: false,
+            driver_error: None,
+            cpu_secs: Some(wall_secs / 2.0),
+            peak_rss_bytes: None,
+            gc_secs: None,
+        }
     }
 
     #[test]
@@ -160,6 +188,12 @@ mod tests {
         assert!((c.rounds[0].ops_per_sec - 100_000.0).abs() < 1.0);
         assert!((c.rounds[1].avg_us - 30.0).abs() < 0.05);
         assert!(c.notes.iter().any(|n| n.starts_with("rounds disagree")), "{:?}", c.notes);
+        // Half a core busy: CPU is half the wall time, per call and in all.
+        let cpu = c.cpu.unwrap();
+        assert!((cpu.cpu_secs - 0.00225).abs() < 1e-12 && (cpu.utilisation - 0.5).abs() < 1e-9, "{cpu:?}");
+        assert!((cpu.cpu_us_per_op - 0.00225e6 / 200.0).abs() < 1e-6);
+        assert!((cpu.ops_per_cpu_sec - 200.0 / 0.00225).abs() < 1e-6);
+        assert_eq!(c.rounds[1].cpu_secs, Some(0.00175));
     }
 
     #[test]

@@ -210,6 +210,9 @@ pub struct BenchArgs {
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,
+    /// With --stub-delay-us, no-op columns keep the CPU busy for the delay instead of sleeping.
+    #[arg(long, hide = true)]
+    pub stub_spin: bool,
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).

@@ -23,6 +23,9 @@ impl Lane for InProcess {
     }
 
     fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
-        Ok(engine::measure(self.0.as_mut(), phase, observer))
+        let mut m = engine::measure(self.0.as_mut(), phase, observer);
+        // aerobench's own memory, not this column's: the process is shared.
+        m.peak_rss_bytes = None;
+        Ok(m)
     }
 }

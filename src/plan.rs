@@ -54,6 +54,8 @@ pub struct Plan {
     pub event_loop: EventLoop,
     /// Microseconds each call of a no-op column takes (hidden `--stub-delay-us`).
     pub stub_delay_us: u64,
+    /// No-op columns spin for their delay instead of sleeping (hidden `--stub-spin`).
+    pub stub_spin: bool,
 }
 
 impl Plan {
@@ -86,6 +88,7 @@ impl Plan {
             sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
             event_loop: args.event_loop,
             stub_delay_us: args.stub_delay_us,
+            stub_spin: args.stub_spin,
         })
     }
 

@@ -137,6 +137,8 @@ pub struct Cell {
     pub over_floor_us: Option<f64>,
     /// The figures of each measured round, in round order.
     pub rounds: Vec<RoundFigures>,
+    /// What the calls cost the process that made them; null where the platform does not tell.
+    pub cpu: Option<CpuCost>,
     /// Anything a reader must know about this cell (e.g. a scan that returned fewer records,
     /// too few calls for a p99, rounds that disagree).
     pub notes: Vec<String>,
@@ -153,6 +155,26 @@ pub struct RoundFigures {
     pub p99_us: f64,
     pub ops_per_sec: f64,
     pub wall_secs: f64,
+    /// CPU time of the process that ran the round's phase, during it.
+    pub cpu_secs: Option<f64>,
+}
+
+/// CPU time and memory one cell's calls cost, over every round.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct CpuCost {
+    /// CPU time (user + system, every thread) of the process that ran the phases, during them.
+    pub cpu_secs: f64,
+    /// CPU time per successful call, in µs.
+    pub cpu_us_per_op: f64,
+    /// Successful calls per CPU-second.
+    pub ops_per_cpu_sec: f64,
+    /// CPU seconds over wall seconds: 1.0 is one core busy the whole time.
+    pub utilisation: f64,
+    /// Peak resident memory of the worker process that ran the column (Python columns; null for
+    /// columns that share aerobench's own process).
+    pub peak_rss_bytes: Option<u64>,
+    /// Time the client's garbage collector ran during the phases (Python columns).
+    pub gc_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -172,6 +194,8 @@ pub struct LatencyStats {
 #[serde(rename_all = "snake_case")]
 pub enum RatioMetric {
     OpsPerSec,
+    /// Successful calls per CPU-second of the process that made them.
+    OpsPerCpuSec,
     AvgLatency,
     P50Latency,
     P99Latency,

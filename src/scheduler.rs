@@ -245,7 +245,9 @@ fn connect(
         }
         Family::Noop => {
             let delay = Duration::from_micros(plan.stub_delay_us);
-            let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone())).with_delay(delay);
+            let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))
+                .with_delay(delay)
+                .spinning(plan.stub_spin);
             Ok(Box::new(InProcess(Box::new(driver))))
         }
     }
@@ -282,6 +284,7 @@ fn python_lane(
         dirs,
         event_loop: plan.event_loop.name().to_string(),
         stub_delay_us: plan.stub_delay_us,
+        stub_spin: plan.stub_spin,
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

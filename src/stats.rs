@@ -254,6 +254,7 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         latency_beyond_range: rec.beyond_range(),
         over_floor_us: None,
         rounds: Vec::new(),
+        cpu: None,
         notes: Vec::new(),
     }
 }

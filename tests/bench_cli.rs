@@ -236,7 +236,7 @@ fn default_table_run_prints_one_table_per_operation_that_fits_100_columns() {
                     .is_some_and(|rest| rest.trim_start().starts_with(|c: char| c.is_ascii_digit()))
             })
             .count();
-        assert_eq!(rows, 4, "a row for {label:?} in each table\n{stdout}");
+        assert_eq!(rows, 8, "a row for {label:?} in each table and each CPU cost table\n{stdout}");
     }
     // The baseline (the first column, as the official client does not run) and what is compared.
     assert!(stdout.contains("ops/s vs Rust crate"), "missing the ratio column\n{stdout}");
@@ -298,11 +298,11 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
 
     // One ratio per operation and metric: rust-async against the baseline, with three rounds.
     let ratios = doc["ratios"].as_array().unwrap();
-    assert_eq!(ratios.len(), 4 * 4, "{ratios:#?}");
+    assert_eq!(ratios.len(), 4 * 5, "{ratios:#?}");
     for r in ratios {
         assert_eq!((r["column"].as_str(), r["baseline"].as_str()), (Some("rust-async"), Some("rust-sync")));
         let verdict = r["verdict"].as_str().unwrap();
-        if r["metric"] == "ops_per_sec" {
+        if r["metric"] == "ops_per_sec" || r["metric"] == "ops_per_cpu_sec" {
             assert_eq!(r["per_round"].as_array().unwrap().len(), 3, "{r}");
             let (low, high, speedup) = (f(&r["low"]), f(&r["high"]), f(&r["speedup"]));
             assert!(low <= speedup && speedup <= high, "{r}");

@@ -17,8 +17,13 @@ pub const SEED_PAIRS: [(&str, &str); 3] =
 pub const FLOOR: &str = "wire";
 
 /// Every metric a ratio is computed on.
-pub const METRICS: [RatioMetric; 4] =
-    [RatioMetric::OpsPerSec, RatioMetric::AvgLatency, RatioMetric::P50Latency, RatioMetric::P99Latency];
+pub const METRICS: [RatioMetric; 5] = [
+    RatioMetric::OpsPerSec,
+    RatioMetric::OpsPerCpuSec,
+    RatioMetric::AvgLatency,
+    RatioMetric::P50Latency,
+    RatioMetric::P99Latency,
+];
 
 /// Successful calls a cell needs before its p99 means something.
 pub const MIN_CALLS_FOR_P99: u64 = 100;
@@ -73,6 +78,11 @@ pub fn ratios(columns: &[Column], cells: &[Cell], operations: &[String], pairs: 
 fn figure(r: &crate::results::RoundFigures, metric: RatioMetric) -> f64 {
     match metric {
         RatioMetric::OpsPerSec => r.ops_per_sec,
+        // NaN when not measured or too short to register: no ratio rather than a wrong one.
+        RatioMetric::OpsPerCpuSec => match r.cpu_secs {
+            Some(cpu) if cpu > 0.0 => (r.count - r.errors) as f64 / cpu,
+            _ => f64::NAN,
+        },
         RatioMetric::AvgLatency => r.avg_us,
         RatioMetric::P50Latency => r.p50_us,
         RatioMetric::P99Latency => r.p99_us,
@@ -109,8 +119,12 @@ pub fn ratio(
     if column.errors > 0 || baseline.errors > 0 {
         return refuse(r, "failed calls".into());
     }
-    if metric != RatioMetric::OpsPerSec && column_in_flight != baseline_in_flight {
+    let latency = matches!(metric, RatioMetric::AvgLatency | RatioMetric::P50Latency | RatioMetric::P99Latency);
+    if latency && column_in_flight != baseline_in_flight {
         return refuse(r, format!("{column_in_flight} vs {baseline_in_flight} in flight: compare ops/s"));
+    }
+    if metric == RatioMetric::OpsPerCpuSec && (column.cpu.is_none() || baseline.cpu.is_none()) {
+        return refuse(r, "CPU time not measured".into());
     }
     if metric == RatioMetric::P99Latency && column.count.min(baseline.count) < MIN_CALLS_FOR_P99 {
         return refuse(r, format!("under {MIN_CALLS_FOR_P99} calls: no p99"));
@@ -118,7 +132,8 @@ pub fn ratio(
     for a in &column.rounds {
         if let Some(b) = baseline.rounds.iter().find(|b| b.round == a.round) {
             let (x, y) = (figure(a, metric), figure(b, metric));
-            r.per_round.push(if metric == RatioMetric::OpsPerSec { x / y } else { y / x });
+            let higher_is_better = matches!(metric, RatioMetric::OpsPerSec | RatioMetric::OpsPerCpuSec);
+            r.per_round.push(if higher_is_better { x / y } else { y / x });
         }
     }
     let Some(estimate) = interval::estimate(&r.per_round) else {
@@ -174,6 +189,7 @@ mod tests {
             histogram: String::new(),
             latency_beyond_range: 0,
             over_floor_us: None,
+            cpu: None,
             rounds: rounds
                 .iter()
                 .enumerate()

@@ -23,6 +23,8 @@ pub struct NoopDriver {
     calls: Arc<AtomicU64>,
     /// How long each call takes; zero returns at once.
     delay: Duration,
+    /// Spend the delay on the CPU instead of sleeping.
+    spin: bool,
 }
 
 impl NoopDriver {
@@ -53,11 +55,19 @@ impl NoopDriver {
             workload,
             calls: Arc::new(AtomicU64::new(0)),
             delay: Duration::ZERO,
+            spin: false,
         }
     }
 
     /// Makes every call take `delay`: a sleep on the blocking loop; on the async loop, a future
     /// that completes after `delay`.
+    /// Makes the blocking loop's calls keep the CPU busy for their delay instead of sleeping,
+    /// so tests know how much CPU each call costs.
+    pub fn spinning(mut self, spin: bool) -> NoopDriver {
+        self.spin = spin;
+        self
+    }
+
     pub fn with_delay(mut self, delay: Duration) -> NoopDriver {
         self.delay = delay;
         self
@@ -90,6 +100,7 @@ impl Driver for NoopDriver {
         let workload = self.workload.clone().map(Arc::new);
         let calls = self.calls.clone();
         let delay = self.delay;
+        let spin = self.spin;
         match &self.runtime {
             Some(rt) => rt.block_on(run_async(phase, state, Ok, move |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
@@ -106,13 +117,23 @@ impl Driver for NoopDriver {
             })),
             None => run_blocking(&state, Ok, |i| {
                 calls.fetch_add(1, Ordering::Relaxed);
-                if !delay.is_zero() {
+                if spin {
+                    spin_for(delay);
+                } else if !delay.is_zero() {
                     std::thread::sleep(delay);
                 }
                 Ok(records(workload.as_deref(), op, i))
             }),
         }
         Ok(())
+    }
+}
+
+/// Keeps this thread busy for `delay`.
+fn spin_for(delay: Duration) {
+    let until = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
     }
 }
 

@@ -48,6 +48,9 @@ pub struct WorkerSpec {
     /// Microseconds each call of the shim's no-op client takes.
     #[serde(default)]
     pub stub_delay_us: u64,
+    /// The Python no-op client spins for its delay instead of sleeping.
+    #[serde(default)]
+    pub stub_spin: bool,
 }
 
 pub struct PythonDriver {
@@ -93,6 +96,7 @@ impl PythonDriver {
                 pyspec.set_item("asynchronous", spec.asynchronous)?;
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
+                pyspec.set_item("stub_spin", spec.stub_spin)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()
@@ -139,6 +143,10 @@ impl Drop for PythonDriver {
 impl Driver for PythonDriver {
     fn column(&self) -> &Column {
         &self.column
+    }
+
+    fn gc_time(&self) -> Option<std::time::Duration> {
+        Some(crate::python::recorder::gc_total())
     }
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {

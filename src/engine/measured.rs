@@ -1,6 +1,6 @@
 //! What one phase measured, as plain data that crosses the worker pipe unchanged: the phase's
-//! recorder (latency histogram in ns, failures by reason, records moved), its wall time, and why
-//! it ended early, if it did. The scheduler collects these; `aggregate` turns them into cells.
+//! recorder (latency histogram in ns, failures by reason, records moved), its wall time, the CPU
+//! time and memory of the process that ran it, and why it ended early, if it did. The scheduler collects these; `aggregate` turns them into cells.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,12 @@ pub struct Measured {
     pub server_unresponsive: bool,
     /// The client broke (not a failed call): the column cannot go on.
     pub driver_error: Option<String>,
+    /// CPU time (user + system) the process that ran the phase used during it.
+    pub cpu_secs: Option<f64>,
+    /// That process's peak resident memory at the end of the phase.
+    pub peak_rss_bytes: Option<u64>,
+    /// Time the client's garbage collector ran during the phase (Python clients).
+    pub gc_secs: Option<f64>,
 }
 
 #[cfg(test)]
@@ -43,6 +49,9 @@ mod tests {
             stopped: None,
             server_unresponsive: false,
             driver_error: None,
+            cpu_secs: Some(0.1),
+            peak_rss_bytes: Some(1 << 20),
+            gc_secs: None,
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

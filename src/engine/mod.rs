@@ -4,6 +4,7 @@
 //! phase runs when is the scheduler's business, not the engine's.
 
 pub mod closed_loop;
+pub mod cpu;
 pub mod measured;
 pub mod stop;
 
@@ -29,6 +30,11 @@ pub trait Driver {
     /// `state` — through the closed loops in [`closed_loop`] wherever the client allows. `Err`
     /// means the client itself broke (not that calls failed: those are recorded as errors).
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()>;
+
+    /// Time spent in the client's garbage collector so far, for clients that have one (Python).
+    fn gc_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// One phase: calls of `op`, `in_flight` at a time, until `calls` are done or `duration` is up.
@@ -102,11 +108,16 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
     let state = PhaseState::new(phase);
     let label = driver.column().label.clone();
     observer.phase_started(&label, phase, state.done.clone());
+    let (usage_before, gc_before) = (cpu::process_usage(), driver.gc_time());
     let started = Instant::now();
     let result = driver.run_phase(phase, state.clone());
     let wall = started.elapsed();
+    let (usage_after, gc_after) = (cpu::process_usage(), driver.gc_time());
     observer.phase_finished();
     Measured {
+        cpu_secs: usage_before.zip(usage_after).map(|(b, a)| a.cpu.saturating_sub(b.cpu).as_secs_f64()),
+        peak_rss_bytes: usage_after.map(|u| u.peak_rss_bytes),
+        gc_secs: gc_before.zip(gc_after).map(|(b, a)| a.saturating_sub(b).as_secs_f64()),
         op: phase.op,
         round: phase.round,
         recorder: state.merged(),

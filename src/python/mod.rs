@@ -67,6 +67,8 @@ pub fn initialize() {
 mod aerobench_native {
     #[pymodule_export]
     use super::recorder::PhaseRecorder;
+    #[pymodule_export]
+    use super::recorder::gc_event;
 }
 
 /// Puts `dirs` (and what their `.pth` files name) first on `sys.path` and loads the common shim
@@ -117,6 +119,22 @@ mod tests {
             let long = reason("RuntimeError('key ' * 100)");
             assert_eq!(long, call_reason("RuntimeError", None, &"key ".repeat(100)));
             assert!(long.ends_with('…') && long.chars().count() == crate::drivers::REASON_LIMIT, "{long}");
+        });
+    }
+
+    #[test]
+    fn garbage_collections_are_timed_by_the_rust_clock() {
+        initialize();
+        Python::attach(|py| {
+            prepare(py, &[], SHIM[0].0).unwrap();
+            let shim = py.import(SHIM[0].0).unwrap();
+            shim.call_method0("watch_gc").unwrap();
+            let before = recorder::gc_total();
+            let code =
+                CString::new("[[{'k': [i]} for i in range(2000)] for _ in range(200)] and __import__('gc').collect()")
+                    .unwrap();
+            py.eval(&code, None, None).unwrap();
+            assert!(recorder::gc_total() > before, "collections were timed: {:?}", recorder::gc_total());
         });
     }
 }

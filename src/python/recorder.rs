@@ -3,7 +3,8 @@
 //! record the latency measured by that clock into the phase's histograms. Python measures
 //! nothing itself.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -47,4 +48,32 @@ impl PhaseRecorder {
     fn fail(&self, worker: usize, started: u64, reason: &str) {
         self.state.record(worker, self.instant(started), &Err(CallError::new(reason)));
     }
+}
+
+/// Start of the process's clock for garbage-collection timing.
+static GC_EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When the collection now running started (ns since `GC_EPOCH`), or 0.
+static GC_STARTED: AtomicU64 = AtomicU64::new(0);
+/// Time spent in collections so far, in ns.
+static GC_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// Told by a `gc.callbacks` hook when a collection starts (`"start"`) and stops (`"stop"`); the
+/// time in between is read from the Rust clock.
+#[pyfunction]
+pub fn gc_event(phase: &str) {
+    let now = GC_EPOCH.elapsed().as_nanos() as u64;
+    match phase {
+        "start" => GC_STARTED.store(now.max(1), Ordering::Relaxed),
+        _ => {
+            let started = GC_STARTED.swap(0, Ordering::Relaxed);
+            if started > 0 {
+                GC_TOTAL.fetch_add(now.saturating_sub(started), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Time the embedded interpreter has spent collecting garbage so far.
+pub fn gc_total() -> Duration {
+    Duration::from_nanos(GC_TOTAL.load(Ordering::Relaxed))
 }

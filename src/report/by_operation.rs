@@ -1,6 +1,8 @@
 //! The default layout's tables, as text: one table per operation, a row per client with its
 //! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor, ops/s, and its
-//! ops/s against the baseline with the interval from the rounds. Exporters only lay this out.
+//! ops/s against the baseline with the interval from the rounds; then, where CPU time was
+//! measured, what each client's calls cost: CPU per call, cores busy, operations per
+//! CPU-second against the baseline, garbage collection and memory. Exporters only lay this out.
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
@@ -100,6 +102,58 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         });
     }
     row
+}
+
+/// The CPU cost table of `op`, when any column's CPU time was measured.
+pub fn cost_table(report: &RunReport, op: &str) -> Option<OpTable> {
+    let measured: Vec<(&Column, &Cell)> = report
+        .columns
+        .iter()
+        .filter_map(|c| report.cell(&c.id, op).filter(|cell| cell.cpu.is_some()).map(|cell| (c, cell)))
+        .collect();
+    if measured.is_empty() {
+        return None;
+    }
+    let baseline = report.baseline.as_deref();
+    let mut header: Vec<String> =
+        ["Client", "CPU/op", "cores busy", "ops/CPU-s", "in GC", "peak RSS"].map(str::to_owned).to_vec();
+    if let Some(b) = baseline {
+        header.push(format!("ops/CPU-s vs {}", label(report, b)));
+    }
+    let rows = measured
+        .iter()
+        .map(|(column, cell)| {
+            let cpu = cell.cpu.unwrap_or_default();
+            let mut row = vec![
+                Entry::new(column.label.clone(), Kind::Operation),
+                Entry::new(latency(cpu.cpu_us_per_op), Kind::Value),
+                Entry::new(format!("{:.2}", cpu.utilisation), Kind::Value),
+                Entry::new(thousands(cpu.ops_per_cpu_sec.round().max(0.0) as u64), Kind::Value),
+                match cpu.gc_secs {
+                    Some(gc) if cpu.cpu_secs > 0.0 => {
+                        Entry::new(format!("{:.1}%", 100.0 * gc / cpu.cpu_secs), Kind::Value)
+                    }
+                    _ => Entry::new(MISSING, Kind::Missing),
+                },
+                match cpu.peak_rss_bytes {
+                    Some(bytes) => Entry::new(format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64), Kind::Value),
+                    None => Entry::new("shared", Kind::Missing),
+                },
+            ];
+            if let Some(base) = baseline {
+                row.push(if column.id == base {
+                    Entry::new("baseline", Kind::Same)
+                } else {
+                    match report.ratio(op, &column.id, base, RatioMetric::OpsPerCpuSec) {
+                        Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
+                        None => Entry::new(MISSING, Kind::Missing),
+                    }
+                });
+            }
+            row
+        })
+        .collect();
+    Some(OpTable { operation: op.to_owned(), title: format!("{op} — CPU cost"), header, rows })
 }
 
 fn successes(cell: &Cell) -> u64 {

@@ -58,6 +58,13 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
             ),
         ));
     }
+    if report.cells.iter().any(|c| c.cpu.is_some()) {
+        lines.push(Line::new(
+            "CPU",
+            "CPU time (user + system, all threads) of the process making the calls: each Python column \
+             runs alone in its worker; the Rust columns share aerobench's own process",
+        ));
+    }
     if let Some(floor) = report.floor.as_deref().and_then(|f| report.column(f)) {
         lines.push(Line::new(
             "Floor",
@@ -190,7 +197,8 @@ mod tests {
         versioned.columns[1].label = "aerospike-py (Rust) 0.5.0".into();
         assert!(run_lines(&versioned)[4].text.contains("aerospike-py (Rust) 0.5.0, "), "the version once");
         assert!(lines[5].text.contains("against official aerospike (C)") && lines[5].text.contains("3 rounds"));
-        assert_eq!(lines[6].label, "Floor");
+        assert_eq!(lines[6].label, "CPU");
+        assert_eq!(lines[7].label, "Floor");
     }
 
     #[test]

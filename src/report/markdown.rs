@@ -20,7 +20,14 @@ impl Exporter for MarkdownExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut sections = vec![header_section(report, self.verbose)];
         match self.layout {
-            Layout::Clients => sections.extend(by_operation::tables(report).iter().map(op_section)),
+            Layout::Clients => {
+                for t in by_operation::tables(report) {
+                    sections.push(op_section(&t));
+                    if let Some(cost) = by_operation::cost_table(report, &t.operation) {
+                        sections.push(op_section(&cost));
+                    }
+                }
+            }
             Layout::Seed => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
         let issues = issues::collect(report);

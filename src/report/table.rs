@@ -29,7 +29,14 @@ impl Exporter for TableExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut sections = vec![self.header(report)];
         match self.style.layout {
-            Layout::Clients => sections.extend(by_operation::tables(report).iter().map(|t| self.op_table(t))),
+            Layout::Clients => {
+                for t in by_operation::tables(report) {
+                    sections.push(self.op_table(&t));
+                    if let Some(cost) = by_operation::cost_table(report, &t.operation) {
+                        sections.push(self.op_table(&cost));
+                    }
+                }
+            }
             Layout::Seed => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
         let issues = issues::collect(report);
@@ -282,10 +289,6 @@ mod tests {
         TableExporter { style: style(100, Layout::Clients) }.render(&sample_report())
     }
 
-    fn widest(text: &str) -> usize {
-        text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
-    }
-
     #[test]
     fn sections_in_order() {
         let out = plain();
@@ -324,7 +327,8 @@ mod tests {
             for layout in [Layout::Clients, Layout::Seed] {
                 for verbose in [false, true] {
                     let out = TableExporter { style: Style { verbose, ..style(width, layout) } }.render(&report);
-                    assert!(widest(&out) <= width, "{layout:?} verbose={verbose} at {width}: {}\n{out}", widest(&out));
+                    let over: Vec<&str> = out.lines().filter(|l| l.chars().count() > width).collect();
+                    assert!(over.is_empty(), "{layout:?} verbose={verbose} at {width}: {over:#?}\n{out}");
                 }
             }
         }

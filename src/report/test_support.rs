@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::results::{
-    Cell, Column, LatencyStats, MachineInfo, RoundFigures, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
+    Cell, Column, CpuCost, LatencyStats, MachineInfo, RoundFigures, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
 };
 use crate::stats::{Recorder, encode_histogram};
 
@@ -76,8 +76,18 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
                 p99_us: avg_us * 3.0 * f,
                 ops_per_sec: ops_per_sec / f,
                 wall_secs: 1_000.0 / 3.0 / ops_per_sec * f,
+                // Six tenths of a core busy, whatever the round.
+                cpu_secs: Some(0.6 * 1_000.0 / 3.0 / ops_per_sec * f),
             })
             .collect(),
+        cpu: Some(CpuCost {
+            cpu_secs: 0.6 * 1_000.0 / ops_per_sec,
+            cpu_us_per_op: 0.6 * 1e6 / ops_per_sec,
+            ops_per_cpu_sec: ops_per_sec / 0.6,
+            utilisation: 0.6,
+            peak_rss_bytes: Some(48 << 20),
+            gc_secs: Some(0.01 * 1_000.0 / ops_per_sec),
+        }),
         notes: Vec::new(),
     }
 }
