@@ -1,4 +1,10 @@
-"""The official `aerospike` package (C client extension): sync only, policies set in the config."""
+"""The official `aerospike` package (C client extension), policies set in the config. It has no
+asyncio API: an asyncio service calls it through `loop.run_in_executor`, and so does the async
+column here (a thread pool as large as the calls in flight; the client releases the GIL while it
+waits on the network)."""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import aerospike
 
@@ -47,9 +53,41 @@ class Sync(Adapter):
         self.c.close()
 
 
+class Executor(Sync):
+    """Every call through `loop.run_in_executor` on a pool of `in_flight` threads."""
+
+    async def connect(self, spec):
+        Sync.__init__(self, spec)
+        self.workers = max(1, spec["in_flight"])
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="aerospike-call")
+        self.loop = asyncio.get_running_loop()
+        return self
+
+    def describe(self):
+        d = Sync.describe(self)
+        d["policies"]["executor"] = f"loop.run_in_executor, ThreadPoolExecutor({self.workers})"
+        return d
+
+    async def put(self, key, bins):
+        return await self.loop.run_in_executor(self.pool, Sync.put, self, key, bins)
+
+    async def get(self, key):
+        return await self.loop.run_in_executor(self.pool, Sync.get, self, key)
+
+    async def batch_get(self, keys):
+        return await self.loop.run_in_executor(self.pool, Sync.batch_get, self, keys)
+
+    async def scan(self):
+        return await self.loop.run_in_executor(self.pool, Sync.scan, self)
+
+    async def close(self):
+        self.pool.shutdown(wait=True)
+        Sync.close(self)
+
+
 def open_sync(spec):
     return Sync(spec)
 
 
 async def open_async(spec):
-    raise RuntimeError("the official aerospike client has no asyncio API")
+    return await Executor.__new__(Executor).connect(spec)

@@ -26,8 +26,14 @@ fn cells<'a>(r: &'a Value, id: &str) -> Vec<&'a Value> {
     r["cells"].as_array().unwrap().iter().filter(|c| c["column"] == id).collect()
 }
 
-const PYTHON_COLUMNS: [&str; 5] =
-    ["aerospike-py-sync", "official-c", "aerospike-py-async", "aerospike-native-sync", "aerospike-native-async"];
+const PYTHON_COLUMNS: [&str; 6] = [
+    "aerospike-py-sync",
+    "official-c",
+    "aerospike-py-async",
+    "aerospike-native-sync",
+    "aerospike-native-async",
+    "official-c-executor",
+];
 
 #[test]
 fn every_python_column_runs_with_zero_errors() {
@@ -57,7 +63,7 @@ fn every_python_column_runs_with_zero_errors() {
         assert_eq!(c["client_version"], want, "{id}");
         assert!(c["python_version"].as_str().unwrap().starts_with("3."), "{id}");
         assert!(c["source"].as_str().unwrap().contains(&format!("{client}=={want}")), "{id}: {}", c["source"]);
-        let expected_in_flight = if id.ends_with("async") { 8 } else { 1 };
+        let expected_in_flight = if id.ends_with("async") || id.ends_with("executor") { 8 } else { 1 };
         assert_eq!(c["in_flight"], expected_in_flight, "{id}");
         let cs = cells(&r, id);
         let counts: Vec<(String, u64, u64)> = cs
@@ -81,6 +87,9 @@ fn every_python_column_runs_with_zero_errors() {
         assert_eq!(scan["records"], 600, "{id}: each scan returns the 300 records written");
         assert!(cs.iter().all(|c| c["latency_us"]["p50"].as_f64().unwrap() > 0.0), "{id}");
     }
+    // The official client under asyncio: through run_in_executor, a thread per call in flight.
+    let executor = column(&r, "official-c-executor")["policies"]["executor"].as_str().unwrap().to_string();
+    assert_eq!(executor, "loop.run_in_executor, ThreadPoolExecutor(8)");
     // The async columns ran on the loop they were told to, and said so.
     for id in ["aerospike-py-async", "aerospike-native-async"] {
         let event_loop = column(&r, id)["policies"]["event_loop"].as_str().unwrap().to_string();

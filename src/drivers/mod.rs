@@ -86,6 +86,14 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
         hidden: false,
     },
     ColumnKind {
+        name: "official-c-executor",
+        label: "official aerospike (C) executor",
+        help: "official aerospike package through loop.run_in_executor (a pool of --concurrency threads), --concurrency in flight",
+        family: py(packages::OFFICIAL, "aerobench_client_official"),
+        asynchronous: true,
+        hidden: false,
+    },
+    ColumnKind {
         name: "aerospike-py-async",
         label: "aerospike-py async (Rust)",
         help: "aerospike-py AsyncClient, --concurrency coroutines in flight",
