@@ -179,9 +179,13 @@ pub struct BenchArgs {
     /// Keys per batch_get call.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub batch_size: u32,
-    /// Bins per record: an int, a string and a double, then more strings.
+    /// Bins per record (what they hold: --bin-type).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub bins: u32,
+    /// What the bins hold: mixed (an int, a string, a double, then strings), or every bin an
+    /// int, a float or a string.
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub bin_type: crate::workload::BinType,
     /// Bytes in each string bin.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
     pub value_size: u32,

@@ -76,7 +76,7 @@ impl Plan {
                 key_prefix: args.key_prefix.clone(),
                 count: args.count,
                 batch_size: args.batch_size,
-                bins: Workload::bins_for(args.bins, args.value_size),
+                bins: Workload::bins_of(args.bin_type, args.bins, args.value_size),
                 scans: args.scans,
                 warmup: args.warmup,
             },

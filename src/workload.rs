@@ -37,6 +37,20 @@ impl Operation {
     }
 }
 
+/// What the bins of the records hold (`--bin-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BinType {
+    /// An int, a string, a double, then more strings.
+    #[default]
+    Mixed,
+    /// Every bin an int.
+    Int,
+    /// Every bin a double.
+    Float,
+    /// Every bin a string of --value-size bytes.
+    String,
+}
+
 /// One bin of the records written.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum BinSpec {
@@ -87,12 +101,20 @@ pub struct Workload {
 impl Workload {
     /// Default bins: an int, a string of `value_size` bytes, a double; more strings after that.
     pub fn bins_for(n: u32, value_size: u32) -> Vec<BinSpec> {
+        Self::bins_of(BinType::Mixed, n, value_size)
+    }
+
+    /// `n` bins of `kind` (strings of `value_size` bytes).
+    pub fn bins_of(kind: BinType, n: u32, value_size: u32) -> Vec<BinSpec> {
         (0..n)
-            .map(|i| match i {
-                0 => BinSpec::Int("i".into()),
-                1 => BinSpec::Str("s".into(), value_size),
-                2 => BinSpec::Double("d".into()),
-                k => BinSpec::Str(format!("s{k}"), value_size),
+            .map(|i| match (kind, i) {
+                (BinType::Mixed, 0) => BinSpec::Int("i".into()),
+                (BinType::Mixed, 1) => BinSpec::Str("s".into(), value_size),
+                (BinType::Mixed, 2) => BinSpec::Double("d".into()),
+                (BinType::Mixed, k) => BinSpec::Str(format!("s{k}"), value_size),
+                (BinType::Int, k) => BinSpec::Int(format!("i{k}")),
+                (BinType::Float, k) => BinSpec::Double(format!("d{k}")),
+                (BinType::String, k) => BinSpec::Str(format!("s{k}"), value_size),
             })
             .collect()
     }
@@ -206,5 +228,11 @@ mod tests {
         assert_eq!(string_value(u64::MAX, 4).len(), 4);
         assert_eq!(string_value(1, 0), "");
         assert_eq!(w.describe_bins(), vec!["i: int", "s: string(32)", "d: double"]);
+        let floats = Workload::bins_of(BinType::Float, 8, 32);
+        assert_eq!(floats.len(), 8);
+        assert!(floats.iter().all(|b| matches!(b, BinSpec::Double(_))));
+        assert_eq!(floats[7].name(), "d7");
+        let strings = Workload::bins_of(BinType::String, 2, 5);
+        assert_eq!(strings, vec![BinSpec::Str("s0".into(), 5), BinSpec::Str("s1".into(), 5)]);
     }
 }

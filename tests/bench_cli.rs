@@ -847,3 +847,34 @@ fn duration_rounds_run_for_their_time_and_the_baseline_is_the_one_asked_for() {
     assert!(!of_sync.is_empty() && of_sync.iter().all(|r| r["baseline"] == "rust-async"), "{ratios:?}");
     assert_cells_consistent(&doc);
 }
+
+#[test]
+fn bins_of_one_type_are_written_and_read_by_every_column() {
+    let (out, _) = run(
+        &[
+            "--builtin-server",
+            "--bins",
+            "8",
+            "--bin-type",
+            "float",
+            "--rounds",
+            "2",
+            "--count",
+            "100",
+            "--clients",
+            "wire,rust-sync",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
+    let doc = parse_json(&out.stdout, &out.describe());
+    let bins: Vec<&str> = doc["workload"]["bins"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert_eq!(bins, (0..8).map(|k| format!("d{k}: double")).collect::<Vec<_>>());
+    for c in cells(&doc) {
+        assert_eq!(u(&c["errors"]), 0, "{c}");
+    }
+    assert_eq!(u(&cell(&doc, "rust-sync", "batch_get")["records"]), 2 * 100);
+    assert_cells_consistent(&doc);
+}
