@@ -25,6 +25,9 @@ class _Common(Adapter):
         self.policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
         self.scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}
         self.config = {"hosts": [(bracketed(spec["host"]), spec["port"])], "timeout": min(t, 10000), "max_conns_per_node": self.max_conns}
+        if not self.explicit:
+            self.policy = self.scan_policy = None
+            self.config = {"hosts": self.config["hosts"]}
 
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))

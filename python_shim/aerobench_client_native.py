@@ -10,13 +10,14 @@ class _Common(Adapter):
         self.setup(spec)
         t = self.timeout
         self.cp = an.ClientPolicy()
-        self.cp.max_conns_per_node = self.max_conns
         self.wp, self.rp, self.bp, self.qp = an.WritePolicy(), an.ReadPolicy(), an.BatchPolicy(), an.QueryPolicy()
-        for p in (self.wp, self.rp, self.bp, self.qp):
-            p.total_timeout = t
-            p.socket_timeout = t
-            p.max_retries = 0
-        self.qp.total_timeout = 0
+        if self.explicit:
+            self.cp.max_conns_per_node = self.max_conns
+            for p in (self.wp, self.rp, self.bp, self.qp):
+                p.total_timeout = t
+                p.socket_timeout = t
+                p.max_retries = 0
+            self.qp.total_timeout = 0
         self.seeds = f"{bracketed(spec['host'])}:{spec['port']}"
 
     def key(self, i):

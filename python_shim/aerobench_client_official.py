@@ -27,6 +27,8 @@ class Sync(Adapter):
                 "scan": dict(base, total_timeout=0),
             },
         }
+        if not self.explicit:
+            self.config = {"hosts": self.config["hosts"]}
         self.c = aerospike.client(self.config).connect()
 
     def key(self, i):

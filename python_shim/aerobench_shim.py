@@ -55,6 +55,9 @@ class Adapter:
         self.ns, self.set = self.w["namespace"], self.w["set"]
         self.timeout = spec["timeout_ms"]
         self.max_conns = max(256, spec["in_flight"] + 16)
+        # "explicit": the same timeouts, retries and pools for every client; "defaults": each
+        # client's own, as most users run them.
+        self.explicit = spec.get("policies", "explicit") == "explicit"
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))
@@ -70,6 +73,8 @@ class Adapter:
 
     def describe_as(self, module):
         version, path = module_source(module)
+        if not self.explicit:
+            return {"version": version, "path": path, "policies": {"policies": "client defaults"}}
         policies = {
             "total_timeout_ms": str(self.timeout),
             "socket_timeout_ms": str(self.timeout),

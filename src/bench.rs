@@ -149,6 +149,7 @@ fn assemble(
             rounds_completed: outcome.rounds_completed,
             phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
             histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
+            policies: plan.policies.name().to_string(),
         },
         baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
         floor,

@@ -196,6 +196,10 @@ pub struct BenchArgs {
     /// (0 to skip; batch_get and scan derive theirs from it).
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,
+    /// Policies the clients run with: explicit (the same timeouts, no retries and large pools for
+    /// every client) or each client's own defaults.
+    #[arg(long, value_enum, default_value = "explicit")]
+    pub policies: crate::plan::Policies,
     /// Per-operation timeout in milliseconds.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,

@@ -30,6 +30,25 @@ impl From<&&'static ColumnKind> for PlannedColumn {
     }
 }
 
+/// The policies the clients run with (`--policies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Policies {
+    /// The same explicit timeouts (--timeout-ms), no retries and pools of at least 256
+    /// connections per node for every client: a like-for-like comparison.
+    Explicit,
+    /// Each client's own defaults, as most users run them (timeouts and retries differ).
+    Defaults,
+}
+
+impl Policies {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policies::Explicit => "explicit",
+            Policies::Defaults => "defaults",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Plan {
     pub columns: Vec<PlannedColumn>,
@@ -56,6 +75,8 @@ pub struct Plan {
     pub stub_delay_us: u64,
     /// No-op columns spin for their delay instead of sleeping (hidden `--stub-spin`).
     pub stub_spin: bool,
+    /// Which policies every client runs with.
+    pub policies: Policies,
 }
 
 impl Plan {
@@ -89,6 +110,7 @@ impl Plan {
             event_loop: args.event_loop,
             stub_delay_us: args.stub_delay_us,
             stub_spin: args.stub_spin,
+            policies: args.policies,
         })
     }
 

@@ -80,6 +80,9 @@ pub struct Workload {
     pub phase_duration_secs: Option<f64>,
     /// Unit of the values in every cell's `histogram`.
     pub histogram_unit: String,
+    /// `explicit` (the same timeouts, retries and pools for every client) or `defaults` (each
+    /// client's own).
+    pub policies: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

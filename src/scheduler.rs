@@ -21,7 +21,7 @@ use crate::drivers::wire::WireDriver;
 use crate::drivers::{self, Driver, Family};
 use crate::engine::{self, Measured, Phase, stop};
 use crate::lane::{InProcess, Lane};
-use crate::plan::{Plan, PlannedColumn};
+use crate::plan::{Plan, PlannedColumn, Policies};
 use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
@@ -198,7 +198,13 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
     let spin = progress::spinner(show, format!("writing the {} records every column reads", plan.workload.count));
     let kind = drivers::kind("rust-async").context("the rust-async column kind exists")?;
     let in_flight = 64;
-    let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
+    // Writing the records is not measured: always the explicit timeouts, whatever --policies says.
+    let config = NativeConfig {
+        host: target.host.clone(),
+        port: target.port,
+        timeout_ms: plan.timeout_ms,
+        explicit_policies: true,
+    };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
     let phase = Phase::counted(Operation::Put, plan.workload.count, in_flight, plan.patience);
@@ -233,7 +239,12 @@ fn connect(
     match kind.family {
         Family::Python { package, module } => python_lane(plan, target, pc, package, module, show),
         Family::Native => {
-            let config = NativeConfig { host: target.host.clone(), port: target.port, timeout_ms: plan.timeout_ms };
+            let config = NativeConfig {
+                host: target.host.clone(),
+                port: target.port,
+                timeout_ms: plan.timeout_ms,
+                explicit_policies: plan.policies == Policies::Explicit,
+            };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
                 .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
@@ -285,6 +296,7 @@ fn python_lane(
         event_loop: plan.event_loop.name().to_string(),
         stub_delay_us: plan.stub_delay_us,
         stub_spin: plan.stub_spin,
+        policies: plan.policies.name().to_string(),
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

@@ -452,3 +452,20 @@ fn a_failed_calls_message_reaches_the_json() {
     let py = reasons("aerospike-py-sync");
     assert!(py.len() == 1 && py[0].starts_with("AerospikeTimeoutError: ") && py[0].len() > 30, "{py:?}");
 }
+
+#[test]
+fn each_clients_default_policies_when_asked() {
+    let clients = "rust-sync,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,official-c-executor";
+    let out = aerobench(&["--policies", "defaults", "--count", "100", "--concurrency", "4", "--clients", clients], &[]);
+    let r = report(&out);
+    assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r["workload"]["policies"], "defaults");
+    for id in clients.split(',') {
+        let c = column(&r, id);
+        assert_eq!(c["policies"]["policies"], "client defaults", "{id}: {c}");
+        assert!(c["policies"].get("max_retries").is_none(), "{id}: no explicit policy set: {c}");
+    }
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["errors"], 0, "{c}");
+    }
+}

@@ -40,6 +40,8 @@ pub struct NativeConfig {
     pub host: String,
     pub port: u16,
     pub timeout_ms: u64,
+    /// Equal explicit policies (timeouts, no retries, pools); false: the crate's defaults.
+    pub explicit_policies: bool,
 }
 
 impl NativeDriver {
@@ -69,6 +71,8 @@ impl NativeDriver {
         // A scan of the whole set has no total deadline.
         let query =
             QueryPolicy { base_policy: aerospike::BasePolicy { total_timeout: 0, ..base }, ..QueryPolicy::default() };
+        let (cp, write, read, batch, query) =
+            if config.explicit_policies { (cp, write, read, batch, query) } else { Default::default() };
         let hosts = crate::probe::address(&config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))
@@ -80,6 +84,9 @@ impl NativeDriver {
         policies.insert("max_conns_per_node".into(), cp.max_conns_per_node.to_string());
         policies.insert("batch_concurrency".into(), "sequential".into());
         policies.insert("scan_total_timeout_ms".into(), "none".into());
+        if !config.explicit_policies {
+            policies = BTreeMap::from([("policies".to_string(), "client defaults".to_string())]);
+        }
         let asynchronous = kind.asynchronous;
         let column = Column {
             id: kind.name.into(),

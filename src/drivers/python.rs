@@ -51,6 +51,9 @@ pub struct WorkerSpec {
     /// The Python no-op client spins for its delay instead of sleeping.
     #[serde(default)]
     pub stub_spin: bool,
+    /// `explicit` (equal timeouts, retries and pools for every client) or `defaults`.
+    #[serde(default)]
+    pub policies: String,
 }
 
 pub struct PythonDriver {
@@ -97,6 +100,7 @@ impl PythonDriver {
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("stub_spin", spec.stub_spin)?;
+                pyspec.set_item("policies", if spec.policies.is_empty() { "explicit" } else { &spec.policies })?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

@@ -130,13 +130,18 @@ fn workload(report: &RunReport) -> String {
     let w = &report.workload;
     let bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
     format!(
-        "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring",
+        "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring; {}",
         w.namespace,
         w.set,
         bins,
         w.batch_size,
         thousands(w.warmup_ops),
-        w.phase_duration_secs.map_or(String::new(), |s| format!(", {s} s per phase"))
+        w.phase_duration_secs.map_or(String::new(), |s| format!(", {s} s per phase")),
+        if w.policies == "defaults" {
+            "each client's default policies"
+        } else {
+            "the same explicit policies for every client"
+        }
     )
 }
 
@@ -190,7 +195,8 @@ mod tests {
         assert_eq!(lines[1].text, "linux/x86_64, 2 CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory");
         assert_eq!(
             lines[2].text,
-            "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 calls; records written before measuring"
+            "test.bench, bins [i: int, s: string(32)], batch size 10, warm-up 100 calls; records written before \
+             measuring; the same explicit policies for every client"
         );
         assert!(lines[4].text.starts_with("wire floor 0.1.0, aerospike-py (Rust) 0.5.0"), "{}", lines[4].text);
         let mut versioned = sample_report();

@@ -189,6 +189,7 @@ fn sample_without_ratios() -> RunReport {
             rounds_completed: 3,
             phase_duration_secs: None,
             histogram_unit: "ns".to_owned(),
+            policies: "explicit".to_owned(),
         },
         columns: vec![
             column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),
