@@ -136,6 +136,10 @@ pub struct BenchArgs {
     /// Show each column's version, source and policies above the tables.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Calls in flight for the sync columns: N OS threads, each making one call at a time, so
+    /// sync and async clients can be compared at the same calls in flight.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: u32,
     /// Operations in flight at once for the concurrent columns.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,

@@ -56,6 +56,8 @@ pub struct Plan {
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
     pub concurrency: u32,
+    /// Threads (one call in flight each) for the sync columns.
+    pub threads: u32,
     /// Measured rounds.
     pub rounds: u32,
     /// Write every record, untimed, before anything is measured.
@@ -103,6 +105,7 @@ impl Plan {
             },
             ops: args.ops.clone(),
             concurrency: args.concurrency,
+            threads: args.threads,
             timeout_ms: args.timeout_ms,
             // Two timeouts in a row without a success (at least 1 s).
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
@@ -116,7 +119,12 @@ impl Plan {
 
     /// Calls in flight for a column of `kind`.
     pub fn in_flight(&self, kind: &ColumnKind) -> u32 {
-        if kind.asynchronous { self.concurrency } else { 1 }
+        match kind.family {
+            // The floor is one call on one socket, always.
+            Family::Wire => 1,
+            _ if kind.asynchronous => self.concurrency,
+            _ => self.threads,
+        }
     }
 }
 

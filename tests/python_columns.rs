@@ -454,9 +454,12 @@ fn a_failed_calls_message_reaches_the_json() {
 }
 
 #[test]
-fn each_clients_default_policies_when_asked() {
+fn each_clients_default_policies_and_four_calls_in_flight_everywhere() {
     let clients = "rust-sync,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,official-c-executor";
-    let out = aerobench(&["--policies", "defaults", "--count", "100", "--concurrency", "4", "--clients", clients], &[]);
+    let out = aerobench(
+        &["--policies", "defaults", "--count", "100", "--concurrency", "4", "--threads", "4", "--clients", clients],
+        &[],
+    );
     let r = report(&out);
     assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(r["workload"]["policies"], "defaults");
@@ -464,6 +467,8 @@ fn each_clients_default_policies_when_asked() {
         let c = column(&r, id);
         assert_eq!(c["policies"]["policies"], "client defaults", "{id}: {c}");
         assert!(c["policies"].get("max_retries").is_none(), "{id}: no explicit policy set: {c}");
+        // --threads 4 for the sync columns, --concurrency 4 for the async ones: 4 in flight each.
+        assert_eq!(c["in_flight"], 4, "{id}: {c}");
     }
     for c in r["cells"].as_array().unwrap() {
         assert_eq!(c["errors"], 0, "{c}");

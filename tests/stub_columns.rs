@@ -135,3 +135,28 @@ fn cpu_per_call_is_what_a_call_burns_and_nothing_while_it_sleeps() {
         }
     }
 }
+
+#[test]
+fn threads_give_the_sync_columns_that_many_calls_in_flight() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--builtin-server", "--clients", "noop,py-noop", "--stub-delay-us", "2000", "--threads", "4"])
+        .args(["--count", "200", "--rounds", "2", "--warmup", "8", "--ops", "get", "--format", "json", "--quiet"])
+        .env_remove("AEROSPIKE_HOST")
+        .env_remove("AEROSPIKE_PORT");
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(out.success(), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    for column in doc["columns"].as_array().unwrap() {
+        assert_eq!(column["in_flight"], 4, "{column}");
+    }
+    for cell in doc["cells"].as_array().unwrap() {
+        let id = cell["column"].as_str().unwrap();
+        assert_eq!((cell["count"].as_u64(), cell["errors"].as_u64()), (Some(400), Some(0)), "{id}: {cell}");
+        // Four threads, each one 2 ms call at a time: about 2,000 calls a second, never more.
+        let ratio = f(&cell["ops_per_sec"]) / (4.0 / (DELAY_MS / 1000.0));
+        assert!((0.5..=1.02).contains(&ratio), "{id}: {ratio} of 4 / 2 ms: {cell}");
+        let p50_ms = f(&cell["latency_us"]["p50"]) / 1000.0;
+        assert!((1.99..=3.0).contains(&p50_ms), "{id}: p50 {p50_ms} ms");
+    }
+}

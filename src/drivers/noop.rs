@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::engine::Phase;
-use crate::engine::closed_loop::{PhaseState, run_async, run_blocking};
+use crate::engine::closed_loop::{PhaseState, run_async, run_blocking_counted};
 use crate::results::Column;
 use crate::workload::{Operation, Workload};
 
@@ -115,15 +115,24 @@ impl Driver for NoopDriver {
                     Ok(n)
                 }
             })),
-            None => run_blocking(&state, Ok, |i| {
-                calls.fetch_add(1, Ordering::Relaxed);
-                if spin {
-                    spin_for(delay);
-                } else if !delay.is_zero() {
-                    std::thread::sleep(delay);
-                }
-                Ok(records(workload.as_deref(), op, i))
-            }),
+            None => {
+                let one_call = |i: u64| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    if spin {
+                        spin_for(delay);
+                    } else if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                    Ok(records(workload.as_deref(), op, i))
+                };
+                // One thread per call in flight (--threads), each one call at a time.
+                std::thread::scope(|scope| {
+                    for worker in 0..phase.in_flight.max(1) as usize {
+                        let state = &*state;
+                        scope.spawn(move || run_blocking_counted(state, worker, Ok, one_call, |n| n));
+                    }
+                });
+            }
         }
         Ok(())
     }

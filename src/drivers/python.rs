@@ -136,6 +136,38 @@ impl PythonDriver {
     }
 }
 
+/// One thread's closed loop over the adapter's sync calls: arguments prepared, the call timed,
+/// the records counted after it.
+fn blocking_loop(
+    py: Python<'_>,
+    handle: &Py<PyAny>,
+    shim: &Py<PyModule>,
+    op: &str,
+    state: &PhaseState,
+    worker: usize,
+) -> anyhow::Result<()> {
+    let handle = handle.bind(py);
+    let prepare = handle.getattr(format!("args_{op}")).map_err(|e| py_err(py, e))?;
+    let call = handle.getattr(op).map_err(|e| py_err(py, e))?;
+    let shim = shim.bind(py);
+    let count = shim.getattr("count").map_err(|e| py_err(py, e))?;
+    let failed = |e: PyErr| {
+        let reason = shim
+            .call_method1("reason", (e.value(py),))
+            .and_then(|r| r.extract::<String>())
+            .unwrap_or_else(|_| "python exception".into());
+        CallError::new(reason)
+    };
+    run_blocking_counted(
+        state,
+        worker,
+        |i| prepare.call1((i,)).and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)).map_err(failed),
+        |args| call.call1(args).map_err(failed),
+        |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
+    );
+    Ok(())
+}
+
 impl Drop for PythonDriver {
     fn drop(&mut self) {
         Python::attach(|py| {
@@ -155,33 +187,31 @@ impl Driver for PythonDriver {
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op.name();
-        Python::attach(|py| {
-            if self.asynchronous {
+        if self.asynchronous {
+            return Python::attach(|py| {
                 let rec = Py::new(py, PhaseRecorder::new(state)).map_err(|e| py_err(py, e))?;
                 self.handle
                     .call_method1(py, "run_phase", (op, phase.calls, phase.in_flight, rec))
                     .map_err(|e| py_err(py, e))?;
-            } else {
-                let handle = self.handle.bind(py);
-                let prepare = handle.getattr(format!("args_{op}")).map_err(|e| py_err(py, e))?;
-                let call = handle.getattr(op).map_err(|e| py_err(py, e))?;
-                let shim = self.shim.bind(py);
-                let count = shim.getattr("count").map_err(|e| py_err(py, e))?;
-                let failed = |e: PyErr| {
-                    let reason = shim
-                        .call_method1("reason", (e.value(py),))
-                        .and_then(|r| r.extract::<String>())
-                        .unwrap_or_else(|_| "python exception".into());
-                    CallError::new(reason)
-                };
-                run_blocking_counted(
-                    &state,
-                    |i| prepare.call1((i,)).and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)).map_err(failed),
-                    |args| call.call1(args).map_err(failed),
-                    |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
-                );
-            }
-            Ok(())
+                Ok(())
+            });
+        }
+        let threads = phase.in_flight.max(1) as usize;
+        let (handle, shim, state) = (&self.handle, &self.shim, &*state);
+        if threads == 1 {
+            return Python::attach(|py| blocking_loop(py, handle, shim, op, state, 0));
+        }
+        // One OS thread per call in flight, each attached to the interpreter on its own; the
+        // clients let go of the GIL while they wait on the network.
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|worker| {
+                    scope.spawn(move || Python::attach(|py| blocking_loop(py, handle, shim, op, state, worker)))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a call thread panicked"))))
         })
     }
 }

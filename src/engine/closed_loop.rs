@@ -153,13 +153,15 @@ pub fn run_blocking<P>(
     prepare: impl FnMut(u64) -> Result<P, CallError>,
     call: impl FnMut(P) -> CallResult,
 ) {
-    run_blocking_counted(state, prepare, call, |n| n);
+    run_blocking_counted(state, 0, prepare, call, |n| n);
 }
 
 /// Like [`run_blocking`], for a call whose result is counted after the timed region:
-/// `count(result)` says how many records it moved.
+/// `count(result)` says how many records it moved. `worker` numbers the thread when several run
+/// the same phase (one call in flight each).
 pub fn run_blocking_counted<P, R>(
     state: &PhaseState,
+    worker: usize,
     mut prepare: impl FnMut(u64) -> Result<P, CallError>,
     mut call: impl FnMut(P) -> Result<R, CallError>,
     mut count: impl FnMut(R) -> u64,
@@ -172,7 +174,7 @@ pub fn run_blocking_counted<P, R>(
             Err(e) => Err(e),
         };
         let finished = Instant::now();
-        state.record_at(0, started, finished, &result.map(&mut count));
+        state.record_at(worker, started, finished, &result.map(&mut count));
     }
 }
 
