@@ -114,8 +114,19 @@ def reason(exc):
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
+async def sample_loop_gaps(rec):
+    """Yields to the event loop again and again, reporting each time how long the loop took to
+    come back: what any other task on the loop would wait while the client's calls run."""
+    now, gap, turn = rec.now, rec.gap, asyncio.sleep
+    while True:
+        asked = now()
+        await turn(0)
+        gap(asked, now())
+
+
 async def run_async(adapter, op, calls, in_flight, rec):
-    """`in_flight` coroutines take call indices from the recorder until it says stop."""
+    """`in_flight` coroutines take call indices from the recorder until it says stop, beside a
+    task that samples the loop's gaps (cancelled as soon as the calls are done)."""
     call = getattr(adapter, op)
     prepare = getattr(adapter, "args_" + op)
 
@@ -137,7 +148,15 @@ async def run_async(adapter, op, calls, in_flight, rec):
             else:
                 rec.done(k, started, rec.now(), count(result))
 
-    await asyncio.gather(*(worker(k) for k in range(max(1, min(in_flight, calls)))))
+    sampler = asyncio.ensure_future(sample_loop_gaps(rec))
+    try:
+        await asyncio.gather(*(worker(k) for k in range(max(1, min(in_flight, calls)))))
+    finally:
+        sampler.cancel()
+        try:
+            await sampler
+        except asyncio.CancelledError:
+            pass
 
 
 def new_event_loop(kind):

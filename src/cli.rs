@@ -210,6 +210,13 @@ pub struct BenchArgs {
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,
+    /// Run a pure-Python busy thread in each Python column's worker during measured phases, and
+    /// report how fast it ran against its speed alone.
+    #[arg(long)]
+    pub cpu_competitor: bool,
+    /// The async Python no-op column blocks its event loop for the stub delay (tests).
+    #[arg(long, hide = true)]
+    pub stub_blocking: bool,
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).

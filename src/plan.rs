@@ -54,6 +54,10 @@ pub struct Plan {
     pub event_loop: EventLoop,
     /// Microseconds each call of a no-op column takes (hidden `--stub-delay-us`).
     pub stub_delay_us: u64,
+    /// A competing Python thread runs in each Python worker during measured phases.
+    pub cpu_competitor: bool,
+    /// The async Python no-op column blocks its loop (hidden `--stub-blocking`).
+    pub stub_blocking: bool,
 }
 
 impl Plan {
@@ -86,6 +90,8 @@ impl Plan {
             sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
             event_loop: args.event_loop,
             stub_delay_us: args.stub_delay_us,
+            cpu_competitor: args.cpu_competitor,
+            stub_blocking: args.stub_blocking,
         })
     }
 

@@ -255,6 +255,8 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         over_floor_us: None,
         rounds: Vec::new(),
         notes: Vec::new(),
+        loop_starvation_us: None,
+        competitor: None,
     }
 }
 

@@ -188,6 +188,8 @@ mod tests {
                 })
                 .collect(),
             notes: Vec::new(),
+            loop_starvation_us: None,
+            competitor: None,
         }
     }
 

@@ -2,17 +2,20 @@
 //! batch_get / scan. Sync clients are timed by the engine's blocking loop around each call into
 //! the adapter (its arguments prepared before, its records counted after, both untimed); async
 //! clients run as coroutines on one event loop and report each call to the Rust recorder, which
-//! reads the Rust clock. Python is only ever entered from this thread.
+//! reads the Rust clock. With `--cpu-competitor`, a pure-Python thread competes with the calls
+//! during measured phases (see `aerobench_competitor.py`). Python is only ever entered from this thread.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::bystanders::CompetitorRun;
 use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_counted};
 use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
@@ -48,7 +51,16 @@ pub struct WorkerSpec {
     /// Microseconds each call of the shim's no-op client takes.
     #[serde(default)]
     pub stub_delay_us: u64,
+    /// Run a competing pure-Python thread during measured phases (`--cpu-competitor`).
+    #[serde(default)]
+    pub cpu_competitor: bool,
+    /// The async no-op client blocks its loop with `time.sleep` (hidden `--stub-blocking`).
+    #[serde(default)]
+    pub stub_blocking: bool,
 }
+
+/// How long the competing thread runs alone at connect to measure its solo speed.
+const COMPETITOR_SOLO: Duration = Duration::from_millis(300);
 
 pub struct PythonDriver {
     column: Column,
@@ -56,6 +68,8 @@ pub struct PythonDriver {
     /// The adapter (sync) or `AsyncRunner` (async) the shim returned.
     handle: Py<PyAny>,
     shim: Py<PyModule>,
+    /// The competing thread and its solo speed (iterations/s), with `--cpu-competitor`.
+    competitor: Option<(Py<PyAny>, f64)>,
 }
 
 impl PythonDriver {
@@ -93,6 +107,7 @@ impl PythonDriver {
                 pyspec.set_item("asynchronous", spec.asynchronous)?;
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
+                pyspec.set_item("stub_blocking", spec.stub_blocking)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()
@@ -123,9 +138,32 @@ impl PythonDriver {
                 policies,
                 error: None,
             };
-            Ok(PythonDriver { column, asynchronous: spec.asynchronous, handle: handle.unbind(), shim: shim.unbind() })
+            let competitor = if spec.cpu_competitor { Some(solo_competitor(py)?) } else { None };
+            Ok(PythonDriver {
+                column,
+                asynchronous: spec.asynchronous,
+                handle: handle.unbind(),
+                shim: shim.unbind(),
+                competitor,
+            })
         })
     }
+}
+
+/// A competing thread, and its speed running alone for [`COMPETITOR_SOLO`] (this thread lets go
+/// of the GIL meanwhile). Its clock is Rust's; the count is the thread's.
+fn solo_competitor(py: Python<'_>) -> anyhow::Result<(Py<PyAny>, f64)> {
+    let competitor = py
+        .import("aerobench_competitor")
+        .and_then(|m| m.call_method0("Competitor"))
+        .map_err(|e| py_err(py, e))
+        .context("cannot start the competing thread")?;
+    competitor.call_method0("start").map_err(|e| py_err(py, e))?;
+    let started = Instant::now();
+    py.detach(|| std::thread::sleep(COMPETITOR_SOLO));
+    let secs = started.elapsed().as_secs_f64();
+    let iterations: u64 = competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
+    Ok((competitor.unbind(), iterations as f64 / secs))
 }
 
 impl Drop for PythonDriver {
@@ -144,8 +182,17 @@ impl Driver for PythonDriver {
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op.name();
         Python::attach(|py| {
+            // The competitor runs during measured phases only, not during the warm-up.
+            let competing = self.competitor.as_ref().filter(|_| phase.round > 0);
+            let competing_since = match competing {
+                Some((c, _)) => {
+                    c.call_method0(py, "start").map_err(|e| py_err(py, e))?;
+                    Some(Instant::now())
+                }
+                None => None,
+            };
             if self.asynchronous {
-                let rec = Py::new(py, PhaseRecorder::new(state)).map_err(|e| py_err(py, e))?;
+                let rec = Py::new(py, PhaseRecorder::new(state.clone())).map_err(|e| py_err(py, e))?;
                 self.handle
                     .call_method1(py, "run_phase", (op, phase.calls, phase.in_flight, rec))
                     .map_err(|e| py_err(py, e))?;
@@ -168,6 +215,12 @@ impl Driver for PythonDriver {
                     |args| call.call1(args).map_err(failed),
                     |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
                 );
+            }
+            if let (Some((c, solo_per_sec)), Some(since)) = (competing, competing_since) {
+                let secs = since.elapsed().as_secs_f64();
+                let iterations: u64 =
+                    c.call_method0(py, "stop").and_then(|n| n.extract(py)).map_err(|e| py_err(py, e))?;
+                state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec: *solo_per_sec });
             }
             Ok(())
         })

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bystanders::{CompetitorRun, LoopGaps};
 use crate::stats::Recorder;
 use crate::workload::Operation;
 
@@ -21,6 +22,12 @@ pub struct Measured {
     pub server_unresponsive: bool,
     /// The client broke (not a failed call): the column cannot go on.
     pub driver_error: Option<String>,
+    /// Gaps of the column's event loop while the calls ran (async Python columns).
+    #[serde(default)]
+    pub loop_gaps: Option<LoopGaps>,
+    /// The competing Python thread's progress during the phase (`--cpu-competitor`).
+    #[serde(default)]
+    pub competitor: Option<CompetitorRun>,
 }
 
 #[cfg(test)]
@@ -43,6 +50,8 @@ mod tests {
             stopped: None,
             server_unresponsive: false,
             driver_error: None,
+            loop_gaps: None,
+            competitor: None,
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

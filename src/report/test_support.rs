@@ -79,6 +79,8 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
             })
             .collect(),
         notes: Vec::new(),
+        loop_starvation_us: None,
+        competitor: None,
     }
 }
 
