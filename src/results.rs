@@ -163,7 +163,7 @@ pub struct LoopGapStats {
 /// The competing thread's progress in iterations per second.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct CompetitorFigures {
-    /// Alone in the worker, before the first phase.
+    /// Alone in the worker after connecting (the fastest of three 100 ms runs).
     pub solo_per_sec: f64,
     /// While the column's calls ran (iterations over the summed time of the rounds).
     pub loaded_per_sec: f64,

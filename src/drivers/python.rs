@@ -59,8 +59,10 @@ pub struct WorkerSpec {
     pub stub_blocking: bool,
 }
 
-/// How long the competing thread runs alone at connect to measure its solo speed.
-const COMPETITOR_SOLO: Duration = Duration::from_millis(300);
+/// The competing thread's solo speed is the fastest of this many runs alone at connect, each
+/// [`COMPETITOR_SOLO`] long, so a neighbour taking the CPU for part of the time does not lower it.
+const COMPETITOR_SOLO_RUNS: u32 = 3;
+const COMPETITOR_SOLO: Duration = Duration::from_millis(100);
 
 pub struct PythonDriver {
     column: Column,
@@ -150,20 +152,24 @@ impl PythonDriver {
     }
 }
 
-/// A competing thread, and its speed running alone for [`COMPETITOR_SOLO`] (this thread lets go
-/// of the GIL meanwhile). Its clock is Rust's; the count is the thread's.
+/// A competing thread, and its speed running alone (the fastest of [`COMPETITOR_SOLO_RUNS`];
+/// this thread lets go of the GIL meanwhile). Its clock is Rust's; the count is the thread's.
 fn solo_competitor(py: Python<'_>) -> anyhow::Result<(Py<PyAny>, f64)> {
     let competitor = py
         .import("aerobench_competitor")
         .and_then(|m| m.call_method0("Competitor"))
         .map_err(|e| py_err(py, e))
         .context("cannot start the competing thread")?;
-    competitor.call_method0("start").map_err(|e| py_err(py, e))?;
-    let started = Instant::now();
-    py.detach(|| std::thread::sleep(COMPETITOR_SOLO));
-    let secs = started.elapsed().as_secs_f64();
-    let iterations: u64 = competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
-    Ok((competitor.unbind(), iterations as f64 / secs))
+    let mut fastest = 0.0f64;
+    for _ in 0..COMPETITOR_SOLO_RUNS {
+        competitor.call_method0("start").map_err(|e| py_err(py, e))?;
+        let started = Instant::now();
+        py.detach(|| std::thread::sleep(COMPETITOR_SOLO));
+        let secs = started.elapsed().as_secs_f64();
+        let iterations: u64 = competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
+        fastest = fastest.max(iterations as f64 / secs);
+    }
+    Ok((competitor.unbind(), fastest))
 }
 
 impl Drop for PythonDriver {
