@@ -80,10 +80,10 @@ fn bystanders(cell: &mut Cell, phases: &[&Measured]) {
     cell.competitor = bystanders::competitor_figures(&runs);
     if let Some(c) = cell.competitor {
         cell.notes.push(format!(
-            "competing Python work ran at {:.0}% of its solo speed ({} vs {} iterations)",
+            "competing Python work ran at {:.0}% of its solo speed ({} vs {} iterations/s)",
             c.fraction * 100.0,
-            numbers::per_sec(c.loaded_per_sec),
-            numbers::per_sec(c.solo_per_sec)
+            numbers::thousands(c.loaded_per_sec.round() as u64),
+            numbers::thousands(c.solo_per_sec.round() as u64)
         ));
     }
 }
