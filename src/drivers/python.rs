@@ -188,13 +188,10 @@ impl Driver for PythonDriver {
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op.name();
         Python::attach(|py| {
-            // The competitor runs during measured phases only, not during the warm-up.
-            let competing = self.competitor.as_ref().filter(|_| phase.round > 0);
-            let competing_since = match competing {
-                Some((c, _)) => {
-                    c.call_method0(py, "start").map_err(|e| py_err(py, e))?;
-                    Some(Instant::now())
-                }
+            // The competitor runs during measured phases only, not during the warm-up; it stops when
+            // `_competing` is dropped, however the phase ends.
+            let _competing = match self.competitor.as_ref().filter(|_| phase.round > 0) {
+                Some((thread, solo_per_sec)) => Some(Competing::start(py, thread, *solo_per_sec, state.clone())?),
                 None => None,
             };
             if self.asynchronous {
@@ -222,13 +219,33 @@ impl Driver for PythonDriver {
                     |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
                 );
             }
-            if let (Some((c, solo_per_sec)), Some(since)) = (competing, competing_since) {
-                let secs = since.elapsed().as_secs_f64();
-                let iterations: u64 =
-                    c.call_method0(py, "stop").and_then(|n| n.extract(py)).map_err(|e| py_err(py, e))?;
-                state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec: *solo_per_sec });
-            }
             Ok(())
         })
+    }
+}
+
+/// The competing thread while a phase runs: started on creation; on drop, stopped and its
+/// progress recorded into the phase (so a phase that fails leaves no thread spinning).
+struct Competing<'a> {
+    thread: &'a Py<PyAny>,
+    solo_per_sec: f64,
+    state: Arc<PhaseState>,
+    since: Instant,
+}
+
+impl<'a> Competing<'a> {
+    fn start(py: Python<'_>, thread: &'a Py<PyAny>, solo_per_sec: f64, state: Arc<PhaseState>) -> anyhow::Result<Self> {
+        thread.call_method0(py, "start").map_err(|e| py_err(py, e))?;
+        Ok(Competing { thread, solo_per_sec, state, since: Instant::now() })
+    }
+}
+
+impl Drop for Competing<'_> {
+    fn drop(&mut self) {
+        let secs = self.since.elapsed().as_secs_f64();
+        let stopped = Python::attach(|py| self.thread.call_method0(py, "stop").and_then(|n| n.extract::<u64>(py)));
+        if let Ok(iterations) = stopped {
+            self.state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec: self.solo_per_sec });
+        }
     }
 }
