@@ -140,8 +140,8 @@ pub struct Cell {
     /// Anything a reader must know about this cell (e.g. a scan that returned fewer records,
     /// too few calls for a p99, rounds that disagree).
     pub notes: Vec<String>,
-    /// Gaps between the turns of a task that only yields on the column's event loop while the
-    /// calls ran, over every round; `None` for columns without an event loop.
+    /// Gaps between asking the column's event loop to resume a task that yields once every 2 ms
+    /// and its resuming, while the calls ran, over every round; `None` without an event loop.
     #[serde(default)]
     pub loop_starvation_us: Option<LoopGapStats>,
     /// Speed of the competing pure-Python thread (`--cpu-competitor`) while the calls ran,
