@@ -1,6 +1,8 @@
 """A Python client that does nothing: measures the embedded path's own cost per call. With
 spec["stub_delay_us"] set, each call sleeps that long instead (time.sleep, or asyncio.sleep
-for the async client), so tests can check measured values against a known latency."""
+for the async client), so tests can check measured values against a known latency. With
+spec["stub_blocking"] the async client blocks its event loop with time.sleep instead, as a client
+holding the GIL inside its call would, and then yields once."""
 
 import asyncio
 import time
@@ -56,8 +58,15 @@ class Sync:
 
 
 class Async(Sync):
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.blocking = spec.get("stub_blocking", False)
+
     async def _await(self):
-        if self.delay:
+        if self.delay and self.blocking:
+            time.sleep(self.delay)
+            await asyncio.sleep(0)  # then yields once, as a call that awaits its reply does
+        elif self.delay:
             await asyncio.sleep(self.delay)
 
     async def put(self, i):

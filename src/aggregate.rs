@@ -5,6 +5,8 @@
 
 use crate::compare::MIN_CALLS_FOR_P99;
 use crate::engine::Measured;
+use crate::engine::bystanders::{self, CompetitorRun, LoopGaps};
+use crate::report::numbers;
 use crate::results::{Cell, Column, CpuCost, RoundFigures};
 use crate::stats::{self, Recorder};
 use crate::workload::{Operation, Workload};
@@ -70,7 +72,37 @@ pub fn cell(column: &str, op: Operation, phases: &[&Measured], workload: &Worklo
     cell.rounds = phases.iter().map(|m| figures(m)).collect();
     cell.cpu = cpu_cost(phases, all.successes(), wall);
     cell.notes = notes(op, phases, &all, &cell.rounds, workload);
+    bystanders(&mut cell, phases);
     cell
+}
+
+/// The cell's event-loop gaps and competitor speed over its rounds, and a note for each so the
+/// tables show them.
+fn bystanders(cell: &mut Cell, phases: &[&Measured]) {
+    let mut gaps: Option<LoopGaps> = None;
+    for g in phases.iter().filter_map(|m| m.loop_gaps.as_ref()) {
+        gaps.get_or_insert_with(LoopGaps::default).merge(g);
+    }
+    cell.loop_starvation_us = gaps.and_then(|g| g.summary());
+    if let Some(s) = cell.loop_starvation_us {
+        cell.notes.push(format!(
+            "event loop kept a yielding task waiting p50 {}, p99 {}, max {} ({} gaps)",
+            numbers::latency(s.p50),
+            numbers::latency(s.p99),
+            numbers::latency(s.max),
+            numbers::thousands(s.samples)
+        ));
+    }
+    let runs: Vec<CompetitorRun> = phases.iter().filter_map(|m| m.competitor).collect();
+    cell.competitor = bystanders::competitor_figures(&runs);
+    if let Some(c) = cell.competitor {
+        cell.notes.push(format!(
+            "competing Python work ran at {:.0}% of its solo speed ({} vs {} iterations/s)",
+            c.fraction * 100.0,
+            numbers::thousands(c.loaded_per_sec.round() as u64),
+            numbers::thousands(c.solo_per_sec.round() as u64)
+        ));
+    }
 }
 
 fn notes(
@@ -170,6 +202,8 @@ mod tests {
             cpu_secs: Some(wall_secs / 2.0),
             peak_rss_bytes: None,
             gc_secs: None,
+            loop_gaps: None,
+            competitor: None,
         }
     }
 

@@ -225,6 +225,13 @@ pub struct BenchArgs {
     /// With --stub-delay-us, no-op columns keep the CPU busy for the delay instead of sleeping.
     #[arg(long, hide = true)]
     pub stub_spin: bool,
+    /// Run a pure-Python busy thread in each Python column's worker during measured phases, and
+    /// report how fast it ran against its speed alone.
+    #[arg(long)]
+    pub cpu_competitor: bool,
+    /// The async Python no-op column blocks its event loop for the stub delay (tests).
+    #[arg(long, hide = true)]
+    pub stub_blocking: bool,
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).

@@ -79,6 +79,10 @@ pub struct Plan {
     pub stub_spin: bool,
     /// Which policies every client runs with.
     pub policies: Policies,
+    /// A competing Python thread runs in each Python worker during measured phases.
+    pub cpu_competitor: bool,
+    /// The async Python no-op column blocks its loop (hidden `--stub-blocking`).
+    pub stub_blocking: bool,
 }
 
 impl Plan {
@@ -114,6 +118,8 @@ impl Plan {
             stub_delay_us: args.stub_delay_us,
             stub_spin: args.stub_spin,
             policies: args.policies,
+            cpu_competitor: args.cpu_competitor,
+            stub_blocking: args.stub_blocking,
         })
     }
 

@@ -145,6 +145,35 @@ pub struct Cell {
     /// Anything a reader must know about this cell (e.g. a scan that returned fewer records,
     /// too few calls for a p99, rounds that disagree).
     pub notes: Vec<String>,
+    /// Gaps between asking the column's event loop to resume a task that yields once every 2 ms
+    /// and its resuming, while the calls ran, over every round; `None` without an event loop.
+    #[serde(default)]
+    pub loop_starvation_us: Option<LoopGapStats>,
+    /// Speed of the competing pure-Python thread (`--cpu-competitor`) while the calls ran,
+    /// against its speed alone; `None` when it did not run.
+    #[serde(default)]
+    pub competitor: Option<CompetitorFigures>,
+}
+
+/// Event-loop gaps in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoopGapStats {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// Gaps measured.
+    pub samples: u64,
+}
+
+/// The competing thread's progress in iterations per second.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct CompetitorFigures {
+    /// Alone in the worker after connecting (the fastest of three 100 ms runs).
+    pub solo_per_sec: f64,
+    /// While the column's calls ran (iterations over the summed time of the rounds).
+    pub loaded_per_sec: f64,
+    /// `loaded_per_sec / solo_per_sec`.
+    pub fraction: f64,
 }
 
 /// One round of one cell.

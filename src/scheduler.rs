@@ -297,6 +297,8 @@ fn python_lane(
         stub_delay_us: plan.stub_delay_us,
         stub_spin: plan.stub_spin,
         policies: plan.policies.name().to_string(),
+        cpu_competitor: plan.cpu_competitor,
+        stub_blocking: plan.stub_blocking,
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

@@ -256,6 +256,8 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         rounds: Vec::new(),
         cpu: None,
         notes: Vec::new(),
+        loop_starvation_us: None,
+        competitor: None,
     }
 }
 

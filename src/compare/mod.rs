@@ -204,6 +204,8 @@ mod tests {
                 })
                 .collect(),
             notes: Vec::new(),
+            loop_starvation_us: None,
+            competitor: None,
         }
     }
 

@@ -2,17 +2,20 @@
 //! batch_get / scan. Sync clients are timed by the engine's blocking loop around each call into
 //! the adapter (its arguments prepared before, its records counted after, both untimed); async
 //! clients run as coroutines on one event loop and report each call to the Rust recorder, which
-//! reads the Rust clock. Python is only ever entered from this thread.
+//! reads the Rust clock. With `--cpu-competitor`, a pure-Python thread competes with the calls
+//! during measured phases (see `aerobench_competitor.py`). Python is only ever entered from this thread.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::bystanders::CompetitorRun;
 use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_counted};
 use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
@@ -54,7 +57,18 @@ pub struct WorkerSpec {
     /// `explicit` (equal timeouts, retries and pools for every client) or `defaults`.
     #[serde(default)]
     pub policies: String,
+    /// Run a competing pure-Python thread during measured phases (`--cpu-competitor`).
+    #[serde(default)]
+    pub cpu_competitor: bool,
+    /// The async no-op client blocks its loop with `time.sleep` (hidden `--stub-blocking`).
+    #[serde(default)]
+    pub stub_blocking: bool,
 }
+
+/// The competing thread's solo speed is the fastest of this many runs alone at connect, each
+/// [`COMPETITOR_SOLO`] long, so a neighbour taking the CPU for part of the time does not lower it.
+const COMPETITOR_SOLO_RUNS: u32 = 3;
+const COMPETITOR_SOLO: Duration = Duration::from_millis(100);
 
 pub struct PythonDriver {
     column: Column,
@@ -62,6 +76,8 @@ pub struct PythonDriver {
     /// The adapter (sync) or `AsyncRunner` (async) the shim returned.
     handle: Py<PyAny>,
     shim: Py<PyModule>,
+    /// The competing thread and its solo speed (iterations/s), with `--cpu-competitor`.
+    competitor: Option<(Py<PyAny>, f64)>,
 }
 
 impl PythonDriver {
@@ -101,6 +117,7 @@ impl PythonDriver {
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("stub_spin", spec.stub_spin)?;
                 pyspec.set_item("policies", if spec.policies.is_empty() { "explicit" } else { &spec.policies })?;
+                pyspec.set_item("stub_blocking", spec.stub_blocking)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()
@@ -131,7 +148,14 @@ impl PythonDriver {
                 policies,
                 error: None,
             };
-            Ok(PythonDriver { column, asynchronous: spec.asynchronous, handle: handle.unbind(), shim: shim.unbind() })
+            let competitor = if spec.cpu_competitor { Some(solo_competitor(py)?) } else { None };
+            Ok(PythonDriver {
+                column,
+                asynchronous: spec.asynchronous,
+                handle: handle.unbind(),
+                shim: shim.unbind(),
+                competitor,
+            })
         })
     }
 }
@@ -168,6 +192,26 @@ fn blocking_loop(
     Ok(())
 }
 
+/// A competing thread, and its speed running alone (the fastest of [`COMPETITOR_SOLO_RUNS`];
+/// this thread lets go of the GIL meanwhile). Its clock is Rust's; the count is the thread's.
+fn solo_competitor(py: Python<'_>) -> anyhow::Result<(Py<PyAny>, f64)> {
+    let competitor = py
+        .import("aerobench_competitor")
+        .and_then(|m| m.call_method0("Competitor"))
+        .map_err(|e| py_err(py, e))
+        .context("cannot start the competing thread")?;
+    let mut fastest = 0.0f64;
+    for _ in 0..COMPETITOR_SOLO_RUNS {
+        competitor.call_method0("start").map_err(|e| py_err(py, e))?;
+        let started = Instant::now();
+        py.detach(|| std::thread::sleep(COMPETITOR_SOLO));
+        let secs = started.elapsed().as_secs_f64();
+        let iterations: u64 = competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
+        fastest = fastest.max(iterations as f64 / secs);
+    }
+    Ok((competitor.unbind(), fastest))
+}
+
 impl Drop for PythonDriver {
     fn drop(&mut self) {
         Python::attach(|py| {
@@ -187,9 +231,17 @@ impl Driver for PythonDriver {
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op.name();
+        // The competitor runs during measured phases only, not during the warm-up; it stops when
+        // `_competing` is dropped, however the phase ends.
+        let _competing = match self.competitor.as_ref().filter(|_| phase.round > 0) {
+            Some((thread, solo_per_sec)) => {
+                Some(Python::attach(|py| Competing::start(py, thread, *solo_per_sec, state.clone()))?)
+            }
+            None => None,
+        };
         if self.asynchronous {
             return Python::attach(|py| {
-                let rec = Py::new(py, PhaseRecorder::new(state)).map_err(|e| py_err(py, e))?;
+                let rec = Py::new(py, PhaseRecorder::new(state.clone())).map_err(|e| py_err(py, e))?;
                 self.handle
                     .call_method1(py, "run_phase", (op, phase.calls, phase.in_flight, rec))
                     .map_err(|e| py_err(py, e))?;
@@ -213,5 +265,31 @@ impl Driver for PythonDriver {
                 .into_iter()
                 .try_for_each(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a call thread panicked"))))
         })
+    }
+}
+
+/// The competing thread while a phase runs: started on creation; on drop, stopped and its
+/// progress recorded into the phase (so a phase that fails leaves no thread spinning).
+struct Competing<'a> {
+    thread: &'a Py<PyAny>,
+    solo_per_sec: f64,
+    state: Arc<PhaseState>,
+    since: Instant,
+}
+
+impl<'a> Competing<'a> {
+    fn start(py: Python<'_>, thread: &'a Py<PyAny>, solo_per_sec: f64, state: Arc<PhaseState>) -> anyhow::Result<Self> {
+        thread.call_method0(py, "start").map_err(|e| py_err(py, e))?;
+        Ok(Competing { thread, solo_per_sec, state, since: Instant::now() })
+    }
+}
+
+impl Drop for Competing<'_> {
+    fn drop(&mut self) {
+        let secs = self.since.elapsed().as_secs_f64();
+        let stopped = Python::attach(|py| self.thread.call_method0(py, "stop").and_then(|n| n.extract::<u64>(py)));
+        if let Ok(iterations) = stopped {
+            self.state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec: self.solo_per_sec });
+        }
     }
 }

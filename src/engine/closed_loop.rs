@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::stats::Recorder;
 
 use super::Phase;
+use super::bystanders::Bystanders;
 use super::stop::Watchdog;
 
 /// What one call did: records moved, or why it failed.
@@ -42,6 +43,8 @@ pub struct PhaseState {
     pub done: Arc<AtomicU64>,
     pub watchdog: Watchdog,
     shards: Vec<Mutex<Recorder>>,
+    /// Other work in the process, measured while the calls run.
+    pub bystanders: Bystanders,
 }
 
 impl PhaseState {
@@ -56,6 +59,7 @@ impl PhaseState {
             done: Arc::new(AtomicU64::new(0)),
             watchdog: Watchdog::new(phase.patience),
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
+            bystanders: Bystanders::default(),
         })
     }
 

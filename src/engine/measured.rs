@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bystanders::{CompetitorRun, LoopGaps};
 use crate::stats::Recorder;
 use crate::workload::Operation;
 
@@ -27,6 +28,12 @@ pub struct Measured {
     pub peak_rss_bytes: Option<u64>,
     /// Time the client's garbage collector ran during the phase (Python clients).
     pub gc_secs: Option<f64>,
+    /// Gaps of the column's event loop while the calls ran (async Python columns).
+    #[serde(default)]
+    pub loop_gaps: Option<LoopGaps>,
+    /// The competing Python thread's progress during the phase (`--cpu-competitor`).
+    #[serde(default)]
+    pub competitor: Option<CompetitorRun>,
 }
 
 #[cfg(test)]
@@ -52,6 +59,8 @@ mod tests {
             cpu_secs: Some(0.1),
             peak_rss_bytes: Some(1 << 20),
             gc_secs: None,
+            loop_gaps: None,
+            competitor: None,
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

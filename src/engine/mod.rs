@@ -3,6 +3,7 @@
 //! make one call (or, for embedded async clients, run the calls the engine hands out). Which
 //! phase runs when is the scheduler's business, not the engine's.
 
+pub mod bystanders;
 pub mod closed_loop;
 pub mod cpu;
 pub mod measured;
@@ -125,6 +126,8 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
         stopped: state.watchdog.reason().map(|r| r.to_string()),
         server_unresponsive: matches!(state.watchdog.reason(), Some(stop::StopReason::ServerUnresponsive(_))),
         driver_error: result.err().map(|e| format!("{e:#}")),
+        loop_gaps: state.bystanders.loop_gaps(),
+        competitor: state.bystanders.competitor(),
     }
 }
 

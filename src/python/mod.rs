@@ -21,13 +21,15 @@ pub const PYTHON_EXECUTABLE: &str = env!("AEROBENCH_PYTHON_EXECUTABLE");
 /// Its `major.minor`.
 pub const PYTHON_VERSION: &str = env!("AEROBENCH_PYTHON_VERSION");
 
-/// The shim: (module name, source). The common module comes first; adapters import it.
+/// The shim: (module name, source). The common module comes first; adapters import it. Modules
+/// not named `aerobench_client_*` are shared and loaded in every worker.
 pub const SHIM: &[(&str, &str)] = &[
     ("aerobench_shim", include_str!("../../python_shim/aerobench_shim.py")),
     ("aerobench_client_aerospike_py", include_str!("../../python_shim/aerobench_client_aerospike_py.py")),
     ("aerobench_client_official", include_str!("../../python_shim/aerobench_client_official.py")),
     ("aerobench_client_native", include_str!("../../python_shim/aerobench_client_native.py")),
     ("aerobench_client_noop", include_str!("../../python_shim/aerobench_client_noop.py")),
+    ("aerobench_competitor", include_str!("../../python_shim/aerobench_competitor.py")),
 ];
 
 static INIT: Once = Once::new();
@@ -71,11 +73,11 @@ mod aerobench_native {
     use super::recorder::gc_event;
 }
 
-/// Puts `dirs` (and what their `.pth` files name) first on `sys.path` and loads the common shim
-/// module and the adapter `module` (which imports its client package).
+/// Puts `dirs` (and what their `.pth` files name) first on `sys.path` and loads the shared shim
+/// modules and the adapter `module` (which imports its client package).
 pub fn prepare(py: Python<'_>, dirs: &[&Path], module: &str) -> anyhow::Result<()> {
     site::add_first(py, dirs).map_err(|e| py_err(py, e))?;
-    for (name, source) in SHIM.iter().filter(|(name, _)| *name == SHIM[0].0 || *name == module) {
+    for (name, source) in SHIM.iter().filter(|(name, _)| !name.starts_with("aerobench_client_") || *name == module) {
         let code = CString::new(*source).context("shim source contains a NUL byte")?;
         let file = CString::new(format!("<aerobench>/python_shim/{name}.py"))?;
         let module_name = CString::new(*name)?;

@@ -1,7 +1,7 @@
 //! The recorder an embedded async client reports through: `next()` hands out call indices (the
 //! engine decides when a phase is over), `now()` reads the Rust clock, and `done()`/`fail()`
-//! record the latency measured by that clock into the phase's histograms. Python measures
-//! nothing itself.
+//! record the latency measured by that clock into the phase's histograms, `gap()` the event
+//! loop's gaps between a yielding task's turns. Python measures nothing itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -42,6 +42,11 @@ impl PhaseRecorder {
     /// The call that ran from token `started` to token `finished` succeeded, moving `records`.
     fn done(&self, worker: usize, started: u64, finished: u64, records: u64) {
         self.state.record_at(worker, self.instant(started), self.instant(finished), &Ok(records));
+    }
+
+    /// A task that yielded to the event loop at token `asked` was resumed at token `resumed`.
+    fn gap(&self, asked: u64, resumed: u64) {
+        self.state.bystanders.gap(self.instant(resumed).saturating_duration_since(self.instant(asked)));
     }
 
     /// The call that started at token `started` failed (now) for `reason`.

@@ -1,5 +1,5 @@
 //! What was measured, written above the tables: the title, the server, the machine, the
-//! workload, and one line per column (client version, mode, in flight, source, Python, policies).
+//! workload, whether a competing thread ran, and one line per column (client version, mode, in flight, source, Python, policies).
 //! Exporters decide the layout; this file decides the words.
 
 use crate::results::{Column, RunReport};
@@ -73,6 +73,12 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
                  latency above it (clients with one call in flight)",
                 floor.label
             ),
+        ));
+    }
+    if report.cells.iter().any(|c| c.competitor.is_some()) {
+        lines.push(Line::new(
+            "Competitor",
+            "a pure-Python busy thread ran in each Python worker during the measured phases              (--cpu-competitor), so those columns' figures are under load; the notes say how fast it ran",
         ));
     }
     lines
@@ -205,6 +211,17 @@ mod tests {
         assert!(lines[5].text.contains("against official aerospike (C)") && lines[5].text.contains("3 rounds"));
         assert_eq!(lines[6].label, "CPU");
         assert_eq!(lines[7].label, "Floor");
+    }
+
+    #[test]
+    fn a_competitor_is_said_once_in_the_header() {
+        let mut report = sample_report();
+        assert!(run_lines(&report).iter().all(|l| l.label != "Competitor"));
+        report.cells[1].competitor =
+            Some(crate::results::CompetitorFigures { solo_per_sec: 10.0, loaded_per_sec: 4.1, fraction: 0.41 });
+        let competitor: Vec<Line> = run_lines(&report).into_iter().filter(|l| l.label == "Competitor").collect();
+        assert_eq!(competitor.len(), 1);
+        assert!(competitor[0].text.contains("--cpu-competitor"));
     }
 
     #[test]

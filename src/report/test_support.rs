@@ -89,6 +89,8 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
             gc_secs: Some(0.01 * 1_000.0 / ops_per_sec),
         }),
         notes: Vec::new(),
+        loop_starvation_us: None,
+        competitor: None,
     }
 }
 
