@@ -159,8 +159,8 @@ fn notes(
         let (lo, hi) = rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         if hi / lo > DISAGREEING_ROUNDS {
             notes.push(format!(
-                "rounds disagree widely: ops/s varies over {DISAGREEING_ROUNDS}x from round to round (see the \
-                 rounds in the JSON); a busy machine, or a client whose speed drifts"
+                "rounds disagree widely: ops/s varies over {DISAGREEING_ROUNDS}x between rounds (short phases \
+                 or a busy machine; the rounds are in the JSON)"
             ));
         }
     }
