@@ -108,12 +108,8 @@ fn main() {
             x.sort_by(f64::total_cmp);
             x[x.len() / 2]
         };
-        let figures: [(&str, fn(&Figures) -> f64, bool); 4] = [
-            ("put", |f| f.0, false),
-            ("get", |f| f.1, false),
-            ("put CPU", |f| f.2, true),
-            ("get CPU", |f| f.3, true),
-        ];
+        let figures: [(&str, fn(&Figures) -> f64, bool); 4] =
+            [("put", |f| f.0, false), ("get", |f| f.1, false), ("put CPU", |f| f.2, true), ("get CPU", |f| f.3, true)];
         for (name, pick, is_cpu) in figures {
             let (a, p) = (median(&ab, pick), median(&plain, pick));
             let diff = (a - p) / p * 100.0;
@@ -125,7 +121,9 @@ fn main() {
             println!("{column:<24} {name:>8} {a:>12.1} {p:>12.1} {diff:>+7.1}%");
         }
     }
-    println!("largest difference: latency {worst:.1}% (target: within 5%), CPU per call {worst_cpu:.1}% (target: within 10%)");
+    println!(
+        "largest difference: latency {worst:.1}% (target: within 5%), CPU per call {worst_cpu:.1}% (target: within 10%)"
+    );
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -50,7 +50,8 @@ class Sync(_Common):
         return 1
 
     def batch_get(self, keys):
-        return records(self.c.batch_read(keys, policy=self.policy))
+        res = self.c.batch_read(keys, policy=self.policy)
+        return records(res) if self.materialise else len(keys)
 
     def scan(self):
         return len(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
@@ -75,7 +76,8 @@ class Async(_Common):
         return 1
 
     async def batch_get(self, keys):
-        return records(await self.c.batch_read(keys, policy=self.policy))
+        res = await self.c.batch_read(keys, policy=self.policy)
+        return records(res) if self.materialise else len(keys)
 
     async def scan(self):
         return len(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))

@@ -44,7 +44,8 @@ class Sync(_Common):
         return 1
 
     def batch_get(self, keys):
-        return [r.record for r in self.c.batch_read_blocking(keys, batch_policy=self.bp)]
+        res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        return [r.record for r in res] if self.materialise else len(keys)
 
     def scan(self):
         return sum(1 for _ in self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp))
@@ -68,7 +69,8 @@ class Async(_Common):
         return 1
 
     async def batch_get(self, keys):
-        return [r.record for r in await self.c.batch_read(keys, batch_policy=self.bp)]
+        res = await self.c.batch_read(keys, batch_policy=self.bp)
+        return [r.record for r in res] if self.materialise else len(keys)
 
     async def scan(self):
         rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)

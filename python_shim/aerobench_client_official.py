@@ -46,7 +46,8 @@ class Sync(Adapter):
         return 1
 
     def batch_get(self, keys):
-        return [r.record for r in self.c.batch_read(keys).batch_records]
+        res = self.c.batch_read(keys)
+        return [r.record for r in res.batch_records] if self.materialise else len(keys)
 
     def scan(self):
         return len(self.c.query(self.ns, self.set).results())

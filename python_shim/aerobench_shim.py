@@ -58,6 +58,9 @@ class Adapter:
         # "explicit": the same timeouts, retries and pools for every client; "defaults": each
         # client's own, as most users run them.
         self.explicit = spec.get("policies", "explicit") == "explicit"
+        # "records": a batch call's records are read inside the timed call, as an application
+        # reads them; "none": the call stops at what the client returns (lazy handles unread).
+        self.materialise = spec.get("materialise", "records") == "records"
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))

@@ -123,6 +123,13 @@ fn assemble(
     let operations: Vec<String> = plan.ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
     let mut cells = aggregate::cells(&columns, &plan.ops, &outcome.measured, &plan.workload);
+    if plan.materialise == crate::plan::Materialise::None {
+        let python = |id: &str| columns.iter().any(|c| c.id == id && c.python_version.is_some());
+        for cell in cells.iter_mut().filter(|c| c.operation == "batch_get" && python(&c.column)) {
+            cell.notes
+                .push("--materialise none: the records returned were not read; records counts keys asked".to_string());
+        }
+    }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
     let ratios = compare::ratios(&columns, &cells, &operations, &pairs);
@@ -150,6 +157,7 @@ fn assemble(
             phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
             histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
             policies: plan.policies.name().to_string(),
+            materialise: plan.materialise.name().to_string(),
         },
         baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
         floor,

@@ -204,6 +204,11 @@ pub struct BenchArgs {
     /// every client) or each client's own defaults.
     #[arg(long, value_enum, default_value = "explicit")]
     pub policies: crate::plan::Policies,
+    /// What a Python batch call's timed region includes: records (every returned record read, as
+    /// an application does; what the official client always does inside its call) or none (stop
+    /// at what the client returns; record counts are then keys asked).
+    #[arg(long, value_enum, default_value = "records")]
+    pub materialise: crate::plan::Materialise,
     /// Per-operation timeout in milliseconds.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,

@@ -30,6 +30,24 @@ impl From<&&'static ColumnKind> for PlannedColumn {
     }
 }
 
+/// How much of a Python batch result the timed call reads (`--materialise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Materialise {
+    /// Every returned record is read inside the timed call.
+    Records,
+    /// The call stops at what the client returns.
+    None,
+}
+
+impl Materialise {
+    pub fn name(self) -> &'static str {
+        match self {
+            Materialise::Records => "records",
+            Materialise::None => "none",
+        }
+    }
+}
+
 /// The policies the clients run with (`--policies`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Policies {
@@ -79,6 +97,8 @@ pub struct Plan {
     pub stub_spin: bool,
     /// Which policies every client runs with.
     pub policies: Policies,
+    /// How much of a Python batch result the timed call reads.
+    pub materialise: Materialise,
     /// A competing Python thread runs in each Python worker during measured phases.
     pub cpu_competitor: bool,
     /// The async Python no-op column blocks its loop (hidden `--stub-blocking`).
@@ -118,6 +138,7 @@ impl Plan {
             stub_delay_us: args.stub_delay_us,
             stub_spin: args.stub_spin,
             policies: args.policies,
+            materialise: args.materialise,
             cpu_competitor: args.cpu_competitor,
             stub_blocking: args.stub_blocking,
         })

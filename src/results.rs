@@ -83,6 +83,9 @@ pub struct Workload {
     /// `explicit` (the same timeouts, retries and pools for every client) or `defaults` (each
     /// client's own).
     pub policies: String,
+    /// `records` (a Python batch call's records are read inside the timed call) or `none` (the
+    /// call stops at what the client returns; batch record counts are then keys asked).
+    pub materialise: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

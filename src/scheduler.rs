@@ -297,6 +297,7 @@ fn python_lane(
         stub_delay_us: plan.stub_delay_us,
         stub_spin: plan.stub_spin,
         policies: plan.policies.name().to_string(),
+        materialise: plan.materialise.name().to_string(),
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
     };

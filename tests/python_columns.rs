@@ -474,3 +474,36 @@ fn each_clients_default_policies_and_four_calls_in_flight_everywhere() {
         assert_eq!(c["errors"], 0, "{c}");
     }
 }
+
+#[test]
+fn batch_records_are_read_unless_asked_not_to() {
+    let clients = "aerospike-py-sync,official-c,aerospike-native-async";
+    for (materialise, noted) in [("records", false), ("none", true)] {
+        let out = aerobench(
+            &[
+                "--materialise",
+                materialise,
+                "--ops",
+                "batch_get",
+                "--count",
+                "300",
+                "--concurrency",
+                "4",
+                "--clients",
+                clients,
+            ],
+            &[],
+        );
+        let r = report(&out);
+        assert!(out.status.success(), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(r["workload"]["materialise"], materialise);
+        for id in clients.split(',') {
+            let cell = cells(&r, id)[0];
+            assert_eq!(cell["errors"], 0, "{cell}");
+            // Every record was written first, so found (read) and asked (not read) agree.
+            assert_eq!(cell["records"], 300, "{materialise} {id}: {cell}");
+            let notes = cell["notes"].as_array().unwrap();
+            assert_eq!(notes.iter().any(|n| n.as_str().unwrap().contains("--materialise none")), noted, "{cell}");
+        }
+    }
+}

@@ -57,6 +57,9 @@ pub struct WorkerSpec {
     /// `explicit` (equal timeouts, retries and pools for every client) or `defaults`.
     #[serde(default)]
     pub policies: String,
+    /// `records` or `none` (see `--materialise`).
+    #[serde(default)]
+    pub materialise: String,
     /// Run a competing pure-Python thread during measured phases (`--cpu-competitor`).
     #[serde(default)]
     pub cpu_competitor: bool,
@@ -116,6 +119,8 @@ impl PythonDriver {
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("stub_spin", spec.stub_spin)?;
+                pyspec
+                    .set_item("materialise", if spec.materialise.is_empty() { "records" } else { &spec.materialise })?;
                 pyspec.set_item("policies", if spec.policies.is_empty() { "explicit" } else { &spec.policies })?;
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;

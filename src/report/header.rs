@@ -148,7 +148,7 @@ fn workload(report: &RunReport) -> String {
         } else {
             "the same explicit policies for every client"
         }
-    )
+    ) + if w.materialise == "none" { "; Python batch records not read (--materialise none)" } else { "" }
 }
 
 fn column(c: &Column) -> String {

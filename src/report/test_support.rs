@@ -192,6 +192,7 @@ fn sample_without_ratios() -> RunReport {
             phase_duration_secs: None,
             histogram_unit: "ns".to_owned(),
             policies: "explicit".to_owned(),
+            materialise: "records".to_owned(),
         },
         columns: vec![
             column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),
