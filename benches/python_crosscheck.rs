@@ -43,6 +43,9 @@ fn pinned(cpu: &str, program: &str) -> Command {
 /// (put avg µs, get avg µs, put CPU µs/call, get CPU µs/call).
 type Figures = (f64, f64, f64, f64);
 
+/// A figure's name, how to pick it out of [`Figures`], and whether it is a CPU figure.
+type Pick = (&'static str, fn(&Figures) -> f64, bool);
+
 fn aerobench_avgs(port: u16, column: &str, count: u64) -> Figures {
     let out = pinned("0", EXE)
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", column])
@@ -108,7 +111,7 @@ fn main() {
             x.sort_by(f64::total_cmp);
             x[x.len() / 2]
         };
-        let figures: [(&str, fn(&Figures) -> f64, bool); 4] =
+        let figures: [Pick; 4] =
             [("put", |f| f.0, false), ("get", |f| f.1, false), ("put CPU", |f| f.2, true), ("get CPU", |f| f.3, true)];
         for (name, pick, is_cpu) in figures {
             let (a, p) = (median(&ab, pick), median(&plain, pick));
