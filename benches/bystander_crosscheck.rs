@@ -1,0 +1,120 @@
+//! Cross-check of what a client costs the process around it, for the scenario users ask about:
+//! batch reads of 720 keys × 8 float bins, 8 calls in flight under asyncio (aerospike-py's
+//! AsyncClient, and the official client through run_in_executor), with a pure-Python thread
+//! competing. aerobench's CPU per call, loop-gap p99 and competitor speed against an independent
+//! script (`benches/python/bystander_check.py`) that measures the same quantities without
+//! aerobench's shim. Alternating runs against one built-in server; medians are compared.
+//!
+//! `cargo bench --bench bystander_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_aerobench");
+const BATCH: u64 = 720;
+const IN_FLIGHT: u32 = 8;
+
+fn python() -> String {
+    std::env::var("AEROBENCH_PYTHON").or_else(|_| std::env::var("PYO3_PYTHON")).unwrap_or_else(|_| "python3".into())
+}
+
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache").join("aerobench"));
+    base.join("py3.11")
+}
+
+/// (CPU µs per call, loop-gap p99 µs, competitor speed over solo).
+type Figures = (f64, f64, f64);
+
+fn aerobench(port: u16, column: &str, count: u64, compete: bool) -> Value {
+    let mut cmd = Command::new(EXE);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", column, "--ops", "batch_get"])
+        .args(["--count", &count.to_string(), "--batch-size", &BATCH.to_string(), "--bins", "8"])
+        .args(["--bin-type", "float", "--concurrency", &IN_FLIGHT.to_string(), "--rounds", "3"])
+        .args(["--no-prewrite", "--format", "json", "--quiet"]);
+    if compete {
+        cmd.arg("--cpu-competitor");
+    }
+    let out = cmd.output().expect("run aerobench");
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    r["cells"][0].clone()
+}
+
+fn aerobench_figures(port: u16, column: &str, count: u64) -> Figures {
+    // CPU per call without the competing thread, whose CPU the worker process would count too.
+    let alone = aerobench(port, column, count, false);
+    let loaded = aerobench(port, column, count, true);
+    (
+        alone["cpu"]["cpu_us_per_op"].as_f64().unwrap(),
+        loaded["loop_starvation_us"]["p99"].as_f64().unwrap_or(f64::NAN),
+        loaded["competitor"]["fraction"].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+fn script_figures(port: u16, client: &str, folder: &str, count: u64) -> Figures {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/bystander_check.py");
+    let out = Command::new(python())
+        .args([script, client, "127.0.0.1", &port.to_string(), &count.to_string(), &BATCH.to_string()])
+        .arg(IN_FLIGHT.to_string())
+        .env("PYTHONPATH", cache_dir().join(folder))
+        .env("AEROSPIKE_NO_UVLOOP", "1")
+        .output()
+        .expect("run the independent script");
+    let r: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    (f("cpu_us_per_op"), f("gap_p99_us"), f("competitor"))
+}
+
+fn main() {
+    let quick = std::env::var_os("AEROBENCH_BENCH_QUICK").is_some() || std::env::args().any(|a| a == "--quick");
+    let (count, runs) = if quick { (7_200, 3) } else { (14_400, 5) };
+    let mut server =
+        Command::new(EXE).args(["serve", "--port", "0", "--quiet"]).stdout(Stdio::piped()).spawn().expect("serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    // The records both sides read: 8 float bins, written once.
+    let status = Command::new(EXE)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", "rust-sync", "--ops", "put"])
+        .args(["--count", &count.to_string(), "--bins", "8", "--bin-type", "float", "--rounds", "1", "--quiet"])
+        .args(["--format", "json"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("write the records");
+    assert!(status.success(), "writing the records failed");
+
+    println!(
+        "Cross-check: batch_get of {BATCH} keys × 8 float bins, {IN_FLIGHT} in flight; median of {runs} alternating \
+         runs, aerobench against an independent script"
+    );
+    println!("{:<22} {:>18} {:>12} {:>12} {:>8}", "column", "figure", "aerobench", "script", "diff");
+    for (column, client, folder) in [
+        ("aerospike-py-async", "aerospike-py", "aerospike-py-0.14.4"),
+        ("official-c-executor", "official", "aerospike-19.3.0"),
+    ] {
+        let (mut ab, mut sc) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ab.push(aerobench_figures(port, column, count));
+            sc.push(script_figures(port, client, folder, count));
+        }
+        let median = |v: &[Figures], pick: fn(&Figures) -> f64| {
+            let mut x: Vec<f64> = v.iter().map(pick).collect();
+            x.sort_by(f64::total_cmp);
+            x[x.len() / 2]
+        };
+        let picks: [(&str, fn(&Figures) -> f64); 3] =
+            [("CPU µs / call", |f| f.0), ("loop gap p99 µs", |f| f.1), ("competitor speed", |f| f.2)];
+        for (name, pick) in picks {
+            let (a, s) = (median(&ab, pick), median(&sc, pick));
+            println!("{column:<22} {name:>18} {a:>12.2} {s:>12.2} {:>+7.1}%", (a - s) / s * 100.0);
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
