@@ -30,6 +30,9 @@ fn cache_dir() -> PathBuf {
 /// (CPU µs per call, loop-gap p99 µs, competitor speed over solo).
 type Figures = (f64, f64, f64);
 
+/// A figure's name and how to pick it out of [`Figures`].
+type Pick = (&'static str, fn(&Figures) -> f64);
+
 fn aerobench(port: u16, column: &str, count: u64, compete: bool) -> Value {
     let mut cmd = Command::new(EXE);
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", column, "--ops", "batch_get"])
@@ -108,7 +111,7 @@ fn main() {
             x.sort_by(f64::total_cmp);
             x[x.len() / 2]
         };
-        let picks: [(&str, fn(&Figures) -> f64); 3] =
+        let picks: [Pick; 3] =
             [("CPU µs / call", |f| f.0), ("loop gap p99 µs", |f| f.1), ("competitor speed", |f| f.2)];
         for (name, pick) in picks {
             let (a, s) = (median(&ab, pick), median(&sc, pick));
