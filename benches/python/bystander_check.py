@@ -16,6 +16,7 @@ Usage: bystander_check.py CLIENT HOST PORT COUNT BATCH IN_FLIGHT   (CLIENT: aero
 
 import asyncio
 import json
+import math
 import resource
 import sys
 import threading
@@ -131,7 +132,9 @@ async def main():
     print(json.dumps({
         "cpu_us_per_op": cpu / calls * 1e6,
         "ops_per_cpu_sec": calls / cpu,
-        "gap_p99_us": gaps[int(0.99 * (len(gaps) - 1))] * 1e6 if gaps else None,
+        # Nearest rank, as HDR histograms answer it: with few samples, p99 is the largest.
+        "gap_p99_us": gaps[max(0, math.ceil(0.99 * len(gaps)) - 1)] * 1e6 if gaps else None,
+        "gap_samples": len(gaps),
         "competitor": loaded / solo,
     }))
 
