@@ -185,6 +185,11 @@ fn assert_cells_consistent(doc: &Value) {
             let busy = f(&lat["avg"]) / 1e6 * (count - errors) as f64;
             assert!(busy <= wall * in_flight * 1.02 + 0.001, "{name}: {busy} s of calls in {wall} s × {in_flight}");
         }
+        // Every measured cell says what its calls cost (getrusage exists on every Unix).
+        if count > errors && cfg!(unix) {
+            let cpu = &c["cpu"];
+            assert!(cpu["cpu_us_per_op"].as_f64().is_some_and(|x| x >= 0.0), "{name}: {cpu}");
+        }
         // The rounds add up to the cell.
         let rounds = c["rounds"].as_array().unwrap();
         assert_eq!(rounds.iter().map(|r| u(&r["count"])).sum::<u64>(), count, "{name}: rounds add up");
