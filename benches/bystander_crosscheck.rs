@@ -7,25 +7,18 @@
 //!
 //! `cargo bench --bench bystander_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+#[path = "shared/python_env.rs"]
+mod python_env;
+
+use python_env::{cache_dir, python};
+
 const EXE: &str = env!("CARGO_BIN_EXE_aerobench");
 const BATCH: u64 = 720;
 const IN_FLIGHT: u32 = 8;
-
-fn python() -> String {
-    std::env::var("AEROBENCH_PYTHON").or_else(|_| std::env::var("PYO3_PYTHON")).unwrap_or_else(|_| "python3".into())
-}
-
-fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache").join("aerobench"));
-    base.join("py3.11")
-}
 
 /// (CPU µs per call, loop-gap p99 µs, competitor speed over solo).
 type Figures = (f64, f64, f64);

@@ -15,18 +15,12 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+#[path = "shared/python_env.rs"]
+mod python_env;
+
+use python_env::{cache_dir, python};
+
 const EXE: &str = env!("CARGO_BIN_EXE_aerobench");
-
-fn python() -> String {
-    std::env::var("AEROBENCH_PYTHON").or_else(|_| std::env::var("PYO3_PYTHON")).unwrap_or_else(|_| "python3".into())
-}
-
-fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache").join("aerobench"));
-    base.join("py3.11")
-}
 
 /// `taskset -c CPU` in front of a command, when taskset exists.
 fn pinned(cpu: &str, program: &str) -> Command {
