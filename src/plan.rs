@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::{BenchArgs, EventLoop};
+use crate::cli::{BenchArgs, EventLoop, Materialise, Policies};
 use crate::drivers::{self, ColumnKind, Family};
 use crate::python::packages::{self, Package, Source};
 use crate::workload::{Operation, Workload};
@@ -27,43 +27,6 @@ impl From<&&'static ColumnKind> for PlannedColumn {
     /// The column of `kind` alone: its own name and label, no package source.
     fn from(kind: &&'static ColumnKind) -> PlannedColumn {
         PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
-    }
-}
-
-/// How much of a Python batch result the timed call reads (`--materialise`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Materialise {
-    /// Every returned record is read inside the timed call.
-    Records,
-    /// The call stops at what the client returns.
-    None,
-}
-
-impl Materialise {
-    pub fn name(self) -> &'static str {
-        match self {
-            Materialise::Records => "records",
-            Materialise::None => "none",
-        }
-    }
-}
-
-/// The policies the clients run with (`--policies`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Policies {
-    /// The same explicit timeouts (--timeout-ms), no retries and pools of at least 256
-    /// connections per node for every client: a like-for-like comparison.
-    Explicit,
-    /// Each client's own defaults, as most users run them (timeouts and retries differ).
-    Defaults,
-}
-
-impl Policies {
-    pub fn name(self) -> &'static str {
-        match self {
-            Policies::Explicit => "explicit",
-            Policies::Defaults => "defaults",
-        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::EventLoop;
+use crate::cli::{EventLoop, Policies};
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
 use crate::drivers::python::WorkerSpec;
@@ -21,7 +21,7 @@ use crate::drivers::wire::WireDriver;
 use crate::drivers::{self, Driver, Family};
 use crate::engine::{self, Measured, Phase, stop};
 use crate::lane::{InProcess, Lane};
-use crate::plan::{Plan, PlannedColumn, Policies};
+use crate::plan::{Plan, PlannedColumn};
 use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
