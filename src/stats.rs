@@ -93,16 +93,7 @@ impl Recorder {
 
     /// Adds everything `other` recorded to `self` (e.g. one recorder per worker, merged at the end).
     pub fn merge(&mut self, other: &Recorder) {
-        if self.latency.add(&other.latency).is_err() {
-            // Unreachable while every recorder is built by `new_histogram` (same bounds), but if a
-            // histogram ever came with a wider range, clamp its values rather than lose them.
-            for value in other.latency.iter_recorded() {
-                self.latency.saturating_record_n(
-                    value.value_iterated_to().clamp(LOWEST_NS, HIGHEST_NS),
-                    value.count_at_value(),
-                );
-            }
-        }
+        add_histogram(&mut self.latency, &other.latency);
         for (reason, count) in &other.errors_by_reason {
             match self.errors_by_reason.get_mut(reason) {
                 Some(total) => *total += count,
@@ -178,16 +169,32 @@ impl TryFrom<RecorderData> for Recorder {
     type Error = anyhow::Error;
 
     fn try_from(d: RecorderData) -> anyhow::Result<Recorder> {
-        let mut latency = new_histogram();
-        latency.add(decode_histogram(&d.histogram)?).context("latency histogram outside aerobench's bounds")?;
         Ok(Recorder {
-            latency,
+            latency: histogram_from_text(&d.histogram)?,
             errors_by_reason: d.errors_by_reason,
             errors: d.errors,
             records: d.records,
             beyond_range: d.beyond_range,
         })
     }
+}
+
+/// Adds every value of `from` to `into`. Unreachable fallback while every histogram is built by
+/// [`new_histogram`] (same bounds), but if one ever came with a wider range, its values are
+/// clamped rather than lost.
+pub fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if into.add(from).is_err() {
+        for value in from.iter_recorded() {
+            into.saturating_record_n(value.value_iterated_to().clamp(LOWEST_NS, HIGHEST_NS), value.count_at_value());
+        }
+    }
+}
+
+/// Decodes the text made by [`encode_histogram`] into a histogram with aerobench's bounds.
+pub fn histogram_from_text(text: &str) -> anyhow::Result<Histogram<u64>> {
+    let mut hist = new_histogram();
+    hist.add(decode_histogram(text)?).context("histogram outside aerobench's bounds")?;
+    Ok(hist)
 }
 
 /// Summarizes a latency histogram (ns) in microseconds; every statistic is zero for an empty

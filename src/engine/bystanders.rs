@@ -6,12 +6,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::results::{CompetitorFigures, LoopGapStats};
-use crate::stats::{decode_histogram, duration_to_ns, encode_histogram, new_histogram};
+use crate::stats::{add_histogram, duration_to_ns, encode_histogram, histogram_from_text, new_histogram};
 
 /// Gaps between asking the event loop to resume a yielding task and its resuming, in ns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,13 +32,7 @@ impl LoopGaps {
 
     /// Adds `other`'s gaps (every round of a cell).
     pub fn merge(&mut self, other: &LoopGaps) {
-        for v in other.gaps.iter_recorded() {
-            self.gaps.saturating_record_n(v.value_iterated_to(), v.count_at_value());
-        }
-    }
-
-    pub fn samples(&self) -> u64 {
-        self.gaps.len()
+        add_histogram(&mut self.gaps, &other.gaps);
     }
 
     /// p50, p99 and max in microseconds; `None` when nothing was sampled.
@@ -67,9 +60,7 @@ impl TryFrom<String> for LoopGaps {
     type Error = anyhow::Error;
 
     fn try_from(text: String) -> anyhow::Result<LoopGaps> {
-        let mut gaps = new_histogram();
-        gaps.add(decode_histogram(&text)?).context("loop gap histogram outside aerobench's bounds")?;
-        Ok(LoopGaps { gaps })
+        Ok(LoopGaps { gaps: histogram_from_text(&text)? })
     }
 }
 

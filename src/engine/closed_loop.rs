@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::stats::Recorder;
 
@@ -70,11 +70,6 @@ impl PhaseState {
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         (k < self.calls).then_some(k % self.space)
-    }
-
-    /// How long the phase may still run, when it has a deadline.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Records one call that finished now; `worker` picks the shard.
