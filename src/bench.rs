@@ -123,7 +123,7 @@ fn assemble(
     let operations: Vec<String> = plan.ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
     let mut cells = aggregate::cells(&columns, &plan.ops, &outcome.measured, &plan.workload);
-    if plan.materialise == crate::cli::Materialise::None {
+    if plan.materialise == crate::workload::Materialise::None {
         let python = |id: &str| columns.iter().any(|c| c.id == id && c.python_version.is_some());
         for cell in cells.iter_mut().filter(|c| c.operation == "batch_get" && python(&c.column)) {
             cell.notes

@@ -106,43 +106,6 @@ impl EventLoop {
     }
 }
 
-/// How much of a Python batch result the timed call reads (`--materialise`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Materialise {
-    /// Every returned record is read inside the timed call.
-    Records,
-    /// The call stops at what the client returns.
-    None,
-}
-
-impl Materialise {
-    pub fn name(self) -> &'static str {
-        match self {
-            Materialise::Records => "records",
-            Materialise::None => "none",
-        }
-    }
-}
-
-/// The policies the clients run with (`--policies`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Policies {
-    /// The same explicit timeouts (--timeout-ms), no retries and pools of at least 256
-    /// connections per node for every client: a like-for-like comparison.
-    Explicit,
-    /// Each client's own defaults, as most users run them (timeouts and retries differ).
-    Defaults,
-}
-
-impl Policies {
-    pub fn name(self) -> &'static str {
-        match self {
-            Policies::Explicit => "explicit",
-            Policies::Defaults => "defaults",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Records in the benchmark's key space, written (untimed) before anything is measured; a
@@ -240,12 +203,12 @@ pub struct BenchArgs {
     /// Policies the clients run with: explicit (the same timeouts, no retries and large pools for
     /// every client) or each client's own defaults.
     #[arg(long, value_enum, default_value = "explicit")]
-    pub policies: Policies,
+    pub policies: crate::workload::Policies,
     /// What a Python batch call's timed region includes: records (every returned record read, as
     /// an application does; what the official client always does inside its call) or none (stop
     /// at what the client returns; record counts are then keys asked).
     #[arg(long, value_enum, default_value = "records")]
-    pub materialise: Materialise,
+    pub materialise: crate::workload::Materialise,
     /// Per-operation timeout in milliseconds.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::{BenchArgs, EventLoop, Materialise, Policies};
+use crate::cli::{BenchArgs, EventLoop};
 use crate::drivers::{self, ColumnKind, Family};
 use crate::python::packages::{self, Package, Source};
-use crate::workload::{Operation, Workload};
+use crate::workload::{Materialise, Operation, Policies, Workload};
 
 /// One column of the report, before it runs.
 #[derive(Debug, Clone, PartialEq)]

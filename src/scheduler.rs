@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::{EventLoop, Policies};
+use crate::cli::EventLoop;
 use crate::drivers::native::{NativeConfig, NativeDriver};
 use crate::drivers::noop::NoopDriver;
 use crate::drivers::python::WorkerSpec;
@@ -25,7 +25,7 @@ use crate::plan::{Plan, PlannedColumn};
 use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
-use crate::workload::Operation;
+use crate::workload::{Operation, Policies};
 
 /// Where the server is.
 pub struct Target {
@@ -296,8 +296,8 @@ fn python_lane(
         event_loop: plan.event_loop.name().to_string(),
         stub_delay_us: plan.stub_delay_us,
         stub_spin: plan.stub_spin,
-        policies: plan.policies.name().to_string(),
-        materialise: plan.materialise.name().to_string(),
+        policies: plan.policies,
+        materialise: plan.materialise,
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
     };

@@ -1,6 +1,7 @@
 //! The workload every column runs: the operations, the keys (prefixed strings, so aerobench
-//! never touches records it did not write), the bins written, and how many calls and warm-up
-//! calls each operation makes.
+//! never touches records it did not write), the bins written, how many calls and warm-up
+//! calls each operation makes, and how every client makes them (which policies, how much of a
+//! batch result a call reads).
 
 use std::ops::Range;
 
@@ -49,6 +50,47 @@ pub enum BinType {
     Float,
     /// Every bin a string of --value-size bytes.
     String,
+}
+
+/// How much of a Python batch result the timed call reads (`--materialise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Materialise {
+    /// Every returned record is read inside the timed call.
+    #[default]
+    Records,
+    /// The call stops at what the client returns.
+    None,
+}
+
+impl Materialise {
+    pub fn name(self) -> &'static str {
+        match self {
+            Materialise::Records => "records",
+            Materialise::None => "none",
+        }
+    }
+}
+
+/// The policies the clients run with (`--policies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policies {
+    /// The same explicit timeouts (--timeout-ms), no retries and pools of at least 256
+    /// connections per node for every client: a like-for-like comparison.
+    #[default]
+    Explicit,
+    /// Each client's own defaults, as most users run them (timeouts and retries differ).
+    Defaults,
+}
+
+impl Policies {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policies::Explicit => "explicit",
+            Policies::Defaults => "defaults",
+        }
+    }
 }
 
 /// One bin of the records written.

@@ -2,8 +2,9 @@
 //! batch_get / scan. Sync clients are timed by the engine's blocking loop around each call into
 //! the adapter (its arguments prepared before, its records counted after, both untimed); async
 //! clients run as coroutines on one event loop and report each call to the Rust recorder, which
-//! reads the Rust clock. With `--cpu-competitor`, a pure-Python thread competes with the calls
-//! during measured phases (see `aerobench_competitor.py`). Python is only ever entered from this thread.
+//! reads the Rust clock. With `--threads N`, N threads run the sync loop, each attached to the
+//! interpreter on its own. With `--cpu-competitor`, a pure-Python thread competes with the calls
+//! during measured phases (see `aerobench_competitor.py`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
 use crate::python::{self, py_err};
 use crate::results::Column;
-use crate::workload::Workload;
+use crate::workload::{Materialise, Policies, Workload};
 
 /// Everything a worker process needs to run its Python column (sent by the parent as JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,12 +55,12 @@ pub struct WorkerSpec {
     /// The Python no-op client spins for its delay instead of sleeping.
     #[serde(default)]
     pub stub_spin: bool,
-    /// `explicit` (equal timeouts, retries and pools for every client) or `defaults`.
+    /// Equal explicit timeouts, retries and pools for every client, or each client's defaults.
     #[serde(default)]
-    pub policies: String,
-    /// `records` or `none` (see `--materialise`).
+    pub policies: Policies,
+    /// How much of a batch result the timed call reads.
     #[serde(default)]
-    pub materialise: String,
+    pub materialise: Materialise,
     /// Run a competing pure-Python thread during measured phases (`--cpu-competitor`).
     #[serde(default)]
     pub cpu_competitor: bool,
@@ -119,9 +120,8 @@ impl PythonDriver {
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("stub_spin", spec.stub_spin)?;
-                pyspec
-                    .set_item("materialise", if spec.materialise.is_empty() { "records" } else { &spec.materialise })?;
-                pyspec.set_item("policies", if spec.policies.is_empty() { "explicit" } else { &spec.policies })?;
+                pyspec.set_item("materialise", spec.materialise.name())?;
+                pyspec.set_item("policies", spec.policies.name())?;
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
