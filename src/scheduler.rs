@@ -49,8 +49,8 @@ pub struct Outcome {
 struct Slot {
     column: Column,
     lane: Option<Box<dyn Lane>>,
-    /// When its phases began failing without a single success, if they have: the patience
-    /// window spans phases, so quick failing phases cannot keep a dead server's column going.
+    /// When its phases began failing without a single success, if they have (the phase's
+    /// watchdog counts that time toward its patience).
     failing_since: Option<std::time::Instant>,
 }
 
@@ -123,11 +123,12 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
                 let slot = &mut slots[index];
                 let Some(lane) = slot.lane.as_mut() else { continue };
                 let in_flight = lane.column().in_flight.max(1);
-                let phase = if round == 0 {
+                let mut phase = if round == 0 {
                     Phase::warmup(&plan.workload, op, in_flight, plan.patience)
                 } else {
                     Phase::measured(&plan.workload, op, round, plan.duration, in_flight, plan.patience)
                 };
+                phase.failing_before = slot.failing_since.map_or(Duration::ZERO, |since| since.elapsed());
                 if phase.calls == 0 {
                     continue;
                 }
@@ -135,18 +136,11 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
                 let started = std::time::Instant::now();
                 match lane.run(&phase, &mut observer) {
                     Ok(m) => {
-                        let mut broken = column_error(&m);
+                        let broken = column_error(&m);
                         if m.recorder.successes() > 0 {
                             slot.failing_since = None;
                         } else if m.recorder.errors() > 0 {
-                            let since = *slot.failing_since.get_or_insert(started);
-                            if broken.is_none() && since.elapsed() >= plan.patience {
-                                broken = Some(format!(
-                                    "{} stopped: no operation succeeded for {:.0} s; later phases skipped",
-                                    op.name(),
-                                    since.elapsed().as_secs_f64()
-                                ));
-                            }
+                            slot.failing_since.get_or_insert(started);
                         }
                         if round > 0 && m.recorder.count() > 0 {
                             measured.push((slot.column.id.clone(), m));

@@ -57,7 +57,7 @@ impl PhaseState {
             space: phase.space.max(1),
             deadline: phase.duration.map(|d| Instant::now() + d),
             done: Arc::new(AtomicU64::new(0)),
-            watchdog: Watchdog::new(phase.patience),
+            watchdog: Watchdog::continuing(phase.patience, phase.failing_before),
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
             bystanders: Bystanders::default(),
         })

@@ -51,6 +51,10 @@ pub struct Phase {
     pub in_flight: u32,
     /// How long the phase keeps going with errors and no success before it gives up.
     pub patience: Duration,
+    /// How long the column had already gone without a success when this phase began (its
+    /// earlier phases count toward `patience`).
+    #[serde(default)]
+    pub failing_before: Duration,
     /// Measured round, from 1; 0 is the warm-up, which is not recorded.
     pub round: u32,
 }
@@ -58,7 +62,7 @@ pub struct Phase {
 impl Phase {
     /// `calls` calls of `op`, indices 0..calls.
     pub fn counted(op: Operation, calls: u64, in_flight: u32, patience: Duration) -> Phase {
-        Phase { op, calls, space: calls, duration: None, in_flight, patience, round: 1 }
+        Phase { op, calls, space: calls, duration: None, in_flight, patience, failing_before: Duration::ZERO, round: 1 }
     }
 
     /// The measured phase of `op` in `round` for `workload`: its calls, or `duration` of calls.
@@ -72,7 +76,7 @@ impl Phase {
     ) -> Phase {
         let space = workload.calls(op);
         let calls = if duration.is_some() { u64::MAX } else { space };
-        Phase { op, calls, space, duration, in_flight, patience, round }
+        Phase { op, calls, space, duration, in_flight, patience, failing_before: Duration::ZERO, round }
     }
 
     /// The warm-up before the first measured phase of `op` (round 0, not recorded).
@@ -84,6 +88,7 @@ impl Phase {
             duration: None,
             in_flight,
             patience,
+            failing_before: Duration::ZERO,
             round: 0,
         }
     }

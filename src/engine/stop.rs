@@ -51,25 +51,45 @@ impl std::fmt::Display for StopReason {
 pub struct Watchdog {
     start: Instant,
     patience: Duration,
-    /// Nanoseconds since `start` of the last success (or of the start).
+    /// How long the column had already gone without a success when the phase began.
+    failing_before: u64,
+    /// Nanoseconds since `start` of the last success, plus `failing_before` (0: none yet, so
+    /// the window began `failing_before` before the phase did).
     last_ok: AtomicU64,
     tripped: AtomicBool,
 }
 
 impl Watchdog {
     pub fn new(patience: Duration) -> Watchdog {
-        Watchdog { start: Instant::now(), patience, last_ok: AtomicU64::new(0), tripped: AtomicBool::new(false) }
+        Self::continuing(patience, Duration::ZERO)
+    }
+
+    /// A watchdog for a phase of a column that had already gone `failing_before` without a
+    /// success: the patience window spans the column's phases, so short failing phases cannot
+    /// keep a dead server's column going round after round.
+    pub fn continuing(patience: Duration, failing_before: Duration) -> Watchdog {
+        Watchdog {
+            start: Instant::now(),
+            patience,
+            failing_before: failing_before.as_nanos() as u64,
+            last_ok: AtomicU64::new(0),
+            tripped: AtomicBool::new(false),
+        }
+    }
+
+    /// Nanoseconds on the watchdog's timeline at `at`.
+    fn at(&self, at: Instant) -> u64 {
+        (at.saturating_duration_since(self.start).as_nanos() as u64).saturating_add(self.failing_before)
     }
 
     /// A call succeeded at `at` (the caller's own clock reading, so the hot path reads it once).
     pub fn ok(&self, at: Instant) {
-        let now = at.saturating_duration_since(self.start).as_nanos() as u64;
-        self.last_ok.fetch_max(now, Ordering::Relaxed);
+        self.last_ok.fetch_max(self.at(at), Ordering::Relaxed);
     }
 
     /// A call failed at `at`.
     pub fn error(&self, at: Instant) {
-        let now = at.saturating_duration_since(self.start).as_nanos() as u64;
+        let now = self.at(at);
         let since = now.saturating_sub(self.last_ok.load(Ordering::Relaxed));
         if Duration::from_nanos(since) >= self.patience {
             self.tripped.store(true, Ordering::Relaxed);
@@ -109,5 +129,20 @@ mod tests {
         w.error(Instant::now());
         assert!(w.should_stop());
         assert!(matches!(w.reason(), Some(StopReason::ServerUnresponsive(_))));
+    }
+
+    #[test]
+    fn failing_before_the_phase_counts_toward_patience() {
+        let w = Watchdog::continuing(Duration::from_millis(30), Duration::from_millis(25));
+        w.error(Instant::now());
+        assert!(!w.should_stop(), "25 ms of 30 so far");
+        std::thread::sleep(Duration::from_millis(10));
+        w.error(Instant::now());
+        assert!(w.should_stop(), "35 ms without a success across two phases");
+        let fresh = Watchdog::continuing(Duration::from_millis(30), Duration::from_millis(25));
+        fresh.ok(Instant::now());
+        std::thread::sleep(Duration::from_millis(10));
+        fresh.error(Instant::now());
+        assert!(!fresh.should_stop(), "a success in this phase starts the window again");
     }
 }
