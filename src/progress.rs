@@ -32,12 +32,43 @@ pub fn spinner(show: bool, message: String) -> ProgressBar {
     s
 }
 
+/// A thread that runs `tick` now and then every `period` until dropped; dropping it wakes the
+/// thread at once, so whoever waits for it never waits for a period.
+pub struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    pub fn every(period: Duration, mut tick: impl FnMut() + Send + 'static) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                tick();
+                std::thread::park_timeout(period);
+            }
+        });
+        Ticker { stop, handle: Some(handle) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
+    }
+}
+
 /// One progress bar for the whole run on the terminal: position = phases done, and the phase
 /// that runs now (round, operation, column, calls done) as its message.
 pub struct RunProgress {
     bar: ProgressBar,
     round: String,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    ticker: Option<Ticker>,
 }
 
 impl RunProgress {
@@ -62,45 +93,31 @@ impl RunProgress {
     }
 
     pub fn finish(mut self) {
-        self.stop_ticker();
+        self.ticker = None;
         self.bar.finish_and_clear();
-    }
-
-    fn stop_ticker(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            stop.store(true, Ordering::Relaxed);
-            handle.thread().unpark();
-            let _ = handle.join();
-        }
     }
 }
 
 impl PhaseObserver for RunProgress {
     fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>) {
-        self.stop_ticker();
+        self.ticker = None;
         if self.bar.is_hidden() {
             return;
         }
         let prefix = format!("{} · {} · {column}", self.round, phase.op.name());
         let total = if phase.duration.is_some() { None } else { Some(phase.calls) };
-        let (bar, stop) = (self.bar.clone(), Arc::new(AtomicBool::new(false)));
-        let s = stop.clone();
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let n = done.load(Ordering::Relaxed);
-                bar.set_message(match total {
-                    Some(t) => format!("{prefix}: {}/{}", HumanCount(n), HumanCount(t)),
-                    None => format!("{prefix}: {}", HumanCount(n)),
-                });
-                // Woken at once when the phase ends (see `stop_ticker`), so a phase never waits for a tick.
-                std::thread::park_timeout(Duration::from_millis(100));
-            }
-        });
-        self.ticker = Some((stop, handle));
+        let bar = self.bar.clone();
+        self.ticker = Some(Ticker::every(Duration::from_millis(100), move || {
+            let n = done.load(Ordering::Relaxed);
+            bar.set_message(match total {
+                Some(t) => format!("{prefix}: {}/{}", HumanCount(n), HumanCount(t)),
+                None => format!("{prefix}: {}", HumanCount(n)),
+            });
+        }));
     }
 
     fn phase_finished(&mut self) {
-        self.stop_ticker();
+        self.ticker = None;
         self.bar.inc(1);
     }
 }

@@ -6,9 +6,8 @@
 //! to run and reports what it measured.
 
 use std::io::{BufRead as _, Write as _};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,6 +15,7 @@ use anyhow::Context as _;
 use crate::drivers::python::{PythonDriver, WorkerSpec};
 use crate::drivers::python_worker::{WorkerCommand, WorkerEvent};
 use crate::engine::{self, Driver as _, Phase, PhaseObserver};
+use crate::progress::Ticker;
 
 /// Writes events, one JSON line each, from the main thread and the progress ticker.
 #[derive(Clone)]
@@ -35,30 +35,19 @@ impl Events {
 /// Reports progress to the parent every 200 ms while a phase runs.
 struct EventObserver {
     events: Events,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    ticker: Option<Ticker>,
 }
 
 impl PhaseObserver for EventObserver {
     fn phase_started(&mut self, _column: &str, _phase: &Phase, done: Arc<AtomicU64>) {
-        self.phase_finished();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (events, s) = (self.events.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                // Woken at once when the phase ends (see `stop_ticker`), so a phase never waits for a tick.
-                std::thread::park_timeout(Duration::from_millis(200));
-                events.send(&WorkerEvent::Progress { done: done.load(Ordering::Relaxed) });
-            }
-        });
-        self.ticker = Some((stop, handle));
+        let events = self.events.clone();
+        self.ticker = Some(Ticker::every(Duration::from_millis(200), move || {
+            events.send(&WorkerEvent::Progress { done: done.load(Ordering::Relaxed) });
+        }));
     }
 
     fn phase_finished(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            stop.store(true, Ordering::Relaxed);
-            handle.thread().unpark();
-            let _ = handle.join();
-        }
+        self.ticker = None;
     }
 }
 

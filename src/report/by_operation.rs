@@ -6,7 +6,7 @@
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
-use super::entry::{ERROR, Entry, Kind, MISSING, verdict_kind};
+use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
 use super::numbers::{latency, signed_latency, thousands};
 
 /// One operation's table.
@@ -92,14 +92,7 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     let ops = thousands(cell.ops_per_sec.round().max(0.0) as u64);
     row.push(Entry::new(if cell.errors > 0 { format!("{ops} *") } else { ops }, Kind::Value));
     if let Some(base) = baseline {
-        row.push(if column.id == base {
-            Entry::new("baseline", Kind::Same)
-        } else {
-            match report.ratio(op, &column.id, base, RatioMetric::OpsPerSec) {
-                Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
-                None => Entry::new(MISSING, Kind::Missing),
-            }
-        });
+        row.push(verdict(report, op, &column.id, base, RatioMetric::OpsPerSec));
     }
     row
 }
@@ -141,19 +134,20 @@ pub fn cost_table(report: &RunReport, op: &str) -> Option<OpTable> {
                 },
             ];
             if let Some(base) = baseline {
-                row.push(if column.id == base {
-                    Entry::new("baseline", Kind::Same)
-                } else {
-                    match report.ratio(op, &column.id, base, RatioMetric::OpsPerCpuSec) {
-                        Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
-                        None => Entry::new(MISSING, Kind::Missing),
-                    }
-                });
+                row.push(verdict(report, op, &column.id, base, RatioMetric::OpsPerCpuSec));
             }
             row
         })
         .collect();
     Some(OpTable { operation: op.to_owned(), title: format!("{op} — CPU cost"), header, rows })
+}
+
+/// The verdict of `column` against `base` on `metric`, or "baseline" on the baseline's own row.
+fn verdict(report: &RunReport, op: &str, column: &str, base: &str, metric: RatioMetric) -> Entry {
+    if column == base {
+        return Entry::new("baseline", Kind::Same);
+    }
+    ratio_entry(report.ratio(op, column, base, metric))
 }
 
 fn successes(cell: &Cell) -> u64 {

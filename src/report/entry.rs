@@ -1,7 +1,7 @@
 //! One cell of a human-readable table: its text and what kind of text it is, so exporters can
 //! align and colour it; the texts of a failed or missing cell; how a verdict is coloured.
 
-use crate::results::Verdict;
+use crate::results::{Ratio, Verdict};
 
 /// Shown for a cell whose column failed, or whose operations all failed.
 pub const ERROR: &str = "error";
@@ -40,11 +40,19 @@ impl Entry {
 }
 
 /// How a verdict is shown (colour).
-pub fn verdict_kind(v: Verdict) -> Kind {
+fn verdict_kind(v: Verdict) -> Kind {
     match v {
         Verdict::Faster => Kind::Faster,
         Verdict::Slower => Kind::Slower,
         Verdict::NoClearDifference | Verdict::SingleRound => Kind::Same,
         Verdict::NotComparable => Kind::Missing,
+    }
+}
+
+/// A ratio's text, coloured by its verdict; `-` when there is none.
+pub fn ratio_entry(ratio: Option<&Ratio>) -> Entry {
+    match ratio {
+        Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
+        None => Entry::new(MISSING, Kind::Missing),
     }
 }

@@ -7,7 +7,7 @@
 use crate::compare::SEED_PAIRS;
 use crate::results::{Cell, RatioMetric, RunReport};
 
-use super::entry::{ERROR, Entry, Kind, MISSING, verdict_kind};
+use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
 use super::numbers::{millis, per_sec, records_per_sec};
 
 /// One of the four tables, in display order (see [`METRICS`]).
@@ -150,10 +150,7 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
             }
             for &(column, baseline, _) in &comparisons {
                 let on = compared_on(report, column, baseline, metric);
-                row.push(match report.ratio(operation, column, baseline, on) {
-                    Some(r) => Entry::new(r.text.clone(), verdict_kind(r.verdict)),
-                    None => Entry::new(MISSING, Kind::Missing),
-                });
+                row.push(ratio_entry(report.ratio(operation, column, baseline, on)));
             }
             row
         })
