@@ -220,6 +220,20 @@ fn wrap_words(text: &str, room: usize) -> String {
     lines.join("\n")
 }
 
+/// The widest word of `text`.
+fn longest_word(text: &str) -> usize {
+    text.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0)
+}
+
+/// Wraps every header but the first to the width of its column's widest value (or its own
+/// longest word).
+fn narrow_headers(header: &mut [String], rows: &[Vec<Entry>]) {
+    let value_widths = widths(&vec![String::new(); header.len()], rows);
+    for (i, h) in header.iter_mut().enumerate().skip(1) {
+        *h = wrap_words(&h.replace('\n', " "), value_widths[i].max(longest_word(h)));
+    }
+}
+
 /// Lays a table out to fit `width`, breaking cells only between words so numbers stay whole:
 /// first headers wrap to the width of their column's widest value, then verdicts go on two
 /// lines (`1.9x faster` / `(1.7–2.1)`), then the first column (client or operation names)
@@ -230,21 +244,14 @@ fn fit(header: &[String], rows: &[Vec<Entry>], width: usize) -> (Vec<String>, Ve
     if table_width(&widths(&header, &rows)) <= width {
         return (header, rows);
     }
-    let longest_word = |t: &str| t.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0);
-    let value_widths = widths(&vec![String::new(); header.len()], &rows);
-    for (i, h) in header.iter_mut().enumerate().skip(1) {
-        *h = wrap_words(h, value_widths[i].max(longest_word(h)));
-    }
+    narrow_headers(&mut header, &rows);
     if table_width(&widths(&header, &rows)) > width {
         for entry in rows.iter_mut().flat_map(|r| r.iter_mut().skip(1)) {
             if matches!(entry.kind, Kind::Faster | Kind::Slower | Kind::Same | Kind::Missing) {
                 entry.text = entry.text.replacen(" (", "\n(", 1);
             }
         }
-        let value_widths = widths(&vec![String::new(); header.len()], &rows);
-        for (i, h) in header.iter_mut().enumerate().skip(1) {
-            *h = wrap_words(&h.replace('\n', " "), value_widths[i].max(longest_word(h)));
-        }
+        narrow_headers(&mut header, &rows);
     }
     // Headers wrapped narrower than the room left: give them back what fits, fewest lines first.
     for i in (1..header.len()).rev() {
@@ -253,7 +260,7 @@ fn fit(header: &[String], rows: &[Vec<Entry>], width: usize) -> (Vec<String>, Ve
         let room = widths(&header, &rows)[i] + spare;
         header[i] = wrap_words(&flat, room);
         if table_width(&widths(&header, &rows)) > width {
-            header[i] = wrap_words(&flat, room.saturating_sub(1).max(longest_word(&flat)));
+            header[i] = wrap_words(&flat, room.saturating_sub(1).max(longest_word(&header[i])));
         }
     }
     let current = widths(&header, &rows);
