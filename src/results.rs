@@ -177,6 +177,8 @@ pub struct CompetitorFigures {
     pub loaded_per_sec: f64,
     /// `loaded_per_sec / solo_per_sec`.
     pub fraction: f64,
+    /// CPU seconds the competing thread itself used over the rounds; left out of the cell's `cpu`.
+    pub cpu_secs: f64,
 }
 
 /// One round of one cell.

@@ -1,7 +1,8 @@
 //! End-to-end checks of what a column does to other work in its process, with the hidden async
 //! Python no-op column: one that blocks its event loop for 5 ms per call (as a client holding
 //! the GIL would) must show event-loop gaps of at least 5 ms, one that awaits its 5 ms far less;
-//! and `--cpu-competitor` must report the competing thread's solo and loaded speeds.
+//! and `--cpu-competitor` must report the competing thread's solo and loaded speeds, and keep its
+//! CPU out of the client's.
 
 mod common;
 
@@ -76,4 +77,15 @@ fn the_competing_thread_is_measured_alone_and_under_load() {
     assert!((fraction - loaded / solo).abs() < 1e-9, "{c}");
     let note = cell["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("of its solo speed"));
     assert!(note, "the competitor is shown in the notes: {cell}");
+    // The competitor keeps about a core busy for as long as the calls (5 ms each, 4 in flight)
+    // run: some 1,250 µs of CPU per call. That CPU is its own, not the client's, which only
+    // awaits a timer: the client's CPU per call stays far below.
+    let competitor_cpu = f(&c["cpu_secs"]);
+    assert!(competitor_cpu > 0.02, "the competitor's own CPU is measured: {c}");
+    let per_op = f(&cell["cpu"]["cpu_us_per_op"]);
+    let competitor_per_op = competitor_cpu * 1e6 / f(&cell["count"]);
+    assert!(
+        per_op < competitor_per_op / 2.0,
+        "client CPU {per_op} µs/call must leave out the competitor's {competitor_per_op} µs/call: {cell}"
+    );
 }

@@ -211,7 +211,8 @@ fn solo_competitor(py: Python<'_>) -> anyhow::Result<(Py<PyAny>, f64)> {
         let started = Instant::now();
         py.detach(|| std::thread::sleep(COMPETITOR_SOLO));
         let secs = started.elapsed().as_secs_f64();
-        let iterations: u64 = competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
+        let (iterations, _cpu): (u64, f64) =
+            competitor.call_method0("stop").and_then(|n| n.extract()).map_err(|e| py_err(py, e))?;
         fastest = fastest.max(iterations as f64 / secs);
     }
     Ok((competitor.unbind(), fastest))
@@ -292,9 +293,11 @@ impl<'a> Competing<'a> {
 impl Drop for Competing<'_> {
     fn drop(&mut self) {
         let secs = self.since.elapsed().as_secs_f64();
-        let stopped = Python::attach(|py| self.thread.call_method0(py, "stop").and_then(|n| n.extract::<u64>(py)));
-        if let Ok(iterations) = stopped {
-            self.state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec: self.solo_per_sec });
+        let stopped =
+            Python::attach(|py| self.thread.call_method0(py, "stop").and_then(|n| n.extract::<(u64, f64)>(py)));
+        if let Ok((iterations, cpu_secs)) = stopped {
+            let solo_per_sec = self.solo_per_sec;
+            self.state.bystanders.set_competitor(CompetitorRun { iterations, secs, solo_per_sec, cpu_secs });
         }
     }
 }

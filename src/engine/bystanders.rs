@@ -65,12 +65,15 @@ impl TryFrom<String> for LoopGaps {
 }
 
 /// How far the competing thread got in one phase: `iterations` over `secs` of the Rust clock,
-/// and the same thread's speed alone in the worker before the first phase.
+/// the same thread's speed alone in the worker before the first phase, and the CPU time the
+/// thread itself used (its own thread clock), which the phase leaves out of the client's CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CompetitorRun {
     pub iterations: u64,
     pub secs: f64,
     pub solo_per_sec: f64,
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 /// The competitor's speed over every round of a cell against its solo speed; `None` when it
@@ -83,7 +86,8 @@ pub fn competitor_figures(runs: &[CompetitorRun]) -> Option<CompetitorFigures> {
     let loaded_per_sec = runs.iter().map(|r| r.iterations).sum::<u64>() as f64 / secs;
     let solo_per_sec = runs.iter().map(|r| r.solo_per_sec).sum::<f64>() / runs.len() as f64;
     let fraction = if solo_per_sec > 0.0 { loaded_per_sec / solo_per_sec } else { 0.0 };
-    Some(CompetitorFigures { solo_per_sec, loaded_per_sec, fraction })
+    let cpu_secs = runs.iter().map(|r| r.cpu_secs).sum();
+    Some(CompetitorFigures { solo_per_sec, loaded_per_sec, fraction, cpu_secs })
 }
 
 /// Filled by the drivers that have bystanders while a phase runs.
@@ -143,11 +147,12 @@ mod tests {
     #[test]
     fn competitor_speed_is_over_the_summed_time_of_the_rounds() {
         let runs = [
-            CompetitorRun { iterations: 400, secs: 1.0, solo_per_sec: 1_000.0 },
-            CompetitorRun { iterations: 200, secs: 1.0, solo_per_sec: 1_000.0 },
+            CompetitorRun { iterations: 400, secs: 1.0, solo_per_sec: 1_000.0, cpu_secs: 0.5 },
+            CompetitorRun { iterations: 200, secs: 1.0, solo_per_sec: 1_000.0, cpu_secs: 0.25 },
         ];
         let f = competitor_figures(&runs).unwrap();
         assert!((f.loaded_per_sec - 300.0).abs() < 1e-9 && (f.fraction - 0.3).abs() < 1e-9, "{f:?}");
+        assert!((f.cpu_secs - 0.75).abs() < 1e-9, "{f:?}");
         assert_eq!(competitor_figures(&[]), None);
     }
 }

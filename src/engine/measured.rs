@@ -22,7 +22,8 @@ pub struct Measured {
     pub server_unresponsive: bool,
     /// The client broke (not a failed call): the column cannot go on.
     pub driver_error: Option<String>,
-    /// CPU time (user + system) the process that ran the phase used during it.
+    /// CPU time (user + system) the process that ran the phase used during it, less the competing
+    /// thread's own (`--cpu-competitor`).
     pub cpu_secs: Option<f64>,
     /// That process's peak resident memory at the end of the phase.
     pub peak_rss_bytes: Option<u64>,

@@ -120,8 +120,13 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
     let wall = started.elapsed();
     let (usage_after, gc_after) = (cpu::process_usage(), driver.gc_time());
     observer.phase_finished();
+    // The competing thread (`--cpu-competitor`) is not the client: its own CPU is left out.
+    let competitor = state.bystanders.competitor();
+    let competitor_cpu = competitor.map_or(0.0, |c| c.cpu_secs);
     Measured {
-        cpu_secs: usage_before.zip(usage_after).map(|(b, a)| a.cpu.saturating_sub(b.cpu).as_secs_f64()),
+        cpu_secs: usage_before
+            .zip(usage_after)
+            .map(|(b, a)| (a.cpu.saturating_sub(b.cpu).as_secs_f64() - competitor_cpu).max(0.0)),
         peak_rss_bytes: usage_after.map(|u| u.peak_rss_bytes),
         gc_secs: gc_before.zip(gc_after).map(|(b, a)| a.saturating_sub(b).as_secs_f64()),
         op: phase.op,
@@ -132,7 +137,7 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
         server_unresponsive: matches!(state.watchdog.reason(), Some(stop::StopReason::ServerUnresponsive(_))),
         driver_error: result.err().map(|e| format!("{e:#}")),
         loop_gaps: state.bystanders.loop_gaps(),
-        competitor: state.bystanders.competitor(),
+        competitor,
     }
 }
 

@@ -2,7 +2,9 @@
 //! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor, ops/s, and its
 //! ops/s against the baseline with the interval from the rounds; then, where CPU time was
 //! measured, what each client's calls cost: CPU per call, cores busy, operations per
-//! CPU-second against the baseline, garbage collection and memory. Exporters only lay this out.
+//! CPU-second against the baseline, garbage collection and memory, and, where they ran, how long
+//! the event loop kept a yielding task waiting and how fast competing Python work went.
+//! Exporters only lay this out.
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
@@ -110,6 +112,14 @@ pub fn cost_table(report: &RunReport, op: &str) -> Option<OpTable> {
     let baseline = report.baseline.as_deref();
     let mut header: Vec<String> =
         ["Client", "CPU/op", "cores busy", "ops/CPU-s", "in GC", "peak RSS"].map(str::to_owned).to_vec();
+    let loop_waits = measured.iter().any(|(_, cell)| cell.loop_starvation_us.is_some());
+    let competing = measured.iter().any(|(_, cell)| cell.competitor.is_some());
+    if loop_waits {
+        header.push("loop wait p99".to_owned());
+    }
+    if competing {
+        header.push("competing work".to_owned());
+    }
     if let Some(b) = baseline {
         header.push(format!("ops/CPU-s vs {}", label(report, b)));
     }
@@ -133,6 +143,15 @@ pub fn cost_table(report: &RunReport, op: &str) -> Option<OpTable> {
                     None => Entry::new("shared", Kind::Missing),
                 },
             ];
+            if loop_waits {
+                row.push(loop_wait(cell));
+            }
+            if competing {
+                row.push(match cell.competitor {
+                    Some(c) => Entry::new(format!("{:.0}% of solo", c.fraction * 100.0), Kind::Value),
+                    None => Entry::new(MISSING, Kind::Missing),
+                });
+            }
             if let Some(base) = baseline {
                 row.push(verdict(report, op, &column.id, base, RatioMetric::OpsPerCpuSec));
             }
@@ -140,6 +159,19 @@ pub fn cost_table(report: &RunReport, op: &str) -> Option<OpTable> {
         })
         .collect();
     Some(OpTable { operation: op.to_owned(), title: format!("{op} — CPU cost"), header, rows })
+}
+
+/// Fewest event-loop samples whose 99th percentile is worth showing; below, the longest wait.
+pub const MIN_LOOP_SAMPLES_FOR_P99: u64 = 100;
+
+/// The p99 of the waits a yielding task had on the cell's event loop, or the longest wait when
+/// there were too few samples for a p99 (the notes give every figure).
+fn loop_wait(cell: &Cell) -> Entry {
+    match cell.loop_starvation_us {
+        Some(s) if s.samples >= MIN_LOOP_SAMPLES_FOR_P99 => Entry::new(latency(s.p99), Kind::Value),
+        Some(s) => Entry::new(format!("max {}", latency(s.max)), Kind::Value),
+        None => Entry::new(MISSING, Kind::Missing),
+    }
 }
 
 /// The verdict of `column` against `base` on `metric`, or "baseline" on the baseline's own row.
@@ -199,5 +231,40 @@ mod tests {
         assert!(asy[7].text.contains("faster"), "{}", asy[7].text);
         let failed = put.rows.iter().find(|r| r[0].text.starts_with("Rust crate")).unwrap();
         assert_eq!(failed[2].text, ERROR);
+    }
+
+    #[test]
+    fn the_cost_table_shows_loop_waits_and_competing_work_only_where_measured() {
+        let mut report = sample_report();
+        let plain = cost_table(&report, "get").unwrap();
+        assert!(!plain.header.iter().any(|h| h == "loop wait p99" || h == "competing work"), "{:?}", plain.header);
+
+        let gaps = |samples, p99, max| crate::results::LoopGapStats { p50: 40.0, p99, max, samples };
+        for cell in report.cells.iter_mut().filter(|c| c.operation == "get") {
+            if cell.column == ASYNC {
+                cell.loop_starvation_us = Some(gaps(500, 5_200.0, 9_000.0));
+                cell.competitor = Some(crate::results::CompetitorFigures {
+                    solo_per_sec: 100.0,
+                    loaded_per_sec: 41.0,
+                    fraction: 0.41,
+                    cpu_secs: 1.0,
+                });
+            } else if cell.column == RUST {
+                cell.loop_starvation_us = Some(gaps(12, 700.0, 700.0));
+            }
+        }
+        let t = cost_table(&report, "get").unwrap();
+        let at = |name: &str| t.header.iter().position(|h| h == name).unwrap();
+        let (wait, work) = (at("loop wait p99"), at("competing work"));
+        assert!(wait < work && work < t.header.len() - 1, "the verdict stays last: {:?}", t.header);
+        let row = |id: &str| {
+            let label = report.column(id).unwrap().label.clone();
+            t.rows.iter().find(|r| r[0].text == label).unwrap().clone()
+        };
+        assert_eq!(row(ASYNC)[wait].text, "5.20 ms");
+        assert_eq!(row(ASYNC)[work].text, "41% of solo");
+        assert_eq!(row(RUST)[wait].text, "max 700.0 µs", "too few samples for a p99");
+        assert_eq!((row(C)[wait].kind, row(C)[work].kind), (Kind::Missing, Kind::Missing));
+        assert!(t.rows.iter().all(|r| r.len() == t.header.len()));
     }
 }

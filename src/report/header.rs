@@ -217,8 +217,12 @@ mod tests {
     fn a_competitor_is_said_once_in_the_header() {
         let mut report = sample_report();
         assert!(run_lines(&report).iter().all(|l| l.label != "Competitor"));
-        report.cells[1].competitor =
-            Some(crate::results::CompetitorFigures { solo_per_sec: 10.0, loaded_per_sec: 4.1, fraction: 0.41 });
+        report.cells[1].competitor = Some(crate::results::CompetitorFigures {
+            solo_per_sec: 10.0,
+            loaded_per_sec: 4.1,
+            fraction: 0.41,
+            cpu_secs: 0.2,
+        });
         let competitor: Vec<Line> = run_lines(&report).into_iter().filter(|l| l.label == "Competitor").collect();
         assert_eq!(competitor.len(), 1);
         assert!(competitor[0].text.contains("--cpu-competitor"));
