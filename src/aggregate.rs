@@ -148,8 +148,10 @@ fn notes(
         _ => {}
     }
     if ok > 0 && ok < MIN_CALLS_FOR_P99 {
-        notes
-            .push(format!("{ok} calls in all rounds: too few for a p99 (needs {MIN_CALLS_FOR_P99}), so none is shown"));
+        notes.push(format!(
+            "{ok} calls in all rounds: too few for a p99 (needs {MIN_CALLS_FOR_P99}), so none is shown; raise \
+             --count or --rounds, or run each phase for a --duration"
+        ));
     }
     if all.beyond_range() > 0 {
         notes.push(format!("{} calls took over 60 s (counted as 60 s)", all.beyond_range()));

@@ -161,11 +161,13 @@ pub struct BenchArgs {
     /// Operations to run, in order.
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
-    /// Columns to run (client and concurrency model). One of: wire, rust-sync, rust-async,
-    /// aerospike-py-sync, official-c, aerospike-py-async, aerospike-native-sync,
-    /// aerospike-native-async.
-    #[arg(long, value_delimiter = ',', default_value = crate::drivers::DEFAULT_CLIENTS)]
-    pub clients: Vec<String>,
+    /// Columns to run (client and concurrency model), from: wire, rust-sync, rust-async,
+    /// aerospike-py-sync, official-c, official-c-executor, aerospike-py-async,
+    /// aerospike-native-sync, aerospike-native-async. Default: all but official-c-executor; with
+    /// --cpu-competitor, all (the official client under asyncio is what an async service
+    /// compares with).
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Option<Vec<String>>,
     /// Use other published versions of a Python client, installed on first use into aerobench's
     /// cache: aerospike-py=0.13.0 for one, aerospike-py=0.12.0,0.14.4 for one column per
     /// version (side by side). Repeat the option or separate packages with commas

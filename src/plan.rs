@@ -72,7 +72,8 @@ impl Plan {
     pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
         validate(args)?;
         let sources = python_sources(args)?;
-        let columns = planned_columns(&drivers::parse_columns(&args.clients)?, &sources);
+        let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
+        let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
         Ok(Plan {
             columns,
@@ -383,6 +384,14 @@ mod tests {
         assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.12.0"), "a release comparison");
         let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4", "--baseline", "official-c"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("official-c"));
+    }
+
+    #[test]
+    fn a_competing_thread_brings_the_official_client_under_asyncio_unless_clients_are_named() {
+        let ids = |args: &[&str]| plan(args).unwrap().columns.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert!(!ids(&[]).contains(&"official-c-executor".to_owned()));
+        assert!(ids(&["--cpu-competitor"]).contains(&"official-c-executor".to_owned()));
+        assert_eq!(ids(&["--cpu-competitor", "--clients", "official-c"]), ["official-c"]);
     }
 
     #[test]

@@ -182,6 +182,18 @@ pub fn kind(name: &str) -> Option<&'static ColumnKind> {
 /// The columns run when `--clients` is not given.
 pub const DEFAULT_CLIENTS: &str = "wire,rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-py-async,aerospike-native-sync,aerospike-native-async";
 
+/// The columns that run when `--clients` is not given. With a competing thread (the asyncio
+/// service scenario), the official client through `run_in_executor` joins them, beside the
+/// sequential official column: that is what an async service compares `AsyncClient` with.
+pub fn default_clients(cpu_competitor: bool) -> Vec<String> {
+    let mut names: Vec<String> = DEFAULT_CLIENTS.split(',').map(String::from).collect();
+    if cpu_competitor {
+        let after = names.iter().position(|n| n == "official-c").map_or(names.len(), |i| i + 1);
+        names.insert(after, "official-c-executor".into());
+    }
+    names
+}
+
 /// Checks `--clients` names and explains the valid ones.
 pub fn parse_columns(names: &[String]) -> anyhow::Result<Vec<&'static ColumnKind>> {
     let mut out: Vec<&'static ColumnKind> = Vec::new();
@@ -218,6 +230,11 @@ mod tests {
         let defaults: Vec<String> = DEFAULT_CLIENTS.split(',').map(String::from).collect();
         assert_eq!(parse_columns(&defaults).unwrap()[0].name, "wire", "the tables start with the floor");
         assert_eq!(parse_columns(&defaults).unwrap().len(), 8);
+        assert_eq!(default_clients(false), defaults);
+        let competing = default_clients(true);
+        assert_eq!(competing.len(), 9);
+        let at = |n: &str| competing.iter().position(|c| c == n).unwrap();
+        assert_eq!(at("official-c-executor"), at("official-c") + 1, "beside the sequential official column");
     }
 
     #[test]
