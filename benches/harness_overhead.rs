@@ -115,11 +115,10 @@ impl Drop for Server {
 }
 
 fn machine() -> (String, usize) {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string()))
-        .unwrap_or_else(|| "unknown CPU".into());
+    let system = sysinfo::System::new_with_specifics(
+        sysinfo::RefreshKind::nothing().with_cpu(sysinfo::CpuRefreshKind::nothing()),
+    );
+    let model = system.cpus().first().map_or_else(|| "unknown CPU".into(), |c| c.brand().trim().to_string());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (model, cores)
 }

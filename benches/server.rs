@@ -160,14 +160,13 @@ fn print_table(cells: &[Cell]) {
 }
 
 fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into());
-    let listed = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let system = sysinfo::System::new_with_specifics(
+        sysinfo::RefreshKind::nothing().with_cpu(sysinfo::CpuRefreshKind::nothing()),
+    );
+    let model = system.cpus().first().map_or_else(|| "unknown".into(), |c| c.brand().trim().to_string());
+    let listed = system.cpus().len();
     let usable = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("machine: {model}; {listed} logical CPUs listed in /proc/cpuinfo, {usable} usable by this process");
+    println!("machine: {model}; {listed} logical CPUs, {usable} usable by this process");
     println!("client and server run on this same machine and share those cores");
 }
 

@@ -1,29 +1,41 @@
 //! The machine a run happened on, for the report header: OS, architecture, CPUs, CPU model,
-//! memory and host name. Fields the platform does not tell are left out, never guessed.
+//! memory and host name, as `sysinfo` reads them on Linux, macOS and the rest. Fields the
+//! platform does not tell are left out, never guessed.
+
+use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
 use crate::results::MachineInfo;
 
 pub fn describe() -> MachineInfo {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let memory_bytes = meminfo
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024);
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string());
+    let system = System::new_with_specifics(
+        RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing()).with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    let cpu_model = system.cpus().first().map(|c| c.brand().trim().to_string()).filter(|m| !m.is_empty());
+    let memory_bytes = Some(system.total_memory()).filter(|&m| m > 0);
     MachineInfo {
         os: std::env::consts::OS.to_string(),
         arch: std::env::consts::ARCH.to_string(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu_model,
         memory_bytes,
-        hostname: hostname.filter(|h| !h.is_empty()),
+        hostname: System::host_name().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_this_machine_without_guessing() {
+        let m = describe();
+        assert_eq!(m.os, std::env::consts::OS);
+        assert!(m.cpus >= 1);
+        // Every platform aerobench is tested on (Linux, macOS) tells its memory; a few MiB would
+        // mean a unit was misread.
+        if cfg!(any(target_os = "linux", target_os = "macos")) {
+            assert!(m.memory_bytes.is_some_and(|b| b > 64 << 20), "{m:?}");
+        }
+        assert!(m.cpu_model.as_deref().is_none_or(|c| !c.is_empty()), "{m:?}");
     }
 }
