@@ -36,7 +36,11 @@ pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>) -> (Verdict, String) {
         Some((low, high)) if high < 1.0 => {
             (Verdict::Slower, with_interval(1.0 / speedup, 1.0 / high, 1.0 / low).replacen("x (", "x slower (", 1))
         }
-        Some((low, high)) => (Verdict::NoClearDifference, format!("no clear difference ({:.2}–{:.2})", low, high)),
+        // Each bound with its own precision: rounds that disagree wildly give a wide interval,
+        // read better as "(0.01–2628)" than with two decimals on a four-digit bound.
+        Some((low, high)) => {
+            (Verdict::NoClearDifference, format!("no clear difference ({}–{})", factor(low), factor(high)))
+        }
     }
 }
 
@@ -59,7 +63,11 @@ mod tests {
             (Verdict::NoClearDifference, "no clear difference (0.93–1.08)".into())
         );
         // A big estimate whose interval still touches 1 gets no direction.
-        assert_eq!(verdict(3.0, Some((0.99, 9.0))).0, Verdict::NoClearDifference);
+        assert_eq!(
+            verdict(3.0, Some((0.99, 9.0))),
+            (Verdict::NoClearDifference, "no clear difference (0.99–9.0)".into())
+        );
+        assert_eq!(verdict(2.0, Some((0.0123, 2628.09))).1, "no clear difference (0.01–2628)");
         assert_eq!(verdict(1.9, None), (Verdict::SingleRound, "no verdict, 1 round (1.90)".into()));
     }
 
