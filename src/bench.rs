@@ -20,7 +20,7 @@ pub const EXIT_OPS_FAILED: i32 = 1;
 /// Exit code for bad usage or a server that cannot be reached.
 pub const EXIT_USAGE: i32 = 2;
 
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -147,7 +147,7 @@ fn assemble(
             batch_size: plan.workload.batch_size,
             namespace: plan.workload.namespace.clone(),
             set: plan.workload.set.clone(),
-            key_prefix: plan.workload.key_prefix.clone(),
+            key_prefix: crate::shard::given_prefix(&plan.workload.key_prefix, plan.shard).to_string(),
             operations,
             bins: plan.workload.describe_bins(),
             warmup_ops: plan.workload.warmup,
@@ -158,12 +158,15 @@ fn assemble(
             histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
             policies: plan.policies.name().to_string(),
             materialise: plan.materialise.name().to_string(),
+            shard: plan.shard,
         },
         baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
         floor,
         ratios,
         warnings,
         interrupted,
+        finished_at: Some(now_rfc3339()),
+        merged_from: Vec::new(),
         columns,
         cells,
     }

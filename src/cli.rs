@@ -63,6 +63,14 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N) into one:
+    /// histograms added cell by cell, every percentile recomputed from the sum, counts and
+    /// throughput summed. Refuses runs of different workloads.
+    Merge(crate::merge::MergeArgs),
+    /// Compare two JSON reports cell by cell (changes with the rounds' 95% intervals: a change
+    /// inside the noise is not called a regression); exit code 3 when a --fail-if threshold is
+    /// crossed, to gate a pull request on p99 or throughput.
+    Compare(crate::compare_runs::CompareArgs),
     /// Print shell completions for aerobench.
     Completions {
         #[arg(value_enum)]
@@ -239,6 +247,11 @@ pub struct BenchArgs {
     /// The async Python no-op column blocks its event loop for the stub delay (tests).
     #[arg(long, hide = true)]
     pub stub_blocking: bool,
+    /// Run shard INDEX of COUNT (0-based, e.g. 0/4) of a benchmark split between load hosts: the
+    /// same workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them);
+    /// combine the hosts' JSON reports with `aerobench merge`.
+    #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::shard::parse)]
+    pub shard: Option<crate::results::Shard>,
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).

@@ -6,10 +6,12 @@ mod bench;
 mod builtin_server;
 mod cli;
 mod compare;
+mod compare_runs;
 mod drivers;
 mod engine;
 mod lane;
 mod machine;
+mod merge;
 mod plan;
 mod probe;
 mod progress;
@@ -18,6 +20,7 @@ mod report;
 mod results;
 mod scheduler;
 mod server;
+mod shard;
 mod stats;
 mod worker;
 mod workload;
@@ -59,6 +62,8 @@ fn run() -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Command::Merge(args)) => merge::run(args),
+        Some(Command::Compare(args)) => compare_runs::run(args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
             Ok(0)

@@ -66,6 +66,8 @@ pub struct Plan {
     pub cpu_competitor: bool,
     /// The async Python no-op column blocks its loop (hidden `--stub-blocking`).
     pub stub_blocking: bool,
+    /// This run's share of the key space (`--shard`); the workload's key prefix is the shard's.
+    pub shard: Option<crate::results::Shard>,
 }
 
 impl Plan {
@@ -84,7 +86,7 @@ impl Plan {
             workload: Workload {
                 namespace: args.namespace.clone(),
                 set: args.set.clone(),
-                key_prefix: args.key_prefix.clone(),
+                key_prefix: crate::shard::key_prefix(&args.key_prefix, args.shard),
                 count: args.count,
                 batch_size: args.batch_size,
                 bins: Workload::bins_of(args.bin_type, args.bins, args.value_size),
@@ -105,6 +107,7 @@ impl Plan {
             materialise: args.materialise,
             cpu_competitor: args.cpu_competitor,
             stub_blocking: args.stub_blocking,
+            shard: args.shard,
         })
     }
 

@@ -32,6 +32,34 @@ pub struct RunReport {
     pub warnings: Vec<String>,
     /// True when Ctrl-C ended the run early.
     pub interrupted: bool,
+    /// RFC 3339 UTC timestamp of the end of the measured rounds (absent in older documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The runs `aerobench merge` combined into this document, in the order given; empty for a
+    /// single run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedRun>,
+}
+
+/// One run combined by `aerobench merge`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergedRun {
+    /// File the run was read from.
+    pub file: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub hostname: Option<String>,
+    pub shard: Option<Shard>,
+}
+
+/// This run's share of a key space split between load hosts (`--shard INDEX/COUNT`): its keys
+/// are `{key_prefix}{index}-{i}`, disjoint from every other shard's.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard number.
+    pub index: u32,
+    /// Shards in all.
+    pub count: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +114,10 @@ pub struct Workload {
     /// `records` (a Python batch call's records are read inside the timed call) or `none` (the
     /// call stops at what the client returns; batch record counts are then keys asked).
     pub materialise: String,
+    /// This run's share of the key space with `--shard` (`key_prefix` is then the prefix given,
+    /// and keys are `{key_prefix}{index}-{i}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -13,7 +13,7 @@ mod metrics;
 pub mod numbers;
 mod table;
 #[cfg(test)]
-mod test_support;
+pub mod test_support;
 mod wrap;
 
 use std::io::IsTerminal as _;

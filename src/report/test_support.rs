@@ -193,6 +193,7 @@ fn sample_without_ratios() -> RunReport {
             histogram_unit: "ns".to_owned(),
             policies: "explicit".to_owned(),
             materialise: "records".to_owned(),
+            shard: None,
         },
         columns: vec![
             column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),
@@ -207,6 +208,8 @@ fn sample_without_ratios() -> RunReport {
         ratios: Vec::new(),
         warnings: vec!["the built-in in-memory server answers far faster than a real Aerospike server".to_owned()],
         interrupted: false,
+        finished_at: None,
+        merged_from: Vec::new(),
     }
 }
 

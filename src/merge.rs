@@ -1,0 +1,526 @@
+//! `aerobench merge`: one report from the reports of several load hosts that ran the same
+//! workload at the same time (typically `--shard I/N` each). Cells are combined cell by cell:
+//! HDR histograms added and every percentile recomputed from the sum (never an average of
+//! percentiles), counts, errors and records summed, throughput summed (the hosts ran at once),
+//! wall time the longest host's. Runs whose workloads or columns differ are refused, naming the
+//! field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::results::{
+    Cell, Column, CompetitorFigures, CpuCost, LoopGapStats, MergedRun, RoundFigures, RunReport, Workload,
+};
+use crate::{compare, shard, stats};
+
+/// `aerobench merge` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// JSON reports to combine (`--format json` output of each load host), at least two.
+    #[arg(required = true, num_args = 2.., value_name = "REPORT.json")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged report to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Format of the merged report (JSON by default, so it can be merged or compared again).
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: crate::report::Format,
+}
+
+/// Why runs cannot be merged.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MergeError {
+    #[error("{field} differs: {first} has {a}, {other} has {b}; merge only runs of the same workload")]
+    Differs { field: String, first: String, other: String, a: String, b: String },
+    #[error("{0}")]
+    Shards(String),
+    #[error("{file}: cell {column}/{operation} has an unreadable histogram: {why}")]
+    Histogram { file: String, column: String, operation: String, why: String },
+}
+
+/// Reads, merges and writes; returns the exit code.
+pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
+    let mut runs = Vec::new();
+    for path in &args.files {
+        runs.push((path.display().to_string(), read_report(path)?));
+    }
+    let merged = merge(&runs)?;
+    let style = crate::report::Style {
+        color: false,
+        width: crate::report::output_width(args.output.is_none()),
+        layout: crate::report::Layout::Clients,
+        verbose: false,
+    };
+    let text = crate::report::render(&merged, args.format, &style);
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
+        }
+    }
+    Ok(0)
+}
+
+/// A JSON report from `path`, with a message saying what to do when it is not one.
+pub fn read_report(path: &Path) -> anyhow::Result<RunReport> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!("{} is not an aerobench JSON report (write one with --format json --output FILE)", path.display())
+    })
+}
+
+/// The workload as compared between runs: what every run must agree on.
+pub fn comparable_workload(w: &Workload) -> serde_json::Map<String, serde_json::Value> {
+    let mut w = w.clone();
+    w.key_prefix = shard::given_prefix(&w.key_prefix, w.shard).to_string();
+    let serde_json::Value::Object(mut map) = serde_json::to_value(&w).expect("workload serializes") else {
+        unreachable!("a struct serializes to an object")
+    };
+    // How far a run got, and which share of the keys it had, may differ.
+    for field in ["rounds_completed", "shard"] {
+        map.remove(field);
+    }
+    map
+}
+
+fn check_same(runs: &[(String, RunReport)]) -> Result<(), MergeError> {
+    let (first_name, first) = &runs[0];
+    let base = comparable_workload(&first.workload);
+    let differs = |field: String, other: &str, a: String, b: String| MergeError::Differs {
+        field,
+        first: first_name.clone(),
+        other: other.to_string(),
+        a,
+        b,
+    };
+    for (name, run) in &runs[1..] {
+        if run.schema_version != first.schema_version {
+            return Err(differs(
+                "schema_version".into(),
+                name,
+                first.schema_version.to_string(),
+                run.schema_version.to_string(),
+            ));
+        }
+        let w = comparable_workload(&run.workload);
+        for (field, value) in &base {
+            let other = w.get(field).cloned().unwrap_or(serde_json::Value::Null);
+            if *value != other {
+                return Err(differs(format!("workload.{field}"), name, value.to_string(), other.to_string()));
+            }
+        }
+        let ids = |r: &RunReport| r.columns.iter().map(|c| c.id.clone()).collect::<Vec<_>>().join(",");
+        if ids(first) != ids(run) {
+            return Err(differs("columns".into(), name, ids(first), ids(run)));
+        }
+        for (a, b) in first.columns.iter().zip(&run.columns) {
+            let fields: [(&str, String, String); 4] = [
+                ("client", a.client.clone(), b.client.clone()),
+                ("client_version", a.client_version.clone(), b.client_version.clone()),
+                ("mode", a.mode.clone(), b.mode.clone()),
+                ("in_flight", a.in_flight.to_string(), b.in_flight.to_string()),
+            ];
+            for (field, x, y) in fields {
+                if x != y {
+                    return Err(differs(format!("columns[{}].{field}", a.id), name, x, y));
+                }
+            }
+        }
+    }
+    check_shards(runs)
+}
+
+/// Shards, when given, must be the same split and each merged once.
+fn check_shards(runs: &[(String, RunReport)]) -> Result<(), MergeError> {
+    let sharded = runs.iter().filter(|(_, r)| r.workload.shard.is_some()).count();
+    if sharded == 0 {
+        return Ok(());
+    }
+    if sharded != runs.len() {
+        return Err(MergeError::Shards(
+            "some runs have --shard and some do not; merge the shards of one split".to_string(),
+        ));
+    }
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    let count = runs[0].1.workload.shard.map_or(0, |s| s.count);
+    for (name, run) in runs {
+        let s = run.workload.shard.expect("checked above");
+        if s.count != count {
+            return Err(MergeError::Shards(format!(
+                "{name} is shard {}/{} but {} is of {count} shards; merge the shards of one split",
+                s.index, s.count, runs[0].0
+            )));
+        }
+        if let Some(other) = seen.insert(s.index, name) {
+            return Err(MergeError::Shards(format!(
+                "{other} and {name} are both shard {}/{count}; give each shard's report once",
+                s.index
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One report from `runs` (file name, report), or why they cannot be merged.
+pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
+    assert!(!runs.is_empty(), "merge needs runs");
+    check_same(runs)?;
+    let first = &runs[0].1;
+    let columns: Vec<Column> = first
+        .columns
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            let errors: Vec<String> = runs
+                .iter()
+                .filter_map(|(name, r)| r.column(&c.id).and_then(|x| x.error.as_ref()).map(|e| format!("{name}: {e}")))
+                .collect();
+            c.error = (!errors.is_empty()).then(|| errors.join("; "));
+            c
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for column in &columns {
+        for op in &first.workload.operations {
+            let parts: Vec<(&str, &Cell)> =
+                runs.iter().filter_map(|(name, r)| r.cell(&column.id, op).map(|c| (name.as_str(), c))).collect();
+            if !parts.is_empty() {
+                cells.push(merge_cells(&parts, runs.len())?);
+            }
+        }
+    }
+    let floor = compare::set_over_floor(&columns, &mut cells);
+    let pairs = compare::pairs(&columns, first.baseline.as_deref());
+    let ratios = compare::ratios(&columns, &cells, &first.workload.operations, &pairs);
+    let mut warnings: Vec<String> = Vec::new();
+    for (_, r) in runs {
+        for w in &r.warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
+            }
+        }
+    }
+    warnings.extend(window_warning(runs));
+    let mut workload = first.workload.clone();
+    workload.key_prefix = shard::given_prefix(&workload.key_prefix, workload.shard).to_string();
+    workload.shard = None;
+    workload.rounds_completed = runs.iter().map(|(_, r)| r.workload.rounds_completed).min().unwrap_or(0);
+    Ok(RunReport {
+        schema_version: first.schema_version,
+        aerobench_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: runs.iter().map(|(_, r)| r.started_at.clone()).min().unwrap_or_default(),
+        server: first.server.clone(),
+        machine: first.machine.clone(),
+        workload,
+        columns,
+        cells,
+        baseline: first.baseline.clone(),
+        floor,
+        ratios,
+        warnings,
+        interrupted: runs.iter().any(|(_, r)| r.interrupted),
+        finished_at: runs.iter().filter_map(|(_, r)| r.finished_at.clone()).max(),
+        merged_from: runs
+            .iter()
+            .map(|(name, r)| MergedRun {
+                file: name.clone(),
+                started_at: r.started_at.clone(),
+                finished_at: r.finished_at.clone(),
+                hostname: r.machine.hostname.clone(),
+                shard: r.workload.shard,
+            })
+            .collect(),
+    })
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC timestamp as aerobench writes them
+/// (`YYYY-MM-DDTHH:MM:SSZ`).
+fn epoch_secs(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    if t.len() != 20 || !t.ends_with('Z') {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// A warning when the runs did not all overlap in time: their summed throughput then is not the
+/// load the server saw at once.
+fn window_warning(runs: &[(String, RunReport)]) -> Option<String> {
+    let windows: Vec<(i64, i64)> = runs
+        .iter()
+        .map(|(_, r)| Some((epoch_secs(&r.started_at)?, epoch_secs(r.finished_at.as_deref()?)?)))
+        .collect::<Option<_>>()?;
+    let latest_start = windows.iter().map(|w| w.0).max()?;
+    let earliest_end = windows.iter().map(|w| w.1).min()?;
+    (latest_start > earliest_end).then(|| {
+        format!(
+            "the merged runs did not all run at the same time (the last started {}s after the first ended): \
+             throughput is summed as if they had",
+            latest_start - earliest_end
+        )
+    })
+}
+
+/// Several hosts' cells of one (column, operation) as one cell.
+fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError> {
+    let first = parts[0].1;
+    let mut hist = stats::new_histogram();
+    for (name, cell) in parts {
+        let h = stats::histogram_from_text(&cell.histogram).map_err(|e| MergeError::Histogram {
+            file: name.to_string(),
+            column: cell.column.clone(),
+            operation: cell.operation.clone(),
+            why: format!("{e:#}"),
+        })?;
+        stats::add_histogram(&mut hist, &h);
+    }
+    let sum = |f: &dyn Fn(&Cell) -> f64| parts.iter().map(|(_, c)| f(c)).sum::<f64>();
+    let sum_opt = |f: &dyn Fn(&Cell) -> Option<f64>| parts.iter().map(|(_, c)| f(c)).sum::<Option<f64>>();
+    let mut errors_by_reason = BTreeMap::new();
+    for (_, c) in parts {
+        for (reason, n) in &c.errors_by_reason {
+            *errors_by_reason.entry(reason.clone()).or_insert(0) += n;
+        }
+    }
+    let wall_secs = parts.iter().map(|(_, c)| c.wall_secs).fold(0.0, f64::max);
+    let successes = hist.len();
+    let mut notes: Vec<String> = Vec::new();
+    for (name, c) in parts {
+        for n in &c.notes {
+            notes.push(format!("{name}: {n}"));
+        }
+    }
+    if parts.len() < runs {
+        notes.push(format!("only {} of the {runs} merged runs measured this cell", parts.len()));
+    }
+    if parts.len() > 1 {
+        notes.push(
+            "merged: percentiles come from the summed histograms; each round's p50/p99 is the highest run's (rounds \
+             keep no histogram)"
+                .to_string(),
+        );
+    }
+    Ok(Cell {
+        column: first.column.clone(),
+        operation: first.operation.clone(),
+        count: parts.iter().map(|(_, c)| c.count).sum(),
+        errors: parts.iter().map(|(_, c)| c.errors).sum(),
+        errors_by_reason,
+        latency_us: stats::summarize(&hist),
+        ops_per_sec: sum(&|c| c.ops_per_sec),
+        records_per_sec: sum_opt(&|c| c.records_per_sec),
+        records: parts.iter().map(|(_, c)| c.records).sum::<Option<u64>>(),
+        wall_secs,
+        histogram: stats::encode_histogram(&hist),
+        latency_beyond_range: parts.iter().map(|(_, c)| c.latency_beyond_range).sum(),
+        over_floor_us: None,
+        rounds: merge_rounds(parts),
+        cpu: merge_cpu(parts, successes),
+        notes,
+        loop_starvation_us: merge_loop_gaps(parts),
+        competitor: merge_competitor(parts),
+    })
+}
+
+/// Round `k` of every host as one round: counts and throughput summed, wall the longest, the
+/// mean weighted by calls, p50/p99 the highest host's.
+fn merge_rounds(parts: &[(&str, &Cell)]) -> Vec<RoundFigures> {
+    let mut numbers: Vec<u32> = parts.iter().flat_map(|(_, c)| c.rounds.iter().map(|r| r.round)).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
+        .into_iter()
+        .map(|round| {
+            let rs: Vec<&RoundFigures> =
+                parts.iter().filter_map(|(_, c)| c.rounds.iter().find(|r| r.round == round)).collect();
+            let ok = |r: &RoundFigures| r.count.saturating_sub(r.errors) as f64;
+            let total_ok: f64 = rs.iter().map(|r| ok(r)).sum();
+            RoundFigures {
+                round,
+                count: rs.iter().map(|r| r.count).sum(),
+                errors: rs.iter().map(|r| r.errors).sum(),
+                avg_us: if total_ok > 0.0 { rs.iter().map(|r| r.avg_us * ok(r)).sum::<f64>() / total_ok } else { 0.0 },
+                p50_us: rs.iter().map(|r| r.p50_us).fold(0.0, f64::max),
+                p99_us: rs.iter().map(|r| r.p99_us).fold(0.0, f64::max),
+                ops_per_sec: rs.iter().map(|r| r.ops_per_sec).sum(),
+                wall_secs: rs.iter().map(|r| r.wall_secs).fold(0.0, f64::max),
+                cpu_secs: rs.iter().map(|r| r.cpu_secs).sum(),
+            }
+        })
+        .collect()
+}
+
+fn merge_cpu(parts: &[(&str, &Cell)], successes: u64) -> Option<CpuCost> {
+    let costs: Vec<&CpuCost> = parts.iter().map(|(_, c)| c.cpu.as_ref()).collect::<Option<_>>()?;
+    let cpu: f64 = costs.iter().map(|c| c.cpu_secs).sum();
+    let wall: f64 = parts.iter().map(|(_, c)| c.wall_secs).sum();
+    let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    Some(CpuCost {
+        cpu_secs: cpu,
+        cpu_us_per_op: per(cpu * 1e6, successes as f64),
+        ops_per_cpu_sec: per(successes as f64, cpu),
+        // Per host, as in a single run: CPU over the hosts' summed wall time.
+        utilisation: per(cpu, wall),
+        peak_rss_bytes: costs.iter().filter_map(|c| c.peak_rss_bytes).max(),
+        gc_secs: costs.iter().map(|c| c.gc_secs).sum(),
+    })
+}
+
+/// The worst host's loop gaps (gaps of different processes do not add).
+fn merge_loop_gaps(parts: &[(&str, &Cell)]) -> Option<LoopGapStats> {
+    let gaps: Vec<LoopGapStats> = parts.iter().filter_map(|(_, c)| c.loop_starvation_us).collect();
+    (!gaps.is_empty()).then(|| LoopGapStats {
+        p50: gaps.iter().map(|g| g.p50).fold(0.0, f64::max),
+        p99: gaps.iter().map(|g| g.p99).fold(0.0, f64::max),
+        max: gaps.iter().map(|g| g.max).fold(0.0, f64::max),
+        samples: gaps.iter().map(|g| g.samples).sum(),
+    })
+}
+
+/// The slowest host's competitor.
+fn merge_competitor(parts: &[(&str, &Cell)]) -> Option<CompetitorFigures> {
+    parts.iter().filter_map(|(_, c)| c.competitor).min_by(|a, b| a.fraction.total_cmp(&b.fraction))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::sample_report;
+    use crate::results::Shard;
+    use crate::stats::Recorder;
+    use std::time::Duration;
+
+    fn with_latencies(mut report: RunReport, shard: u32, latencies_us: &[u64]) -> RunReport {
+        report.workload.shard = Some(Shard { index: shard, count: 2 });
+        report.workload.key_prefix = shard::key_prefix("aerobench-", report.workload.shard);
+        for cell in &mut report.cells {
+            let mut rec = Recorder::new();
+            latencies_us.iter().for_each(|&v| rec.record_ok(Duration::from_micros(v)));
+            cell.histogram = stats::encode_histogram(rec.histogram());
+            cell.count = rec.count() + cell.errors;
+            cell.latency_us = stats::summarize(rec.histogram());
+        }
+        report
+    }
+
+    fn two_shards() -> Vec<(String, RunReport)> {
+        let a: Vec<u64> = (1..=1000).collect();
+        let b: Vec<u64> = (1..=1000).map(|v| v * 10).collect();
+        vec![
+            ("a.json".into(), with_latencies(sample_report(), 0, &a)),
+            ("b.json".into(), with_latencies(sample_report(), 1, &b)),
+        ]
+    }
+
+    #[test]
+    fn histograms_add_and_percentiles_come_from_the_sum() {
+        let runs = two_shards();
+        let merged = merge(&runs).expect("same workload");
+        let mut union = Recorder::new();
+        for v in (1..=1000).chain((1..=1000).map(|v| v * 10)) {
+            union.record_ok(Duration::from_micros(v));
+        }
+        let want = stats::summarize(union.histogram());
+        for cell in &merged.cells {
+            let (a, b) = (
+                runs[0].1.cell(&cell.column, &cell.operation).unwrap(),
+                runs[1].1.cell(&cell.column, &cell.operation).unwrap(),
+            );
+            assert_eq!(cell.count, a.count + b.count);
+            assert_eq!(cell.errors, a.errors + b.errors);
+            assert!((cell.ops_per_sec - (a.ops_per_sec + b.ops_per_sec)).abs() < 1e-6);
+            assert_eq!(cell.latency_us, want, "{}/{}", cell.column, cell.operation);
+            // Not the mean of the two p99s (990 and 9900 µs): the union's, about 9800 µs.
+            assert!((cell.latency_us.p99 - 9_800.0).abs() < 10.0, "{}", cell.latency_us.p99);
+            assert_eq!(&stats::decode_histogram(&cell.histogram).unwrap(), union.histogram());
+            assert_eq!(cell.rounds.len(), a.rounds.len());
+        }
+        let c_get = merged.cell("official-c", "get").unwrap();
+        assert_eq!(c_get.errors_by_reason.get("timeout"), Some(&4));
+        assert_eq!(merged.workload.key_prefix, "aerobench-");
+        assert_eq!(merged.workload.shard, None);
+        assert_eq!(merged.merged_from.len(), 2);
+        assert_eq!(merged.merged_from[1].shard, Some(Shard { index: 1, count: 2 }));
+        assert!(!merged.ratios.is_empty(), "ratios are recomputed");
+    }
+
+    #[test]
+    fn refuses_runs_of_different_workloads_naming_the_field() {
+        let mut runs = two_shards();
+        runs[1].1.workload.count = 2_000;
+        let err = merge(&runs).unwrap_err();
+        assert!(matches!(&err, MergeError::Differs { field, .. } if field == "workload.count"), "{err}");
+        assert!(err.to_string().contains("a.json has 1000, b.json has 2000"), "{err}");
+
+        let mut runs = two_shards();
+        runs[1].1.workload.operations.pop();
+        assert!(
+            matches!(merge(&runs).unwrap_err(), MergeError::Differs { field, .. } if field == "workload.operations")
+        );
+
+        let mut runs = two_shards();
+        runs[1].1.columns[1].client_version = "9.9.9".into();
+        let err = merge(&runs).unwrap_err();
+        assert!(err.to_string().starts_with("columns[") && err.to_string().contains("client_version"), "{err}");
+
+        let mut runs = two_shards();
+        runs[1].1.columns.pop();
+        assert!(matches!(merge(&runs).unwrap_err(), MergeError::Differs { field, .. } if field == "columns"));
+    }
+
+    #[test]
+    fn refuses_the_same_shard_twice_or_mixed_splits() {
+        let mut runs = two_shards();
+        runs[1].1.workload.shard = Some(Shard { index: 0, count: 2 });
+        runs[1].1.workload.key_prefix = "aerobench-0-".into();
+        assert!(merge(&runs).unwrap_err().to_string().contains("both shard 0/2"));
+        let mut runs = two_shards();
+        runs[1].1.workload.shard = Some(Shard { index: 1, count: 3 });
+        runs[1].1.workload.key_prefix = "aerobench-1-".into();
+        assert!(merge(&runs).unwrap_err().to_string().contains("of 2 shards"));
+        let mut runs = two_shards();
+        runs[1].1.workload.shard = None;
+        runs[1].1.workload.key_prefix = "aerobench-".into();
+        assert!(matches!(merge(&runs).unwrap_err(), MergeError::Shards(_)));
+    }
+
+    #[test]
+    fn rounds_sum_counts_and_throughput() {
+        let runs = two_shards();
+        let merged = merge(&runs).unwrap();
+        let cell = merged.cell("official-c", "put").unwrap();
+        let a = runs[0].1.cell("official-c", "put").unwrap();
+        for (m, r) in cell.rounds.iter().zip(&a.rounds) {
+            assert_eq!(m.count, 2 * r.count);
+            assert!((m.ops_per_sec - 2.0 * r.ops_per_sec).abs() < 1e-6);
+            assert!((m.avg_us - r.avg_us).abs() < 1e-9, "same rounds on both sides: same mean");
+        }
+    }
+
+    #[test]
+    fn timestamps_and_windows() {
+        assert_eq!(epoch_secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_secs("2026-01-02T03:04:05Z"), Some(1_767_323_045));
+        assert_eq!(epoch_secs("2026-01-02 03:04:05"), None);
+        let mut runs = two_shards();
+        runs[0].1.started_at = "2026-01-02T03:00:00Z".into();
+        runs[0].1.finished_at = Some("2026-01-02T03:01:00Z".into());
+        runs[1].1.started_at = "2026-01-02T03:00:30Z".into();
+        runs[1].1.finished_at = Some("2026-01-02T03:02:00Z".into());
+        assert_eq!(window_warning(&runs), None);
+        runs[1].1.started_at = "2026-01-02T03:05:00Z".into();
+        assert!(window_warning(&runs).unwrap().contains("240s after"));
+    }
+}
