@@ -23,6 +23,15 @@ fn histogram(cell: &Value) -> hdrhistogram::Histogram<u64> {
     hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).unwrap()
 }
 
+/// Panics unless `doc` matches `schema.json`.
+fn assert_schema_valid(doc: &Value) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
+}
+
 fn read(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -61,6 +70,8 @@ fn two_shards_against_one_server_merge_into_one_report() {
     assert!(out.success(), "{}", out.describe());
     let merged = read(&merged_path);
     assert_eq!(merged["merged_from"].as_array().unwrap().len(), 2);
+    assert_schema_valid(&ra);
+    assert_schema_valid(&merged);
     for cell in merged["cells"].as_array().unwrap() {
         let find = |r: &Value| {
             r["cells"].as_array().unwrap().iter().find(|c| c["operation"] == cell["operation"]).unwrap().clone()
