@@ -28,6 +28,13 @@ Examples:
   Your own build of aerospike-py (after `maturin develop` in a virtualenv):
     aerobench --builtin-server --client-path aerospike-py=./.venv --clients aerospike-py-sync
 
+  Two load hosts, one report (each host runs its shard, then merge the JSON):
+    aerobench --shard 0/2 --format json --output shard-0.json
+    aerobench merge shard-0.json shard-1.json --output merged.json
+
+  Gate a pull request on p99 (exit code 3 when crossed beyond the noise):
+    aerobench compare base.json new.json --fail-if 'p99>+10%' --format markdown
+
   Run the built-in server on its own:
     aerobench serve --port 3000
 

@@ -238,7 +238,7 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
 
 /// Seconds since 1970 of an RFC 3339 UTC timestamp as aerobench writes them
 /// (`YYYY-MM-DDTHH:MM:SSZ`).
-fn epoch_secs(t: &str) -> Option<i64> {
+pub fn epoch_secs(t: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
     if t.len() != 20 || !t.ends_with('Z') {
         return None;

@@ -90,6 +90,37 @@ fn two_shards_against_one_server_merge_into_one_report() {
         assert_eq!(histogram(cell), union);
     }
 
+    // The merged histograms as an HdrHistogram interval log, read back by the hdrhistogram crate,
+    // and as CSV.
+    let hlog = dir.join("merged.hlog");
+    let mut cmd = aerobench();
+    cmd.arg("merge").arg(&a.1).arg(&b.1).args(["--format", "hlog", "-o"]).arg(&hlog);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.success(), "{}", out.describe());
+    let bytes = std::fs::read(&hlog).unwrap();
+    let mut tags = Vec::new();
+    for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&bytes) {
+        use hdrhistogram::serialization::interval_log::LogEntry;
+        let LogEntry::Interval(i) = entry.expect("the .hlog parses") else { continue };
+        let tag = i.tag().unwrap().as_str().to_string();
+        let op = tag.strip_prefix("rust-async/").unwrap();
+        let cell = merged["cells"].as_array().unwrap().iter().find(|c| c["operation"] == op).unwrap();
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.decode(i.encoded_histogram()).unwrap();
+        let h: hdrhistogram::Histogram<u64> =
+            hdrhistogram::serialization::Deserializer::new().deserialize(&mut raw.as_slice()).unwrap();
+        assert_eq!(h, histogram(cell), "{tag}");
+        tags.push(tag);
+    }
+    assert_eq!(tags, ["rust-async/put", "rust-async/get", "rust-async/scan"]);
+    let mut cmd = aerobench();
+    cmd.arg("merge").arg(&a.1).arg(&b.1).args(["--format", "csv"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.success(), "{}", out.describe());
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert!(rows[0].starts_with("column,label,") && rows[2].starts_with("rust-async,"), "{}", out.stdout);
+
     // Runs of different workloads are refused, naming the field.
     let other = dir.join("other.json");
     let mut doc = rb.clone();

@@ -4,8 +4,10 @@
 //! too. Adding a format is adding a file and a [`Format`] variant.
 
 mod by_operation;
+mod csv;
 mod entry;
 mod header;
+mod hlog;
 mod issues;
 mod json;
 mod markdown;
@@ -20,6 +22,8 @@ use std::io::IsTerminal as _;
 
 use crate::results::RunReport;
 
+pub use csv::CsvExporter;
+pub use hlog::HlogExporter;
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 pub use table::TableExporter;
@@ -33,6 +37,11 @@ pub enum Format {
     Json,
     /// GitHub-flavoured markdown tables, for pull requests.
     Markdown,
+    /// One CSV row per cell (column × operation): counts, ops/s, latency percentiles in µs.
+    Csv,
+    /// HdrHistogram interval log: each cell's latency histogram (ns) tagged `column/operation`,
+    /// for HdrHistogram's own log tools.
+    Hlog,
 }
 
 /// How the human-readable formats lay the figures out.
@@ -86,6 +95,8 @@ pub fn exporter(format: Format, style: &Style) -> Box<dyn Exporter> {
         Format::Table => Box::new(TableExporter { style: *style }),
         Format::Json => Box::new(JsonExporter),
         Format::Markdown => Box::new(MarkdownExporter { layout: style.layout, verbose: style.verbose }),
+        Format::Csv => Box::new(CsvExporter),
+        Format::Hlog => Box::new(HlogExporter),
     }
 }
 
@@ -122,7 +133,7 @@ mod tests {
             .iter()
             .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
             .collect();
-        assert_eq!(names, ["table", "json", "markdown"]);
+        assert_eq!(names, ["table", "json", "markdown", "csv", "hlog"]);
     }
 
     #[test]
