@@ -48,6 +48,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             .open(path)
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
+    if let Some(path) = &args.plot {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+    }
     let show = progress::enabled(args.quiet);
     stop::install_ctrlc();
 
@@ -101,6 +109,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).context("cannot write the report to stdout")?;
             out.flush()?;
+        }
+    }
+    if let Some(path) = &args.plot {
+        match report::plot::write(&report, path) {
+            Ok(()) => eprintln!("aerobench: plot written to {}", path.display()),
+            Err(e) => eprintln!("aerobench: no plot: {e:#}"),
         }
     }
     drop(builtin);

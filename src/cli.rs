@@ -254,6 +254,11 @@ pub struct BenchArgs {
     /// The async Python no-op column blocks its event loop for the stub delay (tests).
     #[arg(long, hide = true)]
     pub stub_blocking: bool,
+    /// Also draw the run as an SVG picture: per operation, latency by percentile (log scale to
+    /// 99.99%, one line per client) and throughput per round; lines differ by dash and marker,
+    /// so it reads in black and white.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Run shard INDEX of COUNT (0-based, e.g. 0/4) of a benchmark split between load hosts: the
     /// same workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them);
     /// combine the hosts' JSON reports with `aerobench merge`.

@@ -139,6 +139,7 @@ fn compare_fails_on_a_planted_regression() {
     let run = |name: &str, delay_us: &str| {
         let path = dir.join(name);
         let mut cmd = aerobench();
+        cmd.arg("--plot").arg(path.with_extension("svg"));
         cmd.args(["--builtin-server", "--clients", "noop", "--ops", "get", "--count", "200", "--rounds", "3"])
             .args(["--warmup", "10", "--stub-delay-us", delay_us, "--format", "json", "--quiet", "--output"])
             .arg(&path);
@@ -148,6 +149,14 @@ fn compare_fails_on_a_planted_regression() {
     };
     let base = run("base.json", "200");
     let slow = run("slow.json", "1500");
+    // The picture of a run is an SVG document with its operation's two charts.
+    let svg = std::fs::read_to_string(base.with_extension("svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot parses as XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).map(str::trim).collect();
+    for want in ["get: latency by percentile", "get: throughput per round", "99.99%"] {
+        assert!(texts.contains(&want), "{want} in {texts:?}");
+    }
     let compare = |new: &std::path::Path, format: &str| {
         let mut cmd = aerobench();
         cmd.arg("compare").arg(&base).arg(new);

@@ -13,6 +13,7 @@ mod json;
 mod markdown;
 mod metrics;
 pub mod numbers;
+pub mod plot;
 mod table;
 #[cfg(test)]
 pub mod test_support;
