@@ -13,6 +13,8 @@ use crate::stats;
 
 /// Highest percentile drawn: 99.99% (4 "nines" on the x axis).
 const NINES: f64 = 4.0;
+/// One client's line in a panel: its column index (which picks its look), label and points.
+type ClientLine = (usize, String, Vec<(f64, f64)>);
 /// Points per nine on the spectrum.
 const STEPS_PER_NINE: u32 = 25;
 const PANEL_HEIGHT: u32 = 360;
@@ -153,7 +155,7 @@ fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String,
 }
 
 fn panel_spectrum(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, operation: &str) -> anyhow::Result<()> {
-    let lines: Vec<(usize, String, Vec<(f64, f64)>)> = report
+    let lines: Vec<ClientLine> = report
         .columns
         .iter()
         .enumerate()
@@ -189,7 +191,7 @@ fn panel_spectrum(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, ope
 }
 
 fn panel_throughput(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, operation: &str) -> anyhow::Result<()> {
-    let lines: Vec<(usize, String, Vec<(f64, f64)>)> = report
+    let lines: Vec<ClientLine> = report
         .columns
         .iter()
         .enumerate()
