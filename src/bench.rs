@@ -84,7 +84,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     };
 
-    let outcome = scheduler::run(&plan, &target, show)?;
+    let live = live_output(&args)?;
+    let outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
     let interrupted = stop::interrupted();
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
@@ -100,7 +101,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         verbose: args.verbose,
     };
     let text = report::render(&report, args.format, &style);
+    if let Some(live) = &live {
+        live.finish(&report);
+    }
+    // Live lines on stdout end with the report: nothing more goes there.
+    let live_on_stdout = live.is_some() && args.live.is_none();
     match &args.output {
+        None if live_on_stdout => {}
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?;
             eprintln!("aerobench: report written to {}", path.display());
@@ -122,6 +129,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         || report.cells.iter().any(|c| c.errors > 0)
         || report.interrupted;
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+}
+
+/// Where `--interval` / `--live` lines go, if asked for.
+fn live_output(args: &BenchArgs) -> anyhow::Result<Option<crate::live::Live>> {
+    let every = match (args.interval, &args.live) {
+        (None, None) => return Ok(None),
+        (Some(every), _) => every,
+        (None, Some(_)) => Duration::from_secs(1),
+    };
+    let out: Box<dyn std::io::Write + Send> = match &args.live {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write live output to {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    Ok(Some(crate::live::Live::new(every, out)))
 }
 
 /// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,

@@ -259,6 +259,16 @@ pub struct BenchArgs {
     /// so it reads in black and white.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Write live figures while the run goes, every DURATION (e.g. 1s): one JSON object per line
+    /// per cell and interval (calls, errors, ops/s, p50/p99/max and the interval's histogram),
+    /// then a line holding the whole report; see schema-live.json. To stdout (instead of the
+    /// report, unless --output) or to --live FILE.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<std::time::Duration>,
+    /// File the --interval lines go to (default 1s when --interval is not given), e.g. a file a
+    /// dashboard agent tails.
+    #[arg(long, value_name = "FILE")]
+    pub live: Option<PathBuf>,
     /// Run shard INDEX of COUNT (0-based, e.g. 0/4) of a benchmark split between load hosts: the
     /// same workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them);
     /// combine the hosts' JSON reports with `aerobench merge`.

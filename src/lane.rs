@@ -12,6 +12,11 @@ pub trait Lane {
     /// Runs `phase` and returns what it measured, or why the lane cannot run anything any more
     /// (a worker that crashed or stopped answering).
     fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String>;
+
+    /// Asks for what the phases recorded so far every `every` while they run (`--interval`), told
+    /// to the observer's `snapshot`; lanes in this process need nothing (the observer reads the
+    /// phase state).
+    fn report_every(&mut self, _every: std::time::Duration) {}
 }
 
 /// A driver in this process.

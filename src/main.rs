@@ -10,6 +10,7 @@ mod compare_runs;
 mod drivers;
 mod engine;
 mod lane;
+mod live;
 mod machine;
 mod merge;
 mod plan;

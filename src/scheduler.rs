@@ -65,7 +65,7 @@ pub fn rotation(n: usize, round: u32, op_index: usize) -> Vec<usize> {
 }
 
 /// Runs the whole plan against `target`.
-pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> {
+pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::Live>) -> anyhow::Result<Outcome> {
     let runtime = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -114,6 +114,11 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
     let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
     let mut observer =
         progress::RunProgress::new(show, phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round));
+    if let Some(live) = live {
+        for lane in slots.iter_mut().filter_map(|s| s.lane.as_mut()) {
+            lane.report_every(live.every());
+        }
+    }
     'rounds: for round in first_round..=plan.rounds {
         for (op_index, &op) in plan.ops.iter().enumerate() {
             for index in rotation(slots.len(), round, op_index) {
@@ -134,7 +139,11 @@ pub fn run(plan: &Plan, target: &Target, show: bool) -> anyhow::Result<Outcome> 
                 }
                 observer.set_round(round, plan.rounds);
                 let started = std::time::Instant::now();
-                match lane.run(&phase, &mut observer) {
+                let ran = match live {
+                    Some(live) => lane.run(&phase, &mut crate::live::Tee::new(&mut observer, live, &slot.column.id)),
+                    None => lane.run(&phase, &mut observer),
+                };
+                match ran {
                     Ok(m) => {
                         let broken = column_error(&m);
                         if m.recorder.successes() > 0 {

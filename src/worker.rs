@@ -36,6 +36,9 @@ impl Events {
 struct EventObserver {
     events: Events,
     ticker: Option<Ticker>,
+    /// With `ReportEvery`: how often to send what the phase recorded so far, and the ticker that does.
+    report_every: Option<Duration>,
+    snapshots: Option<Ticker>,
 }
 
 impl PhaseObserver for EventObserver {
@@ -48,6 +51,15 @@ impl PhaseObserver for EventObserver {
 
     fn phase_finished(&mut self) {
         self.ticker = None;
+        self.snapshots = None;
+    }
+
+    fn phase_state(&mut self, state: &Arc<engine::closed_loop::PhaseState>) {
+        let Some(every) = self.report_every else { return };
+        let (events, state) = (self.events.clone(), state.clone());
+        self.snapshots = Some(Ticker::every(every, move || {
+            events.send(&WorkerEvent::Snapshot { recorder: Box::new(state.merged()) });
+        }));
     }
 }
 
@@ -69,7 +81,7 @@ pub fn run() -> anyhow::Result<i32> {
         }
     };
     events.send(&WorkerEvent::Connected { column: driver.column().clone() });
-    let mut observer = EventObserver { events: events.clone(), ticker: None };
+    let mut observer = EventObserver { events: events.clone(), ticker: None, report_every: None, snapshots: None };
     loop {
         line.clear();
         if stdin.read_line(&mut line).unwrap_or(0) == 0 {
@@ -80,6 +92,7 @@ pub fn run() -> anyhow::Result<i32> {
                 let measured = engine::measure(&mut driver, &phase, &mut observer);
                 events.send(&WorkerEvent::Measured { measured: Box::new(measured) });
             }
+            Ok(WorkerCommand::ReportEvery(every)) => observer.report_every = Some(every),
             Ok(WorkerCommand::Close) => break,
             Err(e) => {
                 events.send(&WorkerEvent::Finished { error: Some(format!("bad command from aerobench: {e}")) });

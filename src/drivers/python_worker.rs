@@ -24,6 +24,8 @@ use crate::results::Column;
 pub enum WorkerCommand {
     /// Run this phase and report what it measured.
     Run(Phase),
+    /// From now on, send a [`WorkerEvent::Snapshot`] this often while a phase runs.
+    ReportEvery(std::time::Duration),
     /// Close the client and exit.
     Close,
 }
@@ -36,6 +38,8 @@ pub enum WorkerEvent {
     Connected { column: Column },
     /// Calls finished so far in the current phase.
     Progress { done: u64 },
+    /// Everything the current phase recorded so far (after [`WorkerCommand::ReportEvery`]).
+    Snapshot { recorder: Box<crate::stats::Recorder> },
     /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
     Measured { measured: Box<Measured> },
     /// The worker is done; `error` says why it could not go on, if it could not.
@@ -213,6 +217,13 @@ impl Lane for WorkerLane {
         &self.column
     }
 
+    fn report_every(&mut self, every: std::time::Duration) {
+        if let Ok(command) = serde_json::to_string(&WorkerCommand::ReportEvery(every)) {
+            // A worker that cannot take it fails its next phase, which says why.
+            let _ = self.send_line(&command);
+        }
+    }
+
     fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
         let command = serde_json::to_string(&WorkerCommand::Run(phase.clone())).map_err(|e| e.to_string())?;
         self.send_line(&command).map_err(|why| self.with_stderr(why))?;
@@ -227,7 +238,11 @@ impl Lane for WorkerLane {
                         deadline = Instant::now() + self.stall + phase.duration.unwrap_or_default();
                     }
                 }
-                Ok(WorkerEvent::Measured { measured }) => break Ok(*measured),
+                Ok(WorkerEvent::Snapshot { recorder }) => observer.snapshot(&recorder),
+                Ok(WorkerEvent::Measured { measured }) => {
+                    observer.snapshot(&measured.recorder);
+                    break Ok(*measured);
+                }
                 Ok(WorkerEvent::Finished { error }) => {
                     break Err(error.unwrap_or_else(|| "worker ended in the middle of a phase".into()));
                 }

@@ -98,6 +98,11 @@ impl Phase {
 pub trait PhaseObserver {
     fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>);
     fn phase_finished(&mut self);
+    /// The state of a phase running in this process, right after `phase_started` (live output
+    /// reads interval snapshots from it).
+    fn phase_state(&mut self, _state: &Arc<PhaseState>) {}
+    /// Everything a phase running elsewhere (a worker process) has recorded so far.
+    fn snapshot(&mut self, _so_far: &crate::stats::Recorder) {}
 }
 
 /// An observer that shows nothing.
@@ -114,6 +119,7 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
     let state = PhaseState::new(phase);
     let label = driver.column().label.clone();
     observer.phase_started(&label, phase, state.done.clone());
+    observer.phase_state(&state);
     let (usage_before, gc_before) = (cpu::process_usage(), driver.gc_time());
     let started = Instant::now();
     let result = driver.run_phase(phase, state.clone());
