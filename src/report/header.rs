@@ -48,6 +48,15 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         Line::new("Run", format!("started {}, aerobench {}", report.started_at, report.aerobench_version)),
         Line::new("Clients", clients(report)),
     ];
+    if let Some(merged) = merged(report) {
+        lines.insert(4, Line::new("Merged", merged));
+    }
+    if let Some(s) = report.workload.shard {
+        lines.insert(
+            3,
+            Line::new("Shard", format!("{}/{}: keys {}{}-…", s.index, s.count, report.workload.key_prefix, s.index)),
+        );
+    }
     if let Some(base) = report.baseline.as_deref().and_then(|b| report.column(b)) {
         lines.push(Line::new(
             "Ratios",
@@ -85,6 +94,21 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
 }
 
 /// `Rust crate 3.0.0, aerospike-py (Rust) 0.14.4, …` — versions only; `--verbose` has the rest.
+/// What a merged report combines (`aerobench merge`).
+fn merged(report: &RunReport) -> Option<String> {
+    let runs = &report.merged_from;
+    if runs.is_empty() {
+        return None;
+    }
+    let shards: Vec<String> = runs.iter().filter_map(|r| r.shard.map(|s| format!("{}/{}", s.index, s.count))).collect();
+    Some(format!(
+        "{} runs{} taken as one load made at once: calls, histograms and throughput summed; every percentile from the summed \
+         histograms",
+        runs.len(),
+        if shards.is_empty() { String::new() } else { format!(" (shards {})", shards.join(", ")) }
+    ))
+}
+
 fn clients(report: &RunReport) -> String {
     let names: Vec<String> = report
         .columns
@@ -226,6 +250,26 @@ mod tests {
         let competitor: Vec<Line> = run_lines(&report).into_iter().filter(|l| l.label == "Competitor").collect();
         assert_eq!(competitor.len(), 1);
         assert!(competitor[0].text.contains("--cpu-competitor"));
+    }
+
+    #[test]
+    fn shards_and_merged_runs_are_said() {
+        let mut report = sample_report();
+        report.workload.shard = Some(crate::results::Shard { index: 1, count: 2 });
+        let text: Vec<String> = run_lines(&report).iter().map(|l| format!("{} {}", l.label, l.text)).collect();
+        assert!(text.iter().any(|l| l == "Shard 1/2: keys aerobench-1-…"), "{text:?}");
+        report.workload.shard = None;
+        report.merged_from = (0..2)
+            .map(|i| crate::results::MergedRun {
+                file: format!("{i}.json"),
+                started_at: report.started_at.clone(),
+                finished_at: None,
+                hostname: None,
+                shard: Some(crate::results::Shard { index: i, count: 2 }),
+            })
+            .collect();
+        let text: Vec<String> = run_lines(&report).iter().map(|l| format!("{} {}", l.label, l.text)).collect();
+        assert!(text.iter().any(|l| l.starts_with("Merged 2 runs (shards 0/2, 1/2)")), "{text:?}");
     }
 
     #[test]
