@@ -6,8 +6,8 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::stats::Recorder;
 
@@ -38,7 +38,9 @@ pub struct PhaseState {
     calls: u64,
     /// Distinct call indices: call `k` uses index `k % space`.
     space: u64,
-    deadline: Option<Instant>,
+    /// `--duration`: the phase ends this long after its first call was taken.
+    duration: Option<Duration>,
+    first_call: OnceLock<Instant>,
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
     pub watchdog: Watchdog,
@@ -55,7 +57,8 @@ impl PhaseState {
             next: AtomicU64::new(0),
             calls: phase.calls,
             space: phase.space.max(1),
-            deadline: phase.duration.map(|d| Instant::now() + d),
+            duration: phase.duration,
+            first_call: OnceLock::new(),
             done: Arc::new(AtomicU64::new(0)),
             watchdog: Watchdog::continuing(phase.patience, phase.failing_before),
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
@@ -65,11 +68,17 @@ impl PhaseState {
 
     /// The next call index for a worker, or `None` when the phase is over.
     pub fn take(&self) -> Option<u64> {
-        if self.watchdog.should_stop() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.watchdog.should_stop() || self.past_deadline() {
             return None;
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         (k < self.calls).then_some(k % self.space)
+    }
+
+    /// Whether the phase has run for its `--duration`, counted from its first call (not from
+    /// when the state was made: a busy machine may take a while to start the workers).
+    fn past_deadline(&self) -> bool {
+        self.duration.is_some_and(|d| Instant::now() >= *self.first_call.get_or_init(Instant::now) + d)
     }
 
     /// Records one call that finished now; `worker` picks the shard.
