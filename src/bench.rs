@@ -19,6 +19,8 @@ use crate::{aggregate, compare, machine, probe, progress, report, stats};
 pub const EXIT_OPS_FAILED: i32 = 1;
 /// Exit code for bad usage or a server that cannot be reached.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code of a run stopped by Ctrl-C (SIGTERM: 143, see [`crate::signals`]).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -57,7 +59,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot write the plot to {}", path.display()))?;
     }
     let show = progress::enabled(args.quiet);
-    stop::install_ctrlc();
+    crate::signals::install();
 
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
@@ -125,9 +127,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
     drop(builtin);
-    let failed = report.columns.iter().any(|c| c.error.is_some())
+    if let Some(why) = &report.incomplete {
+        eprintln!("aerobench: run incomplete: {why}");
+    }
+    let failed = report.incomplete.is_some()
+        || report.columns.iter().any(|c| c.error.is_some())
         || report.cells.iter().any(|c| c.errors > 0)
         || report.interrupted;
+    if interrupted {
+        return Ok(crate::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
+    }
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
 }
 
@@ -204,6 +213,7 @@ fn assemble(
         interrupted,
         finished_at: Some(now_rfc3339()),
         merged_from: Vec::new(),
+        incomplete: outcome.incomplete,
         columns,
         cells,
     }

@@ -9,6 +9,22 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+/// Set in the built-in server's environment: it exits when its stdin closes.
+pub const EXIT_WITH_PARENT: &str = "AEROBENCH_EXIT_WITH_PARENT";
+
+/// In `aerobench serve` started by a run: exits when the run's end of stdin closes, so the
+/// server never outlives the run (not even one killed with SIGKILL).
+pub fn exit_with_parent() {
+    if std::env::var_os(EXIT_WITH_PARENT).is_none() {
+        return;
+    }
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        std::process::exit(0);
+    });
+}
+
 pub struct BuiltinServer {
     child: Child,
     pub port: u16,
@@ -18,13 +34,21 @@ impl BuiltinServer {
     pub fn start(namespace: &str) -> anyhow::Result<BuiltinServer> {
         let exe =
             std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .args(["serve", "--port", "0", "--quiet", "--namespace", namespace])
-            .stdin(Stdio::null())
+            // The server ends when this pipe closes: when aerobench exits, however it exits.
+            .env(EXIT_WITH_PARENT, "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start the built-in server")?;
+            .stderr(Stdio::inherit());
+        // A terminal's Ctrl-C goes to the whole foreground process group: keep the server out
+        // of it, so the interrupted run can still finish its calls and clean up; aerobench
+        // stops it itself.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().context("cannot start the built-in server")?;
+        crate::signals::register_child(child.id());
         let stdout = child.stdout.take().context("built-in server has no stdout")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -55,5 +79,6 @@ impl Drop for BuiltinServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::signals::forget_child(self.child.id());
     }
 }

@@ -22,6 +22,7 @@ mod results;
 mod scheduler;
 mod server;
 mod shard;
+mod signals;
 mod stats;
 mod worker;
 mod workload;
@@ -46,6 +47,7 @@ fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(args)) => {
+            builtin_server::exit_with_parent();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(server::run(args, |addr| {
                 let mut out = std::io::stdout().lock();

@@ -39,6 +39,10 @@ pub struct RunReport {
     /// single run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedRun>,
+    /// Why the run ended before its last phase when the server died or stalled (absent when
+    /// every phase ran or Ctrl-C ended it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// One run combined by `aerobench merge`.
@@ -155,6 +159,10 @@ pub struct Cell {
     pub errors: u64,
     /// Failures by reason, e.g. `{"rc 2": 3, "timeout": 1}`.
     pub errors_by_reason: BTreeMap<String, u64>,
+    /// Failures by what happened: `connection refused`, `connection lost`, `no nodes`,
+    /// `timeout`, `server result code N`, `client error`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, u64>,
     /// Latency statistics in microseconds (successful operations only).
     pub latency_us: LatencyStats,
     /// Successful operations per second over the wall time of the phase (failures are counted in `errors`, not here).

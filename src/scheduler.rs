@@ -22,10 +22,10 @@ use crate::drivers::{self, Driver, Family};
 use crate::engine::{self, Measured, Phase, stop};
 use crate::lane::{InProcess, Lane};
 use crate::plan::{Plan, PlannedColumn};
-use crate::progress;
 use crate::python::packages::{self, Package};
 use crate::results::Column;
 use crate::workload::{Operation, Policies};
+use crate::{probe, progress};
 
 /// Where the server is.
 pub struct Target {
@@ -43,6 +43,8 @@ pub struct Outcome {
     pub rounds_completed: u32,
     /// What went wrong for the whole run (the records could not be written first).
     pub warnings: Vec<String>,
+    /// Why the run stopped before its last phase (the server died or stalled), if it did.
+    pub incomplete: Option<String>,
 }
 
 /// A column's place in the run: its lane while it is usable.
@@ -110,6 +112,7 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
 
     let mut measured = Vec::new();
     let mut rounds_completed = 0;
+    let mut incomplete = None;
     let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
     let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
     let mut observer =
@@ -151,12 +154,30 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                         } else if m.recorder.errors() > 0 {
                             slot.failing_since.get_or_insert(started);
                         }
+                        let server_lost = m.server_unresponsive.then(|| m.stopped.clone()).flatten();
+                        let what = if round == 0 {
+                            format!("{} warm-up", op.name())
+                        } else {
+                            format!("{} round {round}", op.name())
+                        };
                         if round > 0 && m.recorder.count() > 0 {
                             measured.push((slot.column.id.clone(), m));
                         }
                         if let Some(why) = broken {
                             slot.column.error = Some(why);
                             slot.lane = None;
+                        }
+                        // One column's calls failing can be its client; a server that no longer
+                        // answers a plain info request is gone for every column.
+                        if let Some(stopped) = server_lost
+                            && let Err(e) = probe::probe(&target.host, target.port, Duration::from_secs(1))
+                        {
+                            incomplete = Some(format!(
+                                "the server stopped answering during {what} of {} ({stopped}; {e}): the remaining \
+                                 phases were skipped",
+                                slot.column.label
+                            ));
+                            break 'rounds;
                         }
                     }
                     Err(why) => {
@@ -176,7 +197,10 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
     observer.finish();
     // Close every client (Python workers exit) before the report is written.
     let columns = slots.into_iter().map(|s| s.column).collect();
-    Ok(Outcome { columns, measured, rounds_completed, warnings })
+    if let Some(why) = &incomplete {
+        warnings.push(why.clone());
+    }
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete })
 }
 
 /// Why a column cannot go on after a phase: its client broke, or the server stopped answering.

@@ -778,7 +778,7 @@ fn assert_interrupted_report(status: ExitStatus, stdout: &str, stderr: &str, too
     let context = format!("status {status:?}\n--- stderr ---\n{stderr}");
     assert!(took < Duration::from_secs(5), "took {took:?} to stop after SIGINT\n{context}");
     assert!(!status.success(), "an interrupted run must not exit 0\n{context}");
-    assert_eq!(status.code(), Some(1), "interrupted: exit code 1 with a report\n{context}");
+    assert_eq!(status.code(), Some(130), "interrupted by Ctrl-C: exit code 130 with a report\n{context}");
     assert!(stderr.contains("interrupted"), "{context}");
     let doc = parse_json(stdout, &context);
     assert_schema_valid(&doc);

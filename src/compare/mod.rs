@@ -181,6 +181,7 @@ mod tests {
             count: 1000 * rounds.len() as u64,
             errors: 0,
             errors_by_reason: Default::default(),
+            failures: Default::default(),
             latency_us: Default::default(),
             ops_per_sec: 0.0,
             records_per_sec: None,

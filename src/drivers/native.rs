@@ -131,6 +131,9 @@ fn reason(e: &Error) -> String {
     let first = text.lines().next().unwrap_or_default();
     // Display starts with "Error <code>[, details]: ": the code is already in the reason.
     let message = first.strip_prefix("Error ").and_then(|m| m.split_once(": ")).map_or(first, |(_, m)| m);
+    // "Cannot get appropriate node for namespace: test partition: 1093" names a partition per
+    // key: one reason, not thousands, for a client that has no node left.
+    let message = if class == "InvalidNode" { "no node for the key's partition" } else { message };
     super::call_reason(class, Some(i64::from(e.result_code())), message)
 }
 

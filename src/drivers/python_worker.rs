@@ -78,7 +78,13 @@ pub struct WorkerLane {
     column: Column,
     /// A worker that shows no progress for this long is killed.
     stall: Duration,
+    /// When the run was interrupted: the worker was told to stop, and is killed if it has not
+    /// reported by then (its client may be stuck inside a call).
+    interrupt_deadline: Option<Instant>,
 }
+
+/// How long an interrupted worker has to report what it measured before it is killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 
 impl WorkerLane {
     /// Starts the worker and waits until its client connected. On failure, returns `fallback`
@@ -127,7 +133,8 @@ impl WorkerLane {
             });
         }
         let stdin = child.stdin.take();
-        let mut lane = WorkerLane { child, stdin, events: rx, tail, column: fallback, stall };
+        crate::signals::register_child(child.id());
+        let mut lane = WorkerLane { child, stdin, events: rx, tail, column: fallback, stall, interrupt_deadline: None };
         let spec_json = serde_json::to_string(spec).unwrap_or_default();
         if let Err(why) = lane.send_line(&spec_json) {
             return Err(lane.broken(why));
@@ -159,6 +166,9 @@ impl WorkerLane {
     /// The next event, or why none will come: the worker ended, or said nothing until `deadline`.
     fn next_event(&mut self, deadline: Instant) -> Result<WorkerEvent, String> {
         loop {
+            if let Some(why) = self.check_interrupt() {
+                return Err(why);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left.min(Duration::from_millis(250))) {
                 Ok(line) => {
@@ -185,6 +195,33 @@ impl WorkerLane {
         }
     }
 
+    /// After Ctrl-C or SIGTERM: tells the worker to stop at its next call (a terminal's Ctrl-C
+    /// reaches it anyway, SIGTERM to aerobench does not), and kills it when it has not reported
+    /// within [`INTERRUPT_GRACE`]. Returns why the phase ends without a report, if it does.
+    fn check_interrupt(&mut self) -> Option<String> {
+        if !crate::engine::stop::interrupted() {
+            return None;
+        }
+        let now = Instant::now();
+        match self.interrupt_deadline {
+            None => {
+                self.interrupt_deadline = Some(now + INTERRUPT_GRACE);
+                if !crate::signals::send(self.child.id(), crate::signals::Kill::Interrupt) {
+                    let _ = self.child.kill();
+                }
+                None
+            }
+            Some(deadline) if now >= deadline => {
+                let _ = self.child.kill();
+                Some(format!(
+                    "interrupted; the worker was still inside a call after {:.0} s and was killed",
+                    INTERRUPT_GRACE.as_secs_f64()
+                ))
+            }
+            Some(_) => None,
+        }
+    }
+
     /// The column, failed for `why` with the worker's last words on stderr.
     fn broken(&mut self, why: String) -> Box<Column> {
         self.stop();
@@ -203,12 +240,14 @@ impl WorkerLane {
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
+                crate::signals::forget_child(self.child.id());
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::signals::forget_child(self.child.id());
     }
 }
 

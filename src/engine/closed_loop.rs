@@ -44,6 +44,8 @@ pub struct PhaseState {
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
     pub watchdog: Watchdog,
+    /// A failure reported as a timeout sooner than this was no timeout (see `failure::relabel`).
+    fast_failure: std::time::Duration,
     shards: Vec<Mutex<Recorder>>,
     /// Other work in the process, measured while the calls run.
     pub bystanders: Bystanders,
@@ -61,6 +63,8 @@ impl PhaseState {
             first_call: OnceLock::new(),
             done: Arc::new(AtomicU64::new(0)),
             watchdog: Watchdog::continuing(phase.patience, phase.failing_before),
+            // The patience is at least two timeouts: a twentieth is under a tenth of one.
+            fast_failure: phase.patience / 20,
             shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
             bystanders: Bystanders::default(),
         })
@@ -98,9 +102,10 @@ impl PhaseState {
                 self.watchdog.ok(finished);
             }
             Err(e) => {
-                rec.record_error(latency, &e.reason);
+                let reason = super::failure::relabel(&e.reason, latency, self.fast_failure);
+                rec.record_error(latency, &reason);
                 drop(rec);
-                self.watchdog.error(finished);
+                self.watchdog.failed(finished, &reason);
             }
         }
         self.done.fetch_add(1, Ordering::Relaxed);

@@ -6,6 +6,7 @@
 pub mod bystanders;
 pub mod closed_loop;
 pub mod cpu;
+pub mod failure;
 pub mod measured;
 pub mod stop;
 
@@ -140,7 +141,10 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
         recorder: state.merged(),
         wall_secs: wall.as_secs_f64(),
         stopped: state.watchdog.reason().map(|r| r.to_string()),
-        server_unresponsive: matches!(state.watchdog.reason(), Some(stop::StopReason::ServerUnresponsive(_))),
+        server_unresponsive: matches!(
+            state.watchdog.reason(),
+            Some(stop::StopReason::ServerUnresponsive(_) | stop::StopReason::ServerGone(_))
+        ),
         driver_error: result.err().map(|e| format!("{e:#}")),
         loop_gaps: state.bystanders.loop_gaps(),
         competitor,

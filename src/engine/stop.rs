@@ -15,25 +15,19 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
-/// Installs the Ctrl-C handler: the first press stops the run and keeps what was measured,
-/// the second exits at once.
-pub fn install_ctrlc() {
-    let _ = ctrlc::set_handler(|| {
-        if interrupted() {
-            eprintln!("\naerobench: interrupted twice, exiting without a report");
-            std::process::exit(130);
-        }
-        eprintln!("\naerobench: interrupted — finishing the report with what was measured (Ctrl-C again to quit)");
-        interrupt();
-    });
-}
-
 /// Why a phase ended before all its calls ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
     Interrupted,
     ServerUnresponsive(Duration),
+    /// Calls failed in a way that says the server is not there (this label, e.g. `connection
+    /// refused`), with no success for [`GONE_PATIENCE`].
+    ServerGone(String),
 }
+
+/// How long calls may fail because the server is gone (refused, no nodes, connection lost)
+/// before a phase stops: waiting the whole patience window would not bring it back.
+pub const GONE_PATIENCE: Duration = Duration::from_secs(1);
 
 impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +36,7 @@ impl std::fmt::Display for StopReason {
             StopReason::ServerUnresponsive(d) => {
                 write!(f, "stopped early: no operation succeeded for {:.0} s", d.as_secs_f64())
             }
+            StopReason::ServerGone(what) => write!(f, "stopped early: the server is unreachable ({what})"),
         }
     }
 }
@@ -57,6 +52,8 @@ pub struct Watchdog {
     /// the window began `failing_before` before the phase did).
     last_ok: AtomicU64,
     tripped: AtomicBool,
+    /// What the failures said when they showed the server gone.
+    gone: std::sync::Mutex<Option<String>>,
 }
 
 impl Watchdog {
@@ -74,6 +71,7 @@ impl Watchdog {
             failing_before: failing_before.as_nanos() as u64,
             last_ok: AtomicU64::new(0),
             tripped: AtomicBool::new(false),
+            gone: std::sync::Mutex::new(None),
         }
     }
 
@@ -96,6 +94,21 @@ impl Watchdog {
         }
     }
 
+    /// A call failed at `at` for `reason`: a server that is gone (refused, no nodes) stops the
+    /// phase after [`GONE_PATIENCE`] without a success, other failures after the patience.
+    pub fn failed(&self, at: Instant, reason: &str) {
+        let failure = super::failure::Failure::classify(reason);
+        if !failure.server_gone() {
+            return self.error(at);
+        }
+        let since = self.at(at).saturating_sub(self.last_ok.load(Ordering::Relaxed));
+        if Duration::from_nanos(since) >= GONE_PATIENCE.min(self.patience) {
+            let mut gone = self.gone.lock().unwrap_or_else(|e| e.into_inner());
+            gone.get_or_insert_with(|| failure.label());
+            self.tripped.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// True when workers should take no further operation.
     pub fn should_stop(&self) -> bool {
         interrupted() || self.tripped.load(Ordering::Relaxed)
@@ -103,7 +116,8 @@ impl Watchdog {
 
     pub fn reason(&self) -> Option<StopReason> {
         if self.tripped.load(Ordering::Relaxed) {
-            Some(StopReason::ServerUnresponsive(self.patience))
+            let gone = self.gone.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(gone.map_or(StopReason::ServerUnresponsive(self.patience), StopReason::ServerGone))
         } else if interrupted() {
             Some(StopReason::Interrupted)
         } else {
@@ -129,6 +143,20 @@ mod tests {
         w.error(Instant::now());
         assert!(w.should_stop());
         assert!(matches!(w.reason(), Some(StopReason::ServerUnresponsive(_))));
+    }
+
+    #[test]
+    fn a_server_that_is_gone_stops_the_phase_within_a_second() {
+        let w = Watchdog::new(Duration::from_secs(30));
+        w.failed(Instant::now(), "network: connection refused");
+        assert!(!w.should_stop());
+        w.failed(Instant::now() + GONE_PATIENCE, "network: connection refused");
+        assert!(w.should_stop(), "a second of refused connections, not the 30 s patience");
+        assert_eq!(w.reason(), Some(StopReason::ServerGone("connection refused".into())));
+        assert_eq!(w.reason().unwrap().to_string(), "stopped early: the server is unreachable (connection refused)");
+        let slow = Watchdog::new(Duration::from_secs(30));
+        slow.failed(Instant::now() + Duration::from_secs(2), "Timeout (code -11): late");
+        assert!(!slow.should_stop(), "timeouts wait for the whole patience");
     }
 
     #[test]

@@ -59,10 +59,17 @@ pub fn collect(report: &RunReport) -> Issues {
         let mut explained = 0u64;
         for (reason, &count) in &cell.errors_by_reason {
             explained = explained.saturating_add(count);
+            // What happened first (connection refused, timeout...), then the client's words.
+            let what = crate::engine::failure::Failure::classify(reason).label();
+            let reason = if reason.to_ascii_lowercase().starts_with(&what) {
+                reason.clone()
+            } else {
+                format!("[{what}] {reason}")
+            };
             issues.errors.push(ErrorCount {
                 column: label(&cell.column),
                 operation: cell.operation.clone(),
-                reason: reason.clone(),
+                reason,
                 count,
             });
         }

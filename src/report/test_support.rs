@@ -46,6 +46,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
         count: 1_000,
         errors: 0,
         errors_by_reason: BTreeMap::new(),
+        failures: Default::default(),
         latency_us: LatencyStats {
             min: avg_us / 2.0,
             avg: avg_us,
@@ -210,6 +211,7 @@ fn sample_without_ratios() -> RunReport {
         interrupted: false,
         finished_at: None,
         merged_from: Vec::new(),
+        incomplete: None,
     }
 }
 

@@ -1,0 +1,174 @@
+//! Faults end to end with the real binary: Ctrl-C and SIGTERM in the middle of a run with a
+//! Python worker and the built-in server (exit code, partial JSON, no process left behind),
+//! and a server killed in the middle of a run (time to finish, exit code, partial JSON, reasons).
+
+mod common;
+
+use std::io::Read as _;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::{Server, cache_dir, scratch};
+
+fn aerobench() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+    cmd
+}
+
+fn drain(mut r: impl std::io::Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits for `child` at most `limit`; kills it (and fails) when it does not end.
+fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aerobench did not end within {limit:?} {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The processes whose parent is `pid` (`pgrep -P`, on Linux and macOS).
+fn children_of(pid: u32) -> Vec<u32> {
+    let out = Command::new("pgrep").args(["-P", &pid.to_string()]).output().expect("run pgrep");
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// True while process `pid` exists (a zombie counts: nobody reaped it yet).
+fn alive(pid: u32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok()
+}
+
+fn read_json(path: &std::path::Path, context: &str) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("no report at {}: {e}\n{context}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON: {e}\n{context}"))
+}
+
+/// Runs a long benchmark with a Rust and a Python column on the built-in server, sends `signal`
+/// once the worker and the server are up and measuring, and checks the exit code, the partial
+/// report and that no child process is left.
+fn signalled_run(signal: libc::c_int, name: &str, expected_code: i32) {
+    let dir = scratch(&format!("faults-{name}"));
+    let out = dir.join("report.json");
+    let mut cmd = aerobench();
+    cmd.args(["--builtin-server", "--count", "1000", "--warmup", "0", "--rounds", "1000", "--ops", "put,get"])
+        .args(["--clients", "rust-sync,aerospike-py-sync", "--format", "json", "--output"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn aerobench");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let pid = child.id();
+    // The server and the worker are children; wait until both run and a round has begun.
+    assert!(wait_until(Duration::from_secs(60), || children_of(pid).len() >= 2), "no server and worker started");
+    std::thread::sleep(Duration::from_secs(6));
+    let children = children_of(pid);
+    assert!(children.len() >= 2, "server and worker: {children:?}");
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+    let signalled = Instant::now();
+    let status = wait_or_kill(&mut child, Duration::from_secs(15), &format!("after {name}"));
+    let took = signalled.elapsed();
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let context = format!("status {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert_eq!(status.code(), Some(expected_code), "{name}: exit code\n{context}");
+    assert!(took < Duration::from_secs(8), "took {took:?} to stop after {name}\n{context}");
+    assert!(stderr.contains(if name == "SIGTERM" { "SIGTERM" } else { "Ctrl-C" }), "{context}");
+    let doc = read_json(&out, &context);
+    assert_eq!(doc["interrupted"], true, "{context}");
+    let measured: u64 = doc["cells"].as_array().unwrap().iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert!(measured > 0, "the partial report keeps what was measured\n{context}");
+    assert!(doc["workload"]["rounds_completed"].as_u64().unwrap() < 1000);
+    let left: Vec<u32> =
+        children.iter().copied().filter(|&c| !wait_until(Duration::from_secs(3), || !alive(c))).collect();
+    assert!(left.is_empty(), "{name}: processes {left:?} outlived aerobench\n{context}");
+}
+
+#[test]
+fn sigterm_ends_with_the_partial_report_exit_143_and_no_process_left() {
+    signalled_run(libc::SIGTERM, "SIGTERM", 143);
+}
+
+#[test]
+fn sigint_ends_with_the_partial_report_exit_130_and_no_process_left() {
+    signalled_run(libc::SIGINT, "SIGINT", 130);
+}
+
+#[test]
+fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reasons() {
+    let mut server = Server::start_with(&["--quiet"]);
+    let dir = scratch("faults-server-killed");
+    let out = dir.join("report.json");
+    let port = server.port.to_string();
+    let mut cmd = aerobench();
+    cmd.args(["--host", "127.0.0.1", "--port", &port, "--count", "500", "--warmup", "0", "--rounds", "1000"])
+        .args(["--duration", "1s", "--ops", "put,get", "--clients", "wire,rust-async,aerospike-py-sync"])
+        .args(["--quiet", "--format", "json", "--output"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn aerobench");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let pid = child.id();
+    assert!(wait_until(Duration::from_secs(60), || !children_of(pid).is_empty()), "no worker started");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the server was killed");
+    drop(server);
+    let killed = Instant::now();
+    let status = wait_or_kill(&mut child, Duration::from_secs(30), "after the server was killed");
+    let took = killed.elapsed();
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let context = format!("status {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert_eq!(status.code(), Some(1), "{context}");
+    // The Rust crate may wait out one call in flight (its 5 s timeout); nothing waits longer.
+    assert!(took < Duration::from_secs(12), "took {took:?} to end after the server died\n{context}");
+    assert!(stderr.contains("run incomplete"), "{context}");
+    let doc = read_json(&out, &context);
+    let incomplete = doc["incomplete"].as_str().unwrap_or_else(|| panic!("no `incomplete`\n{context}"));
+    assert!(incomplete.contains("remaining phases were skipped"), "{incomplete}");
+    assert!(incomplete.contains("unreachable") || incomplete.contains("no operation succeeded"), "{incomplete}");
+    let cells = doc["cells"].as_array().unwrap();
+    let ok: u64 = cells.iter().map(|c| c["count"].as_u64().unwrap() - c["errors"].as_u64().unwrap()).sum();
+    assert!(ok > 0, "what was measured before the server died is kept\n{context}");
+    let labels: Vec<&str> =
+        cells.iter().filter_map(|c| c["failures"].as_object()).flat_map(|f| f.keys().map(String::as_str)).collect();
+    assert!(
+        labels.iter().any(|l| ["connection refused", "connection lost", "no nodes"].contains(l)),
+        "failures are labelled by what happened: {labels:?}\n{context}"
+    );
+    let left: Vec<u32> = children_of(pid);
+    assert!(left.is_empty(), "workers outlived aerobench: {left:?}");
+}
