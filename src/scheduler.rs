@@ -328,8 +328,14 @@ fn python_lane(
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
     };
-    // A worker that shows no progress for this long is killed.
-    let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));
+    // A worker that shows no progress for this long is killed: several times the calls' own
+    // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the
+    // floor with AEROBENCH_WORKER_STALL_MS).
+    let floor = std::env::var("AEROBENCH_WORKER_STALL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis);
+    let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(floor);
     WorkerLane::start(&spec, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
         .map(|lane| Box::new(lane) as Box<dyn Lane>)
 }

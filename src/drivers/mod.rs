@@ -249,4 +249,15 @@ mod tests {
         assert_eq!(long.chars().count(), REASON_LIMIT);
         assert!(long.starts_with("Server (code 4): key 12345 key") && long.ends_with('…'), "{long}");
     }
+
+    #[test]
+    fn call_reasons_cut_multi_byte_messages_between_characters() {
+        // Every cut position falls inside some multi-byte character for one of these offsets.
+        for pad in 0..4 {
+            let message = format!("{}{}", "x".repeat(pad), "é€😀ü".repeat(60));
+            let cut = call_reason("ClientError", Some(-1), &message);
+            assert_eq!(cut.chars().count(), REASON_LIMIT, "{cut}");
+            assert!(cut.ends_with('…'));
+        }
+    }
 }

@@ -69,6 +69,12 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
+/// True when every client runs `op` with a total timeout (`--timeout-ms`): a whole-set scan has
+/// none, only a socket timeout between the records it streams.
+fn call_has_total_timeout(op: crate::workload::Operation) -> bool {
+    !matches!(op, crate::workload::Operation::Scan)
+}
+
 /// A worker process holding one connected Python column.
 pub struct WorkerLane {
     child: Child,
@@ -270,10 +276,15 @@ impl Lane for WorkerLane {
         observer.phase_started(&self.column.label, phase, done.clone());
         // A phase with a deadline may take that long without being stuck.
         let mut deadline = Instant::now() + self.stall + phase.duration.unwrap_or_default();
+        let bounded = call_has_total_timeout(phase.op);
         let result = loop {
             match self.next_event(deadline) {
                 Ok(WorkerEvent::Progress { done: n }) => {
-                    if done.swap(n, Ordering::Relaxed) != n {
+                    // A call with a total timeout ends within it: no call finishing for the stall
+                    // limit (several timeouts) means the worker is stuck. A call without one (a
+                    // scan of a big set) may legitimately run longer: while the worker keeps
+                    // reporting, it is alive and the client's own socket timeout bounds the call.
+                    if done.swap(n, Ordering::Relaxed) != n || !bounded {
                         deadline = Instant::now() + self.stall + phase.duration.unwrap_or_default();
                     }
                 }
