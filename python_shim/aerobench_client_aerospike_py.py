@@ -28,6 +28,8 @@ class _Common(Adapter):
         if not self.explicit:
             self.policy = self.scan_policy = None
             self.config = {"hosts": self.config["hosts"]}
+        if self.alternate:
+            self.config["use_services_alternate"] = True
 
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))
@@ -42,7 +44,7 @@ class Sync(_Common):
         self.c = aerospike_py.client(self.config).connect()
 
     def put(self, key, bins):
-        self.c.put(key, bins, policy=self.policy)
+        self.c.put(key, bins, meta=self.meta, policy=self.policy)
         return 1
 
     def get(self, key):
@@ -68,7 +70,7 @@ class Async(_Common):
         return self
 
     async def put(self, key, bins):
-        await self.c.put(key, bins, policy=self.policy)
+        await self.c.put(key, bins, meta=self.meta, policy=self.policy)
         return 1
 
     async def get(self, key):

@@ -18,6 +18,10 @@ class _Common(Adapter):
                 p.socket_timeout = t
                 p.max_retries = 0
             self.qp.total_timeout = 0
+        if self.alternate:
+            self.cp.use_services_alternate = True
+        if self.ttl:
+            self.wp.expiration = an.Expiration.seconds(self.ttl)
         self.seeds = f"{bracketed(spec['host'])}:{spec['port']}"
 
     def key(self, i):

@@ -29,6 +29,8 @@ class Sync(Adapter):
         }
         if not self.explicit:
             self.config = {"hosts": self.config["hosts"]}
+        if self.alternate:
+            self.config["use_services_alternate"] = True
         self.c = aerospike.client(self.config).connect()
 
     def key(self, i):
@@ -38,7 +40,7 @@ class Sync(Adapter):
         return self.describe_as(aerospike)
 
     def put(self, key, bins):
-        self.c.put(key, bins)
+        self.c.put(key, bins, meta=self.meta)
         return 1
 
     def get(self, key):

@@ -61,6 +61,11 @@ class Adapter:
         # "records": a batch call's records are read inside the timed call, as an application
         # reads them; "none": the call stops at what the client returns (lazy handles unread).
         self.materialise = spec.get("materialise", "records") == "records"
+        # --ttl: the records' time to live in seconds (None: the namespace default);
+        # --services-alternate: connect through the server's alternate addresses.
+        self.ttl = spec.get("ttl")
+        self.alternate = bool(spec.get("services_alternate", False))
+        self.meta = {"ttl": self.ttl} if self.ttl else None
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))
@@ -76,8 +81,13 @@ class Adapter:
 
     def describe_as(self, module):
         version, path = module_source(module)
+        extra = {}
+        if self.ttl:
+            extra["ttl_secs"] = str(self.ttl)
+        if self.alternate:
+            extra["use_services_alternate"] = "true"
         if not self.explicit:
-            return {"version": version, "path": path, "policies": {"policies": "client defaults"}}
+            return {"version": version, "path": path, "policies": dict({"policies": "client defaults"}, **extra)}
         policies = {
             "total_timeout_ms": str(self.timeout),
             "socket_timeout_ms": str(self.timeout),
@@ -85,6 +95,7 @@ class Adapter:
             "max_conns_per_node": str(self.max_conns),
             "scan_total_timeout_ms": "none",
             "batch_concurrency": "client default",
+            **extra,
         }
         return {"version": version, "path": path, "policies": policies}
 

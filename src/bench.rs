@@ -13,7 +13,7 @@ use crate::engine::stop;
 use crate::plan::Plan;
 use crate::results::{MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo, Workload as WorkloadInfo};
 use crate::scheduler::{self, Target};
-use crate::{aggregate, compare, machine, probe, progress, report, stats};
+use crate::{aggregate, compare, machine, probe, progress, report, safety, stats};
 
 /// Exit code when the run finished but some operation failed.
 pub const EXIT_OPS_FAILED: i32 = 1;
@@ -86,13 +86,60 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     };
 
+    // The set is checked before anything is written to it, and cleaned after the run (also
+    // after Ctrl-C). The built-in server starts empty and ends with the run: nothing to do.
+    let mut safety_warning = None;
+    let records = if builtin.is_none() && safety::writes(&plan) && (!args.force || args.cleanup) {
+        let spin = progress::spinner(
+            show,
+            format!("checking set {:?} for records aerobench did not write", plan.workload.set),
+        );
+        let checked = safety::Records::connect(
+            &target.host,
+            target.port,
+            &plan.workload,
+            plan.timeout_ms,
+            plan.services_alternate,
+        )
+        .and_then(|records| Ok((safety::check_before_writing(&records, args.force)?, records)));
+        spin.finish_and_clear();
+        match checked {
+            Ok((warning, records)) => {
+                safety_warning = warning;
+                Some(records)
+            }
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                return Ok(EXIT_USAGE);
+            }
+        }
+    } else {
+        None
+    };
+
     let live = live_output(&args)?;
-    let outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
+    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
+    outcome.warnings.extend(safety_warning);
+    let mut records_deleted = None;
+    if args.cleanup {
+        match &records {
+            Some(records) => match records.delete_own() {
+                Ok(n) => {
+                    eprintln!("aerobench: --cleanup deleted the {n} records this run wrote");
+                    records_deleted = Some(n);
+                }
+                Err(e) => outcome.warnings.push(format!("--cleanup failed: {e:#}; the records are still in the set")),
+            },
+            None if builtin.is_some() => records_deleted = Some(0),
+            None => {}
+        }
+    }
     let interrupted = stop::interrupted();
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
-    let report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted);
+    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted);
+    report.records_deleted = records_deleted;
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -214,6 +261,7 @@ fn assemble(
         finished_at: Some(now_rfc3339()),
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
+        records_deleted: None,
         columns,
         cells,
     }

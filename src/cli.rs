@@ -241,6 +241,22 @@ pub struct BenchArgs {
     /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
     #[arg(long)]
     pub builtin_server: bool,
+    /// Write into --set even when it holds records aerobench did not write (it checks the set
+    /// first and refuses without this; it still touches only its own keys).
+    #[arg(long)]
+    pub force: bool,
+    /// Delete every record this run wrote (its own keys, nothing else) when the run ends, also
+    /// after Ctrl-C.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Time to live of the records written, in seconds (default: the namespace's default TTL).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ttl: Option<u32>,
+    /// Connect every client through the addresses the server advertises as alternate
+    /// (`service-clear-alt`, `access-address` for clients outside a container or NAT) instead of
+    /// its standard ones.
+    #[arg(long)]
+    pub services_alternate: bool,
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,

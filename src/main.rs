@@ -19,6 +19,7 @@ mod progress;
 mod python;
 mod report;
 mod results;
+mod safety;
 mod scheduler;
 mod server;
 mod shard;

@@ -68,6 +68,10 @@ pub struct Plan {
     pub stub_blocking: bool,
     /// This run's share of the key space (`--shard`); the workload's key prefix is the shard's.
     pub shard: Option<crate::results::Shard>,
+    /// Time to live of the records written, in seconds (`--ttl`).
+    pub ttl: Option<u32>,
+    /// Clients connect through the server's alternate addresses (`--services-alternate`).
+    pub services_alternate: bool,
 }
 
 impl Plan {
@@ -108,6 +112,8 @@ impl Plan {
             cpu_competitor: args.cpu_competitor,
             stub_blocking: args.stub_blocking,
             shard: args.shard,
+            ttl: args.ttl,
+            services_alternate: args.services_alternate,
         })
     }
 

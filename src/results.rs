@@ -43,6 +43,9 @@ pub struct RunReport {
     /// every phase ran or Ctrl-C ended it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Records `--cleanup` deleted when the run ended (absent without `--cleanup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_deleted: Option<u64>,
 }
 
 /// One run combined by `aerobench merge`.

@@ -231,6 +231,8 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         port: target.port,
         timeout_ms: plan.timeout_ms,
         explicit_policies: true,
+        ttl: plan.ttl,
+        services_alternate: plan.services_alternate,
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
@@ -271,6 +273,8 @@ fn connect(
                 port: target.port,
                 timeout_ms: plan.timeout_ms,
                 explicit_policies: plan.policies == Policies::Explicit,
+                ttl: plan.ttl,
+                services_alternate: plan.services_alternate,
             };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
@@ -278,6 +282,7 @@ fn connect(
         }
         Family::Wire => {
             WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
+                .map(|d| d.with_record_ttl(plan.ttl, &plan.ops))
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
                 .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
         }
@@ -327,6 +332,8 @@ fn python_lane(
         materialise: plan.materialise,
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
+        ttl: plan.ttl,
+        services_alternate: plan.services_alternate,
     };
     // A worker that shows no progress for this long is killed: several times the calls' own
     // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the

@@ -42,6 +42,10 @@ pub struct NativeConfig {
     pub timeout_ms: u64,
     /// Equal explicit policies (timeouts, no retries, pools); false: the crate's defaults.
     pub explicit_policies: bool,
+    /// Time to live of the records written, in seconds (`--ttl`).
+    pub ttl: Option<u32>,
+    /// Connect through the server's alternate addresses (`--services-alternate`).
+    pub services_alternate: bool,
 }
 
 impl NativeDriver {
@@ -71,8 +75,12 @@ impl NativeDriver {
         // A scan of the whole set has no total deadline.
         let query =
             QueryPolicy { base_policy: aerospike::BasePolicy { total_timeout: 0, ..base }, ..QueryPolicy::default() };
-        let (cp, write, read, batch, query) =
+        let (mut cp, mut write, read, batch, query) =
             if config.explicit_policies { (cp, write, read, batch, query) } else { Default::default() };
+        cp.use_services_alternate = config.services_alternate;
+        if let Some(ttl) = config.ttl {
+            write.expiration = aerospike::Expiration::Seconds(ttl);
+        }
         let hosts = crate::probe::address(&config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))
@@ -86,6 +94,12 @@ impl NativeDriver {
         policies.insert("scan_total_timeout_ms".into(), "none".into());
         if !config.explicit_policies {
             policies = BTreeMap::from([("policies".to_string(), "client defaults".to_string())]);
+        }
+        if let Some(ttl) = config.ttl {
+            policies.insert("ttl_secs".into(), ttl.to_string());
+        }
+        if config.services_alternate {
+            policies.insert("use_services_alternate".into(), "true".into());
         }
         let asynchronous = kind.asynchronous;
         let column = Column {

@@ -67,6 +67,12 @@ pub struct WorkerSpec {
     /// The async no-op client blocks its loop with `time.sleep` (hidden `--stub-blocking`).
     #[serde(default)]
     pub stub_blocking: bool,
+    /// Time to live of the records written, in seconds (`--ttl`).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// Connect through the server's alternate addresses (`--services-alternate`).
+    #[serde(default)]
+    pub services_alternate: bool,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -123,6 +129,8 @@ impl PythonDriver {
                 pyspec.set_item("materialise", spec.materialise.name())?;
                 pyspec.set_item("policies", spec.policies.name())?;
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;
+                pyspec.set_item("ttl", spec.ttl)?;
+                pyspec.set_item("services_alternate", spec.services_alternate)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

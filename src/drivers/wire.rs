@@ -140,6 +140,7 @@ impl WireDriver {
             namespace: workload.namespace.clone(),
             set: workload.set.clone(),
             timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
+            record_ttl: 0,
         };
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut driver = WireDriver {
@@ -157,6 +158,20 @@ impl WireDriver {
             driver.prepare(op, workload.calls(op));
         }
         Ok(driver)
+    }
+
+    /// Writes records with this time to live (`--ttl`, seconds): the puts are encoded again.
+    pub fn with_record_ttl(mut self, ttl: Option<u32>, ops: &[Operation]) -> WireDriver {
+        let Some(ttl) = ttl else { return self };
+        self.encoder.record_ttl = ttl;
+        self.column.policies.insert("ttl_secs".into(), ttl.to_string());
+        let r = &mut self.requests[slot(Operation::Put)];
+        r.bytes.clear();
+        r.ends.clear();
+        if ops.contains(&Operation::Put) {
+            self.prepare(Operation::Put, self.workload.calls(Operation::Put));
+        }
+        self
     }
 
     /// Encodes the requests of `calls` calls of `op`, unless they already are.
@@ -392,7 +407,7 @@ mod tests {
     #[test]
     fn writes_then_reads_and_batches_through_the_servers_own_code() {
         let w = workload(10);
-        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
         let store = Store::new(&["test"]);
         let mut frame = Vec::new();
         e.read(&mut frame, &w.key(3));
@@ -423,7 +438,7 @@ mod tests {
     #[tokio::test]
     async fn scan_counts_records_and_skips_partition_markers() {
         let w = workload(30);
-        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
         let store = Store::new(&["test"]);
         let mut frame = Vec::new();
         for i in 0..30 {
@@ -523,7 +538,7 @@ mod tests {
     fn requests_are_found_by_index_and_scans_get_fresh_task_ids() {
         let w = workload(10);
         let requests = |op, calls| {
-            let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100 };
+            let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
             let mut d = WireDriver {
                 column: crate::scheduler::failed_column(
                     &(&crate::drivers::kind("wire").unwrap()).into(),

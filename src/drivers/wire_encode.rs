@@ -63,6 +63,8 @@ pub struct Encoder {
     /// Goes into the transaction-ttl slot (the server-side timeout) of single-record and batch
     /// requests, and into the socket-timeout field of scans.
     pub timeout_ms: u32,
+    /// Record TTL of puts in seconds (`--ttl`); 0: the namespace default.
+    pub record_ttl: u32,
 }
 
 /// The 22-byte message header of a request.
@@ -70,6 +72,7 @@ struct Header {
     info1: u8,
     info2: u8,
     info3: u8,
+    record_ttl: u32,
     transaction_ttl: u32,
     n_fields: u16,
     n_ops: u16,
@@ -92,9 +95,9 @@ fn header(out: &mut Vec<u8>, h: Header) {
     out.push(MSG_HEADER_LEN);
     // info1, info2, info3, info4, result code.
     out.extend_from_slice(&[h.info1, h.info2, h.info3, 0, 0]);
-    // Generation 0 (no check), record TTL 0 (the namespace default), then the timeout.
+    // Generation 0 (no check), record TTL (0: the namespace default), then the timeout.
     out.extend_from_slice(&0u32.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&h.record_ttl.to_be_bytes());
     out.extend_from_slice(&h.transaction_ttl.to_be_bytes());
     out.extend_from_slice(&h.n_fields.to_be_bytes());
     out.extend_from_slice(&h.n_ops.to_be_bytes());
@@ -134,6 +137,7 @@ impl Encoder {
             info1: 0,
             info2: INFO2_WRITE,
             info3: 0,
+            record_ttl: self.record_ttl,
             transaction_ttl: self.timeout_ms,
             n_fields: 3,
             n_ops: bins.len() as u16,
@@ -153,6 +157,7 @@ impl Encoder {
             info1: INFO1_READ | INFO1_GET_ALL,
             info2: 0,
             info3: 0,
+            record_ttl: 0,
             transaction_ttl: self.timeout_ms,
             n_fields: 3,
             n_ops: 0,
@@ -166,8 +171,15 @@ impl Encoder {
     /// are positions in `keys`.
     pub fn batch_read<'k>(&self, out: &mut Vec<u8>, keys: impl ExactSizeIterator<Item = &'k str>) {
         let start = begin(out);
-        let h =
-            Header { info1: INFO1_BATCH, info2: 0, info3: 0, transaction_ttl: self.timeout_ms, n_fields: 1, n_ops: 0 };
+        let h = Header {
+            info1: INFO1_BATCH,
+            info2: 0,
+            info3: 0,
+            record_ttl: 0,
+            transaction_ttl: self.timeout_ms,
+            n_fields: 1,
+            n_ops: 0,
+        };
         header(out, h);
         let mut rows = Vec::with_capacity(5 + keys.len() * 25 + 40);
         rows.extend_from_slice(&(keys.len() as u32).to_be_bytes());
@@ -201,6 +213,7 @@ impl Encoder {
             info1: INFO1_READ,
             info2: 0,
             info3: INFO3_PARTITION_DONE,
+            record_ttl: 0,
             transaction_ttl: 0,
             n_fields: 5,
             n_ops: 0,
@@ -224,7 +237,7 @@ mod tests {
     use crate::server::message::{Message, field as f, info1, info2, info3, op, particle};
 
     fn encoder() -> Encoder {
-        Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 250 }
+        Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 250, record_ttl: 0 }
     }
 
     /// The body of the single frame in `frame`, after checking its proto header.

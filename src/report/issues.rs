@@ -121,7 +121,10 @@ mod tests {
             .collect();
         assert_eq!(
             errors,
-            [("official aerospike (C)", "get", "[client error] rc 2", 1), ("official aerospike (C)", "get", "timeout", 2),]
+            [
+                ("official aerospike (C)", "get", "[client error] rc 2", 1),
+                ("official aerospike (C)", "get", "timeout", 2),
+            ]
         );
         assert_eq!(
             issues.failed_columns,

@@ -212,6 +212,7 @@ fn sample_without_ratios() -> RunReport {
         finished_at: None,
         merged_from: Vec::new(),
         incomplete: None,
+        records_deleted: None,
     }
 }
 
