@@ -201,3 +201,141 @@ fn the_stall_limit_follows_the_calls_own_timeout() {
     let error = doc["columns"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("stopped responding"), "{error}");
 }
+
+// ---------------------------------------------------------------------------
+// Data safety: foreign records, --force, --cleanup, --ttl.
+// ---------------------------------------------------------------------------
+
+/// The aerospike crate, straight to the server: an independent view of the set.
+struct Direct {
+    runtime: tokio::runtime::Runtime,
+    client: aerospike::Client,
+}
+
+impl Direct {
+    fn connect(port: u16) -> Direct {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = runtime
+            .block_on(aerospike::Client::new(&aerospike::ClientPolicy::default(), &format!("127.0.0.1:{port}")))
+            .expect("connect");
+        Direct { runtime, client }
+    }
+
+    fn key(set: &str, name: &str) -> aerospike::Key {
+        aerospike::Key::new("test", set, aerospike::Value::from(name)).unwrap()
+    }
+
+    fn put(&self, set: &str, name: &str) {
+        let bins = [aerospike::Bin::new("owner", aerospike::Value::from("someone else"))];
+        self.runtime
+            .block_on(self.client.put(&aerospike::WritePolicy::default(), &Self::key(set, name), &bins))
+            .unwrap();
+    }
+
+    /// Records in `set`, by a whole-set scan.
+    fn count(&self, set: &str) -> u64 {
+        self.runtime.block_on(async {
+            let statement = aerospike::Statement::new("test", set, aerospike::Bins::None);
+            let rs = self
+                .client
+                .query(&aerospike::QueryPolicy::default(), aerospike::PartitionFilter::all(), statement)
+                .await
+                .unwrap();
+            let mut stream = rs.into_stream();
+            let mut n = 0;
+            while let Some(r) = futures::StreamExt::next(&mut stream).await {
+                r.unwrap();
+                n += 1;
+            }
+            n
+        })
+    }
+
+    fn ttl(&self, set: &str, name: &str) -> Option<Duration> {
+        let policy = aerospike::ReadPolicy::default();
+        let record =
+            self.runtime.block_on(self.client.get(&policy, &Self::key(set, name), aerospike::Bins::All)).unwrap();
+        record.time_to_live()
+    }
+}
+
+fn run_on(port: u16, args: &[&str]) -> (std::process::Output, String) {
+    let out = aerobench()
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet", "--format", "json"])
+        .args(["--rounds", "1", "--warmup", "0", "--set", "shared"])
+        .args(args)
+        .output()
+        .expect("run aerobench");
+    let context = format!("status {:?}\n--- stderr ---\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    (out, context)
+}
+
+#[test]
+fn foreign_records_are_refused_without_force_and_cleanup_deletes_exactly_its_own() {
+    let server = Server::start_with(&["--quiet"]);
+    let direct = Direct::connect(server.port);
+    for i in 0..10 {
+        direct.put("shared", &format!("someone-{i}"));
+    }
+    let columns = "rust-async,aerospike-py-sync,wire";
+    let base = ["--count", "200", "--clients", columns, "--ops", "put,get"];
+
+    let (out, context) = run_on(server.port, &base);
+    assert_eq!(out.status.code(), Some(2), "refused\n{context}");
+    assert!(context.contains("10 records aerobench did not write") && context.contains("--force"), "{context}");
+    assert_eq!(direct.count("shared"), 10, "nothing written when refused");
+
+    let mut args = base.to_vec();
+    args.extend(["--force", "--cleanup", "--ttl", "600"]);
+    let (out, context) = run_on(server.port, &args);
+    assert_eq!(out.status.code(), Some(0), "{context}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["records_deleted"], 200, "{context}");
+    assert!(doc["warnings"].to_string().contains("--force"), "{}", doc["warnings"]);
+    assert_eq!(direct.count("shared"), 10, "only the foreign records are left");
+
+    // --ttl reaches the records, whichever column wrote them last.
+    for column in ["rust-async", "aerospike-py-sync", "wire", "official-c", "aerospike-native-sync"] {
+        let (out, context) = run_on(
+            server.port,
+            &["--count", "5", "--clients", column, "--ops", "put", "--no-prewrite", "--force", "--ttl", "600"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{context}");
+        let ttl = direct.ttl("shared", "aerobench-3").expect("a ttl");
+        assert!(ttl > Duration::from_secs(500) && ttl <= Duration::from_secs(600), "{column}: {ttl:?}");
+    }
+    // A run of the same prefix finds only its own records (and the foreign ones, with --force).
+    let (out, context) =
+        run_on(server.port, &["--count", "3", "--clients", "rust-sync", "--ops", "get", "--force", "--cleanup"]);
+    assert_eq!(out.status.code(), Some(0), "{context}");
+    assert_eq!(direct.count("shared"), 10 + 2, "records 3 and 4 of the earlier run are not this run's to delete");
+}
+
+#[test]
+fn cleanup_runs_after_ctrl_c() {
+    let server = Server::start_with(&["--quiet"]);
+    let direct = Direct::connect(server.port);
+    let port = server.port.to_string();
+    let mut child = aerobench()
+        .args(["--host", "127.0.0.1", "--port", &port, "--set", "interrupted", "--count", "300", "--warmup", "0"])
+        .args(["--rounds", "1000", "--clients", "rust-sync,aerospike-py-sync", "--ops", "put,get", "--cleanup"])
+        .args(["--quiet", "--format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aerobench");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    assert!(wait_until(Duration::from_secs(60), || direct.count("interrupted") == 300), "the records were written");
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let status = wait_or_kill(&mut child, Duration::from_secs(20), "after SIGINT");
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let context = format!("status {status:?}\n--- stderr ---\n{stderr}");
+    assert_eq!(status.code(), Some(130), "{context}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{context}"));
+    assert_eq!(doc["records_deleted"], 300, "{context}");
+    assert_eq!(direct.count("interrupted"), 0, "{context}");
+}
