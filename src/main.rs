@@ -7,6 +7,7 @@ mod builtin_server;
 mod cli;
 mod compare;
 mod compare_runs;
+mod connectivity;
 mod drivers;
 mod engine;
 mod lane;

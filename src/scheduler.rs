@@ -89,6 +89,27 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
         });
     }
     let mut warnings = Vec::new();
+    // Clients that could not connect although the probe reached the server: say what the
+    // server advertises and how to reach it.
+    let unreachable: Vec<String> = slots
+        .iter()
+        .filter(|s| s.lane.is_none())
+        .filter(|s| {
+            s.column.error.as_deref().is_some_and(|e| {
+                let f = engine::failure::Failure::classify(e);
+                f.server_gone() || f == engine::failure::Failure::Timeout
+            })
+        })
+        .map(|s| s.column.label.clone())
+        .collect();
+    if !unreachable.is_empty()
+        && !stop::interrupted()
+        && let Some(advice) =
+            crate::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
+    {
+        eprintln!("aerobench: {advice}");
+        warnings.push(advice);
+    }
     // No-op columns read nothing: a run of only those writes nothing either.
     let reads_records = plan.columns.iter().any(|pc| match pc.kind.family {
         Family::Noop => false,
