@@ -48,15 +48,14 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
-        self.c.get(key, policy=self.policy)
-        return 1
+        return self.checked(self.c.get(key, policy=self.policy))
 
     def batch_get(self, keys):
         res = self.c.batch_read(keys, policy=self.policy)
-        return records(res) if self.materialise else len(keys)
+        return self.checked_all(records(res)) if self.materialise else len(keys)
 
     def scan(self):
-        return len(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return len(self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
 
     def close(self):
         self.c.close()
@@ -74,15 +73,14 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
-        await self.c.get(key, policy=self.policy)
-        return 1
+        return self.checked(await self.c.get(key, policy=self.policy))
 
     async def batch_get(self, keys):
         res = await self.c.batch_read(keys, policy=self.policy)
-        return records(res) if self.materialise else len(keys)
+        return self.checked_all(records(res)) if self.materialise else len(keys)
 
     async def scan(self):
-        return len(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return len(self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
 
     async def close(self):
         await self.c.close()

@@ -44,15 +44,17 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
-        self.c.get_blocking(key, policy=self.rp)
-        return 1
+        return self.checked(self.c.get_blocking(key, policy=self.rp))
 
     def batch_get(self, keys):
         res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
-        return [r.record for r in res] if self.materialise else len(keys)
+        return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     def scan(self):
-        return sum(1 for _ in self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp))
+        rs = self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp)
+        if self.verify:
+            return len(self.checked_all(rs))
+        return sum(1 for _ in rs)
 
     def close(self):
         self.c.close_blocking()
@@ -69,17 +71,18 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
-        await self.c.get(key, policy=self.rp)
-        return 1
+        return self.checked(await self.c.get(key, policy=self.rp))
 
     async def batch_get(self, keys):
         res = await self.c.batch_read(keys, batch_policy=self.bp)
-        return [r.record for r in res] if self.materialise else len(keys)
+        return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     async def scan(self):
         rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)
         n = 0
-        async for _ in rs:
+        async for r in rs:
+            if self.verify:
+                self.check_record(r)
             n += 1
         return n
 

@@ -44,15 +44,14 @@ class Sync(Adapter):
         return 1
 
     def get(self, key):
-        self.c.get(key)
-        return 1
+        return self.checked(self.c.get(key))
 
     def batch_get(self, keys):
         res = self.c.batch_read(keys)
-        return [r.record for r in res.batch_records] if self.materialise else len(keys)
+        return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
 
     def scan(self):
-        return len(self.c.query(self.ns, self.set).results())
+        return len(self.checked_all(self.c.query(self.ns, self.set).results()))
 
     def close(self):
         self.c.close()

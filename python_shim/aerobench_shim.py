@@ -39,6 +39,13 @@ def bins_builder(w):
     return eval("lambda i: {" + ", ".join(parts) + "}", {"string_value": string_value})
 
 
+MISMATCH = "value mismatch (--verify): a value read differs from the value written"
+
+
+class Mismatch(Exception):
+    """A value read differs from the value written (--verify)."""
+
+
 def bracketed(host):
     """An IPv6 address in brackets, as clients that join host and port into one string need."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
@@ -66,6 +73,46 @@ class Adapter:
         self.ttl = spec.get("ttl")
         self.alternate = bool(spec.get("services_alternate", False))
         self.meta = {"ttl": self.ttl} if self.ttl else None
+        # --verify: every record read is compared with what was written for it.
+        self.verify = bool(spec.get("verify", False))
+        self.first_bin = self.w["bins"][0] if self.w["bins"] else None
+
+    def checked(self, rec):
+        """One record read (get): compared with what was written when --verify is on; 1."""
+        if self.verify:
+            self.check_record(rec)
+        return 1
+
+    def checked_all(self, recs):
+        """Records read (batch, scan): each compared when --verify is on; returned as given."""
+        if self.verify:
+            recs = list(recs)
+            for rec in recs:
+                self.check_record(rec)
+        return recs
+
+    def check_record(self, rec):
+        """Raises Mismatch unless `rec` (a (key, meta, bins) tuple or an object with .bins) holds
+        the values written for the record its first bin names (every bin derives from its index)."""
+        bins = None if rec is None else (rec[2] if isinstance(rec, tuple) else rec.bins)
+        if not bins or self.first_bin is None:
+            raise Mismatch(MISMATCH)
+        name = next(iter(self.first_bin.values()))
+        name = name[0] if isinstance(name, list) else name
+        first = bins.get(name)
+        try:
+            if "Int" in self.first_bin:
+                i = int(first)
+            elif "Double" in self.first_bin:
+                i = int(first * 2)
+            elif "-" in str(first):
+                i = int(str(first).split("-", 1)[0], 16)
+            else:
+                return  # a string too short to carry its index: only its presence is checked
+        except (TypeError, ValueError):
+            raise Mismatch(MISMATCH) from None
+        if not 0 <= i < self.w["count"] or any(bins.get(k) != v for k, v in self.bins(i).items()):
+            raise Mismatch(MISMATCH)
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))

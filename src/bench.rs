@@ -223,6 +223,13 @@ fn assemble(
                 .push("--materialise none: the records returned were not read; records counts keys asked".to_string());
         }
     }
+    if plan.verify {
+        let wire =
+            |id: &str| plan.columns.iter().any(|pc| pc.id == id && pc.kind.family == crate::drivers::Family::Wire);
+        for cell in cells.iter_mut().filter(|c| c.operation != "put" && wire(&c.column)) {
+            cell.notes.push("--verify: the wire floor does not decode values; they were not checked".to_string());
+        }
+    }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
     let ratios = compare::ratios(&columns, &cells, &operations, &pairs);

@@ -257,6 +257,11 @@ pub struct BenchArgs {
     /// its standard ones.
     #[arg(long)]
     pub services_alternate: bool,
+    /// Compare every value read (get, batch_get, scan) with the value written; a record that
+    /// differs fails its call as a value mismatch, counted per cell (the comparison is part of
+    /// each read's time; the wire floor does not decode values and is not checked).
+    #[arg(long)]
+    pub verify: bool,
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,

@@ -26,6 +26,7 @@ mod server;
 mod shard;
 mod signals;
 mod stats;
+mod verify;
 mod worker;
 mod workload;
 

@@ -72,6 +72,8 @@ pub struct Plan {
     pub ttl: Option<u32>,
     /// Clients connect through the server's alternate addresses (`--services-alternate`).
     pub services_alternate: bool,
+    /// Reads compare every value with the value written (`--verify`).
+    pub verify: bool,
 }
 
 impl Plan {
@@ -114,6 +116,7 @@ impl Plan {
             shard: args.shard,
             ttl: args.ttl,
             services_alternate: args.services_alternate,
+            verify: args.verify,
         })
     }
 

@@ -254,6 +254,7 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         explicit_policies: true,
         ttl: plan.ttl,
         services_alternate: plan.services_alternate,
+        verify: false,
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
@@ -296,6 +297,7 @@ fn connect(
                 explicit_policies: plan.policies == Policies::Explicit,
                 ttl: plan.ttl,
                 services_alternate: plan.services_alternate,
+                verify: plan.verify,
             };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
@@ -355,6 +357,7 @@ fn python_lane(
         stub_blocking: plan.stub_blocking,
         ttl: plan.ttl,
         services_alternate: plan.services_alternate,
+        verify: plan.verify,
     };
     // A worker that shows no progress for this long is killed: several times the calls' own
     // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the

@@ -339,3 +339,35 @@ fn cleanup_runs_after_ctrl_c() {
     assert_eq!(doc["records_deleted"], 300, "{context}");
     assert_eq!(direct.count("interrupted"), 0, "{context}");
 }
+
+// ---------------------------------------------------------------------------
+// --verify against a server that corrupts values.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn verify_catches_values_a_corrupting_server_changed_and_passes_a_sound_one() {
+    let columns = "rust-async,aerospike-py-sync,official-c,aerospike-native-async";
+    for (corrupt, expect_mismatches) in [(true, true), (false, false)] {
+        let server = if corrupt {
+            Server::start_with(&["--quiet", "--corrupt-one-in", "100"])
+        } else {
+            Server::start_with(&["--quiet"])
+        };
+        let (out, context) = run_on(
+            server.port,
+            &["--count", "300", "--clients", columns, "--ops", "put,get,batch_get,scan", "--scans", "1", "--verify"],
+        );
+        assert_eq!(out.status.code(), Some(if corrupt { 1 } else { 0 }), "{context}");
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for cell in doc["cells"].as_array().unwrap().iter().filter(|c| c["operation"] != "put") {
+            let mismatches = cell["failures"]["value mismatch"].as_u64().unwrap_or(0);
+            let what = format!("{} {}: {}", cell["column"], cell["operation"], cell["failures"]);
+            if expect_mismatches {
+                assert!(mismatches > 0, "corrupted values caught: {what}");
+                assert_eq!(mismatches, cell["errors"].as_u64().unwrap(), "{what}");
+            } else {
+                assert_eq!(cell["errors"], 0, "{what}");
+            }
+        }
+    }
+}

@@ -27,6 +27,8 @@ struct Shared {
     batch: BatchPolicy,
     batch_read: BatchReadPolicy,
     query: QueryPolicy,
+    /// `--verify`: reads compare what they got with what was written.
+    verify: bool,
 }
 
 pub struct NativeDriver {
@@ -46,6 +48,8 @@ pub struct NativeConfig {
     pub ttl: Option<u32>,
     /// Connect through the server's alternate addresses (`--services-alternate`).
     pub services_alternate: bool,
+    /// Compare every value read with the value written (`--verify`).
+    pub verify: bool,
 }
 
 impl NativeDriver {
@@ -122,6 +126,7 @@ impl NativeDriver {
             batch,
             batch_read: BatchReadPolicy::default(),
             query,
+            verify: config.verify,
         };
         Ok(NativeDriver { column, runtime, shared: Arc::new(shared) })
     }
@@ -169,8 +174,8 @@ fn key(s: &Shared, i: u64) -> Result<Key, CallError> {
 #[allow(clippy::large_enum_variant)]
 enum Prepared {
     Put(Key, Vec<Bin>),
-    Get(Key),
-    Batch(Vec<BatchOperation>),
+    Get(Key, u64),
+    Batch(Vec<BatchOperation>, u64),
     Scan(Statement),
 }
 
@@ -179,17 +184,31 @@ fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
         Operation::Put => {
             Prepared::Put(key(s, i)?, s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect())
         }
-        Operation::Get => Prepared::Get(key(s, i)?),
+        Operation::Get => Prepared::Get(key(s, i)?, i),
         Operation::BatchGet => Prepared::Batch(
             s.workload
                 .batch_range(i)
                 .map(|k| Ok(BatchOperation::read(&s.batch_read, key(s, k)?, Bins::All)))
                 .collect::<Result<_, CallError>>()?,
+            i,
         ),
         Operation::Scan => {
             Prepared::Scan(Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All))
         }
     })
+}
+
+/// `--verify`: the record's bins against record `index` as written (`None`: a scanned record).
+fn verify(workload: &Workload, index: Option<u64>, record: &aerospike::Record) -> Result<(), CallError> {
+    let bin = |name: &str| -> Option<BinValue> {
+        match record.bins.get(name)? {
+            Value::Int(i) => Some(BinValue::Int(*i)),
+            Value::String(s) => Some(BinValue::Str(s.clone())),
+            Value::Float(f) => Some(BinValue::Double(f64::from(f))),
+            _ => None,
+        }
+    };
+    crate::verify::check(workload, index, bin).map_err(CallError::new)
 }
 
 /// The timed part: the client call, and reading what it returned (every client reads the
@@ -201,21 +220,39 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
             s.client.put(&s.write, &key, &bins).await.map_err(err)?;
             Ok(1)
         }
-        Prepared::Get(key) => {
-            s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
+        Prepared::Get(key, i) => {
+            let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
+            if s.verify {
+                verify(&s.workload, Some(i), &record)?;
+            }
             Ok(1)
         }
-        Prepared::Batch(mut ops) => {
+        Prepared::Batch(mut ops, j) => {
             s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
+            if s.verify {
+                for (k, op) in s.workload.batch_range(j).zip(&ops) {
+                    match op.record() {
+                        Some(record) => verify(&s.workload, Some(k), record)?,
+                        None => return Err(CallError::new(crate::verify::MISMATCH)),
+                    }
+                }
+            }
             Ok(ops.iter().filter(|o| o.record().is_some()).count() as u64)
         }
         Prepared::Scan(stmt) => {
             let rs = s.client.query(&s.query, PartitionFilter::all(), stmt).await.map_err(err)?;
             let mut stream = rs.into_stream();
             let mut n = 0;
+            let mut mismatch = None;
             while let Some(r) = stream.next().await {
-                r.map_err(err)?;
+                let record = r.map_err(err)?;
+                if s.verify && mismatch.is_none() {
+                    mismatch = verify(&s.workload, None, &record).err();
+                }
                 n += 1;
+            }
+            if let Some(e) = mismatch {
+                return Err(e);
             }
             Ok(n)
         }

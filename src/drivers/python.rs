@@ -73,6 +73,9 @@ pub struct WorkerSpec {
     /// Connect through the server's alternate addresses (`--services-alternate`).
     #[serde(default)]
     pub services_alternate: bool,
+    /// Compare every value read with the value written (`--verify`).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -131,6 +134,7 @@ impl PythonDriver {
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;
                 pyspec.set_item("ttl", spec.ttl)?;
                 pyspec.set_item("services_alternate", spec.services_alternate)?;
+                pyspec.set_item("verify", spec.verify)?;
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

@@ -20,6 +20,8 @@ pub enum Failure {
     Timeout,
     /// The server answered with this result code (or result name, for clients without a code).
     ServerResult(String),
+    /// A value read differed from the value written (`--verify`).
+    Mismatch,
     /// Anything else the client reported.
     Client,
 }
@@ -29,7 +31,9 @@ impl Failure {
     pub fn classify(reason: &str) -> Failure {
         let r = reason.to_ascii_lowercase();
         let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
-        if has(&["refused"]) {
+        if has(&["value mismatch"]) {
+            Failure::Mismatch
+        } else if has(&["refused"]) {
             Failure::ConnectionRefused
         } else if has(&[
             "invalidnode",
@@ -74,6 +78,7 @@ impl Failure {
             Failure::NoNodes => "no nodes".into(),
             Failure::Timeout => "timeout".into(),
             Failure::ServerResult(code) => format!("server result code {code}"),
+            Failure::Mismatch => "value mismatch".into(),
             Failure::Client => "client error".into(),
         }
     }
@@ -141,6 +146,8 @@ mod tests {
             ("server: KeyNotFoundError", Failure::ServerResult("KeyNotFoundError".into())),
             ("ConnectionError (code -10): Socket write error: 111, 127.0.0.1:3000, 39142", Failure::ConnectionLost),
             ("ParamError (code -2): bad bin name", Failure::Client),
+            (crate::verify::MISMATCH, Failure::Mismatch),
+            ("Mismatch: value mismatch (--verify): a value read differs", Failure::Mismatch),
             ("KeyError", Failure::Client),
         ];
         for (reason, want) in cases {

@@ -5,6 +5,7 @@
 mod admin;
 pub(crate) mod batch;
 mod connection;
+mod corrupt;
 mod framing;
 mod info;
 pub(crate) mod message;
@@ -52,6 +53,9 @@ pub struct ServeArgs {
     /// Do not log rejected connections and malformed requests to stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Alter one value in N that reads return (get, batch, scan), to test `aerobench --verify`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub corrupt_one_in: Option<u64>,
 }
 
 /// State every connection shares.
@@ -90,6 +94,7 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
 /// Runs the server until SIGINT or SIGTERM. `on_listening` is called once the socket is bound.
 pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     validate(&args)?;
+    corrupt::set(args.corrupt_one_in);
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     // Signal handlers go in before anyone is told the server is up, so a SIGTERM that follows

@@ -191,7 +191,7 @@ fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut
     if req.info1 & info1::GET_ALL != 0 || named.is_empty() {
         put_reply_header(out, &ReplyHeader { n_ops: record.bins.len() as u16, ..header });
         for b in &record.bins {
-            put_op(out, op::READ, b.particle, &b.name, &b.value);
+            put_op(out, op::READ, b.particle, &b.name, &super::corrupt::read_value(&b.value));
         }
     } else {
         let bins: Vec<&Bin> = if named.len() > INDEX_FROM && record.bins.len() > INDEX_FROM {
@@ -202,7 +202,7 @@ fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut
         };
         put_reply_header(out, &ReplyHeader { n_ops: bins.len() as u16, ..header });
         for b in bins {
-            put_op(out, op::READ, b.particle, &b.name, &b.value);
+            put_op(out, op::READ, b.particle, &b.name, &super::corrupt::read_value(&b.value));
         }
     }
     Ok(())

@@ -100,7 +100,7 @@ fn put_record(out: &mut BytesMut, ns: &[u8], digest: &Digest, r: &Record, bins: 
         put_field(out, field::KEY, k);
     }
     for b in selected {
-        put_op(out, op::READ, b.particle, &b.name, &b.value);
+        put_op(out, op::READ, b.particle, &b.name, &super::corrupt::read_value(&b.value));
     }
 }
 
