@@ -38,6 +38,10 @@ Examples:
   Run the built-in server on its own:
     aerobench serve --port 3000
 
+  On a shared server: records expire after an hour, are deleted at the end, and every value
+  read is checked (exits 130 on Ctrl-C, 143 on SIGTERM, with the partial report):
+    aerobench --host 10.0.0.5 --set aerobench --ttl 3600 --cleanup --verify
+
   What the package cache holds, and removing installs unused for a month:
     aerobench cache list
     aerobench cache clean --older-than 30d";
