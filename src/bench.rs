@@ -109,7 +109,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                 Some(records)
             }
             Err(e) => {
-                eprintln!("Error: {e:#}");
+                let skip =
+                    if args.force || e.to_string().contains("--force") { "" } else { " (--force skips this check)" };
+                eprintln!("Error: {e:#}{skip}");
                 return Ok(EXIT_USAGE);
             }
         }

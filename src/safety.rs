@@ -12,6 +12,9 @@ use futures::StreamExt as _;
 
 use crate::workload::Workload;
 
+/// Result code of a namespace the server does not have.
+const NAMESPACE_NOT_FOUND: i64 = 20;
+
 /// Deletes in flight at once during `--cleanup`.
 const CLEANUP_IN_FLIGHT: usize = 64;
 
@@ -77,15 +80,24 @@ impl Records {
         let policy = QueryPolicy { base_policy: base, ..QueryPolicy::default() };
         let mut found: HashSet<[u8; 20]> = HashSet::new();
         let mut keyless = 0u64;
+        // A namespace the server does not have holds no records: the run itself reports that.
+        let no_namespace = |e: &aerospike::Error| i64::from(e.result_code()) == NAMESPACE_NOT_FOUND;
         self.runtime.block_on(async {
-            let set = self
-                .client
-                .query(&policy, PartitionFilter::all(), statement)
-                .await
-                .with_context(|| format!("cannot scan set {:?} of namespace {:?}", w.set, w.namespace))?;
+            let set = match self.client.query(&policy, PartitionFilter::all(), statement).await {
+                Ok(set) => set,
+                Err(e) if no_namespace(&e) => return anyhow::Ok(()),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot scan set {:?} of namespace {:?}", w.set, w.namespace)));
+                }
+            };
             let mut stream = set.into_stream();
             while let Some(record) = stream.next().await {
-                let record = record.with_context(|| format!("scanning set {:?} failed", w.set))?;
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) if no_namespace(&e) => return Ok(()),
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("scanning set {:?} failed", w.set))),
+                };
                 match record.key {
                     Some(k) => {
                         found.insert(k.digest());

@@ -649,8 +649,18 @@ fn server_dying_mid_run_exits_1_with_the_partial_report() {
     assert_schema_valid(&doc);
     assert_eq!(doc["server"]["address"], format!("127.0.0.1:{port}"));
     let column = &doc["columns"][0];
-    let put = cell(&doc, "rust-sync", "put");
-    assert!(u(&put["count"]) > 0, "puts made before the kill are reported: {put}");
+    // The run stops when the server is gone, with what was measured before (the kill may land
+    // before the first measured phase on a busy machine: then there is nothing to report).
+    let before_measuring = column["error"].as_str().is_some_and(|e| e.contains("not measured"));
+    assert!(
+        before_measuring || doc["incomplete"].as_str().is_some_and(|i| i.contains("skipped")),
+        "{} / {}",
+        doc["incomplete"],
+        column["error"]
+    );
+    if let Some(put) = cells(&doc).iter().find(|c| c["column"] == "rust-sync" && c["operation"] == "put") {
+        assert!(u(&put["count"]) > 0, "puts made before the kill are reported: {put}");
+    }
     let troubled = cells(&doc).iter().any(|c| u(&c["errors"]) > 0 || !c["notes"].as_array().unwrap().is_empty());
     assert!(
         column["error"].is_string() || troubled,

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read as _;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -127,7 +126,7 @@ fn sigint_ends_with_the_partial_report_exit_130_and_no_process_left() {
 
 #[test]
 fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reasons() {
-    let mut server = Server::start_with(&["--quiet"]);
+    let server = Server::start_with(&["--quiet"]);
     let dir = scratch("faults-server-killed");
     let out = dir.join("report.json");
     let port = server.port.to_string();
@@ -173,14 +172,14 @@ fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reas
     assert!(left.is_empty(), "workers outlived aerobench: {left:?}");
 }
 
-/// Runs the Python no-op column with calls of `delay_ms` each and a stall limit of 500 ms.
+/// Runs the Python no-op column with calls of `delay_ms` each and a stall limit of 1 s.
 fn slow_python_calls(op: &str, delay_ms: u64) -> (std::process::Output, Value) {
     let delay_us = (delay_ms * 1000).to_string();
     let out = aerobench()
         .args(["--builtin-server", "--clients", "py-noop", "--ops", op, "--count", "2", "--scans", "1"])
         .args(["--warmup", "0", "--rounds", "1", "--timeout-ms", "100", "--stub-delay-us", &delay_us])
         .args(["--quiet", "--format", "json"])
-        .env("AEROBENCH_WORKER_STALL_MS", "500")
+        .env("AEROBENCH_WORKER_STALL_MS", "1000")
         .output()
         .expect("run aerobench");
     let doc = serde_json::from_slice(&out.stdout)
@@ -190,14 +189,14 @@ fn slow_python_calls(op: &str, delay_ms: u64) -> (std::process::Output, Value) {
 
 #[test]
 fn the_stall_limit_follows_the_calls_own_timeout() {
-    // A scan has no total timeout: one call of 2 s, longer than the 500 ms stall limit, is
+    // A scan has no total timeout: one call of 3 s, longer than the 1 s stall limit, is
     // legitimate while the worker keeps reporting.
-    let (out, doc) = slow_python_calls("scan", 2_000);
+    let (out, doc) = slow_python_calls("scan", 3_000);
     let column = &doc["columns"][0];
     assert!(column["error"].is_null(), "a long scan is not a stuck worker: {}", column["error"]);
     assert_eq!(doc["cells"][0]["count"], 1, "{}", String::from_utf8_lossy(&out.stderr));
-    // A put has a 100 ms total timeout: a put that takes 2 s means the worker is stuck.
-    let (_, doc) = slow_python_calls("put", 2_000);
+    // A put has a 100 ms total timeout: a put that takes 3 s means the worker is stuck.
+    let (_, doc) = slow_python_calls("put", 3_000);
     let error = doc["columns"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("stopped responding"), "{error}");
 }

@@ -103,7 +103,8 @@ async fn records_written_by_the_wire_column_are_the_rust_crates() {
         let args =
             ["--port", &port, "--clients", clients, "--ops", "put", "--count", "40", "--bins", "5", "--warmup", "0"];
         let mut cmd = aerobench(&args);
-        cmd.args(["--key-prefix", prefix, "--format", "json", "--quiet"]);
+        // Both runs write into one set: the second beside the first's keys.
+        cmd.args(["--key-prefix", prefix, "--force", "--format", "json", "--quiet"]);
         let out = run_with_timeout(cmd, Duration::from_secs(60));
         assert!(out.success(), "{clients}: {}", out.describe());
         out

@@ -145,7 +145,8 @@ impl WorkerLane {
         if let Err(why) = lane.send_line(&spec_json) {
             return Err(lane.broken(why));
         }
-        let deadline = Instant::now() + stall;
+        // Starting Python and connecting a client may take a while on a busy machine.
+        let deadline = Instant::now() + stall.max(Duration::from_secs(60));
         loop {
             match lane.next_event(deadline) {
                 Ok(WorkerEvent::Connected { column }) => {

@@ -89,17 +89,17 @@ impl Failure {
     }
 }
 
-/// Prefix of a reason that a client called a timeout although it came back far sooner than
-/// any timeout: the client could not reach the server at all (the Rust crate reports a refused
-/// connection as `Timeout after 1 tries`).
-pub const NO_CONNECTION: &str = "no connection: ";
+/// Added to the reason of a call its client called a timeout although it came back far sooner
+/// than any timeout: the client reached no node for it (the Rust crate reports a refused
+/// connection as `Timeout after 1 tries`, aerospike-py a namespace no node has).
+pub const NO_CONNECTION: &str = " (long before the timeout: no connection)";
 
 /// The reason to record for a call that failed for `reason` after `latency`: a "timeout" that
-/// came back in less than `fast` is relabelled [`NO_CONNECTION`], so the report says what
-/// happened and the watchdog sees the server gone.
+/// came back in less than `fast` is marked [`NO_CONNECTION`] after the client's words, so the
+/// report says what happened and the watchdog sees the server gone.
 pub fn relabel(reason: &str, latency: std::time::Duration, fast: std::time::Duration) -> std::borrow::Cow<'_, str> {
     if latency < fast && Failure::classify(reason) == Failure::Timeout {
-        std::borrow::Cow::Owned(format!("{NO_CONNECTION}{reason}"))
+        std::borrow::Cow::Owned(format!("{reason}{NO_CONNECTION}"))
     } else {
         std::borrow::Cow::Borrowed(reason)
     }
@@ -162,7 +162,7 @@ mod tests {
         use std::time::Duration;
         let fast = Duration::from_millis(100);
         let quick = relabel("Timeout (code -11): Timeout after 1 tries", Duration::from_micros(300), fast);
-        assert_eq!(quick, "no connection: Timeout (code -11): Timeout after 1 tries");
+        assert_eq!(quick, "Timeout (code -11): Timeout after 1 tries (long before the timeout: no connection)");
         assert_eq!(Failure::classify(&quick), Failure::NoNodes);
         assert_eq!(relabel("Timeout (code -11): x", Duration::from_secs(5), fast), "Timeout (code -11): x");
         assert_eq!(relabel("server: KeyNotFoundError", Duration::ZERO, fast), "server: KeyNotFoundError");
