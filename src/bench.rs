@@ -101,6 +101,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             plan.timeout_ms,
             plan.services_alternate,
         )
+        // Every shard of a sharded run writes beside the others.
+        .map(|records| {
+            let shards = plan.shard.map_or(0, |s| s.count);
+            records.also_own((0..shards).map(|index| {
+                crate::shard::key_prefix(&args.key_prefix, Some(crate::results::Shard { index, count: shards }))
+            }))
+        })
         .and_then(|records| Ok((safety::check_before_writing(&records, args.force)?, records)));
         spin.finish_and_clear();
         match checked {

@@ -233,6 +233,12 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
                 shard: r.workload.shard,
             })
             .collect(),
+        incomplete: {
+            let why: Vec<String> =
+                runs.iter().filter_map(|(name, r)| Some(format!("{name}: {}", r.incomplete.as_ref()?))).collect();
+            (!why.is_empty()).then(|| why.join("; "))
+        },
+        records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
     })
 }
 
@@ -317,6 +323,7 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError>
         operation: first.operation.clone(),
         count: parts.iter().map(|(_, c)| c.count).sum(),
         errors: parts.iter().map(|(_, c)| c.errors).sum(),
+        failures: crate::engine::failure::tally(&errors_by_reason),
         errors_by_reason,
         latency_us: stats::summarize(&hist),
         ops_per_sec: sum(&|c| c.ops_per_sec),

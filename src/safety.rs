@@ -24,6 +24,9 @@ pub struct Records {
     client: Client,
     workload: Workload,
     timeout_ms: u32,
+    /// Key prefixes of records aerobench counts as its own: this run's, and with `--shard` every
+    /// shard's (the other load hosts write beside it).
+    own_prefixes: Vec<String>,
 }
 
 /// What a scan of the set found.
@@ -57,7 +60,18 @@ impl Records {
         let client = runtime
             .block_on(Client::new(&policy, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts} to check the set"))?;
-        Ok(Records { runtime, client, workload: workload.clone(), timeout_ms })
+        let own_prefixes = vec![workload.key_prefix.clone()];
+        Ok(Records { runtime, client, workload: workload.clone(), timeout_ms, own_prefixes })
+    }
+
+    /// Counts records under these key prefixes as aerobench's own too.
+    pub fn also_own(mut self, prefixes: impl IntoIterator<Item = String>) -> Records {
+        for p in prefixes {
+            if !self.own_prefixes.contains(&p) {
+                self.own_prefixes.push(p);
+            }
+        }
+        self
     }
 
     fn key(&self, i: u64) -> anyhow::Result<Key> {
@@ -109,9 +123,13 @@ impl Records {
         })?;
         let total = found.len() as u64 + keyless;
         let mut foreign = found.len() as u64;
-        for i in 0..w.count.max(total) {
-            if found.contains(&self.key(i)?.digest()) {
-                foreign -= 1;
+        for prefix in &self.own_prefixes {
+            for i in 0..w.count.max(total) {
+                let key = Key::new(w.namespace.as_str(), w.set.as_str(), Value::String(format!("{prefix}{i}")))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if found.remove(&key.digest()) {
+                    foreign -= 1;
+                }
             }
         }
         Ok(SetContents { total, foreign: foreign + keyless })
