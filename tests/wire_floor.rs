@@ -128,7 +128,7 @@ async fn records_written_by_the_wire_column_are_the_rust_crates() {
 
     // And the other way round: rust-sync reads back, through its own gets, what wire wrote.
     let mut cmd = aerobench(&["--port", &port, "--clients", "rust-sync", "--ops", "get", "--count", "40"]);
-    cmd.args(["--key-prefix", "by-wire-", "--bins", "5", "--warmup", "0", "--format", "json", "--quiet"]);
+    cmd.args(["--key-prefix", "by-wire-", "--bins", "5", "--warmup", "0", "--force", "--format", "json", "--quiet"]);
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert!(out.success(), "{}", out.describe());
     let get = json(&out);
