@@ -73,7 +73,9 @@ fn the_competing_thread_is_measured_alone_and_under_load() {
     let c = &cell["competitor"];
     let (solo, loaded, fraction) = (f(&c["solo_per_sec"]), f(&c["loaded_per_sec"]), f(&c["fraction"]));
     assert!(solo > 0.0 && loaded > 0.0, "{c}");
-    assert!(fraction > 0.0 && fraction <= 1.5, "{c}");
+    // No upper bound: on a busy machine the solo runs (100 ms each) can lose their core and read
+    // slower than the loaded phases; the speeds are what the report must carry.
+    assert!(fraction > 0.0 && fraction.is_finite(), "{c}");
     assert!((fraction - loaded / solo).abs() < 1e-9, "{c}");
     let note = cell["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("of its solo speed"));
     assert!(note, "the competitor is shown in the notes: {cell}");
