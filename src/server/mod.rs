@@ -4,6 +4,7 @@
 
 mod admin;
 pub(crate) mod batch;
+mod budget;
 mod connection;
 mod framing;
 mod info;
@@ -27,6 +28,8 @@ use store::Store;
 pub const DEFAULT_BUILD: &str = "8.1.0.0";
 /// Largest frame accepted unless told otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 128 << 20;
+/// Request bytes all connections together may hold unless told otherwise.
+pub const DEFAULT_MAX_BUFFERED: usize = 1 << 30;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -46,6 +49,14 @@ pub struct ServeArgs {
     /// anything is allocated for it.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     pub max_frame: usize,
+    /// Request bytes all connections together may hold while frames arrive (beyond 64 KiB
+    /// each); a request that would pass it closes its own connection. At least --max-frame.
+    #[arg(long, default_value_t = DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
+    pub max_buffered: usize,
+    /// Seconds a frame may pause once it has begun before its connection is closed (0: wait
+    /// for ever); connections may idle between frames as long as they like.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub frame_timeout: f64,
     /// Server version to advertise in `build` (four dotted integers).
     #[arg(long, default_value = DEFAULT_BUILD, hide = true)]
     pub build: String,
@@ -58,7 +69,8 @@ pub struct ServeArgs {
 pub struct Shared {
     store: Store,
     identity: NodeIdentity,
-    max_frame: usize,
+    limits: framing::FrameLimits,
+    budget: Arc<budget::Budget>,
     quiet: bool,
 }
 
@@ -84,6 +96,17 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(args.max_frame >= 1024, "--max-frame must be at least 1024 bytes");
+    anyhow::ensure!(
+        args.max_buffered >= args.max_frame,
+        "--max-buffered ({}) must be at least --max-frame ({})",
+        args.max_buffered,
+        args.max_frame
+    );
+    anyhow::ensure!(
+        args.frame_timeout.is_finite() && (0.0..=86_400.0).contains(&args.frame_timeout),
+        "--frame-timeout must be between 0 and 86400 seconds (got {})",
+        args.frame_timeout
+    );
     Ok(())
 }
 
@@ -107,7 +130,11 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
             cluster_name: args.cluster_name.clone(),
             port: local.port(),
         },
-        max_frame: args.max_frame,
+        limits: framing::FrameLimits {
+            max_frame: args.max_frame,
+            stall: (args.frame_timeout > 0.0).then(|| Duration::from_secs_f64(args.frame_timeout)),
+        },
+        budget: budget::Budget::new(args.max_buffered),
         quiet: args.quiet,
     });
     on_listening(local);
@@ -132,7 +159,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection::serve_connection(stream, peer, shared.clone()));
+                let _ = stream.set_nodelay(true);
+                let local = match stream.local_addr() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        shared.log(format_args!("{peer}: cannot read local address: {e}"));
+                        continue;
+                    }
+                };
+                tokio::spawn(connection::serve_connection(stream, peer, local, shared.clone()));
             }
             Err(e) => {
                 // Out of file descriptors and the like: keep serving the connections we have.
