@@ -39,7 +39,7 @@ class _Common(Adapter):
 class Sync(_Common):
     def __init__(self, spec):
         self._init(spec)
-        self.c = aerospike_py.client(self.config).connect()
+        self.c = aerospike_py.client(self.config).connect(self.user, self.password)
 
     def put(self, key, bins):
         self.c.put(key, bins, policy=self.policy)
@@ -64,7 +64,7 @@ class Async(_Common):
     async def connect(self, spec):
         self._init(spec)
         self.c = aerospike_py.AsyncClient(self.config)
-        await self.c.connect()
+        await self.c.connect(self.user, self.password)
         return self
 
     async def put(self, key, bins):

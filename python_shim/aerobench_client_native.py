@@ -19,6 +19,8 @@ class _Common(Adapter):
                 p.max_retries = 0
             self.qp.total_timeout = 0
         self.seeds = f"{bracketed(spec['host'])}:{spec['port']}"
+        if self.user is not None:
+            self.cp.set_auth_mode(an.AuthMode.INTERNAL, self.user, self.password)
 
     def key(self, i):
         return an.Key(self.ns, self.set, self.prefix + str(i))

@@ -29,6 +29,8 @@ class Sync(Adapter):
         }
         if not self.explicit:
             self.config = {"hosts": self.config["hosts"]}
+        if self.user is not None:
+            self.config.update(user=self.user, password=self.password)
         self.c = aerospike.client(self.config).connect()
 
     def key(self, i):

@@ -61,6 +61,8 @@ class Adapter:
         # "records": a batch call's records are read inside the timed call, as an application
         # reads them; "none": the call stops at what the client returns (lazy handles unread).
         self.materialise = spec.get("materialise", "records") == "records"
+        # Login for a server that requires one (`--user`); absent otherwise.
+        self.user, self.password = spec.get("user"), spec.get("password")
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))

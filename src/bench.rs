@@ -59,18 +59,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let show = progress::enabled(args.quiet);
     stop::install_ctrlc();
 
+    let credentials = crate::security::resolve(&args.security)?;
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(&args.namespace)?;
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref())?;
         spin.finish_and_clear();
         Some(server)
     } else {
         None
     };
     let target = match &builtin {
-        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port },
+        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone() },
         // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
-        None => Target { host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(), port: args.port },
+        None => Target {
+            host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port: args.port,
+            credentials: credentials.clone(),
+        },
     };
     let server = match probe::probe(&target.host, target.port, Duration::from_secs(3)) {
         Ok(info) => info,

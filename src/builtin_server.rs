@@ -15,11 +15,18 @@ pub struct BuiltinServer {
 }
 
 impl BuiltinServer {
-    pub fn start(namespace: &str) -> anyhow::Result<BuiltinServer> {
+    /// Starts the server; with `credentials` it requires that login (the password goes to
+    /// the child in its environment, not on its command line).
+    pub fn start(namespace: &str, credentials: Option<&crate::security::Credentials>) -> anyhow::Result<BuiltinServer> {
         let exe =
             std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
-        let mut child = Command::new(exe)
-            .args(["serve", "--port", "0", "--quiet", "--namespace", namespace])
+        let mut command = Command::new(exe);
+        command.args(["serve", "--port", "0", "--quiet", "--namespace", namespace]);
+        command.env_remove("AEROBENCH_SERVE_PASSWORD");
+        if let Some(c) = credentials {
+            command.args(["--user", &c.user]).env("AEROBENCH_SERVE_PASSWORD", c.password.expose());
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -20,6 +20,7 @@ mod python;
 mod report;
 mod results;
 mod scheduler;
+mod security;
 mod server;
 mod shard;
 mod stats;

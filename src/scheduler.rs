@@ -31,6 +31,8 @@ use crate::workload::{Operation, Policies};
 pub struct Target {
     pub host: String,
     pub port: u16,
+    /// Who every column logs in as, when the server requires it.
+    pub credentials: Option<crate::security::Credentials>,
 }
 
 /// Everything a run measured, in the order it was measured.
@@ -207,6 +209,7 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         port: target.port,
         timeout_ms: plan.timeout_ms,
         explicit_policies: true,
+        credentials: target.credentials.clone(),
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
@@ -247,16 +250,23 @@ fn connect(
                 port: target.port,
                 timeout_ms: plan.timeout_ms,
                 explicit_policies: plan.policies == Policies::Explicit,
+                credentials: target.credentials.clone(),
             };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
+                .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None)))
         }
-        Family::Wire => {
-            WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
-                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
-        }
+        Family::Wire => WireDriver::connect(
+            &target.host,
+            target.port,
+            plan.timeout_ms,
+            &plan.workload,
+            &plan.ops,
+            kind,
+            target.credentials.as_ref(),
+        )
+        .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None))),
         Family::Noop => {
             let delay = Duration::from_micros(plan.stub_delay_us);
             let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))
@@ -265,6 +275,11 @@ fn connect(
             Ok(Box::new(InProcess(Box::new(driver))))
         }
     }
+}
+
+/// A connect error's message, with the password cut out should a client ever echo it.
+fn scrubbed(e: &anyhow::Error, target: &Target) -> String {
+    crate::security::scrub(&format!("{e:#}"), target.credentials.as_ref())
 }
 
 fn python_lane(
@@ -303,6 +318,7 @@ fn python_lane(
         materialise: plan.materialise,
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
+        credentials: target.credentials.clone(),
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

@@ -42,6 +42,8 @@ pub struct NativeConfig {
     pub timeout_ms: u64,
     /// Equal explicit policies (timeouts, no retries, pools); false: the crate's defaults.
     pub explicit_policies: bool,
+    /// Log in as this user when set.
+    pub credentials: Option<crate::security::Credentials>,
 }
 
 impl NativeDriver {
@@ -71,8 +73,11 @@ impl NativeDriver {
         // A scan of the whole set has no total deadline.
         let query =
             QueryPolicy { base_policy: aerospike::BasePolicy { total_timeout: 0, ..base }, ..QueryPolicy::default() };
-        let (cp, write, read, batch, query) =
+        let (mut cp, write, read, batch, query) =
             if config.explicit_policies { (cp, write, read, batch, query) } else { Default::default() };
+        if let Some(c) = &config.credentials {
+            cp.set_auth_mode(aerospike::AuthMode::Internal(c.user.clone(), c.password.expose().to_string()));
+        }
         let hosts = crate::probe::address(&config.host, config.port);
         let client = runtime
             .block_on(Client::new(&cp, &hosts))

@@ -67,6 +67,9 @@ pub struct WorkerSpec {
     /// The async no-op client blocks its loop with `time.sleep` (hidden `--stub-blocking`).
     #[serde(default)]
     pub stub_blocking: bool,
+    /// Log in as this user (the spec travels over the worker's stdin, never its command line).
+    #[serde(default)]
+    pub credentials: Option<crate::security::Credentials>,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -86,6 +89,11 @@ pub struct PythonDriver {
 
 impl PythonDriver {
     pub fn connect(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
+        Self::connect_unscrubbed(spec)
+            .map_err(|e| anyhow::anyhow!("{}", crate::security::scrub(&format!("{e:#}"), spec.credentials.as_ref())))
+    }
+
+    fn connect_unscrubbed(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
         python::initialize();
         Python::attach(|py| {
             let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
@@ -123,6 +131,10 @@ impl PythonDriver {
                 pyspec.set_item("materialise", spec.materialise.name())?;
                 pyspec.set_item("policies", spec.policies.name())?;
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;
+                if let Some(c) = &spec.credentials {
+                    pyspec.set_item("user", &c.user)?;
+                    pyspec.set_item("password", c.password.expose())?;
+                }
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

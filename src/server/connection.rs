@@ -36,6 +36,8 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut body = BytesMut::new();
     let mut out = BytesMut::new();
+    // A server without --user has no logins to wait for.
+    let mut authenticated = shared.security.is_none();
     loop {
         let kind = match read_frame(&mut stream, &mut body, shared.limits, &mut charge).await {
             Ok(kind) => kind,
@@ -55,10 +57,13 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                 stream.get_mut().write_all(&out).await
             }
             MsgType::Admin => {
-                let reply = admin::reply(&body);
+                let reply = admin::reply(&body, shared.security.as_ref(), &mut authenticated);
                 put_header(&mut out, MsgType::Admin, reply.len());
                 out.extend_from_slice(&reply);
                 stream.get_mut().write_all(&out).await
+            }
+            MsgType::Message | MsgType::Compressed if !authenticated => {
+                reply_error(&mut out, stream.get_mut(), admin::NOT_AUTHENTICATED).await
             }
             MsgType::Message => dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await,
             MsgType::Compressed => match inflate(&body, shared.limits.max_frame) {

@@ -60,6 +60,14 @@ pub struct ServeArgs {
     /// Server version to advertise in `build` (four dotted integers).
     #[arg(long, default_value = DEFAULT_BUILD, hide = true)]
     pub build: String,
+    /// Require clients to log in as this user (the admin protocol's login, as a secured
+    /// server does); the password comes from --password or AEROBENCH_SERVE_PASSWORD.
+    #[arg(long, value_name = "USER", requires = "password")]
+    pub user: Option<String>,
+    /// Password of --user. Prefer the environment variable: a command line is visible to
+    /// every user of the machine.
+    #[arg(long, env = "AEROBENCH_SERVE_PASSWORD", hide_env_values = true, value_name = "PASSWORD", requires = "user")]
+    pub password: Option<String>,
     /// Do not log rejected connections and malformed requests to stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -71,6 +79,7 @@ pub struct Shared {
     identity: NodeIdentity,
     limits: framing::FrameLimits,
     budget: Arc<budget::Budget>,
+    security: Option<admin::Security>,
     quiet: bool,
 }
 
@@ -93,6 +102,13 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
         anyhow::ensure!(
             !ns.is_empty() && ns.len() <= 31 && !ns.contains([':', ';', ',', '\t', '\n', '/']),
             "namespace {ns:?} is not valid: use 1 to 31 characters without : ; , / or whitespace"
+        );
+    }
+    if let Some(user) = &args.user {
+        anyhow::ensure!(!user.is_empty(), "--user must not be empty");
+        anyhow::ensure!(
+            args.password.as_deref().is_some_and(|p| !p.is_empty() && p.len() <= 72),
+            "--user needs a password of 1 to 72 bytes (--password or AEROBENCH_SERVE_PASSWORD)"
         );
     }
     anyhow::ensure!(args.max_frame >= 1024, "--max-frame must be at least 1024 bytes");
@@ -135,6 +151,10 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
             stall: (args.frame_timeout > 0.0).then(|| Duration::from_secs_f64(args.frame_timeout)),
         },
         budget: budget::Budget::new(args.max_buffered),
+        security: match (&args.user, &args.password) {
+            (Some(user), Some(password)) => Some(admin::Security::new(user.clone(), password.clone())),
+            _ => None,
+        },
         quiet: args.quiet,
     });
     on_listening(local);
