@@ -544,6 +544,7 @@ mod tests {
                 ),
                 addrs: vec![],
                 timeout: Duration::from_millis(10),
+                login: None,
                 stream: None,
                 encoder: e,
                 workload: w.clone(),

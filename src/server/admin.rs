@@ -38,6 +38,9 @@ mod sec_rc {
 }
 pub use sec_rc::NOT_AUTHENTICATED;
 
+/// Highest bcrypt cost a login credential may name (clients use 10).
+const MAX_COST: u32 = 10;
+
 /// Session lifetime reported to clients, in seconds.
 const SESSION_TTL_SECS: u32 = 24 * 3600;
 
@@ -72,7 +75,11 @@ impl Security {
                 return true;
             }
         }
-        let ok = std::str::from_utf8(credential).is_ok_and(|c| bcrypt::verify(&self.password, c).unwrap_or(false));
+        // Clients hash at cost 10; a credential naming a higher cost would have the server
+        // spend up to 2^31 rounds on one login.
+        let cheap = |c: &str| c.get(4..6).and_then(|n| n.parse::<u32>().ok()).is_some_and(|cost| cost <= MAX_COST);
+        let ok = std::str::from_utf8(credential)
+            .is_ok_and(|c| cheap(c) && bcrypt::verify(&self.password, c).unwrap_or(false));
         if ok {
             *self.accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential.to_vec());
         }
@@ -195,6 +202,10 @@ mod tests {
         let mut auth2 = false;
         reply(&request(20, &[(0, b"bench"), (3, good.as_bytes())]), Some(&sec), &mut auth2);
         assert!(auth2);
+        // A credential that would cost 2^31 rounds is refused without running them.
+        let costly = good.replacen("$04$", "$31$", 1);
+        let r = reply(&request(20, &[(0, b"bench"), (3, costly.as_bytes())]), Some(&sec), &mut auth);
+        assert_eq!(r[1], 65);
         let mut auth3 = false;
         let r = reply(&request(0, &[(0, b"bench"), (5, b"forged")]), Some(&sec), &mut auth3);
         assert_eq!((r[1], auth3), (80, false));

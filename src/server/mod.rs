@@ -10,6 +10,8 @@ mod framing;
 mod info;
 pub(crate) mod message;
 pub(crate) mod record;
+#[cfg(any(test, fuzzing))]
+pub mod replay;
 pub(crate) mod scan;
 pub(crate) mod store;
 
