@@ -102,7 +102,11 @@ mod tests {
                     let h = &r.reply[at..at + 8];
                     at += 8 + u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]) as usize;
                 }
-                assert!(at >= r.reply.len() || r.reply_len > r.reply.len(), "{}: reply ends mid-header", path.display());
+                assert!(
+                    at >= r.reply.len() || r.reply_len > r.reply.len(),
+                    "{}: reply ends mid-header",
+                    path.display()
+                );
             }
         }
     }
