@@ -14,6 +14,7 @@ pub(crate) mod record;
 pub mod replay;
 pub(crate) mod scan;
 pub(crate) mod store;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -70,6 +71,13 @@ pub struct ServeArgs {
     /// every user of the machine.
     #[arg(long, env = "AEROBENCH_SERVE_PASSWORD", hide_env_values = true, value_name = "PASSWORD", requires = "user")]
     pub password: Option<String>,
+    /// Serve TLS with this certificate chain (PEM), with --tls-key; every connection must then
+    /// speak TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Do not log rejected connections and malformed requests to stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -132,6 +140,10 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
 pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     validate(&args)?;
     let addr = SocketAddr::new(args.bind, args.port);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     // Signal handlers go in before anyone is told the server is up, so a SIGTERM that follows
     // the "listening" line at once still ends the server cleanly.
@@ -161,7 +173,7 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
     });
     on_listening(local);
     tokio::select! {
-        _ = accept_loop(listener, shared) => {}
+        _ = accept_loop(listener, shared, tls) => {}
         _ = shutdown => {}
     }
     Ok(())
@@ -177,7 +189,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -189,7 +201,21 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         continue;
                     }
                 };
-                tokio::spawn(connection::serve_connection(stream, peer, local, shared.clone()));
+                let shared = shared.clone();
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(connection::serve_connection(stream, peer, local, shared));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => connection::serve_connection(stream, peer, local, shared).await,
+                                Ok(Err(e)) => shared.log(format_args!("{peer}: TLS handshake failed: {e}")),
+                                Err(_) => shared.log(format_args!("{peer}: TLS handshake did not finish in time")),
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 // Out of file descriptors and the like: keep serving the connections we have.
