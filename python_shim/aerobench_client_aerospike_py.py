@@ -21,6 +21,9 @@ def records(res):
 class _Common(Adapter):
     def _init(self, spec):
         self.setup(spec)
+        if self.tls_name is not None:
+            version = getattr(aerospike_py, "__version__", "?")
+            raise NotImplementedError(f"aerospike-py {version} has no TLS settings: this column cannot run against a TLS server")
         t = self.timeout
         self.policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
         self.scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}

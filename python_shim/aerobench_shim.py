@@ -63,6 +63,9 @@ class Adapter:
         self.materialise = spec.get("materialise", "records") == "records"
         # Login for a server that requires one (`--user`); absent otherwise.
         self.user, self.password = spec.get("user"), spec.get("password")
+        # TLS (`--tls-name`, `--tls-ca`, optional client certificate); absent otherwise.
+        self.tls_name, self.tls_ca = spec.get("tls_name"), spec.get("tls_ca")
+        self.tls_cert, self.tls_key = spec.get("tls_cert"), spec.get("tls_key")
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))

@@ -60,6 +60,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     stop::install_ctrlc();
 
     let credentials = crate::security::resolve(&args.security)?;
+    let tls = crate::security::resolve_tls(&args.security)?;
+    anyhow::ensure!(
+        !(args.builtin_server && tls.is_some()),
+        "--tls-name/--tls-ca are for a server of yours; the built-in server of --builtin-server speaks plain \
+         TCP (run `aerobench serve --tls-cert CHAIN.pem --tls-key KEY.pem` and point --port at it instead)"
+    );
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
         let server = BuiltinServer::start(&args.namespace, credentials.as_ref())?;
@@ -69,15 +75,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         None
     };
     let target = match &builtin {
-        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone() },
+        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone(), tls: None },
         // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
         None => Target {
             host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(),
             port: args.port,
             credentials: credentials.clone(),
+            tls: tls.clone(),
         },
     };
-    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3)) {
+    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3), target.tls.as_ref()) {
         Ok(info) => info,
         Err(e) => {
             eprintln!(

@@ -33,6 +33,8 @@ pub struct Target {
     pub port: u16,
     /// Who every column logs in as, when the server requires it.
     pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    pub tls: Option<crate::security::Tls>,
 }
 
 /// Everything a run measured, in the order it was measured.
@@ -210,6 +212,7 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         timeout_ms: plan.timeout_ms,
         explicit_policies: true,
         credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
@@ -251,11 +254,18 @@ fn connect(
                 timeout_ms: plan.timeout_ms,
                 explicit_policies: plan.policies == Policies::Explicit,
                 credentials: target.credentials.clone(),
+                tls: target.tls.clone(),
             };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
                 .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None)))
         }
+        Family::Wire if target.tls.is_some() => Err(Box::new(failed_column(
+            pc,
+            in_flight,
+            "the wire column speaks plain TCP only: it cannot run against a TLS server".into(),
+            None,
+        ))),
         Family::Wire => WireDriver::connect(
             &target.host,
             target.port,
@@ -319,6 +329,7 @@ fn python_lane(
         cpu_competitor: plan.cpu_competitor,
         stub_blocking: plan.stub_blocking,
         credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
     };
     // A worker that shows no progress for this long is killed.
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(Duration::from_secs(60));

@@ -19,6 +19,75 @@ pub struct SecurityArgs {
     /// built-in server requires this user and password.
     #[arg(long, env = "AEROSPIKE_USER", value_name = "USER")]
     pub user: Option<String>,
+    /// Connect with TLS, expecting the server's certificate to name NAME (the server's
+    /// tls-name). Needs --tls-ca. The wire and aerospike-py columns cannot use TLS here: they
+    /// report an error cell saying so.
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    pub tls_name: Option<String>,
+    /// CA certificate(s), PEM, that the server's certificate must chain to (with --tls-name).
+    #[arg(long, value_name = "PEM", requires = "tls_name")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate chain, PEM, for servers that require one (with --tls-key).
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_name"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key, PEM, of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// How to connect with TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tls {
+    /// The name the server's certificate must carry.
+    pub name: String,
+    pub ca: std::path::PathBuf,
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+}
+
+/// The TLS settings `--tls-*` ask for, with their files checked now, so that a missing or
+/// unreadable file is one clear error before anything connects.
+pub fn resolve_tls(args: &SecurityArgs) -> anyhow::Result<Option<Tls>> {
+    let (Some(name), Some(ca)) = (&args.tls_name, &args.tls_ca) else { return Ok(None) };
+    let tls = Tls {
+        name: name.clone(),
+        ca: std::path::absolute(ca).unwrap_or_else(|_| ca.clone()),
+        cert: args.tls_cert.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        key: args.tls_key.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+    };
+    client_config(&tls)?;
+    Ok(Some(tls))
+}
+
+/// A rustls client configuration for `tls`: its CA as the only root, and its client
+/// certificate when given.
+pub fn client_config(tls: &Tls) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    let cas = CertificateDer::pem_file_iter(&tls.ca)
+        .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read CA certificates (PEM) from --tls-ca {}", tls.ca.display()))?;
+    anyhow::ensure!(!cas.is_empty(), "--tls-ca {} holds no certificate", tls.ca.display());
+    for ca in cas {
+        roots.add(ca).with_context(|| format!("--tls-ca {} holds an unusable certificate", tls.ca.display()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots);
+    Ok(match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("cannot read --tls-cert {}", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .with_context(|| format!("cannot read --tls-key {}", key.display()))?;
+            builder.with_client_auth_cert(chain, key).context("--tls-cert and --tls-key do not match")?
+        }
+        _ => builder.with_no_client_auth(),
+    })
 }
 
 /// A password: shown as `<hidden>` by `Debug`, serialised only for the pipe to a worker.

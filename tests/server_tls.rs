@@ -102,3 +102,55 @@ fn bad_certificate_files_are_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--tls-cert"), "{stderr}");
 }
+
+/// Every column against a server that requires TLS and a login: the columns whose client can
+/// do TLS run with no errors; the others are error cells that say why. A wrong CA stops the
+/// run before anything is measured, with a message naming TLS.
+#[test]
+fn every_column_against_a_tls_server_with_a_login() {
+    let dir = scratch("client-tls");
+    make_certs(&dir, "aerobench.test");
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    make_certs(&other, "aerobench.test");
+    let (cert, key) = (dir.join("server.pem").display().to_string(), dir.join("server.key").display().to_string());
+    let password = "tls-and-a-password";
+    let server = Server::start_with_env(
+        &["--quiet", "--tls-cert", &cert, "--tls-key", &key, "--user", "bench"],
+        &[("AEROBENCH_SERVE_PASSWORD", password)],
+    );
+    let run = |ca: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aerobench"))
+            .args(["--port", &server.port.to_string(), "--user", "bench", "--tls-name", "aerobench.test"])
+            .arg("--tls-ca")
+            .arg(ca)
+            .args(["--format", "json", "--quiet", "--rounds", "1", "--count", "100", "--concurrency", "4"])
+            .args(["--clients", "wire,rust-sync,rust-async,aerospike-py-sync,official-c,aerospike-native-async"])
+            .env("AEROBENCH_CACHE_DIR", common::cache_dir())
+            .env("AEROSPIKE_PASSWORD", password)
+            .env_remove("VIRTUAL_ENV")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&dir.join("ca.pem"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let r = common::report(&out);
+    for id in ["rust-sync", "rust-async", "official-c", "aerospike-native-async"] {
+        assert!(common::column(&r, id)["error"].is_null(), "{id}: {}\n{stderr}", common::column(&r, id)["error"]);
+    }
+    for id in ["wire", "aerospike-py-sync"] {
+        let error = common::column(&r, id)["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains("TLS"), "{id}: {error}");
+    }
+    for cell in r["cells"].as_array().unwrap() {
+        assert_eq!(cell["errors"], 0, "{cell}");
+    }
+    assert!(!out.status.success(), "two columns could not run: the exit code says so");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password) && !stderr.contains(password));
+
+    let out = run(&other.join("ca.pem"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("TLS") && stderr.contains("--tls-ca"), "{stderr}");
+}

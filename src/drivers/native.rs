@@ -44,6 +44,8 @@ pub struct NativeConfig {
     pub explicit_policies: bool,
     /// Log in as this user when set.
     pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    pub tls: Option<crate::security::Tls>,
 }
 
 impl NativeDriver {
@@ -78,7 +80,14 @@ impl NativeDriver {
         if let Some(c) = &config.credentials {
             cp.set_auth_mode(aerospike::AuthMode::Internal(c.user.clone(), c.password.expose().to_string()));
         }
-        let hosts = crate::probe::address(&config.host, config.port);
+        let hosts = match &config.tls {
+            Some(tls) => {
+                cp.tls_policy = Some(aerospike::TlsPolicy::new(crate::security::client_config(tls)?));
+                let host = if config.host.contains(':') { format!("[{}]", config.host) } else { config.host.clone() };
+                format!("{host}:{}:{}", tls.name, config.port)
+            }
+            None => crate::probe::address(&config.host, config.port),
+        };
         let client = runtime
             .block_on(Client::new(&cp, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts}"))?;

@@ -70,6 +70,9 @@ pub struct WorkerSpec {
     /// Log in as this user (the spec travels over the worker's stdin, never its command line).
     #[serde(default)]
     pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    #[serde(default)]
+    pub tls: Option<crate::security::Tls>,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -134,6 +137,12 @@ impl PythonDriver {
                 if let Some(c) = &spec.credentials {
                     pyspec.set_item("user", &c.user)?;
                     pyspec.set_item("password", c.password.expose())?;
+                }
+                if let Some(t) = &spec.tls {
+                    pyspec.set_item("tls_name", &t.name)?;
+                    pyspec.set_item("tls_ca", t.ca.display().to_string())?;
+                    pyspec.set_item("tls_cert", t.cert.as_ref().map(|p| p.display().to_string()))?;
+                    pyspec.set_item("tls_key", t.key.as_ref().map(|p| p.display().to_string()))?;
                 }
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
