@@ -21,6 +21,9 @@ def records(res):
 class _Common(Adapter):
     def _init(self, spec):
         self.setup(spec)
+        if self.tls_name is not None:
+            version = getattr(aerospike_py, "__version__", "?")
+            raise NotImplementedError(f"aerospike-py {version} has no TLS settings: this column cannot run against a TLS server")
         t = self.timeout
         self.policy = {"total_timeout": t, "socket_timeout": t, "max_retries": 0}
         self.scan_policy = {"total_timeout": 0, "socket_timeout": t, "max_retries": 0}
@@ -41,7 +44,7 @@ class _Common(Adapter):
 class Sync(_Common):
     def __init__(self, spec):
         self._init(spec)
-        self.c = aerospike_py.client(self.config).connect()
+        self.c = aerospike_py.client(self.config).connect(self.user, self.password)
 
     def put(self, key, bins):
         self.c.put(key, bins, meta=self.meta, policy=self.policy)
@@ -65,7 +68,7 @@ class Async(_Common):
     async def connect(self, spec):
         self._init(spec)
         self.c = aerospike_py.AsyncClient(self.config)
-        await self.c.connect()
+        await self.c.connect(self.user, self.password)
         return self
 
     async def put(self, key, bins):

@@ -23,6 +23,14 @@ class _Common(Adapter):
         if self.ttl:
             self.wp.expiration = an.Expiration.seconds(self.ttl)
         self.seeds = f"{bracketed(spec['host'])}:{spec['port']}"
+        if self.user is not None:
+            self.cp.set_auth_mode(an.AuthMode.INTERNAL, self.user, self.password)
+        if self.tls_name is not None:
+            if self.tls_cert is not None:
+                self.cp.tls_config = an.TlsConfig.with_client_auth(self.tls_ca, self.tls_cert, self.tls_key)
+            else:
+                self.cp.tls_config = an.TlsConfig(self.tls_ca)
+            self.seeds = f"{bracketed(spec['host'])}:{self.tls_name}:{spec['port']}"
 
     def key(self, i):
         return an.Key(self.ns, self.set, self.prefix + str(i))

@@ -31,6 +31,14 @@ class Sync(Adapter):
             self.config = {"hosts": self.config["hosts"]}
         if self.alternate:
             self.config["use_services_alternate"] = True
+        if self.user is not None:
+            self.config.update(user=self.user, password=self.password)
+        if self.tls_name is not None:
+            tls = {"enable": True, "cafile": self.tls_ca}
+            if self.tls_cert is not None:
+                tls.update(certfile=self.tls_cert, keyfile=self.tls_key)
+            self.config["tls"] = tls
+            self.config["hosts"] = [(spec["host"], spec["port"], self.tls_name)]
         self.c = aerospike.client(self.config).connect()
 
     def key(self, i):

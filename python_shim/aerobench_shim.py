@@ -68,6 +68,11 @@ class Adapter:
         # "records": a batch call's records are read inside the timed call, as an application
         # reads them; "none": the call stops at what the client returns (lazy handles unread).
         self.materialise = spec.get("materialise", "records") == "records"
+        # Login for a server that requires one (`--user`); absent otherwise.
+        self.user, self.password = spec.get("user"), spec.get("password")
+        # TLS (`--tls-name`, `--tls-ca`, optional client certificate); absent otherwise.
+        self.tls_name, self.tls_ca = spec.get("tls_name"), spec.get("tls_ca")
+        self.tls_cert, self.tls_key = spec.get("tls_cert"), spec.get("tls_key")
         # --ttl: the records' time to live in seconds (None: the namespace default);
         # --services-alternate: connect through the server's alternate addresses.
         self.ttl = spec.get("ttl")

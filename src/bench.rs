@@ -61,20 +61,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let show = progress::enabled(args.quiet);
     crate::signals::install();
 
+    let credentials = crate::security::resolve(&args.security)?;
+    let tls = crate::security::resolve_tls(&args.security)?;
+    anyhow::ensure!(
+        !(args.builtin_server && tls.is_some()),
+        "--tls-name/--tls-ca are for a server of yours; the built-in server of --builtin-server speaks plain \
+         TCP (run `aerobench serve --tls-cert CHAIN.pem --tls-key KEY.pem` and point --port at it instead)"
+    );
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(&args.namespace)?;
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref())?;
         spin.finish_and_clear();
         Some(server)
     } else {
         None
     };
     let target = match &builtin {
-        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port },
+        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone(), tls: None },
         // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
-        None => Target { host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(), port: args.port },
+        None => Target {
+            host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port: args.port,
+            credentials: credentials.clone(),
+            tls: tls.clone(),
+        },
     };
-    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3)) {
+    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3), target.tls.as_ref()) {
         Ok(info) => info,
         Err(e) => {
             eprintln!(
@@ -100,6 +112,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             &plan.workload,
             plan.timeout_ms,
             plan.services_alternate,
+            target.credentials.as_ref(),
+            target.tls.as_ref(),
         )
         // Every shard of a sharded run writes beside the others.
         .map(|records| {

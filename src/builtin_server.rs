@@ -31,7 +31,9 @@ pub struct BuiltinServer {
 }
 
 impl BuiltinServer {
-    pub fn start(namespace: &str) -> anyhow::Result<BuiltinServer> {
+    /// Starts the server; with `credentials` it requires that login (the password goes to
+    /// the child in its environment, not on its command line).
+    pub fn start(namespace: &str, credentials: Option<&crate::security::Credentials>) -> anyhow::Result<BuiltinServer> {
         let exe =
             std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
         let mut command = Command::new(exe);
@@ -39,9 +41,11 @@ impl BuiltinServer {
             .args(["serve", "--port", "0", "--quiet", "--namespace", namespace])
             // The server ends when this pipe closes: when aerobench exits, however it exits.
             .env(EXIT_WITH_PARENT, "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .env_remove("AEROBENCH_SERVE_PASSWORD");
+        if let Some(c) = credentials {
+            command.args(["--user", &c.user]).env("AEROBENCH_SERVE_PASSWORD", c.password.expose());
+        }
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         // A terminal's Ctrl-C goes to the whole foreground process group: keep the server out
         // of it, so the interrupted run can still finish its calls and clean up; aerobench
         // stops it itself.

@@ -266,6 +266,8 @@ pub struct BenchArgs {
     /// each read's time; the wire floor does not decode values and is not checked).
     #[arg(long)]
     pub verify: bool,
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,

@@ -22,6 +22,7 @@ mod report;
 mod results;
 mod safety;
 mod scheduler;
+mod security;
 mod server;
 mod shard;
 mod signals;

@@ -21,6 +21,8 @@ pub enum ProbeError {
     Unreachable { addr: String, source: std::io::Error },
     #[error("the server at {addr} did not answer like an Aerospike server: {why}")]
     NotAerospike { addr: String, why: String },
+    #[error("TLS with the server at {addr} (--tls-name {name}) failed: {why}; check --tls-ca and --tls-name")]
+    Tls { addr: String, name: String, why: String },
 }
 
 /// `host:port` as people and clients write it: an IPv6 address goes in brackets.
@@ -28,8 +30,14 @@ pub fn address(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
-/// Connects to `host:port` (`host` without brackets), asks `build` and `edition`, and closes.
-pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, ProbeError> {
+/// Connects to `host:port` (`host` without brackets), with TLS when `tls` is set, asks `build`
+/// and `edition`, and closes.
+pub fn probe(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    tls: Option<&crate::security::Tls>,
+) -> Result<ServerInfo, ProbeError> {
     let addr = address(host, port);
     let socks: Vec<_> =
         (host, port).to_socket_addrs().map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?.collect();
@@ -47,10 +55,31 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, Pro
             Err(e) => last = e,
         }
     }
-    let mut stream = connected.ok_or_else(|| unreachable(last))?;
+    let stream = connected.ok_or_else(|| unreachable(last))?;
     stream.set_read_timeout(Some(timeout)).map_err(unreachable)?;
     stream.set_write_timeout(Some(timeout)).map_err(unreachable)?;
-    let bad = |why: String| ProbeError::NotAerospike { addr: addr.clone(), why };
+    match tls {
+        None => ask(stream, &addr, timeout),
+        Some(tls) => {
+            let tls_failed = |why: String| ProbeError::Tls { addr: addr.clone(), name: tls.name.clone(), why };
+            let config = crate::security::client_config(tls).map_err(|e| tls_failed(format!("{e:#}")))?;
+            let name = rustls_pki_types::ServerName::try_from(tls.name.clone())
+                .map_err(|e| tls_failed(format!("--tls-name is not a valid server name: {e}")))?;
+            let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+                .map_err(|e| tls_failed(e.to_string()))?;
+            let mut stream = rustls::StreamOwned::new(conn, stream);
+            // Finish the handshake here, so that a certificate problem is named as one.
+            while stream.conn.is_handshaking() {
+                stream.conn.complete_io(&mut stream.sock).map_err(|e| tls_failed(e.to_string()))?;
+            }
+            ask(stream, &addr, timeout)
+        }
+    }
+}
+
+/// The info exchange of [`probe`], over a plain or TLS stream.
+fn ask(mut stream: impl Read + Write, addr: &str, timeout: Duration) -> Result<ServerInfo, ProbeError> {
+    let bad = |why: String| ProbeError::NotAerospike { addr: addr.to_string(), why };
     let request = b"build\nedition\n";
     let mut frame = vec![2u8, 1];
     frame.extend_from_slice(&(request.len() as u64).to_be_bytes()[2..]);
@@ -78,7 +107,7 @@ pub fn probe(host: &str, port: u16, timeout: Duration) -> Result<ServerInfo, Pro
     };
     let build = value("build").filter(|b| !b.is_empty()).ok_or_else(|| bad("no build in the info reply".into()))?;
     let edition = value("edition").unwrap_or_default();
-    Ok(ServerInfo { address: addr.clone(), builtin: edition == BUILTIN_EDITION, build, edition })
+    Ok(ServerInfo { address: addr.to_string(), builtin: edition == BUILTIN_EDITION, build, edition })
 }
 
 #[cfg(test)]
@@ -95,7 +124,7 @@ mod tests {
     #[test]
     fn refused_connection_is_unreachable() {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = probe("127.0.0.1", port, Duration::from_secs(1)).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_secs(1), None).unwrap_err();
         assert!(matches!(err, ProbeError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains(&format!("127.0.0.1:{port}")));
     }
@@ -110,9 +139,9 @@ mod tests {
             let (_silent, _) = listener.accept().unwrap();
             std::thread::sleep(Duration::from_millis(600));
         });
-        let err = probe("127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_millis(300), None).unwrap_err();
         assert!(matches!(err, ProbeError::NotAerospike { .. }), "{err}");
-        let err = probe("127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_millis(300), None).unwrap_err();
         assert!(err.to_string().contains("no info reply"), "{err}");
         t.join().unwrap();
     }

@@ -45,18 +45,20 @@ impl Records {
         workload: &Workload,
         timeout_ms: u64,
         alternate: bool,
+        credentials: Option<&crate::security::Credentials>,
+        tls: Option<&crate::security::Tls>,
     ) -> anyhow::Result<Records> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start a runtime to check the set")?;
         let timeout_ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
-        let policy = ClientPolicy {
+        let mut policy = ClientPolicy {
             timeout: timeout_ms.min(10_000),
             use_services_alternate: alternate,
             ..ClientPolicy::default()
         };
-        let hosts = crate::probe::address(host, port);
+        let hosts = crate::security::crate_seed(&mut policy, host, port, credentials, tls)?;
         let client = runtime
             .block_on(Client::new(&policy, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts} to check the set"))?;

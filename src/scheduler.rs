@@ -31,6 +31,10 @@ use crate::{probe, progress};
 pub struct Target {
     pub host: String,
     pub port: u16,
+    /// Who every column logs in as, when the server requires it.
+    pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    pub tls: Option<crate::security::Tls>,
 }
 
 /// Everything a run measured, in the order it was measured.
@@ -191,7 +195,8 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                         // One column's calls failing can be its client; a server that no longer
                         // answers a plain info request is gone for every column.
                         if let Some(stopped) = server_lost
-                            && let Err(e) = probe::probe(&target.host, target.port, Duration::from_secs(1))
+                            && let Err(e) =
+                                probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref())
                         {
                             incomplete = Some(format!(
                                 "the server stopped answering during {what} of {} ({stopped}; {e}): the remaining \
@@ -255,6 +260,8 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         ttl: plan.ttl,
         services_alternate: plan.services_alternate,
         verify: false,
+        credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
         .context("cannot connect to write the records the benchmark reads")?;
@@ -298,17 +305,31 @@ fn connect(
                 ttl: plan.ttl,
                 services_alternate: plan.services_alternate,
                 verify: plan.verify,
+                credentials: target.credentials.clone(),
+                tls: target.tls.clone(),
             };
             NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
                 .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
+                .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None)))
         }
-        Family::Wire => {
-            WireDriver::connect(&target.host, target.port, plan.timeout_ms, &plan.workload, &plan.ops, kind)
-                .map(|d| d.with_record_ttl(plan.ttl, &plan.ops))
-                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))
-        }
+        Family::Wire if target.tls.is_some() => Err(Box::new(failed_column(
+            pc,
+            in_flight,
+            "the wire column speaks plain TCP only: it cannot run against a TLS server".into(),
+            None,
+        ))),
+        Family::Wire => WireDriver::connect(
+            &target.host,
+            target.port,
+            plan.timeout_ms,
+            &plan.workload,
+            &plan.ops,
+            kind,
+            target.credentials.as_ref(),
+        )
+        .map(|d| d.with_record_ttl(plan.ttl, &plan.ops))
+        .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None))),
         Family::Noop => {
             let delay = Duration::from_micros(plan.stub_delay_us);
             let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))
@@ -317,6 +338,11 @@ fn connect(
             Ok(Box::new(InProcess(Box::new(driver))))
         }
     }
+}
+
+/// A connect error's message, with the password cut out should a client ever echo it.
+fn scrubbed(e: &anyhow::Error, target: &Target) -> String {
+    crate::security::scrub(&format!("{e:#}"), target.credentials.as_ref())
 }
 
 fn python_lane(
@@ -358,6 +384,8 @@ fn python_lane(
         ttl: plan.ttl,
         services_alternate: plan.services_alternate,
         verify: plan.verify,
+        credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
     };
     // A worker that shows no progress for this long is killed: several times the calls' own
     // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the

@@ -8,6 +8,7 @@ pub mod python;
 pub mod python_worker;
 pub mod wire;
 pub mod wire_encode;
+pub mod wire_login;
 
 pub use crate::engine::Driver;
 use crate::python::packages::{self, Package};

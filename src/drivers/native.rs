@@ -50,6 +50,10 @@ pub struct NativeConfig {
     pub services_alternate: bool,
     /// Compare every value read with the value written (`--verify`).
     pub verify: bool,
+    /// Log in as this user when set.
+    pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    pub tls: Option<crate::security::Tls>,
 }
 
 impl NativeDriver {
@@ -85,7 +89,13 @@ impl NativeDriver {
         if let Some(ttl) = config.ttl {
             write.expiration = aerospike::Expiration::Seconds(ttl);
         }
-        let hosts = crate::probe::address(&config.host, config.port);
+        let hosts = crate::security::crate_seed(
+            &mut cp,
+            &config.host,
+            config.port,
+            config.credentials.as_ref(),
+            config.tls.as_ref(),
+        )?;
         let client = runtime
             .block_on(Client::new(&cp, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts}"))?;

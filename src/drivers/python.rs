@@ -76,6 +76,12 @@ pub struct WorkerSpec {
     /// Compare every value read with the value written (`--verify`).
     #[serde(default)]
     pub verify: bool,
+    /// Log in as this user (the spec travels over the worker's stdin, never its command line).
+    #[serde(default)]
+    pub credentials: Option<crate::security::Credentials>,
+    /// Connect with TLS when set.
+    #[serde(default)]
+    pub tls: Option<crate::security::Tls>,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -95,6 +101,11 @@ pub struct PythonDriver {
 
 impl PythonDriver {
     pub fn connect(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
+        Self::connect_unscrubbed(spec)
+            .map_err(|e| anyhow::anyhow!("{}", crate::security::scrub(&format!("{e:#}"), spec.credentials.as_ref())))
+    }
+
+    fn connect_unscrubbed(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
         python::initialize();
         Python::attach(|py| {
             let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
@@ -135,6 +146,16 @@ impl PythonDriver {
                 pyspec.set_item("ttl", spec.ttl)?;
                 pyspec.set_item("services_alternate", spec.services_alternate)?;
                 pyspec.set_item("verify", spec.verify)?;
+                if let Some(c) = &spec.credentials {
+                    pyspec.set_item("user", &c.user)?;
+                    pyspec.set_item("password", c.password.expose())?;
+                }
+                if let Some(t) = &spec.tls {
+                    pyspec.set_item("tls_name", &t.name)?;
+                    pyspec.set_item("tls_ca", t.ca.display().to_string())?;
+                    pyspec.set_item("tls_cert", t.cert.as_ref().map(|p| p.display().to_string()))?;
+                    pyspec.set_item("tls_key", t.key.as_ref().map(|p| p.display().to_string()))?;
+                }
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
                 Ok(())
             })()

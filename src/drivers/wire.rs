@@ -91,6 +91,8 @@ pub struct WireDriver {
     column: Column,
     addrs: Vec<SocketAddr>,
     timeout: Duration,
+    /// The LOGIN frame every new connection sends first, for a server that requires a login.
+    login: Option<Vec<u8>>,
     /// Replies are read through a buffer, so a small reply costs one `read` call, not two.
     stream: Option<BufReader<TcpStream>>,
     encoder: Encoder,
@@ -113,13 +115,15 @@ impl WireDriver {
         workload: &Workload,
         ops: &[Operation],
         kind: &ColumnKind,
+        credentials: Option<&crate::security::Credentials>,
     ) -> anyhow::Result<WireDriver> {
         let address = crate::probe::address(host, port);
         let addrs: Vec<SocketAddr> =
             (host, port).to_socket_addrs().with_context(|| format!("cannot resolve {address}"))?.collect();
         let timeout = Duration::from_millis(timeout_ms);
-        let stream =
-            open(&addrs, timeout).with_context(|| format!("the wire column could not connect to {address}"))?;
+        let login = credentials.map(super::wire_login::login_frame).transpose()?;
+        let stream = open(&addrs, timeout, login.as_deref())
+            .with_context(|| format!("the wire column could not connect to {address}"))?;
         let mut policies = BTreeMap::new();
         policies.insert("timeout_ms".into(), timeout_ms.to_string());
         policies.insert("connections".into(), "1, to the seed node only".into());
@@ -147,6 +151,7 @@ impl WireDriver {
             column,
             addrs,
             timeout,
+            login,
             stream: Some(BufReader::with_capacity(READ_BUFFER, stream)),
             encoder,
             workload: workload.clone(),
@@ -208,7 +213,7 @@ impl WireDriver {
         }
         if self.stream.is_none() {
             // The last call broke the connection: make a new one for this call.
-            match open(&self.addrs, self.timeout) {
+            match open(&self.addrs, self.timeout, self.login.as_deref()) {
                 Ok(s) => self.stream = Some(BufReader::with_capacity(READ_BUFFER, s)),
                 Err(e) => return Err(CallError::new(Failure::Io(e).reason())),
             }
@@ -228,15 +233,21 @@ impl WireDriver {
 }
 
 /// Opens a socket to the first of `addrs` that answers, with `TCP_NODELAY` and `timeout` on
-/// connecting, reading and writing.
-fn open(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
+/// connecting, reading and writing, and sends `login` on it first when given.
+fn open(addrs: &[SocketAddr], timeout: Duration, login: Option<&[u8]>) -> std::io::Result<TcpStream> {
     let mut last = std::io::Error::new(ErrorKind::NotFound, "the name resolved to no address");
     for addr in addrs {
         match TcpStream::connect_timeout(addr, timeout) {
-            Ok(s) => {
+            Ok(mut s) => {
                 s.set_nodelay(true)?;
                 s.set_read_timeout(Some(timeout))?;
                 s.set_write_timeout(Some(timeout))?;
+                if let Some(frame) = login {
+                    super::wire_login::login(&mut s, frame).map_err(|e| match e {
+                        super::wire_login::LoginError::Io(e) => e,
+                        refused => std::io::Error::new(ErrorKind::PermissionDenied, refused.to_string()),
+                    })?;
+                }
                 return Ok(s);
             }
             Err(e) => last = e,
@@ -513,7 +524,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = flaky_server(listener);
         let kind = crate::drivers::kind("wire").unwrap();
-        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind).unwrap();
+        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind, None).unwrap();
         let err = d.call(Operation::Get, 0).unwrap_err();
         assert!(err.reason.starts_with("network:"), "{}", err.reason);
         assert_eq!(d.call(Operation::Get, 1), Ok(1), "a new connection for the next call");
@@ -527,7 +538,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let kind = crate::drivers::kind("wire").unwrap();
-        let mut d = WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind).unwrap();
+        let mut d = WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind, None).unwrap();
         let started = std::time::Instant::now();
         assert_eq!(d.call(Operation::Put, 0).unwrap_err().reason, "timeout");
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
@@ -548,6 +559,7 @@ mod tests {
                 ),
                 addrs: vec![],
                 timeout: Duration::from_millis(10),
+                login: None,
                 stream: None,
                 encoder: e,
                 workload: w.clone(),

@@ -1,8 +1,12 @@
 //! Batch-index commands (field 41): parsing the rows — full rows and REPEAT rows that reuse the
-//! previous full row — running each through the single-record executor, and writing the row
-//! replies (row index echoed, one row per key) followed by the LAST marker.
+//! previous full row — running each through the single-record executor, and streaming the row
+//! replies (row index echoed, one row per key) followed by the LAST marker: each reply frame is
+//! sent as soon as it is full, so a batch costs one frame of memory however large its answer.
+
+use std::io;
 
 use bytes::BytesMut;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::framing::{HEADER_LEN, MsgType, patch_header};
 use super::message::{Fields, Message, MsgError, Op, Reader, ReplyHeader, field, info3, put_reply_header};
@@ -15,8 +19,8 @@ const ROW_GEN: u8 = 0x04;
 const ROW_TTL: u8 = 0x08;
 const ROW_INFO4: u8 = 0x10;
 
-/// Replies are cut into frames of about this size, at row boundaries.
-const FRAME_TARGET: usize = 1 << 20;
+/// Replies are cut into frames of about this size, at row boundaries, and each is sent at once.
+const FRAME_TARGET: usize = 256 * 1024;
 
 /// Everything a REPEAT row reuses from the last full row.
 struct RowTemplate<'a> {
@@ -89,15 +93,31 @@ fn parse_rows<'a>(data: &'a [u8], batch_filter: bool) -> Result<(Vec<Row<'a>>, V
     Ok((rows, templates))
 }
 
-/// Runs a batch message and appends the whole reply — one or more type-3 frames, the last one
-/// ending with the LAST marker — to `out`. `Err` means the batch field did not parse.
-pub fn execute_batch(store: &Store, msg: &Message<'_>, out: &mut BytesMut) -> Result<(), MsgError> {
+/// A batch request whose rows parsed: ready to run.
+pub struct Batch<'a> {
+    rows: Vec<Row<'a>>,
+    templates: Vec<RowTemplate<'a>>,
+}
+
+/// Parses a batch message's rows; `Err` means the batch field did not parse (nothing was run).
+pub fn parse_batch<'a>(msg: &Message<'a>) -> Result<Batch<'a>, MsgError> {
     let data = msg.fields.get(field::BATCH_INDEX).unwrap_or(&[]);
     let (rows, templates) = parse_rows(data, msg.fields.has(field::FILTER_EXP))?;
-    let mut frame_start = out.len();
+    Ok(Batch { rows, templates })
+}
+
+/// Runs a parsed batch and streams its reply to `w` — type-3 frames of about [`FRAME_TARGET`]
+/// bytes, the last one ending with the LAST marker — using `out` as the send buffer.
+pub async fn stream_batch<W: AsyncWrite + Unpin>(
+    store: &Store,
+    batch: &Batch<'_>,
+    out: &mut BytesMut,
+    w: &mut W,
+) -> io::Result<()> {
+    out.clear();
     out.extend_from_slice(&[0; HEADER_LEN]);
-    for row in &rows {
-        let t = &templates[row.template];
+    for row in &batch.rows {
+        let t = &batch.templates[row.template];
         let req = digest_of(Some(row.digest), t.set, row.key).map(|digest| RecordRequest {
             namespace: t.namespace,
             set: t.set,
@@ -119,14 +139,26 @@ pub fn execute_batch(store: &Store, msg: &Message<'_>, out: &mut BytesMut) -> Re
                 put_reply_header(out, &ReplyHeader { result_code: code, index: row.index, ..Default::default() })
             }
         }
-        if out.len() - frame_start >= FRAME_TARGET {
-            patch_header(out, frame_start, MsgType::Message);
-            frame_start = out.len();
+        if out.len() >= FRAME_TARGET {
+            patch_header(out, 0, MsgType::Message);
+            w.write_all(out).await?;
+            out.clear();
             out.extend_from_slice(&[0; HEADER_LEN]);
         }
     }
     put_reply_header(out, &ReplyHeader { info3: info3::LAST, ..Default::default() });
-    patch_header(out, frame_start, MsgType::Message);
+    patch_header(out, 0, MsgType::Message);
+    w.write_all(out).await
+}
+
+/// Runs a batch request to completion and appends the reply bytes, as sent, to `out`.
+#[cfg(test)]
+pub(crate) fn execute_batch(store: &Store, msg: &Message<'_>, out: &mut BytesMut) -> Result<(), MsgError> {
+    let batch = parse_batch(msg)?;
+    let mut wire = Vec::new();
+    futures::executor::block_on(stream_batch(store, &batch, &mut BytesMut::new(), &mut wire))
+        .map_err(|_| MsgError::Truncated("the reply could not be written"))?;
+    out.extend_from_slice(&wire);
     Ok(())
 }
 
@@ -217,7 +249,7 @@ mod tests {
     #[test]
     fn large_replies_split_into_frames() {
         let store = Store::new(&["test"]);
-        let big = vec![7u8; 300_000];
+        let big = vec![7u8; 100_000];
         let mut field41 = BytesMut::new();
         field41.put_u32(8);
         field41.put_u8(0x0D);

@@ -1,18 +1,20 @@
 //! One client connection: read a frame, answer it, repeat — strictly one request then its full
 //! response, as every client expects. A frame that cannot be read (bad version or type, over the
 //! size limit, truncated) ends this connection only; a message that does not parse is answered
-//! with PARAMETER_ERROR and the connection stays open.
+//! with PARAMETER_ERROR and the connection stays open. What a connection holds is bounded: its
+//! request buffer is charged to the server's budget as it grows, and every reply is either small
+//! (one record, a bounded info reply) or streamed frame by frame (batches, scans).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::Shared;
 use super::admin;
-use super::batch::execute_batch;
+use super::batch::{parse_batch, stream_batch};
+use super::budget::Charge;
 use super::framing::{FrameError, HEADER_LEN, MsgType, inflate, patch_header, put_header, read_frame};
 use super::info::{self, ConnContext};
 use super::message::{Message, ReplyHeader, field, info1, info3, put_reply_header, rc};
@@ -22,21 +24,22 @@ use super::scan::stream_scan;
 /// Buffers grown past this by one large request are given back once it is answered.
 const KEEP_CAPACITY: usize = 1 << 20;
 
-pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    let local = match stream.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            shared.log(format_args!("{peer}: cannot read local address: {e}"));
-            return;
-        }
-    };
-    let ctx = ConnContext { local };
+/// Serves one accepted connection (plain TCP or TLS) until the peer closes it or breaks a rule.
+pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let ctx = ConnContext { local, budget: shared.budget.clone() };
+    let mut charge = Charge::new(shared.budget.clone());
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut body = BytesMut::new();
     let mut out = BytesMut::new();
+    // A server without --user has no logins to wait for.
+    let mut authenticated = shared.security.is_none();
     loop {
-        let kind = match read_frame(&mut stream, &mut body, shared.max_frame).await {
+        let kind = match read_frame(&mut stream, &mut body, shared.limits, &mut charge).await {
             Ok(kind) => kind,
             Err(FrameError::Closed) => return,
             Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
@@ -48,19 +51,22 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<S
         out.clear();
         let result = match kind {
             MsgType::Info => {
-                let reply = info::handle(&body, &shared.identity, &shared.store, &ctx);
+                let reply = info::handle(&body, &shared.identity, &shared.store, &ctx, info::MAX_REPLY);
                 put_header(&mut out, MsgType::Info, reply.len());
                 out.extend_from_slice(&reply);
                 stream.get_mut().write_all(&out).await
             }
             MsgType::Admin => {
-                let reply = admin::reply(&body);
+                let reply = admin::reply(&body, shared.security.as_ref(), &mut authenticated);
                 put_header(&mut out, MsgType::Admin, reply.len());
                 out.extend_from_slice(&reply);
                 stream.get_mut().write_all(&out).await
             }
+            MsgType::Message | MsgType::Compressed if !authenticated => {
+                reply_error(&mut out, stream.get_mut(), admin::NOT_AUTHENTICATED).await
+            }
             MsgType::Message => dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await,
-            MsgType::Compressed => match inflate(&body, shared.max_frame) {
+            MsgType::Compressed => match inflate(&body, shared.limits.max_frame) {
                 Ok(inner) => dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await,
                 Err(e) => {
                     shared.log(format_args!("{peer}: bad compressed request: {e}"));
@@ -80,11 +86,13 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<S
         if out.capacity() > KEEP_CAPACITY {
             out = BytesMut::new();
         }
+        // Shrinking never fails.
+        let _ = charge.cover(body.capacity());
     }
 }
 
 /// A reply made of one header carrying `code`, marked LAST so that stream readers stop too.
-async fn reply_error(out: &mut BytesMut, w: &mut TcpStream, code: u8) -> std::io::Result<()> {
+async fn reply_error<W: AsyncWrite + Unpin>(out: &mut BytesMut, w: &mut W, code: u8) -> std::io::Result<()> {
     out.clear();
     put_header(out, MsgType::Message, super::message::MSG_HEADER_LEN);
     put_reply_header(out, &ReplyHeader { result_code: code, info3: info3::LAST, ..Default::default() });
@@ -92,12 +100,12 @@ async fn reply_error(out: &mut BytesMut, w: &mut TcpStream, code: u8) -> std::io
 }
 
 /// Routes one AS_MSG to the batch, single-record or scan handler and sends its reply.
-async fn dispatch(
+async fn dispatch<W: AsyncWrite + Unpin>(
     body: &[u8],
     shared: &Shared,
     peer: SocketAddr,
     out: &mut BytesMut,
-    w: &mut TcpStream,
+    w: &mut W,
 ) -> std::io::Result<()> {
     let msg = match Message::parse(body) {
         Ok(m) => m,
@@ -108,11 +116,13 @@ async fn dispatch(
     };
     let store = &shared.store;
     if msg.fields.has(field::BATCH_INDEX) || msg.header.info1 & info1::BATCH != 0 {
-        if let Err(e) = execute_batch(store, &msg, out) {
-            shared.log(format_args!("{peer}: malformed batch: {e}"));
-            return reply_error(out, w, rc::PARAMETER_ERROR).await;
+        match parse_batch(&msg) {
+            Ok(batch) => stream_batch(store, &batch, out, w).await,
+            Err(e) => {
+                shared.log(format_args!("{peer}: malformed batch: {e}"));
+                reply_error(out, w, rc::PARAMETER_ERROR).await
+            }
         }
-        w.write_all(out).await
     } else if msg.fields.has(field::DIGEST) || msg.fields.has(field::KEY) {
         out.extend_from_slice(&[0; HEADER_LEN]);
         match RecordRequest::from_message(&msg) {

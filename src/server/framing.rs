@@ -1,12 +1,16 @@
 //! Proto framing: the 8-byte header (version, type, 48-bit length) in front of every message,
-//! reading a whole frame off a socket with a size limit, and inflating compressed (type 4)
-//! requests into the plain AS_MSG they carry.
+//! reading a whole frame off a socket with a size limit (the body buffer grows as bytes arrive,
+//! charged to the server's memory budget, and a frame that stops arriving is given up), and
+//! inflating compressed (type 4) requests into the plain AS_MSG they carry.
 
 use std::io::Read;
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::budget::{Charge, OverBudget};
 
 pub const PROTO_VERSION: u8 = 2;
 pub const HEADER_LEN: usize = 8;
@@ -45,9 +49,25 @@ pub enum FrameError {
     TooLong { len: u64, limit: usize },
     #[error("connection closed in the middle of a frame ({got} of {want} bytes)")]
     Truncated { got: usize, want: usize },
+    #[error("no byte for {after:?} in the middle of a frame ({got} of {want} bytes)")]
+    Stalled { got: usize, want: usize, after: Duration },
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// What a connection may send: the largest frame, and how long a started frame may pause.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameLimits {
+    pub max_frame: usize,
+    /// Longest wait for the next byte once a frame has begun; `None` waits for ever.
+    pub stall: Option<Duration>,
+}
+
+/// The body buffer grows in steps of at least this much (and at most doubling), never past
+/// the bytes the frame still declares.
+const GROW_MIN: usize = 16 * 1024;
 
 /// Why a compressed (type 4) body could not be turned into a plain message.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -90,33 +110,70 @@ pub fn patch_header(out: &mut [u8], start: usize, kind: MsgType) {
     out[start + 2..start + 8].copy_from_slice(&len.to_be_bytes()[2..]);
 }
 
+/// One read, given up after `stall` when set.
+async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+    stall: Option<Duration>,
+    got: usize,
+    want: usize,
+) -> Result<usize, FrameError> {
+    match stall {
+        None => Ok(reader.read(buf).await?),
+        Some(after) => match tokio::time::timeout(after, reader.read(buf)).await {
+            Ok(n) => Ok(n?),
+            Err(_) => Err(FrameError::Stalled { got, want, after }),
+        },
+    }
+}
+
 /// Reads one frame: returns its type, with the body in `body` (cleared first). The length is
-/// checked against `limit` before anything is allocated for it.
+/// checked against the limit before anything is allocated for it, and the buffer grows only as
+/// the body arrives, each step charged to `charge` first: a peer that declares a large frame
+/// and then sends slowly (or nothing) pins only what it has sent.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     body: &mut BytesMut,
-    limit: usize,
+    limits: FrameLimits,
+    charge: &mut Charge,
 ) -> Result<MsgType, FrameError> {
     let mut header = [0u8; HEADER_LEN];
-    let mut got = 0;
+    // Between frames a connection may idle for ever; once a frame has begun it must keep coming.
+    let mut got = reader.read(&mut header).await?;
+    if got == 0 {
+        return Err(FrameError::Closed);
+    }
     while got < HEADER_LEN {
-        let n = reader.read(&mut header[got..]).await?;
+        let n = read_some(reader, &mut header[got..], limits.stall, got, HEADER_LEN).await?;
         if n == 0 {
-            return Err(if got == 0 { FrameError::Closed } else { FrameError::Truncated { got, want: HEADER_LEN } });
+            return Err(FrameError::Truncated { got, want: HEADER_LEN });
         }
         got += n;
     }
     let (kind, len) = parse_header(&header)?;
-    if len > limit as u64 {
-        return Err(FrameError::TooLong { len, limit });
+    if len > limits.max_frame as u64 {
+        return Err(FrameError::TooLong { len, limit: limits.max_frame });
     }
     let len = len as usize;
     body.clear();
-    body.reserve(len);
     while body.len() < len {
-        // Read straight into the spare capacity, never more than the frame asks for.
         let want = len - body.len();
-        let n = (&mut *reader).take(want as u64).read_buf(body).await?;
+        if body.capacity() == body.len() {
+            let step = want.min(body.capacity().max(GROW_MIN));
+            charge.cover(body.len() + step)?;
+            body.reserve(step);
+            charge.cover(body.capacity())?;
+        }
+        // Read straight into the spare capacity, never more than the frame asks for.
+        let mut limited = (&mut *reader).take(want as u64);
+        let read = limited.read_buf(body);
+        let n = match limits.stall {
+            None => read.await?,
+            Some(after) => match tokio::time::timeout(after, read).await {
+                Ok(n) => n?,
+                Err(_) => return Err(FrameError::Stalled { got: body.len(), want: len, after }),
+            },
+        };
         if n == 0 {
             return Err(FrameError::Truncated { got: body.len(), want: len });
         }
@@ -175,21 +232,57 @@ mod tests {
         assert!(matches!(parse_header(&[2, 9, 0, 0, 0, 0, 0, 0]), Err(FrameError::BadType(9))));
     }
 
+    fn limits(max_frame: usize) -> FrameLimits {
+        FrameLimits { max_frame, stall: None }
+    }
+
     #[tokio::test]
     async fn read_frame_limits_and_truncation() {
         let mut buf = BytesMut::new();
+        let c = &mut Charge::unlimited();
         let data = [2u8, 3, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4];
-        assert_eq!(read_frame(&mut &data[..], &mut buf, 100).await.unwrap(), MsgType::Message);
+        assert_eq!(read_frame(&mut &data[..], &mut buf, limits(100), c).await.unwrap(), MsgType::Message);
         assert_eq!(&buf[..], &[1, 2, 3, 4]);
-        let err = read_frame(&mut &data[..], &mut buf, 3).await.unwrap_err();
+        let err = read_frame(&mut &data[..], &mut buf, limits(3), c).await.unwrap_err();
         assert!(matches!(err, FrameError::TooLong { len: 4, limit: 3 }));
-        let err = read_frame(&mut &data[..10], &mut buf, 100).await.unwrap_err();
+        let err = read_frame(&mut &data[..10], &mut buf, limits(100), c).await.unwrap_err();
         assert!(matches!(err, FrameError::Truncated { got: 2, want: 4 }));
-        let err = read_frame(&mut &data[..0], &mut buf, 100).await.unwrap_err();
+        let err = read_frame(&mut &data[..0], &mut buf, limits(100), c).await.unwrap_err();
         assert!(matches!(err, FrameError::Closed));
         let huge = [2u8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        let err = read_frame(&mut &huge[..], &mut buf, 128 << 20).await.unwrap_err();
+        let err = read_frame(&mut &huge[..], &mut buf, limits(128 << 20), c).await.unwrap_err();
         assert!(matches!(err, FrameError::TooLong { .. }));
+    }
+
+    #[tokio::test]
+    async fn buffer_grows_with_the_bytes_that_arrive() {
+        // Declares 100 MiB, sends 1000 bytes: the buffer stays near what arrived.
+        let mut data = vec![2u8, 3, 0, 0, 0x06, 0x40, 0, 0];
+        data.extend_from_slice(&[7u8; 1000]);
+        let mut buf = BytesMut::new();
+        let err = read_frame(&mut &data[..], &mut buf, limits(128 << 20), &mut Charge::unlimited()).await.unwrap_err();
+        assert!(matches!(err, FrameError::Truncated { got: 1000, .. }), "{err}");
+        assert!(buf.capacity() <= 2 * GROW_MIN, "capacity {}", buf.capacity());
+    }
+
+    #[tokio::test]
+    async fn over_budget_and_stalled_frames_are_errors() {
+        let mut data = vec![2u8, 3, 0, 0, 0, 0x10, 0, 0];
+        data.extend_from_slice(&vec![1u8; 1 << 20]);
+        let budget = crate::server::budget::Budget::new(256 * 1024);
+        let mut buf = BytesMut::new();
+        let err = read_frame(&mut &data[..], &mut buf, limits(128 << 20), &mut Charge::new(budget.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FrameError::OverBudget(_)), "{err}");
+        assert_eq!(budget.used(), 0, "a dropped charge is given back");
+
+        let (mut client, mut server) = tokio::io::duplex(64);
+        use tokio::io::AsyncWriteExt as _;
+        client.write_all(&[2u8, 3, 0, 0, 0, 0, 0, 9, 1, 2]).await.unwrap();
+        let stall = FrameLimits { max_frame: 1024, stall: Some(Duration::from_millis(20)) };
+        let err = read_frame(&mut server, &mut buf, stall, &mut Charge::unlimited()).await.unwrap_err();
+        assert!(matches!(err, FrameError::Stalled { got: 2, want: 9, .. }), "{err}");
     }
 
     fn compress(inner: &[u8]) -> Vec<u8> {

@@ -1,7 +1,8 @@
 //! The info protocol (proto type 1): what the server says about itself — node name, build,
 //! partition map, peers, services — answering every command with exactly one line, in request
 //! order, and unknown commands with an empty value. Also a few administrative commands
-//! (`namespace/<ns>`, `sets/<ns>`, `truncate`).
+//! (`namespace/<ns>`, `sets/<ns>`, `truncate`). A reply is bounded: once it passes
+//! [`MAX_REPLY`] the remaining commands go unanswered and one `error` line says so.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -24,10 +25,16 @@ pub struct NodeIdentity {
 
 pub const EDITION: &str = "aerobench built-in in-memory server";
 
+/// Largest info reply built for one request: far above any real client's request (a tend asks
+/// for a dozen values of a few KiB), far below what a request of repeated `replicas` would cost.
+pub const MAX_REPLY: usize = 4 << 20;
+
 /// Per-connection facts some answers depend on.
 pub struct ConnContext {
     /// Address the client dialled (the accepted socket's local address).
     pub local: SocketAddr,
+    /// The server's request-memory budget, reported by `aerobench-memory`.
+    pub budget: std::sync::Arc<super::budget::Budget>,
 }
 
 /// The partition map value: every namespace, regime 0, one replica, all 4096 partitions owned.
@@ -73,6 +80,9 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "status" => "ok".into(),
         "user-agent-set" => "ok".into(),
         "cluster-stable" => "1".into(),
+        "aerobench-memory" => {
+            format!("buffered={};peak={};limit={}", ctx.budget.used(), ctx.budget.peak(), ctx.budget.limit())
+        }
         "statistics" => {
             let objects: u64 = store.namespaces().iter().map(|n| n.count(None)).sum();
             format!("objects={objects};cluster_size=1")
@@ -108,16 +118,25 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
     }
 }
 
-/// Answers an info request body: one `command\tvalue\n` line per command, in request order.
-pub fn handle(body: &[u8], id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Vec<u8> {
+/// Answers an info request body: one `command\tvalue\n` line per command, in request order,
+/// until the reply passes `max_reply` bytes; then one `error` line counts what was left out.
+pub fn handle(body: &[u8], id: &NodeIdentity, store: &Store, ctx: &ConnContext, max_reply: usize) -> Vec<u8> {
     let text = String::from_utf8_lossy(body);
     let mut out = String::new();
-    for cmd in text.split('\n').filter(|c| !c.is_empty()) {
+    let mut commands = text.split('\n').filter(|c| !c.is_empty());
+    for cmd in commands.by_ref() {
         let value = answer(cmd, id, store, ctx).replace(['\t', '\n'], " ");
         out.push_str(cmd);
         out.push('\t');
         out.push_str(&value);
         out.push('\n');
+        if out.len() > max_reply {
+            break;
+        }
+    }
+    let left = commands.count();
+    if left > 0 {
+        let _ = writeln!(out, "error\tERROR::info reply passed {max_reply} bytes; {left} commands not answered");
     }
     out.into_bytes()
 }
@@ -130,13 +149,27 @@ mod tests {
         (
             NodeIdentity { node: "BB9000000000001".into(), build: "8.1.0.0".into(), cluster_name: None, port: 3000 },
             Store::new(&["test", "bar"]),
-            ConnContext { local: "127.0.0.1:3000".parse().unwrap() },
+            ConnContext {
+                local: "127.0.0.1:3000".parse().unwrap(),
+                budget: super::super::budget::Budget::new(1 << 30),
+            },
         )
     }
 
     fn ask(q: &str) -> String {
         let (id, store, ctx) = fixture();
-        String::from_utf8(handle(q.as_bytes(), &id, &store, &ctx)).unwrap()
+        String::from_utf8(handle(q.as_bytes(), &id, &store, &ctx, MAX_REPLY)).unwrap()
+    }
+
+    #[test]
+    fn replies_are_bounded() {
+        let (id, store, ctx) = fixture();
+        let reply = handle("replicas\n".repeat(100_000).as_bytes(), &id, &store, &ctx, 64 * 1024);
+        let text = String::from_utf8(reply).unwrap();
+        assert!(text.len() < 64 * 1024 + 4096, "{} bytes", text.len());
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("error\tERROR::info reply passed 65536 bytes;"), "{last}");
+        assert!(ask("aerobench-memory\n").starts_with("aerobench-memory\tbuffered=0;peak=0;limit="));
     }
 
     #[test]

@@ -4,14 +4,18 @@
 
 mod admin;
 pub(crate) mod batch;
+mod budget;
 mod connection;
 mod corrupt;
 mod framing;
 mod info;
 pub(crate) mod message;
 pub(crate) mod record;
+#[cfg(any(test, fuzzing))]
+pub mod replay;
 pub(crate) mod scan;
 pub(crate) mod store;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -28,6 +32,8 @@ use store::Store;
 pub const DEFAULT_BUILD: &str = "8.1.0.0";
 /// Largest frame accepted unless told otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 128 << 20;
+/// Request bytes all connections together may hold unless told otherwise.
+pub const DEFAULT_MAX_BUFFERED: usize = 1 << 30;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -47,9 +53,32 @@ pub struct ServeArgs {
     /// anything is allocated for it.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     pub max_frame: usize,
+    /// Request bytes all connections together may hold while frames arrive (beyond 64 KiB
+    /// each); a request that would pass it closes its own connection. At least --max-frame.
+    #[arg(long, default_value_t = DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
+    pub max_buffered: usize,
+    /// Seconds a frame may pause once it has begun before its connection is closed (0: wait
+    /// for ever); connections may idle between frames as long as they like.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub frame_timeout: f64,
     /// Server version to advertise in `build` (four dotted integers).
     #[arg(long, default_value = DEFAULT_BUILD, hide = true)]
     pub build: String,
+    /// Require clients to log in as this user (the admin protocol's login, as a secured
+    /// server does); the password comes from --password or AEROBENCH_SERVE_PASSWORD.
+    #[arg(long, value_name = "USER", requires = "password")]
+    pub user: Option<String>,
+    /// Password of --user. Prefer the environment variable: a command line is visible to
+    /// every user of the machine.
+    #[arg(long, env = "AEROBENCH_SERVE_PASSWORD", hide_env_values = true, value_name = "PASSWORD", requires = "user")]
+    pub password: Option<String>,
+    /// Serve TLS with this certificate chain (PEM), with --tls-key; every connection must then
+    /// speak TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Do not log rejected connections and malformed requests to stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -62,7 +91,9 @@ pub struct ServeArgs {
 pub struct Shared {
     store: Store,
     identity: NodeIdentity,
-    max_frame: usize,
+    limits: framing::FrameLimits,
+    budget: Arc<budget::Budget>,
+    security: Option<admin::Security>,
     quiet: bool,
 }
 
@@ -87,7 +118,25 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
             "namespace {ns:?} is not valid: use 1 to 31 characters without : ; , / or whitespace"
         );
     }
+    if let Some(user) = &args.user {
+        anyhow::ensure!(!user.is_empty(), "--user must not be empty");
+        anyhow::ensure!(
+            args.password.as_deref().is_some_and(|p| !p.is_empty() && p.len() <= 72),
+            "--user needs a password of 1 to 72 bytes (--password or AEROBENCH_SERVE_PASSWORD)"
+        );
+    }
     anyhow::ensure!(args.max_frame >= 1024, "--max-frame must be at least 1024 bytes");
+    anyhow::ensure!(
+        args.max_buffered >= args.max_frame,
+        "--max-buffered ({}) must be at least --max-frame ({})",
+        args.max_buffered,
+        args.max_frame
+    );
+    anyhow::ensure!(
+        args.frame_timeout.is_finite() && (0.0..=86_400.0).contains(&args.frame_timeout),
+        "--frame-timeout must be between 0 and 86400 seconds (got {})",
+        args.frame_timeout
+    );
     Ok(())
 }
 
@@ -96,6 +145,10 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
     validate(&args)?;
     corrupt::set(args.corrupt_one_in);
     let addr = SocketAddr::new(args.bind, args.port);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     // Signal handlers go in before anyone is told the server is up, so a SIGTERM that follows
     // the "listening" line at once still ends the server cleanly.
@@ -112,12 +165,20 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
             cluster_name: args.cluster_name.clone(),
             port: local.port(),
         },
-        max_frame: args.max_frame,
+        limits: framing::FrameLimits {
+            max_frame: args.max_frame,
+            stall: (args.frame_timeout > 0.0).then(|| Duration::from_secs_f64(args.frame_timeout)),
+        },
+        budget: budget::Budget::new(args.max_buffered),
+        security: match (&args.user, &args.password) {
+            (Some(user), Some(password)) => Some(admin::Security::new(user.clone(), password.clone())),
+            _ => None,
+        },
         quiet: args.quiet,
     });
     on_listening(local);
     tokio::select! {
-        _ = accept_loop(listener, shared) => {}
+        _ = accept_loop(listener, shared, tls) => {}
         _ = shutdown => {}
     }
     Ok(())
@@ -133,11 +194,33 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection::serve_connection(stream, peer, shared.clone()));
+                let _ = stream.set_nodelay(true);
+                let local = match stream.local_addr() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        shared.log(format_args!("{peer}: cannot read local address: {e}"));
+                        continue;
+                    }
+                };
+                let shared = shared.clone();
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(connection::serve_connection(stream, peer, local, shared));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => connection::serve_connection(stream, peer, local, shared).await,
+                                Ok(Err(e)) => shared.log(format_args!("{peer}: TLS handshake failed: {e}")),
+                                Err(_) => shared.log(format_args!("{peer}: TLS handshake did not finish in time")),
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 // Out of file descriptors and the like: keep serving the connections we have.
