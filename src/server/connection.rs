@@ -59,9 +59,15 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<S
                 out.extend_from_slice(&reply);
                 stream.get_mut().write_all(&out).await
             }
-            MsgType::Message => dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await,
+            MsgType::Message => {
+                shared.delay.hold().await;
+                dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await
+            }
             MsgType::Compressed => match inflate(&body, shared.max_frame) {
-                Ok(inner) => dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await,
+                Ok(inner) => {
+                    shared.delay.hold().await;
+                    dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await
+                }
                 Err(e) => {
                     shared.log(format_args!("{peer}: bad compressed request: {e}"));
                     reply_error(&mut out, stream.get_mut(), rc::PARAMETER_ERROR).await
