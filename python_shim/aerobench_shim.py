@@ -205,28 +205,37 @@ async def sample_loop_gaps(rec):
 
 
 async def run_async(adapter, op, calls, in_flight, rec):
-    """`in_flight` coroutines take call indices from the recorder until it says stop, beside a
-    task that samples the loop's gaps (cancelled as soon as the calls are done)."""
-    call = getattr(adapter, op)
-    prepare = getattr(adapter, "args_" + op)
+    """`in_flight` coroutines take calls from the recorder until it says stop, beside a task that
+    samples the loop's gaps (cancelled as soon as the calls are done). In an open loop (--rate)
+    a call comes with when it falls due: the coroutine waits on the loop's timer until then, and
+    hands the due time back with the call's result. In a read/update mix a call may name another
+    operation (an update: "put"), reported back with its result."""
+    calls_of = {None: (getattr(adapter, op), getattr(adapter, "args_" + op)), "put": (adapter.put, adapter.args_put)}
+    sleep = asyncio.sleep
 
     async def worker(k):
         while True:
-            i = rec.next()
-            if i is None:
+            ticket = rec.ticket()
+            if ticket is None:
                 return
+            i, due, wait, kind = ticket
+            call, prepare = calls_of[kind]
             try:
                 args = prepare(i)
             except Exception as e:
-                rec.fail(k, rec.now(), reason(e))
+                rec.fail(k, rec.now(), reason(e), due, kind)
                 continue
+            if wait > 0:
+                await sleep(wait)
+                if rec.over():
+                    return
             started = rec.now()
             try:
                 result = await call(*args)
             except Exception as e:  # every failure is a result, recorded by reason
-                rec.fail(k, started, reason(e))
+                rec.fail(k, started, reason(e), due, kind)
             else:
-                rec.done(k, started, rec.now(), count(result))
+                rec.done(k, started, rec.now(), count(result), due, kind)
 
     sampler = asyncio.ensure_future(sample_loop_gaps(rec))
     try:

@@ -6,23 +6,37 @@
 use crate::compare::MIN_CALLS_FOR_P99;
 use crate::engine::Measured;
 use crate::engine::bystanders::{self, CompetitorRun, LoopGaps};
+use crate::engine::open_loop::OpenLoopMeasured;
 use crate::report::numbers;
-use crate::results::{Cell, Column, CpuCost, RoundFigures};
+use crate::results::{Cell, Column, CpuCost, OpenLoopFigures, RoundFigures};
 use crate::stats::{self, Recorder};
 use crate::workload::{Operation, Workload};
 
 /// Rounds whose throughput spreads wider than this (max / min) are flagged.
 pub const DISAGREEING_ROUNDS: f64 = 2.0;
 
+/// An open-loop column kept up when it made at least this share of the rate asked for.
+pub const KEPT_UP_RATE: f64 = 0.95;
+/// A column that kept up is still said to have fallen behind at times when this share of its
+/// calls or more started late.
+pub const LATE_SHARE: f64 = 0.01;
+
 /// One cell per (column, operation) that measured anything, in column then operation order.
 pub fn cells(columns: &[Column], ops: &[Operation], measured: &[(String, Measured)], workload: &Workload) -> Vec<Cell> {
+    // A mixed phase's updates become phases of their own operation (put).
+    let updates: Vec<(String, Measured)> =
+        measured.iter().filter_map(|(id, m)| m.updates.as_ref().map(|u| (id.clone(), (**u).clone()))).collect();
+    let measured: Vec<(String, Measured)> = measured.iter().cloned().chain(updates).collect();
+    let measured = measured.as_slice();
     let mut out = Vec::new();
     for column in columns {
         for &op in ops {
             let phases: Vec<&Measured> =
                 measured.iter().filter(|(id, m)| *id == column.id && m.op == op).map(|(_, m)| m).collect();
             if !phases.is_empty() {
-                out.push(cell(&column.id, op, &phases, workload));
+                let mut c = cell(&column.id, op, &phases, workload);
+                open_loop(&mut c, &phases, column.in_flight);
+                out.push(c);
             }
         }
     }
@@ -103,6 +117,66 @@ fn bystanders(cell: &mut Cell, phases: &[&Measured]) {
             numbers::thousands(c.solo_per_sec.round() as u64)
         ));
     }
+}
+
+/// The cell's open-loop figures over its rounds (`--rate`), and a note when the column could not
+/// keep to the rate: how far behind it fell and, when its calls in flight cannot reach the rate
+/// at the service time measured (Little's law), that too.
+fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
+    let mut merged: Option<OpenLoopMeasured> = None;
+    for o in phases.iter().filter_map(|m| m.open_loop.as_ref()) {
+        match &mut merged {
+            Some(m) => m.merge(o),
+            None => merged = Some(o.clone()),
+        }
+    }
+    let Some(o) = merged else { return };
+    // Calls over the time from each phase's first call due to its last call's start: a column
+    // that kept to the schedule made the rate, whatever its last calls' latency.
+    let span = if o.span_secs > 0.0 { o.span_secs } else { cell.wall_secs };
+    let achieved = if span > 0.0 { cell.count as f64 / span } else { 0.0 };
+    let late_share = o.late as f64 / cell.count.max(1) as f64;
+    let kept_up = cell.count > 0 && achieved >= KEPT_UP_RATE * o.rate;
+    let max_lag_us = o.max_lag_ns as f64 / 1e3;
+    let late = format!(
+        "{} of {} calls ({:.0}%) started over 2 ms after they were due, the latest {} late",
+        numbers::thousands(o.late),
+        numbers::thousands(cell.count),
+        late_share * 100.0,
+        numbers::latency(max_lag_us)
+    );
+    if kept_up && late_share >= LATE_SHARE {
+        cell.notes.push(format!("fell behind its schedule at times: {late}"));
+    }
+    if !kept_up && cell.count > 0 {
+        let mut note = format!(
+            "could not keep up with {}/s: made {}/s; {late}",
+            numbers::thousands(o.rate.round() as u64),
+            numbers::thousands(achieved.round() as u64),
+        );
+        let service_secs = cell.latency_us.avg / 1e6;
+        if service_secs > 0.0 {
+            let capacity = f64::from(in_flight.max(1)) / service_secs;
+            if capacity < o.rate {
+                note.push_str(&format!(
+                    "; {} in flight at {} per call make at most about {}/s",
+                    in_flight.max(1),
+                    numbers::latency(cell.latency_us.avg),
+                    numbers::thousands(capacity.round() as u64)
+                ));
+            }
+        }
+        cell.notes.push(note);
+    }
+    cell.open_loop = Some(OpenLoopFigures {
+        target_ops_per_sec: o.rate,
+        achieved_ops_per_sec: achieved,
+        corrected_latency_us: stats::summarize(o.corrected.histogram()),
+        corrected_histogram: stats::encode_histogram(o.corrected.histogram()),
+        late_calls: o.late,
+        max_start_lag_us: max_lag_us,
+        kept_up,
+    });
 }
 
 fn notes(
@@ -206,6 +280,8 @@ mod tests {
             gc_secs: None,
             loop_gaps: None,
             competitor: None,
+            open_loop: None,
+            updates: None,
         }
     }
 

@@ -236,9 +236,10 @@ fn assemble(
     outcome: scheduler::Outcome,
     interrupted: bool,
 ) -> RunReport {
-    let operations: Vec<String> = plan.ops.iter().map(|o| o.name().to_string()).collect();
+    let reported_ops = plan.reported_ops();
+    let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
-    let mut cells = aggregate::cells(&columns, &plan.ops, &outcome.measured, &plan.workload);
+    let mut cells = aggregate::cells(&columns, &reported_ops, &outcome.measured, &plan.workload);
     if plan.materialise == crate::workload::Materialise::None {
         let python = |id: &str| columns.iter().any(|c| c.id == id && c.python_version.is_some());
         for cell in cells.iter_mut().filter(|c| c.operation == "batch_get" && python(&c.column)) {
@@ -282,6 +283,12 @@ fn assemble(
             policies: plan.policies.name().to_string(),
             materialise: plan.materialise.name().to_string(),
             shard: plan.shard,
+            pacing: if plan.rate.is_some() { "open" } else { "closed" }.to_string(),
+            rate_per_column: plan.rate,
+            keys: plan.keys.distribution.name(),
+            seed: plan.keys.seed,
+            key_space: plan.key_space,
+            mix: plan.mix.map(|m| m.name()),
         },
         baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
         floor,

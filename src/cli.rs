@@ -159,6 +159,31 @@ pub struct BenchArgs {
     /// sync and async clients can be compared at the same calls in flight.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
+    /// Open loop: each column makes this many calls per second, each call starting when it falls
+    /// due whether or not earlier calls have ended (as independent users would). Latency is then
+    /// shown from when each call was due (corrected for coordinated omission) beside the service
+    /// time from when it started, and a column that cannot keep to the rate is flagged. Without
+    /// it a call starts only when one ends (closed loop).
+    #[arg(long, value_name = "OPS", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Which record each put and get call uses: sequential (call n uses record n), uniform,
+    /// zipfian[:THETA] (a few records take most calls; THETA 0.99 unless given) or hotspot:X/Y
+    /// (X% of calls go to Y% of the records). Drawn with --seed, so every client and every run
+    /// with the same seed uses the same record for the same call.
+    #[arg(long, value_name = "DISTRIBUTION", default_value = "sequential", value_parser = crate::keys::KeyDistribution::parse)]
+    pub keys: crate::keys::KeyDistribution,
+    /// A read/update mix instead of --ops: read-only (gets), write-only (puts) or read-update:P
+    /// (one phase in which P% of the calls are gets and the rest puts, drawn with --seed; reads
+    /// and updates are reported as separate get and put cells).
+    #[arg(long, value_name = "MIX", value_parser = crate::mix::WorkloadMix::parse, conflicts_with = "ops")]
+    pub workload: Option<crate::mix::WorkloadMix>,
+    /// Seed of the key distribution (--keys) and of a read/update mix (--workload).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Put and get calls draw their records from the first N of the --count records written
+    /// (default: all of them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space: Option<u64>,
     /// Operations in flight at once for the concurrent columns.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
@@ -214,6 +239,10 @@ pub struct BenchArgs {
     /// Bytes in each string bin.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
     pub value_size: u32,
+    /// Record shape by name instead of --bins and --value-size: small (3 bins, 10-byte strings),
+    /// medium (10 bins, 100-byte strings) or large (50 bins, 1 KiB strings).
+    #[arg(long, value_enum, conflicts_with_all = ["bins", "value_size"])]
+    pub preset: Option<crate::preset::Preset>,
     /// Whole-set scans in the measured scan phase.
     #[arg(long, default_value_t = 5)]
     pub scans: u64,
@@ -303,6 +332,16 @@ pub struct BenchArgs {
     pub shard: Option<crate::results::Shard>,
 }
 
+/// Parses a positive rate in calls per second, e.g. `5000` or `2.5`.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().replace('_', "").parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.001..=10_000_000.0).contains(&r) => Ok(r),
+        _ => {
+            Err(format!("{text:?} is not a rate; give calls per second per column, from 0.001 to 10000000, e.g. 5000"))
+        }
+    }
+}
+
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -334,6 +373,16 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         for bad in ["", "s", "-1s", "2h", "0ms", "1e9s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("5000"), Ok(5000.0));
+        assert_eq!(parse_rate("20_000"), Ok(20_000.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        for bad in ["", "0", "-5", "fast", "inf", "NaN", "1e9"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }
 }

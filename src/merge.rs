@@ -338,6 +338,28 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError>
         notes,
         loop_starvation_us: merge_loop_gaps(parts),
         competitor: merge_competitor(parts),
+        open_loop: merge_open_loop(parts),
+    })
+}
+
+/// The hosts' open-loop figures (`--rate`) as one: rates summed (each host paced its own calls),
+/// corrected latencies from the summed histograms, late calls summed, the longest lag, and kept
+/// up only when every host did. `None` unless every host ran an open loop.
+fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::results::OpenLoopFigures> {
+    let all: Vec<&crate::results::OpenLoopFigures> =
+        parts.iter().map(|(_, c)| c.open_loop.as_ref()).collect::<Option<_>>()?;
+    let mut hist = stats::new_histogram();
+    for o in &all {
+        stats::add_histogram(&mut hist, &stats::histogram_from_text(&o.corrected_histogram).ok()?);
+    }
+    Some(crate::results::OpenLoopFigures {
+        target_ops_per_sec: all.iter().map(|o| o.target_ops_per_sec).sum(),
+        achieved_ops_per_sec: all.iter().map(|o| o.achieved_ops_per_sec).sum(),
+        corrected_latency_us: stats::summarize(&hist),
+        corrected_histogram: stats::encode_histogram(&hist),
+        late_calls: all.iter().map(|o| o.late_calls).sum(),
+        max_start_lag_us: all.iter().map(|o| o.max_start_lag_us).fold(0.0, f64::max),
+        kept_up: all.iter().all(|o| o.kept_up),
     })
 }
 

@@ -74,6 +74,14 @@ pub struct Plan {
     pub services_alternate: bool,
     /// Reads compare every value with the value written (`--verify`).
     pub verify: bool,
+    /// Calls per second per column in an open loop (`--rate`); `None` for a closed loop.
+    pub rate: Option<f64>,
+    /// How put and get calls choose their records (`--keys`, `--seed`).
+    pub keys: crate::keys::KeyChooser,
+    /// Records put and get calls draw from (`--key-space`, at most `--count`).
+    pub key_space: u64,
+    /// The read/update mix asked for (`--workload`), if any.
+    pub mix: Option<crate::mix::WorkloadMix>,
 }
 
 impl Plan {
@@ -95,11 +103,14 @@ impl Plan {
                 key_prefix: crate::shard::key_prefix(&args.key_prefix, args.shard),
                 count: args.count,
                 batch_size: args.batch_size,
-                bins: Workload::bins_of(args.bin_type, args.bins, args.value_size),
+                bins: {
+                    let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
+                    Workload::bins_of(args.bin_type, bins, size)
+                },
                 scans: args.scans,
                 warmup: args.warmup,
             },
-            ops: args.ops.clone(),
+            ops: args.workload.map_or_else(|| args.ops.clone(), |mix| mix.ops()),
             concurrency: args.concurrency,
             threads: args.threads,
             timeout_ms: args.timeout_ms,
@@ -117,7 +128,25 @@ impl Plan {
             ttl: args.ttl,
             services_alternate: args.services_alternate,
             verify: args.verify,
+            rate: args.rate,
+            keys: crate::keys::KeyChooser { distribution: args.keys, seed: args.seed },
+            key_space: args.key_space.unwrap_or(args.count),
+            mix: args.workload,
         })
+    }
+
+    /// Share of a get phase's calls that are updates, in a read/update mix.
+    pub fn updates(&self) -> Option<f64> {
+        self.mix.and_then(|m| m.update_share())
+    }
+
+    /// The operations the report has cells for: those run, and a mix's updates (puts).
+    pub fn reported_ops(&self) -> Vec<Operation> {
+        let mut ops = self.ops.clone();
+        if self.updates().is_some() && !ops.contains(&Operation::Put) {
+            ops.push(Operation::Put);
+        }
+        ops
     }
 
     /// Calls in flight for a column of `kind`.
@@ -172,6 +201,13 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
         "--key-prefix must not be empty: aerobench only touches keys it prefixed"
     );
     anyhow::ensure!(args.scans >= 1, "--scans must be at least 1");
+    if let Some(space) = args.key_space {
+        anyhow::ensure!(
+            space <= args.count,
+            "--key-space {space} is more than the {} records written (--count); raise --count or lower --key-space",
+            args.count
+        );
+    }
     for (i, op) in args.ops.iter().enumerate() {
         anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
     }

@@ -125,6 +125,36 @@ pub struct Workload {
     /// and keys are `{key_prefix}{index}-{i}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// `closed` (a call starts when one ends) or `open` (calls start at `rate_per_column`,
+    /// whether or not earlier ones ended: `--rate`).
+    #[serde(default = "closed_loop")]
+    pub pacing: String,
+    /// Calls per second each column was asked to make in an open loop; null in a closed loop.
+    #[serde(default)]
+    pub rate_per_column: Option<f64>,
+    /// How put and get calls chose their records: `sequential`, `uniform`, `zipfian:THETA` or
+    /// `hotspot:X/Y` (X% of calls to Y% of the records).
+    #[serde(default = "sequential")]
+    pub keys: String,
+    /// Seed the key distribution was drawn with.
+    #[serde(default)]
+    pub seed: u64,
+    /// Records put and get calls drew from (the first `key_space` of `count`).
+    #[serde(default)]
+    pub key_space: u64,
+    /// The read/update mix asked for (`--workload`): `read-only`, `write-only` or `read-update:P`
+    /// (P% of a get phase's calls were gets, the rest puts, reported as the get and put cells);
+    /// null when none was.
+    #[serde(default)]
+    pub mix: Option<String>,
+}
+
+fn sequential() -> String {
+    "sequential".into()
+}
+
+fn closed_loop() -> String {
+    "closed".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,6 +229,32 @@ pub struct Cell {
     /// against its speed alone; `None` when it did not run.
     #[serde(default)]
     pub competitor: Option<CompetitorFigures>,
+    /// In an open loop (`--rate`): latency from when each call was due, beside `latency_us` (then
+    /// service time, from when it started), and whether the column kept to its schedule; null
+    /// in a closed loop.
+    #[serde(default)]
+    pub open_loop: Option<OpenLoopFigures>,
+}
+
+/// What an open loop measured in one cell, over every round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OpenLoopFigures {
+    /// Calls per second the column was asked to make (`--rate`).
+    pub target_ops_per_sec: f64,
+    /// Calls (successful or not) per second it made: over the time from each phase's first call
+    /// to its last call's start (plus one interval), summed over the rounds.
+    pub achieved_ops_per_sec: f64,
+    /// Latency of successful calls from when each was due (corrected for coordinated omission),
+    /// in microseconds.
+    pub corrected_latency_us: LatencyStats,
+    /// HDR histogram of the corrected latencies, encoded as `histogram` is.
+    pub corrected_histogram: String,
+    /// Calls that started more than 2 ms after they were due.
+    pub late_calls: u64,
+    /// Longest a call waited past when it was due before it started, in microseconds.
+    pub max_start_lag_us: f64,
+    /// True when the column made at least 95% of the target rate (calls over the wall time).
+    pub kept_up: bool,
 }
 
 /// Event-loop gaps in microseconds.

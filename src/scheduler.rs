@@ -161,6 +161,15 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                 } else {
                     Phase::measured(&plan.workload, op, round, plan.duration, in_flight, plan.patience)
                 };
+                // Measured phases run at the rate asked for; the warm-up stays a closed loop.
+                phase.rate = plan.rate.filter(|_| round > 0);
+                if round > 0 && matches!(op, Operation::Put | Operation::Get) {
+                    phase.keys = plan.keys;
+                    phase.space = phase.space.min(plan.key_space);
+                }
+                if round > 0 && op == Operation::Get {
+                    phase.updates = plan.updates();
+                }
                 phase.failing_before = slot.failing_since.map_or(Duration::ZERO, |since| since.elapsed());
                 if phase.calls == 0 {
                     continue;

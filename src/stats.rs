@@ -266,6 +266,7 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         notes: Vec::new(),
         loop_starvation_us: None,
         competitor: None,
+        open_loop: None,
     }
 }
 

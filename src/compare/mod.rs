@@ -207,6 +207,7 @@ mod tests {
             notes: Vec::new(),
             loop_starvation_us: None,
             competitor: None,
+            open_loop: None,
         }
     }
 

@@ -190,6 +190,7 @@ enum Prepared {
 }
 
 fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
+    let (op, i) = crate::mix::split(op, i);
     Ok(match op {
         Operation::Put => {
             Prepared::Put(key(s, i)?, s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect())

@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyTuple};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::bystanders::CompetitorRun;
-use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_counted};
+use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_paced};
 use crate::engine::{Driver, Phase};
 use crate::python::recorder::PhaseRecorder;
 use crate::python::{self, py_err};
@@ -211,6 +211,9 @@ fn blocking_loop(
     let handle = handle.bind(py);
     let prepare = handle.getattr(format!("args_{op}")).map_err(|e| py_err(py, e))?;
     let call = handle.getattr(op).map_err(|e| py_err(py, e))?;
+    // A mixed phase's updates are puts (their index carries the mix's UPDATE mark).
+    let (prepare_put, put) =
+        (handle.getattr("args_put").map_err(|e| py_err(py, e))?, handle.getattr("put").map_err(|e| py_err(py, e))?);
     let shim = shim.bind(py);
     let count = shim.getattr("count").map_err(|e| py_err(py, e))?;
     let failed = |e: PyErr| {
@@ -220,11 +223,20 @@ fn blocking_loop(
             .unwrap_or_else(|_| "python exception".into());
         CallError::new(reason)
     };
-    run_blocking_counted(
+    run_blocking_paced(
         state,
         worker,
-        |i| prepare.call1((i,)).and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)).map_err(failed),
-        |args| call.call1(args).map_err(failed),
+        // An open loop's wait for the next call lets go of the GIL, so other threads can call.
+        |wait| py.detach(|| std::thread::sleep(wait)),
+        |i| {
+            let (kind, i) = crate::mix::split(crate::workload::Operation::Get, i);
+            let update = kind == crate::workload::Operation::Put;
+            let prepare = if update { &prepare_put } else { &prepare };
+            let args =
+                prepare.call1((i,)).and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)).map_err(failed)?;
+            Ok((update, args))
+        },
+        |(update, args)| if update { put.call1(args) } else { call.call1(args) }.map_err(failed),
         |result| count.call1((result,)).and_then(|n| n.extract::<u64>()).unwrap_or(1),
     );
     Ok(())

@@ -368,7 +368,13 @@ impl Driver for WireDriver {
         let op = phase.op;
         // Already done at connect, unless a phase uses more distinct indices than measured ones.
         self.prepare(op, phase.space);
-        run_blocking(&state, Ok, |i| self.call(op, i));
+        if phase.updates.is_some() {
+            self.prepare(Operation::Put, phase.space);
+        }
+        run_blocking(&state, Ok, |i| {
+            let (op, i) = crate::mix::split(op, i);
+            self.call(op, i)
+        });
         Ok(())
     }
 }

@@ -3,6 +3,8 @@
 //! starts only when one finishes. The engine owns the timing here, whatever the driver. Async
 //! for tokio drivers, blocking for drivers that can only make one call at a time. A phase ends
 //! after its calls, at its deadline (`--duration`), on Ctrl-C, or when the server stops answering.
+//! With a rate (`--rate`), the same loops become open: each call waits until it falls due on the
+//! phase's [`Schedule`] and is measured from then as well (see [`super::open_loop`]).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,9 @@ use crate::stats::Recorder;
 
 use super::Phase;
 use super::bystanders::Bystanders;
+use super::open_loop::{OpenLoop, Schedule, Ticket, wait_until};
 use super::stop::Watchdog;
+use crate::keys::KeyChooser;
 
 /// What one call did: records moved, or why it failed.
 pub type CallResult = Result<u64, CallError>;
@@ -46,15 +50,25 @@ pub struct PhaseState {
     pub watchdog: Watchdog,
     /// A failure reported as a timeout sooner than this was no timeout (see `failure::relabel`).
     fast_failure: std::time::Duration,
+    /// `kind_shards` recorders per kind of call: reads (every call of a plain phase), then the
+    /// updates of a mixed phase.
     shards: Vec<Mutex<Recorder>>,
+    kind_shards: usize,
+    /// Share of a mixed phase's calls that are updates (`--workload read-update:P`).
+    updates: Option<f64>,
     /// Other work in the process, measured while the calls run.
     pub bystanders: Bystanders,
+    /// The schedule and corrected latencies, when the phase runs at a rate.
+    pub open: Option<OpenLoop>,
+    /// Which index each call uses.
+    keys: KeyChooser,
 }
 
 impl PhaseState {
     pub fn new(phase: &Phase) -> Arc<PhaseState> {
         // A few shards keep workers from waiting on each other without one histogram each.
         let shards = (phase.in_flight as usize).clamp(1, 16);
+        let kinds = if phase.updates.is_some() { 2 } else { 1 };
         Arc::new(PhaseState {
             next: AtomicU64::new(0),
             calls: phase.calls,
@@ -65,18 +79,71 @@ impl PhaseState {
             watchdog: Watchdog::continuing(phase.patience, phase.failing_before),
             // The patience is at least two timeouts: a twentieth is under a tenth of one.
             fast_failure: phase.patience / 20,
-            shards: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
+            shards: (0..shards * kinds).map(|_| Mutex::new(Recorder::new())).collect(),
+            kind_shards: shards,
+            updates: phase.updates,
             bystanders: Bystanders::default(),
+            open: phase.rate.map(|rate| OpenLoop::with_kinds(Schedule::new(rate), shards, kinds)),
+            keys: phase.keys,
         })
+    }
+
+    /// True once the phase should end: stopped by the watchdog, or past its deadline.
+    pub fn over(&self) -> bool {
+        self.watchdog.should_stop() || self.past_deadline()
     }
 
     /// The next call index for a worker, or `None` when the phase is over.
     pub fn take(&self) -> Option<u64> {
-        if self.watchdog.should_stop() || self.past_deadline() {
+        self.take_ticket().map(|t| t.index)
+    }
+
+    /// The next call for a worker, with when it is due in an open loop, or `None` when the phase
+    /// is over (a call due after the deadline is not handed out).
+    pub fn take_ticket(&self) -> Option<Ticket> {
+        if self.over() {
             return None;
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        (k < self.calls).then_some(k % self.space)
+        if k >= self.calls {
+            return None;
+        }
+        let due = self.open.as_ref().map(|o| o.schedule.due(k));
+        if let (Some(due), Some(d)) = (due, self.duration)
+            && due >= *self.first_call.get_or_init(Instant::now) + d
+        {
+            return None;
+        }
+        let mut index = self.keys.pick(k, self.space);
+        if self.updates.is_some_and(|share| crate::mix::is_update(share, self.keys.seed, k)) {
+            index |= crate::mix::UPDATE;
+        }
+        Some(Ticket { index, due })
+    }
+
+    /// Waits with `sleep` until `ticket` is due; false when the phase ended meanwhile.
+    pub fn wait_for(&self, ticket: &Ticket, sleep: impl FnMut(Duration)) -> bool {
+        match ticket.due {
+            Some(due) => wait_until(due, sleep, || self.watchdog.should_stop()),
+            None => true,
+        }
+    }
+
+    /// Records one call of `ticket` that ran from `started` to `finished`: its service time,
+    /// and in an open loop its latency from when it was due.
+    pub fn record_ticket(
+        &self,
+        worker: usize,
+        ticket: &Ticket,
+        started: Instant,
+        finished: Instant,
+        result: &CallResult,
+    ) {
+        let kind = usize::from(ticket.index & crate::mix::UPDATE != 0 && self.updates.is_some());
+        if let (Some(open), Some(due)) = (&self.open, ticket.due) {
+            open.record_kind(kind, worker, due, started, finished, result.as_ref().err().map(|e| e.reason.as_str()));
+        }
+        self.record_kind(kind, worker, started, finished, result);
     }
 
     /// Whether the phase has run for its `--duration`, counted from its first call (not from
@@ -92,8 +159,14 @@ impl PhaseState {
 
     /// Records one call that ran from `started` to `finished`.
     pub fn record_at(&self, worker: usize, started: Instant, finished: Instant, result: &CallResult) {
+        self.record_kind(0, worker, started, finished, result);
+    }
+
+    /// Records one call of kind `kind` (0 reads, 1 a mixed phase's updates).
+    fn record_kind(&self, kind: usize, worker: usize, started: Instant, finished: Instant, result: &CallResult) {
         let latency = finished.saturating_duration_since(started);
-        let mut rec = self.shards[worker % self.shards.len()].lock().unwrap_or_else(|e| e.into_inner());
+        let shard = (kind * self.kind_shards + worker % self.kind_shards) % self.shards.len();
+        let mut rec = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(records) => {
                 rec.record_ok(latency);
@@ -113,8 +186,17 @@ impl PhaseState {
 
     /// Everything the workers recorded, merged.
     pub fn merged(&self) -> Recorder {
+        self.merged_kind(0)
+    }
+
+    /// What the workers recorded of a mixed phase's updates; `None` for a plain phase.
+    pub fn merged_updates(&self) -> Option<Recorder> {
+        self.updates.map(|_| self.merged_kind(1))
+    }
+
+    fn merged_kind(&self, kind: usize) -> Recorder {
         let mut all = Recorder::new();
-        for s in &self.shards {
+        for s in self.shards.iter().skip(kind * self.kind_shards).take(self.kind_shards) {
             all.merge(&s.lock().unwrap_or_else(|e| e.into_inner()));
         }
         all
@@ -133,19 +215,40 @@ where
     let prepare = Arc::new(prepare);
     let call = Arc::new(call);
     let workers = (phase.in_flight as u64).min(phase.calls.max(1)) as usize;
+    // Open loop: a pacer thread hands out each call when it falls due (a thread's sleep is
+    // precise where tokio's timer rounds to the millisecond); calls due while every worker is
+    // busy queue up and start, late, as soon as one is free.
+    let tickets = state.open.is_some().then(|| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Ticket>();
+        let state = state.clone();
+        std::thread::spawn(move || {
+            while let Some(ticket) = state.take_ticket() {
+                if !state.wait_for(&ticket, std::thread::sleep) || tx.send(ticket).is_err() {
+                    break;
+                }
+            }
+        });
+        Arc::new(tokio::sync::Mutex::new(rx))
+    });
     let mut handles = Vec::with_capacity(workers);
     for worker in 0..workers {
         let state = state.clone();
         let (prepare, call) = (prepare.clone(), call.clone());
+        let tickets = tickets.clone();
         handles.push(tokio::spawn(async move {
-            while let Some(i) = state.take() {
-                let prepared = prepare(i);
+            loop {
+                let ticket = match &tickets {
+                    Some(rx) => rx.lock().await.recv().await.filter(|_| !state.over()),
+                    None => state.take_ticket(),
+                };
+                let Some(ticket) = ticket else { break };
+                let prepared = prepare(ticket.index);
                 let started = Instant::now();
                 let result = match prepared {
                     Ok(p) => call(p).await,
                     Err(e) => Err(e),
                 };
-                state.record(worker, started, &result);
+                state.record_ticket(worker, &ticket, started, Instant::now(), &result);
             }
         }));
     }
@@ -169,26 +272,42 @@ pub fn run_blocking<P>(
     run_blocking_counted(state, 0, prepare, call, |n| n);
 }
 
-/// Like [`run_blocking`], for a call whose result is counted after the timed region:
-/// `count(result)` says how many records it moved. `worker` numbers the thread when several run
-/// the same phase (one call in flight each).
-pub fn run_blocking_counted<P, R>(
+/// Like [`run_blocking_counted`], waiting for an open loop's calls to fall due with `sleep`
+/// (a caller holding a lock, such as Python's, lets go of it there).
+pub fn run_blocking_paced<P, R>(
     state: &PhaseState,
     worker: usize,
+    mut sleep: impl FnMut(Duration),
     mut prepare: impl FnMut(u64) -> Result<P, CallError>,
     mut call: impl FnMut(P) -> Result<R, CallError>,
     mut count: impl FnMut(R) -> u64,
 ) {
-    while let Some(i) = state.take() {
-        let prepared = prepare(i);
+    while let Some(ticket) = state.take_ticket() {
+        let prepared = prepare(ticket.index);
+        if !state.wait_for(&ticket, &mut sleep) {
+            break;
+        }
         let started = Instant::now();
         let result = match prepared {
             Ok(p) => call(p),
             Err(e) => Err(e),
         };
         let finished = Instant::now();
-        state.record_at(worker, started, finished, &result.map(&mut count));
+        state.record_ticket(worker, &ticket, started, finished, &result.map(&mut count));
     }
+}
+
+/// Like [`run_blocking`], for a call whose result is counted after the timed region:
+/// `count(result)` says how many records it moved. `worker` numbers the thread when several run
+/// the same phase (one call in flight each).
+pub fn run_blocking_counted<P, R>(
+    state: &PhaseState,
+    worker: usize,
+    prepare: impl FnMut(u64) -> Result<P, CallError>,
+    call: impl FnMut(P) -> Result<R, CallError>,
+    count: impl FnMut(R) -> u64,
+) {
+    run_blocking_paced(state, worker, std::thread::sleep, prepare, call, count);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bystanders::{CompetitorRun, LoopGaps};
+use super::open_loop::OpenLoopMeasured;
 use crate::stats::Recorder;
 use crate::workload::Operation;
 
@@ -35,6 +36,13 @@ pub struct Measured {
     /// The competing Python thread's progress during the phase (`--cpu-competitor`).
     #[serde(default)]
     pub competitor: Option<CompetitorRun>,
+    /// Latencies from when each call was due, and how late calls started (open loop, `--rate`).
+    #[serde(default)]
+    pub open_loop: Option<OpenLoopMeasured>,
+    /// A mixed phase's updates (`--workload read-update:P`), measured apart from its reads
+    /// (`recorder`), with the same wall time.
+    #[serde(default)]
+    pub updates: Option<Box<Measured>>,
 }
 
 #[cfg(test)]
@@ -62,6 +70,8 @@ mod tests {
             gc_secs: None,
             loop_gaps: None,
             competitor: None,
+            open_loop: None,
+            updates: None,
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

@@ -8,6 +8,7 @@ pub mod closed_loop;
 pub mod cpu;
 pub mod failure;
 pub mod measured;
+pub mod open_loop;
 pub mod stop;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::KeyChooser;
 use crate::results::Column;
 use crate::workload::{Operation, Workload};
 
@@ -58,12 +60,34 @@ pub struct Phase {
     pub failing_before: Duration,
     /// Measured round, from 1; 0 is the warm-up, which is not recorded.
     pub round: u32,
+    /// Calls per second the phase makes in an open loop (`--rate`); `None` for a closed loop.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Which index (of `space`) each call uses: in order, or drawn from a seeded distribution.
+    #[serde(default)]
+    pub keys: KeyChooser,
+    /// Share of the calls that are updates (puts) in a mixed get phase (`--workload
+    /// read-update:P`); the drivers tell them by [`crate::mix::UPDATE`] in the call index.
+    #[serde(default)]
+    pub updates: Option<f64>,
 }
 
 impl Phase {
     /// `calls` calls of `op`, indices 0..calls.
     pub fn counted(op: Operation, calls: u64, in_flight: u32, patience: Duration) -> Phase {
-        Phase { op, calls, space: calls, duration: None, in_flight, patience, failing_before: Duration::ZERO, round: 1 }
+        Phase {
+            op,
+            calls,
+            space: calls,
+            duration: None,
+            in_flight,
+            patience,
+            failing_before: Duration::ZERO,
+            round: 1,
+            rate: None,
+            keys: KeyChooser::default(),
+            updates: None,
+        }
     }
 
     /// The measured phase of `op` in `round` for `workload`: its calls, or `duration` of calls.
@@ -77,7 +101,19 @@ impl Phase {
     ) -> Phase {
         let space = workload.calls(op);
         let calls = if duration.is_some() { u64::MAX } else { space };
-        Phase { op, calls, space, duration, in_flight, patience, failing_before: Duration::ZERO, round }
+        Phase {
+            op,
+            calls,
+            space,
+            duration,
+            in_flight,
+            patience,
+            failing_before: Duration::ZERO,
+            round,
+            rate: None,
+            keys: KeyChooser::default(),
+            updates: None,
+        }
     }
 
     /// The warm-up before the first measured phase of `op` (round 0, not recorded).
@@ -91,6 +127,9 @@ impl Phase {
             patience,
             failing_before: Duration::ZERO,
             round: 0,
+            rate: None,
+            keys: KeyChooser::default(),
+            updates: None,
         }
     }
 }
@@ -130,7 +169,7 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
     // The competing thread (`--cpu-competitor`) is not the client: its own CPU is left out.
     let competitor = state.bystanders.competitor();
     let competitor_cpu = competitor.map_or(0.0, |c| c.cpu_secs);
-    Measured {
+    let mut measured = Measured {
         cpu_secs: usage_before
             .zip(usage_after)
             .map(|(b, a)| (a.cpu.saturating_sub(b.cpu).as_secs_f64() - competitor_cpu).max(0.0)),
@@ -148,7 +187,35 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
         driver_error: result.err().map(|e| format!("{e:#}")),
         loop_gaps: state.bystanders.loop_gaps(),
         competitor,
+        open_loop: state.open.as_ref().map(|o| o.measured()),
+        updates: None,
+    };
+    if let (Some(updates), Some(share)) = (state.merged_updates(), phase.updates) {
+        // A mixed phase: its updates are a cell of their own, and each kind's share of the rate
+        // is its target. The CPU time of the phase is not split between reads and updates, so
+        // neither claims it.
+        measured.cpu_secs = None;
+        // The calls of each kind were due at the rate times the share of the calls they were.
+        let all = (measured.recorder.count() + updates.count()).max(1) as f64;
+        let share = if all > 1.0 || updates.count() > 0 { updates.count() as f64 / all } else { share };
+        if let Some(o) = measured.open_loop.as_mut() {
+            o.rate *= 1.0 - share;
+        }
+        measured.updates = Some(Box::new(Measured {
+            op: Operation::Put,
+            recorder: updates,
+            open_loop: state.open.as_ref().map(|o| {
+                let mut m = o.measured_kind(1);
+                m.rate *= share;
+                m
+            }),
+            loop_gaps: None,
+            competitor: None,
+            updates: None,
+            ..measured.clone()
+        }));
     }
+    measured
 }
 
 #[cfg(test)]

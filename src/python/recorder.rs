@@ -1,7 +1,8 @@
 //! The recorder an embedded async client reports through: `next()` hands out call indices (the
-//! engine decides when a phase is over), `now()` reads the Rust clock, and `done()`/`fail()`
-//! record the latency measured by that clock into the phase's histograms, `gap()` the event
-//! loop's gaps between a yielding task's turns. Python measures nothing itself.
+//! engine decides when a phase is over), `ticket()` the same with when the call falls due in an
+//! open loop, `now()` reads the Rust clock, and `done()`/`fail()` record the latency measured by
+//! that clock into the phase's histograms, `gap()` the event loop's gaps between a yielding
+//! task's turns. Python measures nothing itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 
 use crate::engine::closed_loop::{CallError, PhaseState};
+use crate::engine::open_loop::Ticket;
+use crate::workload::Operation;
 
 #[pyclass(module = "aerobench_native", frozen)]
 pub struct PhaseRecorder {
@@ -25,6 +28,13 @@ impl PhaseRecorder {
     fn instant(&self, token: u64) -> Instant {
         self.epoch + Duration::from_nanos(token)
     }
+
+    /// The ticket a call reported back was made for: when it was due, and whether it was a
+    /// mixed phase's update (`op` `"put"`).
+    fn ticket_of(&self, due: Option<u64>, op: Option<&str>) -> Ticket {
+        let index = if op == Some("put") { crate::mix::UPDATE } else { 0 };
+        Ticket { index, due: due.map(|d| self.instant(d)) }
+    }
 }
 
 #[pymethods]
@@ -34,14 +44,34 @@ impl PhaseRecorder {
         self.state.take()
     }
 
+    /// The next call as `(index, due, wait, op)`: `due` is the token of when it falls due in an
+    /// open loop (None in a closed loop), `wait` the seconds until then (0 when due already),
+    /// `op` `"put"` for an update of a mixed phase (None for the phase's own operation). None
+    /// when the phase is over.
+    fn ticket(&self) -> Option<(u64, Option<u64>, f64, Option<&'static str>)> {
+        let ticket = self.state.take_ticket()?;
+        let due = ticket.due.map(|d| d.saturating_duration_since(self.epoch).as_nanos() as u64);
+        let wait = ticket.due.map_or(0.0, |d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+        let (kind, index) = crate::mix::split(Operation::Get, ticket.index);
+        Some((index, due, wait, (kind == Operation::Put).then_some("put")))
+    }
+
+    /// True once the phase should end (a worker that waited for its call asks before making it).
+    fn over(&self) -> bool {
+        self.state.over()
+    }
+
     /// A token for this moment, from the Rust monotonic clock.
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// The call that ran from token `started` to token `finished` succeeded, moving `records`.
-    fn done(&self, worker: usize, started: u64, finished: u64, records: u64) {
-        self.state.record_at(worker, self.instant(started), self.instant(finished), &Ok(records));
+    /// The call that ran from token `started` to token `finished` succeeded, moving `records`;
+    /// `due` is the ticket's, in an open loop.
+    #[pyo3(signature = (worker, started, finished, records, due=None, op=None))]
+    fn done(&self, worker: usize, started: u64, finished: u64, records: u64, due: Option<u64>, op: Option<&str>) {
+        let ticket = self.ticket_of(due, op);
+        self.state.record_ticket(worker, &ticket, self.instant(started), self.instant(finished), &Ok(records));
     }
 
     /// A task that yielded to the event loop at token `asked` was resumed at token `resumed`.
@@ -49,9 +79,13 @@ impl PhaseRecorder {
         self.state.bystanders.gap(self.instant(resumed).saturating_duration_since(self.instant(asked)));
     }
 
-    /// The call that started at token `started` failed (now) for `reason`.
-    fn fail(&self, worker: usize, started: u64, reason: &str) {
-        self.state.record(worker, self.instant(started), &Err(CallError::new(reason)));
+    /// The call that started at token `started` failed (now) for `reason`; `due` is the
+    /// ticket's, in an open loop.
+    #[pyo3(signature = (worker, started, reason, due=None, op=None))]
+    fn fail(&self, worker: usize, started: u64, reason: &str, due: Option<u64>, op: Option<&str>) {
+        let ticket = self.ticket_of(due, op);
+        let failed = Err(CallError::new(reason));
+        self.state.record_ticket(worker, &ticket, self.instant(started), Instant::now(), &failed);
     }
 }
 

@@ -3,8 +3,10 @@
 //! ops/s against the baseline with the interval from the rounds; then, where CPU time was
 //! measured, what each client's calls cost: CPU per call, cores busy, operations per
 //! CPU-second against the baseline, garbage collection and memory, and, where they ran, how long
-//! the event loop kept a yielding task waiting and how fast competing Python work went.
-//! Exporters only lay this out.
+//! the event loop kept a yielding task waiting and how fast competing Python work went. In an
+//! open loop (`--rate`) avg, p50 and p99 are measured from when each call was due, with the
+//! service time's p50 and p99 beside them and the rate each client made against the rate asked
+//! for. Exporters only lay this out.
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
@@ -47,13 +49,30 @@ fn title(report: &RunReport, op: &str) -> String {
         Some(secs) => format!("{secs} s of calls"),
         None => calls,
     };
-    format!("{op} — {per_round} × {} rounds per client", w.rounds_completed.max(1))
+    // In a read/update mix, gets and puts share one phase of calls.
+    let per_round = match w.mix.as_deref().filter(|m| m.starts_with("read-update") && matches!(op, "get" | "put")) {
+        Some(mix) => format!("the {} of {per_round} of {mix}", if op == "get" { "reads" } else { "updates" }),
+        None => per_round,
+    };
+    let pacing = match w.rate_per_column {
+        Some(rate) => format!(", open loop at {}/s", thousands(rate.round() as u64)),
+        None => String::new(),
+    };
+    format!("{op} — {per_round} × {} rounds per client{pacing}", w.rounds_completed.max(1))
+}
+
+/// True when the run paced its calls at a rate (`--rate`).
+fn open(report: &RunReport) -> bool {
+    report.workload.rate_per_column.is_some()
 }
 
 fn table(report: &RunReport, op: &str) -> OpTable {
     let floor = report.floor.as_deref();
     let baseline = report.baseline.as_deref();
     let mut header: Vec<String> = ["Client", "In flight", "avg", "p50", "p99"].map(str::to_owned).to_vec();
+    if open(report) {
+        header.extend(["svc p50", "svc p99"].map(str::to_owned));
+    }
     if floor.is_some() {
         header.push("over floor".into());
     }
@@ -69,7 +88,8 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     let mut row =
         vec![Entry::new(column.label.clone(), Kind::Operation), Entry::new(column.in_flight.to_string(), Kind::Value)];
     let cell = report.cell(&column.id, op).filter(|c| c.count > c.errors);
-    let columns_after = 3 + usize::from(floor.is_some()) + 1 + usize::from(baseline.is_some());
+    let columns_after =
+        3 + 2 * usize::from(open(report)) + usize::from(floor.is_some()) + 1 + usize::from(baseline.is_some());
     let Some(cell) = cell else {
         let failed = column.error.is_some() || report.cell(&column.id, op).is_some_and(|c| c.errors > 0);
         let first = if failed { Entry::new(ERROR, Kind::Error) } else { Entry::new(MISSING, Kind::Missing) };
@@ -77,13 +97,30 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         row.extend((1..columns_after).map(|_| Entry::new(MISSING, Kind::Missing)));
         return row;
     };
-    row.push(Entry::new(latency(cell.latency_us.avg), Kind::Value));
-    row.push(Entry::new(latency(cell.latency_us.p50), Kind::Value));
-    row.push(if successes(cell) < crate::compare::MIN_CALLS_FOR_P99 {
-        Entry::new("n<100", Kind::Missing)
-    } else {
-        Entry::new(latency(cell.latency_us.p99), Kind::Value)
-    });
+    let p99 = |us: f64| {
+        if successes(cell) < crate::compare::MIN_CALLS_FOR_P99 {
+            Entry::new("n<100", Kind::Missing)
+        } else {
+            Entry::new(latency(us), Kind::Value)
+        }
+    };
+    match (&cell.open_loop, open(report)) {
+        (Some(o), true) => {
+            let due = &o.corrected_latency_us;
+            row.push(Entry::new(latency(due.avg), Kind::Value));
+            row.push(Entry::new(latency(due.p50), Kind::Value));
+            row.push(p99(due.p99));
+        }
+        _ => {
+            row.push(Entry::new(latency(cell.latency_us.avg), Kind::Value));
+            row.push(Entry::new(latency(cell.latency_us.p50), Kind::Value));
+            row.push(p99(cell.latency_us.p99));
+        }
+    }
+    if open(report) {
+        row.push(Entry::new(latency(cell.latency_us.p50), Kind::Value));
+        row.push(p99(cell.latency_us.p99));
+    }
     if let Some(floor) = floor {
         row.push(match cell.over_floor_us {
             _ if column.id == floor => Entry::new("floor", Kind::Same),
@@ -92,7 +129,12 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         });
     }
     let ops = thousands(cell.ops_per_sec.round().max(0.0) as u64);
-    row.push(Entry::new(if cell.errors > 0 { format!("{ops} *") } else { ops }, Kind::Value));
+    let ops = if cell.errors > 0 { format!("{ops} *") } else { ops };
+    row.push(match &cell.open_loop {
+        // A column that fell behind its rate says so where its rate is shown.
+        Some(o) if !o.kept_up => Entry::new(format!("{ops} behind"), Kind::Error),
+        _ => Entry::new(ops, Kind::Value),
+    });
     if let Some(base) = baseline {
         row.push(verdict(report, op, &column.id, base, RatioMetric::OpsPerSec));
     }
@@ -266,5 +308,30 @@ mod tests {
         assert_eq!(row(RUST)[wait].text, "max 700.0 µs", "too few samples for a p99");
         assert_eq!((row(C)[wait].kind, row(C)[work].kind), (Kind::Missing, Kind::Missing));
         assert!(t.rows.iter().all(|r| r.len() == t.header.len()));
+    }
+
+    #[test]
+    fn an_open_loop_shows_latency_from_due_time_with_service_time_beside_it() {
+        let mut report = sample_report();
+        report.workload.rate_per_column = Some(5000.0);
+        let due = crate::results::LatencyStats { avg: 900.0, p50: 500.0, p99: 40_000.0, ..Default::default() };
+        let cell = report.cells.iter_mut().find(|c| c.column == RUST && c.operation == "put").unwrap();
+        cell.open_loop = Some(crate::results::OpenLoopFigures {
+            target_ops_per_sec: 5000.0,
+            achieved_ops_per_sec: 3205.0,
+            corrected_latency_us: due,
+            corrected_histogram: String::new(),
+            late_calls: 10,
+            max_start_lag_us: 1e5,
+            kept_up: false,
+        });
+        let put = &tables(&report)[0];
+        assert!(put.title.ends_with("per client, open loop at 5,000/s"), "{}", put.title);
+        assert_eq!(put.header[2..7], ["avg", "p50", "p99", "svc p50", "svc p99"]);
+        let label = report.column(RUST).unwrap().label.clone();
+        let row = put.rows.iter().find(|r| r[0].text == label).unwrap();
+        assert_eq!(texts(row)[2..8], ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "+12.0 µs"]);
+        assert_eq!((row[8].text.as_str(), row[8].kind), ("3,205 behind", Kind::Error));
+        assert!(put.rows.iter().all(|r| r.len() == put.header.len()));
     }
 }

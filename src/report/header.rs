@@ -84,6 +84,9 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
             ),
         ));
     }
+    if let Some(line) = pacing(report) {
+        lines.push(line);
+    }
     if report.cells.iter().any(|c| c.competitor.is_some()) {
         lines.push(Line::new(
             "Competitor",
@@ -91,6 +94,30 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         ));
     }
     lines
+}
+
+/// How calls were paced and which records they used, when not the defaults (closed loop, keys
+/// in order over every record).
+fn pacing(report: &RunReport) -> Option<Line> {
+    let w = &report.workload;
+    let mut parts = Vec::new();
+    if let Some(rate) = w.rate_per_column {
+        parts.push(format!(
+            "open loop at {}/s per client (--rate): in the per-client tables avg, p50 and p99 from when \
+             each call was due, svc p50 and svc p99 service time from when it started; ops/s marked \
+             \"behind\" where a client could not keep up",
+            thousands(rate.round() as u64)
+        ));
+    }
+    if w.keys != "sequential" || (w.key_space > 0 && w.key_space < w.count) {
+        parts.push(format!(
+            "put and get keys {} over {} records, seed {}",
+            w.keys,
+            thousands(if w.key_space > 0 { w.key_space } else { w.count }),
+            w.seed
+        ));
+    }
+    (!parts.is_empty()).then(|| Line::new("Load", parts.join("; ")))
 }
 
 /// `Rust crate 3.0.0, aerospike-py (Rust) 0.14.4, …` — versions only; `--verbose` has the rest.

@@ -92,6 +92,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
         notes: Vec::new(),
         loop_starvation_us: None,
         competitor: None,
+        open_loop: None,
     }
 }
 
@@ -195,6 +196,12 @@ fn sample_without_ratios() -> RunReport {
             policies: "explicit".to_owned(),
             materialise: "records".to_owned(),
             shard: None,
+            pacing: "closed".to_owned(),
+            rate_per_column: None,
+            keys: "sequential".to_owned(),
+            seed: 1,
+            key_space: 1_000,
+            mix: None,
         },
         columns: vec![
             column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),

@@ -65,9 +65,15 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             MsgType::Message | MsgType::Compressed if !authenticated => {
                 reply_error(&mut out, stream.get_mut(), admin::NOT_AUTHENTICATED).await
             }
-            MsgType::Message => dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await,
+            MsgType::Message => {
+                shared.delay.hold().await;
+                dispatch(&body, &shared, peer, &mut out, stream.get_mut()).await
+            }
             MsgType::Compressed => match inflate(&body, shared.limits.max_frame) {
-                Ok(inner) => dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await,
+                Ok(inner) => {
+                    shared.delay.hold().await;
+                    dispatch(&inner, &shared, peer, &mut out, stream.get_mut()).await
+                }
                 Err(e) => {
                     shared.log(format_args!("{peer}: bad compressed request: {e}"));
                     reply_error(&mut out, stream.get_mut(), rc::PARAMETER_ERROR).await

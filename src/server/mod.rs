@@ -7,6 +7,7 @@ pub(crate) mod batch;
 mod budget;
 mod connection;
 mod corrupt;
+mod delay;
 mod framing;
 mod info;
 pub(crate) mod message;
@@ -85,6 +86,14 @@ pub struct ServeArgs {
     /// Alter one value in N that reads return (get, batch, scan), to test `aerobench --verify`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub corrupt_one_in: Option<u64>,
+    /// Hold every record, batch and scan request this long before answering it, e.g. 2ms or
+    /// 250us: a slower server, for trying open- and closed-loop runs against.
+    #[arg(long, value_name = "DELAY", value_parser = delay::parse_delay)]
+    pub delay: Option<Duration>,
+    /// Answer no record, batch or scan request for LENGTH out of every PERIOD (requests wait
+    /// until the stall ends), e.g. 100ms/1s: a server that stalls now and then.
+    #[arg(long, value_name = "LENGTH/PERIOD", value_parser = delay::parse_stall)]
+    pub stall: Option<delay::Stall>,
 }
 
 /// State every connection shares.
@@ -95,6 +104,8 @@ pub struct Shared {
     budget: Arc<budget::Budget>,
     security: Option<admin::Security>,
     quiet: bool,
+    /// How long record, batch and scan requests are held (`--delay`, `--stall`).
+    delay: delay::Delay,
 }
 
 impl Shared {
@@ -175,6 +186,7 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
             _ => None,
         },
         quiet: args.quiet,
+        delay: delay::Delay::new(args.delay, args.stall),
     });
     on_listening(local);
     tokio::select! {

@@ -45,6 +45,7 @@ pub fn serve_bytes(input: &[u8], secured: bool) -> Replayed {
         limits: FrameLimits { max_frame: MAX_FRAME, stall: Some(Duration::from_secs(1)) },
         budget: budget.clone(),
         security: secured.then(|| admin::Security::new("fuzz".into(), "fuzz".into())),
+        delay: super::delay::Delay::new(None, None),
         quiet: true,
     });
     let addr = "127.0.0.1:3000".parse().expect("an address");
