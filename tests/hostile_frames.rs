@@ -12,32 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::request::*;
 use common::{Server, proc_status_bytes, run_with_timeout};
 
 // ---------------------------------------------------------------------------
 // Wire constants and tiny frame builders.
 // ---------------------------------------------------------------------------
 
-const T_INFO: u8 = 1;
-const T_MSG: u8 = 3;
-const T_COMPRESSED: u8 = 4;
-
-const F_NAMESPACE: u8 = 0;
-const F_SET: u8 = 1;
-const F_DIGEST: u8 = 4;
-const F_TASK_ID: u8 = 7;
-const F_SOCKET_TIMEOUT: u8 = 9;
-const F_PID_ARRAY: u8 = 11;
-const F_BATCH: u8 = 41;
-
-const I1_READ: u8 = 0x01;
-const I1_GET_ALL: u8 = 0x02;
-const I1_BATCH: u8 = 0x08;
-const I2_WRITE: u8 = 0x01;
-const I3_LAST: u8 = 0x01;
-const I3_PARTITION_DONE: u8 = 0x04;
-
-const OP_WRITE: u8 = 2;
 const RC_OK: u8 = 0;
 const RC_NOT_FOUND: u8 = 2;
 const RC_PARAMETER: u8 = 4;
@@ -45,56 +26,6 @@ const RC_PARAMETER: u8 = 4;
 const BUILD: &str = "8.1.0.0";
 const DEFAULT_MAX_FRAME: usize = 128 << 20;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// 8-byte proto header: version, type, 48-bit big-endian length.
-fn header(version: u8, kind: u8, len: u64) -> [u8; 8] {
-    let l = len.to_be_bytes();
-    [version, kind, l[2], l[3], l[4], l[5], l[6], l[7]]
-}
-
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut f = header(2, kind, body.len() as u64).to_vec();
-    f.extend_from_slice(body);
-    f
-}
-
-/// A field: u32 size (1 + data length), u8 type, data.
-fn fld(kind: u8, data: &[u8]) -> Vec<u8> {
-    let mut f = (data.len() as u32 + 1).to_be_bytes().to_vec();
-    f.push(kind);
-    f.extend_from_slice(data);
-    f
-}
-
-/// An op: u32 size (4 + name + value), op type, particle type, flags, name length, name, value.
-fn op(kind: u8, particle: u8, name: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut o = ((4 + name.len() + value.len()) as u32).to_be_bytes().to_vec();
-    o.extend_from_slice(&[kind, particle, 0, name.len() as u8]);
-    o.extend_from_slice(name);
-    o.extend_from_slice(value);
-    o
-}
-
-/// An AS_MSG body: the 22-byte header (with `header_sz` as given), then fields, then ops.
-fn msg_sz(header_sz: u8, info: [u8; 3], fields: &[Vec<u8>], ops: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = vec![header_sz, info[0], info[1], info[2], 0, 0];
-    b.extend_from_slice(&0u32.to_be_bytes()); // generation
-    b.extend_from_slice(&0u32.to_be_bytes()); // record ttl
-    b.extend_from_slice(&1000u32.to_be_bytes()); // transaction ttl
-    b.extend_from_slice(&(fields.len() as u16).to_be_bytes());
-    b.extend_from_slice(&(ops.len() as u16).to_be_bytes());
-    for f in fields {
-        b.extend_from_slice(f);
-    }
-    for o in ops {
-        b.extend_from_slice(o);
-    }
-    b
-}
-
-fn msg(info: [u8; 3], fields: &[Vec<u8>], ops: &[Vec<u8>]) -> Vec<u8> {
-    msg_sz(22, info, fields, ops)
-}
 
 fn digest(n: u8) -> [u8; 20] {
     let mut d = [0x5Au8; 20];
@@ -115,30 +46,8 @@ fn get_body(d: &[u8; 20]) -> Vec<u8> {
     msg([I1_READ | I1_GET_ALL, 0, 0], &[fld(F_NAMESPACE, b"test"), fld(F_SET, b"hf"), fld(F_DIGEST, d)], &[])
 }
 
-/// Field 41 data: count, batch flags 0x0D, one full read row (INFO|TTL) then REPEAT rows.
-fn batch_field(count: u32, digests: &[[u8; 20]]) -> Vec<u8> {
-    let mut b = count.to_be_bytes().to_vec();
-    b.push(0x0D);
-    for (i, d) in digests.iter().enumerate() {
-        b.extend_from_slice(&(i as u32).to_be_bytes());
-        b.extend_from_slice(d);
-        if i == 0 {
-            b.push(0x0A);
-            b.extend_from_slice(&[I1_READ | I1_GET_ALL, 0, 0]);
-            b.extend_from_slice(&0u32.to_be_bytes());
-            b.extend_from_slice(&2u16.to_be_bytes());
-            b.extend_from_slice(&0u16.to_be_bytes());
-            b.extend_from_slice(&fld(F_NAMESPACE, b"test"));
-            b.extend_from_slice(&fld(F_SET, b"hf"));
-        } else {
-            b.push(0x01);
-        }
-    }
-    b
-}
-
 fn batch_body(count: u32, digests: &[[u8; 20]]) -> Vec<u8> {
-    msg([I1_BATCH, 0, 0], &[fld(F_BATCH, &batch_field(count, digests))], &[])
+    msg([I1_BATCH, 0, 0], &[fld(F_BATCH, &batch_field(b"hf", count, digests))], &[])
 }
 
 /// A partition scan of set `hf`, with the PID array bytes given as is.

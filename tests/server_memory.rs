@@ -10,51 +10,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use common::request::*;
 use common::{Server, proc_status_bytes};
 
-const T_INFO: u8 = 1;
-const T_MSG: u8 = 3;
-const F_NAMESPACE: u8 = 0;
-const F_SET: u8 = 1;
-const F_DIGEST: u8 = 4;
-const F_BATCH: u8 = 41;
-const I1_READ: u8 = 0x01;
-const I1_GET_ALL: u8 = 0x02;
-const I1_BATCH: u8 = 0x08;
-const I2_WRITE: u8 = 0x01;
-const I3_LAST: u8 = 0x01;
 const MIB: u64 = 1 << 20;
-
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let l = (body.len() as u64).to_be_bytes();
-    let mut f = vec![2, kind, l[2], l[3], l[4], l[5], l[6], l[7]];
-    f.extend_from_slice(body);
-    f
-}
-
-fn header(kind: u8, len: u64) -> [u8; 8] {
-    let l = len.to_be_bytes();
-    [2, kind, l[2], l[3], l[4], l[5], l[6], l[7]]
-}
-
-fn fld(kind: u8, data: &[u8]) -> Vec<u8> {
-    let mut f = (data.len() as u32 + 1).to_be_bytes().to_vec();
-    f.push(kind);
-    f.extend_from_slice(data);
-    f
-}
-
-fn msg(info: [u8; 3], fields: &[Vec<u8>], ops: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = vec![22, info[0], info[1], info[2], 0, 0];
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&1000u32.to_be_bytes());
-    b.extend_from_slice(&(fields.len() as u16).to_be_bytes());
-    b.extend_from_slice(&(ops.len() as u16).to_be_bytes());
-    for x in fields.iter().chain(ops) {
-        b.extend_from_slice(x);
-    }
-    b
-}
 
 fn connect(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -152,23 +111,7 @@ fn batch_repeating_one_large_record_streams_its_reply() {
 
     // 2,000 rows (50 KB): the whole answer would be 2 GiB.
     const ROWS: u32 = 2000;
-    let mut rows = ROWS.to_be_bytes().to_vec();
-    rows.push(0x0D);
-    for i in 0..ROWS {
-        rows.extend_from_slice(&i.to_be_bytes());
-        rows.extend_from_slice(&digest);
-        if i == 0 {
-            rows.push(0x0A);
-            rows.extend_from_slice(&[I1_READ | I1_GET_ALL, 0, 0]);
-            rows.extend_from_slice(&0u32.to_be_bytes());
-            rows.extend_from_slice(&2u16.to_be_bytes());
-            rows.extend_from_slice(&0u16.to_be_bytes());
-            rows.extend_from_slice(&fld(F_NAMESPACE, b"test"));
-            rows.extend_from_slice(&fld(F_SET, b"mem"));
-        } else {
-            rows.push(0x01);
-        }
-    }
+    let rows = batch_field(b"mem", ROWS, &vec![digest; ROWS as usize]);
     let request = frame(T_MSG, &msg([I1_BATCH, 0, 0], &[fld(F_BATCH, &rows)], &[]));
     assert!(request.len() < 60_000, "{} bytes", request.len());
     let before = peak_rss(&server);
@@ -242,7 +185,7 @@ fn slow_frames_pin_only_what_they_sent_and_stalled_ones_are_dropped() {
     let mut slow: Vec<TcpStream> = (0..300)
         .map(|_| {
             let mut s = connect(server.port);
-            s.write_all(&header(T_INFO, 128 * MIB)).unwrap();
+            s.write_all(&header(2, T_INFO, 128 * MIB)).unwrap();
             s.write_all(&[b'x'; 1024]).unwrap();
             s
         })
@@ -269,7 +212,7 @@ fn slow_frames_pin_only_what_they_sent_and_stalled_ones_are_dropped() {
     // Many clients sending half a frame and vanishing.
     for _ in 0..500 {
         let mut s = connect(server.port);
-        s.write_all(&header(T_MSG, 4096)).unwrap();
+        s.write_all(&header(2, T_MSG, 4096)).unwrap();
         s.write_all(&[0u8; 2048]).unwrap();
     }
     healthy(&mut server);
@@ -287,7 +230,7 @@ fn request_bytes_are_capped_in_total() {
         b
     };
     let mut a = connect(server.port);
-    a.write_all(&header(T_INFO, body.len() as u64)).unwrap();
+    a.write_all(&header(2, T_INFO, body.len() as u64)).unwrap();
     a.write_all(&body[..3 * MIB as usize]).unwrap();
     // Wait until the server holds it (reads are asynchronous).
     let start = Instant::now();
@@ -297,7 +240,7 @@ fn request_bytes_are_capped_in_total() {
     }
     // Connection B's 4 MiB frame cannot fit beside it: B is closed, A is not disturbed.
     let mut b = connect(server.port);
-    let _ = b.write_all(&header(T_INFO, body.len() as u64));
+    let _ = b.write_all(&header(2, T_INFO, body.len() as u64));
     let _ = b.write_all(&body);
     expect_closed(&mut b, Duration::from_secs(10), "frame over the total budget");
     healthy(&mut server);

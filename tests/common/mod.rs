@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: a built-in server in a child process.
 #![allow(dead_code)]
 
+pub mod request;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
