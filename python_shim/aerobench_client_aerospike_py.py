@@ -2,7 +2,27 @@
 
 import aerospike_py
 
-from aerobench_shim import Adapter, bracketed
+from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, written
+
+# operate: increment the counter bin, then read it back.
+OPERATE = [
+    {"op": aerospike_py.OPERATOR_INCR, "bin": OPERATE_BIN, "val": 1},
+    {"op": aerospike_py.OPERATOR_READ, "bin": OPERATE_BIN, "val": None},
+]
+
+
+def bins_of(rec):
+    return rec[2] if isinstance(rec, tuple) else rec.bins
+
+
+def batch_ok(r):
+    return getattr(r, "result", 0) in (0, None)
+
+
+def found(res):
+    if getattr(res, "meta", None) is None:
+        raise RecordNotFound("exists answered no record")
+    return 1
 
 
 def records(res):
@@ -60,6 +80,28 @@ class Sync(_Common):
     def scan(self):
         return len(self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
 
+    def exists(self, key):
+        return found(self.c.exists(key, policy=self.policy))
+
+    def touch(self, key):
+        self.c.touch(key, val=self.ttl or 0, policy=self.policy)
+        return 1
+
+    def operate(self, key):
+        return self.operated(bins_of(self.c.operate(key, OPERATE, policy=self.policy)))
+
+    def delete(self, key):
+        self.c.remove(key, policy=self.policy)
+        return 1
+
+    def batch_write(self, records):
+        res = self.c.batch_write(records, policy=self.policy)
+        return written(getattr(res, "batch_records", []) or [None] * len(records), batch_ok)
+
+    def read_modify_write(self, key, bins):
+        self.get(key)
+        return self.put(key, bins)
+
     def close(self):
         self.c.close()
 
@@ -84,6 +126,28 @@ class Async(_Common):
 
     async def scan(self):
         return len(self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
+
+    async def exists(self, key):
+        return found(await self.c.exists(key, policy=self.policy))
+
+    async def touch(self, key):
+        await self.c.touch(key, val=self.ttl or 0, policy=self.policy)
+        return 1
+
+    async def operate(self, key):
+        return self.operated(bins_of(await self.c.operate(key, OPERATE, policy=self.policy)))
+
+    async def delete(self, key):
+        await self.c.remove(key, policy=self.policy)
+        return 1
+
+    async def batch_write(self, records):
+        res = await self.c.batch_write(records, policy=self.policy)
+        return written(getattr(res, "batch_records", []) or [None] * len(records), batch_ok)
+
+    async def read_modify_write(self, key, bins):
+        await self.get(key)
+        return await self.put(key, bins)
 
     async def close(self):
         await self.c.close()

@@ -2,7 +2,19 @@
 
 import aerospike_native as an
 
-from aerobench_shim import Adapter, bracketed
+from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
+
+_OK = getattr(getattr(an, "ResultCode", None), "OK", None)
+
+
+def batch_ok(r):
+    rc = r.result_code
+    return rc is None or rc == _OK or rc == 0
+
+
+def operations():
+    """operate: increment the counter bin, then read it back."""
+    return [an.Operation.add(OPERATE_BIN, 1), an.Operation.get_bin(OPERATE_BIN)]
 
 
 class _Common(Adapter):
@@ -35,6 +47,10 @@ class _Common(Adapter):
     def key(self, i):
         return an.Key(self.ns, self.set, self.prefix + str(i))
 
+    def args_batch_write(self, j):
+        (records,) = Adapter.args_batch_write(self, j)
+        return ([k for k, _ in records], [b for _, b in records])
+
     def statement(self):
         return an.Statement(self.ns, self.set)
 
@@ -63,6 +79,30 @@ class Sync(_Common):
         if self.verify:
             return len(self.checked_all(rs))
         return sum(1 for _ in rs)
+
+    def exists(self, key):
+        if not self.c.exists_blocking(key, policy=self.rp):
+            raise RecordNotFound("exists answered no record")
+        return 1
+
+    def touch(self, key):
+        self.c.touch_blocking(key, policy=self.wp)
+        return 1
+
+    def operate(self, key):
+        return self.operated(self.c.operate_blocking(key, operations(), policy=self.wp).bins)
+
+    def delete(self, key):
+        if not self.c.delete_blocking(key, policy=self.wp):
+            raise RecordNotFound("delete found no record")
+        return 1
+
+    def batch_write(self, keys, bins_list):
+        return written(self.c.batch_write_blocking(keys, bins_list, batch_policy=self.bp), batch_ok)
+
+    def read_modify_write(self, key, bins):
+        self.get(key)
+        return self.put(key, bins)
 
     def close(self):
         self.c.close_blocking()
@@ -93,6 +133,32 @@ class Async(_Common):
                 self.check_record(r)
             n += 1
         return n
+
+    async def exists(self, key):
+        if not hasattr(self.c, "exists"):
+            unsupported(an, "the async client has no exists (only exists_blocking)")
+        if not await self.c.exists(key, policy=self.rp):
+            raise RecordNotFound("exists answered no record")
+        return 1
+
+    async def touch(self, key):
+        await self.c.touch(key, policy=self.wp)
+        return 1
+
+    async def operate(self, key):
+        return self.operated((await self.c.operate(key, operations(), policy=self.wp)).bins)
+
+    async def delete(self, key):
+        if not await self.c.delete(key, policy=self.wp):
+            raise RecordNotFound("delete found no record")
+        return 1
+
+    async def batch_write(self, keys, bins_list):
+        return written(await self.c.batch_write(keys, bins_list, batch_policy=self.bp), batch_ok)
+
+    async def read_modify_write(self, key, bins):
+        await self.get(key)
+        return await self.put(key, bins)
 
     async def close(self):
         await self.c.close()

@@ -30,6 +30,9 @@ class Sync:
     def args_scan(self, _):
         return ()
 
+    args_exists = args_touch = args_operate = args_delete = args_read_modify_write = args_put
+    args_batch_write = args_batch_get
+
     def _wait(self):
         if self.delay and self.spin:
             # Busy for the delay (a test stub with a known CPU cost, not a measurement).
@@ -43,11 +46,13 @@ class Sync:
         self._wait()
         return 1
 
-    get = put
+    get = exists = touch = operate = delete = read_modify_write = put
 
     def batch_get(self, n):
         self._wait()
         return n
+
+    batch_write = batch_get
 
     def scan(self):
         self._wait()
@@ -73,11 +78,13 @@ class Async(Sync):
         await self._await()
         return 1
 
-    get = put
+    get = exists = touch = operate = delete = read_modify_write = put
 
     async def batch_get(self, n):
         await self._await()
         return n
+
+    batch_write = batch_get
 
     async def scan(self):
         await self._await()

@@ -7,8 +7,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import aerospike
+from aerospike_helpers.batch.records import BatchRecords, Write
+from aerospike_helpers.operations import operations
 
-from aerobench_shim import Adapter
+from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, written
+
+# operate: increment the counter bin, then read it back.
+OPERATE = [operations.increment(OPERATE_BIN, 1), operations.read(OPERATE_BIN)]
 
 
 class Sync(Adapter):
@@ -61,6 +66,36 @@ class Sync(Adapter):
     def scan(self):
         return len(self.checked_all(self.c.query(self.ns, self.set).results()))
 
+    def args_batch_write(self, j):
+        (records,) = Adapter.args_batch_write(self, j)
+        meta = self.meta or {}
+        return (BatchRecords([Write(k, [operations.write(n, v) for n, v in b.items()], meta=meta) for k, b in records]),)
+
+    def exists(self, key):
+        if self.c.exists(key)[1] is None:
+            raise RecordNotFound("exists answered no record")
+        return 1
+
+    def touch(self, key):
+        self.c.touch(key, val=self.ttl or 0)
+        return 1
+
+    def operate(self, key):
+        return self.operated(self.c.operate(key, OPERATE)[2])
+
+    def delete(self, key):
+        self.c.remove(key)
+        return 1
+
+    def batch_write(self, records):
+        res = self.c.batch_write(records)
+        return written(res.batch_records, lambda r: r.result == 0)
+
+    def read_modify_write(self, key, bins):
+        # Named on Sync: the executor column runs this very method on its threads.
+        Sync.get(self, key)
+        return Sync.put(self, key, bins)
+
     def close(self):
         self.c.close()
 
@@ -91,6 +126,24 @@ class Executor(Sync):
 
     async def scan(self):
         return await self.loop.run_in_executor(self.pool, Sync.scan, self)
+
+    async def exists(self, key):
+        return await self.loop.run_in_executor(self.pool, Sync.exists, self, key)
+
+    async def touch(self, key):
+        return await self.loop.run_in_executor(self.pool, Sync.touch, self, key)
+
+    async def operate(self, key):
+        return await self.loop.run_in_executor(self.pool, Sync.operate, self, key)
+
+    async def delete(self, key):
+        return await self.loop.run_in_executor(self.pool, Sync.delete, self, key)
+
+    async def batch_write(self, records):
+        return await self.loop.run_in_executor(self.pool, Sync.batch_write, self, records)
+
+    async def read_modify_write(self, key, bins):
+        return await self.loop.run_in_executor(self.pool, Sync.read_modify_write, self, key, bins)
 
     async def close(self):
         self.pool.shutdown(wait=True)

@@ -39,6 +39,34 @@ def bins_builder(w):
     return eval("lambda i: {" + ", ".join(parts) + "}", {"string_value": string_value})
 
 
+# The bin the operate phase increments and reads back (as OPERATE_BIN in Rust).
+OPERATE_BIN = "ops"
+
+
+class RecordNotFound(Exception):
+    """exists or delete found no record although aerobench wrote it."""
+
+
+def written(results, ok):
+    """Records a batch_write wrote: raises naming the first failure unless `ok(r)` holds for each."""
+    results = list(results)
+    bad = [r for r in results if not ok(r)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {len(results)} records not written")
+    return len(results)
+
+
+class Unsupported(Exception):
+    """An operation this client (at this version) does not have."""
+
+
+def unsupported(module, what):
+    """Raises Unsupported naming the client and its version."""
+    name = getattr(module, "__name__", str(module)).replace("_", "-")
+    version = getattr(module, "__version__", None) or module_source(module)[0]
+    raise Unsupported(f"not supported by {name} {version}: {what}")
+
+
 MISMATCH = "value mismatch (--verify): a value read differs from the value written"
 
 
@@ -130,6 +158,25 @@ class Adapter:
 
     def args_scan(self, _):
         return ()
+
+    # More operations (--ops): exists, touch, operate, delete, batch_write, and
+    # read_modify_write (--workload read-modify-write). An adapter names what its client has;
+    # one without an operation raises `unsupported` on every call, so the cell says why.
+    args_exists = args_touch = args_operate = args_delete = args_get
+    args_read_modify_write = args_put
+
+    def args_batch_write(self, j):
+        return ([(self.key(k), self.bins(k)) for k in batch_range(self.w, j)],)
+
+    def operated(self, bins):
+        """The counter an operate call read back: checked to be a positive int under --verify."""
+        value = bins.get(OPERATE_BIN) if isinstance(bins, dict) else None
+        # Clients that ask for every op's result get [None, n]: the increment's, then the read's.
+        if isinstance(value, list) and value:
+            value = value[-1]
+        if self.verify and not (isinstance(value, int) and value > 0):
+            raise Mismatch(MISMATCH)
+        return 1
 
     def describe_as(self, module):
         version, path = module_source(module)

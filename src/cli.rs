@@ -172,9 +172,10 @@ pub struct BenchArgs {
     /// with the same seed uses the same record for the same call.
     #[arg(long, value_name = "DISTRIBUTION", default_value = "sequential", value_parser = crate::keys::KeyDistribution::parse)]
     pub keys: crate::keys::KeyDistribution,
-    /// A read/update mix instead of --ops: read-only (gets), write-only (puts) or read-update:P
+    /// A read/update mix instead of --ops: read-only (gets), write-only (puts), read-update:P
     /// (one phase in which P% of the calls are gets and the rest puts, drawn with --seed; reads
-    /// and updates are reported as separate get and put cells).
+    /// and updates are reported as separate get and put cells) or read-modify-write (each call a
+    /// get then a put of the same record, timed as one: a read_modify_write cell).
     #[arg(long, value_name = "MIX", value_parser = crate::mix::WorkloadMix::parse, conflicts_with = "ops")]
     pub workload: Option<crate::mix::WorkloadMix>,
     /// Seed of the key distribution (--keys) and of a read/update mix (--workload).
@@ -202,7 +203,10 @@ pub struct BenchArgs {
     /// Prefix of every key aerobench writes.
     #[arg(long, default_value = "aerobench-")]
     pub key_prefix: String,
-    /// Operations to run, in order.
+    /// Operations to run, in order. Besides the default four: exists, touch, operate (increment
+    /// a counter bin `ops` and read it back), delete (records are written again, untimed, after
+    /// each delete phase) and batch_write (--batch-size records per call). A client without the
+    /// operation gets a cell whose calls failed with "not supported by <client> <version>".
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
     /// Columns to run (client and concurrency model), from: wire, rust-sync, rust-async,

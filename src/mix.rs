@@ -22,6 +22,9 @@ pub enum WorkloadMix {
     WriteOnly,
     /// `reads` percent of the calls are gets, the rest puts, in one phase.
     ReadUpdate { reads: u8 },
+    /// Each call reads a record and writes it back (a get then a put of the same key), timed as
+    /// one call: YCSB's workload F.
+    ReadModifyWrite,
 }
 
 impl WorkloadMix {
@@ -30,10 +33,11 @@ impl WorkloadMix {
         match text.trim() {
             "read-only" => Ok(WorkloadMix::ReadOnly),
             "write-only" => Ok(WorkloadMix::WriteOnly),
+            "read-modify-write" => Ok(WorkloadMix::ReadModifyWrite),
             other => match other.strip_prefix("read-update:").map(|p| p.trim_end_matches('%').parse::<u8>()) {
                 Some(Ok(reads)) if (1..=99).contains(&reads) => Ok(WorkloadMix::ReadUpdate { reads }),
                 _ => Err(format!(
-                    "unknown workload {text:?}; use read-only, write-only or read-update:P (P% reads, 1 to 99), e.g. \
+                    "unknown workload {text:?}; use read-only, write-only, read-modify-write or read-update:P (P% reads, 1 to 99), e.g. \
                      read-update:80"
                 )),
             },
@@ -46,6 +50,7 @@ impl WorkloadMix {
             WorkloadMix::ReadOnly => vec![Operation::Get],
             WorkloadMix::WriteOnly => vec![Operation::Put],
             WorkloadMix::ReadUpdate { .. } => vec![Operation::Get],
+            WorkloadMix::ReadModifyWrite => vec![Operation::ReadModifyWrite],
         }
     }
 
@@ -62,6 +67,7 @@ impl WorkloadMix {
             WorkloadMix::ReadOnly => "read-only".into(),
             WorkloadMix::WriteOnly => "write-only".into(),
             WorkloadMix::ReadUpdate { reads } => format!("read-update:{reads}"),
+            WorkloadMix::ReadModifyWrite => "read-modify-write".into(),
         }
     }
 }
@@ -84,6 +90,9 @@ mod tests {
     #[test]
     fn parses_the_mixes() {
         assert_eq!(WorkloadMix::parse("read-update:80"), Ok(WorkloadMix::ReadUpdate { reads: 80 }));
+        assert_eq!(WorkloadMix::parse("read-modify-write"), Ok(WorkloadMix::ReadModifyWrite));
+        assert_eq!(WorkloadMix::ReadModifyWrite.ops(), vec![Operation::ReadModifyWrite]);
+        assert_eq!(WorkloadMix::ReadModifyWrite.update_share(), None);
         assert_eq!(WorkloadMix::parse("read-only").unwrap().ops(), [Operation::Get]);
         assert_eq!(WorkloadMix::parse("write-only").unwrap().ops(), [Operation::Put]);
         assert_eq!(WorkloadMix::parse("read-update:80").unwrap().update_share(), Some(0.2));

@@ -220,6 +220,15 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                         slot.lane = None;
                     }
                 }
+                // A delete phase leaves records missing that later phases and rounds read: they
+                // are written again, untimed, as before the first round.
+                if op == Operation::Delete
+                    && reads_records
+                    && plan.prewrite
+                    && let Err(e) = preload(plan, target, &runtime, false)
+                {
+                    warnings.push(format!("writing the records again after a delete phase failed: {e:#}"));
+                }
             }
         }
         if slots.iter().all(|s| s.lane.is_none()) {

@@ -20,7 +20,25 @@ pub enum Operation {
     BatchGet,
     /// Read the whole set, one call per scan.
     Scan,
+    /// Ask whether each record exists (no bins read), one call each.
+    Exists,
+    /// Reset each record's time to live, one call each.
+    Touch,
+    /// One operate call per record: increment a counter bin (`ops`) and read it back.
+    Operate,
+    /// Delete each record, one call each (aerobench writes them again, untimed, after the phase).
+    Delete,
+    /// Write the records in batches of `batch_size`, one call per batch.
+    #[value(name = "batch_write")]
+    BatchWrite,
+    /// A get then a put of the same record in one call (YCSB workload F); chosen with
+    /// `--workload read-modify-write`.
+    #[value(name = "read_modify_write")]
+    ReadModifyWrite,
 }
+
+/// The bin the operate phase increments (no record layout uses this name).
+pub const OPERATE_BIN: &str = "ops";
 
 impl Operation {
     pub fn name(self) -> &'static str {
@@ -29,12 +47,18 @@ impl Operation {
             Operation::Get => "get",
             Operation::BatchGet => "batch_get",
             Operation::Scan => "scan",
+            Operation::Exists => "exists",
+            Operation::Touch => "touch",
+            Operation::Operate => "operate",
+            Operation::Delete => "delete",
+            Operation::BatchWrite => "batch_write",
+            Operation::ReadModifyWrite => "read_modify_write",
         }
     }
 
     /// Operations whose calls move several records, reported with records/s too.
     pub fn moves_many_records(self) -> bool {
-        matches!(self, Operation::BatchGet | Operation::Scan)
+        matches!(self, Operation::BatchGet | Operation::Scan | Operation::BatchWrite)
     }
 }
 
@@ -182,9 +206,9 @@ impl Workload {
     /// Calls in a measured phase of `op`.
     pub fn calls(&self, op: Operation) -> u64 {
         match op {
-            Operation::Put | Operation::Get => self.count,
-            Operation::BatchGet => self.count.div_ceil(self.batch_size as u64),
+            Operation::BatchGet | Operation::BatchWrite => self.count.div_ceil(self.batch_size as u64),
             Operation::Scan => self.scans,
+            _ => self.count,
         }
     }
 
@@ -194,9 +218,11 @@ impl Workload {
             return 0;
         }
         match op {
-            Operation::Put | Operation::Get => self.warmup.min(self.count),
-            Operation::BatchGet => self.warmup.div_ceil(self.batch_size as u64).min(self.calls(op)),
+            Operation::BatchGet | Operation::BatchWrite => {
+                self.warmup.div_ceil(self.batch_size as u64).min(self.calls(op))
+            }
             Operation::Scan => 1,
+            _ => self.warmup.min(self.count),
         }
     }
 

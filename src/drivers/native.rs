@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aerospike::{
-    BatchOperation, BatchPolicy, BatchReadPolicy, Bin, Bins, Client, ClientPolicy, Concurrency, Error, Key,
-    PartitionFilter, QueryPolicy, ReadPolicy, Statement, Value, WritePolicy,
+    BatchOperation, BatchPolicy, BatchReadPolicy, BatchWritePolicy, Bin, Bins, Client, ClientPolicy, Concurrency,
+    Error, Key, PartitionFilter, QueryPolicy, ReadPolicy, Statement, Value, WritePolicy,
 };
 use anyhow::Context as _;
 use futures::StreamExt as _;
@@ -26,6 +26,7 @@ struct Shared {
     read: ReadPolicy,
     batch: BatchPolicy,
     batch_read: BatchReadPolicy,
+    batch_write: BatchWritePolicy,
     query: QueryPolicy,
     /// `--verify`: reads compare what they got with what was written.
     verify: bool,
@@ -128,6 +129,7 @@ impl NativeDriver {
             policies,
             error: None,
         };
+        let batch_write = BatchWritePolicy { expiration: write.expiration.clone(), ..BatchWritePolicy::default() };
         let shared = Shared {
             client,
             workload: workload.clone(),
@@ -135,6 +137,7 @@ impl NativeDriver {
             read,
             batch,
             batch_read: BatchReadPolicy::default(),
+            batch_write,
             query,
             verify: config.verify,
         };
@@ -187,14 +190,22 @@ enum Prepared {
     Get(Key, u64),
     Batch(Vec<BatchOperation>, u64),
     Scan(Statement),
+    Exists(Key),
+    Touch(Key),
+    Operate(Key),
+    Delete(Key),
+    BatchWrite(Vec<BatchOperation>),
+    ReadModifyWrite(Key, Vec<Bin>, u64),
+}
+
+fn bins(s: &Shared, i: u64) -> Vec<Bin> {
+    s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect()
 }
 
 fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
     let (op, i) = crate::mix::split(op, i);
     Ok(match op {
-        Operation::Put => {
-            Prepared::Put(key(s, i)?, s.workload.values(i).into_iter().map(|(n, v)| Bin::new(n, value(v))).collect())
-        }
+        Operation::Put => Prepared::Put(key(s, i)?, bins(s, i)),
         Operation::Get => Prepared::Get(key(s, i)?, i),
         Operation::BatchGet => Prepared::Batch(
             s.workload
@@ -206,6 +217,20 @@ fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
         Operation::Scan => {
             Prepared::Scan(Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All))
         }
+        Operation::Exists => Prepared::Exists(key(s, i)?),
+        Operation::Touch => Prepared::Touch(key(s, i)?),
+        Operation::Operate => Prepared::Operate(key(s, i)?),
+        Operation::Delete => Prepared::Delete(key(s, i)?),
+        Operation::BatchWrite => Prepared::BatchWrite(
+            s.workload
+                .batch_range(i)
+                .map(|k| {
+                    let ops: Vec<_> = bins(s, k).iter().map(aerospike::operations::put).collect();
+                    Ok(BatchOperation::write(&s.batch_write, key(s, k)?, ops))
+                })
+                .collect::<Result<_, CallError>>()?,
+        ),
+        Operation::ReadModifyWrite => Prepared::ReadModifyWrite(key(s, i)?, bins(s, i), i),
     })
 }
 
@@ -266,6 +291,57 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
                 return Err(e);
             }
             Ok(n)
+        }
+        Prepared::Exists(key) => {
+            if s.client.exists(&s.read, &key).await.map_err(err)? {
+                Ok(1)
+            } else {
+                Err(CallError::new(super::call_reason("KeyNotFoundError", Some(2), "exists answered false")))
+            }
+        }
+        Prepared::Touch(key) => {
+            s.client.touch(&s.write, &key).await.map_err(err)?;
+            Ok(1)
+        }
+        Prepared::Operate(key) => {
+            let counter = Bin::new(crate::workload::OPERATE_BIN, Value::Int(1));
+            let ops =
+                [aerospike::operations::add(&counter), aerospike::operations::get_bin(crate::workload::OPERATE_BIN)];
+            let record = s.client.operate(&s.write, &key, &ops).await.map_err(err)?;
+            // Asked for every op's result, the crate reads a multi-result [nil, n]: the increment's, then the read's.
+            let counter = match record.bins.get(crate::workload::OPERATE_BIN) {
+                Some(Value::MultiResult(results) | Value::List(results)) => results.last(),
+                other => other,
+            };
+            if s.verify && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
+                return Err(CallError::new(crate::verify::MISMATCH));
+            }
+            Ok(1)
+        }
+        Prepared::Delete(key) => {
+            if s.client.delete(&s.write, &key).await.map_err(err)? {
+                Ok(1)
+            } else {
+                Err(CallError::new(super::call_reason("KeyNotFoundError", Some(2), "delete found no record")))
+            }
+        }
+        Prepared::BatchWrite(mut ops) => {
+            s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
+            let written = ops.iter().filter(|o| o.result_code() == Some(aerospike::ResultCode::Ok)).count();
+            if written < ops.len() {
+                let first = ops.iter().find_map(|o| o.result_code().filter(|rc| *rc != aerospike::ResultCode::Ok));
+                let what = format!("{} of {} records not written ({first:?})", ops.len() - written, ops.len());
+                return Err(CallError::new(super::call_reason("BatchWrite", None, &what)));
+            }
+            Ok(written as u64)
+        }
+        Prepared::ReadModifyWrite(key, bins, i) => {
+            let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
+            if s.verify {
+                verify(&s.workload, Some(i), &record)?;
+            }
+            s.client.put(&s.write, &key, &bins).await.map_err(err)?;
+            Ok(1)
         }
     }
 }

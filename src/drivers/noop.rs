@@ -81,7 +81,7 @@ impl NoopDriver {
 
 fn records(workload: Option<&Workload>, op: Operation, i: u64) -> u64 {
     match (workload, op) {
-        (Some(w), Operation::BatchGet) => {
+        (Some(w), Operation::BatchGet | Operation::BatchWrite) => {
             let r = w.batch_range(i);
             r.end.saturating_sub(r.start)
         }

@@ -69,15 +69,28 @@ struct Requests {
     task_at: usize,
 }
 
-/// Where `op`'s requests sit in [`WireDriver::requests`].
+/// Where `op`'s requests sit in [`WireDriver::requests`] (the operations the floor encodes).
 fn slot(op: Operation) -> usize {
     match op {
         Operation::Put => 0,
         Operation::Get => 1,
         Operation::BatchGet => 2,
-        Operation::Scan => 3,
+        Operation::Exists => 4,
+        Operation::Touch => 5,
+        Operation::Delete => 6,
+        Operation::Operate => 7,
+        _ => 3,
     }
 }
+
+/// Whether the floor has pre-encoded requests for `op` (a read-modify-write sends the get's
+/// request, then the put's); batch_write's cells say the floor lacks it.
+fn encodes(op: Operation) -> bool {
+    op != Operation::BatchWrite
+}
+
+/// Why a call of an operation the floor does not encode fails.
+const NOT_ENCODED: &str = "not supported by the wire floor: it does not encode batch writes";
 
 impl Requests {
     fn get(&self, i: u64) -> &[u8] {
@@ -98,7 +111,7 @@ pub struct WireDriver {
     encoder: Encoder,
     workload: Workload,
     /// By operation, at [`slot`].
-    requests: [Requests; 4],
+    requests: [Requests; 8],
     /// Reply bodies are read into this, reused from call to call.
     body: Vec<u8>,
     next_task_id: u64,
@@ -159,7 +172,7 @@ impl WireDriver {
             body: Vec::new(),
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
         };
-        for &op in ops {
+        for &op in ops.iter().filter(|op| encodes(**op) && **op != Operation::ReadModifyWrite) {
             driver.prepare(op, workload.calls(op));
         }
         Ok(driver)
@@ -170,11 +183,14 @@ impl WireDriver {
         let Some(ttl) = ttl else { return self };
         self.encoder.record_ttl = ttl;
         self.column.policies.insert("ttl_secs".into(), ttl.to_string());
-        let r = &mut self.requests[slot(Operation::Put)];
-        r.bytes.clear();
-        r.ends.clear();
-        if ops.contains(&Operation::Put) {
-            self.prepare(Operation::Put, self.workload.calls(Operation::Put));
+        // Puts and touches carry the time to live: encoded again.
+        for op in [Operation::Put, Operation::Touch] {
+            let r = &mut self.requests[slot(op)];
+            r.bytes.clear();
+            r.ends.clear();
+            if ops.contains(&op) {
+                self.prepare(op, self.workload.calls(op));
+            }
         }
         self
     }
@@ -198,6 +214,13 @@ impl WireDriver {
                     e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
                 }
                 Operation::Scan => r.task_at = e.scan(&mut r.bytes, 0),
+                Operation::Exists => e.exists(&mut r.bytes, &w.key(i)),
+                Operation::Touch => e.touch(&mut r.bytes, &w.key(i)),
+                Operation::Delete => e.delete(&mut r.bytes, &w.key(i)),
+                Operation::Operate => e.increment_and_read(&mut r.bytes, &w.key(i), crate::workload::OPERATE_BIN),
+                Operation::BatchWrite | Operation::ReadModifyWrite => {
+                    unreachable!("the floor encodes no request of its own for {}", op.name())
+                }
             }
             r.ends.push(r.bytes.len());
         }
@@ -265,7 +288,8 @@ fn exchange(
 ) -> Result<u64, Failure> {
     stream.get_mut().write_all(request)?;
     match op {
-        Operation::Put | Operation::Get => {
+        Operation::BatchGet | Operation::Scan => read_stream(stream, op, body),
+        _ => {
             read_frame(stream, body)?;
             if body.len() < 22 || body[0] != 22 {
                 return Err(Failure::Protocol("reply shorter than its 22-byte message header"));
@@ -275,7 +299,6 @@ fn exchange(
                 rc => Err(Failure::server(rc)),
             }
         }
-        Operation::BatchGet | Operation::Scan => read_stream(stream, op, body),
     }
 }
 
@@ -366,10 +389,24 @@ impl Driver for WireDriver {
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op;
+        if !encodes(op) {
+            run_blocking(&state, Ok, |_| Err(CallError::new(NOT_ENCODED)));
+            return Ok(());
+        }
         // Already done at connect, unless a phase uses more distinct indices than measured ones.
-        self.prepare(op, phase.space);
-        if phase.updates.is_some() {
+        if op != Operation::ReadModifyWrite {
+            self.prepare(op, phase.space);
+        }
+        if phase.updates.is_some() || op == Operation::ReadModifyWrite {
             self.prepare(Operation::Put, phase.space);
+        }
+        if op == Operation::ReadModifyWrite {
+            self.prepare(Operation::Get, phase.space);
+            run_blocking(&state, Ok, |i| {
+                self.call(Operation::Get, i)?;
+                self.call(Operation::Put, i)
+            });
+            return Ok(());
         }
         run_blocking(&state, Ok, |i| {
             let (op, i) = crate::mix::split(op, i);

@@ -15,7 +15,9 @@ const MSG_HEADER_LEN: u8 = 22;
 const INFO1_READ: u8 = 0x01;
 const INFO1_GET_ALL: u8 = 0x02;
 const INFO1_BATCH: u8 = 0x08;
+const INFO1_NOBINDATA: u8 = 0x20;
 const INFO2_WRITE: u8 = 0x01;
+const INFO2_DELETE: u8 = 0x02;
 const INFO3_PARTITION_DONE: u8 = 0x04;
 
 const FIELD_NAMESPACE: u8 = 0;
@@ -26,7 +28,10 @@ const FIELD_SOCKET_TIMEOUT: u8 = 9;
 const FIELD_PID_ARRAY: u8 = 11;
 const FIELD_BATCH_INDEX: u8 = 41;
 
+const OP_READ: u8 = 1;
 const OP_WRITE: u8 = 2;
+const OP_INCR: u8 = 5;
+const OP_TOUCH: u8 = 11;
 
 const PARTICLE_INTEGER: u8 = 1;
 const PARTICLE_DOUBLE: u8 = 2;
@@ -109,6 +114,14 @@ fn field(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// An op with its raw particle bytes (op type, particle type, bin name, value).
+fn raw_op(out: &mut Vec<u8>, op: u8, particle: u8, name: &str, value: &[u8]) {
+    out.extend_from_slice(&((4 + name.len() + value.len()) as u32).to_be_bytes());
+    out.extend_from_slice(&[op, particle, 0, name.len() as u8]);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(value);
+}
+
 fn write_op(out: &mut Vec<u8>, name: &str, value: &BinValue) {
     let (particle, bytes): (u8, std::borrow::Cow<'_, [u8]>) = match value {
         BinValue::Int(i) => (PARTICLE_INTEGER, i.to_be_bytes().to_vec().into()),
@@ -165,6 +178,48 @@ impl Encoder {
         header(out, h);
         self.record_fields(out, key);
         finish(out, start);
+    }
+
+    /// A single-record request with these info bits and ops (each written by `ops`).
+    fn single(&self, out: &mut Vec<u8>, key: &str, info: [u8; 2], n_ops: u16, ops: impl FnOnce(&mut Vec<u8>)) {
+        let start = begin(out);
+        let writes = info[1] & INFO2_WRITE != 0;
+        let h = Header {
+            info1: info[0],
+            info2: info[1],
+            info3: 0,
+            record_ttl: if writes { self.record_ttl } else { 0 },
+            transaction_ttl: self.timeout_ms,
+            n_fields: 3,
+            n_ops,
+        };
+        header(out, h);
+        self.record_fields(out, key);
+        ops(out);
+        finish(out, start);
+    }
+
+    /// An exists: info1 READ | NOBINDATA, no ops (the reply carries no bins).
+    pub fn exists(&self, out: &mut Vec<u8>, key: &str) {
+        self.single(out, key, [INFO1_READ | INFO1_NOBINDATA, 0], 0, |_| {});
+    }
+
+    /// A touch: info2 WRITE and one TOUCH op (the record's time to live reset).
+    pub fn touch(&self, out: &mut Vec<u8>, key: &str) {
+        self.single(out, key, [0, INFO2_WRITE], 1, |out| raw_op(out, OP_TOUCH, 0, "", &[]));
+    }
+
+    /// A delete: info2 WRITE | DELETE, no ops.
+    pub fn delete(&self, out: &mut Vec<u8>, key: &str) {
+        self.single(out, key, [0, INFO2_WRITE | INFO2_DELETE], 0, |_| {});
+    }
+
+    /// An operate: increment `bin` by one, then read it back (info1 READ, info2 WRITE).
+    pub fn increment_and_read(&self, out: &mut Vec<u8>, key: &str, bin: &str) {
+        self.single(out, key, [INFO1_READ, INFO2_WRITE], 2, |out| {
+            raw_op(out, OP_INCR, PARTICLE_INTEGER, bin, &1i64.to_be_bytes());
+            raw_op(out, OP_READ, 0, bin, &[]);
+        });
     }
 
     /// A batch read of all bins of `keys` (§5.1): one full row, then REPEAT rows; row indices
@@ -289,6 +344,30 @@ mod tests {
         assert_eq!(m.header.transaction_ttl, 250);
         assert_eq!(m.fields.get(f::DIGEST), Some(&digest("s", "k1")[..]));
         assert!(m.ops.is_empty());
+    }
+
+    #[test]
+    fn exists_touch_delete_and_operate_parse_back() {
+        let e = encoder();
+        let mut out = Vec::new();
+        e.exists(&mut out, "k1");
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!((m.header.info1, m.header.info2), (info1::READ | info1::NOBINDATA, 0));
+        assert!(m.ops.is_empty());
+        let mut out = Vec::new();
+        e.touch(&mut out, "k1");
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!((m.header.info2, m.ops.len(), m.ops[0].op), (info2::WRITE, 1, crate::server::message::op::TOUCH));
+        let mut out = Vec::new();
+        e.delete(&mut out, "k1");
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!(m.header.info2, info2::WRITE | info2::DELETE);
+        let mut out = Vec::new();
+        e.increment_and_read(&mut out, "k1", "ops");
+        let m = Message::parse(body(&out)).unwrap();
+        let ops: Vec<_> = m.ops.iter().map(|o| (o.op, o.name, o.value)).collect();
+        use crate::server::message::op;
+        assert_eq!(ops, [(op::INCR, &b"ops"[..], &1i64.to_be_bytes()[..]), (op::READ, &b"ops"[..], &[][..])]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
 fn title(report: &RunReport, op: &str) -> String {
     let w = &report.workload;
     let calls = match op {
-        "batch_get" => {
+        "batch_get" | "batch_write" => {
             format!("{} calls of {} keys", thousands(w.count.div_ceil(u64::from(w.batch_size.max(1)))), w.batch_size)
         }
         "scan" => format!("{} scans of the {} records", thousands(w.scans), thousands(w.count)),

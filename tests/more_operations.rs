@@ -1,0 +1,84 @@
+//! More operations end to end (`--ops exists,touch,operate,delete,batch_write` and `--workload
+//! read-modify-write`): every client that has an operation makes its calls against the built-in
+//! server without an error, with `--verify` on, over two rounds (so a delete phase's records are
+//! back for the phases and round after it); a client without one gets a cell whose calls failed
+//! with "not supported by ...".
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::{cache_dir, run_with_timeout};
+
+const COLUMNS: [&str; 9] = [
+    "wire",
+    "rust-sync",
+    "rust-async",
+    "aerospike-py-sync",
+    "aerospike-py-async",
+    "official-c",
+    "official-c-executor",
+    "aerospike-native-sync",
+    "aerospike-native-async",
+];
+
+fn run(args: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--format", "json", "--quiet", "--builtin-server", "--verify", "--count", "120", "--batch-size", "40"])
+        .args(["--concurrency", "4", "--warmup", "10", "--clients", &COLUMNS.join(",")])
+        .args(args);
+    cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+    cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT");
+    let out = run_with_timeout(cmd, Duration::from_secs(180));
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()))
+}
+
+fn cell<'a>(doc: &'a Value, column: &str, op: &str) -> &'a Value {
+    doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == column && c["operation"] == op)
+        .unwrap_or_else(|| panic!("no {column} {op} cell"))
+}
+
+#[test]
+fn every_client_that_has_an_operation_makes_its_calls_and_the_others_say_why_not() {
+    let ops = ["delete", "exists", "touch", "operate", "batch_write", "get"];
+    let doc = run(&["--rounds", "2", "--ops", &ops.join(",")]);
+    for column in COLUMNS {
+        for op in ops {
+            let c = cell(&doc, column, op);
+            let calls = if op == "batch_write" { 6 } else { 240 };
+            // Every client here has every operation but the floor, which encodes no batch write.
+            if column == "wire" && op == "batch_write" {
+                assert_eq!(c["errors"].as_u64(), Some(calls), "{column} {op}: {c:#}");
+                let reasons = c["errors_by_reason"].as_object().unwrap();
+                assert!(reasons.keys().all(|r| r.contains("not supported by")), "{column} {op}: {reasons:?}");
+                continue;
+            }
+            // No call failed: each delete found its record (written again after the warm-up's
+            // and round 1's deletes), each exists found one, --verify passed every read.
+            assert_eq!((c["count"].as_u64(), c["errors"].as_u64()), (Some(calls), Some(0)), "{column} {op}: {c:#}");
+            if op == "batch_write" {
+                assert_eq!(c["records"].as_u64(), Some(240), "{column} {op}: {c:#}");
+            }
+        }
+    }
+    assert_eq!(doc["workload"]["operations"], serde_json::json!(ops));
+}
+
+#[test]
+fn read_modify_write_is_one_cell_per_client() {
+    let doc = run(&["--rounds", "1", "--workload", "read-modify-write"]);
+    assert_eq!(doc["workload"]["mix"], "read-modify-write");
+    assert_eq!(doc["workload"]["operations"], serde_json::json!(["read_modify_write"]));
+    for column in COLUMNS {
+        let c = cell(&doc, column, "read_modify_write");
+        assert_eq!((c["count"].as_u64(), c["errors"].as_u64()), (Some(120), Some(0)), "{column}: {c:#}");
+    }
+    assert_eq!(doc["cells"].as_array().unwrap().len(), COLUMNS.len(), "only read_modify_write cells");
+}
