@@ -181,8 +181,8 @@ pub struct BenchArgs {
     /// Seed of the key distribution (--keys) and of a read/update mix (--workload).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Put and get calls draw their records from the first N of the --count records written
-    /// (default: all of them).
+    /// Put, get, exists, touch, operate and read-modify-write calls draw their records from the
+    /// first N of the --count records written (default: all of them).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub key_space: Option<u64>,
     /// Operations in flight at once for the concurrent columns.

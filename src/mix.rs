@@ -37,8 +37,8 @@ impl WorkloadMix {
             other => match other.strip_prefix("read-update:").map(|p| p.trim_end_matches('%').parse::<u8>()) {
                 Some(Ok(reads)) if (1..=99).contains(&reads) => Ok(WorkloadMix::ReadUpdate { reads }),
                 _ => Err(format!(
-                    "unknown workload {text:?}; use read-only, write-only, read-modify-write or read-update:P (P% reads, 1 to 99), e.g. \
-                     read-update:80"
+                    "unknown workload {text:?}; use read-only, write-only, read-modify-write or read-update:P (P% \
+                     reads, 1 to 99), e.g. read-update:80"
                 )),
             },
         }

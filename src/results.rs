@@ -99,7 +99,8 @@ pub struct Workload {
     pub namespace: String,
     pub set: String,
     pub key_prefix: String,
-    /// Operations in the order they ran, e.g. `["put", "get", "batch_get", "scan"]`.
+    /// Operations in the order they ran, e.g. `["put", "get", "batch_get", "scan"]` (also
+    /// `exists`, `touch`, `operate`, `delete`, `batch_write`, `read_modify_write`).
     pub operations: Vec<String>,
     /// Human description of each bin written, e.g. `i: int`, `s: string(32)`.
     pub bins: Vec<String>,
@@ -132,19 +133,21 @@ pub struct Workload {
     /// Calls per second each column was asked to make in an open loop; null in a closed loop.
     #[serde(default)]
     pub rate_per_column: Option<f64>,
-    /// How put and get calls chose their records: `sequential`, `uniform`, `zipfian:THETA` or
-    /// `hotspot:X/Y` (X% of calls to Y% of the records).
+    /// How put, get (and exists, touch, operate, read_modify_write) calls chose their records:
+    /// `sequential`, `uniform`, `zipfian:THETA` or `hotspot:X/Y` (X% of calls to Y% of the
+    /// records).
     #[serde(default = "sequential")]
     pub keys: String,
     /// Seed the key distribution was drawn with.
     #[serde(default)]
     pub seed: u64,
-    /// Records put and get calls drew from (the first `key_space` of `count`).
+    /// Records put, get (and exists, touch, operate, read_modify_write) calls drew from (the
+    /// first `key_space` of `count`).
     #[serde(default)]
     pub key_space: u64,
     /// The read/update mix asked for (`--workload`): `read-only`, `write-only` or `read-update:P`
-    /// (P% of a get phase's calls were gets, the rest puts, reported as the get and put cells);
-    /// null when none was.
+    /// (P% of a get phase's calls were gets, the rest puts, reported as the get and put cells)
+    /// or `read-modify-write` (the read_modify_write cells); null when none was.
     #[serde(default)]
     pub mix: Option<String>,
 }

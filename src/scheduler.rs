@@ -163,7 +163,19 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                 };
                 // Measured phases run at the rate asked for; the warm-up stays a closed loop.
                 phase.rate = plan.rate.filter(|_| round > 0);
-                if round > 0 && matches!(op, Operation::Put | Operation::Get) {
+                // Single-record calls that leave the record in place follow the key distribution;
+                // deletes go through the records in order, each once.
+                if round > 0
+                    && matches!(
+                        op,
+                        Operation::Put
+                            | Operation::Get
+                            | Operation::Exists
+                            | Operation::Touch
+                            | Operation::Operate
+                            | Operation::ReadModifyWrite
+                    )
+                {
                     phase.keys = plan.keys;
                     phase.space = phase.space.min(plan.key_space);
                 }

@@ -129,7 +129,7 @@ impl NativeDriver {
             policies,
             error: None,
         };
-        let batch_write = BatchWritePolicy { expiration: write.expiration.clone(), ..BatchWritePolicy::default() };
+        let batch_write = BatchWritePolicy { expiration: write.expiration, ..BatchWritePolicy::default() };
         let shared = Shared {
             client,
             workload: workload.clone(),
