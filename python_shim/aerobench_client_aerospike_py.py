@@ -2,13 +2,18 @@
 
 import aerospike_py
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, written
+from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
 
-# operate: increment the counter bin, then read it back.
-OPERATE = [
-    {"op": aerospike_py.OPERATOR_INCR, "bin": OPERATE_BIN, "val": 1},
-    {"op": aerospike_py.OPERATOR_READ, "bin": OPERATE_BIN, "val": None},
-]
+
+def operate_ops():
+    """operate: increment the counter bin, then read it back (looked up when first used, so a
+    version without these constants still runs every other operation)."""
+    if not hasattr(aerospike_py, "OPERATOR_INCR") or not hasattr(aerospike_py, "OPERATOR_READ"):
+        unsupported(aerospike_py, "no OPERATOR_INCR/OPERATOR_READ")
+    return [
+        {"op": aerospike_py.OPERATOR_INCR, "bin": OPERATE_BIN, "val": 1},
+        {"op": aerospike_py.OPERATOR_READ, "bin": OPERATE_BIN, "val": None},
+    ]
 
 
 def bins_of(rec):
@@ -57,6 +62,9 @@ class _Common(Adapter):
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))
 
+    def args_operate(self, i):
+        return (self.key(i), operate_ops())
+
     def describe(self):
         return self.describe_as(aerospike_py)
 
@@ -87,8 +95,8 @@ class Sync(_Common):
         self.c.touch(key, val=self.ttl or 0, policy=self.policy)
         return 1
 
-    def operate(self, key):
-        return self.operated(bins_of(self.c.operate(key, OPERATE, policy=self.policy)))
+    def operate(self, key, ops):
+        return self.operated(bins_of(self.c.operate(key, ops, policy=self.policy)))
 
     def delete(self, key):
         self.c.remove(key, policy=self.policy)
@@ -134,8 +142,8 @@ class Async(_Common):
         await self.c.touch(key, val=self.ttl or 0, policy=self.policy)
         return 1
 
-    async def operate(self, key):
-        return self.operated(bins_of(await self.c.operate(key, OPERATE, policy=self.policy)))
+    async def operate(self, key, ops):
+        return self.operated(bins_of(await self.c.operate(key, ops, policy=self.policy)))
 
     async def delete(self, key):
         await self.c.remove(key, policy=self.policy)

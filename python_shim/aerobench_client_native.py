@@ -47,6 +47,9 @@ class _Common(Adapter):
     def key(self, i):
         return an.Key(self.ns, self.set, self.prefix + str(i))
 
+    def args_operate(self, i):
+        return (self.key(i), operations())
+
     def args_batch_write(self, j):
         (records,) = Adapter.args_batch_write(self, j)
         return ([k for k, _ in records], [b for _, b in records])
@@ -89,8 +92,8 @@ class Sync(_Common):
         self.c.touch_blocking(key, policy=self.wp)
         return 1
 
-    def operate(self, key):
-        return self.operated(self.c.operate_blocking(key, operations(), policy=self.wp).bins)
+    def operate(self, key, ops):
+        return self.operated(self.c.operate_blocking(key, ops, policy=self.wp).bins)
 
     def delete(self, key):
         if not self.c.delete_blocking(key, policy=self.wp):
@@ -145,8 +148,8 @@ class Async(_Common):
         await self.c.touch(key, policy=self.wp)
         return 1
 
-    async def operate(self, key):
-        return self.operated((await self.c.operate(key, operations(), policy=self.wp)).bins)
+    async def operate(self, key, ops):
+        return self.operated((await self.c.operate(key, ops, policy=self.wp)).bins)
 
     async def delete(self, key):
         if not await self.c.delete(key, policy=self.wp):

@@ -7,13 +7,19 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import aerospike
-from aerospike_helpers.batch.records import BatchRecords, Write
-from aerospike_helpers.operations import operations
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, written
+from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, unsupported, written
 
-# operate: increment the counter bin, then read it back.
-OPERATE = [operations.increment(OPERATE_BIN, 1), operations.read(OPERATE_BIN)]
+
+def helpers():
+    """aerospike_helpers' operations and batch records, imported when first used (a build
+    without them still runs every other operation)."""
+    try:
+        from aerospike_helpers.batch.records import BatchRecords, Write
+        from aerospike_helpers.operations import operations
+    except ImportError as e:
+        unsupported(aerospike, f"no aerospike_helpers ({e})")
+    return operations, BatchRecords, Write
 
 
 class Sync(Adapter):
@@ -68,8 +74,13 @@ class Sync(Adapter):
 
     def args_batch_write(self, j):
         (records,) = Adapter.args_batch_write(self, j)
+        operations, BatchRecords, Write = helpers()
         meta = self.meta or {}
         return (BatchRecords([Write(k, [operations.write(n, v) for n, v in b.items()], meta=meta) for k, b in records]),)
+
+    def args_operate(self, i):
+        operations = helpers()[0]
+        return (self.key(i), [operations.increment(OPERATE_BIN, 1), operations.read(OPERATE_BIN)])
 
     def exists(self, key):
         if self.c.exists(key)[1] is None:
@@ -80,8 +91,8 @@ class Sync(Adapter):
         self.c.touch(key, val=self.ttl or 0)
         return 1
 
-    def operate(self, key):
-        return self.operated(self.c.operate(key, OPERATE)[2])
+    def operate(self, key, ops):
+        return self.operated(self.c.operate(key, ops)[2])
 
     def delete(self, key):
         self.c.remove(key)
@@ -133,8 +144,8 @@ class Executor(Sync):
     async def touch(self, key):
         return await self.loop.run_in_executor(self.pool, Sync.touch, self, key)
 
-    async def operate(self, key):
-        return await self.loop.run_in_executor(self.pool, Sync.operate, self, key)
+    async def operate(self, key, ops):
+        return await self.loop.run_in_executor(self.pool, Sync.operate, self, key, ops)
 
     async def delete(self, key):
         return await self.loop.run_in_executor(self.pool, Sync.delete, self, key)
