@@ -283,6 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn the_other_operations_call_once_per_record_or_per_batch() {
+        let w = workload(1005, 100);
+        for op in
+            [Operation::Exists, Operation::Touch, Operation::Operate, Operation::Delete, Operation::ReadModifyWrite]
+        {
+            assert_eq!((w.calls(op), w.warmup_calls(op)), (1005, 100), "{}", op.name());
+            assert!(!op.moves_many_records());
+        }
+        assert_eq!((w.calls(Operation::BatchWrite), w.warmup_calls(Operation::BatchWrite)), (11, 1));
+        assert!(Operation::BatchWrite.moves_many_records());
+        // No record layout names the operate counter's bin.
+        for kind in [BinType::Mixed, BinType::Int, BinType::Float, BinType::String] {
+            assert!(Workload::bins_of(kind, 50, 8).iter().all(|b| b.name() != OPERATE_BIN));
+        }
+    }
+
+    #[test]
     fn values_have_the_requested_shape() {
         let w = workload(10, 10);
         assert_eq!(w.key(7), "ab-7");
