@@ -182,6 +182,11 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                 if round > 0 && op == Operation::Get {
                     phase.updates = plan.updates();
                 }
+                // A record is deleted once: a delete phase stops when every record is gone, even
+                // with --duration time left.
+                if op == Operation::Delete {
+                    phase.calls = phase.calls.min(phase.space);
+                }
                 phase.failing_before = slot.failing_since.map_or(Duration::ZERO, |since| since.elapsed());
                 if phase.calls == 0 {
                     continue;
