@@ -240,7 +240,7 @@ pub struct Cell {
 }
 
 /// What an open loop measured in one cell, over every round.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OpenLoopFigures {
     /// Calls per second the column was asked to make (`--rate`).
     pub target_ops_per_sec: f64,

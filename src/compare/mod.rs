@@ -123,6 +123,12 @@ pub fn ratio(
     if latency && column_in_flight != baseline_in_flight {
         return refuse(r, format!("{column_in_flight} vs {baseline_in_flight} in flight: compare ops/s"));
     }
+    // Two columns that both kept to the rate asked for (`--rate`) made the same ops/s by
+    // construction: a ratio of them would only measure the schedule's jitter.
+    let kept_up = |c: &Cell| c.open_loop.as_ref().is_some_and(|o| o.kept_up);
+    if metric == RatioMetric::OpsPerSec && kept_up(column) && kept_up(baseline) {
+        return refuse(r, "both kept to the rate: compare latency".into());
+    }
     if metric == RatioMetric::OpsPerCpuSec && (column.cpu.is_none() || baseline.cpu.is_none()) {
         return refuse(r, "CPU time not measured".into());
     }
@@ -226,6 +232,28 @@ mod tests {
         let r = ratio(&noisy, &base, 1, 1, RatioMetric::AvgLatency);
         assert_eq!(r.verdict, Verdict::NoClearDifference, "{r:?}");
         assert!(r.text.starts_with("no clear difference ("), "{}", r.text);
+    }
+
+    #[test]
+    fn no_ops_per_sec_verdict_between_columns_that_both_kept_to_the_rate() {
+        let paced = |id: &str, ops: f64, kept_up: bool| {
+            let mut c = cell(id, &[(100.0, ops), (100.0, ops * 1.001)]);
+            c.open_loop = Some(crate::results::OpenLoopFigures {
+                target_ops_per_sec: 5_000.0,
+                achieved_ops_per_sec: ops,
+                kept_up,
+                ..Default::default()
+            });
+            c
+        };
+        let (a, base) = (paced("a", 4_990.0, true), paced("c", 5_000.0, true));
+        let r = ratio(&a, &base, 1, 1, RatioMetric::OpsPerSec);
+        assert_eq!(r.verdict, Verdict::NotComparable, "{r:?}");
+        assert!(r.text.contains("kept to the rate"), "{}", r.text);
+        assert_ne!(ratio(&a, &base, 1, 1, RatioMetric::AvgLatency).verdict, Verdict::NotComparable);
+        // One that fell behind: its ops/s say so.
+        let behind = paced("b", 2_500.0, false);
+        assert_eq!(ratio(&behind, &base, 1, 1, RatioMetric::OpsPerSec).verdict, Verdict::Slower);
     }
 
     #[test]
