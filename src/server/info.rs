@@ -21,6 +21,50 @@ pub struct NodeIdentity {
     pub cluster_name: Option<String>,
     /// Port the server listens on, for the peers list.
     pub port: u16,
+    /// `--access-address`, as `host:port`: advertised instead of the address the client dialled.
+    pub access: Option<String>,
+    /// `--alternate-access-address`, as `host:port`.
+    pub alternate: Option<String>,
+}
+
+/// An address to advertise (`--access-address`), HOST with an optional PORT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    host: String,
+    port: Option<u16>,
+}
+
+impl Advertised {
+    /// `host:port` (IPv6 bracketed), with `port` when none was given.
+    pub fn with_default_port(&self, port: u16) -> String {
+        let port = self.port.unwrap_or(port);
+        if self.host.contains(':') { format!("[{}]:{port}", self.host) } else { format!("{}:{port}", self.host) }
+    }
+}
+
+/// Parses HOST[:PORT]; an IPv6 address with a port is written `[ADDR]:PORT`.
+pub fn parse_advertised(text: &str) -> Result<Advertised, String> {
+    let bad = || format!("{text:?} is not HOST[:PORT] (an IPv6 address with a port is written [ADDR]:PORT)");
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else if text.matches(':').count() == 1 {
+        let (host, port) = text.split_once(':').ok_or_else(bad)?;
+        (host, Some(port))
+    } else {
+        (text, None)
+    };
+    if host.is_empty() || host.contains([';', ',', '[', ']', '\t', '\n', ' ']) {
+        return Err(bad());
+    }
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(bad)?),
+        None => None,
+    };
+    Ok(Advertised { host: host.to_string(), port })
 }
 
 pub const EDITION: &str = "aerobench built-in in-memory server";
@@ -67,10 +111,12 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "partition-generation" | "peers-generation" | "rebalance-generation" => "1".into(),
         "partitions" => N_PARTITIONS.to_string(),
         "replicas" => replicas(store),
-        "service" | "services" | "service-clear-std" | "service-clear-alt" | "service-tls-std" | "service-tls-alt" => {
-            host_port(&ctx.local)
+        "service" | "services" | "service-clear-std" | "service-tls-std" => {
+            id.access.clone().unwrap_or_else(|| host_port(&ctx.local))
         }
-        "services-alumni" | "services-alternate" => String::new(),
+        "service-clear-alt" | "service-tls-alt" => id.alternate.clone().unwrap_or_else(|| host_port(&ctx.local)),
+        "services-alternate" => id.alternate.clone().unwrap_or_default(),
+        "services-alumni" => String::new(),
         n if n.starts_with("peers-") => format!("1,{},[]", id.port),
         "namespaces" => ns_list(),
         "rack-ids" => store.namespaces().iter().map(|n| format!("{}:0", n.name)).collect::<Vec<_>>().join(";"),
@@ -147,7 +193,14 @@ mod tests {
 
     fn fixture() -> (NodeIdentity, Store, ConnContext) {
         (
-            NodeIdentity { node: "BB9000000000001".into(), build: "8.1.0.0".into(), cluster_name: None, port: 3000 },
+            NodeIdentity {
+                node: "BB9000000000001".into(),
+                build: "8.1.0.0".into(),
+                cluster_name: None,
+                port: 3000,
+                access: None,
+                alternate: None,
+            },
             Store::new(&["test", "bar"]),
             ConnContext {
                 local: "127.0.0.1:3000".parse().unwrap(),
@@ -196,6 +249,29 @@ mod tests {
             assert_eq!(&fields[..2], &["0", "1"]);
             assert_eq!(fields[2].len(), 684);
             assert!(fields[2].ends_with("//8="));
+        }
+    }
+
+    #[test]
+    fn access_addresses_are_advertised_instead_of_the_dialled_one() {
+        let (mut id, store, ctx) = fixture();
+        let ask =
+            |id: &NodeIdentity, q: &str| String::from_utf8(handle(q.as_bytes(), id, &store, &ctx, MAX_REPLY)).unwrap();
+        assert_eq!(
+            ask(&id, "services-alternate\nservice-clear-alt\n"),
+            "services-alternate\t\nservice-clear-alt\t127.0.0.1:3000\n"
+        );
+        id.access = Some(parse_advertised("10.0.0.9").unwrap().with_default_port(3000));
+        id.alternate = Some(parse_advertised("[::1]:4000").unwrap().with_default_port(3000));
+        assert_eq!(
+            ask(&id, "service\nservice-clear-std\nservices\nservice-clear-alt\nservices-alternate\npeers-clear-std\n"),
+            "service\t10.0.0.9:3000\nservice-clear-std\t10.0.0.9:3000\nservices\t10.0.0.9:3000\n\
+             service-clear-alt\t[::1]:4000\nservices-alternate\t[::1]:4000\npeers-clear-std\t1,3000,[]\n"
+        );
+        assert_eq!(parse_advertised("host.example:3100").unwrap().with_default_port(1), "host.example:3100");
+        assert_eq!(parse_advertised("::1").unwrap().with_default_port(5), "[::1]:5");
+        for bad in ["", ":3000", "h:0", "h:x", "[::1]x", "a;b", "h:70000"] {
+            assert!(parse_advertised(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -94,6 +94,16 @@ pub struct ServeArgs {
     /// until the stall ends), e.g. 100ms/1s: a server that stalls now and then.
     #[arg(long, value_name = "LENGTH/PERIOD", value_parser = delay::parse_stall)]
     pub stall: Option<delay::Stall>,
+    /// Address to advertise to clients instead of the one they dialled, HOST[:PORT] (the port
+    /// defaults to the listening one), as a server in a container or behind NAT advertises its
+    /// `access-address`: answered to `service`, `service-clear-std` and `services`.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised)]
+    pub access_address: Option<info::Advertised>,
+    /// Alternate address to advertise, HOST[:PORT], as `alternate-access-address` does: answered
+    /// to `service-clear-alt` and `services-alternate` (what clients ask with
+    /// `--services-alternate`). Without it, `service-clear-alt` is the address the client dialled.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised)]
+    pub alternate_access_address: Option<info::Advertised>,
 }
 
 /// State every connection shares.
@@ -175,6 +185,8 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
             build: args.build.clone(),
             cluster_name: args.cluster_name.clone(),
             port: local.port(),
+            access: args.access_address.as_ref().map(|a| a.with_default_port(local.port())),
+            alternate: args.alternate_access_address.as_ref().map(|a| a.with_default_port(local.port())),
         },
         limits: framing::FrameLimits {
             max_frame: args.max_frame,

@@ -41,6 +41,8 @@ pub fn serve_bytes(input: &[u8], secured: bool) -> Replayed {
             build: "8.1.0.0".into(),
             cluster_name: None,
             port: 3000,
+            access: None,
+            alternate: None,
         },
         limits: FrameLimits { max_frame: MAX_FRAME, stall: Some(Duration::from_secs(1)) },
         budget: budget.clone(),
