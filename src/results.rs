@@ -196,7 +196,8 @@ pub struct Cell {
     /// Failures by reason, e.g. `{"rc 2": 3, "timeout": 1}`.
     pub errors_by_reason: BTreeMap<String, u64>,
     /// Failures by what happened: `connection refused`, `connection lost`, `no nodes`,
-    /// `timeout`, `server result code N`, `client error`.
+    /// `timeout`, `server result code N`, `value mismatch`, `abandoned` (still inside the client
+    /// when the phase stopped on a server gone or unresponsive), `client error`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failures: BTreeMap<String, u64>,
     /// Latency statistics in microseconds (successful operations only).

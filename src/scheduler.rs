@@ -79,6 +79,8 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
             .build()
             .context("cannot start the tokio runtime")?,
     );
+    // Phases tell a server that is gone from a slow one by connecting to it (engine::stop).
+    stop::watch_server(&target.host, target.port);
     let mut slots: Vec<Slot> = Vec::new();
     for pc in &plan.columns {
         if stop::interrupted() {

@@ -39,10 +39,18 @@ struct EventObserver {
     /// With `ReportEvery`: how often to send what the phase recorded so far, and the ticker that does.
     report_every: Option<Duration>,
     snapshots: Option<Ticker>,
+    /// The phase running, for abandoning it when its calls are stuck after the watchdog tripped.
+    phase: Option<Phase>,
+    abandoner: Option<Ticker>,
 }
 
+/// How long a phase the watchdog stopped may wait for calls still inside the client before the
+/// worker reports what it measured without them and is killed.
+const ABANDON_GRACE: Duration = Duration::from_millis(300);
+
 impl PhaseObserver for EventObserver {
-    fn phase_started(&mut self, _column: &str, _phase: &Phase, done: Arc<AtomicU64>) {
+    fn phase_started(&mut self, _column: &str, phase: &Phase, done: Arc<AtomicU64>) {
+        self.phase = Some(phase.clone());
         let events = self.events.clone();
         self.ticker = Some(Ticker::every(Duration::from_millis(200), move || {
             events.send(&WorkerEvent::Progress { done: done.load(Ordering::Relaxed) });
@@ -52,9 +60,26 @@ impl PhaseObserver for EventObserver {
     fn phase_finished(&mut self) {
         self.ticker = None;
         self.snapshots = None;
+        self.abandoner = None;
     }
 
     fn phase_state(&mut self, state: &Arc<engine::closed_loop::PhaseState>) {
+        if let Some(phase) = self.phase.clone() {
+            let (events, state, started) = (self.events.clone(), state.clone(), std::time::Instant::now());
+            let mut tripped: Option<std::time::Instant> = None;
+            let mut sent = false;
+            self.abandoner = Some(Ticker::every(Duration::from_millis(50), move || {
+                if sent || !state.watchdog.tripped() {
+                    return;
+                }
+                let since = *tripped.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= ABANDON_GRACE {
+                    let measured = engine::abandoned(&phase, &state, started.elapsed());
+                    events.send(&WorkerEvent::Abandoned { measured: Box::new(measured) });
+                    sent = true;
+                }
+            }));
+        }
         let Some(every) = self.report_every else { return };
         let (events, state) = (self.events.clone(), state.clone());
         self.snapshots = Some(Ticker::every(every, move || {
@@ -81,7 +106,15 @@ pub fn run() -> anyhow::Result<i32> {
         }
     };
     events.send(&WorkerEvent::Connected { column: driver.column().clone() });
-    let mut observer = EventObserver { events: events.clone(), ticker: None, report_every: None, snapshots: None };
+    engine::stop::watch_server(&spec.host, spec.port);
+    let mut observer = EventObserver {
+        events: events.clone(),
+        ticker: None,
+        report_every: None,
+        snapshots: None,
+        phase: None,
+        abandoner: None,
+    };
     loop {
         line.clear();
         if stdin.read_line(&mut line).unwrap_or(0) == 0 {

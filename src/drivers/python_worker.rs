@@ -42,6 +42,10 @@ pub enum WorkerEvent {
     Snapshot { recorder: Box<crate::stats::Recorder> },
     /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
     Measured { measured: Box<Measured> },
+    /// The watchdog stopped the phase (the server is gone or stopped answering) and calls are
+    /// still stuck inside the client: what the phase measured, those calls counted abandoned.
+    /// The worker cannot go on; the parent kills it.
+    Abandoned { measured: Box<Measured> },
     /// The worker is done; `error` says why it could not go on, if it could not.
     Finished { error: Option<String> },
 }
@@ -292,6 +296,14 @@ impl Lane for WorkerLane {
                 Ok(WorkerEvent::Snapshot { recorder }) => observer.snapshot(&recorder),
                 Ok(WorkerEvent::Measured { measured }) => {
                     observer.snapshot(&measured.recorder);
+                    break Ok(*measured);
+                }
+                Ok(WorkerEvent::Abandoned { measured }) => {
+                    // Its client is stuck inside calls on a server that is gone: the worker
+                    // would only end at their timeouts. What it measured is kept.
+                    observer.snapshot(&measured.recorder);
+                    let _ = self.child.kill();
+                    self.stdin = None;
                     break Ok(*measured);
                 }
                 Ok(WorkerEvent::Finished { error }) => {

@@ -47,6 +47,10 @@ pub struct PhaseState {
     first_call: OnceLock<Instant>,
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
+    /// Calls begun (each is recorded once it ends, or counted abandoned).
+    begun: AtomicU64,
+    /// Set once the phase's remaining calls were counted abandoned: later results are ignored.
+    sealed: std::sync::atomic::AtomicBool,
     pub watchdog: Watchdog,
     /// A failure reported as a timeout sooner than this was no timeout (see `failure::relabel`).
     fast_failure: std::time::Duration,
@@ -76,6 +80,8 @@ impl PhaseState {
             duration: phase.duration,
             first_call: OnceLock::new(),
             done: Arc::new(AtomicU64::new(0)),
+            begun: AtomicU64::new(0),
+            sealed: std::sync::atomic::AtomicBool::new(false),
             watchdog: Watchdog::continuing(phase.patience, phase.failing_before),
             // The patience is at least two timeouts: a twentieth is under a tenth of one.
             fast_failure: phase.patience / 20,
@@ -152,6 +158,35 @@ impl PhaseState {
         self.duration.is_some_and(|d| Instant::now() >= *self.first_call.get_or_init(Instant::now) + d)
     }
 
+    /// A call begins: it will be recorded, or counted abandoned.
+    pub fn begin(&self) {
+        self.begun.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call counted by [`PhaseState::begin`] was not made after all (the phase ended first).
+    pub fn not_begun(&self) {
+        let _ = self.begun.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Stops recording: every call begun and not yet recorded is counted failed as
+    /// [`super::failure::ABANDONED`], and a result that comes in later is ignored. Returns how
+    /// many were abandoned.
+    pub fn abandon_rest(&self) -> u64 {
+        if self.sealed.swap(true, Ordering::SeqCst) {
+            return 0;
+        }
+        // Every shard lock taken once: no result is half recorded past this point.
+        for shard in &self.shards {
+            drop(shard.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        let left = self.begun.load(Ordering::SeqCst).saturating_sub(self.done.load(Ordering::SeqCst));
+        let mut rec = self.shards[0].lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..left {
+            rec.record_error(Duration::ZERO, super::failure::ABANDONED);
+        }
+        left
+    }
+
     /// Records one call that finished now; `worker` picks the shard.
     pub fn record(&self, worker: usize, started: Instant, result: &CallResult) {
         self.record_at(worker, started, Instant::now(), result);
@@ -167,6 +202,10 @@ impl PhaseState {
         let latency = finished.saturating_duration_since(started);
         let shard = (kind * self.kind_shards + worker % self.kind_shards) % self.shards.len();
         let mut rec = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        if self.sealed.load(Ordering::Relaxed) {
+            return; // counted abandoned already
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(records) => {
                 rec.record_ok(latency);
@@ -181,7 +220,6 @@ impl PhaseState {
                 self.watchdog.failed(finished, &reason);
             }
         }
-        self.done.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Everything the workers recorded, merged.
@@ -242,6 +280,7 @@ where
                     None => state.take_ticket(),
                 };
                 let Some(ticket) = ticket else { break };
+                state.begin();
                 let prepared = prepare(ticket.index);
                 let started = Instant::now();
                 let result = match prepared {
@@ -252,6 +291,18 @@ where
             }
         }));
     }
+    // Once the watchdog trips (the server is gone or stopped answering), calls still inside the
+    // client are abandoned: their tasks are dropped rather than waited for.
+    let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+    let watcher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while !state.watchdog.tripped() {
+                tokio::time::sleep(ABANDON_POLL).await;
+            }
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        })
+    };
     for h in handles {
         // A panicking call is a bug in a driver: surface it rather than hide it.
         if let Err(e) = h.await
@@ -260,7 +311,14 @@ where
             std::panic::resume_unwind(e.into_panic());
         }
     }
+    watcher.abort();
+    if state.watchdog.tripped() {
+        state.abandon_rest();
+    }
 }
+
+/// How often the async loop looks whether its calls are to be abandoned.
+const ABANDON_POLL: Duration = Duration::from_millis(20);
 
 /// Runs the phase's calls one after another on this thread: `prepare(i)` untimed, then `call`
 /// on what it made, timed.
@@ -287,6 +345,7 @@ pub fn run_blocking_paced<P, R>(
         if !state.wait_for(&ticket, &mut sleep) {
             break;
         }
+        state.begin();
         let started = Instant::now();
         let result = match prepared {
             Ok(p) => call(p),
@@ -397,6 +456,37 @@ mod tests {
         assert_eq!((rec.count(), rec.records()), (20, 40));
         assert!(rec.histogram().max() >= 20_000_000, "the slow call is visible in the max");
         assert!(rec.histogram().value_at_quantile(0.5) < 5_000_000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_stuck_when_the_watchdog_trips_are_abandoned_not_waited_for() {
+        let p = phase(1_000, 4);
+        let state = PhaseState::new(&p);
+        let (s, started) = (state.clone(), Instant::now());
+        run_async(&p, state.clone(), Ok, move |i| {
+            let s = s.clone();
+            async move {
+                if i < 10 {
+                    return Ok(1);
+                }
+                if i == 12 {
+                    s.watchdog.gone("connection refused");
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(1)
+            }
+        })
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?} for stuck calls", started.elapsed());
+        let rec = state.merged();
+        // Calls 10, 11 and 12 are stuck when the watchdog trips; 13 may have begun too.
+        assert_eq!(rec.successes(), 10);
+        assert!((3..=4).contains(&rec.errors()), "the stuck calls are abandoned failures: {}", rec.errors());
+        assert_eq!(rec.errors_by_reason().get(crate::engine::failure::ABANDONED), Some(&rec.errors()));
+        assert_eq!(state.abandon_rest(), 0, "counted once");
+        let late = Ok(1);
+        state.record(0, Instant::now(), &late);
+        assert_eq!(state.merged().count(), rec.count(), "a result after the abandon is ignored");
     }
 
     #[test]

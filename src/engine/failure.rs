@@ -22,6 +22,9 @@ pub enum Failure {
     ServerResult(String),
     /// A value read differed from the value written (`--verify`).
     Mismatch,
+    /// Still inside the client when the phase stopped because the server was gone or stopped
+    /// answering: given up on, its outcome unknown.
+    Abandoned,
     /// Anything else the client reported.
     Client,
 }
@@ -33,6 +36,8 @@ impl Failure {
         let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
         if has(&["value mismatch"]) {
             Failure::Mismatch
+        } else if reason.starts_with(ABANDONED) {
+            Failure::Abandoned
         } else if has(&["refused"]) {
             Failure::ConnectionRefused
         } else if has(&[
@@ -79,6 +84,7 @@ impl Failure {
             Failure::Timeout => "timeout".into(),
             Failure::ServerResult(code) => format!("server result code {code}"),
             Failure::Mismatch => "value mismatch".into(),
+            Failure::Abandoned => "abandoned".into(),
             Failure::Client => "client error".into(),
         }
     }
@@ -88,6 +94,10 @@ impl Failure {
         matches!(self, Failure::ConnectionRefused | Failure::ConnectionLost | Failure::NoNodes)
     }
 }
+
+/// The reason recorded for a call still inside its client when the phase stopped (the server was
+/// gone or stopped answering): the phase ends without waiting for it.
+pub const ABANDONED: &str = "abandoned: still inside the client when the phase stopped";
 
 /// Added to the reason of a call its client called a timeout although it came back far sooner
 /// than any timeout: the client reached no node for it (the Rust crate reports a refused
@@ -149,6 +159,7 @@ mod tests {
             (crate::verify::MISMATCH, Failure::Mismatch),
             ("Mismatch: value mismatch (--verify): a value read differs", Failure::Mismatch),
             ("KeyError", Failure::Client),
+            (ABANDONED, Failure::Abandoned),
         ];
         for (reason, want) in cases {
             assert_eq!(Failure::classify(reason), want, "{reason}");

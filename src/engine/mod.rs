@@ -162,7 +162,14 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
     observer.phase_state(&state);
     let (usage_before, gc_before) = (cpu::process_usage(), driver.gc_time());
     let started = Instant::now();
-    let result = driver.run_phase(phase, state.clone());
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let monitor = scope.spawn(|| monitor(&state, &finished));
+        let result = driver.run_phase(phase, state.clone());
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        monitor.thread().unpark();
+        result
+    });
     let wall = started.elapsed();
     let (usage_after, gc_after) = (cpu::process_usage(), driver.gc_time());
     observer.phase_finished();
@@ -214,6 +221,53 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
             updates: None,
             ..measured.clone()
         }));
+    }
+    measured
+}
+
+/// While a phase runs: when no call has succeeded for [`stop::CHECK_AFTER`], checks that the
+/// server still accepts connections, and stops the phase as soon as it does not (calls stuck
+/// inside a client would otherwise only end at their own timeouts).
+fn monitor(state: &PhaseState, finished: &std::sync::atomic::AtomicBool) {
+    let mut next_check = Instant::now();
+    while !finished.load(std::sync::atomic::Ordering::Relaxed) && !state.watchdog.should_stop() {
+        let now = Instant::now();
+        if now >= next_check && state.watchdog.without_success(now) >= stop::CHECK_AFTER {
+            if let Err(what) = stop::check_server(Duration::from_millis(500)) {
+                state.watchdog.gone(&what);
+                return;
+            }
+            next_check = Instant::now() + Duration::from_millis(250);
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+/// What a phase measured up to now, for a phase whose calls are stuck inside a client after the
+/// watchdog stopped it: the calls still inside are counted abandoned and nothing after this is
+/// recorded. No CPU or garbage-collection figures: the phase did not end.
+pub fn abandoned(phase: &Phase, state: &PhaseState, wall: Duration) -> Measured {
+    state.abandon_rest();
+    let mut measured = Measured {
+        cpu_secs: None,
+        peak_rss_bytes: None,
+        gc_secs: None,
+        op: phase.op,
+        round: phase.round,
+        recorder: state.merged(),
+        wall_secs: wall.as_secs_f64(),
+        stopped: state.watchdog.reason().map(|r| r.to_string()),
+        server_unresponsive: state.watchdog.tripped(),
+        driver_error: None,
+        loop_gaps: None,
+        competitor: None,
+        open_loop: state.open.as_ref().map(|o| o.measured()),
+        updates: None,
+    };
+    if let Some(updates) = state.merged_updates() {
+        let open_loop = state.open.as_ref().map(|o| o.measured_kind(1));
+        measured.updates =
+            Some(Box::new(Measured { op: Operation::Put, recorder: updates, open_loop, ..measured.clone() }));
     }
     measured
 }

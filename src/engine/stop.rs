@@ -1,5 +1,8 @@
 //! When a phase must stop early: the user pressed Ctrl-C, or the server stopped answering
-//! (no successful operation for a while). Checked between operations, never mid-call.
+//! (no successful operation for a while). Checked between operations; calls still inside a
+//! client when the watchdog trips are abandoned by whoever runs them (see `closed_loop`). While
+//! no call succeeds, [`check_server`] tells a server that is gone (nothing accepts a connection
+//! at its address) from one that is only slow, so stuck calls cannot hide a dead server.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +16,39 @@ pub fn interrupt() {
 
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// The server's address, for [`check_server`]; set once per process (the run, or a worker).
+static SERVER: std::sync::Mutex<Option<(String, u16)>> = std::sync::Mutex::new(None);
+
+/// Tells [`check_server`] where the server is.
+pub fn watch_server(host: &str, port: u16) {
+    *SERVER.lock().unwrap_or_else(|e| e.into_inner()) = Some((host.to_string(), port));
+}
+
+/// How long no call may succeed before the phase's monitor checks that the server still accepts
+/// connections.
+pub const CHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// `Err(label)` when nothing accepts a TCP connection at the server's address (within
+/// `timeout`): the server is gone, whatever calls still inside a client will say. `Ok` when it
+/// accepts one, or when no address was given.
+pub fn check_server(timeout: Duration) -> Result<(), String> {
+    use std::net::ToSocketAddrs as _;
+    let Some((host, port)) = SERVER.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
+    let Ok(addrs) = (host.as_str(), port).to_socket_addrs() else { return Ok(()) };
+    let mut last = None;
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => last = Some("connection refused"),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                last = Some("connect timed out")
+            }
+            Err(_) => last = Some("unreachable"),
+        }
+    }
+    last.map_or(Ok(()), |l| Err(l.to_string()))
 }
 
 /// Why a phase ended before all its calls ran.
@@ -109,6 +145,25 @@ impl Watchdog {
         }
     }
 
+    /// The server is gone (`what`: e.g. `connection refused`, from [`check_server`]): stop now.
+    pub fn gone(&self, what: &str) {
+        let mut gone = self.gone.lock().unwrap_or_else(|e| e.into_inner());
+        gone.get_or_insert_with(|| what.to_string());
+        self.tripped.store(true, Ordering::Relaxed);
+    }
+
+    /// How long the phase has gone without a success, at `at` (counting the column's earlier
+    /// failing phases).
+    pub fn without_success(&self, at: Instant) -> Duration {
+        Duration::from_nanos(self.at(at).saturating_sub(self.last_ok.load(Ordering::Relaxed)))
+    }
+
+    /// True once the watchdog stopped the phase (not for Ctrl-C): calls still inside a client
+    /// are abandoned.
+    pub fn tripped(&self) -> bool {
+        self.tripped.load(Ordering::Relaxed)
+    }
+
     /// True when workers should take no further operation.
     pub fn should_stop(&self) -> bool {
         interrupted() || self.tripped.load(Ordering::Relaxed)
@@ -157,6 +212,21 @@ mod tests {
         let slow = Watchdog::new(Duration::from_secs(30));
         slow.failed(Instant::now() + Duration::from_secs(2), "Timeout (code -11): late");
         assert!(!slow.should_stop(), "timeouts wait for the whole patience");
+    }
+
+    #[test]
+    fn a_closed_port_is_a_server_gone_and_a_listening_one_is_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        watch_server("127.0.0.1", port);
+        assert_eq!(check_server(Duration::from_millis(500)), Ok(()));
+        drop(listener);
+        assert_eq!(check_server(Duration::from_millis(500)), Err("connection refused".to_string()));
+        let w = Watchdog::new(Duration::from_secs(30));
+        assert!(!w.tripped());
+        w.gone("connection refused");
+        assert!(w.tripped() && w.should_stop());
+        assert_eq!(w.reason(), Some(StopReason::ServerGone("connection refused".into())));
     }
 
     #[test]

@@ -41,7 +41,9 @@ impl PhaseRecorder {
 impl PhaseRecorder {
     /// The next call index, or None when the phase is over.
     fn next(&self) -> Option<u64> {
-        self.state.take()
+        let index = self.state.take()?;
+        self.state.begin();
+        Some(index)
     }
 
     /// The next call as `(index, due, wait, op)`: `due` is the token of when it falls due in an
@@ -50,15 +52,22 @@ impl PhaseRecorder {
     /// when the phase is over.
     fn ticket(&self) -> Option<(u64, Option<u64>, f64, Option<&'static str>)> {
         let ticket = self.state.take_ticket()?;
+        // Begun now; a worker that waits for it and finds the phase over gives it back (`over`).
+        self.state.begin();
         let due = ticket.due.map(|d| d.saturating_duration_since(self.epoch).as_nanos() as u64);
         let wait = ticket.due.map_or(0.0, |d| d.saturating_duration_since(Instant::now()).as_secs_f64());
         let (kind, index) = crate::mix::split(Operation::Get, ticket.index);
         Some((index, due, wait, (kind == Operation::Put).then_some("put")))
     }
 
-    /// True once the phase should end (a worker that waited for its call asks before making it).
+    /// True once the phase should end (a worker that waited for its call asks before making it,
+    /// and drops that call when told yes).
     fn over(&self) -> bool {
-        self.state.over()
+        let over = self.state.over();
+        if over {
+            self.state.not_begun();
+        }
+        over
     }
 
     /// A token for this moment, from the Rust monotonic clock.

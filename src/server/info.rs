@@ -42,6 +42,11 @@ impl Advertised {
     }
 }
 
+/// [`parse_advertised`], boxed: the command-line arguments stay small.
+pub fn parse_advertised_boxed(text: &str) -> Result<Box<Advertised>, String> {
+    parse_advertised(text).map(Box::new)
+}
+
 /// Parses HOST[:PORT]; an IPv6 address with a port is written `[ADDR]:PORT`.
 pub fn parse_advertised(text: &str) -> Result<Advertised, String> {
     let bad = || format!("{text:?} is not HOST[:PORT] (an IPv6 address with a port is written [ADDR]:PORT)");

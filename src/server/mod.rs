@@ -97,13 +97,13 @@ pub struct ServeArgs {
     /// Address to advertise to clients instead of the one they dialled, HOST[:PORT] (the port
     /// defaults to the listening one), as a server in a container or behind NAT advertises its
     /// `access-address`: answered to `service`, `service-clear-std` and `services`.
-    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised)]
-    pub access_address: Option<info::Advertised>,
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised_boxed)]
+    pub access_address: Option<Box<info::Advertised>>,
     /// Alternate address to advertise, HOST[:PORT], as `alternate-access-address` does: answered
     /// to `service-clear-alt` and `services-alternate` (what clients ask with
     /// `--services-alternate`). Without it, `service-clear-alt` is the address the client dialled.
-    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised)]
-    pub alternate_access_address: Option<info::Advertised>,
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised_boxed)]
+    pub alternate_access_address: Option<Box<info::Advertised>>,
 }
 
 /// State every connection shares.
