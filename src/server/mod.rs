@@ -239,6 +239,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<tok
                         tokio::spawn(async move {
                             match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(stream)) => connection::serve_connection(stream, peer, local, shared).await,
+                                // A connection closed before its first byte (a liveness check) is no
+                                // failed handshake.
+                                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
                                 Ok(Err(e)) => shared.log(format_args!("{peer}: TLS handshake failed: {e}")),
                                 Err(_) => shared.log(format_args!("{peer}: TLS handshake did not finish in time")),
                             }
