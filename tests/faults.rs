@@ -1,6 +1,7 @@
 //! Faults end to end with the real binary: Ctrl-C and SIGTERM in the middle of a run with a
 //! Python worker and the built-in server (exit code, partial JSON, no process left behind),
-//! and a server killed in the middle of a run (time to finish, exit code, partial JSON, reasons).
+//! and a server killed in the middle of a run (time to finish, exit code, partial JSON, reasons,
+//! calls stuck in a client abandoned).
 
 mod common;
 
@@ -126,13 +127,54 @@ fn sigint_ends_with_the_partial_report_exit_130_and_no_process_left() {
 
 #[test]
 fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reasons() {
+    let (doc, context) = kill_the_server_mid_run("wire,rust-async,aerospike-py-sync", Duration::from_secs(8));
+    let cells = doc["cells"].as_array().unwrap();
+    let ok: u64 = cells.iter().map(|c| c["count"].as_u64().unwrap() - c["errors"].as_u64().unwrap()).sum();
+    assert!(ok > 0, "what was measured before the server died is kept\n{context}");
+    // Nothing measured before the kill is lost: every phase of the rounds completed has its
+    // successes in the report.
+    let rounds = doc["workload"]["rounds_completed"].as_u64().unwrap();
+    for column in ["wire", "rust-async", "aerospike-py-sync"] {
+        for op in ["put", "get"] {
+            let cell = cells.iter().find(|c| c["column"] == column && c["operation"] == op);
+            if rounds > 0 {
+                let cell = cell.unwrap_or_else(|| panic!("no {column} {op} cell after {rounds} rounds\n{context}"));
+                assert!(cell["count"].as_u64() > cell["errors"].as_u64(), "{cell}");
+            }
+        }
+    }
+    let labels: Vec<&str> =
+        cells.iter().filter_map(|c| c["failures"].as_object()).flat_map(|f| f.keys().map(String::as_str)).collect();
+    assert!(
+        labels.iter().any(|l| ["connection refused", "connection lost", "no nodes"].contains(l)),
+        "failures are labelled by what happened: {labels:?}\n{context}"
+    );
+}
+
+#[test]
+fn calls_stuck_in_a_python_worker_on_a_dead_server_are_abandoned_and_the_worker_killed() {
+    // aerospike-native's calls wait for a node until their timeout once the server is gone: the
+    // worker reports what it measured without them, and is killed.
+    let (doc, context) = kill_the_server_mid_run("aerospike-native-async", Duration::from_secs(3));
+    let cells = doc["cells"].as_array().unwrap();
+    let ok: u64 = cells.iter().map(|c| c["count"].as_u64().unwrap() - c["errors"].as_u64().unwrap()).sum();
+    assert!(ok > 0, "what was measured before the server died is kept\n{context}");
+    let abandoned: u64 = cells.iter().filter_map(|c| c["failures"]["abandoned"].as_u64()).sum();
+    assert!(abandoned > 0, "stuck calls are counted abandoned\n{context}");
+}
+
+/// Runs `clients` in rounds of 1 s phases against a built-in server, kills the server `after`
+/// the first worker started, and checks what every such run must do: end within about a second
+/// with exit 1, the report written and marked incomplete, every failure labelled (abandoned
+/// calls as failures, never successes), no worker left. Returns the report and a description.
+fn kill_the_server_mid_run(clients: &str, after: Duration) -> (Value, String) {
     let server = Server::start_with(&["--quiet"]);
-    let dir = scratch("faults-server-killed");
+    let dir = scratch(&format!("faults-server-killed-{}", clients.len()));
     let out = dir.join("report.json");
     let port = server.port.to_string();
     let mut cmd = aerobench();
     cmd.args(["--host", "127.0.0.1", "--port", &port, "--count", "500", "--warmup", "0", "--rounds", "1000"])
-        .args(["--duration", "1s", "--ops", "put,get", "--clients", "wire,rust-async,aerospike-py-sync"])
+        .args(["--duration", "1s", "--ops", "put,get", "--clients", clients])
         .args(["--quiet", "--format", "json", "--output"])
         .arg(&out)
         .stdin(Stdio::null())
@@ -143,7 +185,7 @@ fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reas
     let stderr = drain(child.stderr.take().unwrap());
     let pid = child.id();
     assert!(wait_until(Duration::from_secs(60), || !children_of(pid).is_empty()), "no worker started");
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(after);
     assert!(child.try_wait().unwrap().is_none(), "the run ended before the server was killed");
     drop(server);
     let killed = Instant::now();
@@ -161,32 +203,13 @@ fn a_server_killed_mid_run_ends_the_run_quickly_with_the_partial_report_and_reas
     assert!(incomplete.contains("remaining phases were skipped"), "{incomplete}");
     assert!(incomplete.contains("unreachable") || incomplete.contains("no operation succeeded"), "{incomplete}");
     let cells = doc["cells"].as_array().unwrap();
-    let ok: u64 = cells.iter().map(|c| c["count"].as_u64().unwrap() - c["errors"].as_u64().unwrap()).sum();
-    assert!(ok > 0, "what was measured before the server died is kept\n{context}");
-    // Nothing measured before the kill is lost: every phase of the rounds completed has its
-    // successes in the report, and abandoned calls are failures, never successes.
-    let rounds = doc["workload"]["rounds_completed"].as_u64().unwrap();
-    for column in ["wire", "rust-async", "aerospike-py-sync"] {
-        for op in ["put", "get"] {
-            let cell = cells.iter().find(|c| c["column"] == column && c["operation"] == op);
-            if rounds > 0 {
-                let cell = cell.unwrap_or_else(|| panic!("no {column} {op} cell after {rounds} rounds\n{context}"));
-                assert!(cell["count"].as_u64() > cell["errors"].as_u64(), "{cell}");
-            }
-        }
-    }
     for cell in cells {
         let failures: u64 = cell["failures"].as_object().map_or(0, |f| f.values().map(|n| n.as_u64().unwrap()).sum());
         assert_eq!(Some(failures), cell["errors"].as_u64(), "every failure labelled, abandoned ones too: {cell}");
     }
-    let labels: Vec<&str> =
-        cells.iter().filter_map(|c| c["failures"].as_object()).flat_map(|f| f.keys().map(String::as_str)).collect();
-    assert!(
-        labels.iter().any(|l| ["connection refused", "connection lost", "no nodes"].contains(l)),
-        "failures are labelled by what happened: {labels:?}\n{context}"
-    );
     let left: Vec<u32> = children_of(pid);
     assert!(left.is_empty(), "workers outlived aerobench: {left:?}");
+    (doc, context)
 }
 
 /// Runs the Python no-op column with calls of `delay_ms` each and a stall limit of 1 s.
