@@ -83,6 +83,7 @@ pub fn cell(column: &str, op: Operation, phases: &[&Measured], workload: &Worklo
     }
     let mut cell =
         stats::to_cell(column, op.name(), &all, std::time::Duration::from_secs_f64(wall), op.moves_many_records());
+    cell.failures = crate::engine::failure::tally(all.errors_by_reason());
     cell.rounds = phases.iter().map(|m| figures(m)).collect();
     cell.cpu = cpu_cost(phases, all.successes(), wall);
     cell.notes = notes(op, phases, &all, &cell.rounds, workload);

@@ -22,24 +22,8 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code of a run stopped by Ctrl-C (SIGTERM: 143, see [`crate::signals`]).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
-    let started_at = now_rfc3339();
+    let started_at = crate::timestamp::now();
     let plan = Plan::from_args(&args)?;
     // Fail before measuring anything, not after, when the report could not be written.
     if let Some(path) = &args.output {
@@ -295,7 +279,7 @@ fn assemble(
         ratios,
         warnings,
         interrupted,
-        finished_at: Some(now_rfc3339()),
+        finished_at: Some(crate::timestamp::now()),
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
         records_deleted: None,
@@ -340,16 +324,4 @@ fn run_warnings(
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_timestamp_shape() {
-        let t = now_rfc3339();
-        assert_eq!(t.len(), 20, "{t}");
-        assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T");
-    }
 }

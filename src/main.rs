@@ -30,6 +30,7 @@ mod server;
 mod shard;
 mod signals;
 mod stats;
+mod timestamp;
 mod verify;
 mod worker;
 mod workload;

@@ -30,6 +30,28 @@ pub fn address(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
+/// Sets up the aerospike crate's `policy` to log in and speak TLS as the run asks, and returns
+/// the seed it connects to (`host:tls-name:port` under TLS, the crate's form).
+pub fn crate_seed(
+    policy: &mut aerospike::ClientPolicy,
+    host: &str,
+    port: u16,
+    credentials: Option<&crate::security::Credentials>,
+    tls: Option<&crate::security::Tls>,
+) -> anyhow::Result<String> {
+    if let Some(c) = credentials {
+        policy.set_auth_mode(aerospike::AuthMode::Internal(c.user.clone(), c.password.expose().to_string()));
+    }
+    Ok(match tls {
+        Some(tls) => {
+            policy.tls_policy = Some(aerospike::TlsPolicy::new(crate::security::client_config(tls)?));
+            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+            format!("{host}:{}:{port}", tls.name)
+        }
+        None => address(host, port),
+    })
+}
+
 /// Connects to `host:port` (`host` without brackets), with TLS when `tls` is set, asks `build`
 /// and `edition`, and closes.
 pub fn probe(

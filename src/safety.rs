@@ -58,7 +58,7 @@ impl Records {
             use_services_alternate: alternate,
             ..ClientPolicy::default()
         };
-        let hosts = crate::security::crate_seed(&mut policy, host, port, credentials, tls)?;
+        let hosts = crate::probe::crate_seed(&mut policy, host, port, credentials, tls)?;
         let client = runtime
             .block_on(Client::new(&policy, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts} to check the set"))?;

@@ -143,28 +143,6 @@ pub fn resolve(args: &SecurityArgs) -> anyhow::Result<Option<Credentials>> {
     Ok(Some(Credentials { user, password: Password(password) }))
 }
 
-/// Sets up the aerospike crate's `policy` to log in and speak TLS as the run asks, and returns
-/// the seed it connects to (`host:tls-name:port` under TLS, the crate's form).
-pub fn crate_seed(
-    policy: &mut aerospike::ClientPolicy,
-    host: &str,
-    port: u16,
-    credentials: Option<&Credentials>,
-    tls: Option<&Tls>,
-) -> anyhow::Result<String> {
-    if let Some(c) = credentials {
-        policy.set_auth_mode(aerospike::AuthMode::Internal(c.user.clone(), c.password.expose().to_string()));
-    }
-    Ok(match tls {
-        Some(tls) => {
-            policy.tls_policy = Some(aerospike::TlsPolicy::new(client_config(tls)?));
-            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
-            format!("{host}:{}:{port}", tls.name)
-        }
-        None => crate::probe::address(host, port),
-    })
-}
-
 /// The message of a client error with the password cut out, should a library ever echo it.
 pub fn scrub(message: &str, credentials: Option<&Credentials>) -> String {
     match credentials {

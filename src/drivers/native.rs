@@ -90,7 +90,7 @@ impl NativeDriver {
         if let Some(ttl) = config.ttl {
             write.expiration = aerospike::Expiration::Seconds(ttl);
         }
-        let hosts = crate::security::crate_seed(
+        let hosts = crate::probe::crate_seed(
             &mut cp,
             &config.host,
             config.port,
