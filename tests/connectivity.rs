@@ -10,19 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{Server, cache_dir, column, report};
-
-const COLUMNS: [&str; 9] = [
-    "wire",
-    "rust-sync",
-    "rust-async",
-    "aerospike-py-sync",
-    "aerospike-py-async",
-    "official-c",
-    "official-c-executor",
-    "aerospike-native-sync",
-    "aerospike-native-async",
-];
+use common::{COLUMNS, Server, cache_dir, column, report};
 
 /// Columns whose client connects through the address the server advertises, from a loopback seed.
 const THROUGH_ADVERTISED: [&str; 2] = ["aerospike-py-sync", "aerospike-py-async"];

@@ -11,19 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{cache_dir, run_with_timeout};
-
-const COLUMNS: [&str; 9] = [
-    "wire",
-    "rust-sync",
-    "rust-async",
-    "aerospike-py-sync",
-    "aerospike-py-async",
-    "official-c",
-    "official-c-executor",
-    "aerospike-native-sync",
-    "aerospike-native-async",
-];
+use common::{COLUMNS, cache_dir, run_with_timeout};
 
 fn run(args: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));

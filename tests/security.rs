@@ -7,21 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{Server, cache_dir, column, report};
+use common::{COLUMNS, Server, cache_dir, column, report};
 
 const PASSWORD: &str = "Pa55-word-never-shown";
-const COLUMNS: [&str; 9] = [
-    "wire",
-    "rust-sync",
-    "rust-async",
-    "aerospike-py-sync",
-    "aerospike-py-async",
-    "official-c",
-    "official-c-executor",
-    "aerospike-native-sync",
-    "aerospike-native-async",
-];
-
 fn aerobench(args: &[&str], password: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
     cmd.args(["--format", "json", "--quiet", "--rounds", "1", "--count", "100", "--concurrency", "4"])

@@ -3,6 +3,19 @@
 
 pub mod request;
 
+/// Every column kind a user can name in --clients.
+pub const COLUMNS: [&str; 9] = [
+    "wire",
+    "rust-sync",
+    "rust-async",
+    "aerospike-py-sync",
+    "aerospike-py-async",
+    "official-c",
+    "official-c-executor",
+    "aerospike-native-sync",
+    "aerospike-native-async",
+];
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
