@@ -61,16 +61,9 @@ fn figures(m: &Measured) -> RoundFigures {
 /// CPU cost over every round, when every round was measured.
 fn cpu_cost(phases: &[&Measured], successes: u64, wall: f64) -> Option<CpuCost> {
     let cpu: f64 = phases.iter().map(|m| m.cpu_secs).sum::<Option<f64>>()?;
-    let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    let peak = phases.iter().filter_map(|m| m.peak_rss_bytes).max();
     let gc = phases.iter().map(|m| m.gc_secs).sum::<Option<f64>>();
-    Some(CpuCost {
-        cpu_secs: cpu,
-        cpu_us_per_op: per(cpu * 1e6, successes as f64),
-        ops_per_cpu_sec: per(successes as f64, cpu),
-        utilisation: per(cpu, wall),
-        peak_rss_bytes: phases.iter().filter_map(|m| m.peak_rss_bytes).max(),
-        gc_secs: gc,
-    })
+    Some(CpuCost::from_totals(cpu, successes, wall, peak, gc))
 }
 
 /// The cell of `column` × `op` from its measured rounds.

@@ -380,17 +380,11 @@ fn merge_rounds(parts: &[(&str, &Cell)]) -> Vec<RoundFigures> {
 fn merge_cpu(parts: &[(&str, &Cell)], successes: u64) -> Option<CpuCost> {
     let costs: Vec<&CpuCost> = parts.iter().map(|(_, c)| c.cpu.as_ref()).collect::<Option<_>>()?;
     let cpu: f64 = costs.iter().map(|c| c.cpu_secs).sum();
+    // Utilisation per host, as in a single run: CPU over the hosts' summed wall time.
     let wall: f64 = parts.iter().map(|(_, c)| c.wall_secs).sum();
-    let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
-    Some(CpuCost {
-        cpu_secs: cpu,
-        cpu_us_per_op: per(cpu * 1e6, successes as f64),
-        ops_per_cpu_sec: per(successes as f64, cpu),
-        // Per host, as in a single run: CPU over the hosts' summed wall time.
-        utilisation: per(cpu, wall),
-        peak_rss_bytes: costs.iter().filter_map(|c| c.peak_rss_bytes).max(),
-        gc_secs: costs.iter().map(|c| c.gc_secs).sum(),
-    })
+    let peak = costs.iter().filter_map(|c| c.peak_rss_bytes).max();
+    let gc = costs.iter().map(|c| c.gc_secs).sum();
+    Some(CpuCost::from_totals(cpu, successes, wall, peak, gc))
 }
 
 /// The worst host's loop gaps (gaps of different processes do not add).

@@ -317,6 +317,28 @@ pub struct CpuCost {
     pub gc_secs: Option<f64>,
 }
 
+impl CpuCost {
+    /// The cost of `successes` calls that took `cpu_secs` of CPU over `wall_secs`, with the
+    /// per-call, per-CPU-second and utilisation figures derived from them (0 where a divisor is).
+    pub fn from_totals(
+        cpu_secs: f64,
+        successes: u64,
+        wall_secs: f64,
+        peak_rss_bytes: Option<u64>,
+        gc_secs: Option<f64>,
+    ) -> CpuCost {
+        let per = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+        CpuCost {
+            cpu_secs,
+            cpu_us_per_op: per(cpu_secs * 1e6, successes as f64),
+            ops_per_cpu_sec: per(successes as f64, cpu_secs),
+            utilisation: per(cpu_secs, wall_secs),
+            peak_rss_bytes,
+            gc_secs,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatencyStats {
     pub min: f64,
