@@ -126,39 +126,25 @@ class Executor(Sync):
         d["policies"]["executor"] = f"loop.run_in_executor, ThreadPoolExecutor({self.workers})"
         return d
 
-    async def put(self, key, bins):
-        return await self.loop.run_in_executor(self.pool, Sync.put, self, key, bins)
-
-    async def get(self, key):
-        return await self.loop.run_in_executor(self.pool, Sync.get, self, key)
-
-    async def batch_get(self, keys):
-        return await self.loop.run_in_executor(self.pool, Sync.batch_get, self, keys)
-
-    async def scan(self):
-        return await self.loop.run_in_executor(self.pool, Sync.scan, self)
-
-    async def exists(self, key):
-        return await self.loop.run_in_executor(self.pool, Sync.exists, self, key)
-
-    async def touch(self, key):
-        return await self.loop.run_in_executor(self.pool, Sync.touch, self, key)
-
-    async def operate(self, key, ops):
-        return await self.loop.run_in_executor(self.pool, Sync.operate, self, key, ops)
-
-    async def delete(self, key):
-        return await self.loop.run_in_executor(self.pool, Sync.delete, self, key)
-
-    async def batch_write(self, records):
-        return await self.loop.run_in_executor(self.pool, Sync.batch_write, self, records)
-
-    async def read_modify_write(self, key, bins):
-        return await self.loop.run_in_executor(self.pool, Sync.read_modify_write, self, key, bins)
-
     async def close(self):
         self.pool.shutdown(wait=True)
         Sync.close(self)
+
+
+def _in_executor(name):
+    """The executor column's `name`: Sync's method of that name, run on the pool's threads."""
+    method = getattr(Sync, name)
+
+    async def call(self, *args):
+        return await self.loop.run_in_executor(self.pool, method, self, *args)
+
+    call.__name__ = name
+    return call
+
+
+for _name in ("put", "get", "batch_get", "scan", "exists", "touch", "operate", "delete", "batch_write",
+              "read_modify_write"):
+    setattr(Executor, _name, _in_executor(_name))
 
 
 def open_sync(spec):
