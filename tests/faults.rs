@@ -27,6 +27,16 @@ fn drain(mut r: impl std::io::Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
+/// Starts `cmd` with no stdin and its stdout and stderr read in the background (a full pipe never
+/// stalls it): the child and what it will have printed on each.
+fn spawn_drained(cmd: &mut Command) -> (Child, JoinHandle<String>, JoinHandle<String>) {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn aerobench");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    (child, stdout, stderr)
+}
+
 /// Waits for `child` at most `limit`; kills it (and fails) when it does not end.
 fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     let deadline = Instant::now() + limit;
@@ -81,13 +91,8 @@ fn signalled_run(signal: libc::c_int, name: &str, expected_code: i32) {
     let mut cmd = aerobench();
     cmd.args(["--builtin-server", "--count", "1000", "--warmup", "0", "--rounds", "1000", "--ops", "put,get"])
         .args(["--clients", "rust-sync,aerospike-py-sync", "--format", "json", "--output"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn aerobench");
-    let stdout = drain(child.stdout.take().unwrap());
-    let stderr = drain(child.stderr.take().unwrap());
+        .arg(&out);
+    let (mut child, stdout, stderr) = spawn_drained(&mut cmd);
     let pid = child.id();
     // The server and the worker are children; wait until both run and a round has begun.
     assert!(wait_until(Duration::from_secs(60), || children_of(pid).len() >= 2), "no server and worker started");
@@ -176,13 +181,8 @@ fn kill_the_server_mid_run(clients: &str, after: Duration) -> (Value, String) {
     cmd.args(["--host", "127.0.0.1", "--port", &port, "--count", "500", "--warmup", "0", "--rounds", "1000"])
         .args(["--duration", "1s", "--ops", "put,get", "--clients", clients])
         .args(["--quiet", "--format", "json", "--output"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn aerobench");
-    let stdout = drain(child.stdout.take().unwrap());
-    let stderr = drain(child.stderr.take().unwrap());
+        .arg(&out);
+    let (mut child, stdout, stderr) = spawn_drained(&mut cmd);
     let pid = child.id();
     assert!(wait_until(Duration::from_secs(60), || !children_of(pid).is_empty()), "no worker started");
     std::thread::sleep(after);
@@ -355,17 +355,12 @@ fn cleanup_runs_after_ctrl_c() {
     let server = Server::start_with(&["--quiet"]);
     let direct = Direct::connect(server.port);
     let port = server.port.to_string();
-    let mut child = aerobench()
-        .args(["--host", "127.0.0.1", "--port", &port, "--set", "interrupted", "--count", "300", "--warmup", "0"])
-        .args(["--rounds", "1000", "--clients", "rust-sync,aerospike-py-sync", "--ops", "put,get", "--cleanup"])
-        .args(["--quiet", "--format", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn aerobench");
-    let stdout = drain(child.stdout.take().unwrap());
-    let stderr = drain(child.stderr.take().unwrap());
+    let (mut child, stdout, stderr) = spawn_drained(
+        aerobench()
+            .args(["--host", "127.0.0.1", "--port", &port, "--set", "interrupted", "--count", "300", "--warmup", "0"])
+            .args(["--rounds", "1000", "--clients", "rust-sync,aerospike-py-sync", "--ops", "put,get", "--cleanup"])
+            .args(["--quiet", "--format", "json"]),
+    );
     assert!(wait_until(Duration::from_secs(60), || direct.count("interrupted") == 300), "the records were written");
     std::thread::sleep(Duration::from_secs(2));
     // SAFETY: plain kill(2) on our own child.
