@@ -14,20 +14,36 @@ pub struct Estimate {
     pub bounds: Option<(f64, f64)>,
 }
 
-/// Two-sided 97.5% quantile of Student's t with `df` degrees of freedom (for 95% intervals).
+/// The 97.5% quantile of Student's t with `df` degrees of freedom (the half-width factor of a
+/// two-sided 95% interval), exact from `statrs`; infinite with no degree of freedom.
 pub fn t_975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => TABLE[df - 1],
-        31..=40 => 2.021,
-        41..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
+    t_975_real(df as f64)
+}
+
+/// [`t_975`] for a real number of degrees of freedom (Welch–Satterthwaite gives fractions).
+pub fn t_975_real(df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF as _, StudentsT};
+    if !(df > 0.0) {
+        return f64::INFINITY;
     }
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) => t.inverse_cdf(0.5 + CONFIDENCE / 2.0),
+        Err(_) => f64::INFINITY,
+    }
+}
+
+/// The mean of `xs` and the half-width of its 95% t-interval; no half-width with one value.
+pub fn mean_and_half_width(xs: &[f64]) -> Option<(f64, Option<f64>)> {
+    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let n = xs.len();
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some((mean, None));
+    }
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((mean, Some(t_975(n - 1) * (variance / n as f64).sqrt())))
 }
 
 /// The geometric mean of `ratios` and its 95% t-interval; `None` when there is no usable ratio
@@ -37,14 +53,8 @@ pub fn estimate(ratios: &[f64]) -> Option<Estimate> {
         return None;
     }
     let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
-    let n = logs.len();
-    let mean = logs.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return Some(Estimate { ratio: mean.exp(), bounds: None });
-    }
-    let variance = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let half = t_975(n - 1) * (variance / n as f64).sqrt();
-    Some(Estimate { ratio: mean.exp(), bounds: Some(((mean - half).exp(), (mean + half).exp())) })
+    let (mean, half) = mean_and_half_width(&logs)?;
+    Some(Estimate { ratio: mean.exp(), bounds: half.map(|h| ((mean - h).exp(), (mean + h).exp())) })
 }
 
 #[cfg(test)]
@@ -69,8 +79,8 @@ mod tests {
         let r = [2.0 * 1.1, 2.0 / 1.1];
         let e = estimate(&r).unwrap();
         assert!(close(e.ratio, 2.0, 1e-12), "{e:?}");
-        // Two rounds: sd of logs = sqrt(2) * ln 1.1, half-width = 12.706 * sd / sqrt(2) = 12.706 * ln 1.1.
-        let half = 12.706 * 1.1f64.ln();
+        // Two rounds: sd of logs = sqrt(2) * ln 1.1, half-width = t(1) * sd / sqrt(2) = t(1) * ln 1.1.
+        let half = 12.706_204_736 * 1.1f64.ln();
         let (lo, hi) = e.bounds.unwrap();
         assert!(close(lo, 2.0 * (-half).exp(), 1e-9) && close(hi, 2.0 * half.exp(), 1e-9), "{lo} {hi}");
 
@@ -104,10 +114,32 @@ mod tests {
     }
 
     #[test]
-    fn t_quantiles() {
-        assert_eq!(t_975(1), 12.706);
-        assert_eq!(t_975(9), 2.262);
-        assert_eq!(t_975(1000), 1.960);
-        assert!(t_975(0).is_infinite());
+    fn t_quantiles_are_exact() {
+        // Reference values (R: qt(0.975, df)), to 7 significant digits and more.
+        for (df, t) in [
+            (1, 12.706_204_736),
+            (2, 4.302_652_730),
+            (9, 2.262_157_163),
+            (30, 2.042_272_456),
+            (31, 2.039_513_446),
+            (40, 2.021_075_390),
+            (100, 1.983_971_519),
+            (1000, 1.962_339_081),
+        ] {
+            assert!(close(t_975(df), t, 1e-6), "df {df}: {} against {t}", t_975(df));
+        }
+        assert!(t_975_real(5.5) < t_975(5) && t_975_real(5.5) > t_975(6));
+        assert!(t_975(0).is_infinite() && t_975_real(-1.0).is_infinite() && t_975_real(f64::NAN).is_infinite());
+        // Towards the normal quantile as the degrees of freedom grow (rounds are at most 1,000).
+        assert!(t_975(1999) > 1.959_96 && t_975(1999) < t_975(1000));
+    }
+
+    #[test]
+    fn mean_and_half_width_of_differences() {
+        let (m, h) = mean_and_half_width(&[1.0, 3.0]).unwrap();
+        assert!(close(m, 2.0, 1e-12) && close(h.unwrap(), 12.706_204_736, 1e-6), "{m} {h:?}");
+        assert_eq!(mean_and_half_width(&[-4.0]), Some((-4.0, None)));
+        assert_eq!(mean_and_half_width(&[]), None);
+        assert_eq!(mean_and_half_width(&[1.0, f64::NAN]), None);
     }
 }
