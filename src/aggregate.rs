@@ -1,14 +1,15 @@
 //! From measured phases to report cells: every round of a (column, operation) merged into one
 //! cell (histograms added, counts and wall times summed, throughput over the summed wall time),
 //! with each round's own figures kept, and the notes a reader needs beside the numbers: calls
-//! that ended early, records missing, too few calls for a p99, rounds that disagree.
+//! that ended early, records missing, too few calls for a p99, rounds that disagree. In an open
+//! loop each round keeps its latency from when calls were due too, for the verdicts to compare.
 
 use crate::compare::MIN_CALLS_FOR_P99;
 use crate::engine::Measured;
 use crate::engine::bystanders::{self, CompetitorRun, LoopGaps};
 use crate::engine::open_loop::OpenLoopMeasured;
 use crate::report::numbers;
-use crate::results::{Cell, Column, CpuCost, OpenLoopFigures, RoundFigures};
+use crate::results::{Cell, Column, CpuCost, OpenLoopFigures, RoundFigures, RoundLatency};
 use crate::stats::{self, Recorder};
 use crate::workload::{Operation, Workload};
 
@@ -55,6 +56,10 @@ fn figures(m: &Measured) -> RoundFigures {
         ops_per_sec: if m.wall_secs > 0.0 { m.recorder.successes() as f64 / m.wall_secs } else { 0.0 },
         wall_secs: m.wall_secs,
         cpu_secs: m.cpu_secs,
+        corrected: m.open_loop.as_ref().map(|o| {
+            let c = stats::summarize(o.corrected.histogram());
+            RoundLatency { avg_us: c.avg, p50_us: c.p50, p99_us: c.p99 }
+        }),
     }
 }
 

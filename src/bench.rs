@@ -145,7 +145,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
-    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted);
+    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
     report.records_deleted = records_deleted;
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
@@ -219,6 +219,7 @@ fn assemble(
     machine: MachineInfo,
     outcome: scheduler::Outcome,
     interrupted: bool,
+    min_effect: f64,
 ) -> RunReport {
     let reported_ops = plan.reported_ops();
     let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
@@ -240,7 +241,7 @@ fn assemble(
     }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
-    let ratios = compare::ratios(&columns, &cells, &operations, &pairs);
+    let ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
     let mut warnings = outcome.warnings;
     warnings.extend(run_warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds));
     RunReport {
@@ -283,6 +284,7 @@ fn assemble(
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
         records_deleted: None,
+        min_effect,
         columns,
         cells,
     }

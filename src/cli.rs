@@ -148,6 +148,10 @@ pub struct BenchArgs {
     /// it runs, else the first column.
     #[arg(long, value_name = "COLUMN")]
     pub baseline: Option<String>,
+    /// Smallest difference a verdict calls faster or slower: a ratio whose whole 95% interval
+    /// lies within this either way reads "within 3%" instead (0 turns it off).
+    #[arg(long, value_name = "PERCENT", default_value = "3%", value_parser = crate::compare::wording::parse_min_effect)]
+    pub min_effect: f64,
     /// Table layout: `clients` (one table per operation, a row per client) or `seed` (the seed
     /// benchmark's tables: operations as rows, clients as columns, its ratio columns).
     #[arg(long, value_enum, default_value = "clients")]

@@ -194,7 +194,7 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
     }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, first.baseline.as_deref());
-    let ratios = compare::ratios(&columns, &cells, &first.workload.operations, &pairs);
+    let ratios = compare::ratios(&columns, &cells, &first.workload.operations, &pairs, first.min_effect);
     let mut warnings: Vec<String> = Vec::new();
     for (_, r) in runs {
         for w in &r.warnings {
@@ -239,6 +239,7 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
             (!why.is_empty()).then(|| why.join("; "))
         },
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
+        min_effect: first.min_effect,
     })
 }
 
@@ -319,6 +320,7 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError>
         histogram: stats::encode_histogram(&hist),
         latency_beyond_range: parts.iter().map(|(_, c)| c.latency_beyond_range).sum(),
         over_floor_us: None,
+        over_floor_interval_us: None,
         rounds: merge_rounds(parts),
         cpu: merge_cpu(parts, successes),
         notes,
@@ -372,6 +374,7 @@ fn merge_rounds(parts: &[(&str, &Cell)]) -> Vec<RoundFigures> {
                 ops_per_sec: rs.iter().map(|r| r.ops_per_sec).sum(),
                 wall_secs: rs.iter().map(|r| r.wall_secs).fold(0.0, f64::max),
                 cpu_secs: rs.iter().map(|r| r.cpu_secs).sum(),
+                corrected: crate::results::RoundLatency::of_hosts(&rs),
             }
         })
         .collect()

@@ -46,6 +46,14 @@ pub struct RunReport {
     /// Records `--cleanup` deleted when the run ended (absent without `--cleanup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_deleted: Option<u64>,
+    /// The minimum effect of the verdicts (`--min-effect`), as a fraction: a ratio whose whole
+    /// interval lies within it either way (from 1/(1+m) to 1+m) reads `within_min_effect`.
+    #[serde(default = "default_min_effect")]
+    pub min_effect: f64,
+}
+
+fn default_min_effect() -> f64 {
+    crate::compare::wording::DEFAULT_MIN_EFFECT
 }
 
 /// One run combined by `aerobench merge`.
@@ -215,9 +223,15 @@ pub struct Cell {
     pub histogram: String,
     /// Successful calls slower than the histogram's range (60 s), counted there as 60 s.
     pub latency_beyond_range: u64,
-    /// Average latency above the `wire` floor's, in µs (mean of the rounds' differences), for
-    /// columns with as many calls in flight as the floor (one).
+    /// Average latency above the `wire` floor's, in µs (mean of the rounds' differences: each
+    /// round's average minus the floor's in the same round), for columns with as many calls in
+    /// flight as the floor (one).
     pub over_floor_us: Option<f64>,
+    /// The 95% interval of `over_floor_us` from the rounds' differences, `[low, high]` in µs;
+    /// null with one round. An interval that spans 0 is within the noise; one below 0 means the
+    /// column was faster than the floor.
+    #[serde(default)]
+    pub over_floor_interval_us: Option<[f64; 2]>,
     /// The figures of each measured round, in round order.
     pub rounds: Vec<RoundFigures>,
     /// What the calls cost the process that made them; null where the platform does not tell.
@@ -297,6 +311,35 @@ pub struct RoundFigures {
     pub wall_secs: f64,
     /// CPU time of the process that ran the round's phase, during it.
     pub cpu_secs: Option<f64>,
+    /// In an open loop (`--rate`): the round's latency from when each call was due; absent in a
+    /// closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<RoundLatency>,
+}
+
+/// One round's latency of successful calls, in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoundLatency {
+    pub avg_us: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+impl RoundLatency {
+    /// One round of several hosts as one, as `merge` does with service time: the mean weighted
+    /// by successful calls, p50 and p99 the highest host's; `None` unless every host has one.
+    pub fn of_hosts(rounds: &[&RoundFigures]) -> Option<RoundLatency> {
+        let all: Vec<(RoundLatency, f64)> = rounds
+            .iter()
+            .map(|r| r.corrected.map(|c| (c, r.count.saturating_sub(r.errors) as f64)))
+            .collect::<Option<_>>()?;
+        let ok: f64 = all.iter().map(|(_, n)| n).sum();
+        Some(RoundLatency {
+            avg_us: if ok > 0.0 { all.iter().map(|(c, n)| c.avg_us * n).sum::<f64>() / ok } else { 0.0 },
+            p50_us: all.iter().map(|(c, _)| c.p50_us).fold(0.0, f64::max),
+            p99_us: all.iter().map(|(c, _)| c.p99_us).fold(0.0, f64::max),
+        })
+    }
 }
 
 /// CPU time and memory one cell's calls cost, over every round.
@@ -361,6 +404,18 @@ pub enum RatioMetric {
     AvgLatency,
     P50Latency,
     P99Latency,
+    /// In an open loop: median latency from when each call was due.
+    CorrectedP50Latency,
+    /// In an open loop: p99 latency from when each call was due.
+    CorrectedP99Latency,
+}
+
+impl RatioMetric {
+    /// True for the metrics of latency (service time or corrected), compared only between
+    /// columns with the same calls in flight.
+    pub fn is_latency(self) -> bool {
+        !matches!(self, RatioMetric::OpsPerSec | RatioMetric::OpsPerCpuSec)
+    }
 }
 
 /// What the rounds say about a ratio.
@@ -373,6 +428,8 @@ pub enum Verdict {
     Slower,
     /// The interval spans 1.
     NoClearDifference,
+    /// The whole interval lies within the minimum effect (`RunReport::min_effect`) either way.
+    WithinMinEffect,
     /// One round only: a ratio, but no interval and so no verdict.
     SingleRound,
     /// No ratio: see `reason`.

@@ -262,6 +262,7 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         histogram: encode_histogram(rec.histogram()),
         latency_beyond_range: rec.beyond_range(),
         over_floor_us: None,
+        over_floor_interval_us: None,
         rounds: Vec::new(),
         cpu: None,
         notes: Vec::new(),

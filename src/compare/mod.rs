@@ -1,8 +1,9 @@
 //! Comparisons between cells: which columns are compared (each with the baseline, plus the seed
 //! benchmark's own pairs), on which metrics a comparison means something (latency only between
 //! cells with the same calls in flight; throughput between any; no ratio for cells with failed
-//! calls), the ratio with its interval from the rounds, and each column's latency above the
-//! `wire` floor.
+//! calls; in an open loop, latency from when each call was due beside service time), the ratio
+//! with its interval from the rounds, and each column's latency above the `wire` floor as a
+//! paired per-round difference with its interval.
 
 pub mod interval;
 pub mod wording;
@@ -16,13 +17,16 @@ pub const SEED_PAIRS: [(&str, &str); 3] =
 /// The column kind of the floor.
 pub const FLOOR: &str = "wire";
 
-/// Every metric a ratio is computed on.
-pub const METRICS: [RatioMetric; 5] = [
+/// Every metric a ratio is computed on (the corrected latencies only between two cells of an
+/// open loop).
+pub const METRICS: [RatioMetric; 7] = [
     RatioMetric::OpsPerSec,
     RatioMetric::OpsPerCpuSec,
     RatioMetric::AvgLatency,
     RatioMetric::P50Latency,
     RatioMetric::P99Latency,
+    RatioMetric::CorrectedP50Latency,
+    RatioMetric::CorrectedP99Latency,
 ];
 
 /// Successful calls a cell needs before its p99 means something.
@@ -58,23 +62,37 @@ pub fn pairs(columns: &[Column], baseline: Option<&str>) -> Vec<(String, String)
     out
 }
 
-/// Every ratio of every pair on every operation and metric.
-pub fn ratios(columns: &[Column], cells: &[Cell], operations: &[String], pairs: &[(String, String)]) -> Vec<Ratio> {
+/// True for the metrics measured from when each call was due (open loop only).
+pub fn is_corrected(metric: RatioMetric) -> bool {
+    matches!(metric, RatioMetric::CorrectedP50Latency | RatioMetric::CorrectedP99Latency)
+}
+
+/// Every ratio of every pair on every operation and metric, with verdicts under `min_effect`
+/// (a fraction, see [`wording::verdict`]). Corrected latency is compared only where both cells
+/// ran an open loop.
+pub fn ratios(
+    columns: &[Column],
+    cells: &[Cell],
+    operations: &[String],
+    pairs: &[(String, String)],
+    min_effect: f64,
+) -> Vec<Ratio> {
     let cell = |column: &str, op: &str| cells.iter().find(|c| c.column == column && c.operation == op);
     let in_flight = |id: &str| columns.iter().find(|c| c.id == id).map_or(0, |c| c.in_flight);
     let mut out = Vec::new();
     for op in operations {
         for (column, base) in pairs {
             let (Some(a), Some(b)) = (cell(column, op), cell(base, op)) else { continue };
-            for metric in METRICS {
-                out.push(ratio(a, b, in_flight(column), in_flight(base), metric));
+            let open = a.open_loop.is_some() && b.open_loop.is_some();
+            for metric in METRICS.into_iter().filter(|&m| open || !is_corrected(m)) {
+                out.push(ratio(a, b, in_flight(column), in_flight(base), metric, min_effect));
             }
         }
     }
     out
 }
 
-/// The figure of one round a metric compares, and whether less is better.
+/// The figure of one round a metric compares (NaN where the round has none).
 fn figure(r: &crate::results::RoundFigures, metric: RatioMetric) -> f64 {
     match metric {
         RatioMetric::OpsPerSec => r.ops_per_sec,
@@ -86,16 +104,19 @@ fn figure(r: &crate::results::RoundFigures, metric: RatioMetric) -> f64 {
         RatioMetric::AvgLatency => r.avg_us,
         RatioMetric::P50Latency => r.p50_us,
         RatioMetric::P99Latency => r.p99_us,
+        RatioMetric::CorrectedP50Latency => r.corrected.map_or(f64::NAN, |c| c.p50_us),
+        RatioMetric::CorrectedP99Latency => r.corrected.map_or(f64::NAN, |c| c.p99_us),
     }
 }
 
-/// `column` against `baseline` on `metric`.
+/// `column` against `baseline` on `metric`, with its verdict under `min_effect`.
 pub fn ratio(
     column: &Cell,
     baseline: &Cell,
     column_in_flight: u32,
     baseline_in_flight: u32,
     metric: RatioMetric,
+    min_effect: f64,
 ) -> Ratio {
     let mut r = Ratio {
         operation: column.operation.clone(),
@@ -119,8 +140,7 @@ pub fn ratio(
     if column.errors > 0 || baseline.errors > 0 {
         return refuse(r, "failed calls".into());
     }
-    let latency = matches!(metric, RatioMetric::AvgLatency | RatioMetric::P50Latency | RatioMetric::P99Latency);
-    if latency && column_in_flight != baseline_in_flight {
+    if metric.is_latency() && column_in_flight != baseline_in_flight {
         return refuse(r, format!("{column_in_flight} vs {baseline_in_flight} in flight: compare ops/s"));
     }
     // Two columns that both kept to the rate asked for (`--rate`) made the same ops/s by
@@ -132,12 +152,19 @@ pub fn ratio(
     if metric == RatioMetric::OpsPerCpuSec && (column.cpu.is_none() || baseline.cpu.is_none()) {
         return refuse(r, "CPU time not measured".into());
     }
-    if metric == RatioMetric::P99Latency && column.count.min(baseline.count) < MIN_CALLS_FOR_P99 {
+    let p99 = matches!(metric, RatioMetric::P99Latency | RatioMetric::CorrectedP99Latency);
+    if p99 && column.count.min(baseline.count) < MIN_CALLS_FOR_P99 {
         return refuse(r, format!("under {MIN_CALLS_FOR_P99} calls: no p99"));
+    }
+    if is_corrected(metric) && (column.open_loop.is_none() || baseline.open_loop.is_none()) {
+        return refuse(r, "closed loop: no latency from when calls were due".into());
     }
     for a in &column.rounds {
         if let Some(b) = baseline.rounds.iter().find(|b| b.round == a.round) {
             let (x, y) = (figure(a, metric), figure(b, metric));
+            if x.is_nan() || y.is_nan() {
+                continue;
+            }
             let higher_is_better = matches!(metric, RatioMetric::OpsPerSec | RatioMetric::OpsPerCpuSec);
             r.per_round.push(if higher_is_better { x / y } else { y / x });
         }
@@ -148,12 +175,13 @@ pub fn ratio(
     r.speedup = Some(estimate.ratio);
     r.low = estimate.bounds.map(|b| b.0);
     r.high = estimate.bounds.map(|b| b.1);
-    (r.verdict, r.text) = wording::verdict(estimate.ratio, estimate.bounds);
+    (r.verdict, r.text) = wording::verdict(estimate.ratio, estimate.bounds, min_effect);
     r
 }
 
-/// Sets `over_floor_us` on every cell of a column with as many calls in flight as the floor:
-/// the mean over the rounds of its average latency minus the floor's in the same round.
+/// Sets `over_floor_us` and its interval on every cell of a column with as many calls in flight
+/// as the floor: a paired comparison, each round's average latency minus the floor's in the same
+/// round, and the mean of those differences with its 95% t-interval.
 pub fn set_over_floor(columns: &[Column], cells: &mut [Cell]) -> Option<String> {
     let floor = columns.iter().find(|c| c.id == FLOOR && c.error.is_none())?;
     let floor_cells: Vec<Cell> = cells.iter().filter(|c| c.column == floor.id && c.errors == 0).cloned().collect();
@@ -168,8 +196,9 @@ pub fn set_over_floor(columns: &[Column], cells: &mut [Cell]) -> Option<String> 
             .iter()
             .filter_map(|a| f.rounds.iter().find(|b| b.round == a.round).map(|b| a.avg_us - b.avg_us))
             .collect();
-        if !diffs.is_empty() {
-            cell.over_floor_us = Some(diffs.iter().sum::<f64>() / diffs.len() as f64);
+        if let Some((mean, half)) = interval::mean_and_half_width(&diffs) {
+            cell.over_floor_us = Some(mean);
+            cell.over_floor_interval_us = half.map(|h| [mean - h, mean + h]);
         }
     }
     Some(floor.id.clone())
@@ -196,6 +225,7 @@ mod tests {
             histogram: String::new(),
             latency_beyond_range: 0,
             over_floor_us: None,
+            over_floor_interval_us: None,
             cpu: None,
             rounds: rounds
                 .iter()
@@ -221,15 +251,15 @@ mod tests {
     fn faster_slower_and_unclear() {
         let base = cell("c", &[(100.0, 10_000.0), (110.0, 9_000.0), (90.0, 11_000.0)]);
         let fast = cell("a", &[(50.0, 20_000.0), (56.0, 18_000.0), (44.0, 22_000.0)]);
-        let r = ratio(&fast, &base, 1, 1, RatioMetric::AvgLatency);
+        let r = ratio(&fast, &base, 1, 1, RatioMetric::AvgLatency, 0.03);
         assert_eq!(r.verdict, Verdict::Faster, "{r:?}");
         assert!(r.text.starts_with("2.0x faster ("), "{}", r.text);
         assert_eq!(r.per_round.len(), 3);
-        let r = ratio(&base, &fast, 1, 1, RatioMetric::OpsPerSec);
+        let r = ratio(&base, &fast, 1, 1, RatioMetric::OpsPerSec, 0.03);
         assert_eq!(r.verdict, Verdict::Slower);
         assert!(r.text.starts_with("2.0x slower ("), "{}", r.text);
         let noisy = cell("b", &[(80.0, 12_000.0), (130.0, 7_000.0), (95.0, 10_500.0)]);
-        let r = ratio(&noisy, &base, 1, 1, RatioMetric::AvgLatency);
+        let r = ratio(&noisy, &base, 1, 1, RatioMetric::AvgLatency, 0.03);
         assert_eq!(r.verdict, Verdict::NoClearDifference, "{r:?}");
         assert!(r.text.starts_with("no clear difference ("), "{}", r.text);
     }
@@ -247,34 +277,82 @@ mod tests {
             c
         };
         let (a, base) = (paced("a", 4_990.0, true), paced("c", 5_000.0, true));
-        let r = ratio(&a, &base, 1, 1, RatioMetric::OpsPerSec);
+        let r = ratio(&a, &base, 1, 1, RatioMetric::OpsPerSec, 0.03);
         assert_eq!(r.verdict, Verdict::NotComparable, "{r:?}");
         assert!(r.text.contains("kept to the rate"), "{}", r.text);
-        assert_ne!(ratio(&a, &base, 1, 1, RatioMetric::AvgLatency).verdict, Verdict::NotComparable);
+        assert_ne!(ratio(&a, &base, 1, 1, RatioMetric::AvgLatency, 0.03).verdict, Verdict::NotComparable);
         // One that fell behind: its ops/s say so.
         let behind = paced("b", 2_500.0, false);
-        assert_eq!(ratio(&behind, &base, 1, 1, RatioMetric::OpsPerSec).verdict, Verdict::Slower);
+        assert_eq!(ratio(&behind, &base, 1, 1, RatioMetric::OpsPerSec, 0.03).verdict, Verdict::Slower);
+    }
+
+    #[test]
+    fn open_loop_verdicts_compare_latency_from_when_calls_were_due() {
+        // Equal service time; column "a" stalls now and then, so its calls wait behind the
+        // stall: its corrected p99 is ten times the baseline's.
+        let open = |id: &str, corrected_p99: f64| {
+            let mut c = cell(id, &[(100.0, 1_000.0), (101.0, 1_000.0), (99.0, 1_000.0), (100.0, 1_000.0)]);
+            for (i, r) in c.rounds.iter_mut().enumerate() {
+                let wobble = 1.0 + 0.01 * i as f64;
+                r.corrected = Some(crate::results::RoundLatency {
+                    avg_us: 150.0 * wobble,
+                    p50_us: 120.0 * wobble,
+                    p99_us: corrected_p99 * wobble,
+                });
+            }
+            c.open_loop = Some(crate::results::OpenLoopFigures { kept_up: true, ..Default::default() });
+            c
+        };
+        let (stalls, base) = (open("a", 3_000.0), open("c", 300.0));
+        let service = ratio(&stalls, &base, 1, 1, RatioMetric::P99Latency, 0.03);
+        assert_ne!(service.verdict, Verdict::Slower, "{service:?}");
+        let corrected = ratio(&stalls, &base, 1, 1, RatioMetric::CorrectedP99Latency, 0.03);
+        assert_eq!(corrected.verdict, Verdict::Slower, "{corrected:?}");
+        assert!(corrected.text.starts_with("10.0x slower ("), "{}", corrected.text);
+        let median = ratio(&stalls, &base, 1, 1, RatioMetric::CorrectedP50Latency, 0.03);
+        assert_eq!(median.verdict, Verdict::WithinMinEffect, "{median:?}");
+        // Only open-loop cells get corrected ratios.
+        let columns: Vec<Column> = ["a", "c"]
+            .into_iter()
+            .map(|id| Column {
+                id: id.into(),
+                label: id.into(),
+                client: String::new(),
+                client_version: String::new(),
+                mode: String::new(),
+                in_flight: 1,
+                source: String::new(),
+                python_version: None,
+                policies: Default::default(),
+                error: None,
+            })
+            .collect();
+        let pairs = [("a".to_string(), "c".to_string())];
+        let all = ratios(&columns, &[stalls, base], &["get".into()], &pairs, 0.03);
+        assert!(all.iter().any(|r| r.metric == RatioMetric::CorrectedP99Latency));
+        let closed = ratios(&columns, &[cell("a", &[(1.0, 1.0)]), cell("c", &[(1.0, 1.0)])], &["get".into()], &pairs, 0.03);
+        assert!(!closed.iter().any(|r| is_corrected(r.metric)), "{closed:?}");
     }
 
     #[test]
     fn like_for_like_only() {
         let base = cell("c", &[(100.0, 10_000.0), (100.0, 10_000.0)]);
         let concurrent = cell("a", &[(1_000.0, 50_000.0), (1_000.0, 50_000.0)]);
-        let latency = ratio(&concurrent, &base, 50, 1, RatioMetric::AvgLatency);
+        let latency = ratio(&concurrent, &base, 50, 1, RatioMetric::AvgLatency, 0.03);
         assert_eq!(latency.verdict, Verdict::NotComparable);
         assert!(latency.text.contains("50 vs 1 in flight"), "{}", latency.text);
-        let throughput = ratio(&concurrent, &base, 50, 1, RatioMetric::OpsPerSec);
+        let throughput = ratio(&concurrent, &base, 50, 1, RatioMetric::OpsPerSec, 0.03);
         assert_eq!(throughput.verdict, Verdict::Faster);
         assert!((throughput.speedup.unwrap() - 5.0).abs() < 1e-9);
 
         let mut failing = cell("a", &[(50.0, 20_000.0), (50.0, 20_000.0)]);
         failing.errors = 3;
-        assert_eq!(ratio(&failing, &base, 1, 1, RatioMetric::OpsPerSec).reason.as_deref(), Some("failed calls"));
+        assert_eq!(ratio(&failing, &base, 1, 1, RatioMetric::OpsPerSec, 0.03).reason.as_deref(), Some("failed calls"));
 
         let mut few = cell("a", &[(50.0, 20_000.0), (50.0, 20_000.0)]);
         few.count = 40;
-        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P99Latency).verdict, Verdict::NotComparable);
-        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P50Latency).verdict, Verdict::Faster);
+        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P99Latency, 0.03).verdict, Verdict::NotComparable);
+        assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P50Latency, 0.03).verdict, Verdict::Faster);
     }
 
     #[test]
@@ -346,6 +424,9 @@ mod tests {
         let columns = vec![floor_col.clone(), other, concurrent];
         assert_eq!(set_over_floor(&columns, &mut cells).as_deref(), Some(FLOOR));
         assert_eq!(cells[1].over_floor_us, Some(12.5));
+        // Differences 15 and 10: mean 12.5, half-width t(1) × sd 3.54 / √2 = 12.706 × 2.5.
+        let [lo, hi] = cells[1].over_floor_interval_us.unwrap();
+        assert!((hi - 12.5 - 12.706_204_736 * 2.5).abs() < 1e-6 && (12.5 - lo - (hi - 12.5)).abs() < 1e-9, "{lo} {hi}");
         assert_eq!(cells[2].over_floor_us, None, "different calls in flight");
         assert_eq!(cells[0].over_floor_us, None);
         floor_col.error = Some("down".into());

@@ -1,5 +1,7 @@
 //! The verdict wording, in one place: a speedup and its interval become "1.9x faster (1.7–2.1)",
-//! "1.3x slower (1.2–1.4)" or "no clear difference (0.93–1.08)". A direction is only ever written
+//! "1.3x slower (1.2–1.4)", "no clear difference (0.93–1.08)" or, when the whole interval lies
+//! within the minimum effect (`--min-effect`, 3% unless given), "within 3% (0.98–1.02)": a
+//! difference no user would act on is not called a direction. A direction is only ever written
 //! when the whole interval supports it; a single round gets a ratio but no verdict.
 
 use crate::results::Verdict;
@@ -26,10 +28,41 @@ fn with_interval(estimate: f64, low: f64, high: f64) -> String {
     format!("{estimate:.d$}x", d = d) + &format!(" ({low:.d$}–{high:.d$})", d = d)
 }
 
-/// The verdict and its text for a speedup (> 1: the column is faster) and its interval bounds.
-pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>) -> (Verdict, String) {
+/// The minimum effect unless `--min-effect` says otherwise: 3%.
+pub const DEFAULT_MIN_EFFECT: f64 = 0.03;
+
+/// Parses `--min-effect`: a percentage such as `3%`, `2.5%` or `0` (no minimum), from 0 to 50%.
+pub fn parse_min_effect(text: &str) -> Result<f64, String> {
+    let usage = || format!("{text:?} is not a minimum effect; give a percentage from 0% to 50%, e.g. 3% or 0");
+    let number = text.trim().trim_end_matches('%').trim();
+    let percent: f64 = number.parse().map_err(|_| usage())?;
+    if !(0.0..=50.0).contains(&percent) {
+        return Err(usage());
+    }
+    Ok(percent / 100.0)
+}
+
+/// A minimum effect as the verdicts write it: `3%`, `2.5%`.
+pub fn percent(min_effect: f64) -> String {
+    let p = (min_effect * 1e4).round() / 1e2;
+    format!("{p}%")
+}
+
+/// True when the whole interval `(low, high)` of a ratio lies within `min_effect` of 1 either
+/// way (from 1/(1+m) to 1+m, so that "faster" and "slower" are treated alike).
+pub fn within_min_effect(bounds: (f64, f64), min_effect: f64) -> bool {
+    min_effect > 0.0 && bounds.0 >= 1.0 / (1.0 + min_effect) && bounds.1 <= 1.0 + min_effect
+}
+
+/// The verdict and its text for a speedup (> 1: the column is faster), its interval bounds and
+/// the minimum effect (a fraction: 0.03 is 3%).
+pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>, min_effect: f64) -> (Verdict, String) {
     match bounds {
         None => (Verdict::SingleRound, format!("no verdict, 1 round ({})", factor(speedup))),
+        Some((low, high)) if within_min_effect((low, high), min_effect) => (
+            Verdict::WithinMinEffect,
+            format!("within {} ({low:.2}–{high:.2})", percent(min_effect)),
+        ),
         Some((low, high)) if low > 1.0 => {
             (Verdict::Faster, with_interval(speedup, low, high).replacen("x (", "x faster (", 1))
         }
@@ -55,20 +88,54 @@ mod tests {
 
     #[test]
     fn directions_only_when_the_interval_supports_them() {
-        assert_eq!(verdict(1.9, Some((1.7, 2.1))), (Verdict::Faster, "1.90x faster (1.70–2.10)".into()));
-        assert_eq!(verdict(0.5, Some((0.4, 0.625))), (Verdict::Slower, "2.0x slower (1.6–2.5)".into()));
-        assert_eq!(verdict(14.34, Some((12.0, 17.0))).1, "14.3x faster (12.0–17.0)");
+        assert_eq!(verdict(1.9, Some((1.7, 2.1)), 0.03), (Verdict::Faster, "1.90x faster (1.70–2.10)".into()));
+        assert_eq!(verdict(0.5, Some((0.4, 0.625)), 0.03), (Verdict::Slower, "2.0x slower (1.6–2.5)".into()));
+        assert_eq!(verdict(14.34, Some((12.0, 17.0)), 0.03).1, "14.3x faster (12.0–17.0)");
         assert_eq!(
-            verdict(1.02, Some((0.93, 1.08))),
+            verdict(1.02, Some((0.93, 1.08)), 0.03),
             (Verdict::NoClearDifference, "no clear difference (0.93–1.08)".into())
         );
         // A big estimate whose interval still touches 1 gets no direction.
         assert_eq!(
-            verdict(3.0, Some((0.99, 9.0))),
+            verdict(3.0, Some((0.99, 9.0)), 0.03),
             (Verdict::NoClearDifference, "no clear difference (0.99–9.0)".into())
         );
-        assert_eq!(verdict(2.0, Some((0.0123, 2628.09))).1, "no clear difference (0.01–2628)");
-        assert_eq!(verdict(1.9, None), (Verdict::SingleRound, "no verdict, 1 round (1.90)".into()));
+        assert_eq!(verdict(2.0, Some((0.0123, 2628.09)), 0.03).1, "no clear difference (0.01–2628)");
+        assert_eq!(verdict(1.9, None, 0.03), (Verdict::SingleRound, "no verdict, 1 round (1.90)".into()));
+    }
+
+    #[test]
+    fn an_interval_within_the_minimum_effect_reads_so() {
+        assert_eq!(
+            verdict(1.02, Some((1.01, 1.03)), 0.03),
+            (Verdict::WithinMinEffect, "within 3% (1.01–1.03)".into())
+        );
+        assert_eq!(verdict(0.98, Some((0.975, 0.99)), 0.03).1, "within 3% (0.97–0.99)");
+        // Symmetric: 1/1.03 = 0.9709 is the edge on the slower side.
+        assert_eq!(verdict(0.98, Some((0.9709, 0.99)), 0.03).0, Verdict::WithinMinEffect);
+        assert_eq!(verdict(0.98, Some((0.9700, 0.99)), 0.03).0, Verdict::Slower);
+        // Partly beyond it: the direction stands.
+        assert_eq!(verdict(1.03, Some((1.01, 1.05)), 0.03), (Verdict::Faster, "1.03x faster (1.01–1.05)".into()));
+        // Spanning 1 but inside the minimum effect: within it, not "no clear difference".
+        assert_eq!(verdict(1.0, Some((0.99, 1.01)), 0.03).1, "within 3% (0.99–1.01)");
+        assert_eq!(verdict(1.0, Some((0.99, 1.01)), 0.05).1, "within 5% (0.99–1.01)");
+        // No minimum effect: every interval off 1 has a direction.
+        assert_eq!(verdict(1.02, Some((1.01, 1.03)), 0.0).0, Verdict::Faster);
+        assert_eq!(verdict(1.0, Some((0.99, 1.01)), 0.0).0, Verdict::NoClearDifference);
+        // Wide intervals are never "within".
+        assert_eq!(verdict(1.0, Some((0.9, 1.1)), 0.03).0, Verdict::NoClearDifference);
+    }
+
+    #[test]
+    fn minimum_effects_parse_as_percentages() {
+        assert_eq!(parse_min_effect("3%"), Ok(0.03));
+        assert_eq!(parse_min_effect("2.5"), Ok(0.025));
+        assert_eq!(parse_min_effect("0"), Ok(0.0));
+        for bad in ["", "x", "-1%", "60%", "NaN"] {
+            assert!(parse_min_effect(bad).unwrap_err().contains("e.g. 3%"), "{bad}");
+        }
+        assert_eq!(percent(0.03), "3%");
+        assert_eq!(percent(0.025), "2.5%");
     }
 
     #[test]
@@ -83,8 +150,8 @@ mod tests {
 
     #[test]
     fn slower_reads_as_the_inverse_of_faster() {
-        let (_, faster) = verdict(2.0, Some((1.6, 2.5)));
-        let (_, slower) = verdict(0.5, Some((0.4, 0.625)));
+        let (_, faster) = verdict(2.0, Some((1.6, 2.5)), 0.03);
+        let (_, slower) = verdict(0.5, Some((0.4, 0.625)), 0.03);
         assert_eq!(faster, "2.0x faster (1.6–2.5)");
         assert_eq!(slower, "2.0x slower (1.6–2.5)");
         assert_eq!(not_comparable("50 vs 1 in flight"), "— (50 vs 1 in flight)");

@@ -1,12 +1,14 @@
 //! The default layout's tables, as text: one table per operation, a row per client with its
-//! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor, ops/s, and its
-//! ops/s against the baseline with the interval from the rounds; then, where CPU time was
+//! calls in flight, avg, p50 and p99 latency, latency above the `wire` floor (with its interval,
+//! and "within noise" or "below floor" where it is not above it), ops/s, and its ops/s against
+//! the baseline with the interval from the rounds; then, where CPU time was
 //! measured, what each client's calls cost: CPU per call, cores busy, operations per
 //! CPU-second against the baseline, garbage collection and memory, and, where they ran, how long
 //! the event loop kept a yielding task waiting and how fast competing Python work went. In an
 //! open loop (`--rate`) avg, p50 and p99 are measured from when each call was due, with the
 //! service time's p50 and p99 beside them and the rate each client made against the rate asked
-//! for. Exporters only lay this out.
+//! for, and the verdicts against the baseline compare that latency (p50 and p99) instead of
+//! ops/s, which every column that kept to the rate made alike. Exporters only lay this out.
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
@@ -78,7 +80,9 @@ fn table(report: &RunReport, op: &str) -> OpTable {
     }
     header.push("ops/s".into());
     if let Some(b) = baseline {
-        header.push(format!("ops/s vs {}", label(report, b)));
+        for metric in verdict_metrics(report) {
+            header.push(format!("{} vs {}", metric_name(metric), label(report, b)));
+        }
     }
     let rows = report.columns.iter().map(|column| row(report, op, column, floor, baseline)).collect();
     OpTable { operation: op.to_owned(), title: title(report, op), header, rows }
@@ -88,8 +92,11 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     let mut row =
         vec![Entry::new(column.label.clone(), Kind::Operation), Entry::new(column.in_flight.to_string(), Kind::Value)];
     let cell = report.cell(&column.id, op).filter(|c| c.count > c.errors);
-    let columns_after =
-        3 + 2 * usize::from(open(report)) + usize::from(floor.is_some()) + 1 + usize::from(baseline.is_some());
+    let columns_after = 3
+        + 2 * usize::from(open(report))
+        + usize::from(floor.is_some())
+        + 1
+        + usize::from(baseline.is_some()) * verdict_metrics(report).len();
     let Some(cell) = cell else {
         let failed = column.error.is_some() || report.cell(&column.id, op).is_some_and(|c| c.errors > 0);
         let first = if failed { Entry::new(ERROR, Kind::Error) } else { Entry::new(MISSING, Kind::Missing) };
@@ -124,7 +131,7 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     if let Some(floor) = floor {
         row.push(match cell.over_floor_us {
             _ if column.id == floor => Entry::new("floor", Kind::Same),
-            Some(us) => Entry::new(signed_latency(us), Kind::Value),
+            Some(us) => over_floor(us, cell.over_floor_interval_us),
             None => Entry::new(MISSING, Kind::Missing),
         });
     }
@@ -136,9 +143,53 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         _ => Entry::new(ops, Kind::Value),
     });
     if let Some(base) = baseline {
-        row.push(verdict(report, op, &column.id, base, RatioMetric::OpsPerSec));
+        for metric in verdict_metrics(report) {
+            row.push(verdict(report, op, &column.id, base, metric));
+        }
     }
     row
+}
+
+/// What the verdict columns compare: ops/s in a closed loop; in an open loop, where every column
+/// that kept to the rate made the same ops/s, p50 and p99 latency from when calls were due.
+fn verdict_metrics(report: &RunReport) -> Vec<RatioMetric> {
+    if open(report) {
+        vec![RatioMetric::CorrectedP50Latency, RatioMetric::CorrectedP99Latency]
+    } else {
+        vec![RatioMetric::OpsPerSec]
+    }
+}
+
+fn metric_name(metric: RatioMetric) -> &'static str {
+    match metric {
+        RatioMetric::OpsPerSec => "ops/s",
+        RatioMetric::OpsPerCpuSec => "ops/CPU-s",
+        RatioMetric::AvgLatency => "avg",
+        RatioMetric::P50Latency => "svc p50",
+        RatioMetric::P99Latency => "svc p99",
+        RatioMetric::CorrectedP50Latency => "p50",
+        RatioMetric::CorrectedP99Latency => "p99",
+    }
+}
+
+/// Latency above the floor with the half-width of its interval: `+12.0 µs ±0.70 µs`. Never a
+/// bare negative figure: an interval that spans 0 reads `within noise (…)`, one wholly below 0
+/// `below floor (…)`, and a single round's negative difference `below floor (…, 1 round)`.
+pub fn over_floor(mean_us: f64, interval: Option<[f64; 2]>) -> Entry {
+    match interval {
+        Some([low, high]) => {
+            let figure = format!("{} ±{}", signed_latency(mean_us), latency((high - low) / 2.0));
+            if low > 0.0 {
+                Entry::new(figure, Kind::Value)
+            } else if high < 0.0 {
+                Entry::new(format!("below floor ({figure})"), Kind::Same)
+            } else {
+                Entry::new(format!("within noise ({figure})"), Kind::Same)
+            }
+        }
+        None if mean_us < 0.0 => Entry::new(format!("below floor ({}, 1 round)", signed_latency(mean_us)), Kind::Same),
+        None => Entry::new(format!("{} (1 round)", signed_latency(mean_us)), Kind::Value),
+    }
 }
 
 /// The CPU cost table of `op`, when any column's CPU time was measured.
@@ -263,7 +314,7 @@ mod tests {
         let rust = find(RUST);
         assert_eq!(
             texts(&rust)[..7],
-            ["aerospike-py (Rust)", "1", "312.0 µs", "280.8 µs", "936.0 µs", "+12.0 µs", "3,205"]
+            ["aerospike-py (Rust)", "1", "312.0 µs", "280.8 µs", "936.0 µs", "+12.0 µs ±1.49 µs", "3,205"]
         );
         assert!(rust[7].text.starts_with("1.88x faster ("), "{}", rust[7].text);
         assert_eq!(rust[7].kind, Kind::Faster);
@@ -330,8 +381,22 @@ mod tests {
         assert_eq!(put.header[2..7], ["avg", "p50", "p99", "svc p50", "svc p99"]);
         let label = report.column(RUST).unwrap().label.clone();
         let row = put.rows.iter().find(|r| r[0].text == label).unwrap();
-        assert_eq!(texts(row)[2..8], ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "+12.0 µs"]);
+        assert_eq!(texts(row)[2..8], ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "+12.0 µs ±1.49 µs"]);
         assert_eq!((row[8].text.as_str(), row[8].kind), ("3,205 behind", Kind::Error));
         assert!(put.rows.iter().all(|r| r.len() == put.header.len()));
+        // The verdicts compare latency from when calls were due, not the ops/s every column
+        // that kept to the rate made alike.
+        assert_eq!(put.header[9..], ["p50 vs official aerospike (C)", "p99 vs official aerospike (C)"]);
+    }
+
+    #[test]
+    fn latency_over_the_floor_is_never_a_bare_negative() {
+        let e = over_floor(12.0, Some([10.5, 13.5]));
+        assert_eq!((e.text.as_str(), e.kind), ("+12.0 µs ±1.50 µs", Kind::Value));
+        assert_eq!(over_floor(-2.0, Some([-6.0, 2.0])).text, "within noise (−2.00 µs ±4.00 µs)");
+        assert_eq!(over_floor(3.0, Some([-1.0, 7.0])).text, "within noise (+3.00 µs ±4.00 µs)");
+        assert_eq!(over_floor(-12.7, Some([-15.0, -10.4])).text, "below floor (−12.7 µs ±2.30 µs)");
+        assert_eq!(over_floor(-3.0, None).text, "below floor (−3.00 µs, 1 round)");
+        assert_eq!(over_floor(3.0, None).text, "+3.00 µs (1 round)");
     }
 }

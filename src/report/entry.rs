@@ -44,7 +44,7 @@ fn verdict_kind(v: Verdict) -> Kind {
     match v {
         Verdict::Faster => Kind::Faster,
         Verdict::Slower => Kind::Slower,
-        Verdict::NoClearDifference | Verdict::SingleRound => Kind::Same,
+        Verdict::NoClearDifference | Verdict::WithinMinEffect | Verdict::SingleRound => Kind::Same,
         Verdict::NotComparable => Kind::Missing,
     }
 }

@@ -64,6 +64,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
         histogram: encode_histogram(rec.histogram()),
         latency_beyond_range: 0,
         over_floor_us: None,
+        over_floor_interval_us: None,
         // Three rounds around the averages: -5%, exact, +5%.
         rounds: [0.95, 1.0, 1.05]
             .iter()
@@ -79,6 +80,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
                 wall_secs: 1_000.0 / 3.0 / ops_per_sec * f,
                 // Six tenths of a core busy, whatever the round.
                 cpu_secs: Some(0.6 * 1_000.0 / 3.0 / ops_per_sec * f),
+                corrected: None,
             })
             .collect(),
         cpu: Some(CpuCost {
@@ -100,7 +102,8 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
 fn finish(mut report: RunReport) -> RunReport {
     report.floor = crate::compare::set_over_floor(&report.columns, &mut report.cells);
     let pairs = crate::compare::pairs(&report.columns, report.baseline.as_deref());
-    report.ratios = crate::compare::ratios(&report.columns, &report.cells, &report.workload.operations, &pairs);
+    report.ratios =
+        crate::compare::ratios(&report.columns, &report.cells, &report.workload.operations, &pairs, report.min_effect);
     report
 }
 
@@ -220,6 +223,7 @@ fn sample_without_ratios() -> RunReport {
         merged_from: Vec::new(),
         incomplete: None,
         records_deleted: None,
+        min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
     }
 }
 
