@@ -1,10 +1,13 @@
 //! How a cell's figure moved between two runs: the geometric mean of the new run's rounds over
 //! the base run's, with a 95% interval. The two runs' rounds are independent samples (not paired
 //! as columns within one run are), so the interval is Welch's t-interval on the logarithms, with
-//! the t quantiles of `compare::interval`.
+//! the exact t quantiles of `compare::interval`. Open-loop runs are also compared on latency from
+//! when each call was due (`corrected-p50`, `corrected-p99`); a change whose whole interval lies
+//! within the minimum effect reads "within 3%".
 
 use crate::compare::MIN_CALLS_FOR_P99;
-use crate::compare::interval::t_975;
+use crate::compare::interval::t_975_real;
+use crate::compare::wording::within_min_effect;
 use crate::results::{Cell, RoundFigures};
 
 /// A figure compared between runs.
@@ -14,10 +17,15 @@ pub enum Metric {
     Avg,
     P50,
     P99,
+    /// Open loop: median latency from when each call was due.
+    CorrectedP50,
+    /// Open loop: p99 latency from when each call was due.
+    CorrectedP99,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 4] = [Metric::OpsPerSec, Metric::Avg, Metric::P50, Metric::P99];
+    pub const ALL: [Metric; 6] =
+        [Metric::OpsPerSec, Metric::Avg, Metric::P50, Metric::P99, Metric::CorrectedP50, Metric::CorrectedP99];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -25,17 +33,32 @@ impl Metric {
             Metric::Avg => "avg",
             Metric::P50 => "p50",
             Metric::P99 => "p99",
+            Metric::CorrectedP50 => "corrected-p50",
+            Metric::CorrectedP99 => "corrected-p99",
         }
     }
 
     pub fn parse(text: &str) -> Option<Metric> {
-        match text.to_ascii_lowercase().as_str() {
+        match text.to_ascii_lowercase().replace('_', "-").as_str() {
             "ops/s" | "ops" | "throughput" => Some(Metric::OpsPerSec),
             "avg" | "mean" => Some(Metric::Avg),
             "p50" | "median" => Some(Metric::P50),
             "p99" => Some(Metric::P99),
+            "corrected-p50" => Some(Metric::CorrectedP50),
+            "corrected-p99" => Some(Metric::CorrectedP99),
             _ => None,
         }
+    }
+
+    /// True for latency from when calls were due, which only open-loop runs measure.
+    pub fn is_corrected(self) -> bool {
+        matches!(self, Metric::CorrectedP50 | Metric::CorrectedP99)
+    }
+
+    /// True when the metric can be compared between these two cells (corrected latency needs an
+    /// open loop on both sides).
+    pub fn applies(self, base: &Cell, new: &Cell) -> bool {
+        !self.is_corrected() || (base.open_loop.is_some() && new.open_loop.is_some())
     }
 
     /// True when a larger figure is better (throughput); latencies are better smaller.
@@ -49,16 +72,23 @@ impl Metric {
             Metric::Avg => r.avg_us,
             Metric::P50 => r.p50_us,
             Metric::P99 => r.p99_us,
+            Metric::CorrectedP50 => r.corrected.map_or(f64::NAN, |c| c.p50_us),
+            Metric::CorrectedP99 => r.corrected.map_or(f64::NAN, |c| c.p99_us),
         }
     }
 
-    /// The cell's figure over all its rounds (µs for latencies).
+    /// The cell's figure over all its rounds (µs for latencies; NaN where not measured).
     pub fn cell(self, c: &Cell) -> f64 {
+        let corrected = |f: fn(&crate::results::LatencyStats) -> f64| {
+            c.open_loop.as_ref().map_or(f64::NAN, |o| f(&o.corrected_latency_us))
+        };
         match self {
             Metric::OpsPerSec => c.ops_per_sec,
             Metric::Avg => c.latency_us.avg,
             Metric::P50 => c.latency_us.p50,
             Metric::P99 => c.latency_us.p99,
+            Metric::CorrectedP50 => corrected(|l| l.p50),
+            Metric::CorrectedP99 => corrected(|l| l.p99),
         }
     }
 }
@@ -83,15 +113,21 @@ pub enum Verdict {
     Worse,
     /// The interval contains "no change".
     WithinNoise,
+    /// The whole interval lies within the minimum effect either way: no change worth acting on.
+    WithinMinEffect,
     /// One round on a side: a change, but no interval.
     NoInterval,
     NotComparable,
 }
 
 impl Change {
-    pub fn verdict(&self) -> Verdict {
+    /// What the interval says, a change wholly within `min_effect` (a fraction) being no change.
+    pub fn verdict(&self, min_effect: f64) -> Verdict {
         let Some(_) = self.ratio else { return Verdict::NotComparable };
         let Some((low, high)) = self.bounds else { return Verdict::NoInterval };
+        if within_min_effect((low, high), min_effect) {
+            return Verdict::WithinMinEffect;
+        }
         let up = low > 1.0;
         let down = high < 1.0;
         match (up || down, up == self.metric.higher_is_better()) {
@@ -123,18 +159,21 @@ pub fn estimate(base: &[f64], new: &[f64]) -> Option<(f64, Option<(f64, f64)>)> 
     let se = (va + vb).sqrt();
     // Welch–Satterthwaite degrees of freedom (identical rounds on both sides: no spread at all).
     let df = if se > 0.0 {
-        ((va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64)).floor() as usize
+        (va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64)
     } else {
-        a.len() + b.len() - 2
+        (a.len() + b.len() - 2) as f64
     };
-    let half = t_975(df.max(1)) * se;
+    let half = t_975_real(df.max(1.0)) * se;
     Some((ratio, Some(((mb - ma - half).exp(), (mb - ma + half).exp()))))
 }
 
 /// The change of `metric` from cell `base` to cell `new`.
 pub fn change(metric: Metric, base: &Cell, new: &Cell) -> Change {
     let mut out = Change { metric, base: metric.cell(base), new: metric.cell(new), ratio: None, bounds: None };
-    if metric == Metric::P99 && base.count.min(new.count) < MIN_CALLS_FOR_P99 {
+    if matches!(metric, Metric::P99 | Metric::CorrectedP99) && base.count.min(new.count) < MIN_CALLS_FOR_P99 {
+        return out;
+    }
+    if !metric.applies(base, new) {
         return out;
     }
     let figures = |c: &Cell| c.rounds.iter().map(|r| metric.round(r)).collect::<Vec<f64>>();
@@ -175,12 +214,19 @@ mod tests {
     #[test]
     fn verdicts_follow_the_metric_direction() {
         let c = |metric, bounds| Change { metric, base: 1.0, new: 1.0, ratio: Some(1.0), bounds };
-        assert_eq!(c(Metric::P99, Some((1.1, 1.3))).verdict(), Verdict::Worse);
-        assert_eq!(c(Metric::P99, Some((0.7, 0.9))).verdict(), Verdict::Better);
-        assert_eq!(c(Metric::OpsPerSec, Some((1.1, 1.3))).verdict(), Verdict::Better);
-        assert_eq!(c(Metric::OpsPerSec, Some((0.7, 0.9))).verdict(), Verdict::Worse);
-        assert_eq!(c(Metric::Avg, Some((0.9, 1.1))).verdict(), Verdict::WithinNoise);
-        assert_eq!(c(Metric::Avg, None).verdict(), Verdict::NoInterval);
-        assert_eq!(Change { ratio: None, ..c(Metric::Avg, None) }.verdict(), Verdict::NotComparable);
+        assert_eq!(c(Metric::P99, Some((1.1, 1.3))).verdict(0.03), Verdict::Worse);
+        assert_eq!(c(Metric::P99, Some((0.7, 0.9))).verdict(0.03), Verdict::Better);
+        assert_eq!(c(Metric::OpsPerSec, Some((1.1, 1.3))).verdict(0.03), Verdict::Better);
+        assert_eq!(c(Metric::OpsPerSec, Some((0.7, 0.9))).verdict(0.03), Verdict::Worse);
+        assert_eq!(c(Metric::Avg, Some((0.9, 1.1))).verdict(0.03), Verdict::WithinNoise);
+        assert_eq!(c(Metric::Avg, None).verdict(0.03), Verdict::NoInterval);
+        assert_eq!(Change { ratio: None, ..c(Metric::Avg, None) }.verdict(0.03), Verdict::NotComparable);
+        // A real but tiny change is within the minimum effect; without one it is a direction.
+        assert_eq!(c(Metric::P99, Some((1.005, 1.02))).verdict(0.03), Verdict::WithinMinEffect);
+        assert_eq!(c(Metric::P99, Some((1.005, 1.02))).verdict(0.0), Verdict::Worse);
+        assert_eq!(c(Metric::P99, Some((1.005, 1.04))).verdict(0.03), Verdict::Worse);
+        assert_eq!(c(Metric::CorrectedP99, Some((1.2, 1.4))).verdict(0.03), Verdict::Worse);
+        assert_eq!(Metric::parse("corrected-p99"), Some(Metric::CorrectedP99));
+        assert_eq!(Metric::parse("corrected_p50"), Some(Metric::CorrectedP50));
     }
 }
