@@ -79,8 +79,9 @@ pub enum Command {
     /// throughput summed. Refuses runs of different workloads.
     Merge(crate::merge::MergeArgs),
     /// Compare two JSON reports cell by cell (changes with the rounds' 95% intervals: a change
-    /// inside the noise is not called a regression); exit code 3 when a --fail-if threshold is
-    /// crossed, to gate a pull request on p99 or throughput.
+    /// inside the noise is not called a regression) and gate CI on them: exit code 3 when a cell
+    /// of the new run has more failed calls, a round without a successful call or is missing, or
+    /// when a --fail-if threshold (p99, throughput, open-loop corrected latency) is crossed.
     Compare(crate::compare_runs::CompareArgs),
     /// Print shell completions for aerobench.
     Completions {
