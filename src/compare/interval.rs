@@ -23,7 +23,7 @@ pub fn t_975(df: usize) -> f64 {
 /// [`t_975`] for a real number of degrees of freedom (Welch–Satterthwaite gives fractions).
 pub fn t_975_real(df: f64) -> f64 {
     use statrs::distribution::{ContinuousCDF as _, StudentsT};
-    if !(df > 0.0) {
+    if df.is_nan() || df <= 0.0 {
         return f64::INFINITY;
     }
     match StudentsT::new(0.0, 1.0, df) {

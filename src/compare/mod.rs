@@ -330,7 +330,8 @@ mod tests {
         let pairs = [("a".to_string(), "c".to_string())];
         let all = ratios(&columns, &[stalls, base], &["get".into()], &pairs, 0.03);
         assert!(all.iter().any(|r| r.metric == RatioMetric::CorrectedP99Latency));
-        let closed = ratios(&columns, &[cell("a", &[(1.0, 1.0)]), cell("c", &[(1.0, 1.0)])], &["get".into()], &pairs, 0.03);
+        let closed =
+            ratios(&columns, &[cell("a", &[(1.0, 1.0)]), cell("c", &[(1.0, 1.0)])], &["get".into()], &pairs, 0.03);
         assert!(!closed.iter().any(|r| is_corrected(r.metric)), "{closed:?}");
     }
 

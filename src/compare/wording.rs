@@ -59,10 +59,9 @@ pub fn within_min_effect(bounds: (f64, f64), min_effect: f64) -> bool {
 pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>, min_effect: f64) -> (Verdict, String) {
     match bounds {
         None => (Verdict::SingleRound, format!("no verdict, 1 round ({})", factor(speedup))),
-        Some((low, high)) if within_min_effect((low, high), min_effect) => (
-            Verdict::WithinMinEffect,
-            format!("within {} ({low:.2}–{high:.2})", percent(min_effect)),
-        ),
+        Some((low, high)) if within_min_effect((low, high), min_effect) => {
+            (Verdict::WithinMinEffect, format!("within {} ({low:.2}–{high:.2})", percent(min_effect)))
+        }
         Some((low, high)) if low > 1.0 => {
             (Verdict::Faster, with_interval(speedup, low, high).replacen("x (", "x faster (", 1))
         }
@@ -106,10 +105,7 @@ mod tests {
 
     #[test]
     fn an_interval_within_the_minimum_effect_reads_so() {
-        assert_eq!(
-            verdict(1.02, Some((1.01, 1.03)), 0.03),
-            (Verdict::WithinMinEffect, "within 3% (1.01–1.03)".into())
-        );
+        assert_eq!(verdict(1.02, Some((1.01, 1.03)), 0.03), (Verdict::WithinMinEffect, "within 3% (1.01–1.03)".into()));
         assert_eq!(verdict(0.98, Some((0.975, 0.99)), 0.03).1, "within 3% (0.97–0.99)");
         // Symmetric: 1/1.03 = 0.9709 is the edge on the slower side.
         assert_eq!(verdict(0.98, Some((0.9709, 0.99)), 0.03).0, Verdict::WithinMinEffect);

@@ -164,7 +164,8 @@ impl Comparison {
 pub fn run(args: CompareArgs) -> anyhow::Result<i32> {
     let base = crate::merge::read_report(&args.base)?;
     let new = crate::merge::read_report(&args.new)?;
-    let gate = Gate { thresholds: args.fail_if.clone(), allow_missing: args.allow_missing, min_effect: args.min_effect };
+    let gate =
+        Gate { thresholds: args.fail_if.clone(), allow_missing: args.allow_missing, min_effect: args.min_effect };
     let open = |r: &RunReport| r.cells.iter().any(|c| c.open_loop.is_some());
     for t in gate.change_thresholds() {
         if let Measure::Change(m) = t.measure
@@ -228,7 +229,8 @@ fn round_list(rounds: &[u32]) -> String {
 fn failed_calls_check(b: &Cell, n: &Cell, gate: &Gate) -> Check {
     let (sb, sn) = (share(b.errors, b.count), share(n.errors, n.count));
     let tolerated = gate.errors_tolerated();
-    let figures = |e: u64, c: u64, s: f64| format!("{} of {} ({})", numbers::thousands(e), numbers::thousands(c), pct(s));
+    let figures =
+        |e: u64, c: u64, s: f64| format!("{} of {} ({})", numbers::thousands(e), numbers::thousands(c), pct(s));
     if b.errors == 0 && n.errors == 0 {
         return Check { rule: Rule::FailedCalls, passed: true, why: "no failed calls".into() };
     }
@@ -402,7 +404,7 @@ fn rows(comparison: &Comparison) -> Vec<[String; 6]> {
         let id = || [cell.column.clone(), cell.operation.clone()];
         if cell.changes.is_empty() {
             let [column, operation] = id();
-            let status = cell.checks.iter().map(|c| status(c)).collect::<Vec<_>>().join("; ");
+            let status = cell.checks.iter().map(status).collect::<Vec<_>>().join("; ");
             out.push([column, operation, "-".into(), "-".into(), "missing".into(), status]);
             continue;
         }
@@ -488,7 +490,8 @@ fn summary(comparison: &Comparison) -> String {
             format!("no cell crossed {}", thresholds.join(" or "))
         };
         return format!(
-            "passed: {} cell{}, no rise in failed calls, no round without a successful call, nothing missing; {limits}",
+            "passed: {limits}; in {} cell{}, no rise in failed calls, no round without a successful call, nothing \
+             missing",
             comparison.cells.len(),
             if comparison.cells.len() == 1 { "" } else { "s" }
         );

@@ -58,11 +58,24 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         );
     }
     if let Some(base) = report.baseline.as_deref().and_then(|b| report.column(b)) {
+        let what = if report.workload.rate_per_column.is_some() {
+            "p50 and p99 latency from when calls were due"
+        } else {
+            "ops/s"
+        };
+        let within = if report.min_effect > 0.0 {
+            format!(
+                "\"within {}\" when it lies within the minimum effect (--min-effect), ",
+                crate::compare::wording::percent(report.min_effect)
+            )
+        } else {
+            String::new()
+        };
         lines.push(Line::new(
             "Ratios",
             format!(
-                "each client's ops/s against {} in the same rounds: geometric mean and 95% interval over {} \
-                 rounds; \"no clear difference\" when the interval spans 1",
+                "each client's {what} against {} in the same rounds: geometric mean and 95% interval over {} \
+                 rounds; {within}\"no clear difference\" when the interval spans 1",
                 base.label, report.workload.rounds_completed
             ),
         ));
@@ -79,7 +92,7 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
             "Floor",
             format!(
                 "{}: pre-encoded requests on a raw socket, one in flight; \"over floor\" is a client's avg \
-                 latency above it (clients with one call in flight)",
+                 latency above it, round by round, with its 95% interval (clients with one call in flight)",
                 floor.label
             ),
         ));
@@ -260,6 +273,10 @@ mod tests {
         versioned.columns[1].label = "aerospike-py (Rust) 0.5.0".into();
         assert!(run_lines(&versioned)[4].text.contains("aerospike-py (Rust) 0.5.0, "), "the version once");
         assert!(lines[5].text.contains("against official aerospike (C)") && lines[5].text.contains("3 rounds"));
+        assert!(lines[5].text.starts_with("each client's ops/s") && lines[5].text.contains("\"within 3%\""));
+        let mut open = sample_report();
+        open.workload.rate_per_column = Some(1000.0);
+        assert!(run_lines(&open)[5].text.starts_with("each client's p50 and p99 latency from when calls were due"));
         assert_eq!(lines[6].label, "CPU");
         assert_eq!(lines[7].label, "Floor");
     }
