@@ -8,7 +8,7 @@ use super::Exporter;
 pub struct CsvExporter;
 
 /// The header row, in column order.
-pub const HEADER: [&str; 23] = [
+pub const HEADER: [&str; 25] = [
     "column",
     "label",
     "client",
@@ -32,6 +32,8 @@ pub const HEADER: [&str; 23] = [
     "over_floor_us",
     "cpu_us_per_op",
     "rounds",
+    "over_floor_low_us",
+    "over_floor_high_us",
 ];
 
 /// A field quoted when it holds a comma, a quote or a line break.
@@ -73,6 +75,8 @@ impl Exporter for CsvExporter {
                 opt(cell.over_floor_us),
                 opt(cell.cpu.map(|c| c.cpu_us_per_op)),
                 cell.rounds.len().to_string(),
+                opt(cell.over_floor_interval_us.map(|i| i[0])),
+                opt(cell.over_floor_interval_us.map(|i| i[1])),
             ];
             out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
             out.push('\n');
