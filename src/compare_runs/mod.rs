@@ -47,8 +47,8 @@ pub struct CompareArgs {
     /// or METRIC<-N% with METRIC one of ops/s, avg, p50, p99, corrected-p50, corrected-p99 (the
     /// last two: latency from when calls were due, for open-loop runs made with --rate), e.g.
     /// 'p99>+10%', 'ops/s<-5%'. 'errors>N%' tolerates a rise in the share of failed calls of up to
-    /// N points (without it any rise fails). Repeat for several. Whatever is given, a cell with
-    /// more failed calls, a round with no successful call and a missing cell fail the gate.
+    /// N points (without it any rise fails). Repeat for several. Even with none given, a cell with
+    /// more failed calls, a round with no successful call or a missing cell fails the gate.
     #[arg(long, value_name = "CONDITION", value_parser = threshold::parse)]
     pub fail_if: Vec<Threshold>,
     /// Let cells, rounds and columns that the base run has and the new one lacks (or whose every
