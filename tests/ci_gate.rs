@@ -41,8 +41,15 @@ fn bench(port: u16, dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     path
 }
 
+/// The report at `path`, held to `schema.json`.
 fn read(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{} does not match schema.json:\n{}", path.display(), errors.join("\n"));
+    doc
 }
 
 /// `aerobench compare BASE NEW extra…`: exit code and the text written.
@@ -199,6 +206,7 @@ fn open_loop_verdicts_and_thresholds_use_latency_from_when_calls_were_due() {
     assert_eq!(corrected["verdict"], "slower", "corrected p99: {corrected:#}");
     assert_ne!(service["verdict"], "slower", "service p99: {service:#}");
     assert_ne!(service["verdict"], corrected["verdict"]);
+    assert_eq!(doc["min_effect"], 0.03);
     let rust = doc["cells"].as_array().unwrap().iter().find(|c| c["column"] == "rust-sync").unwrap();
     assert!(rust["rounds"].as_array().unwrap().iter().all(|r| r["corrected"]["p99_us"].as_f64().is_some()), "{rust}");
 
