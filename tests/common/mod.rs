@@ -160,6 +160,18 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The package cache's folder for the Python aerobench embeds (`py3.11`, `py3.12`, ...; the
+/// build script names the version).
+pub fn python_cache_dir() -> std::path::PathBuf {
+    cache_dir().join(concat!("py", env!("AEROBENCH_PYTHON_VERSION")))
+}
+
+/// The install folder of `package` (`name-version`, e.g. `aerospike-py-0.14.4`) in the package
+/// cache, if it is installed.
+pub fn cached_package(package: &str) -> Option<std::path::PathBuf> {
+    Some(python_cache_dir().join(package)).filter(|dir| dir.join(".aerobench-complete").exists())
+}
+
 /// The JSON report a run printed on stdout.
 pub fn report(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
