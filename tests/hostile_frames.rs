@@ -703,7 +703,9 @@ fn case_batch_count_lies(rig: &mut Rig) {
         expect_param_error(&mut s, &what);
         check_info(&mut s, &format!("same connection after {what}"));
     }
-    assert!(t.elapsed() < Duration::from_secs(3), "lying batches took {:?}", t.elapsed());
+    // A server that believed the counts would build rows for billions of keys: minutes, not the
+    // milliseconds these take (the bound leaves a loaded machine room).
+    assert!(t.elapsed() < Duration::from_secs(15), "lying batches took {:?}", t.elapsed());
     rig.healthy("lying batches");
 }
 
@@ -895,7 +897,8 @@ fn case_many_idle_connections(rig: &mut Rig) {
         rss >> 10
     );
     assert!(rounds > 0 && progressed, "the worker connection made no progress ({rounds} rounds)");
-    assert!(worst < Duration::from_secs(2), "worker round took {worst:?}");
+    // Rounds take milliseconds; one stuck behind the 2,000 connections would take far longer.
+    assert!(worst < Duration::from_secs(10), "worker round took {worst:?}");
     rig.healthy("2,000 idle connections");
 }
 
