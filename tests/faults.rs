@@ -101,9 +101,10 @@ fn outliving(pids: &[u32]) -> Vec<u32> {
 
 /// True once the live file has a line of `column` with a call counted.
 fn measuring(live: &std::path::Path, column: &str) -> bool {
-    std::fs::read_to_string(live).unwrap_or_default().lines().any(|l| {
-        serde_json::from_str::<Value>(l).is_ok_and(|v| v["column"] == column && v["ops"].as_u64() > Some(0))
-    })
+    std::fs::read_to_string(live)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["column"] == column && v["ops"].as_u64() > Some(0)))
 }
 
 fn read_json(path: &std::path::Path, context: &str) -> Value {
@@ -226,7 +227,8 @@ fn kill_the_server_mid_run(clients: &str) -> (Value, String) {
     assert!(child.try_wait().unwrap().is_none(), "the run ended before the server was killed");
     drop(server);
     let killed = Instant::now();
-    let status = wait_watching_children(&mut child, Duration::from_secs(90), "after the server was killed", &mut workers);
+    let status =
+        wait_watching_children(&mut child, Duration::from_secs(90), "after the server was killed", &mut workers);
     let took = killed.elapsed();
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     let context = format!("status {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");

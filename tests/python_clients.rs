@@ -75,11 +75,8 @@ fn run_client_checks_with(
     }
     assert!(server_alive, "{package}: the server process exited during the run");
     // Skipped checks are exactly the known ones (a prefix such as a mode may stand before them).
-    let skipped: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("skip ")?.split_once(": ").map(|(name, _)| name))
-        .collect();
+    let skipped: Vec<&str> =
+        out.stdout.lines().filter_map(|l| l.strip_prefix("skip ")?.split_once(": ").map(|(name, _)| name)).collect();
     let unknown: Vec<&&str> =
         skipped.iter().filter(|name| !known_skips(script).iter().any(|k| name.ends_with(k))).collect();
     assert!(unknown.is_empty(), "{package}: {script} skipped checks not listed as known: {unknown:?}\n{}", out.stdout);

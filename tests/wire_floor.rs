@@ -273,8 +273,7 @@ fn the_wire_columns_requests_are_the_ones_the_rust_crate_sends() {
     }
     let writes = |r: &[Vec<u8>]| by_digest(r, |info| info[1] & 1 != 0);
     let reads = |r: &[Vec<u8>]| by_digest(r, |info| info[1] == 0 && info[0] & 1 != 0);
-    for (what, wire, crate_) in
-        [("put", writes(&sent[0]), writes(&sent[1])), ("get", reads(&sent[0]), reads(&sent[1]))]
+    for (what, wire, crate_) in [("put", writes(&sent[0]), writes(&sent[1])), ("get", reads(&sent[0]), reads(&sent[1]))]
     {
         assert_eq!(wire.len(), 20, "one {what} per record from wire");
         // The same records (digests), and for each the same request, byte for byte once decoded.

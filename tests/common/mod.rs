@@ -63,7 +63,8 @@ impl Server {
     /// connection: the value after the tab, without the newline.
     pub fn info(&self, command: &str) -> String {
         use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(self.addr()).unwrap_or_else(|e| panic!("connect {}: {e}", self.addr()));
+        let mut s =
+            std::net::TcpStream::connect(self.addr()).unwrap_or_else(|e| panic!("connect {}: {e}", self.addr()));
         s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
         s.write_all(&request::frame(request::T_INFO, format!("{command}\n").as_bytes())).unwrap();
         let mut h = [0u8; 8];
