@@ -1,6 +1,8 @@
 //! Build script: links the embedded Python with an rpath to the libpython pyo3 chose (so the
 //! binary runs without LD_LIBRARY_PATH and never picks up another libpython), and records the
-//! interpreter and `aerospike` crate versions the report names.
+//! interpreter and `aerospike` crate versions the report names. Also tells the tests whether
+//! this machine has an IPv6 loopback (`cfg(no_ipv6_loopback)`), so a test that needs one is
+//! listed as ignored, with the reason, where there is none.
 
 use std::fs;
 
@@ -20,4 +22,9 @@ fn main() {
         .map(|v| v.trim_end_matches('"').to_string())
         .unwrap_or_else(|| "3".to_string());
     println!("cargo:rustc-env=AEROSPIKE_CRATE_VERSION={version}");
+
+    println!("cargo::rustc-check-cfg=cfg(no_ipv6_loopback)");
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("cargo:rustc-cfg=no_ipv6_loopback");
+    }
 }

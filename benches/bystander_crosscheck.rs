@@ -6,6 +6,9 @@
 //! script (`benches/python/bystander_check.py`) that measures the same quantities without
 //! aerobench's shim. Alternating runs against one built-in server; medians are compared.
 //!
+//! Each figure has a bound it must agree within ([`BOUNDS_PCT`], printed beside it); the run
+//! exits 1 when one is outside (the last line says which), so it can gate.
+//!
 //! `cargo bench --bench bystander_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
 
 use std::process::{Command, Stdio};
@@ -28,8 +31,14 @@ const ROUNDS: u32 = 3;
 /// speed over solo).
 type Figures = (f64, f64, f64, f64);
 
-/// A figure's name and how to pick it out of [`Figures`].
-type Pick = (&'static str, fn(&Figures) -> f64);
+/// A figure's name, how to pick it out of [`Figures`], and how far (percent) aerobench's figure
+/// may be from the script's.
+type Pick = (&'static str, fn(&Figures) -> f64, f64);
+
+/// The bounds, in percent, of CPU per call (alone, beside the competitor), loop-gap p99 and the
+/// competitor's speed. The competitor's speed is set by which thread the OS hands the GIL to next
+/// and varies by half from run to run on either side, hence its wide bound.
+const BOUNDS_PCT: [f64; 4] = [20.0, 20.0, 20.0, 60.0];
 
 fn aerobench(port: u16, column: &str, count: u64, compete: bool) -> Value {
     let mut cmd = Command::new(EXE);
@@ -96,7 +105,8 @@ fn main() {
         "Cross-check: batch_get of {BATCH} keys × 8 float bins, {IN_FLIGHT} in flight; median of {runs} alternating \
          runs, aerobench against an independent script"
     );
-    println!("{:<22} {:>18} {:>12} {:>12} {:>8}", "column", "figure", "aerobench", "script", "diff");
+    println!("{:<22} {:>18} {:>12} {:>12} {:>8} {:>7}", "column", "figure", "aerobench", "script", "diff", "bound");
+    let mut outside = Vec::new();
     for (column, client, folder) in [
         ("aerospike-py-async", "aerospike-py", "aerospike-py-0.14.4"),
         ("official-c-executor", "official", "aerospike-19.3.0"),
@@ -112,16 +122,28 @@ fn main() {
             x[x.len() / 2]
         };
         let picks: [Pick; 4] = [
-            ("CPU µs / call", |f| f.0),
-            ("… beside competitor", |f| f.1),
-            ("loop gap p99 µs", |f| f.2),
-            ("competitor speed", |f| f.3),
+            ("CPU µs / call", |f| f.0, BOUNDS_PCT[0]),
+            ("… beside competitor", |f| f.1, BOUNDS_PCT[1]),
+            ("loop gap p99 µs", |f| f.2, BOUNDS_PCT[2]),
+            ("competitor speed", |f| f.3, BOUNDS_PCT[3]),
         ];
-        for (name, pick) in picks {
+        for (name, pick, bound) in picks {
             let (a, s) = (median(&ab, pick), median(&sc, pick));
-            println!("{column:<22} {name:>18} {a:>12.2} {s:>12.2} {:>+7.1}%", (a - s) / s * 100.0);
+            let diff = (a - s) / s * 100.0;
+            // NaN (a figure missing on one side) is outside too.
+            let ok = diff.abs() <= bound;
+            if !ok {
+                outside.push(format!("{column} {name} {diff:+.1}%"));
+            }
+            let mark = if ok { "" } else { "  OUTSIDE" };
+            println!("{column:<22} {name:>18} {a:>12.2} {s:>12.2} {diff:>+7.1}% {:>6}%{mark}", format!("±{bound}"));
         }
     }
     let _ = server.kill();
     let _ = server.wait();
+    if !outside.is_empty() {
+        println!("FAILED: {} figure(s) outside their bound: {}", outside.len(), outside.join(", "));
+        std::process::exit(1);
+    }
+    println!("passed: every figure within its bound");
 }

@@ -8,6 +8,8 @@
 //! latencies flip between two levels from phase to phase — noise that would swamp a 5%
 //! comparison. On one CPU they repeat within about 1%.
 //!
+//! Exits 1 when a figure is outside its bound (the last line says which), so a run can gate.
+//!
 //! `cargo bench --bench python_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
 
 use std::path::PathBuf;
@@ -92,6 +94,7 @@ fn main() {
     ];
     let mut worst: f64 = 0.0;
     let mut worst_cpu: f64 = 0.0;
+    let mut outside = Vec::new();
     for (column, client, folder) in clients {
         // The first aerobench run also installs the package into the cache the plain loop uses.
         let mut ab = Vec::new();
@@ -110,17 +113,33 @@ fn main() {
         for (name, pick, is_cpu) in figures {
             let (a, p) = (median(&ab, pick), median(&plain, pick));
             let diff = (a - p) / p * 100.0;
+            let bound = if is_cpu { CPU_BOUND_PCT } else { LATENCY_BOUND_PCT };
             if is_cpu {
                 worst_cpu = worst_cpu.max(diff.abs());
             } else {
                 worst = worst.max(diff.abs());
             }
-            println!("{column:<24} {name:>8} {a:>12.1} {p:>12.1} {diff:>+7.1}%");
+            let mark = if diff.abs() > bound { "  OUTSIDE" } else { "" };
+            if diff.abs() > bound || !diff.is_finite() {
+                outside.push(format!("{column} {name} {diff:+.1}%"));
+            }
+            println!("{column:<24} {name:>8} {a:>12.1} {p:>12.1} {diff:>+7.1}%{mark}");
         }
     }
     println!(
-        "largest difference: latency {worst:.1}% (target: within 5%), CPU per call {worst_cpu:.1}% (target: within 10%)"
+        "largest difference: latency {worst:.1}% (bound: within {LATENCY_BOUND_PCT}%), CPU per call {worst_cpu:.1}% \
+         (bound: within {CPU_BOUND_PCT}%)"
     );
     let _ = server.kill();
     let _ = server.wait();
+    if !outside.is_empty() {
+        println!("FAILED: {} figure(s) outside their bound: {}", outside.len(), outside.join(", "));
+        std::process::exit(1);
+    }
+    println!("passed: every figure within its bound");
 }
+
+/// How far aerobench's average latency may be from the plain loop's, in percent.
+const LATENCY_BOUND_PCT: f64 = 5.0;
+/// How far aerobench's CPU per call may be from the plain loop's, in percent.
+const CPU_BOUND_PCT: f64 = 10.0;

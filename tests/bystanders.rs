@@ -1,6 +1,7 @@
 //! End-to-end checks of what a column does to other work in its process, with the hidden async
 //! Python no-op column: one that blocks its event loop for 5 ms per call (as a client holding
-//! the GIL would) must show event-loop gaps of at least 5 ms, one that awaits its 5 ms far less;
+//! the GIL would) must show event-loop gaps of at least 5 ms, one that awaits its 5 ms typical
+//! gaps a fraction of those;
 //! and `--cpu-competitor` must report the competing thread's solo and loaded speeds, and keep its
 //! CPU out of the client's.
 
@@ -59,9 +60,13 @@ fn a_client_that_blocks_its_loop_starves_it_and_one_that_awaits_does_not() {
     assert!(gaps["samples"].as_u64().unwrap() >= 10, "{gaps}");
     assert!(blocking["competitor"].is_null(), "no competitor without the flag");
 
+    let blocked_p50 = f(&gaps["p50"]);
     let awaiting = noop_async_cell(&[]);
     let gaps = &awaiting["loop_starvation_us"];
-    assert!(f(&gaps["p99"]) < 1_000.0, "awaiting 5 ms per call leaves the loop free: {gaps}");
+    // Awaiting leaves the loop free: its typical gap is a scheduling delay, far below the 5 ms
+    // block (its size depends on the machine, so it is compared with the blocking run's, with a
+    // wide margin, and not with a fixed bound; benches/bystander_crosscheck.rs prints figures).
+    assert!(f(&gaps["p50"]) * 4.0 < blocked_p50, "awaiting {gaps} vs blocking p50 {blocked_p50} µs");
     assert!(gaps["samples"].as_u64().unwrap() >= 30, "{gaps}");
     let note = awaiting["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("event loop"));
     assert!(note, "the gaps are shown in the notes: {awaiting}");

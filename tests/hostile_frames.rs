@@ -703,7 +703,9 @@ fn case_batch_count_lies(rig: &mut Rig) {
         expect_param_error(&mut s, &what);
         check_info(&mut s, &format!("same connection after {what}"));
     }
-    assert!(t.elapsed() < Duration::from_secs(3), "lying batches took {:?}", t.elapsed());
+    // A server that believed the counts would build rows for billions of keys: minutes, not the
+    // milliseconds these take (the bound leaves a loaded machine room).
+    assert!(t.elapsed() < Duration::from_secs(15), "lying batches took {:?}", t.elapsed());
     rig.healthy("lying batches");
 }
 
@@ -876,15 +878,16 @@ fn case_many_idle_connections(rig: &mut Rig) {
         check_info(idle.last_mut().unwrap(), &format!("idle connection #{}", n - 1));
     }
     let opened = t.elapsed();
-    std::thread::sleep(Duration::from_millis(300));
-    // Every one of them was accepted and is served.
+    // Every one of them was accepted and is served (each check waits for its answer).
+    let rounds_before = stats.lock().unwrap().0;
     for (i, s) in idle.iter_mut().enumerate() {
         check_info(s, &format!("idle connection #{i}"));
     }
     let all_answered = t.elapsed();
     let rss = rig.rss();
     drop(idle);
-    std::thread::sleep(Duration::from_millis(200));
+    // The worker keeps making rounds while and after the 2,000 connections are served.
+    let progressed = common::wait_until(Duration::from_secs(30), || stats.lock().unwrap().0 > rounds_before + 2);
     stop.store(true, Ordering::Relaxed);
     worker.join().expect("worker connection failed while 2,000 others were open");
     let (rounds, worst) = *stats.lock().unwrap();
@@ -893,8 +896,9 @@ fn case_many_idle_connections(rig: &mut Rig) {
          worker: {rounds} rounds, worst {worst:?}",
         rss >> 10
     );
-    assert!(rounds > 0, "the worker connection made no progress");
-    assert!(worst < Duration::from_secs(2), "worker round took {worst:?}");
+    assert!(rounds > 0 && progressed, "the worker connection made no progress ({rounds} rounds)");
+    // Rounds take milliseconds; one stuck behind the 2,000 connections would take far longer.
+    assert!(worst < Duration::from_secs(10), "worker round took {worst:?}");
     rig.healthy("2,000 idle connections");
 }
 
@@ -1085,10 +1089,9 @@ fn sigterm_exits_cleanly() {
     let mut server = Server::start();
     // An open client connection must not hold the shutdown up.
     let mut s = connect(server.port);
+    // Serving: the answer shows the server past start-up (a signal right after the listening
+    // line is handled too: `sigterm_right_after_the_listening_line_exits_cleanly`).
     check_info(&mut s, "before SIGTERM");
-    // Past start-up: a signal sent right after the listening line races the installation of the
-    // handlers (see `sigterm_right_after_the_listening_line_exits_cleanly`).
-    std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill").arg("-TERM").arg(server.pid().to_string()).status().expect("run kill");
     assert!(status.success(), "kill -TERM failed: {status}");
     let exit = server.wait_exit(Duration::from_secs(5)).expect("server still running 5 s after SIGTERM");

@@ -2,7 +2,7 @@
 //! and then, the latency measured from when each call was due shows the stalls that service time
 //! hides, for an in-process column and the Python sync and async paths; a rate a column's calls
 //! in flight cannot reach is reported as such, never hidden. Key distributions over a key space
-//! and record presets reach every client kind.
+//! and record presets reach every client kind, as the server counts the keys read.
 
 mod common;
 
@@ -103,63 +103,98 @@ fn a_rate_the_calls_in_flight_cannot_reach_is_reported() {
         if keeps_up {
             assert_eq!(open["kept_up"], true, "{id}: {open:#} {notes:?}");
             assert!(behind.is_none(), "{id}: {notes:?}");
-            assert!(achieved > 475.0 && achieved < 525.0, "{id}: {achieved}/s");
-            // Calls start when due: measured from then, latency is about the 4 ms service time.
-            assert!(f(&open["corrected_latency_us"]["p50"]) < 6_000.0, "{id}: {open:#}");
+            // Never above the target; below it only by what a loaded machine takes.
+            assert!(achieved > 400.0 && achieved < 525.0, "{id}: {achieved}/s");
+            // Calls start when due: measured from then, latency is about the service time
+            // measured in the same run (not a nominal 4 ms: the machine's load adds to both).
+            let (corrected, service) = (f(&open["corrected_latency_us"]["p50"]), f(&c["latency_us"]["p50"]));
+            assert!(corrected < 2.0 * service, "{id}: corrected p50 {corrected} µs, service {service} µs: {open:#}");
         } else {
             assert_eq!(open["kept_up"], false, "{id}: {open:#}");
             assert!(achieved < 300.0, "{id}: {achieved}/s");
             let note = behind.unwrap_or_else(|| panic!("{id}: no note saying so: {notes:?}"));
             assert!(note.contains("1 in flight") && note.contains("at most about"), "{id}: {note}");
             // The 200th call was due at 0.4 s and started near 0.8 s: its wait is in the latency.
-            assert!(f(&open["corrected_latency_us"]["max"]) > 300_000.0, "{id}: {open:#}");
-            assert!(f(&c["latency_us"]["max"]) < 100_000.0, "{id}: service time stays 4 ms: {c:#}");
+            let corrected_max = f(&open["corrected_latency_us"]["max"]);
+            assert!(corrected_max > 300_000.0, "{id}: {open:#}");
+            // The wait is in the corrected latency, not in the service time of the calls.
+            assert!(f(&c["latency_us"]["max"]) * 3.0 < corrected_max, "{id}: service time stays short: {c:#}");
         }
     }
 }
 
 #[test]
 fn zipfian_keys_over_a_key_space_and_a_preset_reach_every_client_kind() {
+    // The server counts which keys each column's reads named: a client that ignored --keys or
+    // --key-space would be seen there, whatever it reported.
+    let server = Server::start_with(&["--quiet", "--count-key-reads"]);
+    let port = server.port.to_string();
+    let digests: Vec<String> = (0..300).map(|i| common::digest_hex("aerobench", &format!("aerobench-{i}"))).collect();
     let columns = ["wire", "rust-async", "aerospike-py-sync", "aerospike-native-async"];
-    let doc = run(&[
-        "--builtin-server",
-        "--clients",
-        &columns.join(","),
-        "--ops",
-        "put,get",
-        "--count",
-        "300",
-        "--key-space",
-        "50",
-        "--keys",
-        "zipfian:1.1",
-        "--seed",
-        "7",
-        "--preset",
-        "medium",
-        "--rate",
-        "2000",
-        "--concurrency",
-        "4",
-        "--warmup",
-        "10",
-    ]);
-    let w = &doc["workload"];
-    assert_eq!(
-        (w["keys"].as_str(), w["seed"].as_u64(), w["key_space"].as_u64()),
-        (Some("zipfian:1.1"), Some(7), Some(50))
-    );
-    assert_eq!(w["bins"].as_array().unwrap().len(), 10);
-    assert!(w["bins"][1].as_str().unwrap().contains("string(100)"), "{}", w["bins"]);
+    let mut per_column = Vec::new();
     for id in columns {
+        // No pre-write: the puts, drawn like the gets, write the records the gets then find.
+        assert_eq!(server.info("truncate:namespace=test;set=aerobench"), "ok");
+        server.take_key_reads();
+        let doc = run(&[
+            "--port",
+            &port,
+            "--clients",
+            id,
+            "--ops",
+            "put,get",
+            "--count",
+            "300",
+            "--key-space",
+            "50",
+            "--keys",
+            "zipfian:1.1",
+            "--seed",
+            "7",
+            "--preset",
+            "medium",
+            "--rate",
+            "2000",
+            "--concurrency",
+            "4",
+            "--warmup",
+            "10",
+            "--no-prewrite",
+            "--verify",
+        ]);
+        let w = &doc["workload"];
+        assert_eq!(
+            (w["keys"].as_str(), w["seed"].as_u64(), w["key_space"].as_u64()),
+            (Some("zipfian:1.1"), Some(7), Some(50))
+        );
+        assert_eq!(w["bins"].as_array().unwrap().len(), 10);
+        assert!(w["bins"][1].as_str().unwrap().contains("string(100)"), "{}", w["bins"]);
+        let mut gets = 0;
         for op in ["put", "get"] {
             let c =
                 doc["cells"].as_array().unwrap().iter().find(|c| c["column"] == id && c["operation"] == op).unwrap();
-            // Every key drawn lies among the records written: no read misses a record.
-            assert_eq!((c["count"].as_u64(), c["errors"].as_u64()), (Some(300), Some(0)), "{id} {op}: {c:#}");
+            // Every key a get draws was written by a put before it: no read misses a record.
+            assert_eq!(c["errors"].as_u64(), Some(0), "{id} {op}: {c:#}");
+            assert!(c["count"].as_u64() >= Some(300), "{id} {op}: {c:#}");
             assert!(c["open_loop"]["target_ops_per_sec"].as_f64() == Some(2000.0), "{id} {op}");
+            if op == "get" {
+                gets = c["count"].as_u64().unwrap();
+            }
         }
+        // At the server: every read named one of the first 50 records, record 0 (rank 1 of a
+        // Zipf law with θ 1.1: about 28% of draws) far more often than record 25 (under 1%).
+        let reads = server.take_key_reads();
+        let by_record: Vec<u64> = digests.iter().map(|d| reads.get(d).copied().unwrap_or(0)).collect();
+        let total: u64 = reads.values().sum();
+        assert!(total >= gets, "{id}: the server saw {total} reads for {gets} gets");
+        assert_eq!(by_record[..50].iter().sum::<u64>(), total, "{id}: reads outside the key space: {reads:?}");
+        assert!(by_record[0] * 5 > total, "{id}: record 0 read {} times of {total}", by_record[0]);
+        assert!(by_record[0] > 5 * by_record[25].max(1), "{id}: {:?}", &by_record[..50]);
+        assert!(server.objects("aerobench") >= by_record[..50].iter().filter(|&&n| n > 0).count() as u64);
+        per_column.push(by_record);
     }
+    // The keys are drawn with the seed: every client read the same records as many times.
+    assert!(per_column.windows(2).all(|w| w[0] == w[1]), "{per_column:?}");
 }
 
 #[test]

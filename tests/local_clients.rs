@@ -26,7 +26,7 @@ fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
 
 /// The pinned aerospike-py's package folder, installed into the shared cache on first use.
 fn pinned_aerospike_py() -> PathBuf {
-    let dir = cache_dir().join("py3.11").join("aerospike-py-0.14.4");
+    let dir = common::python_cache_dir().join("aerospike-py-0.14.4");
     if !dir.join(".aerobench-complete").exists() {
         let out = aerobench(&["--ops", "put", "--clients", "aerospike-py-sync"], &[]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -191,7 +191,7 @@ fn a_missing_extension_module_asks_for_maturin_develop() {
 #[test]
 fn cache_commands_list_and_clean_the_cache() {
     let cache = scratch("cache-commands");
-    let root = cache.join("py3.11");
+    let root = cache.join(concat!("py", env!("AEROBENCH_PYTHON_VERSION")));
     let install = root.join("aerospike-py-0.12.0");
     std::fs::create_dir_all(install.join("aerospike_py")).unwrap();
     std::fs::write(install.join("aerospike_py").join("__init__.py"), vec![b'#'; 2048]).unwrap();

@@ -125,9 +125,14 @@ fn batch_repeating_one_large_record_streams_its_reply() {
         got += body.len() as u64;
         frames += 1;
     }
-    // Give the server time to run ahead if it could; it cannot: the socket is full.
-    std::thread::sleep(Duration::from_millis(300));
-    let after = peak_rss(&server);
+    // The server would run ahead here if it could (it cannot: the socket is full); watch its
+    // peak for a while, failing as soon as it grows past the bound.
+    let mut after = peak_rss(&server);
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_millis(500) && after < before + 128 * MIB {
+        std::thread::sleep(Duration::from_millis(20));
+        after = peak_rss(&server);
+    }
     eprintln!(
         "batch of {ROWS} reads of a 1 MiB record: first {frames} frames ({} MiB) read, server peak RSS {} -> {} MiB",
         got >> 20,

@@ -70,13 +70,16 @@ fn stub_columns_report_the_latency_they_were_given() {
         let wall = f(&cell["wall_secs"]);
         let context = format!("{id}: p50 {p50_ms} ms, avg {avg_ms} ms, {ops:.0} ops/s, wall {wall} s");
 
-        // A sleep never ends early and overshoots a little (more on a busy 2-core VM).
-        assert!((1.99..=2.8).contains(&p50_ms), "p50 should be about 2 ms; {context}");
-        // N calls in flight, each 2 ms: N / 2 ms per second — never more, and less only by what
-        // the machine adds (a shared 2-core VM busy elsewhere can take a third or more; a wrong
-        // concurrency or wall time would be off by 8x).
-        let expected = in_flight as f64 / (DELAY_MS / 1000.0);
-        assert!((0.5..=1.02).contains(&(ops / expected)), "ops/s should be about {expected:.0}; {context}");
+        // A sleep never ends early; how much it overshoots is the machine's (a bound far above
+        // only catches a wrong unit).
+        assert!((1.99..20.0).contains(&p50_ms), "p50 should be about 2 ms; {context}");
+        // N calls of 2 ms in flight: never more than N / 2 ms per second.
+        let ceiling = in_flight as f64 / (DELAY_MS / 1000.0);
+        assert!(ops <= ceiling * 1.02, "ops/s at most {ceiling:.0}; {context}");
+        // Little's law, within this run: ops/s is about the calls in flight over the latency of
+        // a call, however slow the machine made the calls (a wrong concurrency is off by 8x).
+        let little = in_flight as f64 / (avg_ms / 1000.0);
+        assert!((0.5..=1.02).contains(&(ops / little)), "ops/s should be about {little:.0}; {context}");
         // ops/s is successful calls over the wall time of the phase.
         let direct = (count - errors) as f64 / wall;
         assert!((ops / direct - 1.0).abs() <= 0.02, "ops/s should be {direct:.0} (calls / wall); {context}");
@@ -107,25 +110,29 @@ fn cpu_run(spin: bool) -> Value {
 fn cpu_per_call_is_what_a_call_burns_and_nothing_while_it_sleeps() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let spinning = cpu_run(true);
+    let sleeping = cpu_run(false);
+    let cell_of = |doc: &Value, id: &str| -> Value {
+        doc["cells"].as_array().unwrap().iter().find(|c| c["column"] == id).unwrap().clone()
+    };
     for cell in spinning["cells"].as_array().unwrap() {
         let id = cell["column"].as_str().unwrap();
         let cpu = &cell["cpu"];
-        // Each call keeps a core busy for its 2 ms: CPU per call within 10% of that.
-        let per_op = f(&cpu["cpu_us_per_op"]);
-        assert!((1_800.0..=2_200.0).contains(&per_op), "{id}: {per_op} µs of CPU per spinning call: {cpu}");
-        let busy = f(&cpu["utilisation"]);
-        // One core busy while calls run, less only when a shared machine takes the core away.
-        assert!((0.5..=1.1).contains(&busy), "{id}: one core busy, measured {busy}: {cpu}");
+        let slept = cell_of(&sleeping, id);
+        // A spinning call burns CPU for its 2 ms, a sleeping one next to none: how much CPU a
+        // spinner gets depends on the machine, so the two are compared, with a wide margin.
+        let (per_op, slept_per_op) = (f(&cpu["cpu_us_per_op"]), f(&slept["cpu"]["cpu_us_per_op"]));
+        assert!(per_op > 5.0 * slept_per_op, "{id}: {per_op} µs of CPU per spinning call, {slept_per_op} sleeping");
+        // No more CPU than the calls' own time: one thread, at most one core.
+        assert!(per_op <= f(&cell["latency_us"]["avg"]) * 1.1 + 50.0, "{id}: {per_op} µs per call: {cell}");
+        let (busy, slept_busy) = (f(&cpu["utilisation"]), f(&slept["cpu"]["utilisation"]));
+        assert!(busy <= 1.1 && busy > 3.0 * slept_busy, "{id}: utilisation {busy} spinning, {slept_busy} sleeping");
         // The per-round CPU times add up to the cell's.
         let rounds: f64 = cell["rounds"].as_array().unwrap().iter().map(|r| f(&r["cpu_secs"])).sum();
         assert!((rounds - f(&cpu["cpu_secs"])).abs() < 1e-9, "{id}: {cpu}");
     }
-    let sleeping = cpu_run(false);
     for cell in sleeping["cells"].as_array().unwrap() {
         let id = cell["column"].as_str().unwrap();
         let cpu = &cell["cpu"];
-        let per_op = f(&cpu["cpu_us_per_op"]);
-        assert!(per_op < 200.0, "{id}: a sleeping call costs next to no CPU, measured {per_op} µs: {cpu}");
         if id == "py-noop" {
             // A worker process of its own: its memory is reported; the in-process column's is not.
             assert!(cpu["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{cpu}");
@@ -153,10 +160,13 @@ fn threads_give_the_sync_columns_that_many_calls_in_flight() {
     for cell in doc["cells"].as_array().unwrap() {
         let id = cell["column"].as_str().unwrap();
         assert_eq!((cell["count"].as_u64(), cell["errors"].as_u64()), (Some(400), Some(0)), "{id}: {cell}");
-        // Four threads, each one 2 ms call at a time: about 2,000 calls a second, never more.
-        let ratio = f(&cell["ops_per_sec"]) / (4.0 / (DELAY_MS / 1000.0));
-        assert!((0.5..=1.02).contains(&ratio), "{id}: {ratio} of 4 / 2 ms: {cell}");
+        // Four threads, each one 2 ms call at a time: about 2,000 calls a second, never more;
+        // with the latency this run measured, four calls in flight all along (Little's law).
+        let ops = f(&cell["ops_per_sec"]);
+        assert!(ops <= 1.02 * 4.0 / (DELAY_MS / 1000.0), "{id}: {ops} ops/s: {cell}");
+        let ratio = ops / (4.0 / (f(&cell["latency_us"]["avg"]) / 1e6));
+        assert!((0.5..=1.02).contains(&ratio), "{id}: {ratio} of 4 / latency: {cell}");
         let p50_ms = f(&cell["latency_us"]["p50"]) / 1000.0;
-        assert!((1.99..=3.0).contains(&p50_ms), "{id}: p50 {p50_ms} ms");
+        assert!((1.99..20.0).contains(&p50_ms), "{id}: p50 {p50_ms} ms");
     }
 }

@@ -439,9 +439,11 @@ mod tests {
             Ok(1)
         });
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(45) && took < Duration::from_secs(2), "{took:?}");
+        // At least its 50 ms (the upper bound only catches a phase that ignores its deadline on
+        // a loaded machine), and no more calls of at least 1 ms each than fit in that time.
+        assert!(took >= Duration::from_millis(45) && took < Duration::from_secs(30), "{took:?}");
         let n = state.merged().count();
-        assert!((10..=60).contains(&n), "{n} calls of 1 ms in 50 ms");
+        assert!(n >= 1 && n as u128 <= took.as_millis() + 1, "{n} calls of 1 ms in {took:?}");
     }
 
     #[test]
@@ -455,7 +457,8 @@ mod tests {
         let rec = state.merged();
         assert_eq!((rec.count(), rec.records()), (20, 40));
         assert!(rec.histogram().max() >= 20_000_000, "the slow call is visible in the max");
-        assert!(rec.histogram().value_at_quantile(0.5) < 5_000_000);
+        // The other calls do not take the slow one's time: their median is well under it.
+        assert!(rec.histogram().value_at_quantile(0.5) < rec.histogram().max() / 4);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,7 +480,8 @@ mod tests {
             }
         })
         .await;
-        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?} for stuck calls", started.elapsed());
+        // Far less than the stuck calls' 30 s, on any machine.
+        assert!(started.elapsed() < Duration::from_secs(15), "waited {:?} for stuck calls", started.elapsed());
         let rec = state.merged();
         // Calls 10, 11 and 12 are stuck when the watchdog trips; 13 may have begun too.
         assert_eq!(rec.successes(), 10);

@@ -187,15 +187,17 @@ mod tests {
 
     #[test]
     fn trips_only_after_patience_without_success() {
+        // Instants on the watchdog's own timeline, not the machine's clock: no sleep, no race.
         let w = Watchdog::new(Duration::from_millis(30));
-        w.error(Instant::now());
+        let ms = |n| w.start + Duration::from_millis(n);
+        w.error(ms(0));
         assert!(!w.should_stop());
-        std::thread::sleep(Duration::from_millis(40));
-        w.ok(Instant::now());
-        w.error(Instant::now());
+        w.ok(ms(40));
+        w.error(ms(40));
         assert!(!w.should_stop(), "a recent success keeps it going");
-        std::thread::sleep(Duration::from_millis(40));
-        w.error(Instant::now());
+        w.error(ms(69));
+        assert!(!w.should_stop(), "29 ms without a success");
+        w.error(ms(80));
         assert!(w.should_stop());
         assert!(matches!(w.reason(), Some(StopReason::ServerUnresponsive(_))));
     }
@@ -203,14 +205,14 @@ mod tests {
     #[test]
     fn a_server_that_is_gone_stops_the_phase_within_a_second() {
         let w = Watchdog::new(Duration::from_secs(30));
-        w.failed(Instant::now(), "network: connection refused");
+        w.failed(w.start, "network: connection refused");
         assert!(!w.should_stop());
-        w.failed(Instant::now() + GONE_PATIENCE, "network: connection refused");
+        w.failed(w.start + GONE_PATIENCE, "network: connection refused");
         assert!(w.should_stop(), "a second of refused connections, not the 30 s patience");
         assert_eq!(w.reason(), Some(StopReason::ServerGone("connection refused".into())));
         assert_eq!(w.reason().unwrap().to_string(), "stopped early: the server is unreachable (connection refused)");
         let slow = Watchdog::new(Duration::from_secs(30));
-        slow.failed(Instant::now() + Duration::from_secs(2), "Timeout (code -11): late");
+        slow.failed(slow.start + Duration::from_secs(2), "Timeout (code -11): late");
         assert!(!slow.should_stop(), "timeouts wait for the whole patience");
     }
 
@@ -232,15 +234,13 @@ mod tests {
     #[test]
     fn failing_before_the_phase_counts_toward_patience() {
         let w = Watchdog::continuing(Duration::from_millis(30), Duration::from_millis(25));
-        w.error(Instant::now());
+        w.error(w.start);
         assert!(!w.should_stop(), "25 ms of 30 so far");
-        std::thread::sleep(Duration::from_millis(10));
-        w.error(Instant::now());
+        w.error(w.start + Duration::from_millis(10));
         assert!(w.should_stop(), "35 ms without a success across two phases");
         let fresh = Watchdog::continuing(Duration::from_millis(30), Duration::from_millis(25));
-        fresh.ok(Instant::now());
-        std::thread::sleep(Duration::from_millis(10));
-        fresh.error(Instant::now());
+        fresh.ok(fresh.start);
+        fresh.error(fresh.start + Duration::from_millis(10));
         assert!(!fresh.should_stop(), "a success in this phase starts the window again");
     }
 }

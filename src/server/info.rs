@@ -134,6 +134,7 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "aerobench-memory" => {
             format!("buffered={};peak={};limit={}", ctx.budget.used(), ctx.budget.peak(), ctx.budget.limit())
         }
+        "aerobench-key-reads" => store.key_reads.answer(param(params, "reset") == Some("true")),
         "statistics" => {
             let objects: u64 = store.namespaces().iter().map(|n| n.count(None)).sum();
             format!("objects={objects};cluster_size=1")

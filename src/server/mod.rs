@@ -10,6 +10,7 @@ mod corrupt;
 mod delay;
 mod framing;
 mod info;
+mod key_reads;
 pub(crate) mod message;
 pub(crate) mod record;
 #[cfg(any(test, fuzzing))]
@@ -86,6 +87,11 @@ pub struct ServeArgs {
     /// Alter one value in N that reads return (get, batch, scan), to test `aerobench --verify`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub corrupt_one_in: Option<u64>,
+    /// Count the reads of each key, answered by the info command `aerobench-key-reads`
+    /// (`aerobench-key-reads:reset=true` also empties the counts): lets a test see at the
+    /// server which keys a client asked for.
+    #[arg(long, hide = true)]
+    pub count_key_reads: bool,
     /// Hold every record, batch and scan request this long before answering it, e.g. 2ms or
     /// 250us: a slower server, for trying open- and closed-loop runs against.
     #[arg(long, value_name = "DELAY", value_parser = delay::parse_delay)]
@@ -178,7 +184,11 @@ pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyh
     let mut namespaces = args.namespaces.clone();
     namespaces.dedup();
     let shared = Arc::new(Shared {
-        store: Store::new(&namespaces),
+        store: if args.count_key_reads {
+            Store::new(&namespaces).counting_key_reads()
+        } else {
+            Store::new(&namespaces)
+        },
         identity: NodeIdentity {
             // 3 + 12 hex digits: well under the 19 characters the C client allows.
             node: format!("BB9{:012X}", (u64::from(std::process::id()) << 16) | u64::from(local.port())),

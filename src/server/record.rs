@@ -168,6 +168,7 @@ fn run(store: &Store, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut) -
         }
         Ok(())
     } else if req.info1 & info1::READ != 0 {
+        store.key_reads.note(&req.digest);
         let part = ns.read(pid);
         let record = part.get(&req.digest).filter(|r| r.is_live(now)).ok_or(rc::KEY_NOT_FOUND)?;
         read(record, req, index, out)

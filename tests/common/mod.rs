@@ -59,6 +59,51 @@ impl Server {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The server's answer to one info command (`name` or `name:k=v;...`), over a fresh
+    /// connection: the value after the tab, without the newline.
+    pub fn info(&self, command: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s =
+            std::net::TcpStream::connect(self.addr()).unwrap_or_else(|e| panic!("connect {}: {e}", self.addr()));
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.write_all(&request::frame(request::T_INFO, format!("{command}\n").as_bytes())).unwrap();
+        let mut h = [0u8; 8];
+        s.read_exact(&mut h).unwrap_or_else(|e| panic!("info {command}: {e}"));
+        let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]) as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap_or_else(|e| panic!("info {command}: {e}"));
+        let text = String::from_utf8(body).unwrap();
+        let (_, value) = text.trim_end_matches('\n').split_once('\t').unwrap_or_else(|| panic!("{text:?}"));
+        value.to_string()
+    }
+
+    /// Live records in a set of namespace `test`, as the server counts them.
+    pub fn objects(&self, set: &str) -> u64 {
+        // `ns=test:set=NAME:objects=N;` per set.
+        let text = self.info("sets/test");
+        text.split(';')
+            .find_map(|entry| {
+                let mut parts = entry.split(':');
+                (parts.nth(1)? == format!("set={set}")).then_some(())?;
+                parts.next()?.strip_prefix("objects=")?.parse().ok()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Reads per key since the last call (a server started with `--count-key-reads`), by the
+    /// digest's hex.
+    pub fn take_key_reads(&self) -> std::collections::HashMap<String, u64> {
+        let text = self.info("aerobench-key-reads:reset=true");
+        assert!(!text.starts_with("ERROR"), "{text}");
+        text.split(';')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (d, n) = kv.split_once('=').unwrap_or_else(|| panic!("{kv:?}"));
+                (d.to_string(), n.parse().unwrap())
+            })
+            .collect()
+    }
+
     /// True while the server process is still running.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -70,6 +115,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Hex of the digest the Aerospike Rust client computes for string key `key` of `set` in
+/// namespace `test`: how a test names a record the way [`Server::take_key_reads`] does.
+pub fn digest_hex(set: &str, key: &str) -> String {
+    let k = aerospike::Key::new("test", set, aerospike::Value::from(key)).unwrap();
+    k.digest().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Polls `ok` every 50 ms until it holds or `limit` passes; the last answer.
+pub fn wait_until(limit: std::time::Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -95,6 +159,18 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The package cache's folder for the Python aerobench embeds (`py3.11`, `py3.12`, ...; the
+/// build script names the version).
+pub fn python_cache_dir() -> std::path::PathBuf {
+    cache_dir().join(concat!("py", env!("AEROBENCH_PYTHON_VERSION")))
+}
+
+/// The install folder of `package` (`name-version`, e.g. `aerospike-py-0.14.4`) in the package
+/// cache, if it is installed.
+pub fn cached_package(package: &str) -> Option<std::path::PathBuf> {
+    Some(python_cache_dir().join(package)).filter(|dir| dir.join(".aerobench-complete").exists())
 }
 
 /// The JSON report a run printed on stdout.
