@@ -311,7 +311,10 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
             assert_eq!(r["per_round"].as_array().unwrap().len(), 3, "{r}");
             let (low, high, speedup) = (f(&r["low"]), f(&r["high"]), f(&r["speedup"]));
             assert!(low <= speedup && speedup <= high, "{r}");
-            let expected = if low > 1.0 {
+            let m = f(&doc["min_effect"]);
+            let expected = if m > 0.0 && low >= 1.0 / (1.0 + m) && high <= 1.0 + m {
+                "within_min_effect"
+            } else if low > 1.0 {
                 "faster"
             } else if high < 1.0 {
                 "slower"
