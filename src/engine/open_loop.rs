@@ -157,6 +157,9 @@ pub struct OpenLoop {
     pub schedule: Schedule,
     /// How the phase's workers wait for their calls.
     pub pacer: Pacer,
+    /// How long a call handed from a pacing thread to an async task takes to reach it: calls
+    /// are handed over that much before they are due, and the task waits out the rest.
+    pub handoff: Pacer,
     /// Corrected latencies and start lags: `shards` per kind of call (reads, then a mix's
     /// updates).
     shards: Vec<Mutex<(Recorder, Recorder)>>,
@@ -179,6 +182,7 @@ impl OpenLoop {
         OpenLoop {
             schedule,
             pacer: Pacer::new(),
+            handoff: Pacer::new(),
             shards: (0..shards * kinds.max(1)).map(|_| Mutex::new((Recorder::new(), Recorder::new()))).collect(),
             kind_shards: shards,
             late: Default::default(),
