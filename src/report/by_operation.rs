@@ -146,14 +146,13 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     row
 }
 
-/// A cell's start lags, p50 / p99 / max, short: `2 / 14 / 310 µs`, `3 µs / 41 µs / 100.0 ms`.
+/// A cell's start lags, p50/p99/max, in the maximum's unit: `2/14/310 µs`, `0.0/0.2/41.5 ms`.
 fn start_lag(lag: &crate::results::StartLagStats) -> String {
-    let all = [lag.p50, lag.p99, lag.max].map(|us| if us.is_finite() { us.max(0.0) } else { 0.0 });
-    let short = |us: f64| if us < 999.5 { format!("{us:.0} µs") } else { format!("{:.1} ms", us / 1e3) };
-    if all[2] < 999.5 {
-        format!("{:.0} / {:.0} / {:.0} µs", all[0], all[1], all[2])
+    let [p50, p99, max] = [lag.p50, lag.p99, lag.max].map(|us| if us.is_finite() { us.max(0.0) } else { 0.0 });
+    if max < 999.5 {
+        format!("{p50:.0}/{p99:.0}/{max:.0} µs")
     } else {
-        all.map(short).join(" / ")
+        format!("{:.1}/{:.1}/{:.1} ms", p50 / 1e3, p99 / 1e3, max / 1e3)
     }
 }
 
@@ -350,13 +349,13 @@ mod tests {
         let row = put.rows.iter().find(|r| r[0].text == label).unwrap();
         assert_eq!(
             texts(row)[2..9],
-            ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "3 µs / 41 µs / 100.0 ms", "+12.0 µs"]
+            ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "0.0/0.0/100.0 ms", "+12.0 µs"]
         );
         assert_eq!((row[9].text.as_str(), row[9].kind), ("3,205 behind", Kind::Error));
         let other = put.rows.iter().find(|r| r[0].text != label).unwrap();
         assert_eq!(other[7].kind, Kind::Missing, "a cell without open-loop figures has no start lag");
         let quiet = crate::results::StartLagStats { p50: 3.2, p99: 41.0, max: 310.0 };
-        assert_eq!(start_lag(&quiet), "3 / 41 / 310 µs");
+        assert_eq!(start_lag(&quiet), "3/41/310 µs");
         assert!(put.rows.iter().all(|r| r.len() == put.header.len()));
     }
 }
