@@ -258,9 +258,9 @@ async def sample_loop_gaps(rec):
 
 class DueWaits:
     """Open loop (--rate): a coroutine waits for its call's due time on a future that a Rust thread
-    resolves at that time, by writing the coroutine's number to a descriptor the loop watches
-    (the loop's own timers fire about a millisecond late). Where the recorder has no waker, the
-    loop's timer serves."""
+    resolves shortly before that time, by writing the coroutine's number to a descriptor the loop
+    watches (the loop's own timers fire about a millisecond late); the coroutine yields to the
+    loop for the rest. Where the recorder has no waker, the loop's timer serves."""
 
     def __init__(self, rec):
         self.rec = rec
@@ -301,6 +301,11 @@ class DueWaits:
         self.waiting[k] = fut
         self.rec.wake_at(k, due)
         await fut
+        # Woken a little early (by as long as waking takes): yield to the loop until due.
+        rec = self.rec
+        rec.arrived(k)
+        while rec.now() < due and not rec.stopping():
+            await asyncio.sleep(0)
 
     def close(self):
         if self.fd is not None:

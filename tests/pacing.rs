@@ -68,10 +68,11 @@ fn every_column_kind_reports_the_start_lag_of_every_call() {
     // The text table shows the start lags beside the service time.
     let mut cmd = aerobench();
     cmd.args(["--port", &port, "--clients", "wire,aerospike-py-async", "--ops", "get", "--count", "100"])
-        .args(["--rate", "1000", "--warmup", "10", "--rounds", "1", "--quiet"]);
+        .args(["--rate", "1000", "--warmup", "10", "--rounds", "1", "--quiet"])
+        .env("COLUMNS", "250"); // wide enough that no cell wraps
     let out = run_with_timeout(cmd, Duration::from_secs(300));
     assert!(out.success(), "{}", out.describe());
-    assert!(out.stdout.contains("start lag"), "{}", out.stdout);
+    assert!(out.stdout.contains("start lag p50/p99/max"), "{}", out.stdout);
     // An entry such as `2/14/310 µs`: three numbers and a unit.
     let entry = |l: &str| {
         let tokens: Vec<&str> = l.split_whitespace().collect();

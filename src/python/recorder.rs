@@ -100,10 +100,18 @@ impl PhaseRecorder {
         }
     }
 
-    /// Writes `waiter` to the waker's descriptor at token `due` (at once when the phase stops).
+    /// Writes `waiter` to the waker's descriptor shortly before token `due` (at once when the
+    /// phase stops); the waiter yields to its loop for the rest.
     fn wake_at(&self, waiter: u32, due: u64) {
         if let Waker::Running(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
             w.wake_at(waiter, self.instant(due));
+        }
+    }
+
+    /// Waiter `waiter` resumed after its wake-up (the waker learns how long that takes).
+    fn arrived(&self, waiter: u32) {
+        if let Waker::Running(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
+            w.arrived(waiter);
         }
     }
 
@@ -111,6 +119,12 @@ impl PhaseRecorder {
     fn close_waker(&self) {
         let old = std::mem::replace(&mut *self.waker.lock().unwrap_or_else(|e| e.into_inner()), Waker::Closed);
         drop(old);
+    }
+
+    /// True once the phase should end; unlike `over()`, gives nothing back (for a loop that
+    /// waits for its call to fall due).
+    fn stopping(&self) -> bool {
+        self.state.over()
     }
 
     /// A token for this moment, from the Rust monotonic clock.
