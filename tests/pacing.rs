@@ -35,6 +35,15 @@ fn histogram_count(text: &str) -> u64 {
     h.len()
 }
 
+/// The report holds to `schema.json` (which requires the start lags of every open-loop cell).
+fn assert_schema_valid(doc: &Value) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema.json is a valid JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
+}
+
 #[test]
 fn every_column_kind_reports_the_start_lag_of_every_call() {
     let server = Server::start_with(&["--quiet"]);
@@ -46,6 +55,7 @@ fn every_column_kind_reports_the_start_lag_of_every_call() {
     let out = run_with_timeout(cmd, Duration::from_secs(600));
     assert!(out.success(), "{}", out.describe());
     let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
     for id in COLUMNS {
         let c = doc["cells"]
             .as_array()
