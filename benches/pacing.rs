@@ -54,8 +54,8 @@ fn main() {
         .expect("run aerobench");
     let _ = server.kill();
     let _ = server.wait();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
 
     println!(
         "Start lag (actual start minus due time) at --rate {RATE}, get, {rounds} rounds of {duration} per column, \
@@ -67,11 +67,8 @@ fn main() {
     );
     let mut missed = Vec::new();
     for (column, target) in &columns {
-        let cell = report["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["column"] == *column && c["operation"] == "get");
+        let cell =
+            report["cells"].as_array().unwrap().iter().find(|c| c["column"] == *column && c["operation"] == "get");
         let Some(lag) = cell.and_then(|c| c["open_loop"]["start_lag_us"].as_object()) else {
             println!("{column:<24} no open-loop figures (did the column connect?)");
             missed.push(format!("{column}: no figures"));

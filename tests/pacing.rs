@@ -135,7 +135,8 @@ fn async_python_calls_waiting_for_a_far_due_time_end_when_the_server_dies() {
     assert!(waited, "aerobench still ran a minute after the server died");
     // The next call was due 50 s after the first; the run ended well before that.
     assert!(took < Duration::from_secs(40), "ended {took:?} after the server died");
-    let report = rest.iter().rev().find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "report"));
+    let report =
+        rest.iter().rev().find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "report"));
     let report = report.unwrap_or_else(|| panic!("no report line: {rest:?}"));
     let cell = &report["report"]["cells"][0];
     assert_eq!(cell["column"], "aerospike-py-async", "{report:#}");

@@ -228,7 +228,7 @@ fn blocking_loop(
         worker,
         // An open loop's wait for the next call (its sleep and its spin) lets go of the GIL, so
         // other threads can call meanwhile.
-        |wait| py.detach(|| wait()),
+        |wait| py.detach(wait),
         |i| {
             let (kind, i) = crate::mix::split(crate::workload::Operation::Get, i);
             let update = kind == crate::workload::Operation::Put;

@@ -145,9 +145,7 @@ impl PhaseState {
     /// [`wait_until`]); false when the phase ended meanwhile.
     pub fn wait_for(&self, ticket: &Ticket) -> bool {
         match (ticket.due, &self.open) {
-            (Some(due), Some(open)) => {
-                wait_until(due, &open.pacer, std::thread::sleep, || self.watchdog.should_stop())
-            }
+            (Some(due), Some(open)) => wait_until(due, &open.pacer, std::thread::sleep, || self.watchdog.should_stop()),
             _ => true,
         }
     }
