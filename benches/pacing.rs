@@ -2,7 +2,10 @@
 //! for every column kind, at 2,000 calls/s of gets against one built-in server. Targets at p99:
 //! within 50 µs for the Rust, wire and sync Python columns, within 200 µs for the async Python
 //! columns (their event loop is woken by a Rust thread at the due time). Prints p50, p99 and max
-//! per column and exits 1 when a p99 misses its target.
+//! per column and exits 1 when a p99 misses its target. First it prints the machine's own
+//! figure: a bare thread waiting the same way (sleep, then spin the last 200 µs) for 2,000
+//! deadlines a second, with no client and no server; when that misses 50 µs at p99, the machine
+//! is too busy for the targets to mean anything (the columns' figures are printed all the same).
 //!
 //! `cargo bench --bench pacing` (set AEROBENCH_BENCH_QUICK=1, or pass --quick, for 1 s phases;
 //! AEROBENCH_PACING_CLIENTS=a,b to run only some columns).
@@ -28,6 +31,30 @@ const COLUMNS: [(&str, f64); 9] = [
 
 const RATE: &str = "2000";
 
+/// Start lags (µs, sorted) of a bare thread that waits for 2,000 deadlines a second for `secs`:
+/// sleep until 200 µs before each, then spin.
+fn bare_thread_lags(secs: f64) -> Vec<f64> {
+    use std::time::{Duration, Instant};
+    let interval = Duration::from_micros(500);
+    let start = Instant::now() + interval;
+    let n = (secs * 2000.0) as u32;
+    let mut lags = Vec::with_capacity(n as usize);
+    for k in 0..n {
+        let due = start + interval * k;
+        let wake = due - Duration::from_micros(200);
+        let now = Instant::now();
+        if wake > now {
+            std::thread::sleep(wake - now);
+        }
+        while Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        lags.push(Instant::now().duration_since(due).as_secs_f64() * 1e6);
+    }
+    lags.sort_by(f64::total_cmp);
+    lags
+}
+
 fn main() {
     let quick = std::env::var_os("AEROBENCH_BENCH_QUICK").is_some() || std::env::args().any(|a| a == "--quick");
     let (duration, rounds) = if quick { ("1s", "2") } else { ("4s", "2") };
@@ -35,6 +62,16 @@ fn main() {
         std::env::var("AEROBENCH_PACING_CLIENTS").ok().map(|s| s.split(',').map(str::to_owned).collect());
     let columns: Vec<(&str, f64)> =
         COLUMNS.into_iter().filter(|(c, _)| only.as_ref().is_none_or(|o| o.iter().any(|x| x == c))).collect();
+
+    let bare = bare_thread_lags(if quick { 1.0 } else { 2.0 });
+    let at = |q: f64| bare[((bare.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "machine: a bare thread waiting for 2,000 deadlines/s starts p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs late{}",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        if at(0.99) > 50.0 { " — too busy for the targets below to mean much" } else { "" }
+    );
 
     let mut server = Command::new(EXE)
         .args(["serve", "--port", "0", "--quiet"])
