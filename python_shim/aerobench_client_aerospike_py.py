@@ -86,7 +86,7 @@ class Sync(_Common):
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     def scan(self):
-        return len(self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
+        return self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
 
     def exists(self, key):
         return found(self.c.exists(key, policy=self.policy))
@@ -133,7 +133,7 @@ class Async(_Common):
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     async def scan(self):
-        return len(self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy)))
+        return self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
 
     async def exists(self, key):
         return found(await self.c.exists(key, policy=self.policy))

@@ -79,9 +79,8 @@ class Sync(_Common):
 
     def scan(self):
         rs = self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp)
-        if self.verify:
-            return len(self.checked_all(rs))
-        return sum(1 for _ in rs)
+        # The records, kept as a list (as the other clients return them), freed after the call.
+        return self.checked_all(list(rs))
 
     def exists(self, key):
         if not self.c.exists_blocking(key, policy=self.rp):
@@ -130,12 +129,8 @@ class Async(_Common):
 
     async def scan(self):
         rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)
-        n = 0
-        async for r in rs:
-            if self.verify:
-                self.check_record(r)
-            n += 1
-        return n
+        records = [r async for r in rs]
+        return self.checked_all(records)
 
     async def exists(self, key):
         if not hasattr(self.c, "exists"):

@@ -70,7 +70,7 @@ class Sync(Adapter):
         return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
 
     def scan(self):
-        return len(self.checked_all(self.c.query(self.ns, self.set).results()))
+        return self.checked_all(self.c.query(self.ns, self.set).results())
 
     def args_batch_write(self, j):
         (records,) = Adapter.args_batch_write(self, j)

@@ -7,7 +7,9 @@ now()/done()/fail() read the Rust clock.
 Every adapter splits a call in three, the same way for every client:
   args_<op>(i)   untimed: the key(s) and bins, as a caller's own code would already have them;
   <op>(*args)    timed: the client call, and reading the records it returned (so a client
-                 that returns lazy results pays for them);
+                 that returns lazy results pays for them); it hands the records back rather
+                 than letting go of them, so they are freed after the call's end was read, as
+                 the Rust columns' are;
   count(result)  untimed: how many records came back.
 """
 
@@ -111,10 +113,11 @@ class Adapter:
         self.first_bin = self.w["bins"][0] if self.w["bins"] else None
 
     def checked(self, rec):
-        """One record read (get): compared with what was written when --verify is on; 1."""
+        """One record read (get): compared with what was written when --verify is on; handed
+        back as a one-record tuple, freed after the timed call."""
         if self.verify:
             self.check_record(rec)
-        return 1
+        return (rec,)
 
     def checked_all(self, recs):
         """Records read (batch, scan): each compared when --verify is on; returned as given."""
@@ -169,14 +172,15 @@ class Adapter:
         return ([(self.key(k), self.bins(k)) for k in batch_range(self.w, j)],)
 
     def operated(self, bins):
-        """The counter an operate call read back: checked to be a positive int under --verify."""
+        """The counter an operate call read back: checked to be a positive int under --verify;
+        the bins handed back as one record, freed after the timed call."""
         value = bins.get(OPERATE_BIN) if isinstance(bins, dict) else None
         # Clients that ask for every op's result get [None, n]: the increment's, then the read's.
         if isinstance(value, list) and value:
             value = value[-1]
         if self.verify and not (isinstance(value, int) and value > 0):
             raise Mismatch(MISMATCH)
-        return 1
+        return (bins,)
 
     def describe_as(self, module):
         version, path = module_source(module)
@@ -205,7 +209,8 @@ def batch_range(w, j):
 
 
 def count(result):
-    """Records a call returned: an int as is, else the records in a list that are not None."""
+    """Records a call returned: an int as is, else the records in a list or tuple that are not
+    None. Untimed: the records are freed after it."""
     if isinstance(result, int):
         return result
     return sum(1 for r in result if r is not None)
@@ -251,14 +256,72 @@ async def sample_loop_gaps(rec):
         await sleep(SAMPLE_EVERY)
 
 
+class DueWaits:
+    """Open loop (--rate): a coroutine waits for its call's due time on a future that a Rust thread
+    resolves shortly before that time, by writing the coroutine's number to a descriptor the loop
+    watches (the loop's own timers fire about a millisecond late); the coroutine yields to the
+    loop for the rest. Where the recorder has no waker, the loop's timer serves."""
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.fd = None
+        self.started = False
+        self.waiting = {}
+        self.rest = b""
+
+    def start(self):
+        """The waker starts with the first wait, so a closed loop starts none."""
+        self.started = True
+        self.fd = self.rec.waker_fd()
+        if self.fd is not None:
+            self.loop = asyncio.get_running_loop()
+            self.loop.add_reader(self.fd, self.woken)
+
+    def woken(self):
+        import os
+
+        try:
+            data = self.rest + os.read(self.fd, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        whole = len(data) - len(data) % 4
+        self.rest = data[whole:]
+        for k in memoryview(data[:whole]).cast("I"):
+            fut = self.waiting.pop(k, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    async def until(self, k, due, wait):
+        if not self.started:
+            self.start()
+        if self.fd is None:
+            await asyncio.sleep(wait)
+            return
+        fut = self.loop.create_future()
+        self.waiting[k] = fut
+        self.rec.wake_at(k, due)
+        await fut
+        # Woken a little early (by as long as waking takes): yield to the loop until due.
+        rec = self.rec
+        rec.arrived(k)
+        while rec.now() < due and not rec.stopping():
+            await asyncio.sleep(0)
+
+    def close(self):
+        if self.fd is not None:
+            self.loop.remove_reader(self.fd)
+            self.rec.close_waker()
+
+
 async def run_async(adapter, op, calls, in_flight, rec):
     """`in_flight` coroutines take calls from the recorder until it says stop, beside a task that
     samples the loop's gaps (cancelled as soon as the calls are done). In an open loop (--rate)
-    a call comes with when it falls due: the coroutine waits on the loop's timer until then, and
-    hands the due time back with the call's result. In a read/update mix a call may name another
-    operation (an update: "put"), reported back with its result."""
+    a call comes with when it falls due: the coroutine waits until then (DueWaits), and hands the
+    due time back with the call's result. In a read/update mix a call may name another operation
+    (an update: "put"), reported back with its result. What a call returned is let go of after
+    its end was read, as the engine does for every column."""
     calls_of = {None: (getattr(adapter, op), getattr(adapter, "args_" + op)), "put": (adapter.put, adapter.args_put)}
-    sleep = asyncio.sleep
+    waits = None
 
     async def worker(k):
         while True:
@@ -273,7 +336,7 @@ async def run_async(adapter, op, calls, in_flight, rec):
                 rec.fail(k, rec.now(), reason(e), due, kind)
                 continue
             if wait > 0:
-                await sleep(wait)
+                await waits.until(k, due, wait)
                 if rec.over():
                     return
             started = rec.now()
@@ -283,7 +346,9 @@ async def run_async(adapter, op, calls, in_flight, rec):
                 rec.fail(k, started, reason(e), due, kind)
             else:
                 rec.done(k, started, rec.now(), count(result), due, kind)
+                result = None
 
+    waits = DueWaits(rec)
     sampler = asyncio.ensure_future(sample_loop_gaps(rec))
     try:
         await asyncio.gather(*(worker(k) for k in range(max(1, min(in_flight, calls)))))
@@ -293,6 +358,7 @@ async def run_async(adapter, op, calls, in_flight, rec):
             await sampler
         except asyncio.CancelledError:
             pass
+        waits.close()
 
 
 def new_event_loop(kind):

@@ -175,6 +175,8 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
         late_calls: o.late,
         max_start_lag_us: max_lag_us,
         kept_up,
+        start_lag_us: stats::start_lag(o.start_lag.histogram()),
+        start_lag_histogram: stats::encode_histogram(o.start_lag.histogram()),
     });
 }
 

@@ -167,7 +167,8 @@ pub struct BenchArgs {
     /// Open loop: each column makes this many calls per second, each call starting when it falls
     /// due whether or not earlier calls have ended (as independent users would). Latency is then
     /// shown from when each call was due (corrected for coordinated omission) beside the service
-    /// time from when it started, and a column that cannot keep to the rate is flagged. Without
+    /// time from when it started, with how late calls started against when they were due
+    /// (start lag p50/p99/max), and a column that cannot keep to the rate is flagged. Without
     /// it a call starts only when one ends (closed loop).
     #[arg(long, value_name = "OPS", value_parser = parse_rate)]
     pub rate: Option<f64>,

@@ -336,9 +336,12 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError>
 fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::results::OpenLoopFigures> {
     let all: Vec<&crate::results::OpenLoopFigures> =
         parts.iter().map(|(_, c)| c.open_loop.as_ref()).collect::<Option<_>>()?;
-    let mut hist = stats::new_histogram();
+    let (mut hist, mut lags) = (stats::new_histogram(), stats::new_histogram());
     for o in &all {
         stats::add_histogram(&mut hist, &stats::histogram_from_text(&o.corrected_histogram).ok()?);
+        if !o.start_lag_histogram.is_empty() {
+            stats::add_histogram(&mut lags, &stats::histogram_from_text(&o.start_lag_histogram).ok()?);
+        }
     }
     Some(crate::results::OpenLoopFigures {
         target_ops_per_sec: all.iter().map(|o| o.target_ops_per_sec).sum(),
@@ -348,6 +351,8 @@ fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::results::OpenLoopFi
         late_calls: all.iter().map(|o| o.late_calls).sum(),
         max_start_lag_us: all.iter().map(|o| o.max_start_lag_us).fold(0.0, f64::max),
         kept_up: all.iter().all(|o| o.kept_up),
+        start_lag_us: stats::start_lag(&lags),
+        start_lag_histogram: stats::encode_histogram(&lags),
     })
 }
 

@@ -273,6 +273,21 @@ pub struct OpenLoopFigures {
     pub max_start_lag_us: f64,
     /// True when the column made at least 95% of the target rate (calls over the wall time).
     pub kept_up: bool,
+    /// How long after they were due calls started (actual start minus due time), in
+    /// microseconds: how precisely the column kept to its schedule.
+    #[serde(default)]
+    pub start_lag_us: StartLagStats,
+    /// HDR histogram of the start lags, encoded as `histogram` is.
+    #[serde(default)]
+    pub start_lag_histogram: String,
+}
+
+/// How long after they were due an open loop's calls started, in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct StartLagStats {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 /// Event-loop gaps in microseconds.

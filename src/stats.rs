@@ -216,6 +216,19 @@ pub fn summarize(hist: &Histogram<u64>) -> LatencyStats {
     }
 }
 
+/// The p50, p99 and maximum of a histogram of start lags (ns), in microseconds; zeros when empty.
+pub fn start_lag(h: &Histogram<u64>) -> crate::results::StartLagStats {
+    if h.is_empty() {
+        return crate::results::StartLagStats::default();
+    }
+    let us = |ns: u64| ns as f64 / 1e3;
+    crate::results::StartLagStats {
+        p50: us(h.value_at_quantile(0.5)),
+        p99: us(h.value_at_quantile(0.99)),
+        max: us(h.max()),
+    }
+}
+
 /// Encodes a histogram for [`Cell::histogram`]: HDR V2 deflate serialization, then base64
 /// (standard alphabet, padded). Other HDR tools can decode it after base64-decoding.
 pub fn try_encode_histogram(hist: &Histogram<u64>) -> anyhow::Result<String> {

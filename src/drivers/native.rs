@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 
 use crate::engine::Phase;
-use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_async};
+use crate::engine::closed_loop::{CallError, PhaseState, Returned, run_async};
 use crate::results::Column;
 use crate::workload::{BinValue, Operation, Workload};
 
@@ -247,21 +247,50 @@ fn verify(workload: &Workload, index: Option<u64>, record: &aerospike::Record) -
     crate::verify::check(workload, index, bin).map_err(CallError::new)
 }
 
+/// What a call returned, held until the engine has read the call's end: the records are freed
+/// outside the timed region, as the Python columns' are.
+struct Held {
+    records: u64,
+    _returned: Returns,
+}
+
+// Held only to be dropped after the timed region: never read.
+#[allow(clippy::large_enum_variant, dead_code)]
+enum Returns {
+    Nothing,
+    Record(aerospike::Record),
+    Batch(Vec<BatchOperation>),
+    Records(Vec<aerospike::Record>),
+}
+
+impl Held {
+    fn nothing(records: u64) -> Held {
+        Held { records, _returned: Returns::Nothing }
+    }
+}
+
+impl Returned for Held {
+    fn records(&self) -> u64 {
+        self.records
+    }
+}
+
 /// The timed part: the client call, and reading what it returned (every client reads the
-/// records it got, so lazy results are charged the same everywhere).
-async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
+/// records it got, so lazy results are charged the same everywhere). The records are handed
+/// back, not dropped here.
+async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
     let err = |e: Error| CallError::new(reason(&e));
     match prepared {
         Prepared::Put(key, bins) => {
             s.client.put(&s.write, &key, &bins).await.map_err(err)?;
-            Ok(1)
+            Ok(Held::nothing(1))
         }
         Prepared::Get(key, i) => {
             let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
             if s.verify {
                 verify(&s.workload, Some(i), &record)?;
             }
-            Ok(1)
+            Ok(Held { records: 1, _returned: Returns::Record(record) })
         }
         Prepared::Batch(mut ops, j) => {
             s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
@@ -273,35 +302,37 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
                     }
                 }
             }
-            Ok(ops.iter().filter(|o| o.record().is_some()).count() as u64)
+            let records = ops.iter().filter(|o| o.record().is_some()).count() as u64;
+            Ok(Held { records, _returned: Returns::Batch(ops) })
         }
         Prepared::Scan(stmt) => {
             let rs = s.client.query(&s.query, PartitionFilter::all(), stmt).await.map_err(err)?;
             let mut stream = rs.into_stream();
-            let mut n = 0;
+            // Kept, as a Python client's list of results is, and freed after the timed region.
+            let mut records = Vec::new();
             let mut mismatch = None;
             while let Some(r) = stream.next().await {
                 let record = r.map_err(err)?;
                 if s.verify && mismatch.is_none() {
                     mismatch = verify(&s.workload, None, &record).err();
                 }
-                n += 1;
+                records.push(record);
             }
             if let Some(e) = mismatch {
                 return Err(e);
             }
-            Ok(n)
+            Ok(Held { records: records.len() as u64, _returned: Returns::Records(records) })
         }
         Prepared::Exists(key) => {
             if s.client.exists(&s.read, &key).await.map_err(err)? {
-                Ok(1)
+                Ok(Held::nothing(1))
             } else {
                 Err(CallError::new(super::call_reason("KeyNotFoundError", Some(2), "exists answered false")))
             }
         }
         Prepared::Touch(key) => {
             s.client.touch(&s.write, &key).await.map_err(err)?;
-            Ok(1)
+            Ok(Held::nothing(1))
         }
         Prepared::Operate(key) => {
             let counter = Bin::new(crate::workload::OPERATE_BIN, Value::Int(1));
@@ -316,11 +347,11 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
             if s.verify && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
                 return Err(CallError::new(crate::verify::MISMATCH));
             }
-            Ok(1)
+            Ok(Held { records: 1, _returned: Returns::Record(record) })
         }
         Prepared::Delete(key) => {
             if s.client.delete(&s.write, &key).await.map_err(err)? {
-                Ok(1)
+                Ok(Held::nothing(1))
             } else {
                 Err(CallError::new(super::call_reason("KeyNotFoundError", Some(2), "delete found no record")))
             }
@@ -333,7 +364,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
                 let what = format!("{} of {} records not written ({first:?})", ops.len() - written, ops.len());
                 return Err(CallError::new(super::call_reason("BatchWrite", None, &what)));
             }
-            Ok(written as u64)
+            Ok(Held { records: written as u64, _returned: Returns::Batch(ops) })
         }
         Prepared::ReadModifyWrite(key, bins, i) => {
             let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
@@ -341,7 +372,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> CallResult {
                 verify(&s.workload, Some(i), &record)?;
             }
             s.client.put(&s.write, &key, &bins).await.map_err(err)?;
-            Ok(1)
+            Ok(Held { records: 1, _returned: Returns::Record(record) })
         }
     }
 }

@@ -226,8 +226,9 @@ fn blocking_loop(
     run_blocking_paced(
         state,
         worker,
-        // An open loop's wait for the next call lets go of the GIL, so other threads can call.
-        |wait| py.detach(|| std::thread::sleep(wait)),
+        // An open loop's wait for the next call (its sleep and its spin) lets go of the GIL, so
+        // other threads can call meanwhile.
+        |wait| py.detach(wait),
         |i| {
             let (kind, i) = crate::mix::split(crate::workload::Operation::Get, i);
             let update = kind == crate::workload::Operation::Put;

@@ -5,8 +5,12 @@
 //! when it actually started (service time). How far calls started after they were due is kept
 //! too, so the report can say when a column fell behind its schedule rather than hide it.
 //!
-//! The loops in [`super::closed_loop`] take [`Ticket`]s and wait for them to fall due; this file
-//! owns the schedule and what it measured.
+//! The loops in [`super::closed_loop`] take [`Ticket`]s and wait for them to fall due with
+//! [`wait_until`]: a sleeping thread wakes tens of microseconds late (timer slack, the
+//! scheduler), so it sleeps until shortly before the call is due and spins the last stretch,
+//! whose length [`Pacer`] learns from how late its sleeps woke. This file owns the schedule, the
+//! wait and what they measured: every call's start lag (actual start minus due time) goes into
+//! a histogram of its own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -21,7 +25,14 @@ use crate::stats::Recorder;
 pub const LATE: Duration = Duration::from_millis(2);
 
 /// Longest a worker sleeps before it looks again whether the phase was stopped.
-const WAKE_UP_EVERY: Duration = Duration::from_millis(50);
+pub const WAKE_UP_EVERY: Duration = Duration::from_millis(50);
+
+/// The spun stretch before a call is due starts at this and follows how late sleeps wake,
+/// within [`MIN_SPIN`] and [`MAX_SPIN`].
+const FIRST_SPIN: Duration = Duration::from_micros(200);
+const MIN_SPIN: Duration = Duration::from_micros(20);
+/// A thread that wakes later than this is descheduled, not slack: spinning longer would not help.
+const MAX_SPIN: Duration = Duration::from_micros(1000);
 
 /// When each call of a phase is due: `start + n / rate`, where `start` is when the first call
 /// was asked for (so setting the phase up takes nothing from the schedule).
@@ -60,18 +71,83 @@ pub struct Ticket {
     pub due: Option<Instant>,
 }
 
-/// Waits until `due` with `sleep`, in slices so that `stopped()` is seen within
-/// [`WAKE_UP_EVERY`]; returns false when the phase stopped meanwhile.
-pub fn wait_until(due: Instant, mut sleep: impl FnMut(Duration), stopped: impl Fn() -> bool) -> bool {
+/// How long before a call is due a waiting thread stops sleeping and spins: learnt from how late
+/// its sleeps woke (the longest recent overshoot, with some headroom, forgotten slowly), so a
+/// quiet machine spins a few tens of microseconds per call and a busy one longer, never more
+/// than [`MAX_SPIN`].
+#[derive(Debug)]
+pub struct Pacer {
+    spin_ns: AtomicU64,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new()
+    }
+}
+
+impl Pacer {
+    pub fn new() -> Pacer {
+        Pacer { spin_ns: AtomicU64::new(nanos(FIRST_SPIN)) }
+    }
+
+    /// The stretch before a due time that is spun rather than slept.
+    pub fn spin(&self) -> Duration {
+        Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed))
+    }
+
+    /// A sleep asked to end at `target` ended at `woke`: the spun stretch covers the overshoot
+    /// seen, with headroom, and shrinks by 1% a sleep while sleeps wake sooner.
+    pub fn woke(&self, target: Instant, woke: Instant) {
+        let overshoot = nanos(woke.saturating_duration_since(target));
+        let wanted = overshoot.saturating_mul(3) / 2 + 10_000;
+        let now = self.spin_ns.load(Ordering::Relaxed);
+        let next = if wanted >= now { wanted } else { now - (now - wanted) / 100 };
+        self.spin_ns.store(next.clamp(nanos(MIN_SPIN), nanos(MAX_SPIN)), Ordering::Relaxed);
+    }
+}
+
+/// Waits until `due`: sleeps with `sleep` until [`Pacer::spin`] before it, in slices so that
+/// `stopped()` is seen within [`WAKE_UP_EVERY`], then spins. Returns false when the phase
+/// stopped meanwhile.
+pub fn wait_until(due: Instant, pacer: &Pacer, mut sleep: impl FnMut(Duration), stopped: impl Fn() -> bool) -> bool {
+    precise_timers();
     loop {
         if stopped() {
             return false;
         }
-        let left = due.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let left = due.saturating_duration_since(now);
         if left.is_zero() {
             return true;
         }
-        sleep(left.min(WAKE_UP_EVERY));
+        let spin = pacer.spin();
+        if left <= spin {
+            // The last stretch: short enough that the phase's end is seen right after it.
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+            return true;
+        }
+        let nap = (left - spin).min(WAKE_UP_EVERY);
+        sleep(nap);
+        pacer.woke(now + nap, Instant::now());
+    }
+}
+
+/// Asks the kernel to wake this thread's sleeps on time rather than up to 50 µs late (Linux's
+/// default timer slack), once per thread; elsewhere the [`Pacer`] spins longer instead.
+pub fn precise_timers() {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local!(static SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !SET.get() {
+            SET.set(true);
+            // SAFETY: PR_SET_TIMERSLACK takes a plain integer and changes only this thread.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+            }
+        }
     }
 }
 
@@ -79,8 +155,14 @@ pub fn wait_until(due: Instant, mut sleep: impl FnMut(Duration), stopped: impl F
 /// calls started.
 pub struct OpenLoop {
     pub schedule: Schedule,
-    /// Corrected latencies: `shards` per kind of call (reads, then a mix's updates).
-    shards: Vec<Mutex<Recorder>>,
+    /// How the phase's workers wait for their calls.
+    pub pacer: Pacer,
+    /// How long a call handed from a pacing thread to an async task takes to reach it: calls
+    /// are handed over that much before they are due, and the task waits out the rest.
+    pub handoff: Pacer,
+    /// Corrected latencies and start lags: `shards` per kind of call (reads, then a mix's
+    /// updates).
+    shards: Vec<Mutex<(Recorder, Recorder)>>,
     kind_shards: usize,
     /// Per kind of call: calls that started late, and the longest lag.
     late: [AtomicU64; 2],
@@ -99,7 +181,9 @@ impl OpenLoop {
         let shards = shards.max(1);
         OpenLoop {
             schedule,
-            shards: (0..shards * kinds.max(1)).map(|_| Mutex::new(Recorder::new())).collect(),
+            pacer: Pacer::new(),
+            handoff: Pacer::new(),
+            shards: (0..shards * kinds.max(1)).map(|_| Mutex::new((Recorder::new(), Recorder::new()))).collect(),
             kind_shards: shards,
             late: Default::default(),
             max_lag_ns: Default::default(),
@@ -134,7 +218,9 @@ impl OpenLoop {
         }
         let corrected = finished.saturating_duration_since(due);
         let shard = (kind * self.kind_shards + worker % self.kind_shards) % self.shards.len();
-        let mut rec = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let (rec, lags) = &mut *guard;
+        lags.record_ok(lag);
         match error {
             None => rec.record_ok(corrected),
             Some(reason) => rec.record_error(corrected, reason),
@@ -150,13 +236,16 @@ impl OpenLoop {
     pub fn measured_kind(&self, kind: usize) -> OpenLoopMeasured {
         let k = kind.min(1);
         let last_start = Duration::from_nanos(self.last_start_ns.load(Ordering::Relaxed));
-        let mut corrected = Recorder::new();
+        let (mut corrected, mut start_lag) = (Recorder::new(), Recorder::new());
         for s in self.shards.iter().skip(kind * self.kind_shards).take(self.kind_shards) {
-            corrected.merge(&s.lock().unwrap_or_else(|e| e.into_inner()));
+            let shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            corrected.merge(&shard.0);
+            start_lag.merge(&shard.1);
         }
         OpenLoopMeasured {
             rate: self.schedule.rate(),
             corrected,
+            start_lag,
             late: self.late[k].load(Ordering::Relaxed),
             max_lag_ns: self.max_lag_ns[k].load(Ordering::Relaxed),
             span_secs: last_start.as_secs_f64() + 1.0 / self.schedule.rate(),
@@ -175,6 +264,10 @@ pub struct OpenLoopMeasured {
     pub rate: f64,
     /// Latencies from when each call was due.
     pub corrected: Recorder,
+    /// How long after it was due each call started (0 for a call that started on time), failed
+    /// calls included: how precisely the column kept to its schedule.
+    #[serde(default)]
+    pub start_lag: Recorder,
     /// Calls that started more than [`LATE`] after they were due.
     pub late: u64,
     /// Longest a call started after it was due, in ns.
@@ -189,6 +282,7 @@ impl OpenLoopMeasured {
     /// Merges another phase's figures (rounds of one cell) into these.
     pub fn merge(&mut self, other: &OpenLoopMeasured) {
         self.corrected.merge(&other.corrected);
+        self.start_lag.merge(&other.start_lag);
         self.late += other.late;
         self.max_lag_ns = self.max_lag_ns.max(other.max_lag_ns);
         self.span_secs += other.span_secs;
@@ -315,6 +409,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let reached = wait_until(
             due,
+            &Pacer::new(),
             |d| slept += d,
             || {
                 calls.set(calls.get() + 1);
@@ -323,6 +418,52 @@ mod tests {
         );
         assert!(!reached);
         assert_eq!(slept, WAKE_UP_EVERY * 3, "slept in slices, looking in between");
-        assert!(wait_until(Instant::now(), |_| panic!("no sleep when due"), || false));
+        assert!(wait_until(Instant::now(), &Pacer::new(), |_| panic!("no sleep when due"), || false));
+    }
+
+    #[test]
+    fn the_last_stretch_is_spun_and_never_ends_early() {
+        let pacer = Pacer::new();
+        let due = Instant::now() + Duration::from_millis(3);
+        let mut naps = Vec::new();
+        assert!(wait_until(due, &pacer, |d| naps.push(d), || false));
+        assert!(Instant::now() >= due, "never starts a call before it is due");
+        // The sleeps here return at once: after them the wait spins, so no nap reaches into the
+        // stretch before the due time.
+        assert!(!naps.is_empty() && naps[0] <= Duration::from_millis(3) - FIRST_SPIN + Duration::from_micros(50));
+    }
+
+    #[test]
+    fn the_spun_stretch_follows_how_late_sleeps_wake() {
+        let pacer = Pacer::new();
+        let t = Instant::now();
+        pacer.woke(t, t + Duration::from_micros(400));
+        assert_eq!(pacer.spin(), Duration::from_micros(610), "a late wake-up widens it at once");
+        pacer.woke(t, t + Duration::from_millis(30));
+        assert_eq!(pacer.spin(), MAX_SPIN, "never a whole core: a descheduled thread is not chased");
+        for _ in 0..2000 {
+            pacer.woke(t, t + Duration::from_micros(5));
+        }
+        assert!(pacer.spin() < Duration::from_micros(30), "on-time wake-ups narrow it: {:?}", pacer.spin());
+        assert!(pacer.spin() >= MIN_SPIN);
+    }
+
+    #[test]
+    fn every_call_s_start_lag_is_kept() {
+        let start = Instant::now();
+        let open = OpenLoop::with_kinds(Schedule::starting_at(start, 1000.0), 2, 2);
+        for n in 0..100u64 {
+            let due = open.schedule.due(n);
+            let lag = Duration::from_micros(n);
+            open.record_kind((n % 2) as usize, n as usize, due, due + lag, due + lag + lag, None);
+        }
+        let (reads, updates) = (open.measured_kind(0), open.measured_kind(1));
+        assert_eq!((reads.start_lag.successes(), updates.start_lag.successes()), (50, 50));
+        assert_eq!(updates.start_lag.histogram().max(), updates.start_lag.histogram().highest_equivalent(99_000));
+        let mut all = reads.clone();
+        all.merge(&updates);
+        assert_eq!(all.start_lag.successes(), 100, "rounds add up");
+        let back: OpenLoopMeasured = serde_json::from_str(&serde_json::to_string(&all).unwrap()).unwrap();
+        assert_eq!(back.start_lag.histogram(), all.start_lag.histogram(), "crosses the worker pipe");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod diagnose;
+pub mod loop_waker;
 pub mod packages;
 pub mod recorder;
 pub mod site;

@@ -2,10 +2,11 @@
 //! engine decides when a phase is over), `ticket()` the same with when the call falls due in an
 //! open loop, `now()` reads the Rust clock, and `done()`/`fail()` record the latency measured by
 //! that clock into the phase's histograms, `gap()` the event loop's gaps between a yielding
-//! task's turns. Python measures nothing itself.
+//! task's turns. In an open loop, `waker_fd()`/`wake_at()` wake the event loop from a Rust
+//! thread when a call falls due (see [`super::loop_waker`]). Python measures nothing itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -14,15 +15,27 @@ use crate::engine::closed_loop::{CallError, PhaseState};
 use crate::engine::open_loop::Ticket;
 use crate::workload::Operation;
 
+use super::loop_waker::LoopWaker;
+
 #[pyclass(module = "aerobench_native", frozen)]
 pub struct PhaseRecorder {
     state: Arc<PhaseState>,
     epoch: Instant,
+    waker: Mutex<Waker>,
+}
+
+/// The phase's loop waker: started on first use, ended by `close_waker()` or with the recorder.
+enum Waker {
+    NotStarted,
+    Running(LoopWaker),
+    /// Not available here (no Unix sockets, or it could not start): the loop's timers serve.
+    Unavailable,
+    Closed,
 }
 
 impl PhaseRecorder {
     pub fn new(state: Arc<PhaseState>) -> PhaseRecorder {
-        PhaseRecorder { state, epoch: Instant::now() }
+        PhaseRecorder { state, epoch: Instant::now(), waker: Mutex::new(Waker::NotStarted) }
     }
 
     fn instant(&self, token: u64) -> Instant {
@@ -68,6 +81,50 @@ impl PhaseRecorder {
             self.state.not_begun();
         }
         over
+    }
+
+    /// The descriptor the event loop watches for wake-ups (each a waiter's number as 4 bytes
+    /// in the machine's byte order), starting the waker; None where there is none (the loop's timers serve).
+    fn waker_fd(&self) -> Option<i64> {
+        let mut waker = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*waker, Waker::NotStarted) {
+            *waker = match LoopWaker::start(self.state.clone()) {
+                Ok(Some(w)) => Waker::Running(w),
+                _ => Waker::Unavailable,
+            };
+        }
+        match &*waker {
+            #[cfg(unix)]
+            Waker::Running(w) => Some(w.fd()),
+            _ => None,
+        }
+    }
+
+    /// Writes `waiter` to the waker's descriptor shortly before token `due` (at once when the
+    /// phase stops); the waiter yields to its loop for the rest.
+    fn wake_at(&self, waiter: u32, due: u64) {
+        if let Waker::Running(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
+            w.wake_at(waiter, self.instant(due));
+        }
+    }
+
+    /// Waiter `waiter` resumed after its wake-up (the waker learns how long that takes).
+    fn arrived(&self, waiter: u32) {
+        if let Waker::Running(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
+            w.arrived(waiter);
+        }
+    }
+
+    /// Ends the waker's thread and closes its descriptor (the loop has stopped watching it).
+    fn close_waker(&self) {
+        let old = std::mem::replace(&mut *self.waker.lock().unwrap_or_else(|e| e.into_inner()), Waker::Closed);
+        drop(old);
+    }
+
+    /// True once the phase should end; unlike `over()`, gives nothing back (for a loop that
+    /// waits for its call to fall due).
+    fn stopping(&self) -> bool {
+        self.state.over()
     }
 
     /// A token for this moment, from the Rust monotonic clock.

@@ -6,9 +6,10 @@
 //! CPU-second against the baseline, garbage collection and memory, and, where they ran, how long
 //! the event loop kept a yielding task waiting and how fast competing Python work went. In an
 //! open loop (`--rate`) avg, p50 and p99 are measured from when each call was due, with the
-//! service time's p50 and p99 beside them and the rate each client made against the rate asked
-//! for, and the verdicts against the baseline compare that latency (p50 and p99) instead of
-//! ops/s, which every column that kept to the rate made alike. Exporters only lay this out.
+//! service time's p50 and p99 beside them, how late calls started against when they were due
+//! (p50 / p99 / max), and the rate each client made against the rate asked for; the verdicts
+//! against the baseline then compare that latency (p50 and p99) instead of ops/s, which every
+//! column that kept to the rate made alike. Exporters only lay this out.
 
 use crate::results::{Cell, Column, RatioMetric, RunReport};
 
@@ -73,7 +74,7 @@ fn table(report: &RunReport, op: &str) -> OpTable {
     let baseline = report.baseline.as_deref();
     let mut header: Vec<String> = ["Client", "In flight", "avg", "p50", "p99"].map(str::to_owned).to_vec();
     if open(report) {
-        header.extend(["svc p50", "svc p99"].map(str::to_owned));
+        header.extend(["svc p50", "svc p99", "start lag p50/p99/max"].map(str::to_owned));
     }
     if floor.is_some() {
         header.push("over floor".into());
@@ -93,7 +94,7 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         vec![Entry::new(column.label.clone(), Kind::Operation), Entry::new(column.in_flight.to_string(), Kind::Value)];
     let cell = report.cell(&column.id, op).filter(|c| c.count > c.errors);
     let columns_after = 3
-        + 2 * usize::from(open(report))
+        + 3 * usize::from(open(report))
         + usize::from(floor.is_some())
         + 1
         + usize::from(baseline.is_some()) * verdict_metrics(report).len();
@@ -127,6 +128,10 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     if open(report) {
         row.push(Entry::new(latency(cell.latency_us.p50), Kind::Value));
         row.push(p99(cell.latency_us.p99));
+        row.push(match &cell.open_loop {
+            Some(o) => Entry::new(start_lag(&o.start_lag_us), Kind::Value),
+            None => Entry::new(MISSING, Kind::Missing),
+        });
     }
     if let Some(floor) = floor {
         row.push(match cell.over_floor_us {
@@ -189,6 +194,16 @@ pub fn over_floor(mean_us: f64, interval: Option<[f64; 2]>) -> Entry {
         }
         None if mean_us < 0.0 => Entry::new(format!("below floor ({}, 1 round)", signed_latency(mean_us)), Kind::Same),
         None => Entry::new(format!("{} (1 round)", signed_latency(mean_us)), Kind::Value),
+    }
+}
+
+/// A cell's start lags, p50/p99/max, in the maximum's unit: `2/14/310 µs`, `0.0/0.2/41.5 ms`.
+fn start_lag(lag: &crate::results::StartLagStats) -> String {
+    let [p50, p99, max] = [lag.p50, lag.p99, lag.max].map(|us| if us.is_finite() { us.max(0.0) } else { 0.0 });
+    if max < 999.5 {
+        format!("{p50:.0}/{p99:.0}/{max:.0} µs")
+    } else {
+        format!("{:.1}/{:.1}/{:.1} ms", p50 / 1e3, p99 / 1e3, max / 1e3)
     }
 }
 
@@ -375,18 +390,27 @@ mod tests {
             late_calls: 10,
             max_start_lag_us: 1e5,
             kept_up: false,
+            start_lag_us: crate::results::StartLagStats { p50: 3.2, p99: 41.0, max: 1e5 },
+            start_lag_histogram: String::new(),
         });
         let put = &tables(&report)[0];
         assert!(put.title.ends_with("per client, open loop at 5,000/s"), "{}", put.title);
-        assert_eq!(put.header[2..7], ["avg", "p50", "p99", "svc p50", "svc p99"]);
+        assert_eq!(put.header[2..8], ["avg", "p50", "p99", "svc p50", "svc p99", "start lag p50/p99/max"]);
         let label = report.column(RUST).unwrap().label.clone();
         let row = put.rows.iter().find(|r| r[0].text == label).unwrap();
-        assert_eq!(texts(row)[2..8], ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "+12.0 µs ±1.49 µs"]);
-        assert_eq!((row[8].text.as_str(), row[8].kind), ("3,205 behind", Kind::Error));
+        assert_eq!(
+            texts(row)[2..9],
+            ["900.0 µs", "500.0 µs", "40.0 ms", "280.8 µs", "936.0 µs", "0.0/0.0/100.0 ms", "+12.0 µs ±1.49 µs"]
+        );
+        assert_eq!((row[9].text.as_str(), row[9].kind), ("3,205 behind", Kind::Error));
+        let other = put.rows.iter().find(|r| r[0].text != label).unwrap();
+        assert_eq!(other[7].kind, Kind::Missing, "a cell without open-loop figures has no start lag");
+        let quiet = crate::results::StartLagStats { p50: 3.2, p99: 41.0, max: 310.0 };
+        assert_eq!(start_lag(&quiet), "3/41/310 µs");
         assert!(put.rows.iter().all(|r| r.len() == put.header.len()));
         // The verdicts compare latency from when calls were due, not the ops/s every column
         // that kept to the rate made alike.
-        assert_eq!(put.header[9..], ["p50 vs official aerospike (C)", "p99 vs official aerospike (C)"]);
+        assert_eq!(put.header[10..], ["p50 vs official aerospike (C)", "p99 vs official aerospike (C)"]);
     }
 
     #[test]
