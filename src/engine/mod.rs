@@ -70,6 +70,10 @@ pub struct Phase {
     /// read-update:P`); the drivers tell them by [`crate::mix::UPDATE`] in the call index.
     #[serde(default)]
     pub updates: Option<f64>,
+    /// The phase goes on past `calls` (cycling over `space`) until it has run this long since its
+    /// first call (`--min-phase-time`).
+    #[serde(default)]
+    pub min_duration: Option<Duration>,
 }
 
 impl Phase {
@@ -87,6 +91,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            min_duration: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            min_duration: None,
         }
     }
 
@@ -130,6 +136,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            min_duration: None,
         }
     }
 }
@@ -318,6 +325,22 @@ mod tests {
         let m = measure(&mut d, &Phase::measured(&w, Operation::Get, 1, None, 16, Duration::from_secs(5)), &mut Silent);
         assert_eq!(m.recorder.count(), 1000);
         assert_eq!(d.calls_seen(), 1000);
+    }
+
+    #[test]
+    fn a_phase_makes_its_minimum_calls_and_runs_its_minimum_time() {
+        let w = workload(10, 0);
+        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
+        let mut phase = Phase::measured(&w, Operation::BatchGet, 1, None, 1, Duration::from_secs(5));
+        assert_eq!(phase.calls, 1, "10 records in batches of 10");
+        phase.calls = 100;
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert_eq!(m.recorder.count(), 100, "cycling over the one batch");
+        assert_eq!(m.recorder.records(), 1_000);
+        phase.min_duration = Some(Duration::from_millis(60));
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert!(m.wall_secs >= 0.055 && m.wall_secs < 2.0, "{}", m.wall_secs);
+        assert!(m.recorder.count() > 100, "instant calls go on until the minimum time: {}", m.recorder.count());
     }
 
     #[test]

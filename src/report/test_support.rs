@@ -193,6 +193,8 @@ fn sample_without_ratios() -> RunReport {
             rounds_completed: 3,
             phase_duration_secs: None,
             histogram_unit: "ns".to_owned(),
+            min_phase_calls: 0,
+            min_phase_secs: 0.0,
             policies: "explicit".to_owned(),
             materialise: "records".to_owned(),
             shard: None,
@@ -220,6 +222,7 @@ fn sample_without_ratios() -> RunReport {
         merged_from: Vec::new(),
         incomplete: None,
         records_deleted: None,
+        schedule: None,
     }
 }
 
