@@ -721,6 +721,118 @@ mod tests {
     }
 
     #[test]
+    fn a_round_some_host_did_not_complete_for_every_column_is_left_out() {
+        let no_errors = |mut runs: Vec<(String, RunReport)>| {
+            for cell in runs.iter_mut().flat_map(|(_, r)| r.cells.iter_mut()) {
+                (cell.errors, cell.errors_by_reason) = (0, BTreeMap::new());
+                cell.rounds.iter_mut().for_each(|r| r.errors = 0);
+            }
+            runs
+        };
+        let mut runs = no_errors(two_shards());
+        // The baseline's worker died on the second host after round 1: rounds 2 and 3 would
+        // compare one host's baseline with two hosts' columns.
+        for cell in runs[1].1.cells.iter_mut().filter(|c| c.column == "official-c" && c.operation == "get") {
+            cell.rounds.retain(|r| r.round == 1);
+        }
+        let merged = merge(&runs).unwrap();
+        for cell in merged.cells.iter().filter(|c| c.operation == "get") {
+            assert_eq!(cell.rounds.iter().map(|r| r.round).collect::<Vec<_>>(), [1], "{}", cell.column);
+        }
+        assert_eq!(merged.cell("official-c", "put").unwrap().rounds.len(), 3, "other operations keep theirs");
+        let alone = merge(&no_errors(two_shards())).unwrap();
+        let ops = |r: &&crate::results::Ratio| {
+            r.operation == "get" && r.metric == crate::results::RatioMetric::OpsPerSec && r.reason.is_none()
+        };
+        assert!(merged.ratios.iter().filter(ops).count() > 0);
+        for r in merged.ratios.iter().filter(ops) {
+            assert_eq!(r.per_round.len(), 1, "{r:?}");
+            let whole = alone.ratio("get", &r.column, &r.baseline, r.metric).unwrap();
+            assert!((r.per_round[0] - whole.per_round[0]).abs() < 1e-9, "{r:?} against {whole:?}");
+        }
+        let w = merged.warnings.iter().find(|w| w.starts_with("get: rounds 2–3 left out")).expect("said so");
+        assert!(w.contains("b.json has no round 2 of official-c"), "{w}");
+    }
+
+    /// A schedule whose phase `k` of each (round, operation, column) ran from `at + 10·k` s for
+    /// one second, shifted by `shift` seconds.
+    fn with_windows(mut report: RunReport, shift: f64) -> RunReport {
+        let mut phases = Vec::new();
+        for (k, cell) in report.cells.iter().enumerate() {
+            for r in &cell.rounds {
+                let start = 1_796_331_600.0 + 10.0 * (k as f64 * 3.0 + f64::from(r.round)) + shift;
+                let at = |t: f64| {
+                    crate::scheduler::wall(std::time::UNIX_EPOCH + Duration::from_micros((t * 1e6).round() as u64))
+                };
+                phases.push(crate::results::PhaseWindow {
+                    round: r.round,
+                    operation: cell.operation.clone(),
+                    column: cell.column.clone(),
+                    started_at: at(start),
+                    finished_at: at(start + 1.0),
+                });
+            }
+        }
+        report.schedule = Some(Schedule {
+            design: "williams".into(),
+            cycle_rounds: 4,
+            seed: 1,
+            remainder: String::new(),
+            start_at: None,
+            slot_secs: None,
+            orders: vec![crate::results::RoundOrder {
+                round: 1,
+                operation: "get".into(),
+                columns: report.columns.iter().map(|c| c.id.clone()).collect(),
+            }],
+            balance: Vec::new(),
+            phases,
+        });
+        report
+    }
+
+    #[test]
+    fn phases_that_did_not_run_at_the_same_time_are_refused_or_dropped() {
+        let mut runs = two_shards();
+        runs[0].1 = with_windows(runs[0].1.clone(), 0.0);
+        runs[1].1 = with_windows(runs[1].1.clone(), 0.3);
+        let merged = merge(&runs).expect("windows overlapping by 70% are in step");
+        assert!(merged.cells.iter().all(|c| c.rounds.len() == 3));
+        let p = &merged.schedule.as_ref().unwrap().phases[0];
+        assert_eq!((p.started_at.as_str(), p.finished_at.as_str()), ("2026-12-03T21:00:10.000000Z", "2026-12-03T21:00:11.300000Z"));
+
+        // One phase on the second host 0.7 s late: overlapping by 30%.
+        let late = runs[1].1.schedule.as_mut().unwrap().phases.iter_mut().find(|p| p.round == 2).unwrap();
+        let (op, column) = (late.operation.clone(), late.column.clone());
+        late.started_at = late.started_at.replace(":20.300000Z", ":21.000000Z");
+        late.finished_at = late.finished_at.replace(":21.300000Z", ":22.000000Z");
+        assert!(late.finished_at.ends_with(":22.000000Z"), "{late:?}");
+        let err = merge(&runs).unwrap_err();
+        assert!(matches!(&err, MergeError::Unaligned { count: 1, .. }), "{err}");
+        assert!(err.to_string().contains(&format!("{op} round 2 of {column}")) && err.to_string().contains("--start-at"));
+        let merged = merge_with(&runs, true).unwrap();
+        for cell in &merged.cells {
+            let rounds: Vec<u32> = cell.rounds.iter().map(|r| r.round).collect();
+            assert_eq!(rounds, if cell.operation == op { vec![1, 3] } else { vec![1, 2, 3] }, "{}", cell.column);
+        }
+        assert!(merged.warnings.iter().any(|w| w.starts_with(&format!("{op}: round 2 left out (--drop-unaligned)"))));
+
+        // Different orders: not the same schedule.
+        let mut runs = two_shards();
+        runs[0].1 = with_windows(runs[0].1.clone(), 0.0);
+        runs[1].1 = with_windows(runs[1].1.clone(), 0.0);
+        runs[1].1.schedule.as_mut().unwrap().orders[0].columns.reverse();
+        let err = merge(&runs).unwrap_err();
+        assert!(matches!(&err, MergeError::Differs { field, .. } if field.starts_with("schedule.orders")), "{err}");
+    }
+
+    #[test]
+    fn rounds_are_listed_as_spans() {
+        assert_eq!(list([1, 2, 3, 5, 7, 8].into_iter()), "1–3, 5, 7–8");
+        assert_eq!(list(std::iter::empty()), "");
+    }
+
+    #[test]
     fn runs_that_did_not_overlap_in_time_are_warned_about() {
         let mut runs = two_shards();
         runs[0].1.started_at = "2026-01-02T03:00:00Z".into();
