@@ -266,6 +266,7 @@ fn assemble(
             phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
             min_phase_calls: plan.min_phase_calls,
             min_phase_secs: plan.min_phase_time.as_secs_f64(),
+            lengthen_cap_secs: plan.lengthen_cap().as_secs_f64(),
             histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
             policies: plan.policies.name().to_string(),
             materialise: plan.materialise.name().to_string(),

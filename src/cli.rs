@@ -150,7 +150,10 @@ pub struct BenchArgs {
     /// Every measured phase makes at least this many calls (cycling over the records) when its
     /// operation would make fewer (batch_get makes --count / --batch-size, scan --scans), so a
     /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes
-    /// exactly the operation's own calls. Not applied to delete phases or with --duration.
+    /// exactly the operation's own calls. Once a phase has made its operation's own calls it
+    /// stops after ten times --min-phase-time (at least 500 ms) even short of this (a few slow
+    /// scans); its rounds then give no p99 ratio. Not applied to delete phases or with
+    /// --duration.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub min_phase_calls: u64,
     /// Every measured phase keeps making calls (cycling over the records) until it has run this

@@ -186,6 +186,11 @@ pub struct Workload {
     /// until it had run at least this long (`--min-phase-time`).
     #[serde(default)]
     pub min_phase_secs: f64,
+    /// A phase lengthened to its minimum stopped at this many seconds once it had made its
+    /// operation's own calls, even short of `min_phase_calls` (ten times `min_phase_secs`, at
+    /// least 0.5).
+    #[serde(default)]
+    pub lengthen_cap_secs: f64,
     /// Unit of the values in every cell's `histogram`.
     pub histogram_unit: String,
     /// `explicit` (the same timeouts, retries and pools for every client) or `defaults` (each

@@ -254,10 +254,15 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                     phase.calls = phase.calls.min(phase.space);
                 }
                 // Short phases are no measurement: at least --min-phase-calls calls and
-                // --min-phase-time, cycling over the records (a delete phase deletes each once).
+                // --min-phase-time, cycling over the records, within the lengthening cap (a
+                // delete phase deletes each record once).
                 if round > 0 && plan.duration.is_none() && op != Operation::Delete {
+                    phase.lengthen = Some(crate::engine::Lengthen {
+                        own_calls: phase.calls,
+                        min_time: plan.min_phase_time,
+                        cap: plan.lengthen_cap(),
+                    });
                     phase.calls = phase.calls.max(plan.min_phase_calls);
-                    phase.min_duration = Some(plan.min_phase_time).filter(|t| !t.is_zero());
                 }
                 if let Some(w) = &window {
                     let from = SystemTime::now().max(w.start);

@@ -44,8 +44,8 @@ pub struct PhaseState {
     space: u64,
     /// `--duration`: the phase ends this long after its first call was taken.
     duration: Option<Duration>,
-    /// `--min-phase-time`: calls go on past `calls` until the phase has run this long.
-    min_duration: Option<Duration>,
+    /// How the phase is lengthened past its operation's own calls (`--min-phase-*`).
+    lengthen: Option<super::Lengthen>,
     first_call: OnceLock<Instant>,
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
@@ -80,7 +80,7 @@ impl PhaseState {
             calls: phase.calls,
             space: phase.space.max(1),
             duration: phase.duration,
-            min_duration: phase.min_duration,
+            lengthen: phase.lengthen,
             first_call: OnceLock::new(),
             done: Arc::new(AtomicU64::new(0)),
             begun: AtomicU64::new(0),
@@ -113,12 +113,16 @@ impl PhaseState {
         if self.over() {
             return None;
         }
-        if self.min_duration.is_some() {
-            self.first_call.get_or_init(Instant::now);
-        }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        if k >= self.calls && !self.short_of_min_time() {
-            return None;
+        match self.lengthen {
+            Some(l) => {
+                let elapsed = self.first_call.get_or_init(Instant::now).elapsed();
+                if k >= l.own_calls && (elapsed >= l.cap || (k >= self.calls && elapsed >= l.min_time)) {
+                    return None;
+                }
+            }
+            None if k >= self.calls => return None,
+            None => {}
         }
         let due = self.open.as_ref().map(|o| o.schedule.due(k));
         if let (Some(due), Some(d)) = (due, self.duration)
@@ -156,11 +160,6 @@ impl PhaseState {
             open.record_kind(kind, worker, due, started, finished, result.as_ref().err().map(|e| e.reason.as_str()));
         }
         self.record_kind(kind, worker, started, finished, result);
-    }
-
-    /// Whether the phase has not yet run for its `--min-phase-time`, counted from its first call.
-    fn short_of_min_time(&self) -> bool {
-        self.min_duration.is_some_and(|d| Instant::now() < *self.first_call.get_or_init(Instant::now) + d)
     }
 
     /// Whether the phase has run for its `--duration`, counted from its first call (not from

@@ -195,6 +195,7 @@ fn sample_without_ratios() -> RunReport {
             histogram_unit: "ns".to_owned(),
             min_phase_calls: 0,
             min_phase_secs: 0.0,
+            lengthen_cap_secs: 0.0,
             policies: "explicit".to_owned(),
             materialise: "records".to_owned(),
             shard: None,
