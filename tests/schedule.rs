@@ -136,18 +136,36 @@ fn every_phase_makes_a_hundred_calls_and_runs_fifty_ms_unless_told_otherwise() {
     assert_schema_valid(&report);
     assert_eq!(report["workload"]["min_phase_calls"], 100);
     assert_eq!(report["workload"]["min_phase_secs"], 0.05);
+    assert_eq!(report["workload"]["lengthen_cap_secs"], 0.5);
+    let mut full = 0;
     for cell in report["cells"].as_array().unwrap() {
         for round in cell["rounds"].as_array().unwrap() {
-            // 2 batches or 2 scans by the operation alone; cycling over the records to 100.
-            assert!(round["count"].as_u64().unwrap() >= 100, "{} {}: {round}", cell["column"], cell["operation"]);
-            assert!(round["wall_secs"].as_f64().unwrap() >= 0.049, "{} {}: {round}", cell["column"], cell["operation"]);
+            // 2 batches or 2 scans by the operation alone; cycling over the records to 100 calls
+            // and 50 ms, unless the phase reached the cap (0.5 s) first (slow scans on a busy
+            // machine).
+            let (count, wall) = (round["count"].as_u64().unwrap(), round["wall_secs"].as_f64().unwrap());
+            let what = format!("{} {}: {round}", cell["column"], cell["operation"]);
+            assert!(wall >= 0.049 && count >= 2, "{what}");
+            assert!(count >= 100 || (wall >= 0.5 && wall < 1.5), "{what}");
+            full += usize::from(count >= 100);
         }
         if cell["operation"] == "batch_get" {
             assert_eq!(cell["records"].as_u64(), Some(cell["count"].as_u64().unwrap() * 10), "{cell}");
         }
     }
-    let p99 = report["ratios"].as_array().unwrap().iter().find(|r| r["metric"] == "p99_latency").unwrap();
-    assert!(p99["reason"].is_null(), "every round has 100 calls: a p99 ratio ({p99})");
+    assert!(full >= 4, "the no-op column's rounds all reach 100 calls");
+    // A p99 ratio where every round of both cells has 100 calls; none where one has fewer.
+    let cell_full = |id: &Value, op: &Value| {
+        let cell = report["cells"].as_array().unwrap().iter().find(|c| c["column"] == *id && c["operation"] == *op);
+        cell.unwrap()["rounds"].as_array().unwrap().iter().all(|r| r["count"].as_u64().unwrap() >= 100)
+    };
+    for p99 in report["ratios"].as_array().unwrap().iter().filter(|r| r["metric"] == "p99_latency") {
+        if cell_full(&p99["column"], &p99["operation"]) && cell_full(&p99["baseline"], &p99["operation"]) {
+            assert!(p99["reason"].is_null(), "every round has 100 calls: a p99 ratio ({p99})");
+        } else {
+            assert!(p99["reason"].as_str().unwrap().contains("100 calls"), "{p99}");
+        }
+    }
 
     // The small option: exactly the operation's own calls, and no per-round p99 from them.
     let report = run("exact.json", &["--min-phase-calls", "0", "--min-phase-time", "0"]);
@@ -230,7 +248,8 @@ fn merged_hosts_where_a_column_died_on_one_do_not_call_the_others_faster() {
     };
     assert_eq!(cell_rounds(&ra, "py-noop").len(), 10);
     let died = cell_rounds(&rb, "py-noop");
-    assert!((4..=6).contains(&died.len()), "host 1's baseline ran rounds {died:?}");
+    // Killed during round 6 (a busy machine may take a round or two longer to notice).
+    assert!((4..=8).contains(&died.len()), "host 1's baseline ran rounds {died:?}");
     assert_eq!(cell_rounds(&rb, "noop").len(), 10, "the other column went on");
     // Each phase ran in the same slot on both hosts.
     assert_eq!(ra["schedule"]["orders"], rb["schedule"]["orders"]);
