@@ -74,9 +74,11 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
-    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N) into one:
-    /// histograms added cell by cell, every percentile recomputed from the sum, counts and
-    /// throughput summed. Refuses runs of different workloads.
+    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N and one
+    /// --start-at) into one: histograms added cell by cell, every percentile recomputed from the
+    /// sum, counts and throughput summed; a round is merged only where every host completed it
+    /// for every column, in step. Refuses runs of different workloads or orders, and phases the
+    /// hosts did not run at the same time (unless --drop-unaligned).
     Merge(crate::merge::MergeArgs),
     /// Compare two JSON reports cell by cell (changes with the rounds' 95% intervals: a change
     /// inside the noise is not called a regression); exit code 3 when a --fail-if threshold is

@@ -262,6 +262,10 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--rounds",
             "3",
             "--count",
@@ -508,6 +512,10 @@ fn reads_alone_find_the_records_written_before_measuring() {
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--ops",
             "get",
             "--count",

@@ -123,6 +123,10 @@ fn zipfian_keys_over_a_key_space_and_a_preset_reach_every_client_kind() {
     let columns = ["wire", "rust-async", "aerospike-py-sync", "aerospike-native-async"];
     let doc = run(&[
         "--builtin-server",
+        "--min-phase-calls",
+        "0",
+        "--min-phase-time",
+        "0",
         "--clients",
         &columns.join(","),
         "--ops",

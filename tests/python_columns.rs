@@ -253,7 +253,20 @@ fn a_missing_package_names_the_package_folder_and_fix() {
 #[test]
 fn python_noop_columns_measure_only_the_embedding() {
     let out = aerobench(
-        &["--count", "2000", "--ops", "put,get", "--concurrency", "16", "--clients", "py-noop,py-noop-async"],
+        &[
+            "--count",
+            "2000",
+            "--ops",
+            "put,get",
+            "--concurrency",
+            "16",
+            "--clients",
+            "py-noop,py-noop-async",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
+        ],
         &[],
     );
     let r = report(&out);

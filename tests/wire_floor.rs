@@ -53,6 +53,10 @@ fn wire_column_runs_every_operation_without_errors() {
     let out = run_with_timeout(
         aerobench(&[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--clients",
             "wire,rust-sync",
             "--count",
@@ -105,6 +109,7 @@ async fn records_written_by_the_wire_column_are_the_rust_crates() {
         let mut cmd = aerobench(&args);
         // Both runs write into one set: the second beside the first's keys.
         cmd.args(["--key-prefix", prefix, "--force", "--format", "json", "--quiet"]);
+        cmd.args(["--min-phase-calls", "0", "--min-phase-time", "0"]);
         let out = run_with_timeout(cmd, Duration::from_secs(60));
         assert!(out.success(), "{clients}: {}", out.describe());
         out
@@ -129,6 +134,7 @@ async fn records_written_by_the_wire_column_are_the_rust_crates() {
     // And the other way round: rust-sync reads back, through its own gets, what wire wrote.
     let mut cmd = aerobench(&["--port", &port, "--clients", "rust-sync", "--ops", "get", "--count", "40"]);
     cmd.args(["--key-prefix", "by-wire-", "--bins", "5", "--warmup", "0", "--force", "--format", "json", "--quiet"]);
+    cmd.args(["--min-phase-calls", "0", "--min-phase-time", "0"]);
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert!(out.success(), "{}", out.describe());
     let get = json(&out);
