@@ -153,9 +153,10 @@ pub struct BenchArgs {
     /// operation would make fewer (batch_get makes --count / --batch-size, scan --scans), so a
     /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes
     /// exactly the operation's own calls. Once a phase has made its operation's own calls it
-    /// stops after ten times --min-phase-time (at least 500 ms) even short of this (a few slow
-    /// scans); its rounds then give no p99 ratio. Not applied to delete phases or with
-    /// --duration.
+    /// stops after twice --min-phase-time (at least 100 ms) even short of this (a few slow
+    /// scans); its rounds then give no p99 ratio. A lengthened phase keeps at most as many calls
+    /// in flight as its operation's own calls (5 scans: 5 at a time). Not applied to delete
+    /// phases or with --duration.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub min_phase_calls: u64,
     /// Every measured phase keeps making calls (cycling over the records) until it has run this

@@ -186,14 +186,14 @@ fn instant(t: &str) -> Option<f64> {
     Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
 }
 
+/// The rounds merged, by operation.
+type KeptRounds = BTreeMap<String, BTreeSet<u32>>;
+
 /// Which rounds of each operation are merged: those every host completed for every column that
 /// ran the operation, and whose phases every host ran at the same time. With `drop_unaligned`,
 /// rounds with a phase out of step are left out; without, they are an error. Also says what was
 /// left out, for the report's warnings.
-fn aligned_rounds(
-    runs: &[(String, RunReport)],
-    drop_unaligned: bool,
-) -> Result<(BTreeMap<String, BTreeSet<u32>>, Vec<String>), MergeError> {
+fn aligned_rounds(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<(KeptRounds, Vec<String>), MergeError> {
     let first = &runs[0].1;
     let mut kept = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -229,9 +229,12 @@ fn aligned_rounds(
                 let windows: Option<Vec<(f64, f64)>> = runs
                     .iter()
                     .map(|(_, r)| {
-                        let w = r.schedule.as_ref()?.phases.iter().find(|p| {
-                            p.round == round && p.operation == *op && p.column == *id
-                        })?;
+                        let w = r
+                            .schedule
+                            .as_ref()?
+                            .phases
+                            .iter()
+                            .find(|p| p.round == round && p.operation == *op && p.column == *id)?;
                         Some((instant(&w.started_at)?, instant(&w.finished_at)?))
                     })
                     .collect();
@@ -424,12 +427,16 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
 
 /// The hosts' common schedule, with each merged phase's window from the first host's start to
 /// the last host's end.
-fn merged_schedule(runs: &[(String, RunReport)], kept: &BTreeMap<String, BTreeSet<u32>>) -> Option<Schedule> {
+fn merged_schedule(runs: &[(String, RunReport)], kept: &KeptRounds) -> Option<Schedule> {
     let mut schedule = runs[0].1.schedule.clone()?;
     schedule.phases.retain(|p| kept.get(&p.operation).is_some_and(|k| k.contains(&p.round)));
     for p in &mut schedule.phases {
         let same = runs.iter().filter_map(|(_, r)| {
-            r.schedule.as_ref()?.phases.iter().find(|q| q.round == p.round && q.operation == p.operation && q.column == p.column)
+            r.schedule
+                .as_ref()?
+                .phases
+                .iter()
+                .find(|q| q.round == p.round && q.operation == p.operation && q.column == p.column)
         });
         for q in same {
             if instant(&q.started_at) < instant(&p.started_at) {
@@ -799,7 +806,10 @@ mod tests {
         let merged = merge(&runs).expect("windows overlapping by 70% are in step");
         assert!(merged.cells.iter().all(|c| c.rounds.len() == 3));
         let p = &merged.schedule.as_ref().unwrap().phases[0];
-        assert_eq!((p.started_at.as_str(), p.finished_at.as_str()), ("2026-12-03T21:00:10.000000Z", "2026-12-03T21:00:11.300000Z"));
+        assert_eq!(
+            (p.started_at.as_str(), p.finished_at.as_str()),
+            ("2026-12-03T21:00:10.000000Z", "2026-12-03T21:00:11.300000Z")
+        );
 
         // One phase on the second host 0.7 s late: overlapping by 30%.
         let late = runs[1].1.schedule.as_mut().unwrap().phases.iter_mut().find(|p| p.round == 2).unwrap();
@@ -809,7 +819,9 @@ mod tests {
         assert!(late.finished_at.ends_with(":22.000000Z"), "{late:?}");
         let err = merge(&runs).unwrap_err();
         assert!(matches!(&err, MergeError::Unaligned { count: 1, .. }), "{err}");
-        assert!(err.to_string().contains(&format!("{op} round 2 of {column}")) && err.to_string().contains("--start-at"));
+        assert!(
+            err.to_string().contains(&format!("{op} round 2 of {column}")) && err.to_string().contains("--start-at")
+        );
         let merged = merge_with(&runs, true).unwrap();
         for cell in &merged.cells {
             let rounds: Vec<u32> = cell.rounds.iter().map(|r| r.round).collect();

@@ -89,7 +89,8 @@ impl Tally {
 }
 
 fn range(counts: impl Iterator<Item = u32>) -> (u32, u32) {
-    counts.fold(None, |acc: Option<(u32, u32)>, c| Some(acc.map_or((c, c), |(lo, hi)| (lo.min(c), hi.max(c)))))
+    counts
+        .fold(None, |acc: Option<(u32, u32)>, c| Some(acc.map_or((c, c), |(lo, hi)| (lo.min(c), hi.max(c)))))
         .unwrap_or((0, 0))
 }
 

@@ -206,13 +206,15 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                         break 'rounds;
                     }
                     let now = SystemTime::now();
-                    if !late_warned && let Ok(late) = now.duration_since(w.start + Duration::from_millis(50)) {
+                    // Late by a quarter of the phase (at least 50 ms): worth a word.
+                    let slack = (w.end.duration_since(w.start).unwrap_or_default() / 4).max(Duration::from_millis(50));
+                    if !late_warned && now.duration_since(w.start + slack).is_ok() {
                         late_warned = true;
                         warnings.push(format!(
-                            "this host was {:.1}s behind --start-at's schedule at {} round {round} of {}: its \
+                            "this host was {:.0} ms behind --start-at's schedule at {} round {round} of {}: its \
                              phases ran shorter or were skipped until it caught up (start later, or give \
                              --duration more room)",
-                            late.as_secs_f64(),
+                            now.duration_since(w.start).unwrap_or_default().as_secs_f64() * 1e3,
                             op.name(),
                             slot.column.label
                         ));
@@ -262,6 +264,9 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                         min_time: plan.min_phase_time,
                         cap: plan.lengthen_cap(),
                     });
+                    // No more in flight than the operation's own calls, as without lengthening
+                    // (5 scans: 5 at a time, not 50 scans of the same set at once).
+                    phase.in_flight = phase.in_flight.min(u32::try_from(phase.calls).unwrap_or(u32::MAX).max(1));
                     phase.calls = phase.calls.max(plan.min_phase_calls);
                 }
                 if let Some(w) = &window {

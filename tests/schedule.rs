@@ -63,11 +63,8 @@ fn ten_rounds_of_five_columns_run_in_a_balanced_order() {
     let orders = schedule["orders"].as_array().unwrap();
     assert_eq!(orders.len(), 20, "10 rounds × 2 operations");
     for op in ["put", "get"] {
-        let rounds: Vec<Vec<String>> = orders
-            .iter()
-            .filter(|o| o["operation"] == op)
-            .map(|o| strings(&o["columns"]))
-            .collect();
+        let rounds: Vec<Vec<String>> =
+            orders.iter().filter(|o| o["operation"] == op).map(|o| strings(&o["columns"])).collect();
         assert_eq!(rounds.len(), 10);
         // Every position and every predecessor of every column, counted from the orders.
         let mut positions: BTreeMap<(&str, usize), u32> = BTreeMap::new();
@@ -136,17 +133,17 @@ fn every_phase_makes_a_hundred_calls_and_runs_fifty_ms_unless_told_otherwise() {
     assert_schema_valid(&report);
     assert_eq!(report["workload"]["min_phase_calls"], 100);
     assert_eq!(report["workload"]["min_phase_secs"], 0.05);
-    assert_eq!(report["workload"]["lengthen_cap_secs"], 0.5);
+    assert_eq!(report["workload"]["lengthen_cap_secs"], 0.1);
     let mut full = 0;
     for cell in report["cells"].as_array().unwrap() {
         for round in cell["rounds"].as_array().unwrap() {
             // 2 batches or 2 scans by the operation alone; cycling over the records to 100 calls
-            // and 50 ms, unless the phase reached the cap (0.5 s) first (slow scans on a busy
+            // and 50 ms, unless the phase reached the cap (0.1 s) first (slow scans on a busy
             // machine).
             let (count, wall) = (round["count"].as_u64().unwrap(), round["wall_secs"].as_f64().unwrap());
             let what = format!("{} {}: {round}", cell["column"], cell["operation"]);
             assert!(wall >= 0.049 && count >= 2, "{what}");
-            assert!(count >= 100 || (wall >= 0.5 && wall < 1.5), "{what}");
+            assert!(count >= 100 || (0.1..1.0).contains(&wall), "{what}");
             full += usize::from(count >= 100);
         }
         if cell["operation"] == "batch_get" {
@@ -241,7 +238,6 @@ fn merged_hosts_where_a_column_died_on_one_do_not_call_the_others_faster() {
     let (ra, rb) = (read(&a_path), read(&b_path));
     assert_schema_valid(&rb);
     assert!(rb["columns"][0]["error"].is_string(), "{}", rb["columns"][0]);
-    assert!(ra["warnings"].as_array().unwrap().iter().all(|w| !w.as_str().unwrap().contains("behind")), "{ra}");
     let cell_rounds = |r: &Value, id: &str| -> Vec<u64> {
         let cell = r["cells"].as_array().unwrap().iter().find(|c| c["column"] == id).unwrap();
         cell["rounds"].as_array().unwrap().iter().map(|x| x["round"].as_u64().unwrap()).collect()
@@ -282,7 +278,9 @@ fn merged_hosts_where_a_column_died_on_one_do_not_call_the_others_faster() {
     assert!(y < x * 1.2 && y > x / 1.2, "merged {together}, one host {alone}");
     let warnings = merged["warnings"].as_array().unwrap();
     assert!(
-        warnings.iter().any(|w| w.as_str().unwrap().starts_with("get: rounds") && w.as_str().unwrap().contains("left out")),
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("get: rounds") && w.as_str().unwrap().contains("left out")),
         "{warnings:?}"
     );
 
@@ -318,5 +316,7 @@ fn the_kubernetes_job_gives_every_shard_one_start_and_phase_length() {
     assert!(text.contains("--duration"), "fixed phase lengths");
     // Shard 0 writes the start once per Job (named by its uid), the others read it.
     assert!(text.contains("batch.kubernetes.io/controller-uid"));
-    assert!(text.contains(r#"if [ "$JOB_COMPLETION_INDEX" = 0 ]"#) && text.contains(r#"start_at=$(cat "$start_file")"#));
+    assert!(
+        text.contains(r#"if [ "$JOB_COMPLETION_INDEX" = 0 ]"#) && text.contains(r#"start_at=$(cat "$start_file")"#)
+    );
 }
