@@ -876,6 +876,10 @@ fn bins_of_one_type_are_written_and_read_by_every_column() {
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--bins",
             "8",
             "--bin-type",
