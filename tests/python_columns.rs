@@ -39,6 +39,10 @@ const PYTHON_COLUMNS: [&str; 6] = [
 fn every_python_column_runs_with_zero_errors() {
     let out = aerobench(
         &[
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--count",
             "300",
             "--concurrency",
@@ -393,6 +397,10 @@ fn several_aerospike_py_versions_run_side_by_side() {
     let versions = ["0.9.0", "0.12.0", "0.14.4"];
     let out = aerobench(
         &[
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--count",
             "60",
             "--warmup",
@@ -498,6 +506,10 @@ fn batch_records_are_read_unless_asked_not_to() {
                 materialise,
                 "--ops",
                 "batch_get",
+                "--min-phase-calls",
+                "0",
+                "--min-phase-time",
+                "0",
                 "--count",
                 "300",
                 "--concurrency",
