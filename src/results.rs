@@ -187,8 +187,8 @@ pub struct Workload {
     #[serde(default)]
     pub min_phase_secs: f64,
     /// A phase lengthened to its minimum stopped at this many seconds once it had made its
-    /// operation's own calls, even short of `min_phase_calls` (twice `min_phase_secs`, at
-    /// least 0.1).
+    /// operation's own calls, even short of `min_phase_calls` (1.5 times `min_phase_secs`, at
+    /// least 0.075).
     #[serde(default)]
     pub lengthen_cap_secs: f64,
     /// Unit of the values in every cell's `histogram`.
