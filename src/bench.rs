@@ -221,6 +221,7 @@ fn assemble(
     interrupted: bool,
     min_effect: f64,
 ) -> RunReport {
+    let schedule = schedule(plan, &outcome);
     let reported_ops = plan.reported_ops();
     let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
@@ -264,6 +265,9 @@ fn assemble(
             rounds: plan.rounds,
             rounds_completed: outcome.rounds_completed,
             phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
+            min_phase_calls: plan.min_phase_calls,
+            min_phase_secs: plan.min_phase_time.as_secs_f64(),
+            lengthen_cap_secs: plan.lengthen_cap().as_secs_f64(),
             histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
             policies: plan.policies.name().to_string(),
             materialise: plan.materialise.name().to_string(),
@@ -285,8 +289,55 @@ fn assemble(
         incomplete: outcome.incomplete,
         records_deleted: None,
         min_effect,
+        schedule: Some(schedule),
         columns,
         cells,
+    }
+}
+
+/// The order the columns ran in, its balance, and when each phase ran.
+fn schedule(plan: &Plan, outcome: &scheduler::Outcome) -> crate::results::Schedule {
+    let n = plan.columns.len();
+    let mut orders = Vec::new();
+    for (r, round) in outcome.orders.iter().enumerate() {
+        for (op, order) in plan.ops.iter().zip(round) {
+            orders.push(crate::results::RoundOrder {
+                round: r as u32 + 1,
+                operation: op.name().to_string(),
+                columns: order.iter().map(|&i| plan.columns[i].id.clone()).collect(),
+            });
+        }
+    }
+    let balance = plan
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(k, op)| {
+            let per_op: Vec<Vec<usize>> = outcome.orders.iter().map(|round| round[k].clone()).collect();
+            let tally = crate::order::Tally::of(n, &per_op);
+            let ((position_min, position_max), (predecessor_min, predecessor_max)) =
+                (tally.position_range(), tally.predecessor_range());
+            crate::results::OrderBalance {
+                operation: op.name().to_string(),
+                position_min,
+                position_max,
+                predecessor_min,
+                predecessor_max,
+            }
+        })
+        .collect();
+    crate::results::Schedule {
+        design: "williams".to_string(),
+        cycle_rounds: crate::order::cycle_rounds(n) as u32,
+        seed: plan.keys.seed,
+        remainder: "rounds after the last whole cycle take rows of one more cycle, each the row that raises \
+                    the lowest position and predecessor counts (ties in the seeded order)"
+            .to_string(),
+        start_at: plan.start_at.map(scheduler::wall),
+        slot_secs: plan.slot().map(|s| s.as_secs_f64()),
+        orders,
+        balance,
+        phases: outcome.phases.clone(),
     }
 }
 

@@ -74,9 +74,11 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
-    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N) into one:
-    /// histograms added cell by cell, every percentile recomputed from the sum, counts and
-    /// throughput summed. Refuses runs of different workloads.
+    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N and one
+    /// --start-at) into one: histograms added cell by cell, every percentile recomputed from the
+    /// sum, counts and throughput summed; a round is merged only where every host completed it
+    /// for every column, in step. Refuses runs of different workloads or orders, and phases the
+    /// hosts did not run at the same time (unless --drop-unaligned).
     Merge(crate::merge::MergeArgs),
     /// Compare two JSON reports cell by cell (changes with the rounds' 95% intervals: a change
     /// inside the noise is not called a regression) and gate CI on them: exit code 3 when a cell
@@ -137,14 +139,40 @@ pub struct BenchArgs {
     /// others overwrite).
     #[arg(long)]
     pub no_prewrite: bool,
-    /// Measured rounds. Every round runs each operation for every column, in an order rotated
-    /// from round to round; ratios get 95% intervals from the rounds.
+    /// Measured rounds. Every round runs each operation for every column, one column at a time,
+    /// in an order from a Williams design (over each cycle of as many rounds as columns, twice
+    /// as many when their number is odd, every column runs in every position and right after
+    /// every other column equally often; see the README); ratios get 95% intervals from the
+    /// rounds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// Run each measured phase (column × operation × round) for this long instead of --count
     /// calls, cycling over the --count records, e.g. 500ms, 2s, 1m.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
+    /// Every measured phase makes at least this many calls (cycling over the records) when its
+    /// operation would make fewer (batch_get makes --count / --batch-size, scan --scans), so a
+    /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes
+    /// exactly the operation's own calls. Once a phase has made its operation's own calls it
+    /// stops after 1.5 times --min-phase-time (at least 75 ms) even short of this (a few slow
+    /// scans); its rounds then give no p99 ratio. A lengthened phase keeps at most as many calls
+    /// in flight as its operation's own calls (5 scans: 5 at a time). Not applied to delete
+    /// phases or with --duration.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub min_phase_calls: u64,
+    /// Every measured phase keeps making calls (cycling over the records) until it has run this
+    /// long, so its CPU time is well above the clock's resolution, e.g. 50ms, 200ms; 0 for no
+    /// minimum. Not applied to delete phases or with --duration.
+    #[arg(long, default_value = "50ms", value_parser = parse_min_duration, value_name = "DURATION")]
+    pub min_phase_time: std::time::Duration,
+    /// Keep one schedule with the other hosts of a sharded run: the first measured phase starts
+    /// at TIME (RFC 3339, e.g. 2026-12-03T21:00:00Z, or seconds since 1970), and phase k at TIME
+    /// plus k slots of --duration and a settling gap (a tenth of --duration, at least 200 ms), so
+    /// every host runs the same column and operation in the same wall-clock window (the
+    /// connections, the records and the warm-up come before TIME). Needs --duration; give every
+    /// host the same --start-at, --duration, --seed and columns.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at, requires = "duration")]
+    pub start_at: Option<std::time::SystemTime>,
     /// Column every other column is compared with (a --clients name). Default: official-c when
     /// it runs, else the first column.
     #[arg(long, value_name = "COLUMN")]
@@ -184,7 +212,8 @@ pub struct BenchArgs {
     /// get then a put of the same record, timed as one: a read_modify_write cell).
     #[arg(long, value_name = "MIX", value_parser = crate::mix::WorkloadMix::parse, conflicts_with = "ops")]
     pub workload: Option<crate::mix::WorkloadMix>,
-    /// Seed of the key distribution (--keys) and of a read/update mix (--workload).
+    /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
+    /// columns' order over the rounds (the same seed gives the same order on every host).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Put, get, exists, touch, operate and read-modify-write calls draw their records from the
@@ -352,6 +381,31 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses `0` (no minimum) or a duration as [`parse_duration`] does.
+pub fn parse_min_duration(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<f64>() == Ok(0.0) {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(text)
+}
+
+/// Parses a wall-clock time: RFC 3339 (`2026-12-03T21:00:00Z`) or seconds since 1970.
+pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>()
+        && secs.is_finite()
+        && secs > 0.0
+    {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs));
+    }
+    humantime::parse_rfc3339_weak(t).map_err(|_| {
+        format!(
+            "{text:?} is not a time; give RFC 3339 in UTC, e.g. 2026-12-03T21:00:00Z, or seconds since 1970, \
+             e.g. $(( $(date +%s) + 60 ))"
+        )
+    })
+}
+
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -383,6 +437,21 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         for bad in ["", "s", "-1s", "2h", "0ms", "1e9s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn minimum_phase_times_and_start_times() {
+        assert_eq!(parse_min_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_min_duration("0ms"), Ok(Duration::ZERO));
+        assert_eq!(parse_min_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert!(parse_min_duration("-1ms").is_err());
+        let at = parse_start_at("2026-12-03T21:00:00Z").unwrap();
+        assert_eq!(at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), 1_796_331_600);
+        assert_eq!(parse_start_at("1796331600").unwrap(), at);
+        assert_eq!(parse_start_at("1796331600.5").unwrap(), at + Duration::from_millis(500));
+        for bad in ["", "tomorrow", "-5", "2026-13-03T21:00:00Z"] {
+            assert!(parse_start_at(bad).unwrap_err().contains("RFC 3339"), "{bad}");
         }
     }
 

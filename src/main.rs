@@ -16,6 +16,7 @@ mod live;
 mod machine;
 mod merge;
 mod mix;
+mod order;
 mod plan;
 mod preset;
 mod probe;

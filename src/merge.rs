@@ -2,16 +2,20 @@
 //! workload at the same time (typically `--shard I/N` each). Cells are combined cell by cell:
 //! HDR histograms added and every percentile recomputed from the sum (never an average of
 //! percentiles), counts, errors and records summed, throughput summed (the hosts ran at once),
-//! wall time the longest host's. Runs whose workloads or columns differ are refused, naming the
-//! field.
+//! wall time the longest host's. Runs whose workloads, columns or round orders differ are
+//! refused, naming the field. The verdicts come from the rounds, so a round is merged only where
+//! every host completed it for every column (a column that died on one host would otherwise be
+//! one host's load against the others' two), and only where every host ran each of its phases at
+//! the same time (`--start-at`): phases whose windows overlap by less than half are refused, or
+//! dropped with `--drop-unaligned`; the report says which rounds it left out and why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::results::{
-    Cell, Column, CompetitorFigures, CpuCost, LoopGapStats, MergedRun, RoundFigures, RunReport, Workload,
+    Cell, Column, CompetitorFigures, CpuCost, LoopGapStats, MergedRun, RoundFigures, RunReport, Schedule, Workload,
 };
 use crate::{compare, shard, stats};
 
@@ -27,6 +31,11 @@ pub struct MergeArgs {
     /// Format of the merged report (JSON by default, so it can be merged or compared again).
     #[arg(long, value_enum, default_value = "json")]
     pub format: crate::report::Format,
+    /// Leave out the rounds in which some host ran a phase at another time than the others (its
+    /// window overlaps theirs by less than half) instead of refusing the merge; the merged report
+    /// says which. Hosts run in step with one shared --start-at and --duration.
+    #[arg(long)]
+    pub drop_unaligned: bool,
 }
 
 /// Why runs cannot be merged.
@@ -38,6 +47,12 @@ pub enum MergeError {
     Shards(String),
     #[error("{file}: cell {column}/{operation} has an unreadable histogram: {why}")]
     Histogram { file: String, column: String, operation: String, why: String },
+    #[error(
+        "{count} phase(s) did not run at the same time on every host, e.g. {example}: their sum would add one \
+         host's load of one column to another's of another. Run every host with the same --start-at and \
+         --duration (see `aerobench --help`), or pass --drop-unaligned to merge the other rounds"
+    )]
+    Unaligned { count: usize, example: String },
 }
 
 /// Reads, merges and writes; returns the exit code.
@@ -46,7 +61,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     for path in &args.files {
         runs.push((path.display().to_string(), read_report(path)?));
     }
-    let merged = merge(&runs)?;
+    let merged = merge_with(&runs, args.drop_unaligned)?;
     let style = crate::report::Style {
         color: false,
         width: crate::report::output_width(args.output.is_none()),
@@ -130,7 +145,166 @@ fn check_same(runs: &[(String, RunReport)]) -> Result<(), MergeError> {
             }
         }
     }
+    check_orders(runs)?;
     check_shards(runs)
+}
+
+/// Hosts that ran the columns in different orders, or on different schedules, did not measure
+/// the same thing at the same time.
+fn check_orders(runs: &[(String, RunReport)]) -> Result<(), MergeError> {
+    let (first_name, first) = &runs[0];
+    let Some(a) = &first.schedule else { return Ok(()) };
+    for (name, run) in &runs[1..] {
+        let Some(b) = &run.schedule else { continue };
+        let differs = |field: &str, x: String, y: String| MergeError::Differs {
+            field: format!("schedule.{field}"),
+            first: first_name.clone(),
+            other: name.clone(),
+            a: x,
+            b: y,
+        };
+        if a.start_at != b.start_at {
+            return Err(differs("start_at", format!("{:?}", a.start_at), format!("{:?}", b.start_at)));
+        }
+        if a.slot_secs != b.slot_secs {
+            return Err(differs("slot_secs", format!("{:?}", a.slot_secs), format!("{:?}", b.slot_secs)));
+        }
+        if let Some((x, y)) = a.orders.iter().zip(&b.orders).find(|(x, y)| x != y) {
+            return Err(differs(
+                &format!("orders (round {} {})", x.round, x.operation),
+                x.columns.join(","),
+                y.columns.join(","),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since 1970 of an RFC 3339 time with its fraction.
+fn instant(t: &str) -> Option<f64> {
+    let at = humantime::parse_rfc3339(t).ok()?;
+    Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
+}
+
+/// The rounds merged, by operation.
+type KeptRounds = BTreeMap<String, BTreeSet<u32>>;
+
+/// Which rounds of each operation are merged: those every host completed for every column that
+/// ran the operation, and whose phases every host ran at the same time. With `drop_unaligned`,
+/// rounds with a phase out of step are left out; without, they are an error. Also says what was
+/// left out, for the report's warnings.
+fn aligned_rounds(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<(KeptRounds, Vec<String>), MergeError> {
+    let first = &runs[0].1;
+    let mut kept = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut unaligned: Vec<String> = Vec::new();
+    let mut unchecked = false;
+    for op in &first.workload.operations {
+        let columns: Vec<&str> = first
+            .columns
+            .iter()
+            .map(|c| c.id.as_str())
+            .filter(|id| runs.iter().any(|(_, r)| r.cell(id, op).is_some()))
+            .collect();
+        let all: BTreeSet<u32> = runs
+            .iter()
+            .flat_map(|(_, r)| columns.iter().filter_map(|id| r.cell(id, op)))
+            .flat_map(|c| c.rounds.iter().map(|x| x.round))
+            .collect();
+        let mut keep = BTreeSet::new();
+        let (mut incomplete, mut out_of_step): (Vec<String>, Vec<u32>) = (Vec::new(), Vec::new());
+        for &round in &all {
+            let missing = runs.iter().find_map(|(name, r)| {
+                let id = columns.iter().find(|id| {
+                    !r.cell(id, op).is_some_and(|c| c.rounds.iter().any(|x| x.round == round && x.count > 0))
+                })?;
+                Some(format!("{name} has no round {round} of {id}"))
+            });
+            if let Some(why) = missing {
+                incomplete.push(why);
+                continue;
+            }
+            let mut aligned = true;
+            for id in &columns {
+                let windows: Option<Vec<(f64, f64)>> = runs
+                    .iter()
+                    .map(|(_, r)| {
+                        let w = r
+                            .schedule
+                            .as_ref()?
+                            .phases
+                            .iter()
+                            .find(|p| p.round == round && p.operation == *op && p.column == *id)?;
+                        Some((instant(&w.started_at)?, instant(&w.finished_at)?))
+                    })
+                    .collect();
+                let Some(windows) = windows else {
+                    unchecked = true;
+                    continue;
+                };
+                let latest_start = windows.iter().map(|w| w.0).fold(f64::MIN, f64::max);
+                let earliest_end = windows.iter().map(|w| w.1).fold(f64::MAX, f64::min);
+                let shortest = windows.iter().map(|w| w.1 - w.0).fold(f64::MAX, f64::min);
+                if earliest_end - latest_start < 0.5 * shortest {
+                    aligned = false;
+                    let spans: Vec<String> = runs
+                        .iter()
+                        .zip(&windows)
+                        .map(|((name, _), (a, b))| format!("{name} {:.3}–{:.3}", a, b))
+                        .collect();
+                    unaligned.push(format!("{op} round {round} of {id} ({}, s since 1970)", spans.join(", ")));
+                }
+            }
+            if aligned {
+                keep.insert(round);
+            } else {
+                out_of_step.push(round);
+            }
+        }
+        if !incomplete.is_empty() {
+            warnings.push(format!(
+                "{op}: round{} {} left out of every column's verdicts: not every host completed {} for every column \
+                 ({})",
+                if incomplete.len() == 1 { "" } else { "s" },
+                list(all.iter().filter(|r| !keep.contains(r) && !out_of_step.contains(r)).copied()),
+                if incomplete.len() == 1 { "it" } else { "them" },
+                incomplete.join("; ")
+            ));
+        }
+        if !out_of_step.is_empty() && drop_unaligned {
+            warnings.push(format!(
+                "{op}: round{} {} left out (--drop-unaligned): some host ran a phase of {} at another time than \
+                 the others",
+                if out_of_step.len() == 1 { "" } else { "s" },
+                list(out_of_step.iter().copied()),
+                if out_of_step.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        kept.insert(op.clone(), keep);
+    }
+    if !unaligned.is_empty() && !drop_unaligned {
+        return Err(MergeError::Unaligned { count: unaligned.len(), example: unaligned[0].clone() });
+    }
+    if unchecked {
+        warnings.push(
+            "some reports carry no phase times (made without them): whether every host ran each phase at the same \
+             time was not checked"
+                .to_string(),
+        );
+    }
+    Ok((kept, warnings))
+}
+
+/// `1, 2, 3, 5` as `1–3, 5`.
+fn list(rounds: impl Iterator<Item = u32>) -> String {
+    let mut spans: Vec<(u32, u32)> = Vec::new();
+    for r in rounds {
+        match spans.last_mut() {
+            Some(last) if last.1 + 1 == r => last.1 = r,
+            _ => spans.push((r, r)),
+        }
+    }
+    spans.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}–{b}") }).collect::<Vec<_>>().join(", ")
 }
 
 /// Shards, when given, must be the same split and each merged once.
@@ -164,10 +338,19 @@ fn check_shards(runs: &[(String, RunReport)]) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// One report from `runs` (file name, report), or why they cannot be merged.
+/// One report from `runs` (file name, report), or why they cannot be merged; phases out of step
+/// between hosts are an error.
+#[cfg(test)]
 pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
+    merge_with(runs, false)
+}
+
+/// One report from `runs` (file name, report), or why they cannot be merged; with
+/// `drop_unaligned`, rounds with phases out of step between hosts are left out.
+pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<RunReport, MergeError> {
     assert!(!runs.is_empty(), "merge needs runs");
     check_same(runs)?;
+    let (kept, mut warnings) = aligned_rounds(runs, drop_unaligned)?;
     let first = &runs[0].1;
     let columns: Vec<Column> = first
         .columns
@@ -188,14 +371,13 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
             let parts: Vec<(&str, &Cell)> =
                 runs.iter().filter_map(|(name, r)| r.cell(&column.id, op).map(|c| (name.as_str(), c))).collect();
             if !parts.is_empty() {
-                cells.push(merge_cells(&parts, runs.len())?);
+                cells.push(merge_cells(&parts, runs.len(), &kept[op])?);
             }
         }
     }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, first.baseline.as_deref());
     let ratios = compare::ratios(&columns, &cells, &first.workload.operations, &pairs, first.min_effect);
-    let mut warnings: Vec<String> = Vec::new();
     for (_, r) in runs {
         for w in &r.warnings {
             if !warnings.contains(w) {
@@ -240,7 +422,33 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
         },
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
         min_effect: first.min_effect,
+        schedule: merged_schedule(runs, &kept),
     })
+}
+
+/// The hosts' common schedule, with each merged phase's window from the first host's start to
+/// the last host's end.
+fn merged_schedule(runs: &[(String, RunReport)], kept: &KeptRounds) -> Option<Schedule> {
+    let mut schedule = runs[0].1.schedule.clone()?;
+    schedule.phases.retain(|p| kept.get(&p.operation).is_some_and(|k| k.contains(&p.round)));
+    for p in &mut schedule.phases {
+        let same = runs.iter().filter_map(|(_, r)| {
+            r.schedule
+                .as_ref()?
+                .phases
+                .iter()
+                .find(|q| q.round == p.round && q.operation == p.operation && q.column == p.column)
+        });
+        for q in same {
+            if instant(&q.started_at) < instant(&p.started_at) {
+                p.started_at = q.started_at.clone();
+            }
+            if instant(&q.finished_at) > instant(&p.finished_at) {
+                p.finished_at = q.finished_at.clone();
+            }
+        }
+    }
+    Some(schedule)
 }
 
 /// A warning when the runs did not all overlap in time: their summed throughput then is not the
@@ -266,8 +474,8 @@ fn window_warning(runs: &[(String, RunReport)]) -> Option<String> {
     })
 }
 
-/// Several hosts' cells of one (column, operation) as one cell.
-fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError> {
+/// Several hosts' cells of one (column, operation) as one cell, with the rounds in `kept`.
+fn merge_cells(parts: &[(&str, &Cell)], runs: usize, kept: &BTreeSet<u32>) -> Result<Cell, MergeError> {
     let first = parts[0].1;
     let mut hist = stats::new_histogram();
     for (name, cell) in parts {
@@ -321,7 +529,7 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize) -> Result<Cell, MergeError>
         latency_beyond_range: parts.iter().map(|(_, c)| c.latency_beyond_range).sum(),
         over_floor_us: None,
         over_floor_interval_us: None,
-        rounds: merge_rounds(parts),
+        rounds: merge_rounds(parts, kept),
         cpu: merge_cpu(parts, successes),
         notes,
         loop_starvation_us: merge_loop_gaps(parts),
@@ -356,10 +564,11 @@ fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::results::OpenLoopFi
     })
 }
 
-/// Round `k` of every host as one round: counts and throughput summed, wall the longest, the
-/// mean weighted by calls, p50/p99 the highest host's.
-fn merge_rounds(parts: &[(&str, &Cell)]) -> Vec<RoundFigures> {
-    let mut numbers: Vec<u32> = parts.iter().flat_map(|(_, c)| c.rounds.iter().map(|r| r.round)).collect();
+/// Round `k` (of those in `kept`) of every host as one round: counts and throughput summed, wall
+/// the longest, the mean weighted by calls, p50/p99 the highest host's.
+fn merge_rounds(parts: &[(&str, &Cell)], kept: &BTreeSet<u32>) -> Vec<RoundFigures> {
+    let mut numbers: Vec<u32> =
+        parts.iter().flat_map(|(_, c)| c.rounds.iter().map(|r| r.round)).filter(|r| kept.contains(r)).collect();
     numbers.sort_unstable();
     numbers.dedup();
     numbers
@@ -524,6 +733,123 @@ mod tests {
             assert!((m.ops_per_sec - 2.0 * r.ops_per_sec).abs() < 1e-6);
             assert!((m.avg_us - r.avg_us).abs() < 1e-9, "same rounds on both sides: same mean");
         }
+    }
+
+    #[test]
+    fn a_round_some_host_did_not_complete_for_every_column_is_left_out() {
+        let no_errors = |mut runs: Vec<(String, RunReport)>| {
+            for cell in runs.iter_mut().flat_map(|(_, r)| r.cells.iter_mut()) {
+                (cell.errors, cell.errors_by_reason) = (0, BTreeMap::new());
+                cell.rounds.iter_mut().for_each(|r| r.errors = 0);
+            }
+            runs
+        };
+        let mut runs = no_errors(two_shards());
+        // The baseline's worker died on the second host after round 1: rounds 2 and 3 would
+        // compare one host's baseline with two hosts' columns.
+        for cell in runs[1].1.cells.iter_mut().filter(|c| c.column == "official-c" && c.operation == "get") {
+            cell.rounds.retain(|r| r.round == 1);
+        }
+        let merged = merge(&runs).unwrap();
+        for cell in merged.cells.iter().filter(|c| c.operation == "get") {
+            assert_eq!(cell.rounds.iter().map(|r| r.round).collect::<Vec<_>>(), [1], "{}", cell.column);
+        }
+        assert_eq!(merged.cell("official-c", "put").unwrap().rounds.len(), 3, "other operations keep theirs");
+        let alone = merge(&no_errors(two_shards())).unwrap();
+        let ops = |r: &&crate::results::Ratio| {
+            r.operation == "get" && r.metric == crate::results::RatioMetric::OpsPerSec && r.reason.is_none()
+        };
+        assert!(merged.ratios.iter().filter(ops).count() > 0);
+        for r in merged.ratios.iter().filter(ops) {
+            assert_eq!(r.per_round.len(), 1, "{r:?}");
+            let whole = alone.ratio("get", &r.column, &r.baseline, r.metric).unwrap();
+            assert!((r.per_round[0] - whole.per_round[0]).abs() < 1e-9, "{r:?} against {whole:?}");
+        }
+        let w = merged.warnings.iter().find(|w| w.starts_with("get: rounds 2–3 left out")).expect("said so");
+        assert!(w.contains("b.json has no round 2 of official-c"), "{w}");
+    }
+
+    /// A schedule whose phase `k` of each (round, operation, column) ran from `at + 10·k` s for
+    /// one second, shifted by `shift` seconds.
+    fn with_windows(mut report: RunReport, shift: f64) -> RunReport {
+        let mut phases = Vec::new();
+        for (k, cell) in report.cells.iter().enumerate() {
+            for r in &cell.rounds {
+                let start = 1_796_331_600.0 + 10.0 * (k as f64 * 3.0 + f64::from(r.round)) + shift;
+                let at = |t: f64| {
+                    crate::scheduler::wall(std::time::UNIX_EPOCH + Duration::from_micros((t * 1e6).round() as u64))
+                };
+                phases.push(crate::results::PhaseWindow {
+                    round: r.round,
+                    operation: cell.operation.clone(),
+                    column: cell.column.clone(),
+                    started_at: at(start),
+                    finished_at: at(start + 1.0),
+                });
+            }
+        }
+        report.schedule = Some(Schedule {
+            design: "williams".into(),
+            cycle_rounds: 4,
+            seed: 1,
+            remainder: String::new(),
+            start_at: None,
+            slot_secs: None,
+            orders: vec![crate::results::RoundOrder {
+                round: 1,
+                operation: "get".into(),
+                columns: report.columns.iter().map(|c| c.id.clone()).collect(),
+            }],
+            balance: Vec::new(),
+            phases,
+        });
+        report
+    }
+
+    #[test]
+    fn phases_that_did_not_run_at_the_same_time_are_refused_or_dropped() {
+        let mut runs = two_shards();
+        runs[0].1 = with_windows(runs[0].1.clone(), 0.0);
+        runs[1].1 = with_windows(runs[1].1.clone(), 0.3);
+        let merged = merge(&runs).expect("windows overlapping by 70% are in step");
+        assert!(merged.cells.iter().all(|c| c.rounds.len() == 3));
+        let p = &merged.schedule.as_ref().unwrap().phases[0];
+        assert_eq!(
+            (p.started_at.as_str(), p.finished_at.as_str()),
+            ("2026-12-03T21:00:10.000000Z", "2026-12-03T21:00:11.300000Z")
+        );
+
+        // One phase on the second host 0.7 s late: overlapping by 30%.
+        let late = runs[1].1.schedule.as_mut().unwrap().phases.iter_mut().find(|p| p.round == 2).unwrap();
+        let (op, column) = (late.operation.clone(), late.column.clone());
+        late.started_at = late.started_at.replace(":20.300000Z", ":21.000000Z");
+        late.finished_at = late.finished_at.replace(":21.300000Z", ":22.000000Z");
+        assert!(late.finished_at.ends_with(":22.000000Z"), "{late:?}");
+        let err = merge(&runs).unwrap_err();
+        assert!(matches!(&err, MergeError::Unaligned { count: 1, .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{op} round 2 of {column}")) && err.to_string().contains("--start-at")
+        );
+        let merged = merge_with(&runs, true).unwrap();
+        for cell in &merged.cells {
+            let rounds: Vec<u32> = cell.rounds.iter().map(|r| r.round).collect();
+            assert_eq!(rounds, if cell.operation == op { vec![1, 3] } else { vec![1, 2, 3] }, "{}", cell.column);
+        }
+        assert!(merged.warnings.iter().any(|w| w.starts_with(&format!("{op}: round 2 left out (--drop-unaligned)"))));
+
+        // Different orders: not the same schedule.
+        let mut runs = two_shards();
+        runs[0].1 = with_windows(runs[0].1.clone(), 0.0);
+        runs[1].1 = with_windows(runs[1].1.clone(), 0.0);
+        runs[1].1.schedule.as_mut().unwrap().orders[0].columns.reverse();
+        let err = merge(&runs).unwrap_err();
+        assert!(matches!(&err, MergeError::Differs { field, .. } if field.starts_with("schedule.orders")), "{err}");
+    }
+
+    #[test]
+    fn rounds_are_listed_as_spans() {
+        assert_eq!(list([1, 2, 3, 5, 7, 8].into_iter()), "1–3, 5, 7–8");
+        assert_eq!(list(std::iter::empty()), "");
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub struct Plan {
     pub key_space: u64,
     /// The read/update mix asked for (`--workload`), if any.
     pub mix: Option<crate::mix::WorkloadMix>,
+    /// Calls a measured phase makes at least, cycling over the records (`--min-phase-calls`).
+    pub min_phase_calls: u64,
+    /// Time a measured phase runs at least, cycling over the records (`--min-phase-time`).
+    pub min_phase_time: Duration,
+    /// When the first measured phase starts, shared by the hosts of a sharded run (`--start-at`).
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl Plan {
@@ -132,7 +138,24 @@ impl Plan {
             keys: crate::keys::KeyChooser { distribution: args.keys, seed: args.seed },
             key_space: args.key_space.unwrap_or(args.count),
             mix: args.workload,
+            min_phase_calls: args.min_phase_calls,
+            min_phase_time: args.min_phase_time,
+            start_at: args.start_at,
         })
+    }
+
+    /// How long a phase may run to reach `--min-phase-calls` once it has made its operation's
+    /// own calls: one and a half times `--min-phase-time`, at least 75 ms.
+    pub fn lengthen_cap(&self) -> Duration {
+        (self.min_phase_time * 3 / 2).max(Duration::from_millis(75))
+    }
+
+    /// With `--start-at`, the time from one phase's start to the next one's: the phase's
+    /// `--duration` and a settling gap (a tenth of it, at least 200 ms) for the calls still in
+    /// flight at the deadline, the results' way back from a worker and the next phase's set-up.
+    pub fn slot(&self) -> Option<Duration> {
+        let duration = self.duration.filter(|_| self.start_at.is_some())?;
+        Some(duration + (duration / 10).max(Duration::from_millis(200)))
     }
 
     /// Share of a get phase's calls that are updates, in a read/update mix.
@@ -440,6 +463,24 @@ mod tests {
         assert!(!ids(&[]).contains(&"official-c-executor".to_owned()));
         assert!(ids(&["--cpu-competitor"]).contains(&"official-c-executor".to_owned()));
         assert_eq!(ids(&["--cpu-competitor", "--clients", "official-c"]), ["official-c"]);
+    }
+
+    #[test]
+    fn a_shared_start_needs_a_phase_duration_and_gives_fixed_slots() {
+        let err = plan(&["--start-at", "2026-12-03T21:00:00Z"]).unwrap_err().to_string();
+        assert!(err.contains("--duration"), "{err}");
+        let p = plan(&["--start-at", "2026-12-03T21:00:00Z", "--duration", "2s"]).unwrap();
+        assert_eq!(p.slot(), Some(Duration::from_millis(2200)));
+        let p = plan(&["--start-at", "1796331600", "--duration", "500ms"]).unwrap();
+        assert_eq!(p.slot(), Some(Duration::from_millis(700)));
+        assert_eq!(plan(&["--duration", "2s"]).unwrap().slot(), None);
+        let p = plan(&[]).unwrap();
+        assert_eq!((p.min_phase_calls, p.min_phase_time), (100, Duration::from_millis(50)));
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(75));
+        let p = plan(&["--min-phase-time", "200ms"]).unwrap();
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(300));
+        let p = plan(&["--min-phase-calls", "0", "--min-phase-time", "0"]).unwrap();
+        assert_eq!((p.min_phase_calls, p.min_phase_time), (0, Duration::ZERO));
     }
 
     #[test]

@@ -50,10 +50,74 @@ pub struct RunReport {
     /// interval lies within it either way (from 1/(1+m) to 1+m) reads `within_min_effect`.
     #[serde(default = "default_min_effect")]
     pub min_effect: f64,
+    /// The order the columns ran in, round by round, how balanced it is, and when each phase ran
+    /// (absent in older documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 fn default_min_effect() -> f64 {
     crate::compare::wording::DEFAULT_MIN_EFFECT
+}
+
+/// The order and timing of a run's measured phases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Schedule {
+    /// How the order was made: `williams` (a Williams design: every column in every position,
+    /// and right after every other column, equally often over each cycle).
+    pub design: String,
+    /// Rounds in one balanced cycle: the number of columns when it is even, twice it when odd.
+    pub cycle_rounds: u32,
+    /// Seed that assigns the columns to the design and orders its rows (`--seed`).
+    pub seed: u64,
+    /// How rounds after the last whole cycle are ordered.
+    pub remainder: String,
+    /// When the first measured phase was to start (`--start-at`, RFC 3339); null when the run
+    /// kept its own clock.
+    pub start_at: Option<String>,
+    /// Seconds between the starts of consecutive phases with `--start-at` (the phase's
+    /// `--duration` and a settling gap); null without it.
+    pub slot_secs: Option<f64>,
+    /// The order of the columns (every planned column, ids) in each round and operation.
+    pub orders: Vec<RoundOrder>,
+    /// How evenly each operation's orders spread the columns over positions and predecessors.
+    pub balance: Vec<OrderBalance>,
+    /// When each measured phase ran, in the order they ran.
+    pub phases: Vec<PhaseWindow>,
+}
+
+/// The order of one round of one operation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoundOrder {
+    pub round: u32,
+    pub operation: String,
+    /// Column ids, first to run first.
+    pub columns: Vec<String>,
+}
+
+/// The balance of one operation's orders over the run's rounds: a perfectly balanced design has
+/// min = max for both counts (as rounds allow: when the rounds are not a multiple of the columns,
+/// counts differ by one at best).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderBalance {
+    pub operation: String,
+    /// Fewest and most rounds a column ran in one position.
+    pub position_min: u32,
+    pub position_max: u32,
+    /// Fewest and most rounds a column ran right after one other column.
+    pub predecessor_min: u32,
+    pub predecessor_max: u32,
+}
+
+/// When one measured phase ran, from when aerobench handed it to the column until it had its
+/// results (wall clock, RFC 3339 with microseconds).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseWindow {
+    pub round: u32,
+    pub operation: String,
+    pub column: String,
+    pub started_at: String,
+    pub finished_at: String,
 }
 
 /// One run combined by `aerobench merge`.
@@ -122,6 +186,19 @@ pub struct Workload {
     pub rounds_completed: u32,
     /// Length of each measured phase, when set with --duration (else each phase makes its calls).
     pub phase_duration_secs: Option<f64>,
+    /// Without --duration, every measured phase (but delete) made at least this many calls,
+    /// cycling over the records (`--min-phase-calls`).
+    #[serde(default)]
+    pub min_phase_calls: u64,
+    /// Without --duration, every measured phase (but delete) went on, cycling over the records,
+    /// until it had run at least this long (`--min-phase-time`).
+    #[serde(default)]
+    pub min_phase_secs: f64,
+    /// A phase lengthened to its minimum stopped at this many seconds once it had made its
+    /// operation's own calls, even short of `min_phase_calls` (1.5 times `min_phase_secs`, at
+    /// least 0.075).
+    #[serde(default)]
+    pub lengthen_cap_secs: f64,
     /// Unit of the values in every cell's `histogram`.
     pub histogram_unit: String,
     /// `explicit` (the same timeouts, retries and pools for every client) or `defaults` (each

@@ -1,14 +1,17 @@
 //! The schedule of a run, and nothing else: connects every column first (each where it belongs:
 //! native and no-op columns in this process, each Python column in its own worker process, kept
 //! for the whole run), writes the records every column reads (untimed), then runs the warm-up
-//! and the measured rounds. Within a round each operation runs for every column in turn, in an
-//! order rotated from round to round and operation to operation, so neither drift on the machine
-//! nor the server's state can favour whoever runs first. A column that cannot start or breaks
-//! becomes an error column; the others go on.
+//! and the measured rounds. Within a round each operation runs for every column in turn, in the
+//! round's order from a balanced design ([`crate::order`]), so neither drift on the machine nor
+//! the server's state, nor what the column before left behind, can favour one column. Each
+//! measured phase makes at least `--min-phase-calls` calls and runs at least `--min-phase-time`.
+//! With `--start-at`, every phase starts in a fixed wall-clock slot, so the hosts of a sharded
+//! run measure the same column and operation at the same time. A column that cannot start or
+//! breaks becomes an error column; the others go on.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
@@ -49,10 +52,15 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Why the run stopped before its last phase (the server died or stalled), if it did.
     pub incomplete: Option<String>,
+    /// The order of the columns (indices into the plan's) in each round and operation:
+    /// `orders[round - 1][op_index]`.
+    pub orders: Vec<Vec<Vec<usize>>>,
+    /// When each measured phase ran, in the order they ran.
+    pub phases: Vec<crate::results::PhaseWindow>,
 }
 
 /// A column's place in the run: its lane while it is usable.
-struct Slot {
+struct Place {
     column: Column,
     lane: Option<Box<dyn Lane>>,
     /// When its phases began failing without a single success, if they have (the phase's
@@ -60,14 +68,38 @@ struct Slot {
     failing_since: Option<std::time::Instant>,
 }
 
-/// The order in which `n` columns run `op_index` in `round`: rotated by one place per round and
-/// per operation, so over `n` rounds each column runs in each position once.
-pub fn rotation(n: usize, round: u32, op_index: usize) -> Vec<usize> {
-    if n == 0 {
-        return Vec::new();
+/// When a measured phase may run with `--start-at`: its slot, counted from the shared start.
+struct Slot {
+    start: SystemTime,
+    /// The phase's deadline: its `--duration` after the slot's start.
+    end: SystemTime,
+}
+
+/// The slot of the `index`-th measured phase of the plan (counting every planned column's
+/// phases, those of columns that failed too, so every host counts alike), if the plan keeps a
+/// shared schedule.
+fn slot_of(plan: &Plan, index: u64) -> Option<Slot> {
+    let (start_at, slot, duration) = (plan.start_at?, plan.slot()?, plan.duration?);
+    let start = start_at + slot * u32::try_from(index).unwrap_or(u32::MAX);
+    Some(Slot { start, end: start + duration })
+}
+
+/// Sleeps until `at` (wall clock), waking for Ctrl-C; false when interrupted.
+fn sleep_until(at: SystemTime) -> bool {
+    loop {
+        if stop::interrupted() {
+            return false;
+        }
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if left > Duration::ZERO => std::thread::sleep(left.min(Duration::from_millis(100))),
+            _ => return true,
+        }
     }
-    let shift = (round as usize + op_index) % n;
-    (0..n).map(|j| (j + shift) % n).collect()
+}
+
+/// A wall-clock time as the JSON gives it: RFC 3339, UTC, to the microsecond.
+pub fn wall(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
 }
 
 /// Runs the whole plan against `target`.
@@ -81,7 +113,7 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
     );
     // Phases tell a server that is gone from a slow one by connecting to it (engine::stop).
     stop::watch_server(&target.host, target.port);
-    let mut slots: Vec<Slot> = Vec::new();
+    let mut slots: Vec<Place> = Vec::new();
     for pc in &plan.columns {
         if stop::interrupted() {
             break;
@@ -90,8 +122,8 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
         let lane = connect(plan, target, pc, &runtime, show);
         spin.finish_and_clear();
         slots.push(match lane {
-            Ok(lane) => Slot { column: lane.column().clone(), lane: Some(lane), failing_since: None },
-            Err(column) => Slot { column: *column, lane: None, failing_since: None },
+            Ok(lane) => Place { column: lane.column().clone(), lane: Some(lane), failing_since: None },
+            Err(column) => Place { column: *column, lane: None, failing_since: None },
         });
     }
     let mut warnings = Vec::new();
@@ -149,14 +181,48 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
             lane.report_every(live.every());
         }
     }
+    let orders = crate::order::orders(plan.columns.len(), plan.ops.len(), plan.rounds as usize, plan.keys.seed);
+    let mut phases = Vec::new();
+    let mut late_warned = false;
     'rounds: for round in first_round..=plan.rounds {
         for (op_index, &op) in plan.ops.iter().enumerate() {
-            for index in rotation(slots.len(), round, op_index) {
+            // The warm-up runs in the first round's order.
+            let order = &orders[round.max(1) as usize - 1][op_index];
+            for (position, &index) in order.iter().enumerate() {
                 if stop::interrupted() {
                     break 'rounds;
                 }
-                let slot = &mut slots[index];
+                let Some(slot) = slots.get_mut(index) else { continue };
                 let Some(lane) = slot.lane.as_mut() else { continue };
+                // With a shared start, the phase waits for its slot and ends at the slot's
+                // deadline; a host that arrives after the deadline skips it (merge then drops
+                // that round, which this host did not complete).
+                let number = ((u64::from(round.max(1)) - 1) * plan.ops.len() as u64 + op_index as u64)
+                    * plan.columns.len() as u64
+                    + position as u64;
+                let window = if round > 0 { slot_of(plan, number) } else { None };
+                if let Some(w) = &window {
+                    if !sleep_until(w.start) {
+                        break 'rounds;
+                    }
+                    let now = SystemTime::now();
+                    // Late by a quarter of the phase (at least 50 ms): worth a word.
+                    let slack = (w.end.duration_since(w.start).unwrap_or_default() / 4).max(Duration::from_millis(50));
+                    if !late_warned && now.duration_since(w.start + slack).is_ok() {
+                        late_warned = true;
+                        warnings.push(format!(
+                            "this host was {:.0} ms behind --start-at's schedule at {} round {round} of {}: its \
+                             phases ran shorter or were skipped until it caught up (start later, or give \
+                             --duration more room)",
+                            now.duration_since(w.start).unwrap_or_default().as_secs_f64() * 1e3,
+                            op.name(),
+                            slot.column.label
+                        ));
+                    }
+                    if now + Duration::from_millis(1) >= w.end {
+                        continue;
+                    }
+                }
                 let in_flight = lane.column().in_flight.max(1);
                 let mut phase = if round == 0 {
                     Phase::warmup(&plan.workload, op, in_flight, plan.patience)
@@ -189,16 +255,44 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
                 if op == Operation::Delete {
                     phase.calls = phase.calls.min(phase.space);
                 }
+                // Short phases are no measurement: at least --min-phase-calls calls and
+                // --min-phase-time, cycling over the records, within the lengthening cap (a
+                // delete phase deletes each record once).
+                if round > 0 && plan.duration.is_none() && op != Operation::Delete {
+                    phase.lengthen = Some(crate::engine::Lengthen {
+                        own_calls: phase.calls,
+                        min_time: plan.min_phase_time,
+                        cap: plan.lengthen_cap(),
+                    });
+                    // No more in flight than the operation's own calls, as without lengthening
+                    // (5 scans: 5 at a time, not 50 scans of the same set at once).
+                    phase.in_flight = phase.in_flight.min(u32::try_from(phase.calls).unwrap_or(u32::MAX).max(1));
+                    phase.calls = phase.calls.max(plan.min_phase_calls);
+                }
+                if let Some(w) = &window {
+                    let from = SystemTime::now().max(w.start);
+                    phase.duration = Some(w.end.duration_since(from).unwrap_or(Duration::ZERO));
+                }
                 phase.failing_before = slot.failing_since.map_or(Duration::ZERO, |since| since.elapsed());
                 if phase.calls == 0 {
                     continue;
                 }
                 observer.set_round(round, plan.rounds);
                 let started = std::time::Instant::now();
+                let started_at = SystemTime::now();
                 let ran = match live {
                     Some(live) => lane.run(&phase, &mut crate::live::Tee::new(&mut observer, live, &slot.column.id)),
                     None => lane.run(&phase, &mut observer),
                 };
+                if round > 0 {
+                    phases.push(crate::results::PhaseWindow {
+                        round,
+                        operation: op.name().to_string(),
+                        column: slot.column.id.clone(),
+                        started_at: wall(started_at),
+                        finished_at: wall(SystemTime::now()),
+                    });
+                }
                 match ran {
                     Ok(m) => {
                         let broken = column_error(&m);
@@ -263,7 +357,7 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
     if let Some(why) = &incomplete {
         warnings.push(why.clone());
     }
-    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete })
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases })
 }
 
 /// Why a column cannot go on after a phase: its client broke, or the server stopped answering.
@@ -501,23 +595,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rotation_puts_every_column_in_every_position_once_per_n_rounds() {
-        let n = 7;
-        for op_index in 0..4 {
-            let mut seen = vec![vec![0u32; n]; n];
-            for round in 1..=n as u32 {
-                let order = rotation(n, round, op_index);
-                let mut sorted = order.clone();
-                sorted.sort_unstable();
-                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "each column exactly once per round");
-                for (position, &column) in order.iter().enumerate() {
-                    seen[column][position] += 1;
-                }
-            }
-            assert!(seen.iter().all(|row| row.iter().all(|&c| c == 1)), "{seen:?}");
-        }
-        assert_eq!(rotation(3, 1, 0), [1, 2, 0]);
-        assert_eq!(rotation(3, 1, 1), [2, 0, 1]);
-        assert!(rotation(0, 5, 2).is_empty());
+    fn slots_follow_each_other_from_the_shared_start() {
+        use clap::Parser as _;
+        let cli =
+            crate::cli::Cli::try_parse_from(["aerobench", "--start-at", "1796331600", "--duration", "1s"]).unwrap();
+        let plan = Plan::from_args(&cli.bench).unwrap();
+        let at = |s: SystemTime| s.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let first = slot_of(&plan, 0).unwrap();
+        assert_eq!((at(first.start), at(first.end)), (1_796_331_600.0, 1_796_331_601.0));
+        let third = slot_of(&plan, 2).unwrap();
+        assert!((at(third.start) - 1_796_331_602.4).abs() < 1e-6, "{}", at(third.start));
+        let cli = crate::cli::Cli::try_parse_from(["aerobench", "--duration", "1s"]).unwrap();
+        assert!(slot_of(&Plan::from_args(&cli.bench).unwrap(), 0).is_none());
+        assert_eq!(wall(std::time::UNIX_EPOCH + Duration::from_micros(1_500_000)), "1970-01-01T00:00:01.500000Z");
     }
 }

@@ -262,6 +262,10 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--rounds",
             "3",
             "--count",
@@ -511,6 +515,10 @@ fn reads_alone_find_the_records_written_before_measuring() {
     let (out, _) = run(
         &[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--ops",
             "get",
             "--count",
@@ -891,7 +899,7 @@ fn float_bins(port: &str, clients: &str, ops: &str, prefix: &str) -> Value {
     let args = ["--port", port, "--bins", "8", "--bin-type", "float", "--count", "100", "--clients", clients];
     let mut cmd = aerobench(&args);
     cmd.args(["--ops", ops, "--key-prefix", prefix, "--no-prewrite", "--verify", "--force", "--rounds", "2"])
-        .args(["--format", "json"]);
+        .args(["--format", "json", "--min-phase-calls", "0", "--min-phase-time", "0"]);
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(code(&out), Some(0), "{clients} {ops}: {}", out.describe());
     let doc = parse_json(&out.stdout, &out.describe());

@@ -19,6 +19,7 @@ fn aerobench(port: u16, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aerobench"))
         .args(["--port", &port.to_string(), "--format", "json", "--quiet", "--rounds", "1", "--warmup", "0"])
         .args(["--count", "50", "--concurrency", "2", "--ops", "put"])
+        .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(["--clients", &COLUMNS.join(",")])
         .args(extra)
         .env("AEROBENCH_CACHE_DIR", cache_dir())

@@ -161,6 +161,10 @@ fn zipfian_keys_over_a_key_space_and_a_preset_reach_every_client_kind() {
             "10",
             "--no-prewrite",
             "--verify",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
         ]);
         let w = &doc["workload"];
         assert_eq!(

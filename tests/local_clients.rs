@@ -16,6 +16,7 @@ use common::{cache_dir, column, report, scratch};
 fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
     cmd.args(["--builtin-server", "--format", "json", "--quiet", "--count", "40", "--warmup", "0", "--rounds", "1"])
+        .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     for (k, v) in env {

@@ -17,6 +17,7 @@ fn run(args: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
     cmd.args(["--format", "json", "--quiet", "--builtin-server", "--verify", "--count", "120", "--batch-size", "40"])
         .args(["--concurrency", "4", "--warmup", "10", "--clients", &COLUMNS.join(",")])
+        .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT");

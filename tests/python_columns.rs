@@ -39,6 +39,10 @@ const PYTHON_COLUMNS: [&str; 6] = [
 fn every_python_column_runs_with_zero_errors() {
     let out = aerobench(
         &[
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--count",
             "300",
             "--concurrency",
@@ -254,7 +258,20 @@ fn a_missing_package_names_the_package_folder_and_fix() {
 #[test]
 fn python_noop_columns_measure_only_the_embedding() {
     let out = aerobench(
-        &["--count", "2000", "--ops", "put,get", "--concurrency", "16", "--clients", "py-noop,py-noop-async"],
+        &[
+            "--count",
+            "2000",
+            "--ops",
+            "put,get",
+            "--concurrency",
+            "16",
+            "--clients",
+            "py-noop,py-noop-async",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
+        ],
         &[],
     );
     let r = report(&out);
@@ -386,6 +403,10 @@ fn several_aerospike_py_versions_run_side_by_side() {
     let versions = ["0.9.0", "0.12.0", "0.14.4"];
     let out = aerobench(
         &[
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--count",
             "60",
             "--warmup",
@@ -491,6 +512,10 @@ fn batch_records_are_read_unless_asked_not_to() {
                 materialise,
                 "--ops",
                 "batch_get",
+                "--min-phase-calls",
+                "0",
+                "--min-phase-time",
+                "0",
                 "--count",
                 "300",
                 "--concurrency",

@@ -40,13 +40,17 @@ fn read(path: &std::path::Path) -> Value {
 fn two_shards_against_one_server_merge_into_one_report() {
     let server = Server::start();
     let dir = scratch("shards");
+    // One schedule for both hosts: a shared start a few seconds away and fixed phase lengths.
+    let start = std::time::SystemTime::now() + Duration::from_secs(6);
+    let start_at = format!("{:.3}", start.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64());
     let shard = |i: u32| {
         let path = dir.join(format!("shard-{i}.json"));
         let mut cmd = aerobench();
         cmd.args(["--port", &server.port.to_string(), "--clients", "rust-async", "--ops", "put,get,scan"])
             .args(["--count", "300", "--rounds", "2", "--concurrency", "8", "--warmup", "20", "--scans", "2"])
             .args(["--shard", &format!("{i}/2"), "--format", "json", "--quiet", "--output"])
-            .arg(&path);
+            .arg(&path)
+            .args(["--start-at", &start_at, "--duration", "300ms"]);
         (cmd, path)
     };
     // Both shards at once, as two load hosts would.

@@ -37,6 +37,10 @@ fn stub_columns_report_the_latency_they_were_given() {
         "100",
         "--rounds",
         "2",
+        "--min-phase-calls",
+        "0",
+        "--min-phase-time",
+        "0",
         "--concurrency",
         &IN_FLIGHT.to_string(),
         // A warm-up starts the async stub's blocking threads before anything is timed.
@@ -149,6 +153,7 @@ fn threads_give_the_sync_columns_that_many_calls_in_flight() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
     cmd.args(["--builtin-server", "--clients", "noop,py-noop", "--stub-delay-us", "2000", "--threads", "4"])
         .args(["--count", "200", "--rounds", "2", "--warmup", "8", "--ops", "get", "--format", "json", "--quiet"])
+        .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
         .env_remove("AEROSPIKE_HOST")
         .env_remove("AEROSPIKE_PORT");
     let out = run_with_timeout(cmd, Duration::from_secs(120));

@@ -55,6 +55,10 @@ fn wire_column_runs_every_operation_without_errors() {
     let out = run_with_timeout(
         aerobench(&[
             "--builtin-server",
+            "--min-phase-calls",
+            "0",
+            "--min-phase-time",
+            "0",
             "--clients",
             "wire,rust-sync",
             "--count",

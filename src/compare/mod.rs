@@ -159,6 +159,11 @@ pub fn ratio(
     if is_corrected(metric) && (column.open_loop.is_none() || baseline.open_loop.is_none()) {
         return refuse(r, "closed loop: no latency from when calls were due".into());
     }
+    // A round's p99 of fewer calls is its maximum, not a percentile.
+    let short_round = |c: &Cell| c.rounds.iter().any(|x| x.count.saturating_sub(x.errors) < MIN_CALLS_FOR_P99);
+    if metric == RatioMetric::P99Latency && (short_round(column) || short_round(baseline)) {
+        return refuse(r, format!("a round of under {MIN_CALLS_FOR_P99} calls: no per-round p99"));
+    }
     for a in &column.rounds {
         if let Some(b) = baseline.rounds.iter().find(|b| b.round == a.round) {
             let (x, y) = (figure(a, metric), figure(b, metric));
@@ -333,6 +338,18 @@ mod tests {
         let closed =
             ratios(&columns, &[cell("a", &[(1.0, 1.0)]), cell("c", &[(1.0, 1.0)])], &["get".into()], &pairs, 0.03);
         assert!(!closed.iter().any(|r| is_corrected(r.metric)), "{closed:?}");
+    }
+
+    #[test]
+    fn no_p99_ratio_unless_every_round_has_a_hundred_calls() {
+        let base = cell("c", &[(100.0, 10_000.0), (110.0, 9_000.0), (90.0, 11_000.0)]);
+        let mut short = cell("a", &[(50.0, 20_000.0), (56.0, 18_000.0), (44.0, 22_000.0)]);
+        assert_ne!(ratio(&short, &base, 1, 1, RatioMetric::P99Latency).verdict, Verdict::NotComparable);
+        short.rounds[1].count = MIN_CALLS_FOR_P99 - 1;
+        let r = ratio(&short, &base, 1, 1, RatioMetric::P99Latency);
+        assert_eq!(r.verdict, Verdict::NotComparable, "{r:?}");
+        assert!(r.reason.unwrap().contains("per-round p99"));
+        assert_ne!(ratio(&short, &base, 1, 1, RatioMetric::P50Latency).verdict, Verdict::NotComparable);
     }
 
     #[test]

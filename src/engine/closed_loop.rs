@@ -58,6 +58,8 @@ pub struct PhaseState {
     space: u64,
     /// `--duration`: the phase ends this long after its first call was taken.
     duration: Option<Duration>,
+    /// How the phase is lengthened past its operation's own calls (`--min-phase-*`).
+    lengthen: Option<super::Lengthen>,
     first_call: OnceLock<Instant>,
     /// Calls finished, for progress display.
     pub done: Arc<AtomicU64>,
@@ -92,6 +94,7 @@ impl PhaseState {
             calls: phase.calls,
             space: phase.space.max(1),
             duration: phase.duration,
+            lengthen: phase.lengthen,
             first_call: OnceLock::new(),
             done: Arc::new(AtomicU64::new(0)),
             begun: AtomicU64::new(0),
@@ -125,8 +128,15 @@ impl PhaseState {
             return None;
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        if k >= self.calls {
-            return None;
+        match self.lengthen {
+            Some(l) => {
+                let elapsed = self.first_call.get_or_init(Instant::now).elapsed();
+                if k >= l.own_calls && (elapsed >= l.cap || (k >= self.calls && elapsed >= l.min_time)) {
+                    return None;
+                }
+            }
+            None if k >= self.calls => return None,
+            None => {}
         }
         let due = self.open.as_ref().map(|o| o.schedule.due(k));
         if let (Some(due), Some(d)) = (due, self.duration)

@@ -70,6 +70,21 @@ pub struct Phase {
     /// read-update:P`); the drivers tell them by [`crate::mix::UPDATE`] in the call index.
     #[serde(default)]
     pub updates: Option<f64>,
+    /// How the phase is lengthened past its operation's own calls (`--min-phase-calls`,
+    /// `--min-phase-time`); `None` makes exactly `calls`.
+    #[serde(default)]
+    pub lengthen: Option<Lengthen>,
+}
+
+/// A short phase lengthened, cycling over its indices: it makes `calls` (its own calls raised to
+/// the minimum) and goes on until it has run `min_time` since its first call; but once it has
+/// made its operation's `own_calls`, it stops at `cap` whatever is left (a few slow scans do not
+/// stretch a run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Lengthen {
+    pub own_calls: u64,
+    pub min_time: Duration,
+    pub cap: Duration,
 }
 
 impl Phase {
@@ -87,6 +102,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            lengthen: None,
         }
     }
 
@@ -113,6 +129,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            lengthen: None,
         }
     }
 
@@ -130,6 +147,7 @@ impl Phase {
             rate: None,
             keys: KeyChooser::default(),
             updates: None,
+            lengthen: None,
         }
     }
 }
@@ -318,6 +336,33 @@ mod tests {
         let m = measure(&mut d, &Phase::measured(&w, Operation::Get, 1, None, 16, Duration::from_secs(5)), &mut Silent);
         assert_eq!(m.recorder.count(), 1000);
         assert_eq!(d.calls_seen(), 1000);
+    }
+
+    #[test]
+    fn a_phase_makes_its_minimum_calls_and_runs_its_minimum_time() {
+        let w = workload(10, 0);
+        let mut d = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()));
+        let mut phase = Phase::measured(&w, Operation::BatchGet, 1, None, 1, Duration::from_secs(5));
+        assert_eq!(phase.calls, 1, "10 records in batches of 10");
+        phase.calls = 100;
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert_eq!(m.recorder.count(), 100, "cycling over the one batch");
+        assert_eq!(m.recorder.records(), 1_000);
+        let lengthen = Lengthen { own_calls: 1, min_time: Duration::from_millis(60), cap: Duration::from_secs(5) };
+        phase.lengthen = Some(lengthen);
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert!(m.wall_secs >= 0.055 && m.wall_secs < 2.0, "{}", m.wall_secs);
+        assert!(m.recorder.count() > 100, "instant calls go on until the minimum time: {}", m.recorder.count());
+        // Calls of 5 ms: the cap (past the one own call) ends the phase short of its 100 calls.
+        let mut slow = NoopDriver::new(crate::drivers::kind("noop").unwrap(), 1, Some(w.clone()))
+            .with_delay(Duration::from_millis(5));
+        phase.lengthen = Some(Lengthen { cap: Duration::from_millis(100), ..lengthen });
+        let m = measure(&mut slow, &phase, &mut Silent);
+        assert!((10..=25).contains(&m.recorder.count()), "{} calls of 5 ms in 100 ms", m.recorder.count());
+        // Without a minimum time and within the cap, the phase makes exactly its calls.
+        phase.lengthen = Some(Lengthen { min_time: Duration::ZERO, ..lengthen });
+        let m = measure(&mut d, &phase, &mut Silent);
+        assert_eq!(m.recorder.count(), 100);
     }
 
     #[test]

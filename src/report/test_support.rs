@@ -196,6 +196,9 @@ fn sample_without_ratios() -> RunReport {
             rounds_completed: 3,
             phase_duration_secs: None,
             histogram_unit: "ns".to_owned(),
+            min_phase_calls: 0,
+            min_phase_secs: 0.0,
+            lengthen_cap_secs: 0.0,
             policies: "explicit".to_owned(),
             materialise: "records".to_owned(),
             shard: None,
@@ -224,6 +227,7 @@ fn sample_without_ratios() -> RunReport {
         incomplete: None,
         records_deleted: None,
         min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
+        schedule: None,
     }
 }
 
