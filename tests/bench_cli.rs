@@ -898,8 +898,14 @@ fn duration_rounds_run_for_their_time_and_the_baseline_is_the_one_asked_for() {
 fn float_bins(port: &str, clients: &str, ops: &str, prefix: &str) -> Value {
     let args = ["--port", port, "--bins", "8", "--bin-type", "float", "--count", "100", "--clients", clients];
     let mut cmd = aerobench(&args);
-    cmd.args(["--ops", ops, "--key-prefix", prefix, "--no-prewrite", "--verify", "--force", "--rounds", "2"])
-        .args(["--format", "json", "--min-phase-calls", "0", "--min-phase-time", "0"]);
+    cmd.args(["--ops", ops, "--key-prefix", prefix, "--no-prewrite", "--verify", "--force", "--rounds", "2"]).args([
+        "--format",
+        "json",
+        "--min-phase-calls",
+        "0",
+        "--min-phase-time",
+        "0",
+    ]);
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(code(&out), Some(0), "{clients} {ops}: {}", out.describe());
     let doc = parse_json(&out.stdout, &out.describe());
