@@ -54,7 +54,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     );
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(&args.namespace, credentials.as_ref())?;
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref(), args.nodes.unwrap_or(1))?;
         spin.finish_and_clear();
         Some(server)
     } else {

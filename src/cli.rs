@@ -283,6 +283,11 @@ pub struct BenchArgs {
     /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
     #[arg(long)]
     pub builtin_server: bool,
+    /// With --builtin-server: run it as a cluster of N nodes on one machine (each on its own
+    /// port with its own partitions, sharing one store), so that every client routes by
+    /// partition and splits batches per node as against a real cluster (docs/cluster.md).
+    #[arg(long, value_name = "N", requires = "builtin_server", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: Option<u16>,
     /// Write into --set even when it holds records aerobench did not write (it checks the set
     /// first and refuses without this; it still touches only its own keys).
     #[arg(long)]

@@ -87,6 +87,10 @@ pub struct ServerInfo {
     pub edition: String,
     /// True when the server is aerobench's own in-memory server.
     pub builtin: bool,
+    /// The cluster's nodes as the seed sees them (its `node`, then its `peers-clear-std`), the
+    /// seed first; empty in reports from before aerobench read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -202,7 +202,11 @@ impl WireDriver {
                 format!(
                     "by partition map: {nodes} nodes{}; a batch is one sub-batch per node and a scan one \
                      scan per node, sent together",
-                    if map.unowned > 0 { format!(", {} partitions with no master sent to the seed", map.unowned) } else { String::new() }
+                    if map.unowned > 0 {
+                        format!(", {} partitions with no master sent to the seed", map.unowned)
+                    } else {
+                        String::new()
+                    }
                 )
             });
             format!("pre-encoded requests, aerobench (routed by the partition map of {nodes} nodes)")

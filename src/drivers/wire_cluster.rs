@@ -81,11 +81,7 @@ pub fn info(stream: &mut (impl Read + Write), commands: &[&str]) -> Result<Vec<(
 }
 
 fn value<'a>(reply: &'a [(String, String)], name: &str) -> Result<&'a str, String> {
-    reply
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| format!("no {name} in the info reply"))
+    reply.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).ok_or_else(|| format!("no {name} in the info reply"))
 }
 
 /// A peer in `peers-clear-std`: its node name and addresses (`host[:port]`, IPv6 bracketed).

@@ -172,6 +172,7 @@ fn sample_without_ratios() -> RunReport {
             build: "8.1.0.0".to_owned(),
             edition: "Aerospike Community Edition".to_owned(),
             builtin: true,
+            nodes: vec![],
         },
         machine: MachineInfo {
             os: "linux".to_owned(),
