@@ -52,9 +52,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         "--tls-name/--tls-ca are for a server of yours; the built-in server of --builtin-server speaks plain \
          TCP (run `aerobench serve --tls-cert CHAIN.pem --tls-key KEY.pem` and point --port at it instead)"
     );
+    if let Some(n) = args.fail_node {
+        let nodes = args.nodes.unwrap_or(1);
+        anyhow::ensure!(
+            nodes >= 2 && (1..=nodes).contains(&n),
+            "--fail-node {n} must name one of the built-in nodes 1..={nodes}, in a cluster of at least 2 (--nodes)"
+        );
+    }
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(&args.namespace, credentials.as_ref(), args.nodes.unwrap_or(1))?;
+        let server = BuiltinServer::start(
+            &args.namespace,
+            credentials.as_ref(),
+            args.nodes.unwrap_or(1),
+            args.fail_node.map(|n| (n, args.fail_at, args.fail_for)),
+        )?;
         spin.finish_and_clear();
         Some(server)
     } else {

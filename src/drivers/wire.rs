@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use thiserror::Error;
@@ -76,6 +76,8 @@ struct Requests {
     calls: Vec<usize>,
     /// Where each scan request's task id sits in `bytes`, to give each scan its own.
     task_at: Vec<usize>,
+    /// The partition of each single-record request, to route it again when the map changes.
+    pids: Vec<u16>,
 }
 
 /// Where `op`'s requests sit in [`WireDriver::requests`] (the operations the floor encodes).
@@ -115,10 +117,12 @@ impl Requests {
         start..self.calls[i]
     }
 
-    /// Ends request `r`, bound for `node`.
-    fn push(&mut self, node: usize) {
+    /// Ends the request being encoded, bound for `node`, for partition `pid` (0 for a batch or
+    /// a scan, which are encoded again when the map changes).
+    fn push(&mut self, node: usize, pid: usize) {
         self.ends.push(self.bytes.len());
         self.nodes.push(node as u16);
+        self.pids.push(pid as u16);
     }
 
     fn clear(&mut self) {
@@ -127,6 +131,7 @@ impl Requests {
         self.nodes.clear();
         self.calls.clear();
         self.task_at.clear();
+        self.pids.clear();
     }
 }
 
@@ -150,7 +155,19 @@ pub struct WireDriver {
     /// Reply bodies are read into this, reused from call to call.
     body: Vec<u8>,
     next_task_id: u64,
+    /// Where the cluster was first read, to read it again from if every known node is gone.
+    seed: Vec<SocketAddr>,
+    /// Whether the seed named peers: only then is the map tended during the run.
+    clustered: bool,
+    last_tend: Instant,
+    /// A call failed on the network since the last tend: the map may be out of date.
+    suspect: bool,
 }
+
+/// How often the floor checks the partition map, as the clients tend theirs.
+const TEND_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon after a failed call it checks again.
+const TEND_AFTER_FAILURE: Duration = Duration::from_millis(100);
 
 impl WireDriver {
     /// Reads the partition map from the seed `host:port` (`host` without brackets), connects
@@ -201,7 +218,8 @@ impl WireDriver {
             policies.entry("routing".into()).or_insert_with(|| {
                 format!(
                     "by partition map: {nodes} nodes{}; a batch is one sub-batch per node and a scan one \
-                     scan per node, sent together",
+                     scan per node, sent together; the map is checked between calls every second and \
+                     after a network failure",
                     if map.unowned > 0 {
                         format!(", {} partitions with no master sent to the seed", map.unowned)
                     } else {
@@ -245,6 +263,10 @@ impl WireDriver {
             requests: Default::default(),
             body: Vec::new(),
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
+            seed: addrs,
+            clustered: nodes > 1,
+            last_tend: Instant::now(),
+            suspect: false,
         };
         for &op in ops.iter().filter(|op| encodes(**op) && **op != Operation::ReadModifyWrite) {
             driver.prepare(op, workload.calls(op));
@@ -288,7 +310,7 @@ impl WireDriver {
                     }
                     for (n, keys) in by_node {
                         e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
-                        r.push(n);
+                        r.push(n, 0);
                     }
                 }
                 Operation::Scan => {
@@ -296,7 +318,7 @@ impl WireDriver {
                         let pids = map.partitions_of(n);
                         if !pids.is_empty() {
                             r.task_at.push(e.scan(&mut r.bytes, 0, &pids));
-                            r.push(n);
+                            r.push(n, 0);
                         }
                     }
                 }
@@ -311,7 +333,8 @@ impl WireDriver {
                         Operation::Operate => e.increment_and_read(&mut r.bytes, &key, crate::workload::OPERATE_BIN),
                         _ => unreachable!("the floor encodes no request of its own for {}", op.name()),
                     }
-                    r.push(node(&key));
+                    let pid = super::wire_cluster::partition(&digest(&e.set, &key));
+                    r.push(usize::from(map.master[pid]), pid);
                 }
             }
             r.calls.push(r.ends.len());
@@ -361,7 +384,72 @@ impl WireDriver {
         }
         match failure {
             None => Ok(records),
-            Some(f) => Err(CallError::new(f.reason())),
+            Some(f) => {
+                self.suspect |= !matches!(f, Failure::Server(_));
+                Err(CallError::new(f.reason()))
+            }
+        }
+    }
+
+    /// Between calls (untimed), as the clients tend: every second, and soon after a call failed
+    /// on the network, asks every node its partition generation; when one changed or a node is
+    /// gone, reads the map again (from the seed, else any node that answers) and routes by it.
+    fn tend(&mut self) {
+        if !self.clustered {
+            return;
+        }
+        let since = self.last_tend.elapsed();
+        if since < TEND_INTERVAL && !(self.suspect && since >= TEND_AFTER_FAILURE) {
+            return;
+        }
+        self.last_tend = Instant::now();
+        let login = self.login.clone();
+        let log_in = |s: &mut TcpStream| match &login {
+            Some(frame) => log_in(s, frame),
+            None => Ok(()),
+        };
+        let now = super::wire_cluster::generations(&self.map, self.timeout, &log_in);
+        if now.iter().zip(&self.map.generations).all(|(n, was)| n.as_ref() == Some(was)) {
+            self.suspect = false;
+            return;
+        }
+        let mut candidates = vec![self.seed.clone()];
+        candidates.extend(self.map.nodes.iter().map(|n| n.addrs.clone()));
+        for addrs in candidates {
+            if let Ok(map) = super::wire_cluster::discover(&addrs, self.timeout, &log_in, &self.workload.namespace) {
+                self.reroute(map);
+                self.suspect = false;
+                return;
+            }
+        }
+    }
+
+    /// Routes every request by `map`: single-record requests to their partition's new master,
+    /// batches and scans encoded again for the new set of nodes; connections to nodes still in
+    /// the map are kept.
+    fn reroute(&mut self, map: PartitionMap) {
+        let mut old: Vec<(String, Conn)> =
+            self.map.nodes.iter().map(|n| n.name.clone()).zip(std::mem::take(&mut self.conns)).collect();
+        self.conns = map
+            .nodes
+            .iter()
+            .map(|n| old.iter_mut().find(|(name, _)| *name == n.name).and_then(|(_, c)| c.take()))
+            .collect();
+        self.map = map;
+        for op in
+            [Operation::Put, Operation::Get, Operation::Exists, Operation::Touch, Operation::Delete, Operation::Operate]
+        {
+            let r = &mut self.requests[slot(op)];
+            for (node, &pid) in r.nodes.iter_mut().zip(&r.pids) {
+                *node = self.map.master[usize::from(pid)];
+            }
+        }
+        for op in [Operation::BatchGet, Operation::Scan] {
+            let calls = self.requests[slot(op)].calls.len() as u64;
+            if calls > 0 {
+                self.requests[slot(op)].clear();
+                self.prepare(op, calls);
+            }
         }
     }
 }
@@ -518,17 +606,24 @@ impl Driver for WireDriver {
         if phase.updates.is_some() || op == Operation::ReadModifyWrite {
             self.prepare(Operation::Put, phase.space);
         }
+        // The map is tended before each call, outside its timing.
+        let me = std::cell::RefCell::new(self);
+        let tend = |i| {
+            me.borrow_mut().tend();
+            Ok(i)
+        };
         if op == Operation::ReadModifyWrite {
-            self.prepare(Operation::Get, phase.space);
-            run_blocking(&state, Ok, |i| {
-                self.call(Operation::Get, i)?;
-                self.call(Operation::Put, i)
+            me.borrow_mut().prepare(Operation::Get, phase.space);
+            run_blocking(&state, tend, |i| {
+                let mut d = me.borrow_mut();
+                d.call(Operation::Get, i)?;
+                d.call(Operation::Put, i)
             });
             return Ok(());
         }
-        run_blocking(&state, Ok, |i| {
+        run_blocking(&state, tend, |i| {
             let (op, i) = crate::mix::split(op, i);
-            self.call(op, i)
+            me.borrow_mut().call(op, i)
         });
         Ok(())
     }
@@ -729,6 +824,10 @@ mod tests {
             requests: Default::default(),
             body: vec![],
             next_task_id: 0,
+            seed: vec![],
+            clustered: false,
+            last_tend: Instant::now(),
+            suspect: false,
         };
         d.prepare(op, calls);
         d
@@ -819,5 +918,58 @@ mod tests {
                 assert_eq!(usize::from(u16::from_le_bytes([p[0], p[1]])) % 3, usize::from(scans.nodes[q]));
             }
         }
+    }
+
+    #[test]
+    fn a_changed_map_routes_every_request_again() {
+        use crate::drivers::wire_cluster::{Node, partition};
+        let three = |down: Option<usize>| {
+            let mut map = PartitionMap::seed_only(vec![]);
+            map.nodes[0].name = "A".into();
+            for name in ["B", "C"] {
+                map.nodes.push(Node { name: name.into(), addrs: vec![] });
+            }
+            for (p, m) in map.master.iter_mut().enumerate() {
+                *m = (p % 3) as u16;
+            }
+            if let Some(gone) = down {
+                // The survivors take the lost node's partitions; indices after it shift down.
+                map.nodes.remove(gone);
+                for (p, m) in map.master.iter_mut().enumerate() {
+                    let was = p % 3;
+                    let now = if was == gone { (was + 1) % 3 } else { was };
+                    *m = (if now > gone { now - 1 } else { now }) as u16;
+                }
+            }
+            map
+        };
+        let mut w = workload(300);
+        w.batch_size = 30;
+        let mut d = offline(&w, three(None), Operation::Get, 300);
+        d.prepare(Operation::BatchGet, 10);
+        d.prepare(Operation::Scan, 1);
+        d.reroute(three(Some(1)));
+        assert_eq!(d.conns.len(), 2);
+        let names: Vec<&str> = d.map.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["A", "C"]);
+        let gets = &d.requests[slot(Operation::Get)];
+        for i in 0..300 {
+            let q = gets.of_call(i).start;
+            let p = partition(&digest("s", &w.key(i)));
+            assert_eq!(usize::from(gets.nodes[q]), usize::from(d.map.master[p]), "get {i}");
+        }
+        let batches = &d.requests[slot(Operation::BatchGet)];
+        assert_eq!(batches.calls.len(), 10, "every batch encoded again");
+        for i in 0..10 {
+            assert_eq!(batches.of_call(i).len(), 2, "two nodes left, two sub-batches");
+        }
+        let scans = &d.requests[slot(Operation::Scan)];
+        assert_eq!(scans.of_call(0).len(), 2);
+        let mut pids = 0;
+        for q in scans.of_call(0) {
+            let m = Message::parse(&scans.request(q)[8..]).unwrap();
+            pids += m.fields.get(crate::server::message::field::PID_ARRAY).unwrap().len() / 2;
+        }
+        assert_eq!(pids, 4096, "the scan still covers every partition");
     }
 }

@@ -27,6 +27,9 @@ pub struct PartitionMap {
     pub master: Vec<u16>,
     /// Partitions no node claimed as master (sent to the seed, which will refuse or proxy them).
     pub unowned: usize,
+    /// Each node's `partition-generation` when the map was read: when one changes, or a node
+    /// stops answering, the map is read again.
+    pub generations: Vec<String>,
 }
 
 impl PartitionMap {
@@ -36,6 +39,7 @@ impl PartitionMap {
             nodes: vec![Node { name: String::new(), addrs }],
             master: vec![0; PARTITIONS as usize],
             unowned: 0,
+            generations: Vec::new(),
         }
     }
 
@@ -217,9 +221,11 @@ pub fn discover(
     }
     let mut master = vec![0u16; PARTITIONS as usize];
     let mut regime = vec![None::<u32>; PARTITIONS as usize];
+    let mut generations = Vec::with_capacity(nodes.len());
     for (n, node) in nodes.iter().enumerate() {
         let mut s = if n == 0 { stream.try_clone().map_err(|e| e.to_string())? } else { connect(&node.addrs)? };
-        let reply = info(&mut s, &["node", "replicas"])?;
+        let reply = info(&mut s, &["node", "partition-generation", "replicas"])?;
+        generations.push(value(&reply, "partition-generation")?.to_string());
         let name = value(&reply, "node")?;
         if name != node.name {
             return Err(format!("node {} answered as {name}", node.name));
@@ -233,7 +239,25 @@ pub fn discover(
         }
     }
     let unowned = regime.iter().filter(|r| r.is_none()).count();
-    Ok(PartitionMap { nodes, master, unowned })
+    Ok(PartitionMap { nodes, master, unowned, generations })
+}
+
+/// Each node's `partition-generation` now, `None` for one that does not answer: compared with
+/// [`PartitionMap::generations`] to tell whether the map is still current.
+pub fn generations(
+    map: &PartitionMap,
+    timeout: Duration,
+    login: &dyn Fn(&mut TcpStream) -> std::io::Result<()>,
+) -> Vec<Option<String>> {
+    map.nodes
+        .iter()
+        .map(|node| {
+            let mut s = dial(&node.addrs, timeout).ok()?;
+            login(&mut s).ok()?;
+            let reply = info(&mut s, &["partition-generation"]).ok()?;
+            value(&reply, "partition-generation").ok().map(str::to_string)
+        })
+        .collect()
 }
 
 #[cfg(test)]
