@@ -3,7 +3,7 @@
 //! before a failure or Ctrl-C are always reported.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
@@ -68,10 +68,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             args.fail_node.map(|n| (n, args.fail_at, args.fail_for)),
         )?;
         spin.finish_and_clear();
-        Some(server)
+        // The server times --fail-at from when it says it listens, which is about now.
+        Some((server, Instant::now()))
     } else {
         None
     };
+    let builtin_started = builtin.as_ref().map(|(_, started)| *started);
+    let builtin = builtin.map(|(server, _)| server);
     let target = match &builtin {
         Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone(), tls: None },
         // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
@@ -136,7 +139,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         None
     };
 
-    let live = live_output(&args)?;
+    let user_live = live_output(&args)?;
+    // Live lines on stdout end with the report: nothing more goes there.
+    let live_on_stdout = user_live.is_some() && args.live.is_none();
+    let (watch, live) = match (args.fail_node, builtin_started) {
+        (Some(node), Some(started)) => {
+            let (watch, live) = crate::node_loss::Watch::start(node, args.fail_at, args.fail_for, started, user_live);
+            (Some(watch), Some(live))
+        }
+        _ => (None, user_live.map(|(every, out)| crate::live::Live::new(every, out))),
+    };
     let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
@@ -159,6 +171,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     }
     let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
     report.records_deleted = records_deleted;
+    if let Some(watch) = &watch {
+        let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
+        report.node_loss = Some(watch.summary(&ids));
+    }
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -172,8 +188,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if let Some(live) = &live {
         live.finish(&report);
     }
-    // Live lines on stdout end with the report: nothing more goes there.
-    let live_on_stdout = live.is_some() && args.live.is_none();
     match &args.output {
         None if live_on_stdout => {}
         Some(path) => {
@@ -206,8 +220,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
 }
 
-/// Where `--interval` / `--live` lines go, if asked for.
-fn live_output(args: &BenchArgs) -> anyhow::Result<Option<crate::live::Live>> {
+/// How often and where `--interval` / `--live` lines go, if asked for.
+fn live_output(args: &BenchArgs) -> anyhow::Result<Option<(Duration, Box<dyn std::io::Write + Send>)>> {
     let every = match (args.interval, &args.live) {
         (None, None) => return Ok(None),
         (Some(every), _) => every,
@@ -219,7 +233,7 @@ fn live_output(args: &BenchArgs) -> anyhow::Result<Option<crate::live::Live>> {
         ),
         None => Box::new(std::io::stdout()),
     };
-    Ok(Some(crate::live::Live::new(every, out)))
+    Ok(Some((every, out)))
 }
 
 /// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,
@@ -296,6 +310,7 @@ fn assemble(
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
         records_deleted: None,
+        node_loss: None,
         min_effect,
         columns,
         cells,

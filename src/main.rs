@@ -16,6 +16,7 @@ mod live;
 mod machine;
 mod merge;
 mod mix;
+mod node_loss;
 mod plan;
 mod preset;
 mod probe;

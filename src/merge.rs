@@ -239,6 +239,7 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
             (!why.is_empty()).then(|| why.join("; "))
         },
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
+        node_loss: None,
         min_effect: first.min_effect,
     })
 }

@@ -50,6 +50,9 @@ pub struct RunReport {
     /// interval lies within it either way (from 1/(1+m) to 1+m) reads `within_min_effect`.
     #[serde(default = "default_min_effect")]
     pub min_effect: f64,
+    /// A node taken out on purpose during the run (`--fail-node`) and how each column fared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_loss: Option<NodeLoss>,
 }
 
 fn default_min_effect() -> f64 {
@@ -91,6 +94,42 @@ pub struct ServerInfo {
     /// seed first; empty in reports from before aerobench read them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
+}
+
+/// A built-in node taken out of the cluster for a while (`--fail-node`), and per column what
+/// that cost: failures, and how long until calls stopped failing. Times come from the run's
+/// interval lines, so they are known to within `resolution_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeLoss {
+    /// The node taken out, from 1 (the seed).
+    pub node: u16,
+    /// When it left, in seconds since the run started, and for how long.
+    pub at_secs: f64,
+    pub for_secs: f64,
+    /// Length of the intervals the times are read from.
+    pub resolution_secs: f64,
+    pub columns: Vec<ColumnRecovery>,
+}
+
+/// One column through a node loss.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnRecovery {
+    /// `Column::id`.
+    pub column: String,
+    /// Whether the column was making calls while the node was out (its phases may all have run
+    /// before or after).
+    pub ran_during_loss: bool,
+    /// Failed calls while the node was out.
+    pub failures: u64,
+    /// From the loss to the end of the last interval with a failed call while the node was out:
+    /// after it, the column's calls succeeded again. Null with no failures.
+    pub recovery_secs: Option<f64>,
+    /// Whether the column was making calls after the node returned.
+    pub ran_after_return: bool,
+    /// Failed calls after the node returned, and from its return to the end of the last
+    /// interval with one. Null with no failures.
+    pub failures_after_return: u64,
+    pub recovery_after_return_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -285,3 +285,101 @@ fn cluster_options_that_cannot_work_are_refused_with_the_fix() {
     let err = run(&["--nodes", "3", "--count", "10"]);
     assert!(err.contains("--builtin-server"), "{err}");
 }
+
+/// The node-loss summary of `column` in a report.
+fn recovery<'a>(doc: &'a Value, column: &str) -> &'a Value {
+    doc["node_loss"]["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no node_loss in the report: {}", doc["node_loss"]))
+        .iter()
+        .find(|c| c["column"] == column)
+        .unwrap_or_else(|| panic!("no {column} in {}", doc["node_loss"]))
+}
+
+#[test]
+fn the_floor_routes_around_a_lost_node_and_back() {
+    // Node 2 is out from 2 s to 4 s into the server's life; the floor's gets run from about
+    // 0.5 s to 6.5 s, so the loss and the return fall in the middle of its phase.
+    let out = run_with_timeout(
+        aerobench(&[
+            "--builtin-server",
+            "--nodes",
+            "3",
+            "--fail-node",
+            "2",
+            "--fail-at",
+            "2s",
+            "--fail-for",
+            "2s",
+            "--clients",
+            "wire",
+            "--ops",
+            "get",
+            "--duration",
+            "6s",
+            "--count",
+            "3000",
+        ]),
+        Duration::from_secs(120),
+    );
+    assert!(!out.timed_out, "the run must end by itself\n{}", out.describe());
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "failed calls fail the run\n{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
+    let loss = &doc["node_loss"];
+    assert_eq!((loss["node"].as_u64(), loss["for_secs"].as_f64()), (Some(2), Some(2.0)), "{loss}");
+    assert_eq!(loss["resolution_secs"], 0.1);
+    let wire = recovery(&doc, "wire");
+    assert_eq!((wire["ran_during_loss"].as_bool(), wire["ran_after_return"].as_bool()), (Some(true), Some(true)));
+    assert!(u(&wire["failures"]) > 0, "calls on the lost node's connection fail: {wire}");
+    let recovered = wire["recovery_secs"].as_f64().unwrap();
+    assert!(recovered < 1.5, "the floor tends within 100 ms of a failure and routes around: {wire}");
+    assert_eq!(u(&wire["failures_after_return"]), 0, "the survivors answer until the floor moves back: {wire}");
+    // The failures are in the cells, by reason.
+    let failed: u64 = cells(&doc, "get").iter().map(|c| u(&c["errors"])).sum();
+    assert_eq!(failed, u(&wire["failures"]), "{wire}");
+    let reasons: Vec<String> = cells(&doc, "get")
+        .iter()
+        .flat_map(|c| c["errors_by_reason"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+        .collect();
+    assert!(reasons.iter().all(|r| r.contains("network:")), "{reasons:?}");
+}
+
+#[test]
+fn a_node_loss_is_reported_for_every_column_and_the_run_ends() {
+    let out = run_with_timeout(
+        {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+            c.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+            c.args([
+                "--quiet",
+                "--rounds",
+                "1",
+                "--builtin-server",
+                "--nodes",
+                "3",
+                "--fail-node",
+                "3",
+                "--fail-at",
+                "1s",
+                "--fail-for",
+                "3s",
+                "--clients",
+                "wire,rust-sync,aerospike-py-sync",
+                "--ops",
+                "get",
+                "--duration",
+                "1s",
+                "--count",
+                "1000",
+            ]);
+            c
+        },
+        Duration::from_secs(300),
+    );
+    assert!(!out.timed_out, "the run must end by itself\n{}", out.describe());
+    assert!(out.stdout.contains("Node loss — node 3 out from "), "{}", out.stdout);
+    for label in ["wire floor:", "Rust crate:", "aerospike-py (Rust):"] {
+        assert!(out.stdout.contains(label), "{label} missing from\n{}", out.stdout);
+    }
+}

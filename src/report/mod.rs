@@ -12,6 +12,7 @@ mod issues;
 mod json;
 mod markdown;
 mod metrics;
+mod node_loss;
 pub mod numbers;
 pub mod plot;
 mod table;

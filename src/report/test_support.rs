@@ -224,6 +224,7 @@ fn sample_without_ratios() -> RunReport {
         merged_from: Vec::new(),
         incomplete: None,
         records_deleted: None,
+        node_loss: None,
         min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
     }
 }
