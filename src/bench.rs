@@ -3,6 +3,7 @@
 //! before a failure or Ctrl-C are always reported.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -149,6 +150,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
         _ => (None, user_live.map(|(every, out)| crate::live::Live::new(every, out))),
     };
+    // A built-in cluster counts what each node is asked: read per phase, through the live hooks.
+    let spread = match &builtin {
+        Some(server) if args.nodes.is_some_and(|n| n > 1) => {
+            Some(Arc::new(crate::node_spread::Spread::new(server.port)))
+        }
+        _ => None,
+    };
+    let live = match (&spread, live) {
+        (Some(spread), live) => {
+            let live =
+                live.unwrap_or_else(|| crate::live::Live::new(Duration::from_secs(1), Box::new(std::io::sink())));
+            Some(live.with_hook(spread.clone()))
+        }
+        (None, live) => live,
+    };
     let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
@@ -175,6 +191,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
         report.node_loss = Some(watch.summary(&ids));
     }
+    report.node_spread = spread.and_then(|s| s.summary());
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -311,6 +328,7 @@ fn assemble(
         incomplete: outcome.incomplete,
         records_deleted: None,
         node_loss: None,
+        node_spread: None,
         min_effect,
         columns,
         cells,

@@ -17,6 +17,7 @@ mod machine;
 mod merge;
 mod mix;
 mod node_loss;
+mod node_spread;
 mod plan;
 mod preset;
 mod probe;

@@ -240,6 +240,7 @@ pub fn merge(runs: &[(String, RunReport)]) -> Result<RunReport, MergeError> {
         },
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
         node_loss: None,
+        node_spread: None,
         min_effect: first.min_effect,
     })
 }

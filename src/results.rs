@@ -53,6 +53,9 @@ pub struct RunReport {
     /// A node taken out on purpose during the run (`--fail-node`) and how each column fared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_loss: Option<NodeLoss>,
+    /// How each column spread its requests over the built-in cluster's nodes (`--nodes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_spread: Option<NodeSpread>,
 }
 
 fn default_min_effect() -> f64 {
@@ -109,6 +112,37 @@ pub struct NodeLoss {
     /// Length of the intervals the times are read from.
     pub resolution_secs: f64,
     pub columns: Vec<ColumnRecovery>,
+}
+
+/// Requests each node of the built-in cluster received, per column and operation, in the
+/// measured rounds (counted by the server itself).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeSpread {
+    /// Node names, in the order of every cell's `nodes`; the seed first.
+    pub nodes: Vec<String>,
+    pub cells: Vec<SpreadCell>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpreadCell {
+    pub column: String,
+    pub operation: String,
+    /// Per node, as in `NodeSpread::nodes`.
+    pub nodes: Vec<NodeCounts>,
+}
+
+/// What one node was asked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeCounts {
+    /// Single-record requests.
+    pub records: u64,
+    /// Batch requests (a client's sub-batches) and the keys they carried.
+    pub batches: u64,
+    pub batch_keys: u64,
+    /// Scan requests.
+    pub scans: u64,
+    /// Keys sent to a node that does not hold their partition (a real node would proxy them).
+    pub proxied: u64,
 }
 
 /// One column through a node loss.

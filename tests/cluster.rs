@@ -253,11 +253,33 @@ fn builtin_server_runs_as_a_cluster_and_the_header_says_so() {
     for c in doc["cells"].as_array().unwrap() {
         assert_eq!(u(&c["errors"]), 0, "{c}");
     }
+    // The server's own counts, per column and operation: every call reached the nodes that own
+    // its keys, each batch as three sub-batches, each scan as three scans.
+    let spread = &doc["node_spread"];
+    assert_eq!(spread["nodes"], doc["server"]["nodes"], "{spread}");
+    for column in ["wire", "rust-sync"] {
+        for (op, field, per_call) in [("get", "records", 1), ("batch_get", "batches", 3), ("scan", "scans", 3)] {
+            let cell = spread["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["column"] == column && c["operation"] == op)
+                .unwrap_or_else(|| panic!("no {column} {op} in {spread}"));
+            let nodes = cell["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), 3);
+            let calls = u(&cells(&doc, op).iter().find(|c| c["column"] == column).unwrap()["count"]);
+            assert_eq!(nodes.iter().map(|n| u(&n[field])).sum::<u64>(), per_call * calls, "{column} {op}: {cell}");
+            assert!(nodes.iter().all(|n| u(&n[field]) > 0), "{column} {op} reached every node: {cell}");
+            assert!(nodes.iter().all(|n| u(&n["proxied"]) == 0), "{column} {op}: {cell}");
+        }
+    }
     let mut table = Command::new(env!("CARGO_BIN_EXE_aerobench"));
     table.args(["--builtin-server", "--nodes", "2", "--clients", "wire", "--count", "50", "--rounds", "1", "--quiet"]);
     let out = run_with_timeout(table, Duration::from_secs(120));
     assert!(out.success(), "{}", out.describe());
     assert!(out.stdout.contains("build 8.1.0.0, 2 nodes"), "{}", out.stdout);
+    assert!(out.stdout.contains("Requests per node — 2 built-in nodes"), "{}", out.stdout);
+    assert!(out.stdout.contains("wire floor / get: "), "{}", out.stdout);
 }
 
 #[test]

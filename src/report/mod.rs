@@ -13,6 +13,7 @@ mod json;
 mod markdown;
 mod metrics;
 mod node_loss;
+mod node_spread;
 pub mod numbers;
 pub mod plot;
 mod table;

@@ -43,8 +43,8 @@ impl Exporter for TableExporter {
         if issues.has_errors() {
             sections.push(self.errors(&issues));
         }
-        let loss = super::node_loss::lines(report);
-        if let Some((title, rest)) = loss.split_first() {
+        for section in [super::node_spread::lines(report), super::node_loss::lines(report)] {
+            let Some((title, rest)) = section.split_first() else { continue };
             let mut out = self.bold(title);
             for line in rest {
                 out.push('\n');

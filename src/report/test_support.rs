@@ -225,6 +225,7 @@ fn sample_without_ratios() -> RunReport {
         incomplete: None,
         records_deleted: None,
         node_loss: None,
+        node_spread: None,
         min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
     }
 }
