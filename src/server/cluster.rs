@@ -81,6 +81,9 @@ pub struct Cluster {
     partition_generation: AtomicU32,
     peers_generation: AtomicU32,
     counters: Vec<Counters>,
+    /// Each node's `replicas` value at a partition generation: built once per map change, not
+    /// on every request (a tend asks for it, and so may a flood of info requests).
+    replicas_cache: Vec<std::sync::Mutex<Option<(u32, String)>>>,
 }
 
 impl Cluster {
@@ -93,6 +96,7 @@ impl Cluster {
             partition_generation: AtomicU32::new(1),
             peers_generation: AtomicU32::new(1),
             counters: (0..n).map(|_| Counters::default()).collect(),
+            replicas_cache: (0..n).map(|_| std::sync::Mutex::new(None)).collect(),
         }
     }
 
@@ -155,6 +159,17 @@ impl Cluster {
     /// This node's `replicas` value: per namespace, regime 0, the replication factor, and one
     /// bitmap per replica position (master first) of the partitions it holds there.
     pub fn replicas(&self, node: usize, store: &Store) -> String {
+        let generation = self.partition_generation();
+        let mut cache = self.replicas_cache[node].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, value)) = cache.as_ref().filter(|(at, _)| *at == generation) {
+            return value.clone();
+        }
+        let value = self.build_replicas(node, store);
+        *cache = Some((generation, value.clone()));
+        value
+    }
+
+    fn build_replicas(&self, node: usize, store: &Store) -> String {
         let mut maps = vec![[0u8; N_PARTITIONS / 8]; self.replication];
         if !self.is_down(node) {
             for p in 0..N_PARTITIONS {
