@@ -64,7 +64,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the built-in in-memory Aerospike-protocol server in the foreground.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one embedded-Python column (used internally: one process per Python client).
     #[command(hide = true)]
     Worker,

@@ -59,7 +59,7 @@ fn run() -> anyhow::Result<i32> {
         Some(Command::Serve(args)) => {
             builtin_server::exit_with_parent();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(server::run(args, |addr| {
+            runtime.block_on(server::run(*args, |addr| {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "listening on {addr}");
                 let _ = out.flush();

@@ -11,7 +11,7 @@ use crate::live::PhaseHook;
 use crate::results::{NodeCounts, NodeSpread, SpreadCell};
 
 /// Reads the counters from the seed at `port`.
-fn read(port: u16) -> Option<Vec<(String, NodeCounts)>> {
+fn read(port: u16) -> Option<Reading> {
     let addrs = [std::net::SocketAddr::from(([127, 0, 0, 1], port))];
     let mut s = crate::drivers::wire_cluster::dial(&addrs, Duration::from_secs(2)).ok()?;
     let reply = crate::drivers::wire_cluster::info(&mut s, &["aerobench-cluster-stats"]).ok()?;
@@ -20,7 +20,7 @@ fn read(port: u16) -> Option<Vec<(String, NodeCounts)>> {
 }
 
 /// Parses `NAME:PORT:STATE:k=v,k=v;…`.
-fn parse(value: &str) -> Option<Vec<(String, NodeCounts)>> {
+fn parse(value: &str) -> Option<Reading> {
     value
         .split(';')
         .map(|node| {
@@ -64,14 +64,17 @@ fn add(a: &mut NodeCounts, b: &NodeCounts) {
     a.proxied += b.proxied;
 }
 
+/// Counters per node, by name.
+type Reading = Vec<(String, NodeCounts)>;
+
 #[derive(Default)]
 struct State {
     nodes: Vec<String>,
     /// The phase running: column, operation, round, and the counters at its start.
-    running: Option<(String, String, u32, Vec<(String, NodeCounts)>)>,
+    running: Option<(String, String, u32, Reading)>,
     /// The counters when the last phase ended: the next phase's start, so that a worker's
     /// first calls, made before its start is reported here, still count as its own.
-    last: Option<Vec<(String, NodeCounts)>>,
+    last: Option<Reading>,
     /// Per column and operation, in the order first seen: per node, summed over measured rounds.
     cells: Vec<(String, String, Vec<NodeCounts>)>,
 }
