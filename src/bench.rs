@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -62,20 +62,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     }
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(
-            &args.namespace,
-            credentials.as_ref(),
-            args.nodes.unwrap_or(1),
-            args.fail_node.map(|n| (n, args.fail_at, args.fail_for)),
-        )?;
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref(), args.nodes.unwrap_or(1))?;
         spin.finish_and_clear();
-        // The server times --fail-at from when it says it listens, which is about now.
-        Some((server, Instant::now()))
+        Some(server)
     } else {
         None
     };
-    let builtin_started = builtin.as_ref().map(|(_, started)| *started);
-    let builtin = builtin.map(|(server, _)| server);
     let target = match &builtin {
         Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone(), tls: None },
         // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
@@ -143,9 +135,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let user_live = live_output(&args)?;
     // Live lines on stdout end with the report: nothing more goes there.
     let live_on_stdout = user_live.is_some() && args.live.is_none();
-    let (watch, live) = match (args.fail_node, builtin_started) {
-        (Some(node), Some(started)) => {
-            let (watch, live) = crate::node_loss::Watch::start(node, args.fail_at, args.fail_for, started, user_live);
+    let (watch, live) = match (args.fail_node, &builtin) {
+        (Some(node), Some(server)) => {
+            let (watch, live) =
+                crate::node_loss::Watch::start(node, args.fail_at, args.fail_for, server.port, user_live);
             (Some(watch), Some(live))
         }
         _ => (None, user_live.map(|(every, out)| crate::live::Live::new(every, out))),

@@ -32,15 +32,12 @@ pub struct BuiltinServer {
 }
 
 impl BuiltinServer {
-    /// Starts the server, as `nodes` nodes (`serve --nodes`), taking node `fail.0` out at
-    /// `fail.1` after it starts for `fail.2` (`serve --fail-node`); with `credentials` it
-    /// requires that login (the password goes to the child in its environment, not on its
-    /// command line).
+    /// Starts the server, as `nodes` nodes (`serve --nodes`); with `credentials` it requires
+    /// that login (the password goes to the child in its environment, not on its command line).
     pub fn start(
         namespace: &str,
         credentials: Option<&crate::security::Credentials>,
         nodes: u16,
-        fail: Option<(u16, Duration, Duration)>,
     ) -> anyhow::Result<BuiltinServer> {
         let exe =
             std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
@@ -50,11 +47,6 @@ impl BuiltinServer {
             // The server ends when this pipe closes: when aerobench exits, however it exits.
             .env(EXIT_WITH_PARENT, "1")
             .env_remove("AEROBENCH_SERVE_PASSWORD");
-        if let Some((node, at, length)) = fail {
-            command.args(["--fail-node", &node.to_string()]);
-            command.args(["--fail-at", &format!("{}ms", at.as_millis().max(1))]);
-            command.args(["--fail-for", &format!("{}ms", length.as_millis().max(1))]);
-        }
         if let Some(c) = credentials {
             command.args(["--user", &c.user]).env("AEROBENCH_SERVE_PASSWORD", c.password.expose());
         }

@@ -120,17 +120,21 @@ pub trait PhaseHook: Send + Sync {
 pub struct Live {
     every: Duration,
     shared: Arc<Mutex<Shared>>,
-    hook: Option<Arc<dyn PhaseHook>>,
+    hooks: Vec<Arc<dyn PhaseHook>>,
 }
 
 impl Live {
     pub fn new(every: Duration, out: Box<dyn Write + Send>) -> Live {
-        Live { every, shared: Arc::new(Mutex::new(Shared { out, started: Instant::now(), current: None })), hook: None }
+        Live {
+            every,
+            shared: Arc::new(Mutex::new(Shared { out, started: Instant::now(), current: None })),
+            hooks: Vec::new(),
+        }
     }
 
-    /// Calls `hook` at every phase's start and end.
+    /// Calls `hook` at every phase's start and end (after the hooks given before it).
     pub fn with_hook(mut self, hook: Arc<dyn PhaseHook>) -> Live {
-        self.hook = Some(hook);
+        self.hooks.push(hook);
         self
     }
 
@@ -172,7 +176,7 @@ impl<'a> Tee<'a> {
 
 impl PhaseObserver for Tee<'_> {
     fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>) {
-        if let Some(hook) = &self.live.hook {
+        for hook in &self.live.hooks {
             hook.started(self.column, phase.op.name(), phase.round);
         }
         self.inner.phase_started(column, phase, done);
@@ -221,7 +225,7 @@ impl PhaseObserver for Tee<'_> {
             }
             shared.current = None;
         }
-        if let Some(hook) = &self.live.hook {
+        for hook in &self.live.hooks {
             hook.finished();
         }
         self.inner.phase_finished();

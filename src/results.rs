@@ -99,19 +99,33 @@ pub struct ServerInfo {
     pub nodes: Vec<String>,
 }
 
-/// A built-in node taken out of the cluster for a while (`--fail-node`), and per column what
-/// that cost: failures, and how long until calls stopped failing. Times come from the run's
-/// interval lines, so they are known to within `resolution_secs`.
+/// A built-in node taken out of the cluster in every measured phase (`--fail-node`), and per
+/// column what that cost: failures, and how long until calls stopped failing. Times come from
+/// the run's interval lines, so they are known to within `resolution_secs`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeLoss {
     /// The node taken out, from 1 (the seed).
     pub node: u16,
-    /// When it left, in seconds since the run started, and for how long.
+    /// When it left, in seconds into each measured phase, and for how long.
     pub at_secs: f64,
     pub for_secs: f64,
     /// Length of the intervals the times are read from.
     pub resolution_secs: f64,
+    /// Every loss made (or attempted), in order.
+    pub losses: Vec<Loss>,
     pub columns: Vec<ColumnRecovery>,
+}
+
+/// One loss: in which phase, and when, in seconds since the run started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Loss {
+    pub column: String,
+    pub operation: String,
+    pub round: u32,
+    pub at_secs: f64,
+    /// Why the server could not be asked to take the node out (then no loss happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Requests each node of the built-in cluster received, per column and operation, in the
@@ -150,18 +164,20 @@ pub struct NodeCounts {
 pub struct ColumnRecovery {
     /// `Column::id`.
     pub column: String,
-    /// Whether the column was making calls while the node was out (its phases may all have run
-    /// before or after).
+    /// Losses made during this column's phases.
+    pub losses: u32,
+    /// Whether the column was making calls while the node was out.
     pub ran_during_loss: bool,
-    /// Failed calls while the node was out.
+    /// Failed calls while the node was out, over its losses.
     pub failures: u64,
-    /// From the loss to the end of the last interval with a failed call while the node was out:
-    /// after it, the column's calls succeeded again. Null with no failures.
+    /// From a loss to the end of the last interval with a failed call while the node was out
+    /// (after it, the column's calls succeeded again), the worst over its losses. Null with no
+    /// failures.
     pub recovery_secs: Option<f64>,
-    /// Whether the column was making calls after the node returned.
+    /// Whether the column was making calls after the node returned (before the next loss).
     pub ran_after_return: bool,
-    /// Failed calls after the node returned, and from its return to the end of the last
-    /// interval with one. Null with no failures.
+    /// Failed calls after the node returned (before the next loss), and from its return to the
+    /// end of the last interval with one, the worst over its losses. Null with no failures.
     pub failures_after_return: u64,
     pub recovery_after_return_secs: Option<f64>,
 }

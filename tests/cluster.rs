@@ -320,8 +320,8 @@ fn recovery<'a>(doc: &'a Value, column: &str) -> &'a Value {
 
 #[test]
 fn the_floor_routes_around_a_lost_node_and_back() {
-    // Node 2 is out from 2 s to 4 s into the server's life; the floor's gets run from about
-    // 0.5 s to 6.5 s, so the loss and the return fall in the middle of its phase.
+    // Node 2 is out from 2 s to 4 s into the floor's 6-second phase of gets: the loss and the
+    // return fall in the middle of it.
     let out = run_with_timeout(
         aerobench(&[
             "--builtin-server",
@@ -368,40 +368,78 @@ fn the_floor_routes_around_a_lost_node_and_back() {
 }
 
 #[test]
-fn a_node_loss_is_reported_for_every_column_and_the_run_ends() {
+fn every_column_meets_the_same_node_loss_mid_phase_and_the_run_ends() {
+    let columns = ["wire", "rust-sync", "aerospike-py-sync"];
     let out = run_with_timeout(
-        {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-            c.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
-            c.args([
-                "--quiet",
-                "--rounds",
-                "1",
-                "--builtin-server",
-                "--nodes",
-                "3",
-                "--fail-node",
-                "3",
-                "--fail-at",
-                "1s",
-                "--fail-for",
-                "3s",
-                "--clients",
-                "wire,rust-sync,aerospike-py-sync",
-                "--ops",
-                "get",
-                "--duration",
-                "1s",
-                "--count",
-                "1000",
-            ]);
-            c
-        },
+        aerobench(&[
+            "--builtin-server",
+            "--nodes",
+            "3",
+            "--fail-node",
+            "3",
+            "--fail-at",
+            "1s",
+            "--fail-for",
+            "1s",
+            "--clients",
+            &columns.join(","),
+            "--ops",
+            "get",
+            "--duration",
+            "3s",
+            "--count",
+            "1000",
+        ]),
         Duration::from_secs(300),
     );
     assert!(!out.timed_out, "the run must end by itself\n{}", out.describe());
-    assert!(out.stdout.contains("Node loss — node 3 out from "), "{}", out.stdout);
-    for label in ["wire floor:", "Rust crate:", "aerospike-py (Rust):"] {
-        assert!(out.stdout.contains(label), "{label} missing from\n{}", out.stdout);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
+    let losses = doc["node_loss"]["losses"].as_array().unwrap();
+    assert_eq!(losses.len(), columns.len(), "one loss in each column's measured phase: {losses:?}");
+    let mut met: Vec<&str> = losses.iter().map(|l| l["column"].as_str().unwrap()).collect();
+    met.sort_unstable();
+    assert_eq!(met, ["aerospike-py-sync", "rust-sync", "wire"], "{losses:?}");
+    assert!(losses.iter().all(|l| l["error"].is_null()), "{losses:?}");
+    for column in columns {
+        let r = recovery(&doc, column);
+        assert_eq!(u(&r["losses"]), 1, "{r}");
+        assert_eq!((r["ran_during_loss"].as_bool(), r["ran_after_return"].as_bool()), (Some(true), Some(true)), "{r}");
+        // Whatever failed is counted, and it stopped: a recovery time for each failing column.
+        assert_eq!(r["recovery_secs"].is_null(), u(&r["failures"]) == 0, "{r}");
+        let cell = cells(&doc, "get").into_iter().find(|c| c["column"] == column).unwrap();
+        assert!(u(&cell["errors"]) >= u(&r["failures"]) + u(&r["failures_after_return"]), "{r} / {cell}");
     }
+    let wire = recovery(&doc, "wire");
+    assert!(u(&wire["failures"]) > 0, "the floor's connection to the lost node breaks: {wire}");
+    assert!(wire["recovery_secs"].as_f64().unwrap() < 1.0, "{wire}");
+}
+
+#[test]
+fn serve_takes_a_node_out_on_schedule_or_when_asked_and_brings_it_back() {
+    let wait_for = |port: u16, generation: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while info(port, "partition-generation") != generation {
+            assert!(std::time::Instant::now() < deadline, "partition-generation never reached {generation}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let server =
+        Server::start_with(&["--nodes", "3", "--quiet", "--fail-node", "2", "--fail-at", "300ms", "--fail-for", "700ms"]);
+    let second = cluster_stats(server.port)[1].port;
+    assert_eq!(info(server.port, "partition-generation"), "1");
+    wait_for(server.port, "2");
+    assert!(info(server.port, "statistics").contains("cluster_size=2"));
+    let peers = info(server.port, "peers-clear-std");
+    assert!(peers.starts_with("2,") && !peers.contains(&format!(":{second}]")), "{peers}");
+    assert!(info(server.port, "aerobench-cluster-stats").contains(&format!(":{second}:down:")));
+    wait_for(server.port, "3");
+    assert!(info(server.port, "statistics").contains("cluster_size=3"));
+    assert!(info(server.port, "peers-clear-std").contains(&format!(":{second}]")));
+    // The run's own control: the same loss, on request.
+    assert_eq!(info(server.port, "aerobench-fail-node:node=3;for_ms=200"), "ok");
+    wait_for(server.port, "4");
+    wait_for(server.port, "5");
+    assert!(info(server.port, "aerobench-fail-node:node=4;for_ms=200").starts_with("ERROR"));
+    assert!(info(server.port, "aerobench-fail-node:node=1").starts_with("ERROR"));
 }

@@ -159,6 +159,10 @@ pub struct WireDriver {
     seed: Vec<SocketAddr>,
     /// Whether the seed named peers: only then is the map tended during the run.
     clustered: bool,
+    /// When the column connected: its tends fall every second from then, on its own clock (as a
+    /// client's tend thread does), not on the phases' clock.
+    connected: Instant,
+    next_tend: Instant,
     last_tend: Instant,
     /// A call failed on the network since the last tend: the map may be out of date.
     suspect: bool,
@@ -265,6 +269,8 @@ impl WireDriver {
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
             seed: addrs,
             clustered: nodes > 1,
+            connected: Instant::now(),
+            next_tend: Instant::now() + TEND_INTERVAL,
             last_tend: Instant::now(),
             suspect: false,
         };
@@ -398,11 +404,14 @@ impl WireDriver {
         if !self.clustered {
             return;
         }
-        let since = self.last_tend.elapsed();
-        if since < TEND_INTERVAL && !(self.suspect && since >= TEND_AFTER_FAILURE) {
+        let now = Instant::now();
+        let quick = self.suspect && now.duration_since(self.last_tend) >= TEND_AFTER_FAILURE;
+        if now < self.next_tend && !quick {
             return;
         }
-        self.last_tend = Instant::now();
+        self.last_tend = now;
+        let ticks = now.duration_since(self.connected).as_secs_f64() / TEND_INTERVAL.as_secs_f64();
+        self.next_tend = self.connected + TEND_INTERVAL.mul_f64(ticks.floor() + 1.0);
         let login = self.login.clone();
         let log_in = |s: &mut TcpStream| match &login {
             Some(frame) => log_in(s, frame),
@@ -826,6 +835,8 @@ mod tests {
             next_task_id: 0,
             seed: vec![],
             clustered: false,
+            connected: Instant::now(),
+            next_tend: Instant::now(),
             last_tend: Instant::now(),
             suspect: false,
         };

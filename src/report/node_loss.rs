@@ -24,6 +24,7 @@ fn after(t: f64, resolution: f64, event: &str) -> String {
 /// One column's line.
 fn column_line(label: &str, c: &ColumnRecovery, resolution: f64) -> String {
     let during = match (c.ran_during_loss, c.recovery_secs) {
+        (false, _) if c.losses == 0 => "no loss in its phases (shorter than --fail-at?)".to_string(),
         (false, _) => "was not running while the node was out".to_string(),
         (true, None) => "no failed call while the node was out".to_string(),
         (true, Some(t)) => {
@@ -45,13 +46,17 @@ fn column_line(label: &str, c: &ColumnRecovery, resolution: f64) -> String {
 /// The section's lines (title first), or none when no node was lost.
 pub fn lines(report: &RunReport) -> Vec<String> {
     let Some(loss) = &report.node_loss else { return Vec::new() };
+    let made = loss.losses.iter().filter(|l| l.error.is_none()).count();
     let mut out = vec![format!(
-        "Node loss — node {} out from {} to {} into the run (times to within {})",
+        "Node loss — node {} out {} into every measured phase for {}: {made} losses (times to within {})",
         loss.node,
         secs(loss.at_secs),
-        secs(loss.at_secs + loss.for_secs),
+        secs(loss.for_secs),
         secs(loss.resolution_secs)
     )];
+    if let Some(failed) = loss.losses.iter().find_map(|l| l.error.as_ref()) {
+        out.push(format!("a loss could not be made: {failed}"));
+    }
     for c in &loss.columns {
         let label = report.columns.iter().find(|col| col.id == c.column).map_or(c.column.as_str(), |col| &col.label);
         out.push(column_line(label, c, loss.resolution_secs));
@@ -67,6 +72,7 @@ mod tests {
     fn each_column_says_what_the_loss_cost_it() {
         let mut c = ColumnRecovery {
             column: "wire".into(),
+            losses: 1,
             ran_during_loss: true,
             failures: 12,
             recovery_secs: Some(0.34),
@@ -88,6 +94,8 @@ mod tests {
         c.ran_during_loss = false;
         c.ran_after_return = false;
         assert_eq!(column_line("x", &c, 0.1), "x: was not running while the node was out");
+        c.losses = 0;
+        assert_eq!(column_line("x", &c, 0.1), "x: no loss in its phases (shorter than --fail-at?)");
         let mut report = crate::report::test_support::sample_report();
         assert!(lines(&report).is_empty());
         report.node_loss = Some(crate::results::NodeLoss {
@@ -95,8 +103,12 @@ mod tests {
             at_secs: 4.0,
             for_secs: 3.0,
             resolution_secs: 0.1,
+            losses: vec![],
             columns: vec![],
         });
-        assert_eq!(lines(&report), ["Node loss — node 2 out from 4.0 s to 7.0 s into the run (times to within 0.1 s)"]);
+        assert_eq!(
+            lines(&report),
+            ["Node loss — node 2 out 4.0 s into every measured phase for 3.0 s: 0 losses (times to within 0.1 s)"]
+        );
     }
 }

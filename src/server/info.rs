@@ -126,6 +126,23 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
             id.cluster.peers(id.index, &host)
         }
         "aerobench-node-stats" => id.cluster.counters(id.index).value(),
+        "aerobench-fail-node" => {
+            let node = param(params, "node").and_then(|n| n.parse::<usize>().ok());
+            let length = param(params, "for_ms").and_then(|n| n.parse::<u64>().ok());
+            match (node, length) {
+                (Some(n), Some(ms)) if (1..=id.cluster.size()).contains(&n) && id.cluster.size() > 1 => {
+                    let cluster = id.cluster.clone();
+                    cluster.set_down(n - 1, true);
+                    // Back after `for_ms`, on the runtime serving this request.
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                        cluster.set_down(n - 1, false);
+                    });
+                    "ok".into()
+                }
+                _ => format!("ERROR::node=1..{} of a cluster of at least 2, and for_ms, are needed", id.cluster.size()),
+            }
+        }
         "aerobench-cluster-stats" => id.cluster.stats(),
         "namespaces" => ns_list(),
         "rack-ids" => store.namespaces().iter().map(|n| format!("{}:0", n.name)).collect::<Vec<_>>().join(";"),
