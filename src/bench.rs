@@ -3,6 +3,7 @@
 //! before a failure or Ctrl-C are always reported.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -52,9 +53,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         "--tls-name/--tls-ca are for a server of yours; the built-in server of --builtin-server speaks plain \
          TCP (run `aerobench serve --tls-cert CHAIN.pem --tls-key KEY.pem` and point --port at it instead)"
     );
+    if let Some(n) = args.fail_node {
+        let nodes = args.nodes.unwrap_or(1);
+        anyhow::ensure!(
+            nodes >= 2 && (1..=nodes).contains(&n),
+            "--fail-node {n} must name one of the built-in nodes 1..={nodes}, in a cluster of at least 2 (--nodes)"
+        );
+    }
     let builtin = if args.builtin_server {
         let spin = progress::spinner(show, "starting the built-in server".into());
-        let server = BuiltinServer::start(&args.namespace, credentials.as_ref())?;
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref(), args.nodes.unwrap_or(1))?;
         spin.finish_and_clear();
         Some(server)
     } else {
@@ -124,7 +132,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         None
     };
 
-    let live = live_output(&args)?;
+    let user_live = live_output(&args)?;
+    // Live lines on stdout end with the report: nothing more goes there.
+    let live_on_stdout = user_live.is_some() && args.live.is_none();
+    let (watch, live) = match (args.fail_node, &builtin) {
+        (Some(node), Some(server)) => {
+            let (watch, live) =
+                crate::node_loss::Watch::start(node, args.fail_at, args.fail_for, server.port, user_live);
+            (Some(watch), Some(live))
+        }
+        _ => (None, user_live.map(|(every, out)| crate::live::Live::new(every, out))),
+    };
+    // A built-in cluster counts what each node is asked: read per phase, through the live hooks.
+    let spread = match &builtin {
+        Some(server) if args.nodes.is_some_and(|n| n > 1) => {
+            Some(Arc::new(crate::node_spread::Spread::new(server.port)))
+        }
+        _ => None,
+    };
+    let live = match (&spread, live) {
+        (Some(spread), live) => {
+            let live =
+                live.unwrap_or_else(|| crate::live::Live::new(Duration::from_secs(1), Box::new(std::io::sink())));
+            Some(live.with_hook(spread.clone()))
+        }
+        (None, live) => live,
+    };
     let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
@@ -147,6 +180,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     }
     let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
     report.records_deleted = records_deleted;
+    if let Some(watch) = &watch {
+        let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
+        report.node_loss = Some(watch.summary(&ids));
+    }
+    report.node_spread = spread.and_then(|s| s.summary());
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -160,8 +198,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if let Some(live) = &live {
         live.finish(&report);
     }
-    // Live lines on stdout end with the report: nothing more goes there.
-    let live_on_stdout = live.is_some() && args.live.is_none();
     match &args.output {
         None if live_on_stdout => {}
         Some(path) => {
@@ -194,8 +230,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
 }
 
-/// Where `--interval` / `--live` lines go, if asked for.
-fn live_output(args: &BenchArgs) -> anyhow::Result<Option<crate::live::Live>> {
+/// How often and where `--interval` / `--live` lines go, if asked for.
+fn live_output(args: &BenchArgs) -> anyhow::Result<Option<(Duration, Box<dyn std::io::Write + Send>)>> {
     let every = match (args.interval, &args.live) {
         (None, None) => return Ok(None),
         (Some(every), _) => every,
@@ -207,7 +243,7 @@ fn live_output(args: &BenchArgs) -> anyhow::Result<Option<crate::live::Live>> {
         ),
         None => Box::new(std::io::stdout()),
     };
-    Ok(Some(crate::live::Live::new(every, out)))
+    Ok(Some((every, out)))
 }
 
 /// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,
@@ -288,6 +324,8 @@ fn assemble(
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
         records_deleted: None,
+        node_loss: None,
+        node_spread: None,
         min_effect,
         schedule: Some(schedule),
         columns,

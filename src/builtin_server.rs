@@ -1,5 +1,6 @@
-//! `--builtin-server`: starts `aerobench serve --port 0` as a child process, waits for the port
-//! it prints, and stops it when dropped. The benchmark then talks to it over the network like
+//! `--builtin-server`: starts `aerobench serve --port 0` (with `--nodes N`, a cluster of N nodes
+//! in that one process) as a child process, waits for the seed's port it prints, and stops it
+//! when dropped. The benchmark then talks to it over the network like
 //! to any other server.
 
 use std::io::{BufRead, BufReader};
@@ -31,14 +32,18 @@ pub struct BuiltinServer {
 }
 
 impl BuiltinServer {
-    /// Starts the server; with `credentials` it requires that login (the password goes to
-    /// the child in its environment, not on its command line).
-    pub fn start(namespace: &str, credentials: Option<&crate::security::Credentials>) -> anyhow::Result<BuiltinServer> {
+    /// Starts the server, as `nodes` nodes (`serve --nodes`); with `credentials` it requires
+    /// that login (the password goes to the child in its environment, not on its command line).
+    pub fn start(
+        namespace: &str,
+        credentials: Option<&crate::security::Credentials>,
+        nodes: u16,
+    ) -> anyhow::Result<BuiltinServer> {
         let exe =
             std::env::current_exe().context("cannot find the aerobench executable to start the built-in server")?;
         let mut command = Command::new(exe);
         command
-            .args(["serve", "--port", "0", "--quiet", "--namespace", namespace])
+            .args(["serve", "--port", "0", "--quiet", "--namespace", namespace, "--nodes", &nodes.to_string()])
             // The server ends when this pipe closes: when aerobench exits, however it exits.
             .env(EXIT_WITH_PARENT, "1")
             .env_remove("AEROBENCH_SERVE_PASSWORD");

@@ -64,7 +64,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the built-in in-memory Aerospike-protocol server in the foreground.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one embedded-Python column (used internally: one process per Python client).
     #[command(hide = true)]
     Worker,
@@ -313,6 +313,24 @@ pub struct BenchArgs {
     /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
     #[arg(long)]
     pub builtin_server: bool,
+    /// With --builtin-server: run it as a cluster of N nodes on one machine (each on its own
+    /// port with its own partitions, sharing one store), so that every client routes by
+    /// partition and splits batches per node as against a real cluster (docs/cluster.md).
+    #[arg(long, value_name = "N", requires = "builtin_server", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: Option<u16>,
+    /// With --nodes: take built-in node N (1 = the seed) out of the cluster --fail-at into every
+    /// measured phase, for --fail-for, and bring it back, so that every client meets the same
+    /// loss mid-phase: its partitions move to the survivors and back, and the report gives each
+    /// column's failures and recovery time (give phases a --duration longer than both).
+    /// docs/cluster.md.
+    #[arg(long, value_name = "N", requires = "nodes")]
+    pub fail_node: Option<u16>,
+    /// When --fail-node fails, into each measured phase, e.g. 2s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node")]
+    pub fail_at: std::time::Duration,
+    /// How long --fail-node stays out, e.g. 5s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node")]
+    pub fail_for: std::time::Duration,
     /// Write into --set even when it holds records aerobench did not write (it checks the set
     /// first and refuses without this; it still touches only its own keys).
     #[arg(long)]

@@ -108,16 +108,34 @@ impl Shared {
     }
 }
 
+/// Told when each phase starts and ends, as the live lines are (the built-in cluster's
+/// per-node counters are read then).
+pub trait PhaseHook: Send + Sync {
+    fn started(&self, column: &str, operation: &str, round: u32);
+    fn finished(&self);
+}
+
 /// Where live lines go, and how often.
 #[derive(Clone)]
 pub struct Live {
     every: Duration,
     shared: Arc<Mutex<Shared>>,
+    hooks: Vec<Arc<dyn PhaseHook>>,
 }
 
 impl Live {
     pub fn new(every: Duration, out: Box<dyn Write + Send>) -> Live {
-        Live { every, shared: Arc::new(Mutex::new(Shared { out, started: Instant::now(), current: None })) }
+        Live {
+            every,
+            shared: Arc::new(Mutex::new(Shared { out, started: Instant::now(), current: None })),
+            hooks: Vec::new(),
+        }
+    }
+
+    /// Calls `hook` at every phase's start and end (after the hooks given before it).
+    pub fn with_hook(mut self, hook: Arc<dyn PhaseHook>) -> Live {
+        self.hooks.push(hook);
+        self
     }
 
     pub fn every(&self) -> Duration {
@@ -158,6 +176,9 @@ impl<'a> Tee<'a> {
 
 impl PhaseObserver for Tee<'_> {
     fn phase_started(&mut self, column: &str, phase: &Phase, done: Arc<AtomicU64>) {
+        for hook in &self.live.hooks {
+            hook.started(self.column, phase.op.name(), phase.round);
+        }
         self.inner.phase_started(column, phase, done);
         let mut shared = self.live.lock();
         shared.current = (phase.round > 0).then(|| Current {
@@ -203,6 +224,9 @@ impl PhaseObserver for Tee<'_> {
                 shared.interval(&so_far);
             }
             shared.current = None;
+        }
+        for hook in &self.live.hooks {
+            hook.finished();
         }
         self.inner.phase_finished();
     }

@@ -16,6 +16,8 @@ mod live;
 mod machine;
 mod merge;
 mod mix;
+mod node_loss;
+mod node_spread;
 mod order;
 mod plan;
 mod preset;
@@ -58,7 +60,7 @@ fn run() -> anyhow::Result<i32> {
         Some(Command::Serve(args)) => {
             builtin_server::exit_with_parent();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(server::run(args, |addr| {
+            runtime.block_on(server::run(*args, |addr| {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "listening on {addr}");
                 let _ = out.flush();

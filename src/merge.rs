@@ -421,6 +421,8 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
             (!why.is_empty()).then(|| why.join("; "))
         },
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
+        node_loss: None,
+        node_spread: None,
         min_effect: first.min_effect,
         schedule: merged_schedule(runs, &kept),
     })

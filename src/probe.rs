@@ -1,5 +1,6 @@
 //! Asks a server what it is before anything is measured: reachable at all, its `build` and
-//! `edition` (the built-in server names itself there), over one short info request with
+//! `edition` (the built-in server names itself there), its node and peers (the cluster's
+//! nodes), over one short info request with
 //! timeouts, so a wrong address fails fast with a clear message instead of hanging.
 
 use std::io::{Read, Write};
@@ -102,7 +103,7 @@ pub fn probe(
 /// The info exchange of [`probe`], over a plain or TLS stream.
 fn ask(mut stream: impl Read + Write, addr: &str, timeout: Duration) -> Result<ServerInfo, ProbeError> {
     let bad = |why: String| ProbeError::NotAerospike { addr: addr.to_string(), why };
-    let request = b"build\nedition\n";
+    let request = b"build\nedition\nnode\npeers-clear-std\n";
     let mut frame = vec![2u8, 1];
     frame.extend_from_slice(&(request.len() as u64).to_be_bytes()[2..]);
     frame.extend_from_slice(request);
@@ -129,7 +130,16 @@ fn ask(mut stream: impl Read + Write, addr: &str, timeout: Duration) -> Result<S
     };
     let build = value("build").filter(|b| !b.is_empty()).ok_or_else(|| bad("no build in the info reply".into()))?;
     let edition = value("edition").unwrap_or_default();
-    Ok(ServerInfo { address: addr.to_string(), builtin: edition == BUILTIN_EDITION, build, edition })
+    // The nodes as the seed sees them; a server that names no peers is taken as one node.
+    let mut nodes: Vec<String> = value("node").filter(|n| !n.is_empty()).into_iter().collect();
+    if let Some(Ok((_, peers))) = value("peers-clear-std").map(|p| crate::drivers::wire_cluster::parse_peers(&p)) {
+        for peer in peers {
+            if !nodes.contains(&peer.name) {
+                nodes.push(peer.name);
+            }
+        }
+    }
+    Ok(ServerInfo { address: addr.to_string(), builtin: edition == BUILTIN_EDITION, build, edition, nodes })
 }
 
 #[cfg(test)]

@@ -54,6 +54,12 @@ pub struct RunReport {
     /// (absent in older documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// A node taken out on purpose during the run (`--fail-node`) and how each column fared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_loss: Option<NodeLoss>,
+    /// How each column spread its requests over the built-in cluster's nodes (`--nodes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_spread: Option<NodeSpread>,
 }
 
 fn default_min_effect() -> f64 {
@@ -151,6 +157,93 @@ pub struct ServerInfo {
     pub edition: String,
     /// True when the server is aerobench's own in-memory server.
     pub builtin: bool,
+    /// The cluster's nodes as the seed sees them (its `node`, then its `peers-clear-std`), the
+    /// seed first; empty in reports from before aerobench read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+/// A built-in node taken out of the cluster in every measured phase (`--fail-node`), and per
+/// column what that cost: failures, and how long until calls stopped failing. Times come from
+/// the run's interval lines, so they are known to within `resolution_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeLoss {
+    /// The node taken out, from 1 (the seed).
+    pub node: u16,
+    /// When it left, in seconds into each measured phase, and for how long.
+    pub at_secs: f64,
+    pub for_secs: f64,
+    /// Length of the intervals the times are read from.
+    pub resolution_secs: f64,
+    /// Every loss made (or attempted), in order.
+    pub losses: Vec<Loss>,
+    pub columns: Vec<ColumnRecovery>,
+}
+
+/// One loss: in which phase, and when, in seconds since the run started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Loss {
+    pub column: String,
+    pub operation: String,
+    pub round: u32,
+    pub at_secs: f64,
+    /// Why the server could not be asked to take the node out (then no loss happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Requests each node of the built-in cluster received, per column and operation, in the
+/// measured rounds (counted by the server itself).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeSpread {
+    /// Node names, in the order of every cell's `nodes`; the seed first.
+    pub nodes: Vec<String>,
+    pub cells: Vec<SpreadCell>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpreadCell {
+    pub column: String,
+    pub operation: String,
+    /// Per node, as in `NodeSpread::nodes`.
+    pub nodes: Vec<NodeCounts>,
+}
+
+/// What one node was asked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeCounts {
+    /// Single-record requests.
+    pub records: u64,
+    /// Batch requests (a client's sub-batches) and the keys they carried.
+    pub batches: u64,
+    pub batch_keys: u64,
+    /// Scan requests.
+    pub scans: u64,
+    /// Keys sent to a node that does not hold their partition (a real node would proxy them).
+    pub proxied: u64,
+}
+
+/// One column through a node loss.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnRecovery {
+    /// `Column::id`.
+    pub column: String,
+    /// Losses made during this column's phases.
+    pub losses: u32,
+    /// Whether the column was making calls while the node was out.
+    pub ran_during_loss: bool,
+    /// Failed calls while the node was out, over its losses.
+    pub failures: u64,
+    /// From a loss to the end of the last interval with a failed call while the node was out
+    /// (after it, the column's calls succeeded again), the worst over its losses. Null with no
+    /// failures.
+    pub recovery_secs: Option<f64>,
+    /// Whether the column was making calls after the node returned (before the next loss).
+    pub ran_after_return: bool,
+    /// Failed calls after the node returned (before the next loss), and from its return to the
+    /// end of the last interval with one, the worst over its losses. Null with no failures.
+    pub failures_after_return: u64,
+    pub recovery_after_return_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

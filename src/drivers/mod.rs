@@ -7,6 +7,7 @@ pub mod noop;
 pub mod python;
 pub mod python_worker;
 pub mod wire;
+pub mod wire_cluster;
 pub mod wire_encode;
 pub mod wire_login;
 

@@ -1,14 +1,17 @@
-//! The `wire` column: the floor. Every request the measured calls will send is encoded when
-//! the column connects (untimed, by `wire_encode`); each timed call then writes one request's
-//! bytes on a blocking socket to the seed node and reads the whole reply — one call in flight,
-//! no client library, no routing — so its latency is the least any client can reach on this
-//! machine and server. Only the seed node is ever asked, whatever the cluster.
+//! The `wire` column: the floor. When the column connects it reads the cluster's partition map
+//! (`wire_cluster`) and encodes every request the measured calls will send, each addressed to
+//! the node that is master of its partition (untimed, by `wire_encode`); each timed call then
+//! writes its bytes on blocking sockets, one per node, and reads the whole reply — one call in
+//! flight, no client library — so its latency is the least any client can reach on this machine
+//! and server. A batch is one sub-batch per node and a scan one scan per node covering that
+//! node's partitions; all of a call's requests are sent before any reply is read, so the nodes
+//! work on them at once.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use thiserror::Error;
@@ -18,7 +21,8 @@ use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_blocking
 use crate::results::Column;
 use crate::workload::{Operation, Workload};
 
-use super::wire_encode::Encoder;
+use super::wire_cluster::PartitionMap;
+use super::wire_encode::{Encoder, digest};
 use super::{ColumnKind, Driver};
 
 /// Replies longer than this are refused, as the C client refuses them.
@@ -64,9 +68,16 @@ impl Failure {
 #[derive(Default)]
 struct Requests {
     bytes: Vec<u8>,
+    /// Where each request ends in `bytes`.
     ends: Vec<usize>,
-    /// Where a scan's task id sits in `bytes`, to give each scan its own.
-    task_at: usize,
+    /// The node each request goes to, by index in the partition map.
+    nodes: Vec<u16>,
+    /// Where each call's requests end in `ends`: call `i` sends requests `calls[i-1]..calls[i]`.
+    calls: Vec<usize>,
+    /// Where each scan request's task id sits in `bytes`, to give each scan its own.
+    task_at: Vec<usize>,
+    /// The partition of each single-record request, to route it again when the map changes.
+    pids: Vec<u16>,
 }
 
 /// Where `op`'s requests sit in [`WireDriver::requests`] (the operations the floor encodes).
@@ -93,21 +104,50 @@ fn encodes(op: Operation) -> bool {
 const NOT_ENCODED: &str = "not supported by the wire floor: it does not encode batch writes";
 
 impl Requests {
-    fn get(&self, i: u64) -> &[u8] {
-        let i = (i as usize).min(self.ends.len() - 1);
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+    /// Request `r`'s bytes.
+    fn request(&self, r: usize) -> &[u8] {
+        let start = if r == 0 { 0 } else { self.ends[r - 1] };
+        &self.bytes[start..self.ends[r]]
+    }
+
+    /// The requests call `i` sends (the last call's for an index past the end).
+    fn of_call(&self, i: u64) -> std::ops::Range<usize> {
+        let i = (i as usize).min(self.calls.len() - 1);
+        let start = if i == 0 { 0 } else { self.calls[i - 1] };
+        start..self.calls[i]
+    }
+
+    /// Ends the request being encoded, bound for `node`, for partition `pid` (0 for a batch or
+    /// a scan, which are encoded again when the map changes).
+    fn push(&mut self, node: usize, pid: usize) {
+        self.ends.push(self.bytes.len());
+        self.nodes.push(node as u16);
+        self.pids.push(pid as u16);
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.nodes.clear();
+        self.calls.clear();
+        self.task_at.clear();
+        self.pids.clear();
     }
 }
 
+/// One socket per node, opened when first needed (and again after it broke).
+type Conn = Option<BufReader<TcpStream>>;
+
 pub struct WireDriver {
     column: Column,
-    addrs: Vec<SocketAddr>,
+    /// The nodes and who is master of each partition.
+    map: PartitionMap,
     timeout: Duration,
     /// The LOGIN frame every new connection sends first, for a server that requires a login.
     login: Option<Vec<u8>>,
-    /// Replies are read through a buffer, so a small reply costs one `read` call, not two.
-    stream: Option<BufReader<TcpStream>>,
+    /// By node, as in `map`. Replies are read through a buffer, so a small reply costs one
+    /// `read` call, not two.
+    conns: Vec<Conn>,
     encoder: Encoder,
     workload: Workload,
     /// By operation, at [`slot`].
@@ -115,12 +155,30 @@ pub struct WireDriver {
     /// Reply bodies are read into this, reused from call to call.
     body: Vec<u8>,
     next_task_id: u64,
+    /// Where the cluster was first read, to read it again from if every known node is gone.
+    seed: Vec<SocketAddr>,
+    /// Whether the seed named peers: only then is the map tended during the run.
+    clustered: bool,
+    /// When the column connected: its tends fall every second from then, on its own clock (as a
+    /// client's tend thread does), not on the phases' clock.
+    connected: Instant,
+    next_tend: Instant,
+    last_tend: Instant,
+    /// A call failed on the network since the last tend: the map may be out of date.
+    suspect: bool,
 }
 
+/// How often the floor checks the partition map, as the clients tend theirs.
+const TEND_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon after a failed call it checks again.
+const TEND_AFTER_FAILURE: Duration = Duration::from_millis(100);
+
 impl WireDriver {
-    /// Connects one socket to the seed `host:port` (`host` without brackets) and encodes the
-    /// requests of every measured call of `ops`: about 250 bytes a record with the default bins,
-    /// held for the whole run, so that no phase (and no phase's wall time) pays for encoding.
+    /// Reads the partition map from the seed `host:port` (`host` without brackets), connects
+    /// one socket to every node and encodes the requests of every measured call of `ops`: about
+    /// 250 bytes a record with the default bins, held for the whole run, so that no phase (and
+    /// no phase's wall time) pays for encoding. A seed that gives no usable partition map (no
+    /// peers or replicas answer) is used alone, and the column's policies say why.
     pub fn connect(
         host: &str,
         port: u16,
@@ -135,12 +193,50 @@ impl WireDriver {
             (host, port).to_socket_addrs().with_context(|| format!("cannot resolve {address}"))?.collect();
         let timeout = Duration::from_millis(timeout_ms);
         let login = credentials.map(super::wire_login::login_frame).transpose()?;
-        let stream = open(&addrs, timeout, login.as_deref())
-            .with_context(|| format!("the wire column could not connect to {address}"))?;
+        let log_in = |s: &mut TcpStream| match &login {
+            Some(frame) => log_in(s, frame),
+            None => Ok(()),
+        };
+        let discovered = super::wire_cluster::discover(&addrs, timeout, &log_in, &workload.namespace);
         let mut policies = BTreeMap::new();
         policies.insert("timeout_ms".into(), timeout_ms.to_string());
-        policies.insert("connections".into(), "1, to the seed node only".into());
         policies.insert("max_retries".into(), "0".into());
+        let map = match discovered {
+            Ok(map) => map,
+            Err(why) => {
+                policies.insert("routing".into(), format!("seed node only: no partition map ({why})"));
+                PartitionMap::seed_only(addrs.clone())
+            }
+        };
+        let nodes = map.nodes.len();
+        let mut conns = Vec::with_capacity(nodes);
+        for node in &map.nodes {
+            let at = node.addrs.first().map_or_else(|| address.clone(), ToString::to_string);
+            let name = if node.name.is_empty() { String::new() } else { format!(" (node {})", node.name) };
+            let stream = open(&node.addrs, timeout, login.as_deref())
+                .with_context(|| format!("the wire column could not connect to {at}{name}"))?;
+            conns.push(Some(BufReader::with_capacity(READ_BUFFER, stream)));
+        }
+        let source = if nodes > 1 {
+            policies.insert("connections".into(), format!("1 per node, {nodes} nodes"));
+            policies.entry("routing".into()).or_insert_with(|| {
+                format!(
+                    "by partition map: {nodes} nodes{}; a batch is one sub-batch per node and a scan one \
+                     scan per node, sent together; the map is checked between calls every second and \
+                     after a network failure",
+                    if map.unowned > 0 {
+                        format!(", {} partitions with no master sent to the seed", map.unowned)
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+            format!("pre-encoded requests, aerobench (routed by the partition map of {nodes} nodes)")
+        } else {
+            policies.insert("connections".into(), "1, to the seed node only".into());
+            policies.entry("routing".into()).or_insert_with(|| "seed node only: a single-node cluster".into());
+            "pre-encoded requests, aerobench (seed node only)".into()
+        };
         let column = Column {
             id: kind.name.into(),
             label: kind.label.into(),
@@ -148,7 +244,7 @@ impl WireDriver {
             client_version: env!("CARGO_PKG_VERSION").into(),
             mode: "sync".into(),
             in_flight: 1,
-            source: "pre-encoded requests, aerobench (seed node only)".into(),
+            source,
             python_version: None,
             policies,
             error: None,
@@ -162,15 +258,21 @@ impl WireDriver {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let mut driver = WireDriver {
             column,
-            addrs,
+            map,
             timeout,
             login,
-            stream: Some(BufReader::with_capacity(READ_BUFFER, stream)),
+            conns,
             encoder,
             workload: workload.clone(),
             requests: Default::default(),
             body: Vec::new(),
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
+            seed: addrs,
+            clustered: nodes > 1,
+            connected: Instant::now(),
+            next_tend: Instant::now() + TEND_INTERVAL,
+            last_tend: Instant::now(),
+            suspect: false,
         };
         for &op in ops.iter().filter(|op| encodes(**op) && **op != Operation::ReadModifyWrite) {
             driver.prepare(op, workload.calls(op));
@@ -185,9 +287,7 @@ impl WireDriver {
         self.column.policies.insert("ttl_secs".into(), ttl.to_string());
         // Puts and touches carry the time to live: encoded again.
         for op in [Operation::Put, Operation::Touch] {
-            let r = &mut self.requests[slot(op)];
-            r.bytes.clear();
-            r.ends.clear();
+            self.requests[slot(op)].clear();
             if ops.contains(&op) {
                 self.prepare(op, self.workload.calls(op));
             }
@@ -199,94 +299,209 @@ impl WireDriver {
     fn prepare(&mut self, op: Operation, calls: u64) {
         let r = &mut self.requests[slot(op)];
         let have = if op == Operation::Scan { 1 } else { calls.max(1) };
-        if r.ends.len() as u64 >= have {
+        if r.calls.len() as u64 >= have {
             return;
         }
-        r.bytes.clear();
-        r.ends.clear();
-        let (e, w) = (&self.encoder, &self.workload);
+        r.clear();
+        let (e, w, map) = (&self.encoder, &self.workload, &self.map);
+        let node = |key: &str| map.node_of(&digest(&e.set, key));
         for i in 0..have {
             match op {
-                Operation::Put => e.write(&mut r.bytes, &w.key(i), &w.values(i)),
-                Operation::Get => e.read(&mut r.bytes, &w.key(i)),
                 Operation::BatchGet => {
-                    let keys: Vec<String> = w.batch_range(i).map(|k| w.key(k)).collect();
-                    e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
+                    // One sub-batch per node, keys in batch order within each.
+                    let mut by_node: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+                    for k in w.batch_range(i) {
+                        let key = w.key(k);
+                        by_node.entry(node(&key)).or_default().push(key);
+                    }
+                    for (n, keys) in by_node {
+                        e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
+                        r.push(n, 0);
+                    }
                 }
-                Operation::Scan => r.task_at = e.scan(&mut r.bytes, 0),
-                Operation::Exists => e.exists(&mut r.bytes, &w.key(i)),
-                Operation::Touch => e.touch(&mut r.bytes, &w.key(i)),
-                Operation::Delete => e.delete(&mut r.bytes, &w.key(i)),
-                Operation::Operate => e.increment_and_read(&mut r.bytes, &w.key(i), crate::workload::OPERATE_BIN),
-                Operation::BatchWrite | Operation::ReadModifyWrite => {
-                    unreachable!("the floor encodes no request of its own for {}", op.name())
+                Operation::Scan => {
+                    for n in 0..map.nodes.len() {
+                        let pids = map.partitions_of(n);
+                        if !pids.is_empty() {
+                            r.task_at.push(e.scan(&mut r.bytes, 0, &pids));
+                            r.push(n, 0);
+                        }
+                    }
+                }
+                _ => {
+                    let key = w.key(i);
+                    match op {
+                        Operation::Put => e.write(&mut r.bytes, &key, &w.values(i)),
+                        Operation::Get => e.read(&mut r.bytes, &key),
+                        Operation::Exists => e.exists(&mut r.bytes, &key),
+                        Operation::Touch => e.touch(&mut r.bytes, &key),
+                        Operation::Delete => e.delete(&mut r.bytes, &key),
+                        Operation::Operate => e.increment_and_read(&mut r.bytes, &key, crate::workload::OPERATE_BIN),
+                        _ => unreachable!("the floor encodes no request of its own for {}", op.name()),
+                    }
+                    let pid = super::wire_cluster::partition(&digest(&e.set, &key));
+                    r.push(usize::from(map.master[pid]), pid);
                 }
             }
-            r.ends.push(r.bytes.len());
+            r.calls.push(r.ends.len());
         }
     }
 
-    /// One timed call: send request `i`, read its whole reply.
+    /// One timed call: send call `i`'s requests, each to its node, then read every reply.
     fn call(&mut self, op: Operation, i: u64) -> CallResult {
         let requests = &mut self.requests[slot(op)];
+        let range = requests.of_call(i);
         if op == Operation::Scan {
+            // One task id for the scan, whichever nodes it covers, as the clients do.
             self.next_task_id = self.next_task_id.wrapping_add(1);
-            let at = requests.task_at;
-            requests.bytes[at..at + 8].copy_from_slice(&self.next_task_id.to_be_bytes());
-        }
-        if self.stream.is_none() {
-            // The last call broke the connection: make a new one for this call.
-            match open(&self.addrs, self.timeout, self.login.as_deref()) {
-                Ok(s) => self.stream = Some(BufReader::with_capacity(READ_BUFFER, s)),
-                Err(e) => return Err(CallError::new(Failure::Io(e).reason())),
+            for &at in &requests.task_at[range.clone()] {
+                requests.bytes[at..at + 8].copy_from_slice(&self.next_task_id.to_be_bytes());
             }
         }
-        let stream = self.stream.as_mut().expect("connected above");
-        let result = exchange(stream, requests.get(i), op, &mut self.body).and_then(|n| {
-            // One request, one reply: anything more is a server out of step.
-            if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
-        });
-        result.map_err(|failure| {
-            if !matches!(failure, Failure::Server(_)) {
-                self.stream = None;
+        let mut failure = None;
+        let mut sent = range.start;
+        for r in range.clone() {
+            let node = usize::from(requests.nodes[r]);
+            let addrs = &self.map.nodes[node].addrs;
+            if let Err(f) = send(&mut self.conns[node], addrs, self.timeout, self.login.as_deref(), requests.request(r))
+            {
+                failure = Some(f);
+                break;
             }
-            CallError::new(failure.reason())
-        })
+            sent = r + 1;
+        }
+        let mut records = 0;
+        for r in range.start..sent {
+            let node = usize::from(requests.nodes[r]);
+            let stream = self.conns[node].as_mut().expect("sent on it above");
+            let result = receive(stream, op, &mut self.body).and_then(|n| {
+                // One request, one reply: anything more is a server out of step.
+                if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
+            });
+            match result {
+                Ok(n) => records += n,
+                Err(f) => {
+                    if !matches!(f, Failure::Server(_)) {
+                        self.conns[node] = None;
+                    }
+                    failure.get_or_insert(f);
+                }
+            }
+        }
+        match failure {
+            None => Ok(records),
+            Some(f) => {
+                self.suspect |= !matches!(f, Failure::Server(_));
+                Err(CallError::new(f.reason()))
+            }
+        }
     }
+
+    /// Between calls (untimed), as the clients tend: every second, and soon after a call failed
+    /// on the network, asks every node its partition generation; when one changed or a node is
+    /// gone, reads the map again (from the seed, else any node that answers) and routes by it.
+    fn tend(&mut self) {
+        if !self.clustered {
+            return;
+        }
+        let now = Instant::now();
+        let quick = self.suspect && now.duration_since(self.last_tend) >= TEND_AFTER_FAILURE;
+        if now < self.next_tend && !quick {
+            return;
+        }
+        self.last_tend = now;
+        let ticks = now.duration_since(self.connected).as_secs_f64() / TEND_INTERVAL.as_secs_f64();
+        self.next_tend = self.connected + TEND_INTERVAL.mul_f64(ticks.floor() + 1.0);
+        let login = self.login.clone();
+        let log_in = |s: &mut TcpStream| match &login {
+            Some(frame) => log_in(s, frame),
+            None => Ok(()),
+        };
+        let now = super::wire_cluster::generations(&self.map, self.timeout, &log_in);
+        if now.iter().zip(&self.map.generations).all(|(n, was)| n.as_ref() == Some(was)) {
+            self.suspect = false;
+            return;
+        }
+        let mut candidates = vec![self.seed.clone()];
+        candidates.extend(self.map.nodes.iter().map(|n| n.addrs.clone()));
+        for addrs in candidates {
+            if let Ok(map) = super::wire_cluster::discover(&addrs, self.timeout, &log_in, &self.workload.namespace) {
+                self.reroute(map);
+                self.suspect = false;
+                return;
+            }
+        }
+    }
+
+    /// Routes every request by `map`: single-record requests to their partition's new master,
+    /// batches and scans encoded again for the new set of nodes; connections to nodes still in
+    /// the map are kept.
+    fn reroute(&mut self, map: PartitionMap) {
+        let mut old: Vec<(String, Conn)> =
+            self.map.nodes.iter().map(|n| n.name.clone()).zip(std::mem::take(&mut self.conns)).collect();
+        self.conns = map
+            .nodes
+            .iter()
+            .map(|n| old.iter_mut().find(|(name, _)| *name == n.name).and_then(|(_, c)| c.take()))
+            .collect();
+        self.map = map;
+        for op in
+            [Operation::Put, Operation::Get, Operation::Exists, Operation::Touch, Operation::Delete, Operation::Operate]
+        {
+            let r = &mut self.requests[slot(op)];
+            for (node, &pid) in r.nodes.iter_mut().zip(&r.pids) {
+                *node = self.map.master[usize::from(pid)];
+            }
+        }
+        for op in [Operation::BatchGet, Operation::Scan] {
+            let calls = self.requests[slot(op)].calls.len() as u64;
+            if calls > 0 {
+                self.requests[slot(op)].clear();
+                self.prepare(op, calls);
+            }
+        }
+    }
+}
+
+/// Logs in on a new info or data socket with the LOGIN `frame`.
+fn log_in(s: &mut TcpStream, frame: &[u8]) -> std::io::Result<()> {
+    super::wire_login::login(s, frame).map_err(|e| match e {
+        super::wire_login::LoginError::Io(e) => e,
+        refused => std::io::Error::new(ErrorKind::PermissionDenied, refused.to_string()),
+    })
+}
+
+/// Writes `request` on `conn`, connecting it first if the last call broke it; a failed write
+/// drops the connection.
+fn send(
+    conn: &mut Conn,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    login: Option<&[u8]>,
+    request: &[u8],
+) -> Result<(), Failure> {
+    if conn.is_none() {
+        *conn = Some(BufReader::with_capacity(READ_BUFFER, open(addrs, timeout, login)?));
+    }
+    let stream = conn.as_mut().expect("connected above");
+    stream.get_mut().write_all(request).map_err(|e| {
+        *conn = None;
+        Failure::Io(e)
+    })
 }
 
 /// Opens a socket to the first of `addrs` that answers, with `TCP_NODELAY` and `timeout` on
 /// connecting, reading and writing, and sends `login` on it first when given.
 fn open(addrs: &[SocketAddr], timeout: Duration, login: Option<&[u8]>) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(ErrorKind::NotFound, "the name resolved to no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(mut s) => {
-                s.set_nodelay(true)?;
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))?;
-                if let Some(frame) = login {
-                    super::wire_login::login(&mut s, frame).map_err(|e| match e {
-                        super::wire_login::LoginError::Io(e) => e,
-                        refused => std::io::Error::new(ErrorKind::PermissionDenied, refused.to_string()),
-                    })?;
-                }
-                return Ok(s);
-            }
-            Err(e) => last = e,
-        }
+    let mut s = super::wire_cluster::dial(addrs, timeout)?;
+    if let Some(frame) = login {
+        log_in(&mut s, frame)?;
     }
-    Err(last)
+    Ok(s)
 }
 
-/// Writes `request` and reads its reply; returns the records it carried.
-fn exchange(
-    stream: &mut BufReader<TcpStream>,
-    request: &[u8],
-    op: Operation,
-    body: &mut Vec<u8>,
-) -> Result<u64, Failure> {
-    stream.get_mut().write_all(request)?;
+/// Reads the reply to a request sent on `stream`; returns the records it carried.
+fn receive(stream: &mut BufReader<TcpStream>, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
     match op {
         Operation::BatchGet | Operation::Scan => read_stream(stream, op, body),
         _ => {
@@ -400,17 +615,24 @@ impl Driver for WireDriver {
         if phase.updates.is_some() || op == Operation::ReadModifyWrite {
             self.prepare(Operation::Put, phase.space);
         }
+        // The map is tended before each call, outside its timing.
+        let me = std::cell::RefCell::new(self);
+        let tend = |i| {
+            me.borrow_mut().tend();
+            Ok(i)
+        };
         if op == Operation::ReadModifyWrite {
-            self.prepare(Operation::Get, phase.space);
-            run_blocking(&state, Ok, |i| {
-                self.call(Operation::Get, i)?;
-                self.call(Operation::Put, i)
+            me.borrow_mut().prepare(Operation::Get, phase.space);
+            run_blocking(&state, tend, |i| {
+                let mut d = me.borrow_mut();
+                d.call(Operation::Get, i)?;
+                d.call(Operation::Put, i)
             });
             return Ok(());
         }
-        run_blocking(&state, Ok, |i| {
+        run_blocking(&state, tend, |i| {
             let (op, i) = crate::mix::split(op, i);
-            self.call(op, i)
+            me.borrow_mut().call(op, i)
         });
         Ok(())
     }
@@ -501,7 +723,7 @@ mod tests {
             serve(&store, &frame);
         }
         frame.clear();
-        e.scan(&mut frame, 1);
+        e.scan(&mut frame, 1, &(0..crate::drivers::wire_encode::PARTITIONS).collect::<Vec<_>>());
         let msg = Message::parse(&frame[8..]).unwrap();
         let mut wire = Vec::new();
         crate::server::scan::stream_scan(&store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();
@@ -535,8 +757,9 @@ mod tests {
         assert_eq!(Failure::server(RC_KEY_NOT_FOUND).reason(), "server: KeyNotFoundError");
     }
 
-    /// A server on `listener` that drops its first connection after reading a request, then
-    /// answers every request on its second connection with an empty rc-0 reply.
+    /// A server on `listener` that drops its first two connections (the floor's look for a
+    /// partition map, then its first data connection) after reading a request, then answers
+    /// every request on its third connection with an empty rc-0 reply.
     fn flaky_server(listener: std::net::TcpListener) -> std::thread::JoinHandle<()> {
         std::thread::spawn(move || {
             let read_request = |s: &mut TcpStream| {
@@ -545,9 +768,11 @@ mod tests {
                 let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]);
                 s.read_exact(&mut vec![0; len as usize])
             };
-            let (mut first, _) = listener.accept().unwrap();
-            read_request(&mut first).unwrap();
-            drop(first);
+            for _ in 0..2 {
+                let (mut first, _) = listener.accept().unwrap();
+                read_request(&mut first).unwrap();
+                drop(first);
+            }
             let (mut second, _) = listener.accept().unwrap();
             let mut reply = vec![2, 3, 0, 0, 0, 0, 0, 22, 22];
             reply.resize(30, 0);
@@ -588,47 +813,174 @@ mod tests {
         drop(listener);
     }
 
+    /// A driver with no sockets, routing by `map`, with `op`'s requests for `calls` calls.
+    fn offline(w: &Workload, map: PartitionMap, op: Operation, calls: u64) -> WireDriver {
+        let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
+        let conns = map.nodes.iter().map(|_| None).collect();
+        let mut d = WireDriver {
+            column: crate::scheduler::failed_column(
+                &(&crate::drivers::kind("wire").unwrap()).into(),
+                1,
+                String::new(),
+                None,
+            ),
+            map,
+            timeout: Duration::from_millis(10),
+            login: None,
+            conns,
+            encoder: e,
+            workload: w.clone(),
+            requests: Default::default(),
+            body: vec![],
+            next_task_id: 0,
+            seed: vec![],
+            clustered: false,
+            connected: Instant::now(),
+            next_tend: Instant::now(),
+            last_tend: Instant::now(),
+            suspect: false,
+        };
+        d.prepare(op, calls);
+        d
+    }
+
     #[test]
     fn requests_are_found_by_index_and_scans_get_fresh_task_ids() {
         let w = workload(10);
-        let requests = |op, calls| {
-            let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
-            let mut d = WireDriver {
-                column: crate::scheduler::failed_column(
-                    &(&crate::drivers::kind("wire").unwrap()).into(),
-                    1,
-                    String::new(),
-                    None,
-                ),
-                addrs: vec![],
-                timeout: Duration::from_millis(10),
-                login: None,
-                stream: None,
-                encoder: e,
-                workload: w.clone(),
-                requests: Default::default(),
-                body: vec![],
-                next_task_id: 0,
-            };
-            d.prepare(op, calls);
-            d
-        };
+        let requests = |op, calls| offline(&w, PartitionMap::seed_only(vec![]), op, calls);
         let d = requests(Operation::Get, 10);
         let get = &d.requests[slot(Operation::Get)];
-        assert_eq!(get.ends.len(), 10);
-        let m = Message::parse(&get.get(7)[8..]).unwrap();
+        assert_eq!((get.ends.len(), get.calls.len()), (10, 10));
+        let m = Message::parse(&get.request(get.of_call(7).start)[8..]).unwrap();
         let digest = crate::drivers::wire_encode::digest("s", "w-7");
         assert_eq!(m.fields.get(crate::server::message::field::DIGEST), Some(&digest[..]));
         let d = requests(Operation::BatchGet, 3);
-        let m = Message::parse(&d.requests[slot(Operation::BatchGet)].get(2)[8..]).unwrap();
+        let batches = &d.requests[slot(Operation::BatchGet)];
+        let m = Message::parse(&batches.request(batches.of_call(2).start)[8..]).unwrap();
         let rows = m.fields.get(crate::server::message::field::BATCH_INDEX).unwrap();
         assert_eq!(u32::from_be_bytes(rows[..4].try_into().unwrap()), 2, "batch 2 holds keys 8 and 9");
         // With no server, a call fails as a network error instead of hanging.
         let mut d = requests(Operation::Scan, 5);
-        let scan = |d: &WireDriver| d.requests[slot(Operation::Scan)].get(0).to_vec();
+        let scan = |d: &WireDriver| d.requests[slot(Operation::Scan)].request(0).to_vec();
         let before = scan(&d);
         let err = d.call(Operation::Scan, 0).unwrap_err();
         assert!(err.reason.starts_with("network:"), "{}", err.reason);
         assert_ne!(scan(&d), before, "each scan carries its own task id");
+    }
+
+    #[test]
+    fn requests_go_to_the_master_of_their_partition() {
+        use crate::drivers::wire_cluster::{Node, partition};
+        use crate::server::message::field;
+        let mut map = PartitionMap::seed_only(vec![]);
+        for name in ["B", "C"] {
+            map.nodes.push(Node { name: name.into(), addrs: vec![] });
+        }
+        for (p, m) in map.master.iter_mut().enumerate() {
+            *m = (p % 3) as u16;
+        }
+        let mut w = workload(400);
+        w.batch_size = 40;
+        let owner = |key: &str| partition(&digest("s", key)) % 3;
+        // Every single-record request names a digest its node is master of.
+        let d = offline(&w, map.clone(), Operation::Put, 400);
+        let puts = &d.requests[slot(Operation::Put)];
+        let mut per_node = [0; 3];
+        for i in 0..400 {
+            let r = puts.of_call(i);
+            assert_eq!(r.len(), 1);
+            let node = usize::from(puts.nodes[r.start]);
+            assert_eq!(node, owner(&w.key(i)), "put {i}");
+            per_node[node] += 1;
+        }
+        assert!(per_node.iter().all(|&n| n > 80), "keys spread over the nodes: {per_node:?}");
+        // A batch is one sub-batch per node, each holding exactly the keys that node owns.
+        let d = offline(&w, map.clone(), Operation::BatchGet, 10);
+        let batches = &d.requests[slot(Operation::BatchGet)];
+        for i in 0..10 {
+            let r = batches.of_call(i);
+            assert_eq!(r.len(), 3, "40 keys reach all three nodes");
+            let mut seen = 0;
+            for q in r {
+                let m = Message::parse(&batches.request(q)[8..]).unwrap();
+                let rows = m.fields.get(field::BATCH_INDEX).unwrap();
+                let n = u32::from_be_bytes(rows[..4].try_into().unwrap()) as usize;
+                let digests: Vec<[u8; 20]> = w
+                    .batch_range(i)
+                    .map(|k| digest("s", &w.key(k)))
+                    .filter(|dg| partition(dg) % 3 == usize::from(batches.nodes[q]))
+                    .collect();
+                assert_eq!(n, digests.len());
+                // Each row: 4-byte index, then the digest.
+                assert_eq!(&rows[9..29], &digests[0][..], "the sub-batch starts with its node's first key");
+                seen += n;
+            }
+            assert_eq!(seen, 40, "every key of the batch is asked once");
+        }
+        // A scan is one scan per node over the partitions it owns.
+        let d = offline(&w, map, Operation::Scan, 1);
+        let scans = &d.requests[slot(Operation::Scan)];
+        assert_eq!(scans.of_call(0), 0..3);
+        for q in 0..3 {
+            let m = Message::parse(&scans.request(q)[8..]).unwrap();
+            let pids = m.fields.get(field::PID_ARRAY).unwrap();
+            assert_eq!(pids.len(), 2 * 1366 - 2 * usize::from(q > 0), "node {q}");
+            for p in pids.chunks(2) {
+                assert_eq!(usize::from(u16::from_le_bytes([p[0], p[1]])) % 3, usize::from(scans.nodes[q]));
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_map_routes_every_request_again() {
+        use crate::drivers::wire_cluster::{Node, partition};
+        let three = |down: Option<usize>| {
+            let mut map = PartitionMap::seed_only(vec![]);
+            map.nodes[0].name = "A".into();
+            for name in ["B", "C"] {
+                map.nodes.push(Node { name: name.into(), addrs: vec![] });
+            }
+            for (p, m) in map.master.iter_mut().enumerate() {
+                *m = (p % 3) as u16;
+            }
+            if let Some(gone) = down {
+                // The survivors take the lost node's partitions; indices after it shift down.
+                map.nodes.remove(gone);
+                for (p, m) in map.master.iter_mut().enumerate() {
+                    let was = p % 3;
+                    let now = if was == gone { (was + 1) % 3 } else { was };
+                    *m = (if now > gone { now - 1 } else { now }) as u16;
+                }
+            }
+            map
+        };
+        let mut w = workload(300);
+        w.batch_size = 30;
+        let mut d = offline(&w, three(None), Operation::Get, 300);
+        d.prepare(Operation::BatchGet, 10);
+        d.prepare(Operation::Scan, 1);
+        d.reroute(three(Some(1)));
+        assert_eq!(d.conns.len(), 2);
+        let names: Vec<&str> = d.map.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["A", "C"]);
+        let gets = &d.requests[slot(Operation::Get)];
+        for i in 0..300 {
+            let q = gets.of_call(i).start;
+            let p = partition(&digest("s", &w.key(i)));
+            assert_eq!(usize::from(gets.nodes[q]), usize::from(d.map.master[p]), "get {i}");
+        }
+        let batches = &d.requests[slot(Operation::BatchGet)];
+        assert_eq!(batches.calls.len(), 10, "every batch encoded again");
+        for i in 0..10 {
+            assert_eq!(batches.of_call(i).len(), 2, "two nodes left, two sub-batches");
+        }
+        let scans = &d.requests[slot(Operation::Scan)];
+        assert_eq!(scans.of_call(0).len(), 2);
+        let mut pids = 0;
+        for q in scans.of_call(0) {
+            let m = Message::parse(&scans.request(q)[8..]).unwrap();
+            pids += m.fields.get(crate::server::message::field::PID_ARRAY).unwrap().len() / 2;
+        }
+        assert_eq!(pids, 4096, "the scan still covers every partition");
     }
 }

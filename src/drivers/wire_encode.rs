@@ -259,10 +259,10 @@ impl Encoder {
         finish(out, start);
     }
 
-    /// A foreground scan of the whole set, all bins, by partition: every one of the 4096
-    /// partitions in the PID array, as the clients send it (§6.1), with no total deadline.
+    /// A foreground scan of the set, all bins, by partition: `pids` in the PID array, as the
+    /// clients send each node the partitions it owns (§6.1), with no total deadline.
     /// Returns the offset in `out` of the 8-byte task id, which the caller may change per call.
-    pub fn scan(&self, out: &mut Vec<u8>, task_id: u64) -> usize {
+    pub fn scan(&self, out: &mut Vec<u8>, task_id: u64, pids: &[u16]) -> usize {
         let start = begin(out);
         let h = Header {
             info1: INFO1_READ,
@@ -279,7 +279,7 @@ impl Encoder {
         field(out, FIELD_SOCKET_TIMEOUT, &self.timeout_ms.to_be_bytes());
         field(out, FIELD_TASK_ID, &task_id.to_be_bytes());
         let task_at = out.len() - 8;
-        let pids: Vec<u8> = (0..PARTITIONS).flat_map(u16::to_le_bytes).collect();
+        let pids: Vec<u8> = pids.iter().flat_map(|p| p.to_le_bytes()).collect();
         field(out, FIELD_PID_ARRAY, &pids);
         finish(out, start);
         task_at
@@ -373,7 +373,8 @@ mod tests {
     #[test]
     fn scan_names_every_partition() {
         let mut out = Vec::new();
-        let at = encoder().scan(&mut out, 0x0102_0304_0506_0708);
+        let all: Vec<u16> = (0..PARTITIONS).collect();
+        let at = encoder().scan(&mut out, 0x0102_0304_0506_0708, &all);
         assert_eq!(&out[at..at + 8], &[1, 2, 3, 4, 5, 6, 7, 8]);
         let m = Message::parse(body(&out)).unwrap();
         assert_eq!((m.header.info1, m.header.info3), (info1::READ, info3::PARTITION_DONE));
@@ -382,5 +383,9 @@ mod tests {
         assert_eq!(pids.len(), 2 * PARTITIONS as usize);
         assert_eq!(&pids[2 * 4095..], &4095u16.to_le_bytes());
         assert_eq!(m.fields.get(FIELD_SOCKET_TIMEOUT), Some(&250u32.to_be_bytes()[..]));
+        let mut out = Vec::new();
+        encoder().scan(&mut out, 1, &[7, 300]);
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!(m.fields.get(f::PID_ARRAY), Some(&[7, 0, 44, 1][..]), "only the partitions given");
     }
 }

@@ -173,11 +173,17 @@ fn or_unknown(s: &str) -> &str {
 
 fn server(report: &RunReport) -> String {
     let s = &report.server;
+    let nodes = match s.nodes.len() {
+        0 | 1 => String::new(),
+        // The built-in server's node names are made up; a real cluster's say which nodes ran.
+        n if s.builtin => format!(", {n} nodes"),
+        n => format!(", {n} nodes ({})", s.nodes.join(", ")),
+    };
     if s.builtin {
         // The edition is the built-in server's own name; the marker says it plainly.
-        return format!("{} — build {} {BUILTIN_MARKER}", s.address, or_unknown(&s.build));
+        return format!("{} — build {}{nodes} {BUILTIN_MARKER}", s.address, or_unknown(&s.build));
     }
-    format!("{} — {}, build {}", s.address, or_unknown(&s.edition), or_unknown(&s.build))
+    format!("{} — {}, build {}{nodes}", s.address, or_unknown(&s.edition), or_unknown(&s.build))
 }
 
 fn machine(report: &RunReport) -> String {
@@ -255,7 +261,12 @@ mod tests {
         assert!(server.text.contains("8.1.0.0"));
         assert!(server.text.contains(BUILTIN_MARKER));
 
+        report.server.nodes = vec!["BB9A".into(), "BB9B".into(), "BB9C".into()];
+        assert!(run_lines(&report)[0].text.contains("build 8.1.0.0, 3 nodes (aerobench built-in"));
         report.server.builtin = false;
+        let text = run_lines(&report)[0].text.clone();
+        assert!(text.ends_with(", 3 nodes (BB9A, BB9B, BB9C)"), "{text}");
+        report.server.nodes.clear();
         assert!(!run_lines(&report)[0].text.contains(BUILTIN_MARKER));
     }
 

@@ -12,6 +12,8 @@ mod issues;
 mod json;
 mod markdown;
 mod metrics;
+mod node_loss;
+mod node_spread;
 pub mod numbers;
 pub mod plot;
 mod table;

@@ -43,6 +43,15 @@ impl Exporter for TableExporter {
         if issues.has_errors() {
             sections.push(self.errors(&issues));
         }
+        for section in [super::node_spread::lines(report), super::node_loss::lines(report)] {
+            let Some((title, rest)) = section.split_first() else { continue };
+            let mut out = self.bold(title);
+            for line in rest {
+                out.push('\n');
+                out.push_str(&wrap::labelled("  ", "", 0, line, self.style.width));
+            }
+            sections.push(out);
+        }
         if !issues.notes.is_empty() {
             sections.push(self.notes(&issues));
         }

@@ -172,6 +172,7 @@ fn sample_without_ratios() -> RunReport {
             build: "8.1.0.0".to_owned(),
             edition: "Aerospike Community Edition".to_owned(),
             builtin: true,
+            nodes: vec![],
         },
         machine: MachineInfo {
             os: "linux".to_owned(),
@@ -226,6 +227,8 @@ fn sample_without_ratios() -> RunReport {
         merged_from: Vec::new(),
         incomplete: None,
         records_deleted: None,
+        node_loss: None,
+        node_spread: None,
         min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
         schedule: None,
     }

@@ -99,6 +99,17 @@ pub struct Batch<'a> {
     templates: Vec<RowTemplate<'a>>,
 }
 
+impl Batch<'_> {
+    /// Each row's partition and whether the row writes, for the per-node counters.
+    pub fn row_partitions(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.rows.iter().map(|row| {
+            let t = &self.templates[row.template];
+            let pid = digest_of(Some(row.digest), t.set, row.key).map_or(0, |d| super::store::partition_id(&d));
+            (pid, t.info2 & super::message::info2::WRITE != 0)
+        })
+    }
+}
+
 /// Parses a batch message's rows; `Err` means the batch field did not parse (nothing was run).
 pub fn parse_batch<'a>(msg: &Message<'a>) -> Result<Batch<'a>, MsgError> {
     let data = msg.fields.get(field::BATCH_INDEX).unwrap_or(&[]);

@@ -19,7 +19,8 @@ use super::framing::{FrameError, HEADER_LEN, MsgType, inflate, patch_header, put
 use super::info::{self, ConnContext};
 use super::message::{Message, ReplyHeader, field, info1, info3, put_reply_header, rc};
 use super::record::{RecordRequest, execute, put_rc_only};
-use super::scan::stream_scan;
+use super::scan::stream_scan_of;
+use super::store::partition_id;
 
 /// Buffers grown past this by one large request are given back once it is answered.
 const KEEP_CAPACITY: usize = 1 << 20;
@@ -48,6 +49,10 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         };
+        if shared.identity.cluster.is_down(shared.identity.index) {
+            // This node has been taken out of the cluster (`--fail-node`): it answers nothing.
+            return;
+        }
         out.clear();
         let result = match kind {
             MsgType::Info => {
@@ -121,9 +126,19 @@ async fn dispatch<W: AsyncWrite + Unpin>(
         }
     };
     let store = &shared.store;
+    let (cluster, node) = (&shared.identity.cluster, shared.identity.index);
+    let counters = cluster.counters(node);
     if msg.fields.has(field::BATCH_INDEX) || msg.header.info1 & info1::BATCH != 0 {
         match parse_batch(&msg) {
-            Ok(batch) => stream_batch(store, &batch, out, w).await,
+            Ok(batch) => {
+                let (mut keys, mut proxied) = (0, 0);
+                for (pid, write) in batch.row_partitions() {
+                    keys += 1;
+                    proxied += u64::from(!cluster.serves(node, pid, write));
+                }
+                counters.batch(keys, proxied);
+                stream_batch(store, &batch, out, w).await
+            }
             Err(e) => {
                 shared.log(format_args!("{peer}: malformed batch: {e}"));
                 reply_error(out, w, rc::PARAMETER_ERROR).await
@@ -133,6 +148,8 @@ async fn dispatch<W: AsyncWrite + Unpin>(
         out.extend_from_slice(&[0; HEADER_LEN]);
         match RecordRequest::from_message(&msg) {
             Ok(req) => {
+                let write = req.info2 & super::message::info2::WRITE != 0;
+                counters.record(!cluster.serves(node, partition_id(&req.digest), write));
                 execute(store, &req, 0, out);
             }
             Err(code) => put_rc_only(out, code),
@@ -140,7 +157,9 @@ async fn dispatch<W: AsyncWrite + Unpin>(
         patch_header(out, 0, MsgType::Message);
         w.write_all(out).await
     } else if msg.fields.has(field::NAMESPACE) {
-        stream_scan(store, &msg, out, w).await
+        let refused = stream_scan_of(store, &msg, &|p| cluster.master(p) == node, out, w).await?;
+        counters.scan(refused);
+        Ok(())
     } else {
         shared.log(format_args!("{peer}: message with no namespace, digest or batch field"));
         reply_error(out, w, rc::PARAMETER_ERROR).await

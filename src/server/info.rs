@@ -6,9 +6,9 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use base64::Engine as _;
-
+use super::cluster::Cluster;
 use super::store::{N_PARTITIONS, Store};
 
 /// What the server reports about itself, fixed for its lifetime.
@@ -19,12 +19,13 @@ pub struct NodeIdentity {
     pub build: String,
     /// Configured cluster name, if any.
     pub cluster_name: Option<String>,
-    /// Port the server listens on, for the peers list.
-    pub port: u16,
     /// `--access-address`, as `host:port`: advertised instead of the address the client dialled.
     pub access: Option<String>,
     /// `--alternate-access-address`, as `host:port`.
     pub alternate: Option<String>,
+    /// The nodes of this process (`--nodes`), this one among them at `index`.
+    pub cluster: Arc<Cluster>,
+    pub index: usize,
 }
 
 /// An address to advertise (`--access-address`), HOST with an optional PORT.
@@ -86,12 +87,6 @@ pub struct ConnContext {
     pub budget: std::sync::Arc<super::budget::Budget>,
 }
 
-/// The partition map value: every namespace, regime 0, one replica, all 4096 partitions owned.
-pub fn replicas(store: &Store) -> String {
-    let bitmap = base64::engine::general_purpose::STANDARD.encode([0xFFu8; N_PARTITIONS / 8]);
-    store.namespaces().iter().map(|ns| format!("{}:0,1,{}", ns.name, bitmap)).collect::<Vec<_>>().join(";")
-}
-
 fn host_port(addr: &SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
@@ -113,16 +108,42 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "version" => format!("{EDITION} {}", env!("CARGO_PKG_VERSION")),
         "edition" => EDITION.to_string(),
         "cluster-name" => id.cluster_name.clone().unwrap_or_else(|| "null".into()),
-        "partition-generation" | "peers-generation" | "rebalance-generation" => "1".into(),
+        "partition-generation" | "rebalance-generation" => id.cluster.partition_generation().to_string(),
+        "peers-generation" => id.cluster.peers_generation().to_string(),
         "partitions" => N_PARTITIONS.to_string(),
-        "replicas" => replicas(store),
+        "replicas" => id.cluster.replicas(id.index, store),
         "service" | "services" | "service-clear-std" | "service-tls-std" => {
             id.access.clone().unwrap_or_else(|| host_port(&ctx.local))
         }
         "service-clear-alt" | "service-tls-alt" => id.alternate.clone().unwrap_or_else(|| host_port(&ctx.local)),
         "services-alternate" => id.alternate.clone().unwrap_or_default(),
         "services-alumni" => String::new(),
-        n if n.starts_with("peers-") => format!("1,{},[]", id.port),
+        n if n.starts_with("peers-") => {
+            let host = match ctx.local.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            id.cluster.peers(id.index, &host)
+        }
+        "aerobench-node-stats" => id.cluster.counters(id.index).value(),
+        "aerobench-fail-node" => {
+            let node = param(params, "node").and_then(|n| n.parse::<usize>().ok());
+            let length = param(params, "for_ms").and_then(|n| n.parse::<u64>().ok());
+            match (node, length) {
+                (Some(n), Some(ms)) if (1..=id.cluster.size()).contains(&n) && id.cluster.size() > 1 => {
+                    let cluster = id.cluster.clone();
+                    cluster.set_down(n - 1, true);
+                    // Back after `for_ms`, on the runtime serving this request.
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                        cluster.set_down(n - 1, false);
+                    });
+                    "ok".into()
+                }
+                _ => format!("ERROR::node=1..{} of a cluster of at least 2, and for_ms, are needed", id.cluster.size()),
+            }
+        }
+        "aerobench-cluster-stats" => id.cluster.stats(),
         "namespaces" => ns_list(),
         "rack-ids" => store.namespaces().iter().map(|n| format!("{}:0", n.name)).collect::<Vec<_>>().join(";"),
         "features" => "batch-any;batch-index;blob-bits;cdt-list;cdt-map;float;geo;pscans;query-show;\
@@ -137,12 +158,13 @@ fn answer(cmd: &str, id: &NodeIdentity, store: &Store, ctx: &ConnContext) -> Str
         "aerobench-key-reads" => store.key_reads.answer(param(params, "reset") == Some("true")),
         "statistics" => {
             let objects: u64 = store.namespaces().iter().map(|n| n.count(None)).sum();
-            format!("objects={objects};cluster_size=1")
+            format!("objects={objects};cluster_size={}", id.cluster.live())
         }
         n if n.starts_with("namespace/") => match store.namespace(n.trim_start_matches("namespace/").as_bytes()) {
             Some(ns) => format!(
-                "objects={};replication-factor=1;default-ttl=0;storage-engine=memory;strong-consistency=false",
-                ns.count(None)
+                "objects={};replication-factor={};default-ttl=0;storage-engine=memory;strong-consistency=false",
+                ns.count(None),
+                id.cluster.replication
             ),
             None => "type=unknown".into(),
         },
@@ -203,9 +225,10 @@ mod tests {
                 node: "BB9000000000001".into(),
                 build: "8.1.0.0".into(),
                 cluster_name: None,
-                port: 3000,
                 access: None,
                 alternate: None,
+                cluster: Arc::new(Cluster::single("BB9000000000001", 3000)),
+                index: 0,
             },
             Store::new(&["test", "bar"]),
             ConnContext {
@@ -244,8 +267,8 @@ mod tests {
 
     #[test]
     fn replicas_lists_every_namespace_without_trailing_semicolon() {
-        let (_, store, _) = fixture();
-        let r = replicas(&store);
+        let (id, store, _) = fixture();
+        let r = id.cluster.replicas(0, &store);
         let parts: Vec<&str> = r.split(';').collect();
         assert_eq!(parts.len(), 2);
         for (p, ns) in parts.iter().zip(["test", "bar"]) {

@@ -5,6 +5,7 @@
 mod admin;
 pub(crate) mod batch;
 mod budget;
+pub(crate) mod cluster;
 mod connection;
 mod corrupt;
 mod delay;
@@ -105,6 +106,28 @@ pub struct ServeArgs {
     /// `access-address`: answered to `service`, `service-clear-std` and `services`.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised_boxed)]
     pub access_address: Option<Box<info::Advertised>>,
+    /// Nodes to run, each on its own port (--port, --port + 1, …; all free ones with --port 0)
+    /// with its own node name, sharing one store: a cluster on one machine. Each answers
+    /// `peers-*` with the others and `replicas` with its own partitions, and counts what it is
+    /// asked (info `aerobench-cluster-stats`); see docs/cluster.md.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: u16,
+    /// Copies of each partition the cluster keeps (master included), as a namespace's
+    /// `replication-factor`: decides which nodes `replicas` names as holding each partition.
+    /// Default: 2, or 1 for a single node.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub replication_factor: Option<u16>,
+    /// Take node N (1 = the first, the seed) out of the cluster --fail-at after start, for
+    /// --fail-for: its connections close, its partitions move to the survivors (partition and
+    /// peers generations go up), and move back when it returns.
+    #[arg(long, value_name = "N", requires = "nodes")]
+    pub fail_node: Option<u16>,
+    /// When --fail-node fails, after the server starts, e.g. 10s.
+    #[arg(long, value_name = "TIME", value_parser = cluster::parse_time, default_value = "10s")]
+    pub fail_at: Duration,
+    /// How long --fail-node stays out, e.g. 5s.
+    #[arg(long, value_name = "TIME", value_parser = cluster::parse_time, default_value = "5s")]
+    pub fail_for: Duration,
     /// Alternate address to advertise, HOST[:PORT], as `alternate-access-address` does: answered
     /// to `service-clear-alt` and `services-alternate` (what clients ask with
     /// `--services-alternate`). Without it, `service-clear-alt` is the address the client dialled.
@@ -114,7 +137,7 @@ pub struct ServeArgs {
 
 /// State every connection shares.
 pub struct Shared {
-    store: Store,
+    store: Arc<Store>,
     identity: NodeIdentity,
     limits: framing::FrameLimits,
     budget: Arc<budget::Budget>,
@@ -153,6 +176,26 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(args.max_frame >= 1024, "--max-frame must be at least 1024 bytes");
+    if let Some(rf) = args.replication_factor {
+        anyhow::ensure!(
+            rf <= args.nodes,
+            "--replication-factor {rf} needs at least {rf} nodes (--nodes {}); lower it or add nodes",
+            args.nodes
+        );
+    }
+    if let Some(n) = args.fail_node {
+        anyhow::ensure!(
+            args.nodes >= 2 && (1..=args.nodes).contains(&n),
+            "--fail-node {n} must name one of the nodes 1..={} of a cluster of at least 2 (--nodes)",
+            args.nodes
+        );
+    }
+    anyhow::ensure!(
+        args.port == 0 || u32::from(args.port) + u32::from(args.nodes) - 1 <= 65_535,
+        "--port {} leaves no room for {} nodes on consecutive ports; use a lower --port or --port 0",
+        args.port,
+        args.nodes
+    );
     anyhow::ensure!(
         args.max_buffered >= args.max_frame,
         "--max-buffered ({}) must be at least --max-frame ({})",
@@ -171,51 +214,94 @@ fn validate(args: &ServeArgs) -> anyhow::Result<()> {
 pub async fn run(args: ServeArgs, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     validate(&args)?;
     corrupt::set(args.corrupt_one_in);
-    let addr = SocketAddr::new(args.bind, args.port);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
-    let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let mut listeners = Vec::with_capacity(usize::from(args.nodes));
+    for k in 0..args.nodes {
+        let addr = SocketAddr::new(args.bind, if args.port == 0 { 0 } else { args.port + k });
+        listeners.push(listen(addr).with_context(|| format!("cannot listen on {addr}"))?);
+    }
     // Signal handlers go in before anyone is told the server is up, so a SIGTERM that follows
     // the "listening" line at once still ends the server cleanly.
     let shutdown = shutdown_signal()?;
-    let local = listener.local_addr()?;
+    let locals: Vec<SocketAddr> = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let mut namespaces = args.namespaces.clone();
     namespaces.dedup();
-    let shared = Arc::new(Shared {
-        store: if args.count_key_reads {
-            Store::new(&namespaces).counting_key_reads()
-        } else {
-            Store::new(&namespaces)
-        },
-        identity: NodeIdentity {
-            // 3 + 12 hex digits: well under the 19 characters the C client allows.
-            node: format!("BB9{:012X}", (u64::from(std::process::id()) << 16) | u64::from(local.port())),
-            build: args.build.clone(),
-            cluster_name: args.cluster_name.clone(),
-            port: local.port(),
-            access: args.access_address.as_ref().map(|a| a.with_default_port(local.port())),
-            alternate: args.alternate_access_address.as_ref().map(|a| a.with_default_port(local.port())),
-        },
-        limits: framing::FrameLimits {
-            max_frame: args.max_frame,
-            stall: (args.frame_timeout > 0.0).then(|| Duration::from_secs_f64(args.frame_timeout)),
-        },
-        budget: budget::Budget::new(args.max_buffered),
-        security: match (&args.user, &args.password) {
-            (Some(user), Some(password)) => Some(admin::Security::new(user.clone(), password.clone())),
-            _ => None,
-        },
-        quiet: args.quiet,
-        delay: delay::Delay::new(args.delay, args.stall),
+    let store = Arc::new(if args.count_key_reads {
+        Store::new(&namespaces).counting_key_reads()
+    } else {
+        Store::new(&namespaces)
     });
-    on_listening(local);
+    let slots = locals
+        .iter()
+        .map(|local| cluster::NodeSlot {
+            // 3 + 12 hex digits: well under the 19 characters the C client allows.
+            name: format!("BB9{:012X}", (u64::from(std::process::id()) << 16) | u64::from(local.port())),
+            port: local.port(),
+        })
+        .collect();
+    let replication = args.replication_factor.map_or(usize::from(args.nodes).min(2), usize::from);
+    let cluster = Arc::new(cluster::Cluster::new(slots, replication));
+    // One budget for the process: the nodes share its memory as they share the store.
+    let budget = budget::Budget::new(args.max_buffered);
+    let mut serving = tokio::task::JoinSet::new();
+    for (index, (listener, local)) in listeners.into_iter().zip(&locals).enumerate() {
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            identity: NodeIdentity {
+                node: cluster.nodes[index].name.clone(),
+                build: args.build.clone(),
+                cluster_name: args.cluster_name.clone(),
+                access: args.access_address.as_ref().map(|a| a.with_default_port(local.port())),
+                alternate: args.alternate_access_address.as_ref().map(|a| a.with_default_port(local.port())),
+                cluster: cluster.clone(),
+                index,
+            },
+            limits: framing::FrameLimits {
+                max_frame: args.max_frame,
+                stall: (args.frame_timeout > 0.0).then(|| Duration::from_secs_f64(args.frame_timeout)),
+            },
+            budget: budget.clone(),
+            security: match (&args.user, &args.password) {
+                (Some(user), Some(password)) => Some(admin::Security::new(user.clone(), password.clone())),
+                _ => None,
+            },
+            quiet: args.quiet,
+            delay: delay::Delay::new(args.delay, args.stall),
+        });
+        serving.spawn(accept_loop(listener, shared, tls.clone()));
+    }
+    on_listening(locals[0]);
+    if locals.len() > 1 && !args.quiet {
+        let all: Vec<String> = locals.iter().map(ToString::to_string).collect();
+        eprintln!("aerobench serve: {} nodes listening on {}", locals.len(), all.join(", "));
+    }
+    if let Some(n) = args.fail_node {
+        serving.spawn(fail_node(cluster.clone(), usize::from(n) - 1, args.fail_at, args.fail_for, args.quiet));
+    }
     tokio::select! {
-        _ = accept_loop(listener, shared, tls) => {}
+        _ = serving.join_next() => {}
         _ = shutdown => {}
     }
     Ok(())
+}
+
+/// Takes `node` out of the cluster `at` after start, for `length`, then brings it back.
+async fn fail_node(cluster: Arc<cluster::Cluster>, node: usize, at: Duration, length: Duration, quiet: bool) {
+    tokio::time::sleep(at).await;
+    cluster.set_down(node, true);
+    if !quiet {
+        eprintln!("aerobench serve: node {} ({}) is down for {length:?}", node + 1, cluster.nodes[node].name);
+    }
+    tokio::time::sleep(length).await;
+    cluster.set_down(node, false);
+    if !quiet {
+        eprintln!("aerobench serve: node {} ({}) is back", node + 1, cluster.nodes[node].name);
+    }
+    // Keep the server's task set from ending: the accept loops serve on.
+    std::future::pending::<()>().await;
 }
 
 /// Binds with a deep accept backlog, so a burst of connects (a client filling its pool) is
@@ -232,6 +318,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<tok
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                if shared.identity.cluster.is_down(shared.identity.index) {
+                    // A lost node: the connection is closed at once, as a dead host's would fail.
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let local = match stream.local_addr() {
                     Ok(a) => a,

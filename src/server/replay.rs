@@ -35,14 +35,15 @@ pub fn serve_bytes(input: &[u8], secured: bool) -> Replayed {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
     let budget = Budget::new(BUDGET);
     let shared = Arc::new(Shared {
-        store: Store::new(&["test"]),
+        store: Arc::new(Store::new(&["test"])),
         identity: NodeIdentity {
             node: "BB9000000000001".into(),
             build: "8.1.0.0".into(),
             cluster_name: None,
-            port: 3000,
             access: None,
             alternate: None,
+            cluster: Arc::new(super::cluster::Cluster::single("BB9000000000001", 3000)),
+            index: 0,
         },
         limits: FrameLimits { max_frame: MAX_FRAME, stall: Some(Duration::from_secs(1)) },
         budget: budget.clone(),

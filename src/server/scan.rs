@@ -12,6 +12,9 @@ use super::framing::{HEADER_LEN, MsgType, patch_header};
 use super::message::{Message, ReplyHeader, field, info1, info2, info3, op, put_field, put_op, put_reply_header, rc};
 use super::store::{Digest, N_PARTITIONS, Record, Store, now_void_secs, partition_id};
 
+/// Result code of a partition this node does not hold.
+const PARTITION_UNAVAILABLE: u8 = 11;
+
 /// Buffered replies are sent once they pass this size.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -112,20 +115,34 @@ async fn flush<W: AsyncWrite + Unpin>(out: &mut BytesMut, frame_start: usize, w:
 }
 
 /// Runs a scan and streams its reply to `w`, using `out` as the send buffer.
+#[cfg(test)]
 pub async fn stream_scan<W: AsyncWrite + Unpin>(
     store: &Store,
     msg: &Message<'_>,
     out: &mut BytesMut,
     w: &mut W,
 ) -> io::Result<()> {
+    stream_scan_of(store, msg, &|_| true, out, w).await.map(drop)
+}
+
+/// Runs a scan on a node that holds the partitions `mine` says it does: the others are
+/// answered with a PARTITION_DONE marker carrying rc 11 (partition unavailable), as a real
+/// node answers a client whose partition map is out of date, and counted in the result.
+pub async fn stream_scan_of<W: AsyncWrite + Unpin>(
+    store: &Store,
+    msg: &Message<'_>,
+    mine: &(dyn Fn(usize) -> bool + Sync),
+    out: &mut BytesMut,
+    w: &mut W,
+) -> io::Result<u64> {
     out.clear();
     out.extend_from_slice(&[0; HEADER_LEN]);
     if let Err(code) = check(store, msg) {
         put_reply_header(out, &ReplyHeader { info3: info3::LAST, result_code: code, ..Default::default() });
-        return flush(out, 0, w).await;
+        return flush(out, 0, w).await.map(|()| 0);
     }
     let ns_name = msg.fields.get(field::NAMESPACE).unwrap_or(&[]);
-    let Some(ns) = store.namespace(ns_name) else { return Ok(()) };
+    let Some(ns) = store.namespace(ns_name) else { return Ok(0) };
     let set = msg.fields.get(field::SET).filter(|s| !s.is_empty());
     let max = msg
         .fields
@@ -145,9 +162,21 @@ pub async fn stream_scan<W: AsyncWrite + Unpin>(
     };
     let now = now_void_secs();
     let mut sent = 0u64;
+    let mut refused = 0u64;
     for (pid, after) in cursors(msg) {
         if sent >= max {
             break;
+        }
+        if !mine(pid) {
+            refused += 1;
+            let unavailable = ReplyHeader {
+                info3: info3::PARTITION_DONE,
+                result_code: PARTITION_UNAVAILABLE,
+                generation: pid as u32,
+                ..Default::default()
+            };
+            put_reply_header(out, &unavailable);
+            continue;
         }
         let done = {
             let part = ns.read(pid);
@@ -175,7 +204,7 @@ pub async fn stream_scan<W: AsyncWrite + Unpin>(
         }
     }
     put_reply_header(out, &ReplyHeader { info3: info3::LAST, ..Default::default() });
-    flush(out, 0, w).await
+    flush(out, 0, w).await.map(|()| refused)
 }
 
 #[cfg(test)]
@@ -231,6 +260,35 @@ mod tests {
 
     fn records(rows: &[Row]) -> Vec<&Row> {
         rows.iter().filter(|r| r.info3 == 0).collect()
+    }
+
+    #[tokio::test]
+    async fn partitions_of_other_nodes_are_refused_as_unavailable() {
+        let store = Store::new(&["test"]);
+        fill(&store, b"s1", 200);
+        let body = request(
+            MsgHeader { info1: info1::READ, info3: info3::PARTITION_DONE, ..Default::default() },
+            &[(field::NAMESPACE, b"test")],
+            &[],
+        );
+        let msg = Message::parse(&body).unwrap();
+        let mut wire = Vec::new();
+        let refused = stream_scan_of(&store, &msg, &|p| p % 3 == 0, &mut BytesMut::new(), &mut wire).await.unwrap();
+        assert_eq!(refused, (N_PARTITIONS - N_PARTITIONS.div_ceil(3)) as u64);
+        let (_, messages) = replies(&wire);
+        let mut records = 0;
+        for m in &messages {
+            let h = &m.header;
+            if h.info3 == info3::PARTITION_DONE {
+                let mine = h.generation % 3 == 0;
+                assert_eq!(h.result_code, if mine { 0 } else { PARTITION_UNAVAILABLE }, "partition {}", h.generation);
+            } else if h.info3 == 0 {
+                let d: Digest = m.fields.get(field::DIGEST).unwrap().try_into().unwrap();
+                assert_eq!(partition_id(&d) % 3, 0, "only this node's records");
+                records += 1;
+            }
+        }
+        assert!(records > 40 && records < 200, "{records}");
     }
 
     #[tokio::test]
