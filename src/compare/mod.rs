@@ -317,21 +317,7 @@ mod tests {
         let median = ratio(&stalls, &base, 1, 1, RatioMetric::CorrectedP50Latency, 0.03);
         assert_eq!(median.verdict, Verdict::WithinMinEffect, "{median:?}");
         // Only open-loop cells get corrected ratios.
-        let columns: Vec<Column> = ["a", "c"]
-            .into_iter()
-            .map(|id| Column {
-                id: id.into(),
-                label: id.into(),
-                client: String::new(),
-                client_version: String::new(),
-                mode: String::new(),
-                in_flight: 1,
-                source: String::new(),
-                python_version: None,
-                policies: Default::default(),
-                error: None,
-            })
-            .collect();
+        let columns: Vec<Column> = ["a", "c"].into_iter().map(plain_column).collect();
         let pairs = [("a".to_string(), "c".to_string())];
         let all = ratios(&columns, &[stalls, base], &["get".into()], &pairs, 0.03);
         assert!(all.iter().any(|r| r.metric == RatioMetric::CorrectedP99Latency));
@@ -379,9 +365,9 @@ mod tests {
         assert_eq!(ratio(&few, &base, 1, 1, RatioMetric::P50Latency, 0.03).verdict, Verdict::Faster);
     }
 
-    #[test]
-    fn pairs_with_the_baseline_then_the_seed_pairs() {
-        let col = |id: &str| Column {
+    /// A column with nothing but its id (and label).
+    fn plain_column(id: &str) -> Column {
+        Column {
             id: id.into(),
             label: id.into(),
             client: String::new(),
@@ -392,7 +378,12 @@ mod tests {
             python_version: None,
             policies: Default::default(),
             error: None,
-        };
+        }
+    }
+
+    #[test]
+    fn pairs_with_the_baseline_then_the_seed_pairs() {
+        let col = plain_column;
         let columns: Vec<Column> =
             ["wire", "rust-sync", "rust-async", "aerospike-py-sync", "official-c"].into_iter().map(col).collect();
         let p = pairs(&columns, Some("official-c"));
