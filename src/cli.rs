@@ -154,7 +154,7 @@ pub struct BenchArgs {
     /// operation would make fewer (batch_get makes --count / --batch-size, scan --scans), so a
     /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes
     /// exactly the operation's own calls. Once a phase has made its operation's own calls it
-    /// stops after 1.5 times --min-phase-time (at least 75 ms) even short of this (a few slow
+    /// stops after --min-phase-time (at least 50 ms) even short of this (a few slow
     /// scans); its rounds then give no p99 ratio. A lengthened phase keeps at most as many calls
     /// in flight as its operation's own calls (5 scans: 5 at a time). Not applied to delete
     /// phases or with --duration.

@@ -145,9 +145,10 @@ impl Plan {
     }
 
     /// How long a phase may run to reach `--min-phase-calls` once it has made its operation's
-    /// own calls: one and a half times `--min-phase-time`, at least 75 ms.
+    /// own calls: `--min-phase-time`, at least 50 ms, so that slow operations (a few scans of a
+    /// slow client) add at most that to a round.
     pub fn lengthen_cap(&self) -> Duration {
-        (self.min_phase_time * 3 / 2).max(Duration::from_millis(75))
+        self.min_phase_time.max(Duration::from_millis(50))
     }
 
     /// With `--start-at`, the time from one phase's start to the next one's: the phase's
@@ -476,9 +477,9 @@ mod tests {
         assert_eq!(plan(&["--duration", "2s"]).unwrap().slot(), None);
         let p = plan(&[]).unwrap();
         assert_eq!((p.min_phase_calls, p.min_phase_time), (100, Duration::from_millis(50)));
-        assert_eq!(p.lengthen_cap(), Duration::from_millis(75));
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(50));
         let p = plan(&["--min-phase-time", "200ms"]).unwrap();
-        assert_eq!(p.lengthen_cap(), Duration::from_millis(300));
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(200));
         let p = plan(&["--min-phase-calls", "0", "--min-phase-time", "0"]).unwrap();
         assert_eq!((p.min_phase_calls, p.min_phase_time), (0, Duration::ZERO));
     }

@@ -288,8 +288,8 @@ pub struct Workload {
     #[serde(default)]
     pub min_phase_secs: f64,
     /// A phase lengthened to its minimum stopped at this many seconds once it had made its
-    /// operation's own calls, even short of `min_phase_calls` (1.5 times `min_phase_secs`, at
-    /// least 0.075).
+    /// operation's own calls, even short of `min_phase_calls` (`min_phase_secs`, at least
+    /// 0.05).
     #[serde(default)]
     pub lengthen_cap_secs: f64,
     /// Unit of the values in every cell's `histogram`.
