@@ -41,12 +41,23 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
 
 fn title(report: &RunReport, op: &str) -> String {
     let w = &report.workload;
-    let calls = match op {
+    let (own, calls) = match op {
         "batch_get" | "batch_write" => {
-            format!("{} calls of {} keys", thousands(w.count.div_ceil(u64::from(w.batch_size.max(1)))), w.batch_size)
+            let batches = w.count.div_ceil(u64::from(w.batch_size.max(1)));
+            (batches, format!("{} calls of {} keys", thousands(batches), w.batch_size))
         }
-        "scan" => format!("{} scans of the {} records", thousands(w.scans), thousands(w.count)),
-        _ => format!("{} calls", thousands(w.count)),
+        "scan" => (w.scans, format!("{} scans of the {} records", thousands(w.scans), thousands(w.count))),
+        _ => (w.count, format!("{} calls", thousands(w.count))),
+    };
+    // Phases too short to be throughput were lengthened, cycling over the records.
+    let calls = if op != "delete" && own < w.min_phase_calls {
+        format!(
+            "{calls}, repeated to {} calls or {} ms",
+            thousands(w.min_phase_calls),
+            (w.min_phase_secs.max(w.lengthen_cap_secs) * 1e3).round()
+        )
+    } else {
+        calls
     };
     let per_round = match w.phase_duration_secs {
         Some(secs) => format!("{secs} s of calls"),
@@ -310,6 +321,15 @@ mod tests {
         assert_eq!(t.iter().map(|t| t.operation.as_str()).collect::<Vec<_>>(), ["put", "get", "batch_get", "scan"]);
         assert_eq!(t[0].title, "put — 1,000 calls × 3 rounds per client");
         assert_eq!(t[2].title, "batch_get — 100 calls of 10 keys × 3 rounds per client");
+        let mut lengthened = sample_report();
+        (lengthened.workload.min_phase_calls, lengthened.workload.min_phase_secs) = (200, 0.05);
+        lengthened.workload.lengthen_cap_secs = 0.05;
+        let t = tables(&lengthened);
+        assert_eq!(
+            t[2].title,
+            "batch_get — 100 calls of 10 keys, repeated to 200 calls or 50 ms × 3 rounds per client"
+        );
+        assert!(!t[0].title.contains("repeated"), "{}", t[0].title);
         assert_eq!(
             t[0].header,
             ["Client", "In flight", "avg", "p50", "p99", "over floor", "ops/s", "ops/s vs official aerospike (C)"]
