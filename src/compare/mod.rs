@@ -331,15 +331,15 @@ mod tests {
         let base = cell("c", &[(100.0, 10_000.0), (110.0, 9_000.0), (90.0, 11_000.0)]);
         let mut short = cell("a", &[(50.0, 20_000.0), (56.0, 18_000.0), (44.0, 22_000.0)]);
         assert_ne!(
-            ratio(&short, &base, 1, 1, RatioMetric::P99Latency, wording::DEFAULT_MIN_EFFECT).verdict,
+            ratio(&short, &base, 1, 1, RatioMetric::P99Latency, crate::results::DEFAULT_MIN_EFFECT).verdict,
             Verdict::NotComparable
         );
         short.rounds[1].count = MIN_CALLS_FOR_P99 - 1;
-        let r = ratio(&short, &base, 1, 1, RatioMetric::P99Latency, wording::DEFAULT_MIN_EFFECT);
+        let r = ratio(&short, &base, 1, 1, RatioMetric::P99Latency, crate::results::DEFAULT_MIN_EFFECT);
         assert_eq!(r.verdict, Verdict::NotComparable, "{r:?}");
         assert!(r.reason.unwrap().contains("per-round p99"));
         assert_ne!(
-            ratio(&short, &base, 1, 1, RatioMetric::P50Latency, wording::DEFAULT_MIN_EFFECT).verdict,
+            ratio(&short, &base, 1, 1, RatioMetric::P50Latency, crate::results::DEFAULT_MIN_EFFECT).verdict,
             Verdict::NotComparable
         );
     }

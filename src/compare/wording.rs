@@ -28,9 +28,6 @@ fn with_interval(estimate: f64, low: f64, high: f64) -> String {
     format!("{estimate:.d$}x", d = d) + &format!(" ({low:.d$}–{high:.d$})", d = d)
 }
 
-/// The minimum effect unless `--min-effect` says otherwise: 3%.
-pub const DEFAULT_MIN_EFFECT: f64 = 0.03;
-
 /// Parses `--min-effect`: a percentage such as `3%`, `2.5%` or `0` (no minimum), from 0 to 50%.
 pub fn parse_min_effect(text: &str) -> Result<f64, String> {
     let usage = || format!("{text:?} is not a minimum effect; give a percentage from 0% to 50%, e.g. 3% or 0");

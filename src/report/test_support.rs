@@ -229,7 +229,7 @@ fn sample_without_ratios() -> RunReport {
         records_deleted: None,
         node_loss: None,
         node_spread: None,
-        min_effect: crate::compare::wording::DEFAULT_MIN_EFFECT,
+        min_effect: crate::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }
 }
