@@ -4,6 +4,7 @@
 //! (0 ok, 1 some operation failed, 2 usage or unreachable server), messages, Ctrl-C, env vars.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -11,7 +12,6 @@ use std::os::fd::{FromRawFd as _, OwnedFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -61,22 +61,6 @@ fn code(out: &TimedOutput) -> Option<i32> {
 /// except whitespace).
 fn parse_json(stdout: &str, context: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{context}"))
-}
-
-fn schema_validator() -> &'static jsonschema::Validator {
-    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
-    V.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json");
-        let text = std::fs::read_to_string(path).expect("read schema.json");
-        let schema: Value = serde_json::from_str(&text).expect("schema.json is JSON");
-        jsonschema::validator_for(&schema).expect("schema.json is a valid JSON Schema")
-    })
-}
-
-fn assert_schema_valid(doc: &Value) {
-    let errors: Vec<String> =
-        schema_validator().iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 fn cells(doc: &Value) -> &Vec<Value> {

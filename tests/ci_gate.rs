@@ -44,10 +44,7 @@ fn bench(port: u16, dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 /// The report at `path`, held to `schema.json`.
 fn read(path: &Path) -> Value {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors = common::schema_errors(&doc);
     assert!(errors.is_empty(), "{} does not match schema.json:\n{}", path.display(), errors.join("\n"));
     doc
 }

@@ -4,6 +4,7 @@
 //! split into per-node sub-batches, and the floor's requests landing on the nodes that own them.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -30,14 +31,6 @@ fn aerobench(args: &[&str]) -> Command {
 fn json(out: &TimedOutput) -> Value {
     assert!(out.success(), "{}", out.describe());
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", out.describe()))
-}
-
-fn assert_schema_valid(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).expect("schema.json");
-    let schema: Value = serde_json::from_str(&text).expect("schema.json is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 /// Asks one info command of the server at `port`; returns its value.

@@ -39,8 +39,15 @@ fn spawn_drained(cmd: &mut Command) -> (Child, JoinHandle<String>, JoinHandle<St
 
 /// Waits for `child` at most `limit`; kills it (and fails) when it does not end.
 fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    wait_polling(child, limit, what, |_| {})
+}
+
+/// Waits for `child` at most `limit`, calling `each` with its pid every 10 ms while it runs;
+/// kills it (and fails) when it does not end.
+fn wait_polling(child: &mut Child, limit: Duration, what: &str, mut each: impl FnMut(u32)) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
+        each(child.id());
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
@@ -49,7 +56,7 @@ fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
             let _ = child.wait();
             panic!("aerobench did not end within {limit:?} {what}");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -69,19 +76,7 @@ fn alive(pid: u32) -> bool {
 /// parent it is while it runs: the pids to check once it is gone (after its exit, its orphans
 /// belong to init and no longer show as its children).
 fn wait_watching_children(child: &mut Child, limit: Duration, what: &str, seen: &mut Vec<u32>) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        note_children(child.id(), seen);
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("aerobench did not end within {limit:?} {what}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_polling(child, limit, what, |pid| note_children(pid, seen))
 }
 
 /// Adds the children of `pid` not yet in `seen` to it.

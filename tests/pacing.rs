@@ -6,6 +6,7 @@
 //! business, not these tests'.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -33,15 +34,6 @@ fn histogram_count(text: &str) -> u64 {
     let bytes = base64::engine::general_purpose::STANDARD.decode(text).expect("base64");
     let h: hdrhistogram::Histogram<u64> = Deserializer::new().deserialize(&mut bytes.as_slice()).expect("V2 histogram");
     h.len()
-}
-
-/// The report holds to `schema.json` (which requires the start lags of every open-loop cell).
-fn assert_schema_valid(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("schema.json is a valid JSON Schema");
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 #[test]

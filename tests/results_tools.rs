@@ -3,6 +3,7 @@
 //! `aerobench compare` failing (exit 3) on a planted regression and passing on no change.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::process::Command;
 use std::time::Duration;
@@ -21,15 +22,6 @@ fn histogram(cell: &Value) -> hdrhistogram::Histogram<u64> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD.decode(cell["histogram"].as_str().unwrap()).unwrap();
     hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).unwrap()
-}
-
-/// Panics unless `doc` matches `schema.json`.
-fn assert_schema_valid(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 fn read(path: &std::path::Path) -> Value {

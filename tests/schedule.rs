@@ -4,6 +4,7 @@
 //! whose worker died there) rather than calling the other columns faster.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -21,15 +22,6 @@ fn aerobench() -> Command {
 
 fn read(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Panics unless `doc` matches `schema.json`.
-fn assert_schema_valid(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -5,6 +5,7 @@
 //! that dies mid-run ends the column with errors, not a hang.
 
 mod common;
+use common::assert_schema_valid;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -40,14 +41,6 @@ fn cell<'a>(doc: &'a Json, column: &str, op: &str) -> &'a Json {
 
 fn u(v: &Json) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
-}
-
-fn assert_schema_valid(doc: &Json) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json")).expect("schema.json");
-    let schema: Json = serde_json::from_str(&text).expect("schema.json is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
 }
 
 #[test]

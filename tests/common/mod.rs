@@ -363,3 +363,25 @@ pub fn proc_status_bytes(pid: u32, key: &str) -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
 }
+
+/// `schema.json`, compiled once per test binary.
+fn schema_validator() -> &'static jsonschema::Validator {
+    static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json");
+        let text = std::fs::read_to_string(path).expect("read schema.json");
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("schema.json is JSON");
+        jsonschema::validator_for(&schema).expect("schema.json is a valid JSON Schema")
+    })
+}
+
+/// The ways `doc` breaks `schema.json`, each with where it is.
+pub fn schema_errors(doc: &serde_json::Value) -> Vec<String> {
+    schema_validator().iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect()
+}
+
+/// Panics unless `doc` matches `schema.json`, naming every mismatch.
+pub fn assert_schema_valid(doc: &serde_json::Value) {
+    let errors = schema_errors(doc);
+    assert!(errors.is_empty(), "report does not match schema.json:\n{}", errors.join("\n"));
+}
