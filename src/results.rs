@@ -47,7 +47,8 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_deleted: Option<u64>,
     /// The minimum effect of the verdicts (`--min-effect`), as a fraction: a ratio whose whole
-    /// interval lies within it either way (from 1/(1+m) to 1+m) reads `within_min_effect`.
+    /// interval lies within it either way (from 1/(1+m) to 1+m) reads `within_min_effect`, and
+    /// `faster`/`slower` need the whole interval beyond it.
     #[serde(default = "default_min_effect")]
     pub min_effect: f64,
     /// The order the columns ran in, round by round, how balanced it is, and when each phase ran

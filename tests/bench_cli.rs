@@ -302,9 +302,9 @@ fn json_is_one_schema_valid_document_with_consistent_counts() {
             let m = f(&doc["min_effect"]);
             let expected = if m > 0.0 && low >= 1.0 / (1.0 + m) && high <= 1.0 + m {
                 "within_min_effect"
-            } else if low > 1.0 {
+            } else if low >= 1.0 + m && low > 1.0 {
                 "faster"
-            } else if high < 1.0 {
+            } else if high <= 1.0 / (1.0 + m) && high < 1.0 {
                 "slower"
             } else {
                 "no_clear_difference"

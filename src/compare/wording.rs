@@ -2,7 +2,12 @@
 //! "1.3x slower (1.2–1.4)", "no clear difference (0.93–1.08)" or, when the whole interval lies
 //! within the minimum effect (`--min-effect`, 3% unless given), "within 3% (0.98–1.02)": a
 //! difference no user would act on is not called a direction. A direction is only ever written
-//! when the whole interval supports it; a single round gets a ratio but no verdict.
+//! when the whole interval lies beyond the minimum effect on that side: an interval off 1 that
+//! still reaches into it ("1.01–1.05") reads "no clear difference beyond 3%". Such intervals
+//! are the ones that flip between runs: five runs in a row of the everyday call, on the built-in
+//! server and on a real one, called the same pair faster in one run and slower in another only
+//! where one of the two intervals reached into the minimum effect. A single round gets a ratio
+//! but no verdict.
 
 use crate::results::Verdict;
 
@@ -51,6 +56,18 @@ pub fn within_min_effect(bounds: (f64, f64), min_effect: f64) -> bool {
     min_effect > 0.0 && bounds.0 >= 1.0 / (1.0 + min_effect) && bounds.1 <= 1.0 + min_effect
 }
 
+/// True when the whole interval lies beyond the minimum effect on the faster side (its low
+/// bound at or above 1+m; above 1 when there is no minimum effect).
+fn clearly_faster(low: f64, min_effect: f64) -> bool {
+    if min_effect > 0.0 { low >= 1.0 + min_effect } else { low > 1.0 }
+}
+
+/// True when the whole interval lies beyond the minimum effect on the slower side (its high
+/// bound at or below 1/(1+m); below 1 when there is no minimum effect).
+fn clearly_slower(high: f64, min_effect: f64) -> bool {
+    if min_effect > 0.0 { high <= 1.0 / (1.0 + min_effect) } else { high < 1.0 }
+}
+
 /// The verdict and its text for a speedup (> 1: the column is faster), its interval bounds and
 /// the minimum effect (a fraction: 0.03 is 3%).
 pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>, min_effect: f64) -> (Verdict, String) {
@@ -59,12 +76,17 @@ pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>, min_effect: f64) -> (Ve
         Some((low, high)) if within_min_effect((low, high), min_effect) => {
             (Verdict::WithinMinEffect, format!("within {} ({low:.2}–{high:.2})", percent(min_effect)))
         }
-        Some((low, high)) if low > 1.0 => {
+        Some((low, high)) if clearly_faster(low, min_effect) => {
             (Verdict::Faster, with_interval(speedup, low, high).replacen("x (", "x faster (", 1))
         }
-        Some((low, high)) if high < 1.0 => {
+        Some((low, high)) if clearly_slower(high, min_effect) => {
             (Verdict::Slower, with_interval(1.0 / speedup, 1.0 / high, 1.0 / low).replacen("x (", "x slower (", 1))
         }
+        // Off 1 but reaching into the minimum effect: a difference, not one to act on yet.
+        Some((low, high)) if low > 1.0 || high < 1.0 => (
+            Verdict::NoClearDifference,
+            format!("no clear difference beyond {} ({low:.2}–{high:.2})", percent(min_effect)),
+        ),
         // Each bound with its own precision: rounds that disagree wildly give a wide interval,
         // read better as "(0.01–2628)" than with two decimals on a four-digit bound.
         Some((low, high)) => {
@@ -106,9 +128,19 @@ mod tests {
         assert_eq!(verdict(0.98, Some((0.975, 0.99)), 0.03).1, "within 3% (0.97–0.99)");
         // Symmetric: 1/1.03 = 0.9709 is the edge on the slower side.
         assert_eq!(verdict(0.98, Some((0.9709, 0.99)), 0.03).0, Verdict::WithinMinEffect);
-        assert_eq!(verdict(0.98, Some((0.9700, 0.99)), 0.03).0, Verdict::Slower);
-        // Partly beyond it: the direction stands.
-        assert_eq!(verdict(1.03, Some((1.01, 1.05)), 0.03), (Verdict::Faster, "1.03x faster (1.01–1.05)".into()));
+        assert_eq!(
+            verdict(0.98, Some((0.9700, 0.99)), 0.03),
+            (Verdict::NoClearDifference, "no clear difference beyond 3% (0.97–0.99)".into())
+        );
+        // Partly beyond it: off 1, but no direction until the whole interval clears it.
+        assert_eq!(
+            verdict(1.03, Some((1.01, 1.05)), 0.03),
+            (Verdict::NoClearDifference, "no clear difference beyond 3% (1.01–1.05)".into())
+        );
+        assert_eq!(verdict(1.2, Some((1.03, 1.4)), 0.03).0, Verdict::Faster);
+        assert_eq!(verdict(1.2, Some((1.029, 1.4)), 0.03).0, Verdict::NoClearDifference);
+        assert_eq!(verdict(0.8, Some((0.7, 1.0 / 1.03)), 0.03).0, Verdict::Slower);
+        assert_eq!(verdict(0.8, Some((0.7, 0.98)), 0.03).0, Verdict::NoClearDifference);
         // Spanning 1 but inside the minimum effect: within it, not "no clear difference".
         assert_eq!(verdict(1.0, Some((0.99, 1.01)), 0.03).1, "within 3% (0.99–1.01)");
         assert_eq!(verdict(1.0, Some((0.99, 1.01)), 0.05).1, "within 5% (0.99–1.01)");
