@@ -1,6 +1,6 @@
 """aerobench's Python side, shared by every client adapter.
 
-It builds the same keys and bins as the Rust side (see src/workload.rs), runs the calls the Rust
+It builds the same keys and bins as the Rust side (see src/workload/mod.rs), runs the calls the Rust
 engine hands out, and reports each one to the Rust recorder. It times nothing: the recorder's
 now()/done()/fail() read the Rust clock.
 

@@ -2,17 +2,21 @@
 //! driver knows how to connect its client and make one call of each operation; the engine
 //! decides everything else. Also the list of columns a user can ask for with `--clients`.
 
+pub mod embedded;
 pub mod native;
 pub mod noop;
+pub mod probe;
 pub mod python;
 pub mod python_worker;
+pub mod security;
 pub mod wire;
 pub mod wire_cluster;
 pub mod wire_encode;
 pub mod wire_login;
+pub mod worker;
 
+use crate::drivers::embedded::packages::{self, Package};
 pub use crate::engine::Driver;
-use crate::python::packages::{self, Package};
 
 /// How a column's client is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

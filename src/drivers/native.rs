@@ -13,7 +13,7 @@ use futures::StreamExt as _;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::{CallError, PhaseState, Returned, run_async};
-use crate::results::Column;
+use crate::model::results::Column;
 use crate::workload::{BinValue, Operation, Workload};
 
 use crate::engine::Driver;
@@ -52,9 +52,9 @@ pub struct NativeConfig {
     /// Compare every value read with the value written (`--verify`).
     pub verify: bool,
     /// Log in as this user when set.
-    pub credentials: Option<crate::security::Credentials>,
+    pub credentials: Option<crate::drivers::security::Credentials>,
     /// Connect with TLS when set.
-    pub tls: Option<crate::security::Tls>,
+    pub tls: Option<crate::drivers::security::Tls>,
 }
 
 impl NativeDriver {
@@ -90,7 +90,7 @@ impl NativeDriver {
         if let Some(ttl) = config.ttl {
             write.expiration = aerospike::Expiration::Seconds(ttl);
         }
-        let hosts = crate::probe::crate_seed(
+        let hosts = crate::drivers::probe::crate_seed(
             &mut cp,
             &config.host,
             config.port,
@@ -203,7 +203,7 @@ fn bins(s: &Shared, i: u64) -> Vec<Bin> {
 }
 
 fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
-    let (op, i) = crate::mix::split(op, i);
+    let (op, i) = crate::workload::mix::split(op, i);
     Ok(match op {
         Operation::Put => Prepared::Put(key(s, i)?, bins(s, i)),
         Operation::Get => Prepared::Get(key(s, i)?, i),
@@ -244,7 +244,7 @@ fn verify(workload: &Workload, index: Option<u64>, record: &aerospike::Record) -
             _ => None,
         }
     };
-    crate::verify::check(workload, index, bin).map_err(CallError::new)
+    crate::workload::verify::check(workload, index, bin).map_err(CallError::new)
 }
 
 /// What a call returned, held until the engine has read the call's end: the records are freed
@@ -298,7 +298,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
                 for (k, op) in s.workload.batch_range(j).zip(&ops) {
                     match op.record() {
                         Some(record) => verify(&s.workload, Some(k), record)?,
-                        None => return Err(CallError::new(crate::verify::MISMATCH)),
+                        None => return Err(CallError::new(crate::workload::verify::MISMATCH)),
                     }
                 }
             }
@@ -345,7 +345,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
                 other => other,
             };
             if s.verify && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
-                return Err(CallError::new(crate::verify::MISMATCH));
+                return Err(CallError::new(crate::workload::verify::MISMATCH));
             }
             Ok(Held { records: 1, _returned: Returns::Record(record) })
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::{PhaseState, run_async, run_blocking_counted};
-use crate::results::Column;
+use crate::model::results::Column;
 use crate::workload::{Operation, Workload};
 
 use super::{ColumnKind, Driver};

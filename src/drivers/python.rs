@@ -16,12 +16,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use serde::{Deserialize, Serialize};
 
+use crate::drivers::embedded::recorder::PhaseRecorder;
+use crate::drivers::embedded::{self, py_err};
 use crate::engine::bystanders::CompetitorRun;
 use crate::engine::closed_loop::{CallError, PhaseState, run_blocking_paced};
 use crate::engine::{Driver, Phase};
-use crate::python::recorder::PhaseRecorder;
-use crate::python::{self, py_err};
-use crate::results::Column;
+use crate::model::results::Column;
 use crate::workload::{Materialise, Policies, Workload};
 
 /// Everything a worker process needs to run its Python column (sent by the parent as JSON).
@@ -78,10 +78,10 @@ pub struct WorkerSpec {
     pub verify: bool,
     /// Log in as this user (the spec travels over the worker's stdin, never its command line).
     #[serde(default)]
-    pub credentials: Option<crate::security::Credentials>,
+    pub credentials: Option<crate::drivers::security::Credentials>,
     /// Connect with TLS when set.
     #[serde(default)]
-    pub tls: Option<crate::security::Tls>,
+    pub tls: Option<crate::drivers::security::Tls>,
 }
 
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
@@ -101,21 +101,25 @@ pub struct PythonDriver {
 
 impl PythonDriver {
     pub fn connect(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
-        Self::connect_unscrubbed(spec)
-            .map_err(|e| anyhow::anyhow!("{}", crate::security::scrub(&format!("{e:#}"), spec.credentials.as_ref())))
+        Self::connect_unscrubbed(spec).map_err(|e| {
+            anyhow::anyhow!("{}", crate::drivers::security::scrub(&format!("{e:#}"), spec.credentials.as_ref()))
+        })
     }
 
     fn connect_unscrubbed(spec: &WorkerSpec) -> anyhow::Result<PythonDriver> {
-        python::initialize();
+        embedded::initialize();
         Python::attach(|py| {
             let dirs: Vec<&std::path::Path> = spec.dirs.iter().map(|d| d.as_path()).collect();
-            let loaded = python::prepare(py, &dirs, &spec.module);
+            let loaded = embedded::prepare(py, &dirs, &spec.module);
             let shim = py.import("aerobench_shim").map_err(|e| py_err(py, e))?;
             let module = loaded.and_then(|()| py.import(spec.module.as_str()).map_err(|e| py_err(py, e)));
-            let module = match (module, crate::python::packages::by_name(&spec.client), spec.dirs.first()) {
+            let module = match (module, crate::drivers::embedded::packages::by_name(&spec.client), spec.dirs.first()) {
                 // A folder of the user's: say what is there and what fixes it.
                 (Err(e), Some(package), Some(site)) if spec.install_hint.is_empty() => {
-                    anyhow::bail!("{}", crate::python::diagnose::import_failure(&package, site, &format!("{e:#}")))
+                    anyhow::bail!(
+                        "{}",
+                        crate::drivers::embedded::diagnose::import_failure(&package, site, &format!("{e:#}"))
+                    )
                 }
                 (module, ..) => module.with_context(|| {
                     format!(
@@ -230,7 +234,7 @@ fn blocking_loop(
         // other threads can call meanwhile.
         |wait| py.detach(wait),
         |i| {
-            let (kind, i) = crate::mix::split(crate::workload::Operation::Get, i);
+            let (kind, i) = crate::workload::mix::split(crate::workload::Operation::Get, i);
             let update = kind == crate::workload::Operation::Put;
             let prepare = if update { &prepare_put } else { &prepare };
             let args =
@@ -278,7 +282,7 @@ impl Driver for PythonDriver {
     }
 
     fn gc_time(&self) -> Option<std::time::Duration> {
-        Some(crate::python::recorder::gc_total())
+        Some(crate::drivers::embedded::recorder::gc_total())
     }
 
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use crate::drivers::python::WorkerSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::lane::Lane;
 use crate::engine::{Measured, Phase, PhaseObserver};
-use crate::lane::Lane;
-use crate::results::Column;
+use crate::model::results::Column;
 
 /// One line of a worker's stdin after the spec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ pub enum WorkerEvent {
     /// Calls finished so far in the current phase.
     Progress { done: u64 },
     /// Everything the current phase recorded so far (after [`WorkerCommand::ReportEvery`]).
-    Snapshot { recorder: Box<crate::stats::Recorder> },
+    Snapshot { recorder: Box<crate::engine::stats::Recorder> },
     /// The phase is over: what it measured (sent at once, so a later crash cannot lose it).
     Measured { measured: Box<Measured> },
     /// The watchdog stopped the phase (the server is gone or stopped answering) and calls are
@@ -143,7 +143,7 @@ impl WorkerLane {
             });
         }
         let stdin = child.stdin.take();
-        crate::signals::register_child(child.id());
+        crate::engine::signals::register_child(child.id());
         let mut lane = WorkerLane { child, stdin, events: rx, tail, column: fallback, stall, interrupt_deadline: None };
         let spec_json = serde_json::to_string(spec).unwrap_or_default();
         if let Err(why) = lane.send_line(&spec_json) {
@@ -217,7 +217,7 @@ impl WorkerLane {
         match self.interrupt_deadline {
             None => {
                 self.interrupt_deadline = Some(now + INTERRUPT_GRACE);
-                if !crate::signals::send(self.child.id(), crate::signals::Kill::Interrupt) {
+                if !crate::engine::signals::send(self.child.id(), crate::engine::signals::Kill::Interrupt) {
                     let _ = self.child.kill();
                 }
                 None
@@ -251,14 +251,14 @@ impl WorkerLane {
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                crate::signals::forget_child(self.child.id());
+                crate::engine::signals::forget_child(self.child.id());
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        crate::signals::forget_child(self.child.id());
+        crate::engine::signals::forget_child(self.child.id());
     }
 }
 

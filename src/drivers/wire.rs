@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::engine::Phase;
 use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_blocking};
-use crate::results::Column;
+use crate::model::results::Column;
 use crate::workload::{Operation, Workload};
 
 use super::wire_cluster::PartitionMap;
@@ -186,9 +186,9 @@ impl WireDriver {
         workload: &Workload,
         ops: &[Operation],
         kind: &ColumnKind,
-        credentials: Option<&crate::security::Credentials>,
+        credentials: Option<&crate::drivers::security::Credentials>,
     ) -> anyhow::Result<WireDriver> {
-        let address = crate::probe::address(host, port);
+        let address = crate::drivers::probe::address(host, port);
         let addrs: Vec<SocketAddr> =
             (host, port).to_socket_addrs().with_context(|| format!("cannot resolve {address}"))?.collect();
         let timeout = Duration::from_millis(timeout_ms);
@@ -631,7 +631,7 @@ impl Driver for WireDriver {
             return Ok(());
         }
         run_blocking(&state, tend, |i| {
-            let (op, i) = crate::mix::split(op, i);
+            let (op, i) = crate::workload::mix::split(op, i);
             me.borrow_mut().call(op, i)
         });
         Ok(())
@@ -818,7 +818,7 @@ mod tests {
         let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
         let conns = map.nodes.iter().map(|_| None).collect();
         let mut d = WireDriver {
-            column: crate::scheduler::failed_column(
+            column: crate::run::scheduler::failed_column(
                 &(&crate::drivers::kind("wire").unwrap()).into(),
                 1,
                 String::new(),

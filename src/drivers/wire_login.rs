@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 
 use base64::Engine as _;
 
-use crate::security::Credentials;
+use crate::drivers::security::Credentials;
 
 /// The salt and cost every Aerospike client hashes passwords with, so that the server can
 /// compare the hash with the one it stores.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::results::{CompetitorFigures, LoopGapStats};
-use crate::stats::{add_histogram, duration_to_ns, encode_histogram, histogram_from_text, new_histogram};
+use crate::engine::stats::{add_histogram, duration_to_ns, encode_histogram, histogram_from_text, new_histogram};
+use crate::model::results::{CompetitorFigures, LoopGapStats};
 
 /// Gaps between asking the event loop to resume a yielding task and its resuming, in ns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::stats::Recorder;
+use crate::engine::stats::Recorder;
 
 use super::Phase;
 use super::bystanders::Bystanders;
 use super::open_loop::{OpenLoop, Schedule, Ticket, wait_until};
 use super::stop::Watchdog;
-use crate::keys::KeyChooser;
+use crate::workload::keys::KeyChooser;
 
 /// What one call did: records moved, or why it failed.
 pub type CallResult = Result<u64, CallError>;
@@ -145,8 +145,8 @@ impl PhaseState {
             return None;
         }
         let mut index = self.keys.pick(k, self.space);
-        if self.updates.is_some_and(|share| crate::mix::is_update(share, self.keys.seed, k)) {
-            index |= crate::mix::UPDATE;
+        if self.updates.is_some_and(|share| crate::workload::mix::is_update(share, self.keys.seed, k)) {
+            index |= crate::workload::mix::UPDATE;
         }
         Some(Ticket { index, due })
     }
@@ -170,7 +170,7 @@ impl PhaseState {
         finished: Instant,
         result: &CallResult,
     ) {
-        let kind = usize::from(ticket.index & crate::mix::UPDATE != 0 && self.updates.is_some());
+        let kind = usize::from(ticket.index & crate::workload::mix::UPDATE != 0 && self.updates.is_some());
         if let (Some(open), Some(due)) = (&self.open, ticket.due) {
             open.record_kind(kind, worker, due, started, finished, result.as_ref().err().map(|e| e.reason.as_str()));
         }
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!((rec.count(), rec.errors(), rec.records()), (500, 5, 495));
         assert_eq!(rec.errors_by_reason().get("rc 2"), Some(&5));
         // Latency is per call (≥ the 200 µs sleep), not wall time divided by count.
-        assert!(crate::stats::summarize(rec.histogram()).min >= 200.0);
+        assert!(crate::engine::stats::summarize(rec.histogram()).min >= 200.0);
     }
 
     /// Returned records whose freeing takes 20 ms.

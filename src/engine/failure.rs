@@ -156,7 +156,7 @@ mod tests {
             ("server: KeyNotFoundError", Failure::ServerResult("KeyNotFoundError".into())),
             ("ConnectionError (code -10): Socket write error: 111, 127.0.0.1:3000, 39142", Failure::ConnectionLost),
             ("ParamError (code -2): bad bin name", Failure::Client),
-            (crate::verify::MISMATCH, Failure::Mismatch),
+            (crate::workload::verify::MISMATCH, Failure::Mismatch),
             ("Mismatch: value mismatch (--verify): a value read differs", Failure::Mismatch),
             ("KeyError", Failure::Client),
             (ABANDONED, Failure::Abandoned),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bystanders::{CompetitorRun, LoopGaps};
 use super::open_loop::OpenLoopMeasured;
-use crate::stats::Recorder;
+use crate::engine::stats::Recorder;
 use crate::workload::Operation;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,8 +7,12 @@ pub mod bystanders;
 pub mod closed_loop;
 pub mod cpu;
 pub mod failure;
+pub mod lane;
 pub mod measured;
 pub mod open_loop;
+pub mod progress;
+pub mod signals;
+pub mod stats;
 pub mod stop;
 
 use std::sync::Arc;
@@ -17,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::KeyChooser;
-use crate::results::Column;
+use crate::model::results::Column;
+use crate::workload::keys::KeyChooser;
 use crate::workload::{Operation, Workload};
 
 use closed_loop::PhaseState;
@@ -67,7 +71,7 @@ pub struct Phase {
     #[serde(default)]
     pub keys: KeyChooser,
     /// Share of the calls that are updates (puts) in a mixed get phase (`--workload
-    /// read-update:P`); the drivers tell them by [`crate::mix::UPDATE`] in the call index.
+    /// read-update:P`); the drivers tell them by [`crate::workload::mix::UPDATE`] in the call index.
     #[serde(default)]
     pub updates: Option<f64>,
     /// How the phase is lengthened past its operation's own calls (`--min-phase-calls`,
@@ -160,7 +164,7 @@ pub trait PhaseObserver {
     /// reads interval snapshots from it).
     fn phase_state(&mut self, _state: &Arc<PhaseState>) {}
     /// Everything a phase running elsewhere (a worker process) has recorded so far.
-    fn snapshot(&mut self, _so_far: &crate::stats::Recorder) {}
+    fn snapshot(&mut self, _so_far: &crate::engine::stats::Recorder) {}
 }
 
 /// An observer that shows nothing.

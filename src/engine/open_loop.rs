@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::Recorder;
+use crate::engine::stats::Recorder;
 
 /// A call that started more than this after it was due is counted as late. Timers wake a
 /// sleeping thread within well under this; an event loop's timers within about a millisecond.

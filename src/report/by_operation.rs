@@ -11,7 +11,7 @@
 //! against the baseline then compare that latency (p50 and p99) instead of ops/s, which every
 //! column that kept to the rate made alike. Exporters only lay this out.
 
-use crate::results::{Cell, Column, RatioMetric, RunReport};
+use crate::model::results::{Cell, Column, RatioMetric, RunReport};
 
 use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
 use super::numbers::{latency, signed_latency, thousands};
@@ -117,7 +117,7 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         return row;
     };
     let p99 = |us: f64| {
-        if successes(cell) < crate::compare::MIN_CALLS_FOR_P99 {
+        if successes(cell) < crate::analysis::compare::MIN_CALLS_FOR_P99 {
             Entry::new("n<100", Kind::Missing)
         } else {
             Entry::new(latency(us), Kind::Value)
@@ -209,7 +209,7 @@ pub fn over_floor(mean_us: f64, interval: Option<[f64; 2]>) -> Entry {
 }
 
 /// A cell's start lags, p50/p99/max, in the maximum's unit: `2/14/310 µs`, `0.0/0.2/41.5 ms`.
-fn start_lag(lag: &crate::results::StartLagStats) -> String {
+fn start_lag(lag: &crate::model::results::StartLagStats) -> String {
     let [p50, p99, max] = [lag.p50, lag.p99, lag.max].map(|us| if us.is_finite() { us.max(0.0) } else { 0.0 });
     if max < 999.5 {
         format!("{p50:.0}/{p99:.0}/{max:.0} µs")
@@ -367,11 +367,11 @@ mod tests {
         let plain = cost_table(&report, "get").unwrap();
         assert!(!plain.header.iter().any(|h| h == "loop wait p99" || h == "competing work"), "{:?}", plain.header);
 
-        let gaps = |samples, p99, max| crate::results::LoopGapStats { p50: 40.0, p99, max, samples };
+        let gaps = |samples, p99, max| crate::model::results::LoopGapStats { p50: 40.0, p99, max, samples };
         for cell in report.cells.iter_mut().filter(|c| c.operation == "get") {
             if cell.column == ASYNC {
                 cell.loop_starvation_us = Some(gaps(500, 5_200.0, 9_000.0));
-                cell.competitor = Some(crate::results::CompetitorFigures {
+                cell.competitor = Some(crate::model::results::CompetitorFigures {
                     solo_per_sec: 100.0,
                     loaded_per_sec: 41.0,
                     fraction: 0.41,
@@ -400,9 +400,9 @@ mod tests {
     fn an_open_loop_shows_latency_from_due_time_with_service_time_beside_it() {
         let mut report = sample_report();
         report.workload.rate_per_column = Some(5000.0);
-        let due = crate::results::LatencyStats { avg: 900.0, p50: 500.0, p99: 40_000.0, ..Default::default() };
+        let due = crate::model::results::LatencyStats { avg: 900.0, p50: 500.0, p99: 40_000.0, ..Default::default() };
         let cell = report.cells.iter_mut().find(|c| c.column == RUST && c.operation == "put").unwrap();
-        cell.open_loop = Some(crate::results::OpenLoopFigures {
+        cell.open_loop = Some(crate::model::results::OpenLoopFigures {
             target_ops_per_sec: 5000.0,
             achieved_ops_per_sec: 3205.0,
             corrected_latency_us: due,
@@ -410,7 +410,7 @@ mod tests {
             late_calls: 10,
             max_start_lag_us: 1e5,
             kept_up: false,
-            start_lag_us: crate::results::StartLagStats { p50: 3.2, p99: 41.0, max: 1e5 },
+            start_lag_us: crate::model::results::StartLagStats { p50: 3.2, p99: 41.0, max: 1e5 },
             start_lag_histogram: String::new(),
         });
         let put = &tables(&report)[0];
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!((row[9].text.as_str(), row[9].kind), ("3,205 behind", Kind::Error));
         let other = put.rows.iter().find(|r| r[0].text != label).unwrap();
         assert_eq!(other[7].kind, Kind::Missing, "a cell without open-loop figures has no start lag");
-        let quiet = crate::results::StartLagStats { p50: 3.2, p99: 41.0, max: 310.0 };
+        let quiet = crate::model::results::StartLagStats { p50: 3.2, p99: 41.0, max: 310.0 };
         assert_eq!(start_lag(&quiet), "3/41/310 µs");
         assert!(put.rows.iter().all(|r| r.len() == put.header.len()));
         // The verdicts compare latency from when calls were due, not the ops/s every column

@@ -1,7 +1,7 @@
 //! CSV output: one row per cell (column × operation) with its counts, throughput and latency
 //! percentiles in microseconds, for spreadsheets and plotting scripts. RFC 4180 quoting.
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 use super::Exporter;
 

@@ -1,7 +1,7 @@
 //! One cell of a human-readable table: its text and what kind of text it is, so exporters can
 //! align and colour it; the texts of a failed or missing cell; how a verdict is coloured.
 
-use crate::results::{Ratio, Verdict};
+use crate::model::results::{Ratio, Verdict};
 
 /// Shown for a cell whose column failed, or whose operations all failed.
 pub const ERROR: &str = "error";

@@ -2,7 +2,7 @@
 //! workload, whether a competing thread ran, and one line per column (client version, mode, in flight, source, Python, policies).
 //! Exporters decide the layout; this file decides the words.
 
-use crate::results::{Column, RunReport};
+use crate::model::results::{Column, RunReport};
 
 use super::numbers::{gib, thousands};
 
@@ -66,7 +66,7 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         let within = if report.min_effect > 0.0 {
             format!(
                 "\"within {}\" when it lies within the minimum effect (--min-effect), ",
-                crate::compare::wording::percent(report.min_effect)
+                crate::analysis::compare::wording::percent(report.min_effect)
             )
         } else {
             String::new()
@@ -296,7 +296,7 @@ mod tests {
     fn a_competitor_is_said_once_in_the_header() {
         let mut report = sample_report();
         assert!(run_lines(&report).iter().all(|l| l.label != "Competitor"));
-        report.cells[1].competitor = Some(crate::results::CompetitorFigures {
+        report.cells[1].competitor = Some(crate::model::results::CompetitorFigures {
             solo_per_sec: 10.0,
             loaded_per_sec: 4.1,
             fraction: 0.41,
@@ -310,17 +310,17 @@ mod tests {
     #[test]
     fn shards_and_merged_runs_are_said() {
         let mut report = sample_report();
-        report.workload.shard = Some(crate::results::Shard { index: 1, count: 2 });
+        report.workload.shard = Some(crate::model::results::Shard { index: 1, count: 2 });
         let text: Vec<String> = run_lines(&report).iter().map(|l| format!("{} {}", l.label, l.text)).collect();
         assert!(text.iter().any(|l| l == "Shard 1/2: keys aerobench-1-…"), "{text:?}");
         report.workload.shard = None;
         report.merged_from = (0..2)
-            .map(|i| crate::results::MergedRun {
+            .map(|i| crate::model::results::MergedRun {
                 file: format!("{i}.json"),
                 started_at: report.started_at.clone(),
                 finished_at: None,
                 hostname: None,
-                shard: Some(crate::results::Shard { index: i, count: 2 }),
+                shard: Some(crate::model::results::Shard { index: i, count: 2 }),
             })
             .collect();
         let text: Vec<String> = run_lines(&report).iter().map(|l| format!("{} {}", l.label, l.text)).collect();

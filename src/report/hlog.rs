@@ -9,8 +9,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::results::RunReport;
-use crate::stats;
+use crate::engine::stats;
+use crate::model::results::RunReport;
 
 use super::Exporter;
 
@@ -29,7 +29,7 @@ impl Exporter for HlogExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut out: Vec<u8> = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
-        let start = crate::timestamp::epoch_secs(&report.started_at).and_then(|s| u64::try_from(s).ok());
+        let start = crate::model::timestamp::epoch_secs(&report.started_at).and_then(|s| u64::try_from(s).ok());
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment(&format!("aerobench {} latency histograms, one tag per cell", report.aerobench_version))

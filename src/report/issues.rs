@@ -1,7 +1,7 @@
 //! Everything a reader must see besides the numbers: failed operations by reason, columns that
 //! failed as a whole, notes attached to cells, and run-wide warnings. Exporters only lay this out.
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 /// Reason shown for failures a cell counted without saying why.
 pub const UNSPECIFIED: &str = "(unspecified)";

@@ -1,7 +1,7 @@
 //! JSON output: the `RunReport` exactly as serde writes it, pretty-printed. Its layout is
 //! described by `schema.json` at the repository root, which the tests below hold it to.
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 use super::Exporter;
 
@@ -62,13 +62,13 @@ mod tests {
     #[test]
     fn measured_cell_matches_schema() {
         // A cell built by the stats module, with a real histogram and statistics.
-        let mut rec = crate::stats::Recorder::new();
+        let mut rec = crate::engine::stats::Recorder::new();
         rec.record_ok(std::time::Duration::from_micros(250));
         rec.record_error(std::time::Duration::ZERO, "timeout");
         let mut report = sample_report();
         report.cells = vec![
-            crate::stats::to_cell("py-rust-sync", "get", &rec, std::time::Duration::from_secs(1), false),
-            crate::stats::to_cell("py-rust-sync", "scan", &rec, std::time::Duration::ZERO, true),
+            crate::engine::stats::to_cell("py-rust-sync", "get", &rec, std::time::Duration::from_secs(1), false),
+            crate::engine::stats::to_cell("py-rust-sync", "scan", &rec, std::time::Duration::ZERO, true),
         ];
         let doc: Value = serde_json::from_str(&JsonExporter.render(&report)).expect("exporter writes JSON");
         assert_eq!(errors(&validator(), &doc), Vec::<String>::new());

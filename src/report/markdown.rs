@@ -2,7 +2,7 @@
 //! bullet list, the tables (one per operation, or the seed's four; numbers right-aligned), then
 //! errors, notes and warnings.
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 use super::by_operation::{self, OpTable};
 use super::header::{self, Line};

@@ -4,8 +4,8 @@
 //! columns with the same calls in flight, ops/s ratios otherwise, labelled so. Also the entry
 //! types every table shares. Exporters only lay this out (terminal, markdown).
 
-use crate::compare::SEED_PAIRS;
-use crate::results::{Cell, RatioMetric, RunReport};
+use crate::analysis::compare::SEED_PAIRS;
+use crate::model::results::{Cell, RatioMetric, RunReport};
 
 use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
 use super::numbers::{millis, per_sec, records_per_sec};

@@ -10,6 +10,7 @@ mod header;
 mod hlog;
 mod issues;
 mod json;
+pub mod live;
 mod markdown;
 mod metrics;
 mod node_loss;
@@ -23,7 +24,7 @@ mod wrap;
 
 use std::io::IsTerminal as _;
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 pub use csv::CsvExporter;
 pub use hlog::HlogExporter;

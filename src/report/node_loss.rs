@@ -2,7 +2,7 @@
 //! (`--fail-node`), each column's failed calls while it was out and after it returned, and how
 //! long until its calls succeeded again.
 
-use crate::results::{ColumnRecovery, RunReport};
+use crate::model::results::{ColumnRecovery, RunReport};
 
 fn secs(t: f64) -> String {
     format!("{t:.1} s")
@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(column_line("x", &c, 0.1), "x: no loss in its phases (shorter than --fail-at?)");
         let mut report = crate::report::test_support::sample_report();
         assert!(lines(&report).is_empty());
-        report.node_loss = Some(crate::results::NodeLoss {
+        report.node_loss = Some(crate::model::results::NodeLoss {
             node: 2,
             at_secs: 4.0,
             for_secs: 3.0,

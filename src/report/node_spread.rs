@@ -3,7 +3,7 @@
 //! of single-record requests each node got, how many sub-batches a batch became, how many
 //! requests a scan became, and any request sent to a node that does not hold its partition.
 
-use crate::results::{NodeCounts, RunReport, SpreadCell};
+use crate::model::results::{NodeCounts, RunReport, SpreadCell};
 
 fn shares(values: impl Iterator<Item = u64> + Clone) -> String {
     let total: u64 = values.clone().sum();

@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use crate::results::{Cell, RunReport};
-use crate::stats;
+use crate::engine::stats;
+use crate::model::results::{Cell, RunReport};
 
 /// Highest percentile drawn: 99.99% (4 "nines" on the x axis).
 const NINES: f64 = 4.0;

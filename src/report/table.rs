@@ -10,7 +10,7 @@ use comfy_table::{Attribute, CellAlignment, Color, ContentArrangement, Table, Ta
 /// under the header, one space between columns.
 const LIGHT: &str = "     ──            ";
 
-use crate::results::RunReport;
+use crate::model::results::RunReport;
 
 use super::by_operation::{self, OpTable};
 use super::entry::{self, Entry, Kind};

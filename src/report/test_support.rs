@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::results::{
+use crate::engine::stats::{Recorder, encode_histogram};
+use crate::model::results::{
     Cell, Column, CpuCost, LatencyStats, MachineInfo, RoundFigures, RunReport, SCHEMA_VERSION, ServerInfo, Workload,
 };
-use crate::stats::{Recorder, encode_histogram};
 
 pub const RUST: &str = "aerospike-py-sync";
 pub const C: &str = "official-c";
@@ -100,10 +100,15 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
 
 /// Fills the floor, ratios and warnings of `report` the way a run does.
 fn finish(mut report: RunReport) -> RunReport {
-    report.floor = crate::compare::set_over_floor(&report.columns, &mut report.cells);
-    let pairs = crate::compare::pairs(&report.columns, report.baseline.as_deref());
-    report.ratios =
-        crate::compare::ratios(&report.columns, &report.cells, &report.workload.operations, &pairs, report.min_effect);
+    report.floor = crate::analysis::compare::set_over_floor(&report.columns, &mut report.cells);
+    let pairs = crate::analysis::compare::pairs(&report.columns, report.baseline.as_deref());
+    report.ratios = crate::analysis::compare::ratios(
+        &report.columns,
+        &report.cells,
+        &report.workload.operations,
+        &pairs,
+        report.min_effect,
+    );
     report
 }
 
@@ -229,7 +234,7 @@ fn sample_without_ratios() -> RunReport {
         records_deleted: None,
         node_loss: None,
         node_spread: None,
-        min_effect: crate::results::DEFAULT_MIN_EFFECT,
+        min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }
 }

@@ -1,0 +1,9 @@
+//! From measured phases to conclusions: cells aggregated over rounds, clients compared with
+//! intervals and verdicts, two runs compared (the CI gate), load hosts merged, node loss and spread.
+
+pub mod aggregate;
+pub mod compare;
+pub mod compare_runs;
+pub mod merge;
+pub mod node_loss;
+pub mod node_spread;

@@ -1,0 +1,5 @@
+//! The plain data a run produces and every stage shares: what was measured, against which
+//! server, with which columns — at the bottom, computing nothing.
+
+pub mod results;
+pub mod timestamp;

@@ -1,0 +1,428 @@
+//! The benchmark run, end to end: make the plan, find the server (or start the built-in one),
+//! let the scheduler run the columns, and hand the results to the report. Results gathered
+//! before a failure or Ctrl-C are always reported.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::analysis::aggregate;
+use crate::analysis::compare;
+use crate::drivers::probe;
+use crate::engine::progress;
+use crate::engine::stats;
+use crate::engine::stop;
+use crate::model::results::{MachineInfo, RunReport, SCHEMA_VERSION, ServerInfo, Workload as WorkloadInfo};
+use crate::report;
+use crate::run::builtin_server::BuiltinServer;
+use crate::run::cli::BenchArgs;
+use crate::run::machine;
+use crate::run::plan::Plan;
+use crate::run::safety;
+use crate::run::scheduler::{self, Target};
+
+/// Exit code when the run finished but some operation failed.
+pub const EXIT_OPS_FAILED: i32 = 1;
+/// Exit code for bad usage or a server that cannot be reached.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code of a run stopped by Ctrl-C (SIGTERM: 143, see [`crate::engine::signals`]).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
+    let started_at = crate::model::timestamp::now();
+    let plan = Plan::from_args(&args)?;
+    // Fail before measuring anything, not after, when the report could not be written.
+    if let Some(path) = &args.output {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+    }
+    let show = progress::enabled(args.quiet);
+    crate::engine::signals::install();
+
+    let credentials = crate::drivers::security::resolve(&args.security)?;
+    let tls = crate::drivers::security::resolve_tls(&args.security)?;
+    anyhow::ensure!(
+        !(args.builtin_server && tls.is_some()),
+        "--tls-name/--tls-ca are for a server of yours; the built-in server of --builtin-server speaks plain \
+         TCP (run `aerobench serve --tls-cert CHAIN.pem --tls-key KEY.pem` and point --port at it instead)"
+    );
+    if let Some(n) = args.fail_node {
+        let nodes = args.nodes.unwrap_or(1);
+        anyhow::ensure!(
+            nodes >= 2 && (1..=nodes).contains(&n),
+            "--fail-node {n} must name one of the built-in nodes 1..={nodes}, in a cluster of at least 2 (--nodes)"
+        );
+    }
+    let builtin = if args.builtin_server {
+        let spin = progress::spinner(show, "starting the built-in server".into());
+        let server = BuiltinServer::start(&args.namespace, credentials.as_ref(), args.nodes.unwrap_or(1))?;
+        spin.finish_and_clear();
+        Some(server)
+    } else {
+        None
+    };
+    let target = match &builtin {
+        Some(s) => Target { host: "127.0.0.1".to_string(), port: s.port, credentials: credentials.clone(), tls: None },
+        // `[::1]` and `::1` both name an IPv6 host; keep it bare and bracket it where needed.
+        None => Target {
+            host: args.host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port: args.port,
+            credentials: credentials.clone(),
+            tls: tls.clone(),
+        },
+    };
+    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3), target.tls.as_ref()) {
+        Ok(info) => info,
+        Err(e) => {
+            eprintln!(
+                "Error: {e}\n\nStart a server there, point aerobench at yours with --host/--port (or \
+                 AEROSPIKE_HOST/AEROSPIKE_PORT), or run against aerobench's in-memory server with \
+                 --builtin-server."
+            );
+            return Ok(EXIT_USAGE);
+        }
+    };
+
+    // The set is checked before anything is written to it, and cleaned after the run (also
+    // after Ctrl-C). The built-in server starts empty and ends with the run: nothing to do.
+    let mut safety_warning = None;
+    let records = if builtin.is_none() && safety::writes(&plan) && (!args.force || args.cleanup) {
+        let spin = progress::spinner(
+            show,
+            format!("checking set {:?} for records aerobench did not write", plan.workload.set),
+        );
+        let checked = safety::Records::connect(
+            &target.host,
+            target.port,
+            &plan.workload,
+            plan.timeout_ms,
+            plan.services_alternate,
+            target.credentials.as_ref(),
+            target.tls.as_ref(),
+        )
+        // Every shard of a sharded run writes beside the others.
+        .map(|records| {
+            let shards = plan.shard.map_or(0, |s| s.count);
+            records.also_own((0..shards).map(|index| {
+                crate::workload::shard::key_prefix(
+                    &args.key_prefix,
+                    Some(crate::model::results::Shard { index, count: shards }),
+                )
+            }))
+        })
+        .and_then(|records| Ok((safety::check_before_writing(&records, args.force)?, records)));
+        spin.finish_and_clear();
+        match checked {
+            Ok((warning, records)) => {
+                safety_warning = warning;
+                Some(records)
+            }
+            Err(e) => {
+                let skip =
+                    if args.force || e.to_string().contains("--force") { "" } else { " (--force skips this check)" };
+                eprintln!("Error: {e:#}{skip}");
+                return Ok(EXIT_USAGE);
+            }
+        }
+    } else {
+        None
+    };
+
+    let user_live = live_output(&args)?;
+    // Live lines on stdout end with the report: nothing more goes there.
+    let live_on_stdout = user_live.is_some() && args.live.is_none();
+    let (watch, live) = match (args.fail_node, &builtin) {
+        (Some(node), Some(server)) => {
+            let (watch, live) =
+                crate::analysis::node_loss::Watch::start(node, args.fail_at, args.fail_for, server.port, user_live);
+            (Some(watch), Some(live))
+        }
+        _ => (None, user_live.map(|(every, out)| crate::report::live::Live::new(every, out))),
+    };
+    // A built-in cluster counts what each node is asked: read per phase, through the live hooks.
+    let spread = match &builtin {
+        Some(server) if args.nodes.is_some_and(|n| n > 1) => {
+            Some(Arc::new(crate::analysis::node_spread::Spread::new(server.port)))
+        }
+        _ => None,
+    };
+    let live = match (&spread, live) {
+        (Some(spread), live) => {
+            let live = live
+                .unwrap_or_else(|| crate::report::live::Live::new(Duration::from_secs(1), Box::new(std::io::sink())));
+            Some(live.with_hook(spread.clone()))
+        }
+        (None, live) => live,
+    };
+    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
+    outcome.warnings.extend(safety_warning);
+    let mut records_deleted = None;
+    if args.cleanup {
+        match &records {
+            Some(records) => match records.delete_own() {
+                Ok(n) => {
+                    eprintln!("aerobench: --cleanup deleted the {n} records this run wrote");
+                    records_deleted = Some(n);
+                }
+                Err(e) => outcome.warnings.push(format!("--cleanup failed: {e:#}; the records are still in the set")),
+            },
+            None if builtin.is_some() => records_deleted = Some(0),
+            None => {}
+        }
+    }
+    let interrupted = stop::interrupted();
+    if interrupted {
+        eprintln!("aerobench: run interrupted; the report covers what was measured");
+    }
+    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
+    report.records_deleted = records_deleted;
+    if let Some(watch) = &watch {
+        let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
+        report.node_loss = Some(watch.summary(&ids));
+    }
+    report.node_spread = spread.and_then(|s| s.summary());
+    let color = args.output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let style = report::Style {
+        color,
+        width: report::output_width(args.output.is_none()),
+        layout: args.layout,
+        verbose: args.verbose,
+    };
+    let text = report::render(&report, args.format, &style);
+    if let Some(live) = &live {
+        live.finish(&report);
+    }
+    match &args.output {
+        None if live_on_stdout => {}
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?;
+            eprintln!("aerobench: report written to {}", path.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).context("cannot write the report to stdout")?;
+            out.flush()?;
+        }
+    }
+    if let Some(path) = &args.plot {
+        match report::plot::write(&report, path) {
+            Ok(()) => eprintln!("aerobench: plot written to {}", path.display()),
+            Err(e) => eprintln!("aerobench: no plot: {e:#}"),
+        }
+    }
+    drop(builtin);
+    if let Some(why) = &report.incomplete {
+        eprintln!("aerobench: run incomplete: {why}");
+    }
+    let failed = report.incomplete.is_some()
+        || report.columns.iter().any(|c| c.error.is_some())
+        || report.cells.iter().any(|c| c.errors > 0)
+        || report.interrupted;
+    if interrupted {
+        return Ok(crate::engine::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
+    }
+    Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+}
+
+/// How often and where `--interval` / `--live` lines go, if asked for.
+fn live_output(args: &BenchArgs) -> anyhow::Result<Option<(Duration, Box<dyn std::io::Write + Send>)>> {
+    let every = match (args.interval, &args.live) {
+        (None, None) => return Ok(None),
+        (Some(every), _) => every,
+        (None, Some(_)) => Duration::from_secs(1),
+    };
+    let out: Box<dyn std::io::Write + Send> = match &args.live {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write live output to {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    Ok(Some((every, out)))
+}
+
+/// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,
+/// the ratios with their intervals, and what makes the figures less reliable.
+fn assemble(
+    plan: &Plan,
+    started_at: String,
+    server: ServerInfo,
+    machine: MachineInfo,
+    outcome: scheduler::Outcome,
+    interrupted: bool,
+    min_effect: f64,
+) -> RunReport {
+    let schedule = schedule(plan, &outcome);
+    let reported_ops = plan.reported_ops();
+    let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
+    let columns = outcome.columns;
+    let mut cells = aggregate::cells(&columns, &reported_ops, &outcome.measured, &plan.workload);
+    if plan.materialise == crate::workload::Materialise::None {
+        let python = |id: &str| columns.iter().any(|c| c.id == id && c.python_version.is_some());
+        for cell in cells.iter_mut().filter(|c| c.operation == "batch_get" && python(&c.column)) {
+            cell.notes
+                .push("--materialise none: the records returned were not read; records counts keys asked".to_string());
+        }
+    }
+    if plan.verify {
+        let wire =
+            |id: &str| plan.columns.iter().any(|pc| pc.id == id && pc.kind.family == crate::drivers::Family::Wire);
+        for cell in cells.iter_mut().filter(|c| c.operation != "put" && wire(&c.column)) {
+            cell.notes.push("--verify: the wire floor does not decode values; they were not checked".to_string());
+        }
+    }
+    let floor = compare::set_over_floor(&columns, &mut cells);
+    let pairs = compare::pairs(&columns, plan.baseline.as_deref());
+    let ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let mut warnings = outcome.warnings;
+    warnings.extend(run_warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds));
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        aerobench_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        server,
+        machine,
+        workload: WorkloadInfo {
+            count: plan.workload.count,
+            concurrency: plan.concurrency,
+            batch_size: plan.workload.batch_size,
+            namespace: plan.workload.namespace.clone(),
+            set: plan.workload.set.clone(),
+            key_prefix: crate::workload::shard::given_prefix(&plan.workload.key_prefix, plan.shard).to_string(),
+            operations,
+            bins: plan.workload.describe_bins(),
+            warmup_ops: plan.workload.warmup,
+            scans: plan.workload.scans,
+            rounds: plan.rounds,
+            rounds_completed: outcome.rounds_completed,
+            phase_duration_secs: plan.duration.map(|d| d.as_secs_f64()),
+            min_phase_calls: plan.min_phase_calls,
+            min_phase_secs: plan.min_phase_time.as_secs_f64(),
+            lengthen_cap_secs: plan.lengthen_cap().as_secs_f64(),
+            histogram_unit: stats::HISTOGRAM_UNIT.to_string(),
+            policies: plan.policies.name().to_string(),
+            materialise: plan.materialise.name().to_string(),
+            shard: plan.shard,
+            pacing: if plan.rate.is_some() { "open" } else { "closed" }.to_string(),
+            rate_per_column: plan.rate,
+            keys: plan.keys.distribution.name(),
+            seed: plan.keys.seed,
+            key_space: plan.key_space,
+            mix: plan.mix.map(|m| m.name()),
+        },
+        baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
+        floor,
+        ratios,
+        warnings,
+        interrupted,
+        finished_at: Some(crate::model::timestamp::now()),
+        merged_from: Vec::new(),
+        incomplete: outcome.incomplete,
+        records_deleted: None,
+        node_loss: None,
+        node_spread: None,
+        min_effect,
+        schedule: Some(schedule),
+        columns,
+        cells,
+    }
+}
+
+/// The order the columns ran in, its balance, and when each phase ran.
+fn schedule(plan: &Plan, outcome: &scheduler::Outcome) -> crate::model::results::Schedule {
+    let n = plan.columns.len();
+    let mut orders = Vec::new();
+    for (r, round) in outcome.orders.iter().enumerate() {
+        for (op, order) in plan.ops.iter().zip(round) {
+            orders.push(crate::model::results::RoundOrder {
+                round: r as u32 + 1,
+                operation: op.name().to_string(),
+                columns: order.iter().map(|&i| plan.columns[i].id.clone()).collect(),
+            });
+        }
+    }
+    let balance = plan
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(k, op)| {
+            let per_op: Vec<Vec<usize>> = outcome.orders.iter().map(|round| round[k].clone()).collect();
+            let tally = crate::run::order::Tally::of(n, &per_op);
+            let ((position_min, position_max), (predecessor_min, predecessor_max)) =
+                (tally.position_range(), tally.predecessor_range());
+            crate::model::results::OrderBalance {
+                operation: op.name().to_string(),
+                position_min,
+                position_max,
+                predecessor_min,
+                predecessor_max,
+            }
+        })
+        .collect();
+    crate::model::results::Schedule {
+        design: "williams".to_string(),
+        cycle_rounds: crate::run::order::cycle_rounds(n) as u32,
+        seed: plan.keys.seed,
+        remainder: "rounds after the last whole cycle take rows of one more cycle, each the row that raises \
+                    the lowest position and predecessor counts (ties in the seeded order)"
+            .to_string(),
+        start_at: plan.start_at.map(scheduler::wall),
+        slot_secs: plan.slot().map(|s| s.as_secs_f64()),
+        orders,
+        balance,
+        phases: outcome.phases.clone(),
+    }
+}
+
+/// What a reader must know before trusting the figures of this run.
+fn run_warnings(
+    server: &ServerInfo,
+    machine: &MachineInfo,
+    columns: &[crate::model::results::Column],
+    rounds_completed: u32,
+    rounds: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if server.builtin {
+        out.push(
+            "the built-in in-memory server answers far faster than a real Aerospike server: these figures \
+             compare the clients' own costs and say nothing about a real cluster"
+                .to_string(),
+        );
+    }
+    // Busy threads during a phase: aerobench's recorder and the client; with the built-in server,
+    // its reactor too, on the same machine.
+    let busy = 2 + usize::from(server.builtin);
+    if machine.cpus < busy + 1 {
+        out.push(format!(
+            "{} CPU{} for about {busy} busy threads (client, aerobench{}): cores are shared, so latencies \
+             include waiting for a core; compare columns within this run only",
+            machine.cpus,
+            if machine.cpus == 1 { "" } else { "s" },
+            if server.builtin { ", the built-in server" } else { "" }
+        ));
+    }
+    if rounds_completed < 2 && columns.iter().any(|c| c.error.is_none()) && !stop::interrupted() {
+        out.push(format!(
+            "{} of {rounds} round{} completed: ratios have no interval, so no verdict; run with --rounds 5 or more",
+            rounds_completed,
+            if rounds == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}

@@ -1,0 +1,13 @@
+//! The run: what the user asked (cli), the plan, the schedule and order of phases, the safety
+//! checks on the data a run touches, and the flow from start to report (bench).
+
+pub mod bench;
+pub mod builtin_server;
+pub mod cli;
+pub mod connectivity;
+pub mod machine;
+pub mod order;
+pub mod plan;
+pub mod preset;
+pub mod safety;
+pub mod scheduler;

@@ -1,0 +1,492 @@
+//! The plan: what the user asked for, checked and resolved — which columns (one per client kind,
+//! or one per version when several versions of a Python package run side by side), the workload,
+//! where each Python client comes from, and the limits that stop a phase — before anything
+//! connects.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::drivers::embedded::packages::{self, Package, Source};
+use crate::drivers::{self, ColumnKind, Family};
+use crate::run::cli::{BenchArgs, EventLoop};
+use crate::workload::{Materialise, Operation, Policies, Workload};
+
+/// One column of the report, before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedColumn {
+    /// The kind's name, or `kind@version` when several versions of its package run.
+    pub id: String,
+    /// Header in the report (the version appended when several run).
+    pub label: String,
+    pub kind: &'static ColumnKind,
+    /// Where its Python package comes from; `None` for columns without a Python package.
+    pub source: Option<Source>,
+}
+
+impl From<&&'static ColumnKind> for PlannedColumn {
+    /// The column of `kind` alone: its own name and label, no package source.
+    fn from(kind: &&'static ColumnKind) -> PlannedColumn {
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub columns: Vec<PlannedColumn>,
+    pub workload: Workload,
+    pub ops: Vec<Operation>,
+    /// Calls in flight for the async columns.
+    pub concurrency: u32,
+    /// Threads (one call in flight each) for the sync columns.
+    pub threads: u32,
+    /// Measured rounds.
+    pub rounds: u32,
+    /// Write every record, untimed, before anything is measured.
+    pub prewrite: bool,
+    /// Length of each measured phase, instead of a number of calls.
+    pub duration: Option<Duration>,
+    /// The column every other is compared with (an id in `columns`), if any column runs.
+    pub baseline: Option<String>,
+    pub timeout_ms: u64,
+    /// A phase gives up when nothing succeeds for this long.
+    pub patience: Duration,
+    /// Where each Python package comes from, by PyPI name: the first of its sources when several
+    /// versions run (helper packages such as uvloop are taken from here).
+    pub sources: BTreeMap<&'static str, Source>,
+    pub event_loop: EventLoop,
+    /// Microseconds each call of a no-op column takes (hidden `--stub-delay-us`).
+    pub stub_delay_us: u64,
+    /// No-op columns spin for their delay instead of sleeping (hidden `--stub-spin`).
+    pub stub_spin: bool,
+    /// Which policies every client runs with.
+    pub policies: Policies,
+    /// How much of a Python batch result the timed call reads.
+    pub materialise: Materialise,
+    /// A competing Python thread runs in each Python worker during measured phases.
+    pub cpu_competitor: bool,
+    /// The async Python no-op column blocks its loop (hidden `--stub-blocking`).
+    pub stub_blocking: bool,
+    /// This run's share of the key space (`--shard`); the workload's key prefix is the shard's.
+    pub shard: Option<crate::model::results::Shard>,
+    /// Time to live of the records written, in seconds (`--ttl`).
+    pub ttl: Option<u32>,
+    /// Clients connect through the server's alternate addresses (`--services-alternate`).
+    pub services_alternate: bool,
+    /// Reads compare every value with the value written (`--verify`).
+    pub verify: bool,
+    /// Calls per second per column in an open loop (`--rate`); `None` for a closed loop.
+    pub rate: Option<f64>,
+    /// How put and get calls choose their records (`--keys`, `--seed`).
+    pub keys: crate::workload::keys::KeyChooser,
+    /// Records put and get calls draw from (`--key-space`, at most `--count`).
+    pub key_space: u64,
+    /// The read/update mix asked for (`--workload`), if any.
+    pub mix: Option<crate::workload::mix::WorkloadMix>,
+    /// Calls a measured phase makes at least, cycling over the records (`--min-phase-calls`).
+    pub min_phase_calls: u64,
+    /// Time a measured phase runs at least, cycling over the records (`--min-phase-time`).
+    pub min_phase_time: Duration,
+    /// When the first measured phase starts, shared by the hosts of a sharded run (`--start-at`).
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+impl Plan {
+    pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
+        validate(args)?;
+        let sources = python_sources(args)?;
+        let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
+        let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
+        let baseline = baseline(args.baseline.as_deref(), &columns)?;
+        Ok(Plan {
+            columns,
+            rounds: args.rounds,
+            prewrite: !args.no_prewrite,
+            duration: args.duration,
+            baseline,
+            workload: Workload {
+                namespace: args.namespace.clone(),
+                set: args.set.clone(),
+                key_prefix: crate::workload::shard::key_prefix(&args.key_prefix, args.shard),
+                count: args.count,
+                batch_size: args.batch_size,
+                bins: {
+                    let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
+                    Workload::bins_of(args.bin_type, bins, size)
+                },
+                scans: args.scans,
+                warmup: args.warmup,
+            },
+            ops: args.workload.map_or_else(|| args.ops.clone(), |mix| mix.ops()),
+            concurrency: args.concurrency,
+            threads: args.threads,
+            timeout_ms: args.timeout_ms,
+            // Two timeouts in a row without a success (at least 1 s).
+            patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
+            sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
+            event_loop: args.event_loop,
+            stub_delay_us: args.stub_delay_us,
+            stub_spin: args.stub_spin,
+            policies: args.policies,
+            materialise: args.materialise,
+            cpu_competitor: args.cpu_competitor,
+            stub_blocking: args.stub_blocking,
+            shard: args.shard,
+            ttl: args.ttl,
+            services_alternate: args.services_alternate,
+            verify: args.verify,
+            rate: args.rate,
+            keys: crate::workload::keys::KeyChooser { distribution: args.keys, seed: args.seed },
+            key_space: args.key_space.unwrap_or(args.count),
+            mix: args.workload,
+            min_phase_calls: args.min_phase_calls,
+            min_phase_time: args.min_phase_time,
+            start_at: args.start_at,
+        })
+    }
+
+    /// How long a phase may run to reach `--min-phase-calls` once it has made its operation's
+    /// own calls: `--min-phase-time`, at least 50 ms, so that slow operations (a few scans of a
+    /// slow client) add at most that to a round.
+    pub fn lengthen_cap(&self) -> Duration {
+        self.min_phase_time.max(Duration::from_millis(50))
+    }
+
+    /// With `--start-at`, the time from one phase's start to the next one's: the phase's
+    /// `--duration` and a settling gap (a tenth of it, at least 200 ms) for the calls still in
+    /// flight at the deadline, the results' way back from a worker and the next phase's set-up.
+    pub fn slot(&self) -> Option<Duration> {
+        let duration = self.duration.filter(|_| self.start_at.is_some())?;
+        Some(duration + (duration / 10).max(Duration::from_millis(200)))
+    }
+
+    /// Share of a get phase's calls that are updates, in a read/update mix.
+    pub fn updates(&self) -> Option<f64> {
+        self.mix.and_then(|m| m.update_share())
+    }
+
+    /// The operations the report has cells for: those run, and a mix's updates (puts).
+    pub fn reported_ops(&self) -> Vec<Operation> {
+        let mut ops = self.ops.clone();
+        if self.updates().is_some() && !ops.contains(&Operation::Put) {
+            ops.push(Operation::Put);
+        }
+        ops
+    }
+
+    /// Calls in flight for a column of `kind`.
+    pub fn in_flight(&self, kind: &ColumnKind) -> u32 {
+        match kind.family {
+            // The floor is one call on one socket, always.
+            Family::Wire => 1,
+            _ if kind.asynchronous => self.concurrency,
+            _ => self.threads,
+        }
+    }
+}
+
+/// The baseline column: the one asked for (a column id, or a kind name, which picks its first
+/// version); else, when several versions of a client run, its first version; else `official-c`
+/// when it runs; else the first column.
+fn baseline(asked: Option<&str>, columns: &[PlannedColumn]) -> anyhow::Result<Option<String>> {
+    let pick =
+        |name: &str| columns.iter().find(|c| c.id == name).or_else(|| columns.iter().find(|c| c.kind.name == name));
+    match asked {
+        Some(name) => {
+            let name = name.trim();
+            let found = pick(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--baseline {name:?} is not among the columns that run ({}); name one of them, or add it to \
+                     --clients",
+                    columns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            Ok(Some(found.id.clone()))
+        }
+        // Several versions of one client: the run is a release comparison, against the first.
+        None => Ok(columns
+            .iter()
+            .find(|c| c.id.contains('@'))
+            .or_else(|| pick("official-c"))
+            .or_else(|| columns.first())
+            .map(|c| c.id.clone())),
+    }
+}
+
+fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.ops.is_empty(), "--ops names no operation; use e.g. --ops put,get,batch_get,scan");
+    anyhow::ensure!(!args.namespace.is_empty(), "--namespace must not be empty");
+    anyhow::ensure!(
+        args.set.len() <= 63 && !args.set.is_empty(),
+        "--set must be 1 to 63 characters (got {:?})",
+        args.set
+    );
+    anyhow::ensure!(
+        !args.key_prefix.is_empty(),
+        "--key-prefix must not be empty: aerobench only touches keys it prefixed"
+    );
+    anyhow::ensure!(args.scans >= 1, "--scans must be at least 1");
+    if let Some(space) = args.key_space {
+        anyhow::ensure!(
+            space <= args.count,
+            "--key-space {space} is more than the {} records written (--count); raise --count or lower --key-space",
+            args.count
+        );
+    }
+    for (i, op) in args.ops.iter().enumerate() {
+        anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
+    }
+    Ok(())
+}
+
+/// One column per kind, or per kind and source when a package has several sources.
+fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let package = match kind.family {
+            Family::Python { package: Some(p), .. } => p,
+            _ => {
+                out.push(PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None });
+                continue;
+            }
+        };
+        let all = &sources[package.pip_name];
+        for source in all {
+            let (id, label) = if all.len() == 1 {
+                (kind.name.to_string(), kind.label.to_string())
+            } else {
+                (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+            };
+            out.push(PlannedColumn { id, label, kind, source: Some(source.clone()) });
+        }
+    }
+    out
+}
+
+/// The columns of `plan` grouped by client kind, in plan order, for kinds that run in several
+/// versions: each group lists the ids of one kind's columns.
+#[allow(dead_code, reason = "for comparisons between versions of one client; tested here")]
+pub fn version_groups(plan: &Plan) -> Vec<(&'static str, Vec<&str>)> {
+    let mut groups: Vec<(&'static str, Vec<&str>)> = Vec::new();
+    for pc in &plan.columns {
+        match groups.iter_mut().find(|(kind, _)| *kind == pc.kind.name) {
+            Some((_, ids)) => ids.push(pc.id.as_str()),
+            None => groups.push((pc.kind.name, vec![pc.id.as_str()])),
+        }
+    }
+    groups.retain(|(_, ids)| ids.len() > 1);
+    groups
+}
+
+fn package_named(opt: &str, name: &str) -> anyhow::Result<Package> {
+    packages::by_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = packages::PACKAGES.iter().map(|p| p.pip_name).collect();
+        anyhow::anyhow!("{opt}: unknown package {name:?}; known packages: {}", names.join(", "))
+    })
+}
+
+/// Splits `--client-version` values into versions per package: `PKG=V1,V2` gives two versions
+/// of one package; an item with `=` starts another package (`PKG1=V1,PKG2=V2`), and repeating
+/// the option adds to what came before.
+pub fn parse_client_versions(values: &[String]) -> anyhow::Result<Vec<(Package, Vec<String>)>> {
+    const OPT: &str = "--client-version";
+    let mut out: Vec<(Package, Vec<String>)> = Vec::new();
+    for value in values {
+        let mut current: Option<usize> = None;
+        for item in value.split(',').map(str::trim) {
+            let version = match item.split_once('=') {
+                Some((name, version)) => {
+                    let package = package_named(OPT, name)?;
+                    current = Some(match out.iter().position(|(p, _)| *p == package) {
+                        Some(i) => i,
+                        None => {
+                            out.push((package, Vec::new()));
+                            out.len() - 1
+                        }
+                    });
+                    version.trim()
+                }
+                None if current.is_some() => item,
+                None => anyhow::bail!(
+                    "{OPT} takes PACKAGE=VERSION[,VERSION…], e.g. {OPT} aerospike-py=0.14.4; got {value:?}"
+                ),
+            };
+            let i = current.unwrap_or_default();
+            let name = out[i].0.pip_name;
+            anyhow::ensure!(!version.is_empty(), "{OPT} {name}: empty version in {value:?}; e.g. {OPT} {name}=0.14.4");
+            anyhow::ensure!(
+                version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+!".contains(c)),
+                "{OPT} {name}: {version:?} is not a version number"
+            );
+            if !out[i].1.iter().any(|v| v == version) {
+                out[i].1.push(version.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where each Python package comes from: `--client-path` over `--client-version` over the
+/// pinned default. Several versions give several sources.
+fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Vec<Source>>> {
+    let mut sources: BTreeMap<&'static str, Vec<Source>> =
+        packages::PACKAGES.iter().map(|p| (p.pip_name, vec![Source::Version(p.default_version.to_string())])).collect();
+    for (p, versions) in parse_client_versions(&args.client_version)? {
+        sources.insert(p.pip_name, versions.into_iter().map(Source::Version).collect());
+    }
+    for v in &args.client_path {
+        let (name, path) = v.split_once('=').filter(|(_, r)| !r.trim().is_empty()).ok_or_else(|| {
+            anyhow::anyhow!("--client-path takes PACKAGE=PATH, e.g. --client-path aerospike-py=./.venv; got {v:?}")
+        })?;
+        let p = package_named("--client-path", name)?;
+        sources.insert(p.pip_name, vec![packages::parse_path_source(path.trim())]);
+    }
+    Ok(sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let cli = crate::run::cli::Cli::try_parse_from(std::iter::once("aerobench").chain(args.iter().copied()))?;
+        Plan::from_args(&cli.bench)
+    }
+
+    #[test]
+    fn sources_default_to_pinned_versions_and_take_overrides() {
+        let p = plan(&[]).unwrap();
+        assert_eq!(p.sources["aerospike-py"], Source::Version("0.14.4".into()));
+        assert_eq!(p.columns.len(), 8);
+        assert!(p.columns.iter().all(|c| c.id == c.kind.name && c.label == c.kind.label));
+        let p =
+            plan(&["--client-version", "aerospike-py=0.13.0", "--client-path", "aerospike=/x/site-packages"]).unwrap();
+        assert_eq!(p.sources["aerospike-py"], Source::Version("0.13.0".into()));
+        assert_eq!(p.sources["aerospike"], Source::Folder("/x/site-packages".into()));
+        assert_eq!(p.sources["aerospike-native"], Source::Version("1.0.0".into()));
+    }
+
+    #[test]
+    fn bad_plans_are_refused_with_the_option_named() {
+        for (args, says) in [
+            (&["--client-version", "aerospike-py=1.0; rm -rf /"][..], "not a version number"),
+            (&["--client-version", "aerospike-py"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "aerospike-py="][..], "empty version"),
+            (&["--client-version", "0.12.0,aerospike-py=0.14.4"][..], "PACKAGE=VERSION"),
+            (&["--client-version", "java=1.0"][..], "unknown package"),
+            (&["--client-path", "java=/x"][..], "unknown package"),
+            (&["--ops", "get,get"][..], "twice"),
+            (&["--set", ""][..], "--set"),
+            (&["--baseline", "java"][..], "not among the columns"),
+            (&["--clients", "rust-sync", "--baseline", "official-c"][..], "not among the columns"),
+            (&["--rounds", "0"][..], "rounds"),
+            (&["--duration", "2h"][..], "duration"),
+        ] {
+            let err = plan(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+
+    fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {
+        let values: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_client_versions(&values).unwrap().into_iter().map(|(p, v)| (p.pip_name, v)).collect()
+    }
+
+    #[test]
+    fn client_versions_take_comma_lists_per_package() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(versions(&["aerospike-py=0.12.0,0.14.4"]), vec![("aerospike-py", v(&["0.12.0", "0.14.4"]))]);
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0", "aerospike=19.3.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0"]))]
+        );
+        assert_eq!(
+            versions(&["aerospike-py=0.12.0,aerospike=19.3.0,19.2.0"]),
+            vec![("aerospike-py", v(&["0.12.0"])), ("aerospike", v(&["19.3.0", "19.2.0"]))]
+        );
+        // Repeating the option adds versions; a version named twice runs once.
+        assert_eq!(
+            versions(&["aerospike_py=0.9.0", "aerospike-py= 0.14.4 ,0.9.0"]),
+            vec![("aerospike-py", v(&["0.9.0", "0.14.4"]))]
+        );
+    }
+
+    #[test]
+    fn several_versions_make_one_column_each() {
+        let p = plan(&[
+            "--client-version",
+            "aerospike-py=0.12.0,0.14.4",
+            "--clients",
+            "rust-sync,aerospike-py-sync,aerospike-py-async,official-c",
+        ])
+        .unwrap();
+        let ids: Vec<&str> = p.columns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "rust-sync",
+                "aerospike-py-sync@0.12.0",
+                "aerospike-py-sync@0.14.4",
+                "aerospike-py-async@0.12.0",
+                "aerospike-py-async@0.14.4",
+                "official-c"
+            ]
+        );
+        assert_eq!(p.columns[1].label, "aerospike-py (Rust) 0.12.0");
+        assert_eq!(p.columns[4].source, Some(Source::Version("0.14.4".into())));
+        assert_eq!(p.columns[0].source, None);
+        assert_eq!(p.columns[5].source, Some(Source::Version("19.3.0".into())));
+        assert_eq!(
+            version_groups(&p),
+            vec![
+                ("aerospike-py-sync", vec!["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4"]),
+                ("aerospike-py-async", vec!["aerospike-py-async@0.12.0", "aerospike-py-async@0.14.4"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn baseline_defaults_to_the_official_client_else_the_first_column() {
+        assert_eq!(plan(&[]).unwrap().baseline.as_deref(), Some("official-c"));
+        assert_eq!(plan(&["--clients", "rust-sync,rust-async"]).unwrap().baseline.as_deref(), Some("rust-sync"));
+        let p = plan(&["--baseline", "rust-async"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("rust-async"));
+        assert_eq!(p.rounds, 10);
+        let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.12.0"), "a release comparison");
+        let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4", "--baseline", "official-c"]).unwrap();
+        assert_eq!(p.baseline.as_deref(), Some("official-c"));
+    }
+
+    #[test]
+    fn a_competing_thread_brings_the_official_client_under_asyncio_unless_clients_are_named() {
+        let ids = |args: &[&str]| plan(args).unwrap().columns.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert!(!ids(&[]).contains(&"official-c-executor".to_owned()));
+        assert!(ids(&["--cpu-competitor"]).contains(&"official-c-executor".to_owned()));
+        assert_eq!(ids(&["--cpu-competitor", "--clients", "official-c"]), ["official-c"]);
+    }
+
+    #[test]
+    fn a_shared_start_needs_a_phase_duration_and_gives_fixed_slots() {
+        let err = plan(&["--start-at", "2026-12-03T21:00:00Z"]).unwrap_err().to_string();
+        assert!(err.contains("--duration"), "{err}");
+        let p = plan(&["--start-at", "2026-12-03T21:00:00Z", "--duration", "2s"]).unwrap();
+        assert_eq!(p.slot(), Some(Duration::from_millis(2200)));
+        let p = plan(&["--start-at", "1796331600", "--duration", "500ms"]).unwrap();
+        assert_eq!(p.slot(), Some(Duration::from_millis(700)));
+        assert_eq!(plan(&["--duration", "2s"]).unwrap().slot(), None);
+        let p = plan(&[]).unwrap();
+        assert_eq!((p.min_phase_calls, p.min_phase_time), (100, Duration::from_millis(50)));
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(50));
+        let p = plan(&["--min-phase-time", "200ms"]).unwrap();
+        assert_eq!(p.lengthen_cap(), Duration::from_millis(200));
+        let p = plan(&["--min-phase-calls", "0", "--min-phase-time", "0"]).unwrap();
+        assert_eq!((p.min_phase_calls, p.min_phase_time), (0, Duration::ZERO));
+    }
+
+    #[test]
+    fn patience_is_two_timeouts_at_least_a_second() {
+        assert_eq!(plan(&["--timeout-ms", "100"]).unwrap().patience, Duration::from_secs(1));
+        assert_eq!(plan(&["--timeout-ms", "5000"]).unwrap().patience, Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,620 @@
+//! The schedule of a run, and nothing else: connects every column first (each where it belongs:
+//! native and no-op columns in this process, each Python column in its own worker process, kept
+//! for the whole run), writes the records every column reads (untimed), then runs the warm-up
+//! and the measured rounds. Within a round each operation runs for every column in turn, in the
+//! round's order from a balanced design ([`crate::run::order`]), so neither drift on the machine nor
+//! the server's state, nor what the column before left behind, can favour one column. Each
+//! measured phase makes at least `--min-phase-calls` calls and runs at least `--min-phase-time`.
+//! With `--start-at`, every phase starts in a fixed wall-clock slot, so the hosts of a sharded
+//! run measure the same column and operation at the same time. A column that cannot start or
+//! breaks becomes an error column; the others go on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+
+use crate::drivers::embedded::packages::{self, Package};
+use crate::drivers::native::{NativeConfig, NativeDriver};
+use crate::drivers::noop::NoopDriver;
+use crate::drivers::probe;
+use crate::drivers::python::WorkerSpec;
+use crate::drivers::python_worker::WorkerLane;
+use crate::drivers::wire::WireDriver;
+use crate::drivers::{self, Driver, Family};
+use crate::engine::lane::{InProcess, Lane};
+use crate::engine::progress;
+use crate::engine::{self, Measured, Phase, stop};
+use crate::model::results::Column;
+use crate::run::cli::EventLoop;
+use crate::run::plan::{Plan, PlannedColumn};
+use crate::workload::{Operation, Policies};
+
+/// Where the server is.
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// Who every column logs in as, when the server requires it.
+    pub credentials: Option<crate::drivers::security::Credentials>,
+    /// Connect with TLS when set.
+    pub tls: Option<crate::drivers::security::Tls>,
+}
+
+/// Everything a run measured, in the order it was measured.
+pub struct Outcome {
+    /// Every column in plan order, with its error if it failed.
+    pub columns: Vec<Column>,
+    /// (column id, one measured phase) for every measured (not warm-up) phase.
+    pub measured: Vec<(String, Measured)>,
+    /// Measured rounds that ran to the end.
+    pub rounds_completed: u32,
+    /// What went wrong for the whole run (the records could not be written first).
+    pub warnings: Vec<String>,
+    /// Why the run stopped before its last phase (the server died or stalled), if it did.
+    pub incomplete: Option<String>,
+    /// The order of the columns (indices into the plan's) in each round and operation:
+    /// `orders[round - 1][op_index]`.
+    pub orders: Vec<Vec<Vec<usize>>>,
+    /// When each measured phase ran, in the order they ran.
+    pub phases: Vec<crate::model::results::PhaseWindow>,
+}
+
+/// A column's place in the run: its lane while it is usable.
+struct Place {
+    column: Column,
+    lane: Option<Box<dyn Lane>>,
+    /// When its phases began failing without a single success, if they have (the phase's
+    /// watchdog counts that time toward its patience).
+    failing_since: Option<std::time::Instant>,
+}
+
+/// When a measured phase may run with `--start-at`: its slot, counted from the shared start.
+struct Slot {
+    start: SystemTime,
+    /// The phase's deadline: its `--duration` after the slot's start.
+    end: SystemTime,
+}
+
+/// The slot of the `index`-th measured phase of the plan (counting every planned column's
+/// phases, those of columns that failed too, so every host counts alike), if the plan keeps a
+/// shared schedule.
+fn slot_of(plan: &Plan, index: u64) -> Option<Slot> {
+    let (start_at, slot, duration) = (plan.start_at?, plan.slot()?, plan.duration?);
+    let start = start_at + slot * u32::try_from(index).unwrap_or(u32::MAX);
+    Some(Slot { start, end: start + duration })
+}
+
+/// Sleeps until `at` (wall clock), waking for Ctrl-C; false when interrupted.
+fn sleep_until(at: SystemTime) -> bool {
+    loop {
+        if stop::interrupted() {
+            return false;
+        }
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if left > Duration::ZERO => std::thread::sleep(left.min(Duration::from_millis(100))),
+            _ => return true,
+        }
+    }
+}
+
+/// A wall-clock time as the JSON gives it: RFC 3339, UTC, to the microsecond.
+pub fn wall(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+/// Runs the whole plan against `target`.
+pub fn run(
+    plan: &Plan,
+    target: &Target,
+    show: bool,
+    live: Option<&crate::report::live::Live>,
+) -> anyhow::Result<Outcome> {
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .enable_all()
+            .build()
+            .context("cannot start the tokio runtime")?,
+    );
+    // Phases tell a server that is gone from a slow one by connecting to it (engine::stop).
+    stop::watch_server(&target.host, target.port);
+    let mut slots: Vec<Place> = Vec::new();
+    for pc in &plan.columns {
+        if stop::interrupted() {
+            break;
+        }
+        let spin = progress::spinner(show, format!("connecting {}", pc.label));
+        let lane = connect(plan, target, pc, &runtime, show);
+        spin.finish_and_clear();
+        slots.push(match lane {
+            Ok(lane) => Place { column: lane.column().clone(), lane: Some(lane), failing_since: None },
+            Err(column) => Place { column: *column, lane: None, failing_since: None },
+        });
+    }
+    let mut warnings = Vec::new();
+    // Clients that could not connect although the probe reached the server: say what the
+    // server advertises and how to reach it.
+    let unreachable: Vec<String> = slots
+        .iter()
+        .filter(|s| s.lane.is_none())
+        .filter(|s| {
+            s.column.error.as_deref().is_some_and(|e| {
+                let f = engine::failure::Failure::classify(e);
+                f.server_gone() || f == engine::failure::Failure::Timeout
+            })
+        })
+        .map(|s| s.column.label.clone())
+        .collect();
+    if !unreachable.is_empty()
+        && !stop::interrupted()
+        && let Some(advice) =
+            crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
+    {
+        eprintln!("aerobench: {advice}");
+        warnings.push(advice);
+    }
+    // No-op columns read nothing: a run of only those writes nothing either.
+    let reads_records = plan.columns.iter().any(|pc| match pc.kind.family {
+        Family::Noop => false,
+        Family::Python { package, .. } => package.is_some(),
+        _ => true,
+    });
+    if reads_records && !plan.prewrite {
+        warnings.push(
+            "--no-prewrite: the records were not written before measuring, so reads find only what an earlier \
+             run left, and the first column's puts insert while the others overwrite"
+                .to_string(),
+        );
+    } else if reads_records && let Err(e) = preload(plan, target, &runtime, show) {
+        let why = format!("{e:#}");
+        for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
+            slot.column.error = Some(format!("not measured: {why}"));
+            slot.lane = None;
+        }
+        warnings.push(why);
+    }
+
+    let mut measured = Vec::new();
+    let mut rounds_completed = 0;
+    let mut incomplete = None;
+    let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
+    let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
+    let mut observer =
+        progress::RunProgress::new(show, phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round));
+    if let Some(live) = live {
+        for lane in slots.iter_mut().filter_map(|s| s.lane.as_mut()) {
+            lane.report_every(live.every());
+        }
+    }
+    let orders = crate::run::order::orders(plan.columns.len(), plan.ops.len(), plan.rounds as usize, plan.keys.seed);
+    let mut phases = Vec::new();
+    let mut late_warned = false;
+    'rounds: for round in first_round..=plan.rounds {
+        for (op_index, &op) in plan.ops.iter().enumerate() {
+            // The warm-up runs in the first round's order.
+            let order = &orders[round.max(1) as usize - 1][op_index];
+            for (position, &index) in order.iter().enumerate() {
+                if stop::interrupted() {
+                    break 'rounds;
+                }
+                let Some(slot) = slots.get_mut(index) else { continue };
+                let Some(lane) = slot.lane.as_mut() else { continue };
+                // With a shared start, the phase waits for its slot and ends at the slot's
+                // deadline; a host that arrives after the deadline skips it (merge then drops
+                // that round, which this host did not complete).
+                let number = ((u64::from(round.max(1)) - 1) * plan.ops.len() as u64 + op_index as u64)
+                    * plan.columns.len() as u64
+                    + position as u64;
+                let window = if round > 0 { slot_of(plan, number) } else { None };
+                if let Some(w) = &window {
+                    if !sleep_until(w.start) {
+                        break 'rounds;
+                    }
+                    let now = SystemTime::now();
+                    // Late by a quarter of the phase (at least 50 ms): worth a word.
+                    let slack = (w.end.duration_since(w.start).unwrap_or_default() / 4).max(Duration::from_millis(50));
+                    if !late_warned && now.duration_since(w.start + slack).is_ok() {
+                        late_warned = true;
+                        warnings.push(format!(
+                            "this host was {:.0} ms behind --start-at's schedule at {} round {round} of {}: its \
+                             phases ran shorter or were skipped until it caught up (start later, or give \
+                             --duration more room)",
+                            now.duration_since(w.start).unwrap_or_default().as_secs_f64() * 1e3,
+                            op.name(),
+                            slot.column.label
+                        ));
+                    }
+                    if now + Duration::from_millis(1) >= w.end {
+                        continue;
+                    }
+                }
+                let in_flight = lane.column().in_flight.max(1);
+                let mut phase = if round == 0 {
+                    Phase::warmup(&plan.workload, op, in_flight, plan.patience)
+                } else {
+                    Phase::measured(&plan.workload, op, round, plan.duration, in_flight, plan.patience)
+                };
+                // Measured phases run at the rate asked for; the warm-up stays a closed loop.
+                phase.rate = plan.rate.filter(|_| round > 0);
+                // Single-record calls that leave the record in place follow the key distribution;
+                // deletes go through the records in order, each once.
+                if round > 0
+                    && matches!(
+                        op,
+                        Operation::Put
+                            | Operation::Get
+                            | Operation::Exists
+                            | Operation::Touch
+                            | Operation::Operate
+                            | Operation::ReadModifyWrite
+                    )
+                {
+                    phase.keys = plan.keys;
+                    phase.space = phase.space.min(plan.key_space);
+                }
+                if round > 0 && op == Operation::Get {
+                    phase.updates = plan.updates();
+                }
+                // A record is deleted once: a delete phase stops when every record is gone, even
+                // with --duration time left.
+                if op == Operation::Delete {
+                    phase.calls = phase.calls.min(phase.space);
+                }
+                // Short phases are no measurement: at least --min-phase-calls calls and
+                // --min-phase-time, cycling over the records, within the lengthening cap (a
+                // delete phase deletes each record once).
+                if round > 0 && plan.duration.is_none() && op != Operation::Delete {
+                    phase.lengthen = Some(crate::engine::Lengthen {
+                        own_calls: phase.calls,
+                        min_time: plan.min_phase_time,
+                        cap: plan.lengthen_cap(),
+                    });
+                    // No more in flight than the operation's own calls, as without lengthening
+                    // (5 scans: 5 at a time, not 50 scans of the same set at once).
+                    phase.in_flight = phase.in_flight.min(u32::try_from(phase.calls).unwrap_or(u32::MAX).max(1));
+                    phase.calls = phase.calls.max(plan.min_phase_calls);
+                }
+                if let Some(w) = &window {
+                    let from = SystemTime::now().max(w.start);
+                    phase.duration = Some(w.end.duration_since(from).unwrap_or(Duration::ZERO));
+                }
+                phase.failing_before = slot.failing_since.map_or(Duration::ZERO, |since| since.elapsed());
+                if phase.calls == 0 {
+                    continue;
+                }
+                observer.set_round(round, plan.rounds);
+                let started = std::time::Instant::now();
+                let started_at = SystemTime::now();
+                let ran = match live {
+                    Some(live) => {
+                        lane.run(&phase, &mut crate::report::live::Tee::new(&mut observer, live, &slot.column.id))
+                    }
+                    None => lane.run(&phase, &mut observer),
+                };
+                if round > 0 {
+                    phases.push(crate::model::results::PhaseWindow {
+                        round,
+                        operation: op.name().to_string(),
+                        column: slot.column.id.clone(),
+                        started_at: wall(started_at),
+                        finished_at: wall(SystemTime::now()),
+                    });
+                }
+                match ran {
+                    Ok(m) => {
+                        let broken = column_error(&m);
+                        if m.recorder.successes() > 0 {
+                            slot.failing_since = None;
+                        } else if m.recorder.errors() > 0 {
+                            slot.failing_since.get_or_insert(started);
+                        }
+                        let server_lost = m.server_unresponsive.then(|| m.stopped.clone()).flatten();
+                        let what = if round == 0 {
+                            format!("{} warm-up", op.name())
+                        } else {
+                            format!("{} round {round}", op.name())
+                        };
+                        if round > 0 && m.recorder.count() > 0 {
+                            measured.push((slot.column.id.clone(), m));
+                        }
+                        if let Some(why) = broken {
+                            slot.column.error = Some(why);
+                            slot.lane = None;
+                        }
+                        // One column's calls failing can be its client; a server that no longer
+                        // answers a plain info request is gone for every column.
+                        if let Some(stopped) = server_lost
+                            && let Err(e) =
+                                probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref())
+                        {
+                            incomplete = Some(format!(
+                                "the server stopped answering during {what} of {} ({stopped}; {e}): the remaining \
+                                 phases were skipped",
+                                slot.column.label
+                            ));
+                            break 'rounds;
+                        }
+                    }
+                    Err(why) => {
+                        slot.column.error = Some(format!("{} round {round}: {why}", op.name()));
+                        slot.lane = None;
+                    }
+                }
+                // A delete phase leaves records missing that later phases and rounds read: they
+                // are written again, untimed, as before the first round.
+                if op == Operation::Delete
+                    && reads_records
+                    && plan.prewrite
+                    && let Err(e) = preload(plan, target, &runtime, false)
+                {
+                    warnings.push(format!("writing the records again after a delete phase failed: {e:#}"));
+                }
+            }
+        }
+        if slots.iter().all(|s| s.lane.is_none()) {
+            break;
+        }
+        if round > 0 && !stop::interrupted() {
+            rounds_completed = round;
+        }
+    }
+    observer.finish();
+    // Close every client (Python workers exit) before the report is written.
+    let columns = slots.into_iter().map(|s| s.column).collect();
+    if let Some(why) = &incomplete {
+        warnings.push(why.clone());
+    }
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases })
+}
+
+/// Why a column cannot go on after a phase: its client broke, or the server stopped answering.
+fn column_error(m: &Measured) -> Option<String> {
+    let what = if m.round == 0 { format!("{} warm-up", m.op.name()) } else { m.op.name().to_string() };
+    if let Some(e) = &m.driver_error {
+        return Some(format!("{what} failed: {e}"));
+    }
+    if m.server_unresponsive {
+        let why = m.stopped.as_deref().unwrap_or("stopped early");
+        return Some(format!("{what} {why}; later phases skipped"));
+    }
+    None
+}
+
+/// Writes every record the reads expect, with the Rust crate, untimed, so every column meets
+/// the same server state: a measured put overwrites, a read finds.
+fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> anyhow::Result<()> {
+    if stop::interrupted() {
+        return Ok(());
+    }
+    let spin = progress::spinner(show, format!("writing the {} records every column reads", plan.workload.count));
+    let kind = drivers::kind("rust-async").context("the rust-async column kind exists")?;
+    let in_flight = 64;
+    // Writing the records is not measured: always the explicit timeouts, whatever --policies says.
+    let config = NativeConfig {
+        host: target.host.clone(),
+        port: target.port,
+        timeout_ms: plan.timeout_ms,
+        explicit_policies: true,
+        ttl: plan.ttl,
+        services_alternate: plan.services_alternate,
+        verify: false,
+        credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
+    };
+    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
+        .context("cannot connect to write the records the benchmark reads")?;
+    let phase = Phase::counted(Operation::Put, plan.workload.count, in_flight, plan.patience);
+    let m = engine::measure(&mut driver, &phase, &mut engine::Silent);
+    spin.finish_and_clear();
+    if let Some(e) = m.driver_error {
+        anyhow::bail!("writing the records the benchmark reads failed: {e}");
+    }
+    if m.recorder.errors() > 0 && !stop::interrupted() {
+        let reasons: Vec<String> = m.recorder.errors_by_reason().iter().map(|(r, n)| format!("{n} × {r}")).collect();
+        anyhow::bail!(
+            "writing the {} records the benchmark reads failed for {} of them ({}); check --namespace \
+             and --set, and that the server accepts writes",
+            plan.workload.count,
+            m.recorder.errors(),
+            reasons.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Connects one column: its lane, or the column with the reason it could not start.
+fn connect(
+    plan: &Plan,
+    target: &Target,
+    pc: &PlannedColumn,
+    runtime: &Arc<tokio::runtime::Runtime>,
+    show: bool,
+) -> Result<Box<dyn Lane>, Box<Column>> {
+    let kind = pc.kind;
+    let in_flight = plan.in_flight(kind);
+    match kind.family {
+        Family::Python { package, module } => python_lane(plan, target, pc, package, module, show),
+        Family::Native => {
+            let config = NativeConfig {
+                host: target.host.clone(),
+                port: target.port,
+                timeout_ms: plan.timeout_ms,
+                explicit_policies: plan.policies == Policies::Explicit,
+                ttl: plan.ttl,
+                services_alternate: plan.services_alternate,
+                verify: plan.verify,
+                credentials: target.credentials.clone(),
+                tls: target.tls.clone(),
+            };
+            NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
+                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+                .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None)))
+        }
+        Family::Wire if target.tls.is_some() => Err(Box::new(failed_column(
+            pc,
+            in_flight,
+            "the wire column speaks plain TCP only: it cannot run against a TLS server".into(),
+            None,
+        ))),
+        Family::Wire => WireDriver::connect(
+            &target.host,
+            target.port,
+            plan.timeout_ms,
+            &plan.workload,
+            &plan.ops,
+            kind,
+            target.credentials.as_ref(),
+        )
+        .map(|d| d.with_record_ttl(plan.ttl, &plan.ops))
+        .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None))),
+        Family::Noop => {
+            let delay = Duration::from_micros(plan.stub_delay_us);
+            let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))
+                .with_delay(delay)
+                .spinning(plan.stub_spin);
+            Ok(Box::new(InProcess(Box::new(driver))))
+        }
+    }
+}
+
+/// A connect error's message, with the password cut out should a client ever echo it.
+fn scrubbed(e: &anyhow::Error, target: &Target) -> String {
+    crate::drivers::security::scrub(&format!("{e:#}"), target.credentials.as_ref())
+}
+
+fn python_lane(
+    plan: &Plan,
+    target: &Target,
+    pc: &PlannedColumn,
+    package: Option<Package>,
+    module: &str,
+    show: bool,
+) -> Result<Box<dyn Lane>, Box<Column>> {
+    let kind = pc.kind;
+    let in_flight = plan.in_flight(kind);
+    let (dirs, origin) = python_dirs(plan, pc, package, show)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))?;
+    let spec = WorkerSpec {
+        kind: pc.id.clone(),
+        label: pc.label.clone(),
+        client: package.map_or("none", |p| p.pip_name).to_string(),
+        module: module.to_string(),
+        asynchronous: kind.asynchronous,
+        host: target.host.clone(),
+        port: target.port,
+        workload: plan.workload.clone(),
+        in_flight,
+        timeout_ms: plan.timeout_ms,
+        install_hint: match (package, &pc.source) {
+            (Some(p), Some(source)) => packages::install_hint(&p, source, dirs.first().map(|d| d.as_path())),
+            _ => String::new(),
+        },
+        origin: origin.clone(),
+        dirs,
+        event_loop: plan.event_loop.name().to_string(),
+        stub_delay_us: plan.stub_delay_us,
+        stub_spin: plan.stub_spin,
+        policies: plan.policies,
+        materialise: plan.materialise,
+        cpu_competitor: plan.cpu_competitor,
+        stub_blocking: plan.stub_blocking,
+        ttl: plan.ttl,
+        services_alternate: plan.services_alternate,
+        verify: plan.verify,
+        credentials: target.credentials.clone(),
+        tls: target.tls.clone(),
+    };
+    // A worker that shows no progress for this long is killed: several times the calls' own
+    // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the
+    // floor with AEROBENCH_WORKER_STALL_MS).
+    let floor = std::env::var("AEROBENCH_WORKER_STALL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis);
+    let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(floor);
+    WorkerLane::start(&spec, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
+        .map(|lane| Box::new(lane) as Box<dyn Lane>)
+}
+
+/// Folders to put on the worker's `sys.path` for `package` (and uvloop when asked for), and
+/// where the package came from.
+fn python_dirs(
+    plan: &Plan,
+    pc: &PlannedColumn,
+    package: Option<Package>,
+    show: bool,
+) -> anyhow::Result<(Vec<PathBuf>, String)> {
+    let kind = pc.kind;
+    let mut dirs = Vec::new();
+    let mut origin = "aerobench shim (no client)".to_string();
+    let mut wanted: Vec<Package> = package.into_iter().collect();
+    if kind.asynchronous && plan.event_loop == EventLoop::Uvloop {
+        wanted.push(packages::UVLOOP);
+    }
+    for (i, p) in wanted.iter().enumerate() {
+        let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
+        let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));
+        let resolved = packages::resolve(p, source);
+        spin.finish_and_clear();
+        let resolved = resolved?;
+        if i == 0 {
+            origin = resolved.origin;
+        }
+        dirs.push(resolved.dir);
+    }
+    Ok((dirs, origin))
+}
+
+/// A column that could not even start, so the report can still say why and, in `source`, what
+/// was tried (the planned source when `None`).
+pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: Option<String>) -> Column {
+    let kind = pc.kind;
+    let package = match kind.family {
+        Family::Python { package, .. } => package,
+        _ => None,
+    };
+    let planned = pc.source.as_ref().zip(package).map(|(s, p)| s.planned(&p));
+    Column {
+        id: pc.id.clone(),
+        label: pc.label.clone(),
+        client: match kind.family {
+            Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
+            Family::Native => "aerospike (crate)".to_string(),
+            Family::Wire => "aerospike wire protocol (raw socket)".to_string(),
+            _ => "none".to_string(),
+        },
+        client_version: match &pc.source {
+            Some(packages::Source::Version(v)) => v.clone(),
+            _ => "unknown".into(),
+        },
+        mode: if kind.asynchronous { "async" } else { "sync" }.into(),
+        in_flight,
+        source: source.or(planned).unwrap_or_else(|| "-".into()),
+        python_version: None,
+        policies: Default::default(),
+        error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_each_other_from_the_shared_start() {
+        use clap::Parser as _;
+        let cli = crate::run::cli::Cli::try_parse_from(["aerobench", "--start-at", "1796331600", "--duration", "1s"])
+            .unwrap();
+        let plan = Plan::from_args(&cli.bench).unwrap();
+        let at = |s: SystemTime| s.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let first = slot_of(&plan, 0).unwrap();
+        assert_eq!((at(first.start), at(first.end)), (1_796_331_600.0, 1_796_331_601.0));
+        let third = slot_of(&plan, 2).unwrap();
+        assert!((at(third.start) - 1_796_331_602.4).abs() < 1e-6, "{}", at(third.start));
+        let cli = crate::run::cli::Cli::try_parse_from(["aerobench", "--duration", "1s"]).unwrap();
+        assert!(slot_of(&Plan::from_args(&cli.bench).unwrap(), 0).is_none());
+        assert_eq!(wall(std::time::UNIX_EPOCH + Duration::from_micros(1_500_000)), "1970-01-01T00:00:01.500000Z");
+    }
+}
