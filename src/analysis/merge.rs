@@ -781,7 +781,9 @@ mod tests {
             for r in &cell.rounds {
                 let start = 1_796_331_600.0 + 10.0 * (k as f64 * 3.0 + f64::from(r.round)) + shift;
                 let at = |t: f64| {
-                    crate::run::scheduler::wall(std::time::UNIX_EPOCH + Duration::from_micros((t * 1e6).round() as u64))
+                    crate::model::timestamp::wall(
+                        std::time::UNIX_EPOCH + Duration::from_micros((t * 1e6).round() as u64),
+                    )
                 };
                 phases.push(crate::model::results::PhaseWindow {
                     round: r.round,

@@ -381,7 +381,7 @@ fn schedule(plan: &Plan, outcome: &scheduler::Outcome) -> crate::model::results:
         remainder: "rounds after the last whole cycle take rows of one more cycle, each the row that raises \
                     the lowest position and predecessor counts (ties in the seeded order)"
             .to_string(),
-        start_at: plan.start_at.map(scheduler::wall),
+        start_at: plan.start_at.map(crate::model::timestamp::wall),
         slot_secs: plan.slot().map(|s| s.as_secs_f64()),
         orders,
         balance,

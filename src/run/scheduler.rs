@@ -98,11 +98,6 @@ fn sleep_until(at: SystemTime) -> bool {
     }
 }
 
-/// A wall-clock time as the JSON gives it: RFC 3339, UTC, to the microsecond.
-pub fn wall(t: SystemTime) -> String {
-    humantime::format_rfc3339_micros(t).to_string()
-}
-
 /// Runs the whole plan against `target`.
 pub fn run(
     plan: &Plan,
@@ -297,8 +292,8 @@ pub fn run(
                         round,
                         operation: op.name().to_string(),
                         column: slot.column.id.clone(),
-                        started_at: wall(started_at),
-                        finished_at: wall(SystemTime::now()),
+                        started_at: crate::model::timestamp::wall(started_at),
+                        finished_at: crate::model::timestamp::wall(SystemTime::now()),
                     });
                 }
                 match ran {
@@ -615,6 +610,5 @@ mod tests {
         assert!((at(third.start) - 1_796_331_602.4).abs() < 1e-6, "{}", at(third.start));
         let cli = crate::run::cli::Cli::try_parse_from(["aerobench", "--duration", "1s"]).unwrap();
         assert!(slot_of(&Plan::from_args(&cli.bench).unwrap(), 0).is_none());
-        assert_eq!(wall(std::time::UNIX_EPOCH + Duration::from_micros(1_500_000)), "1970-01-01T00:00:01.500000Z");
     }
 }
