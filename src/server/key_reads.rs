@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use super::store::Digest;
+use super::digest::Digest;
 
 /// Reads per digest, when counting.
 #[derive(Debug, Default)]

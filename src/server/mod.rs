@@ -9,6 +9,7 @@ pub(crate) mod cluster;
 mod connection;
 mod corrupt;
 mod delay;
+pub(crate) mod digest;
 mod framing;
 mod info;
 mod key_reads;

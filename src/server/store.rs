@@ -1,32 +1,18 @@
 //! The in-memory record store: namespaces of 4096 partitions, each a digest-ordered map behind
 //! its own lock, so concurrent connections only meet when they touch the same partition and
-//! scans walk records in digest order. Also digests, partition ids and void times.
+//! scans walk records in digest order. Also void times (digests and partition ids are in
+//! [`super::digest`]).
 
 use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use ripemd::{Digest as _, Ripemd160};
 
-pub const N_PARTITIONS: usize = 4096;
+pub use super::digest::{Digest, N_PARTITIONS, compute_digest, partition_id};
+
 /// Seconds between the Unix epoch and the Aerospike epoch (2010-01-01 00:00:00 UTC).
 pub const CITRUSLEAF_EPOCH: u64 = 1_262_304_000;
-
-pub type Digest = [u8; 20];
-
-/// Partition of a digest: the low 12 bits of its first two bytes read little-endian.
-pub fn partition_id(d: &Digest) -> usize {
-    (u16::from_le_bytes([d[0], d[1]]) as usize) & (N_PARTITIONS - 1)
-}
-
-/// RIPEMD-160 of set name ‖ key field (particle type byte ‖ key bytes), as clients compute it.
-pub fn compute_digest(set: &[u8], key_field: &[u8]) -> Digest {
-    let mut h = Ripemd160::new();
-    h.update(set);
-    h.update(key_field);
-    h.finalize().into()
-}
 
 /// Seconds since the Aerospike epoch, the unit of void times.
 pub fn now_void_secs() -> u32 {
