@@ -107,13 +107,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             target.credentials.as_ref(),
             target.tls.as_ref(),
         )
-        // Every shard of a sharded run writes beside the others.
-        .map(|records| {
-            let shards = plan.shard.map_or(0, |s| s.count);
-            records.also_own((0..shards).map(|index| {
-                crate::shard::key_prefix(&args.key_prefix, Some(crate::results::Shard { index, count: shards }))
-            }))
-        })
+        // Every run under the same --key-prefix, sharded or not, writes aerobench's own keys.
+        .map(|records| records.owning_prefix(&args.key_prefix, plan.shard.map_or(0, |s| s.count)))
         .and_then(|records| Ok((safety::check_before_writing(&records, args.force)?, records)));
         spin.finish_and_clear();
         match checked {
