@@ -212,8 +212,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
     drop(builtin);
-    if let Some(why) = &report.incomplete {
-        eprintln!("aerobench: run incomplete: {why}");
+    for line in report::failures::lines(&report) {
+        eprintln!("{line}");
     }
     let failed = report.incomplete.is_some()
         || report.columns.iter().any(|c| c.error.is_some())

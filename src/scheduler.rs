@@ -160,18 +160,23 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
              run left, and the first column's puts insert while the others overwrite"
                 .to_string(),
         );
-    } else if reads_records && let Err(e) = preload(plan, target, &runtime, show) {
+    }
+    let mut incomplete = None;
+    if reads_records
+        && plan.prewrite
+        && let Err(e) = preload(plan, target, &runtime, show)
+    {
+        // Nothing can be measured: every column says so, and the run says why (on stderr too).
         let why = format!("{e:#}");
         for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
             slot.column.error = Some(format!("not measured: {why}"));
             slot.lane = None;
         }
-        warnings.push(why);
+        incomplete = Some(why);
     }
 
     let mut measured = Vec::new();
     let mut rounds_completed = 0;
-    let mut incomplete = None;
     let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
     let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
     let mut observer =
@@ -403,13 +408,20 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         anyhow::bail!("writing the records the benchmark reads failed: {e}");
     }
     if m.recorder.errors() > 0 && !stop::interrupted() {
-        let reasons: Vec<String> = m.recorder.errors_by_reason().iter().map(|(r, n)| format!("{n} × {r}")).collect();
+        // Calls that say the server is gone are confirmed with a plain info request, as during
+        // the rounds: the hint follows what happened, not a guess.
+        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        let stopped = match (&m.stopped, m.server_unresponsive) {
+            (Some(why), true) => format!(", {why}"),
+            _ => String::new(),
+        };
         anyhow::bail!(
-            "writing the {} records the benchmark reads failed for {} of them ({}); check --namespace \
-             and --set, and that the server accepts writes",
+            "writing the {} records the benchmark reads, before measuring, failed for {} of them after {} \
+             succeeded{stopped} ({})",
             plan.workload.count,
             m.recorder.errors(),
-            reasons.join(", ")
+            m.recorder.successes(),
+            crate::engine::failure::explain(m.recorder.errors_by_reason(), answers, plan.timeout_ms)
         );
     }
     Ok(())
