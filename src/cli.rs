@@ -647,6 +647,51 @@ mod tests {
         out
     }
 
+    /// Every `aerobench …` inline code span of a markdown text that is a whole command: it names
+    /// an option, and holds no synopsis notation (`[`, `]`, `|`, `…`, `<`, `>`) and no placeholder
+    /// (a word in capitals such as `N` or `NAME`).
+    fn inline_commands(text: &str) -> Vec<(usize, Vec<String>)> {
+        // Paragraphs outside fenced blocks, joined into one line each (a span may wrap), with the
+        // number of their first line.
+        let mut paragraphs: Vec<(usize, String)> = Vec::new();
+        let mut fenced = false;
+        let mut current: Option<(usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                paragraphs.extend(current.take());
+                continue;
+            }
+            if fenced || line.trim().is_empty() {
+                paragraphs.extend(current.take());
+                continue;
+            }
+            let (_, joined) = current.get_or_insert((n + 1, String::new()));
+            joined.push(' ');
+            joined.push_str(line.trim());
+        }
+        paragraphs.extend(current);
+        let mut out = Vec::new();
+        for (n, paragraph) in paragraphs {
+            for (i, span) in paragraph.split('`').enumerate() {
+                let Some(rest) = span.strip_prefix("aerobench ") else { continue };
+                let placeholder = |w: &str| w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                    && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '.');
+                if i % 2 == 0
+                    || !rest.contains('-')
+                    || rest.contains(['[', ']', '|', '…', '<', '>'])
+                    || rest.split_whitespace().any(placeholder)
+                {
+                    continue;
+                }
+                if let Some(words) = shlex::split(span) {
+                    out.push((n, words));
+                }
+            }
+        }
+        out
+    }
+
     /// The command `.ci/run` runs the tests with (the line after "# The README's test command.").
     fn ci_test_command() -> String {
         let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
@@ -669,11 +714,15 @@ mod tests {
         let mut in_readme = 0;
         for file in &files {
             let text = std::fs::read_to_string(file).unwrap();
-            for (line, words) in documented_commands(&text) {
+            for (line, words) in documented_commands(&text).into_iter().chain(inline_commands(&text)) {
                 if file.ends_with("README.md") {
                     in_readme += 1;
                 }
-                if let Err(e) = Cli::try_parse_from(&words) {
+                let parsed = Cli::try_parse_from(&words).map(drop).or_else(|e| match e.kind() {
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Ok(()),
+                    _ => Err(e),
+                });
+                if let Err(e) = parsed {
                     let first = e.to_string().lines().next().unwrap_or("").to_string();
                     failures.push(format!("{}:{line}: {}
     {first}", file.display(), words.join(" ")));
@@ -696,6 +745,14 @@ mod tests {
         for words in examples {
             Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")));
         }
+    }
+
+    #[test]
+    fn whole_commands_are_read_from_inline_code_too() {
+        let text = "Run `aerobench --builtin-server --ops get` or `aerobench serve --nodes N`, \
+                    `aerobench cache clean [--dry-run]`, `aerobench merge`; not `--ops aerobench x`.";
+        let got: Vec<String> = inline_commands(text).into_iter().map(|(_, w)| w.join(" ")).collect();
+        assert_eq!(got, ["aerobench --builtin-server --ops get"]);
     }
 
     #[test]
