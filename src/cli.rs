@@ -157,7 +157,13 @@ pub struct BenchArgs {
     /// it back), delete (records are written again, untimed, after each delete phase) and
     /// batch_write (--batch-size records per call). A client without the operation gets a cell
     /// whose calls failed with "not supported by <client> <version>".
-    #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan", hide_possible_values = true, help_heading = "What to run")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "put,get,batch_get,scan",
+        hide_possible_values = true,
+        help_heading = "What to run"
+    )]
     pub ops: Vec<crate::workload::Operation>,
     /// Columns to run (client and concurrency model)
     ///
@@ -230,7 +236,14 @@ pub struct BenchArgs {
     ///
     /// The event loop the Python async columns run on: the standard library's asyncio, or uvloop
     /// (installed into aerobench's cache on first use).
-    #[arg(long, value_enum, value_name = "LOOP", default_value = "asyncio", hide_possible_values = true, help_heading = "Clients")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "LOOP",
+        default_value = "asyncio",
+        hide_possible_values = true,
+        help_heading = "Clients"
+    )]
     pub event_loop: EventLoop,
     /// explicit (the same for all) or defaults
     ///
@@ -309,7 +322,14 @@ pub struct BenchArgs {
     ///
     /// What the bins hold: mixed (an int, a string, a double, then strings), or every bin an int,
     /// a float (double) or a string of --value-size bytes.
-    #[arg(long, value_enum, value_name = "TYPE", default_value = "mixed", hide_possible_values = true, help_heading = "Records")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TYPE",
+        default_value = "mixed",
+        hide_possible_values = true,
+        help_heading = "Records"
+    )]
     pub bin_type: crate::workload::BinType,
     /// Bytes in each string bin
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576), help_heading = "Records")]
@@ -387,7 +407,14 @@ pub struct BenchArgs {
     /// What a Python batch call's timed region includes: records (every returned record read, as an application does; what the official client
     /// always does inside its call) or none (stop at what the client returns; record counts are
     /// then keys asked).
-    #[arg(long, value_enum, value_name = "WHAT", default_value = "records", hide_possible_values = true, help_heading = "Measurement")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        default_value = "records",
+        hide_possible_values = true,
+        help_heading = "Measurement"
+    )]
     pub materialise: crate::workload::Materialise,
 
     // ---- Output ----
@@ -675,8 +702,10 @@ mod tests {
         for (n, paragraph) in paragraphs {
             for (i, span) in paragraph.split('`').enumerate() {
                 let Some(rest) = span.strip_prefix("aerobench ") else { continue };
-                let placeholder = |w: &str| w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                    && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '.');
+                let placeholder = |w: &str| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                };
                 if i % 2 == 0
                     || !rest.contains('-')
                     || rest.contains(['[', ']', '|', '…', '<', '>'])
@@ -724,8 +753,12 @@ mod tests {
                 });
                 if let Err(e) = parsed {
                     let first = e.to_string().lines().next().unwrap_or("").to_string();
-                    failures.push(format!("{}:{line}: {}
-    {first}", file.display(), words.join(" ")));
+                    failures.push(format!(
+                        "{}:{line}: {}
+    {first}",
+                        file.display(),
+                        words.join(" ")
+                    ));
                 }
             }
         }

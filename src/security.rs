@@ -41,7 +41,13 @@ pub struct SecurityArgs {
     /// TLS: private key of --tls-cert
     ///
     /// PEM.
-    #[arg(long, value_name = "PEM", requires = "tls_cert", hide_short_help = true, help_heading = "Server, security and safety")]
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        hide_short_help = true,
+        help_heading = "Server, security and safety"
+    )]
     pub tls_key: Option<std::path::PathBuf>,
 }
 

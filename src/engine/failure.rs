@@ -148,7 +148,8 @@ pub fn explain(errors_by_reason: &BTreeMap<String, u64>, server_answers: bool, t
     labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let counts: Vec<String> = labels.iter().map(|(l, n)| format!("{l}: {n}")).collect();
     let failures: Vec<Failure> = errors_by_reason.keys().map(|r| Failure::classify(r)).collect();
-    let code = |codes: &[&str]| failures.iter().any(|f| matches!(f, Failure::ServerResult(c) if codes.contains(&c.as_str())));
+    let code =
+        |codes: &[&str]| failures.iter().any(|f| matches!(f, Failure::ServerResult(c) if codes.contains(&c.as_str())));
     let hint = if !server_answers || failures.iter().any(|f| f.server_gone() || *f == Failure::Abandoned) {
         if failures.contains(&Failure::ConnectionRefused) && server_answers {
             "the server refused connections: check --host and --port, and the server's connection limits".to_string()
@@ -162,7 +163,9 @@ pub fn explain(errors_by_reason: &BTreeMap<String, u64>, server_answers: bool, t
     } else if code(&[NAMESPACE_NOT_FOUND]) {
         "the server has no such namespace: check --namespace".to_string()
     } else if failures.contains(&Failure::Timeout) {
-        format!("the server did not answer within --timeout-ms ({timeout_ms} ms): check its load, or raise --timeout-ms")
+        format!(
+            "the server did not answer within --timeout-ms ({timeout_ms} ms): check its load, or raise --timeout-ms"
+        )
     } else if failures.iter().any(|f| matches!(f, Failure::ServerResult(_))) {
         "the server refused the writes: its result code says why (check --namespace and --set, and that the server \
          accepts writes)"
