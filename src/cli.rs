@@ -108,6 +108,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), e.g. `aerobench man > aerobench.1`.
+    ///
+    /// Generated from the same option definitions as --help: the options under their headings,
+    /// each with its long text, and the examples.
+    Man,
+}
+
+/// The man page of aerobench, in roff: generated from the same definitions as `--help`.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory as _;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 #[derive(Debug, Subcommand)]
@@ -844,6 +855,25 @@ mod tests {
         }
         let long = Cli::command().term_width(100).render_long_help().to_string();
         assert!(long.contains("Williams design") && long.contains("On a shared server"), "--help keeps the long text");
+    }
+
+    #[test]
+    fn the_man_page_has_every_heading_and_option() {
+        let mut page = Vec::new();
+        man_page(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".ie"), "roff: {}", &page[..page.len().min(200)]);
+        for text in [
+            ".TH aerobench",
+            ".SH \"WHAT TO RUN\"",
+            ".SH \"BUILT-IN SERVER\"",
+            "\\-\\-builtin\\-server",
+            "\\-\\-fail\\-at",
+            "Williams design",
+            "On a shared server",
+        ] {
+            assert!(page.contains(text), "no {text:?} in the man page");
+        }
     }
 
     #[test]
