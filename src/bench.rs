@@ -116,10 +116,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                 safety_warning = warning;
                 Some(records)
             }
+            Err(e) if e.to_string().contains("--force") => {
+                eprintln!("Error: {e:#}");
+                return Ok(EXIT_USAGE);
+            }
+            // The check could not be made (a refused login, a lost connection): say what to do
+            // about that cause; --force would only move the same failure to the pre-write.
             Err(e) => {
-                let skip =
-                    if args.force || e.to_string().contains("--force") { "" } else { " (--force skips this check)" };
-                eprintln!("Error: {e:#}{skip}");
+                let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+                let answers =
+                    probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+                let failure = crate::engine::failure::Failure::classify(&why);
+                let skip = if crate::engine::failure::authentication(&why)
+                    || failure.server_gone()
+                    || failure == crate::engine::failure::Failure::Timeout
+                {
+                    ""
+                } else {
+                    " (--force skips this check)"
+                };
+                let hint = crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms);
+                eprintln!("Error: {why}\n\n{hint}{skip}.");
                 return Ok(EXIT_USAGE);
             }
         }

@@ -135,12 +135,17 @@ pub fn run(plan: &Plan, target: &Target, show: bool, live: Option<&crate::live::
         .filter(|s| {
             s.column.error.as_deref().is_some_and(|e| {
                 let f = engine::failure::Failure::classify(e);
-                f.server_gone() || f == engine::failure::Failure::Timeout
+                // A refused login also "fails to connect": the addresses are not the cause.
+                (f.server_gone() || f == engine::failure::Failure::Timeout) && !engine::failure::authentication(e)
             })
         })
         .map(|s| s.column.label.clone())
         .collect();
+    // When some column's login was refused, the others' failures to connect are that too (some
+    // clients say only "failed to connect"): the advertised addresses are not the cause.
+    let login_refused = slots.iter().any(|s| s.column.error.as_deref().is_some_and(engine::failure::authentication));
     if !unreachable.is_empty()
+        && !login_refused
         && !stop::interrupted()
         && let Some(advice) =
             crate::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
@@ -399,8 +404,14 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         credentials: target.credentials.clone(),
         tls: target.tls.clone(),
     };
-    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
-        .context("cannot connect to write the records the benchmark reads")?;
+    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight).map_err(|e| {
+        let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        anyhow::anyhow!(
+            "cannot connect to write the records the benchmark reads: {why} ({})",
+            crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms)
+        )
+    })?;
     let phase = Phase::counted(Operation::Put, plan.workload.count, in_flight, plan.patience);
     let m = engine::measure(&mut driver, &phase, &mut engine::Silent);
     spin.finish_and_clear();

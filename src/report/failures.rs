@@ -7,12 +7,13 @@ use crate::results::RunReport;
 /// Columns named one by one before the rest are counted.
 const COLUMNS_NAMED: usize = 3;
 /// Longest reason quoted on one line, in characters.
-const REASON_CHARS: usize = 160;
+const REASON_CHARS: usize = 240;
 
 /// The lines to print on stderr (each starting `aerobench: `); empty when nothing failed.
 pub fn lines(report: &RunReport) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(why) = &report.incomplete {
+        let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
         out.push(format!("aerobench: run incomplete: {why}"));
     }
     // Columns marked "not measured" repeat the run's own reason, given just above.
@@ -52,12 +53,12 @@ pub fn lines(report: &RunReport) -> Vec<String> {
     out
 }
 
-/// The first line of `text`, shortened to [`REASON_CHARS`].
+/// `text` on one line (a client's message may span several), shortened to [`REASON_CHARS`].
 fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(REASON_CHARS) {
         Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_string(),
+        None => line,
     }
 }
 
@@ -88,15 +89,19 @@ mod tests {
         assert!(got[0].starts_with("aerobench: run incomplete: writing the 1000 records"), "{got:#?}");
         assert_eq!(
             got[1],
-            format!("aerobench: column {} did not run: aerospike-py could not be imported", report.columns[1].id)
+            format!(
+                "aerobench: column {} did not run: aerospike-py could not be imported second line",
+                report.columns[1].id
+            )
         );
         assert!(got[2].starts_with("aerobench: 4 calls failed in 1 cell"), "{got:#?}");
         assert!(got[2].contains("most of them connection lost"), "{got:#?}");
     }
 
     #[test]
-    fn long_reasons_are_cut_to_one_line() {
-        assert_eq!(first_line("a\nb"), "a");
-        assert_eq!(first_line(&"x".repeat(200)).chars().count(), REASON_CHARS + 1);
+    fn long_reasons_are_joined_into_one_line_and_cut() {
+        assert_eq!(first_line("a\n  b "), "a b");
+        assert_eq!(first_line(&"x".repeat(REASON_CHARS + 50)).chars().count(), REASON_CHARS + 1);
+        assert_eq!(first_line(&"x".repeat(REASON_CHARS)).chars().count(), REASON_CHARS);
     }
 }
