@@ -9,7 +9,7 @@ use crate::server::ServeArgs;
 
 /// Examples under `-h`: the two commands most runs start from.
 const EXAMPLES_SHORT: &str = "\
-Examples (more, and every option in full, with --help; the guide is README.md and docs/):
+Examples (more with --help; the guide: README.md and docs/):
   aerobench --builtin-server --count 1000 --concurrency 50
   aerobench --host 10.0.0.5 --port 3000 --count 100000 --concurrency 64";
 
@@ -203,7 +203,7 @@ pub struct BenchArgs {
     /// Williams design (over each cycle of as many rounds as columns, twice as many when their
     /// number is odd, every column runs in every position and right after every other column
     /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
     pub rounds: u32,
     /// Run each phase this long instead of --count calls
     ///
@@ -211,7 +211,7 @@ pub struct BenchArgs {
     /// records, e.g. 500ms, 2s, 1m.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "What to run")]
     pub duration: Option<std::time::Duration>,
-    /// This host's share of a run split between hosts, e.g. 0/4
+    /// This host's share of a split run, e.g. 0/4
     ///
     /// Run shard INDEX of COUNT (0-based) of a benchmark split between load hosts: the same
     /// workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them); combine
@@ -234,9 +234,9 @@ pub struct BenchArgs {
     /// Installed on first use into aerobench's cache: aerospike-py=0.13.0 for one,
     /// aerospike-py=0.12.0,0.14.4 for one column per version (side by side). Repeat the option or
     /// separate packages with commas (aerospike-py=0.13.0,aerospike=19.3.0).
-    #[arg(long, value_name = "PKG=VER", help_heading = "Clients")]
+    #[arg(long, value_name = "PKG=V", help_heading = "Clients")]
     pub client_version: Vec<String>,
-    /// A Python client from a folder, virtualenv or wheel
+    /// A Python client from a folder, venv or wheel
     ///
     /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after `maturin
     /// develop`; its .pth files are read, so editable installs work), a wheel, or `venv` for the
@@ -260,7 +260,14 @@ pub struct BenchArgs {
     ///
     /// explicit: the same timeouts, no retries and large pools for every client; defaults: each
     /// client's own defaults, as most users run them.
-    #[arg(long, value_enum, default_value = "explicit", hide_possible_values = true, help_heading = "Clients")]
+    #[arg(
+        value_name = "WHICH",
+        long,
+        value_enum,
+        default_value = "explicit",
+        hide_possible_values = true,
+        help_heading = "Clients"
+    )]
     pub policies: crate::workload::Policies,
     /// Per-operation timeout in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Clients")]
@@ -268,13 +275,13 @@ pub struct BenchArgs {
 
     // ---- Load shape ----
     /// Calls in flight for the async columns
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load shape")]
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load shape")]
     pub concurrency: u32,
     /// Threads (calls in flight) for the sync columns
     ///
     /// N OS threads, each making one call at a time, so sync and async clients can be compared at
     /// the same calls in flight.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Load shape")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Load shape")]
     pub threads: u32,
     /// Open loop: calls per second per column
     ///
@@ -304,13 +311,13 @@ pub struct BenchArgs {
     ///
     /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
     /// columns' order over the rounds (the same seed gives the same order on every host).
-    #[arg(long, default_value_t = 1, help_heading = "Load shape")]
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Load shape")]
     pub seed: u64,
     /// Unrecorded calls before the first round
     ///
     /// Calls of each operation each column makes before the first round, not recorded (0 to skip;
     /// batch_get and scan derive theirs from it).
-    #[arg(long, default_value_t = 100, help_heading = "Load shape")]
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Load shape")]
     pub warmup: u64,
     /// A pure-Python busy thread beside each Python client
     ///
@@ -324,10 +331,10 @@ pub struct BenchArgs {
     ///
     /// Records in the benchmark's key space, written (untimed) before anything is measured; a put
     /// or get phase makes one call per record, batch_get one per --batch-size records.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Records")]
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Records")]
     pub count: u64,
     /// Bins per record
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Records")]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Records")]
     pub bins: u32,
     /// mixed, int, float or string
     ///
@@ -343,7 +350,7 @@ pub struct BenchArgs {
     )]
     pub bin_type: crate::workload::BinType,
     /// Bytes in each string bin
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576), help_heading = "Records")]
+    #[arg(long, value_name = "BYTES", default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576), help_heading = "Records")]
     pub value_size: u32,
     /// small, medium or large, for --bins, --value-size
     ///
@@ -352,10 +359,10 @@ pub struct BenchArgs {
     #[arg(long, value_enum, hide_possible_values = true, conflicts_with_all = ["bins", "value_size"], help_heading = "Records")]
     pub preset: Option<crate::preset::Preset>,
     /// Keys per batch call
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000), help_heading = "Records")]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000), help_heading = "Records")]
     pub batch_size: u32,
     /// Whole-set scans in each scan phase
-    #[arg(long, default_value_t = 5, help_heading = "Records")]
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Records")]
     pub scans: u64,
     /// Namespace to write to
     #[arg(long, default_value = "test", help_heading = "Records")]
@@ -366,7 +373,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "aerobench", help_heading = "Records")]
     pub set: String,
     /// Prefix of every key aerobench writes
-    #[arg(long, default_value = "aerobench-", help_heading = "Records")]
+    #[arg(long, value_name = "PREFIX", default_value = "aerobench-", help_heading = "Records")]
     pub key_prefix: String,
     /// Time to live of the records, in seconds
     ///
@@ -404,7 +411,7 @@ pub struct BenchArgs {
     /// Every measured phase keeps making calls (cycling over the records) until it has run this
     /// long, so its CPU time is well above the clock's resolution, e.g. 50ms, 200ms; 0 for no
     /// minimum. Not applied to delete phases or with --duration.
-    #[arg(long, default_value = "50ms", value_parser = parse_min_duration, value_name = "DURATION", help_heading = "Measurement")]
+    #[arg(long, default_value = "50ms", value_parser = parse_min_duration, value_name = "TIME", help_heading = "Measurement")]
     pub min_phase_time: std::time::Duration,
     /// Check every value read against the value written
     ///
@@ -457,7 +464,7 @@ pub struct BenchArgs {
     /// throughput per round; lines differ by dash and marker, so it reads in black and white.
     #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
     pub plot: Option<PathBuf>,
-    /// Live figures every DURATION, as JSON lines (--live FILE)
+    /// Live JSON lines every DURATION (--live FILE)
     ///
     /// Write live figures while the run goes, every DURATION (e.g. 1s): one JSON object per line
     /// per cell and interval (calls, errors, ops/s, p50/p99/max and the interval's histogram), then

@@ -21,7 +21,7 @@ pub struct SecurityArgs {
     /// user and password.
     #[arg(long, env = "AEROSPIKE_USER", value_name = "USER", help_heading = "Server, security and safety")]
     pub user: Option<String>,
-    /// TLS: the server certificate's name (--tls-cert, --tls-key)
+    /// TLS name of the server (--tls-cert, --tls-key)
     ///
     /// Connect with TLS, expecting the server's certificate to name NAME (the server's tls-name).
     /// Needs --tls-ca. The wire and aerospike-py columns cannot use TLS here: they report an error
