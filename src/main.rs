@@ -56,6 +56,10 @@ fn run() -> anyhow::Result<i32> {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());
             Ok(0)
         }
+        Some(Command::Man) => {
+            run::cli::man_page(&mut std::io::stdout().lock())?;
+            Ok(0)
+        }
         None => run::bench::run(cli.bench),
     }
 }

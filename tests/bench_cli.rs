@@ -718,6 +718,16 @@ fn completions_and_help() {
     assert!(out.stdout.contains("aerobench --builtin-server --count 1000 --concurrency 50"), "{}", out.stdout);
     assert!(out.stdout.contains("AEROSPIKE_HOST"), "{}", out.stdout);
     assert!(out.stdout.contains("--format"), "{}", out.stdout);
+
+    // -h: one line an option, under headings, within 100 lines (clap wraps at 100 off a terminal).
+    let (out, _) = run(&["-h"], Duration::from_secs(10));
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
+    assert!(out.stdout.lines().count() < 100, "-h is {} lines:\n{}", out.stdout.lines().count(), out.stdout);
+    assert!(out.stdout.contains("\nServer, security and safety:\n"), "{}", out.stdout);
+
+    let (out, _) = run(&["man"], Duration::from_secs(10));
+    assert_eq!(code(&out), Some(0), "{}", out.describe());
+    assert!(out.stdout.contains(".TH aerobench") && out.stdout.contains(".SH \"LOAD SHAPE\""), "{}", out.stdout);
 }
 
 #[test]

@@ -441,3 +441,71 @@ fn verify_catches_values_a_corrupting_server_changed_and_passes_a_sound_one() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Keys of other runs under the same prefix, and a server lost before measuring.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sharded_and_unsharded_runs_on_one_set_recognise_each_others_keys() {
+    let server = Server::start_with(&["--quiet"]);
+    let direct = Direct::connect(server.port);
+    let base = ["--count", "200", "--clients", "rust-sync", "--ops", "put,get"];
+    let (out, context) = run_on(server.port, &base);
+    assert_eq!(out.status.code(), Some(0), "unsharded\n{context}");
+    // Shard 0 of 2 after the unsharded run: its keys are aerobench's own, under the same prefix.
+    let mut sharded = base.to_vec();
+    sharded.extend(["--shard", "0/2", "--cleanup"]);
+    let (out, context) = run_on(server.port, &sharded);
+    assert_eq!(out.status.code(), Some(0), "a sharded run after an unsharded one starts\n{context}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["records_deleted"], 200, "--cleanup deletes this shard's records\n{context}");
+    assert_eq!(direct.count("shared"), 200, "and only those: the unsharded run's are left");
+    // Shard 1 of 4 leaves its records; then an unsharded run finds the shard's keys its own too.
+    let (out, context) = run_on(server.port, &[&base[..], &["--shard", "1/4"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{context}");
+    let (out, context) = run_on(server.port, &base);
+    assert_eq!(out.status.code(), Some(0), "an unsharded run after a sharded one starts\n{context}");
+    // Someone else's record is still refused, and named with the prefix family.
+    direct.put("shared", "someone-1");
+    let (out, context) = run_on(server.port, &[&base[..], &["--shard", "0/2"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{context}");
+    assert!(context.contains("holds 1 record aerobench did not write"), "{context}");
+}
+
+#[test]
+fn a_server_lost_during_the_prewrite_says_so_on_stderr() {
+    let server = Server::start_with(&["--quiet"]);
+    let dir = scratch("faults-prewrite-lost");
+    let out = dir.join("report.json");
+    let port = server.port.to_string();
+    let mut cmd = aerobench();
+    cmd.args(["--host", "127.0.0.1", "--port", &port, "--count", "2000000", "--clients", "rust-async"])
+        .args(["--quiet", "--format", "json", "--output"])
+        .arg(&out);
+    let (mut child, _stdout, stderr) = spawn_drained(&mut cmd);
+    // Kill the server once the untimed pre-write is under way (far from its 2,000,000 records).
+    assert!(wait_until(Duration::from_secs(60), || server.objects("aerobench") >= 5000), "the pre-write started");
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the server was killed");
+    drop(server);
+    let status = wait_or_kill(&mut child, Duration::from_secs(60), "after the server was killed in the pre-write");
+    let stderr = stderr.join().unwrap();
+    let context = format!("status {status:?}\n--- stderr ---\n{stderr}");
+    assert_eq!(status.code(), Some(1), "{context}");
+    // Before the exit, stderr says what happened, in words that name the cause.
+    let why = stderr
+        .lines()
+        .find(|l| l.starts_with("aerobench: run incomplete:"))
+        .unwrap_or_else(|| panic!("no reason on stderr\n{context}"));
+    eprintln!("stderr said: {why}");
+    assert!(why.contains("writing the 2000000 records"), "{why}");
+    assert!(why.contains("before measuring"), "{why}");
+    assert!(why.contains("the server stopped answering"), "{why}");
+    assert!(why.contains("connection lost") || why.contains("connection refused"), "{why}");
+    assert!(!stderr.contains("--namespace"), "a lost server is not a namespace to check\n{context}");
+    let doc = read_json(&out, &context);
+    common::assert_schema_valid(&doc);
+    let incomplete = doc["incomplete"].as_str().unwrap_or_else(|| panic!("no `incomplete`\n{context}"));
+    assert!(incomplete.contains("the server stopped answering"), "{incomplete}");
+    assert!(!doc.to_string().contains("check --namespace"), "the JSON hint names the real cause too");
+}

@@ -230,6 +230,13 @@ fn a_missing_package_names_the_package_folder_and_fix() {
     assert!(!error.contains("--target"), "a user's folder is not aerobench's to install into: {error}");
     assert_eq!(column(&r, "aerospike-py-sync")["source"], format!("local folder {}", empty.display()));
     assert_eq!(cells(&r, "rust-sync").len(), 2, "the other column still ran");
+    // Before the exit, stderr names the column that did not run and why, in one line.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("aerobench: column aerospike-py-sync did not run: "))
+        .unwrap_or_else(|| panic!("no reason on stderr:\n{stderr}"));
+    assert!(line.contains("cannot import aerospike_py (aerospike-py)"), "{line}");
 
     // No package index reachable and nothing cached: the install error says what to run.
     let cache = scratch("empty-cache");

@@ -59,11 +59,17 @@ fn wrong_password_fails_every_column_clearly_and_leaks_nothing() {
     assert!(!out.status.success(), "a run with a wrong password succeeded");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nvalid credential") && stderr.contains("check the set"), "{stderr}");
+    // The hint names the cause the server gave, not a way around the check.
+    assert!(stderr.contains("the server refused the login: check --user"), "{stderr}");
+    assert!(!stderr.contains("--force skips"), "--force would not help a refused login:\n{stderr}");
     assert_not_leaked(&out, wrong);
 
     // With --force (no set check), every column tries, and says why it cannot.
     let out = aerobench(&["--port", &port, "--user", "bench", "--force"], Some(wrong));
     assert!(!out.status.success(), "a run with a wrong password succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the server refused the login"), "{stderr}");
+    assert!(!stderr.contains("advertised address"), "a refused login is not an address to fix:\n{stderr}");
     let r = report(&out);
     for id in COLUMNS {
         let error = column(&r, id)["error"].as_str().unwrap_or_else(|| panic!("{id} has no error")).to_string();

@@ -13,25 +13,41 @@ pub const PASSWORD_ENV: &str = "AEROSPIKE_PASSWORD";
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SecurityArgs {
-    /// User to log in as, for a server that requires a login (every column logs in). The
-    /// password is read from AEROSPIKE_PASSWORD, or asked for when stdin is a terminal; it is
-    /// never taken from the command line, and never printed. With --builtin-server, the
-    /// built-in server requires this user and password.
-    #[arg(long, env = "AEROSPIKE_USER", value_name = "USER")]
+    /// User to log in as (password: AEROSPIKE_PASSWORD)
+    ///
+    /// For a server that requires a login (every column logs in). The password is read from
+    /// AEROSPIKE_PASSWORD, or asked for when stdin is a terminal; it is never taken from the
+    /// command line, and never printed. With --builtin-server, the built-in server requires this
+    /// user and password.
+    #[arg(long, env = "AEROSPIKE_USER", value_name = "USER", help_heading = "Server, security and safety")]
     pub user: Option<String>,
-    /// Connect with TLS, expecting the server's certificate to name NAME (the server's
-    /// tls-name). Needs --tls-ca. The wire and aerospike-py columns cannot use TLS here: they
-    /// report an error cell saying so.
-    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    /// TLS name of the server (--tls-cert, --tls-key)
+    ///
+    /// Connect with TLS, expecting the server's certificate to name NAME (the server's tls-name).
+    /// Needs --tls-ca. The wire and aerospike-py columns cannot use TLS here: they report an error
+    /// cell saying so.
+    #[arg(long, value_name = "NAME", requires = "tls_ca", help_heading = "Server, security and safety")]
     pub tls_name: Option<String>,
-    /// CA certificate(s), PEM, that the server's certificate must chain to (with --tls-name).
-    #[arg(long, value_name = "PEM", requires = "tls_name")]
+    /// TLS: CA certificate(s) the server's must chain to
+    ///
+    /// PEM, with --tls-name.
+    #[arg(long, value_name = "PEM", requires = "tls_name", help_heading = "Server, security and safety")]
     pub tls_ca: Option<std::path::PathBuf>,
-    /// Client certificate chain, PEM, for servers that require one (with --tls-key).
-    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_name"])]
+    /// TLS: client certificate chain (with --tls-key)
+    ///
+    /// PEM, for servers that require one.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_name"], hide_short_help = true, help_heading = "Server, security and safety")]
     pub tls_cert: Option<std::path::PathBuf>,
-    /// Private key, PEM, of --tls-cert.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    /// TLS: private key of --tls-cert
+    ///
+    /// PEM.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        hide_short_help = true,
+        help_heading = "Server, security and safety"
+    )]
     pub tls_key: Option<std::path::PathBuf>,
 }
 

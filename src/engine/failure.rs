@@ -132,9 +132,99 @@ pub fn tally(errors_by_reason: &BTreeMap<String, u64>) -> BTreeMap<String, u64> 
     out
 }
 
+/// Result codes of a refused login or a connection that has not logged in: invalid user (60),
+/// invalid password (62), invalid credential (65), not authenticated (80).
+const AUTHENTICATION_CODES: [&str; 4] = ["60", "62", "65", "80"];
+/// Result code of a namespace the server does not have.
+const NAMESPACE_NOT_FOUND: &str = "20";
+
+/// What failed calls point to, in one line for stderr: the failures by label, most first, and
+/// what to do about the cause they name. `server_answers` is whether the server still answered a
+/// plain info request afterwards (when it did not, the server is gone whatever the calls said).
+/// The hint follows the cause the failures show, never a guess that contradicts it: lost
+/// connections do not send the user to check the namespace.
+pub fn explain(errors_by_reason: &BTreeMap<String, u64>, server_answers: bool, timeout_ms: u64) -> String {
+    let mut labels: Vec<(String, u64)> = tally(errors_by_reason).into_iter().collect();
+    labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let counts: Vec<String> = labels.iter().map(|(l, n)| format!("{l}: {n}")).collect();
+    let hint = hint(errors_by_reason.keys().map(String::as_str), server_answers, timeout_ms);
+    if counts.is_empty() { hint } else { format!("{} — {hint}", counts.join(", ")) }
+}
+
+/// True when a client's message says the server refused its login (or its connection had not
+/// logged in): clients then also say they "failed to connect", which must not read as a server
+/// that is gone.
+pub fn authentication(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    let words = ["invalid credential", "invalidcredential", "not authenticated", "notauthenticated", "invalid user"];
+    words.iter().any(|w| r.contains(w))
+        || ["invalid password", "invalidpassword"].iter().any(|w| r.contains(w))
+        || AUTHENTICATION_CODES.iter().any(|c| r.contains(&format!("(code {c})")) || r.contains(&format!("error {c},")))
+}
+
+/// What to do about failures with these `reasons` (see [`explain`]), in one clause.
+pub fn hint<'a>(reasons: impl IntoIterator<Item = &'a str>, server_answers: bool, timeout_ms: u64) -> String {
+    let reasons: Vec<&str> = reasons.into_iter().collect();
+    let failures: Vec<Failure> = reasons.iter().map(|r| Failure::classify(r)).collect();
+    let code =
+        |codes: &[&str]| failures.iter().any(|f| matches!(f, Failure::ServerResult(c) if codes.contains(&c.as_str())));
+    if reasons.iter().any(|r| authentication(r)) || code(&AUTHENTICATION_CODES) {
+        return "the server refused the login: check --user and the password in AEROSPIKE_PASSWORD".to_string();
+    }
+    if !server_answers || failures.iter().any(|f| f.server_gone() || *f == Failure::Abandoned) {
+        if failures.contains(&Failure::ConnectionRefused) && server_answers {
+            "the server refused connections: check --host and --port, and the server's connection limits".to_string()
+        } else if server_answers {
+            "the connection to the server was lost, though it answers again: check its log and the network".to_string()
+        } else {
+            "the server stopped answering: check that it is still running (its log says why it stopped)".to_string()
+        }
+    } else if code(&[NAMESPACE_NOT_FOUND]) {
+        "the server has no such namespace: check --namespace".to_string()
+    } else if failures.contains(&Failure::Timeout) {
+        format!(
+            "the server did not answer within --timeout-ms ({timeout_ms} ms): check its load, or raise --timeout-ms"
+        )
+    } else if failures.iter().any(|f| matches!(f, Failure::ServerResult(_))) {
+        "the server refused the writes: its result code says why (check --namespace and --set, and that the server \
+         accepts writes)"
+            .to_string()
+    } else {
+        "the client's own message is in the report's errors".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explanations_name_the_cause_the_failures_show() {
+        let of = |reasons: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            reasons.iter().map(|(r, n)| (r.to_string(), *n)).collect()
+        };
+        let lost = of(&[("network: closed by the server", 40), (ABANDONED, 24)]);
+        let text = explain(&lost, false, 5000);
+        assert!(text.starts_with("connection lost: 40, abandoned: 24 — the server stopped answering"), "{text}");
+        assert!(!text.contains("--namespace"), "a lost server is not a namespace to check: {text}");
+        let refused = of(&[("Connection (code -1): Connection refused (os error 111)", 3)]);
+        assert!(explain(&refused, false, 5000).contains("stopped answering"));
+        assert!(explain(&refused, true, 5000).contains("refused connections"));
+        let login = of(&[("InvalidCredential (code 65): bad", 1)]);
+        assert!(explain(&login, true, 5000).contains("--user"));
+        // The Rust crate's refused login reads "failed to connect": a login, not a lost server.
+        let crate_login = "Error -8: Unable to communicate with server cluster: Failed to connect to [1] host(s):\n  \
+                           127.0.0.1:3917 Error 65, node=127.0.0.1:3917: Invalid credential";
+        assert!(authentication(crate_login));
+        assert!(hint([crate_login], true, 5000).contains("refused the login"));
+        assert!(!authentication("Error -8: Failed to connect to [1] host(s): Connection refused (os error 111)"));
+        let namespace = of(&[("InvalidNamespace (code 20): Namespace not found", 20)]);
+        assert!(explain(&namespace, true, 5000).ends_with("check --namespace"));
+        let slow = of(&[("Timeout (code -11): Timeout after 1 tries", 7)]);
+        assert!(explain(&slow, true, 1500).contains("within --timeout-ms (1500 ms)"));
+        let full = of(&[("DeviceOverload (code 18): busy", 2)]);
+        assert!(explain(&full, true, 5000).contains("result code says why"));
+    }
 
     #[test]
     fn every_clients_wording_is_classified() {

@@ -6,6 +6,7 @@
 mod by_operation;
 mod csv;
 mod entry;
+pub mod failures;
 mod header;
 mod hlog;
 mod issues;

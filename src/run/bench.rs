@@ -114,16 +114,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             target.credentials.as_ref(),
             target.tls.as_ref(),
         )
-        // Every shard of a sharded run writes beside the others.
-        .map(|records| {
-            let shards = plan.shard.map_or(0, |s| s.count);
-            records.also_own((0..shards).map(|index| {
-                crate::workload::shard::key_prefix(
-                    &args.key_prefix,
-                    Some(crate::model::results::Shard { index, count: shards }),
-                )
-            }))
-        })
+        // Every run under the same --key-prefix, sharded or not, writes aerobench's own keys.
+        .map(|records| records.owning_prefix(&args.key_prefix, plan.shard.map_or(0, |s| s.count)))
         .and_then(|records| Ok((safety::check_before_writing(&records, args.force)?, records)));
         spin.finish_and_clear();
         match checked {
@@ -131,10 +123,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                 safety_warning = warning;
                 Some(records)
             }
+            Err(e) if e.to_string().contains("--force") => {
+                eprintln!("Error: {e:#}");
+                return Ok(EXIT_USAGE);
+            }
+            // The check could not be made (a refused login, a lost connection): say what to do
+            // about that cause; --force would only move the same failure to the pre-write.
             Err(e) => {
-                let skip =
-                    if args.force || e.to_string().contains("--force") { "" } else { " (--force skips this check)" };
-                eprintln!("Error: {e:#}{skip}");
+                let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+                let answers =
+                    probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+                let failure = crate::engine::failure::Failure::classify(&why);
+                let skip = if crate::engine::failure::authentication(&why)
+                    || failure.server_gone()
+                    || failure == crate::engine::failure::Failure::Timeout
+                {
+                    ""
+                } else {
+                    " (--force skips this check)"
+                };
+                let hint = crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms);
+                eprintln!("Error: {why}\n\n{hint}{skip}.");
                 return Ok(EXIT_USAGE);
             }
         }
@@ -227,8 +236,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
     drop(builtin);
-    if let Some(why) = &report.incomplete {
-        eprintln!("aerobench: run incomplete: {why}");
+    for line in report::failures::lines(&report) {
+        eprintln!("{line}");
     }
     let failed = report.incomplete.is_some()
         || report.columns.iter().any(|c| c.error.is_some())

@@ -7,6 +7,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::report::Format;
 use crate::server::ServeArgs;
 
+/// Examples under `-h`: the two commands most runs start from.
+const EXAMPLES_SHORT: &str = "\
+Examples (more with --help; the guide: README.md and docs/):
+  aerobench --builtin-server --count 1000 --concurrency 50
+  aerobench --host 10.0.0.5 --port 3000 --count 100000 --concurrency 64";
+
+/// Examples under `--help`.
 const EXAMPLES: &str = "\
 Examples:
   Try it on one machine, with the built-in in-memory server:
@@ -20,6 +27,9 @@ Examples:
 
   JSON for a dashboard (progress goes to stderr, the document to stdout):
     aerobench --format json > run.json
+
+  An open loop: 2000 calls per second per column, latency from when each call was due:
+    aerobench --builtin-server --clients wire,rust-async --ops get --duration 3s --rate 2000
 
   Two published aerospike-py versions side by side:
     aerobench --builtin-server --client-version aerospike-py=0.12.0,0.14.4 \\
@@ -51,8 +61,10 @@ Examples:
     name = "aerobench",
     version,
     about = "Measures how fast Aerospike clients are against your server, side by side",
-    after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true
+    after_help = EXAMPLES_SHORT,
+    after_long_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -68,28 +80,45 @@ pub enum Command {
     /// Run one embedded-Python column (used internally: one process per Python client).
     #[command(hide = true)]
     Worker,
-    /// Show or clean aerobench's cache of Python client packages (installed by --client-version,
-    /// the pinned defaults and wheels given to --client-path).
+    /// Show or clean the cache of Python client packages.
+    ///
+    /// The cache holds what --client-version, the pinned defaults and wheels given to
+    /// --client-path installed.
     Cache {
         #[command(subcommand)]
         action: CacheAction,
     },
-    /// Combine the JSON reports of several load hosts (e.g. each run with --shard I/N and one
-    /// --start-at) into one: histograms added cell by cell, every percentile recomputed from the
-    /// sum, counts and throughput summed; a round is merged only where every host completed it
-    /// for every column, in step. Refuses runs of different workloads or orders, and phases the
-    /// hosts did not run at the same time (unless --drop-unaligned).
+    /// Combine the JSON reports of several load hosts into one.
+    ///
+    /// For runs made with --shard I/N and one --start-at: histograms added cell by cell, every
+    /// percentile recomputed from the sum, counts and throughput summed; a round is merged only
+    /// where every host completed it for every column, in step. Refuses runs of different
+    /// workloads or orders, and phases the hosts did not run at the same time (unless
+    /// --drop-unaligned).
     Merge(crate::analysis::merge::MergeArgs),
-    /// Compare two JSON reports cell by cell (changes with the rounds' 95% intervals: a change
-    /// inside the noise is not called a regression) and gate CI on them: exit code 3 when a cell
-    /// of the new run has more failed calls, a round without a successful call or is missing, or
-    /// when a --fail-if threshold (p99, throughput, open-loop corrected latency) is crossed.
+    /// Compare two JSON reports and gate CI on them (exit code 3).
+    ///
+    /// Cell by cell, changes with the rounds' 95% intervals: a change inside the noise is not
+    /// called a regression. Exit code 3 when a cell of the new run has more failed calls, a round
+    /// without a successful call or is missing, or when a --fail-if threshold (p99, throughput,
+    /// open-loop corrected latency) is crossed.
     Compare(crate::analysis::compare_runs::CompareArgs),
     /// Print shell completions for aerobench.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), e.g. `aerobench man > aerobench.1`.
+    ///
+    /// Generated from the same option definitions as --help: the options under their headings,
+    /// each with its long text, and the examples.
+    Man,
+}
+
+/// The man page of aerobench, in roff: generated from the same definitions as `--help`.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory as _;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,265 +157,400 @@ impl EventLoop {
     }
 }
 
+/// Every option of a benchmark run, grouped under the headings `-h` shows. The first line of each
+/// doc comment is its `-h` line; the rest is shown by `--help` only.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Records in the benchmark's key space, written (untimed) before anything is measured; a
-    /// put or get phase makes one call per record, batch_get one per --batch-size records.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: u64,
-    /// Do not write the records before measuring: reads then expect them from an earlier run with
-    /// the same --count, --set and --key-prefix (and the first column's puts insert while the
-    /// others overwrite).
-    #[arg(long)]
-    pub no_prewrite: bool,
-    /// Measured rounds. Every round runs each operation for every column, one column at a time,
-    /// in an order from a Williams design (over each cycle of as many rounds as columns, twice
-    /// as many when their number is odd, every column runs in every position and right after
-    /// every other column equally often; see the README); ratios get 95% intervals from the
-    /// rounds.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    // ---- What to run ----
+    /// Operations, in order (more in --help)
+    ///
+    /// Besides the default four (put, get, batch_get, scan): exists, touch, operate (increment a counter bin `ops` and read
+    /// it back), delete (records are written again, untimed, after each delete phase) and
+    /// batch_write (--batch-size records per call). A client without the operation gets a cell
+    /// whose calls failed with "not supported by <client> <version>".
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "put,get,batch_get,scan",
+        hide_possible_values = true,
+        help_heading = "What to run"
+    )]
+    pub ops: Vec<crate::workload::Operation>,
+    /// Columns to run (client and concurrency model)
+    ///
+    /// From: wire, rust-sync, rust-async, aerospike-py-sync, official-c, official-c-executor,
+    /// aerospike-py-async, aerospike-native-sync, aerospike-native-async. Default: all but
+    /// official-c-executor; with --cpu-competitor, all (the official client under asyncio is what
+    /// an async service compares with).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,…", help_heading = "What to run")]
+    pub clients: Option<Vec<String>>,
+    /// A read/update mix instead of --ops
+    ///
+    /// read-only (gets), write-only (puts), read-update:P (one phase in which P% of the calls are
+    /// gets and the rest puts, drawn with --seed; reads and updates are reported as separate get
+    /// and put cells) or read-modify-write (each call a get then a put of the same record, timed
+    /// as one: a read_modify_write cell).
+    #[arg(long, value_name = "MIX", value_parser = crate::workload::mix::WorkloadMix::parse, conflicts_with = "ops", help_heading = "What to run")]
+    pub workload: Option<crate::workload::mix::WorkloadMix>,
+    /// Column every other column is compared with
+    ///
+    /// A --clients name. Default: official-c when it runs, else the first column.
+    #[arg(long, value_name = "COLUMN", help_heading = "What to run")]
+    pub baseline: Option<String>,
+    /// Measured rounds, interleaved
+    ///
+    /// Every round runs each operation for every column, one column at a time, in an order from a
+    /// Williams design (over each cycle of as many rounds as columns, twice as many when their
+    /// number is odd, every column runs in every position and right after every other column
+    /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
     pub rounds: u32,
-    /// Run each measured phase (column × operation × round) for this long instead of --count
-    /// calls, cycling over the --count records, e.g. 500ms, 2s, 1m.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    /// Run each phase this long instead of --count calls
+    ///
+    /// Each measured phase (column × operation × round) runs this long, cycling over the --count
+    /// records, e.g. 500ms, 2s, 1m.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "What to run")]
     pub duration: Option<std::time::Duration>,
+    /// This host's share of a split run, e.g. 0/4
+    ///
+    /// Run shard INDEX of COUNT (0-based) of a benchmark split between load hosts: the same
+    /// workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them); combine
+    /// the hosts' JSON reports with `aerobench merge` (docs/many-hosts.md).
+    #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::workload::shard::parse, help_heading = "What to run")]
+    pub shard: Option<crate::model::results::Shard>,
+    /// One schedule shared with the other hosts
+    ///
+    /// The first measured phase starts at TIME (RFC 3339, e.g. 2026-12-03T21:00:00Z, or seconds
+    /// since 1970), and phase k at TIME plus k slots of --duration and a settling gap (a tenth of
+    /// --duration, at least 200 ms), so every host runs the same column and operation in the same
+    /// wall-clock window (the connections, the records and the warm-up come before TIME). Needs
+    /// --duration; give every host the same --start-at, --duration, --seed and columns.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at, requires = "duration", help_heading = "What to run")]
+    pub start_at: Option<std::time::SystemTime>,
+
+    // ---- Clients ----
+    /// Other published versions of a Python client
+    ///
+    /// Installed on first use into aerobench's cache: aerospike-py=0.13.0 for one,
+    /// aerospike-py=0.12.0,0.14.4 for one column per version (side by side). Repeat the option or
+    /// separate packages with commas (aerospike-py=0.13.0,aerospike=19.3.0).
+    #[arg(long, value_name = "PKG=V", help_heading = "Clients")]
+    pub client_version: Vec<String>,
+    /// A Python client from a folder, venv or wheel
+    ///
+    /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after `maturin
+    /// develop`; its .pth files are read, so editable installs work), a wheel, or `venv` for the
+    /// active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
+    #[arg(long, value_name = "PKG=PATH", help_heading = "Clients")]
+    pub client_path: Vec<String>,
+    /// Python event loop: asyncio or uvloop
+    ///
+    /// The event loop the Python async columns run on: the standard library's asyncio, or uvloop
+    /// (installed into aerobench's cache on first use).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "LOOP",
+        default_value = "asyncio",
+        hide_possible_values = true,
+        help_heading = "Clients"
+    )]
+    pub event_loop: EventLoop,
+    /// explicit (the same for all) or defaults
+    ///
+    /// explicit: the same timeouts, no retries and large pools for every client; defaults: each
+    /// client's own defaults, as most users run them.
+    #[arg(
+        value_name = "WHICH",
+        long,
+        value_enum,
+        default_value = "explicit",
+        hide_possible_values = true,
+        help_heading = "Clients"
+    )]
+    pub policies: crate::workload::Policies,
+    /// Per-operation timeout in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Clients")]
+    pub timeout_ms: u64,
+
+    // ---- Load shape ----
+    /// Calls in flight for the async columns
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load shape")]
+    pub concurrency: u32,
+    /// Threads (calls in flight) for the sync columns
+    ///
+    /// N OS threads, each making one call at a time, so sync and async clients can be compared at
+    /// the same calls in flight.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Load shape")]
+    pub threads: u32,
+    /// Open loop: calls per second per column
+    ///
+    /// Each column makes this many calls per second, each call starting when it falls due whether
+    /// or not earlier calls have ended (as independent users would). Latency is then shown from
+    /// when each call was due (corrected for coordinated omission) beside the service time from
+    /// when it started, with how late calls started against when they were due (start lag
+    /// p50/p99/max), and a column that cannot keep to the rate is flagged. Without it a call
+    /// starts only when one ends (closed loop).
+    #[arg(long, value_name = "OPS", value_parser = parse_rate, help_heading = "Load shape")]
+    pub rate: Option<f64>,
+    /// Which record each call uses (see --help)
+    ///
+    /// sequential (call n uses record n), uniform, zipfian[:THETA] (a few records take most calls;
+    /// THETA 0.99 unless given) or hotspot:X/Y (X% of calls go to Y% of the records), for put and
+    /// get calls. Drawn with --seed, so every client and every run with the same seed uses the
+    /// same record for the same call.
+    #[arg(long, value_name = "DIST", default_value = "sequential", value_parser = crate::workload::keys::KeyDistribution::parse, help_heading = "Load shape")]
+    pub keys: crate::workload::keys::KeyDistribution,
+    /// Calls draw from the first N records only
+    ///
+    /// Put, get, exists, touch, operate and read-modify-write calls draw their records from the
+    /// first N of the --count records written (default: all of them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load shape")]
+    pub key_space: Option<u64>,
+    /// Seed of --keys, --workload and the columns' order
+    ///
+    /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
+    /// columns' order over the rounds (the same seed gives the same order on every host).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Load shape")]
+    pub seed: u64,
+    /// Unrecorded calls before the first round
+    ///
+    /// Calls of each operation each column makes before the first round, not recorded (0 to skip;
+    /// batch_get and scan derive theirs from it).
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Load shape")]
+    pub warmup: u64,
+    /// A pure-Python busy thread beside each Python client
+    ///
+    /// Run a pure-Python busy thread in each Python column's worker during measured phases, and
+    /// report how fast it ran against its speed alone.
+    #[arg(long, help_heading = "Load shape")]
+    pub cpu_competitor: bool,
+
+    // ---- Records ----
+    /// Records to write, then read
+    ///
+    /// Records in the benchmark's key space, written (untimed) before anything is measured; a put
+    /// or get phase makes one call per record, batch_get one per --batch-size records.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Records")]
+    pub count: u64,
+    /// Bins per record
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Records")]
+    pub bins: u32,
+    /// mixed, int, float or string
+    ///
+    /// What the bins hold: mixed (an int, a string, a double, then strings), or every bin an int,
+    /// a float (double) or a string of --value-size bytes.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TYPE",
+        default_value = "mixed",
+        hide_possible_values = true,
+        help_heading = "Records"
+    )]
+    pub bin_type: crate::workload::BinType,
+    /// Bytes in each string bin
+    #[arg(long, value_name = "BYTES", default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576), help_heading = "Records")]
+    pub value_size: u32,
+    /// small, medium or large, for --bins, --value-size
+    ///
+    /// Record shape by name instead of --bins and --value-size: small (3 bins, 10-byte strings),
+    /// medium (10 bins, 100-byte strings) or large (50 bins, 1 KiB strings).
+    #[arg(long, value_enum, hide_possible_values = true, conflicts_with_all = ["bins", "value_size"], help_heading = "Records")]
+    pub preset: Option<crate::run::preset::Preset>,
+    /// Keys per batch call
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000), help_heading = "Records")]
+    pub batch_size: u32,
+    /// Whole-set scans in each scan phase
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Records")]
+    pub scans: u64,
+    /// Namespace to write to
+    #[arg(long, default_value = "test", help_heading = "Records")]
+    pub namespace: String,
+    /// Set to write to
+    ///
+    /// aerobench only touches keys it wrote (prefixed with --key-prefix).
+    #[arg(long, default_value = "aerobench", help_heading = "Records")]
+    pub set: String,
+    /// Prefix of every key aerobench writes
+    #[arg(long, value_name = "PREFIX", default_value = "aerobench-", help_heading = "Records")]
+    pub key_prefix: String,
+    /// Time to live of the records, in seconds
+    ///
+    /// Default: the namespace's default TTL.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Records")]
+    pub ttl: Option<u32>,
+    /// Do not write the records before measuring
+    ///
+    /// Reads then expect them from an earlier run with the same --count, --set and --key-prefix
+    /// (and the first column's puts insert while the others overwrite).
+    #[arg(long, help_heading = "Records")]
+    pub no_prewrite: bool,
+
+    // ---- Measurement ----
+    /// Smallest difference called faster or slower
+    ///
+    /// A ratio whose whole 95% interval lies within this either way reads "within 3%" instead; faster
+    /// or slower needs the whole interval beyond it, else "no clear difference beyond 3%" (0 turns
+    /// it off).
+    #[arg(long, value_name = "PERCENT", default_value = "3%", value_parser = crate::analysis::compare::wording::parse_min_effect, help_heading = "Measurement")]
+    pub min_effect: f64,
+    /// Fewest calls a measured phase makes
+    ///
     /// Every measured phase makes at least this many calls (cycling over the records) when its
     /// operation would make fewer (batch_get makes --count / --batch-size, scan --scans), so a
-    /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes
-    /// exactly the operation's own calls. Once a phase has made its operation's own calls it
-    /// stops after --min-phase-time (at least 50 ms) even short of this (a few slow
-    /// scans); its rounds then give no p99 ratio. A lengthened phase keeps at most as many calls
-    /// in flight as its operation's own calls (5 scans: 5 at a time). Not applied to delete
-    /// phases or with --duration.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    /// round's ops/s is throughput rather than one burst and its p99 a percentile; 0 makes exactly
+    /// the operation's own calls. Once a phase has made its operation's own calls it stops after
+    /// --min-phase-time (at least 50 ms) even short of this (a few slow scans); its rounds then
+    /// give no p99 ratio. A lengthened phase keeps at most as many calls in flight as its
+    /// operation's own calls (5 scans: 5 at a time). Not applied to delete phases or with
+    /// --duration.
+    #[arg(long, default_value_t = 100, value_name = "N", help_heading = "Measurement")]
     pub min_phase_calls: u64,
+    /// Shortest time a measured phase runs
+    ///
     /// Every measured phase keeps making calls (cycling over the records) until it has run this
     /// long, so its CPU time is well above the clock's resolution, e.g. 50ms, 200ms; 0 for no
     /// minimum. Not applied to delete phases or with --duration.
-    #[arg(long, default_value = "50ms", value_parser = parse_min_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "50ms", value_parser = parse_min_duration, value_name = "TIME", help_heading = "Measurement")]
     pub min_phase_time: std::time::Duration,
-    /// Keep one schedule with the other hosts of a sharded run: the first measured phase starts
-    /// at TIME (RFC 3339, e.g. 2026-12-03T21:00:00Z, or seconds since 1970), and phase k at TIME
-    /// plus k slots of --duration and a settling gap (a tenth of --duration, at least 200 ms), so
-    /// every host runs the same column and operation in the same wall-clock window (the
-    /// connections, the records and the warm-up come before TIME). Needs --duration; give every
-    /// host the same --start-at, --duration, --seed and columns.
-    #[arg(long, value_name = "TIME", value_parser = parse_start_at, requires = "duration")]
-    pub start_at: Option<std::time::SystemTime>,
-    /// Column every other column is compared with (a --clients name). Default: official-c when
-    /// it runs, else the first column.
-    #[arg(long, value_name = "COLUMN")]
-    pub baseline: Option<String>,
-    /// Smallest difference a verdict calls faster or slower: a ratio whose whole 95% interval
-    /// lies within this either way reads "within 3%" instead (0 turns it off).
-    #[arg(long, value_name = "PERCENT", default_value = "3%", value_parser = crate::analysis::compare::wording::parse_min_effect)]
-    pub min_effect: f64,
-    /// Table layout: `clients` (one table per operation, a row per client) or `seed` (the seed
-    /// benchmark's tables: operations as rows, clients as columns, its ratio columns).
-    #[arg(long, value_enum, default_value = "clients")]
-    pub layout: crate::report::Layout,
-    /// Show each column's version, source and policies above the tables.
-    #[arg(long, short)]
-    pub verbose: bool,
-    /// Calls in flight for the sync columns: N OS threads, each making one call at a time, so
-    /// sync and async clients can be compared at the same calls in flight.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub threads: u32,
-    /// Open loop: each column makes this many calls per second, each call starting when it falls
-    /// due whether or not earlier calls have ended (as independent users would). Latency is then
-    /// shown from when each call was due (corrected for coordinated omission) beside the service
-    /// time from when it started, with how late calls started against when they were due
-    /// (start lag p50/p99/max), and a column that cannot keep to the rate is flagged. Without
-    /// it a call starts only when one ends (closed loop).
-    #[arg(long, value_name = "OPS", value_parser = parse_rate)]
-    pub rate: Option<f64>,
-    /// Which record each put and get call uses: sequential (call n uses record n), uniform,
-    /// zipfian[:THETA] (a few records take most calls; THETA 0.99 unless given) or hotspot:X/Y
-    /// (X% of calls go to Y% of the records). Drawn with --seed, so every client and every run
-    /// with the same seed uses the same record for the same call.
-    #[arg(long, value_name = "DISTRIBUTION", default_value = "sequential", value_parser = crate::workload::keys::KeyDistribution::parse)]
-    pub keys: crate::workload::keys::KeyDistribution,
-    /// A read/update mix instead of --ops: read-only (gets), write-only (puts), read-update:P
-    /// (one phase in which P% of the calls are gets and the rest puts, drawn with --seed; reads
-    /// and updates are reported as separate get and put cells) or read-modify-write (each call a
-    /// get then a put of the same record, timed as one: a read_modify_write cell).
-    #[arg(long, value_name = "MIX", value_parser = crate::workload::mix::WorkloadMix::parse, conflicts_with = "ops")]
-    pub workload: Option<crate::workload::mix::WorkloadMix>,
-    /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
-    /// columns' order over the rounds (the same seed gives the same order on every host).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Put, get, exists, touch, operate and read-modify-write calls draw their records from the
-    /// first N of the --count records written (default: all of them).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub key_space: Option<u64>,
-    /// Operations in flight at once for the concurrent columns.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub concurrency: u32,
-    /// Server address.
-    #[arg(long, env = "AEROSPIKE_HOST", default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(long, env = "AEROSPIKE_PORT", default_value_t = 3000)]
-    pub port: u16,
-    /// Namespace to write to.
-    #[arg(long, default_value = "test")]
-    pub namespace: String,
-    /// Set to write to; aerobench only touches keys it wrote (prefixed with --key-prefix).
-    #[arg(long, default_value = "aerobench")]
-    pub set: String,
-    /// Prefix of every key aerobench writes.
-    #[arg(long, default_value = "aerobench-")]
-    pub key_prefix: String,
-    /// Operations to run, in order. Besides the default four: exists, touch, operate (increment
-    /// a counter bin `ops` and read it back), delete (records are written again, untimed, after
-    /// each delete phase) and batch_write (--batch-size records per call). A client without the
-    /// operation gets a cell whose calls failed with "not supported by <client> <version>".
-    #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
-    pub ops: Vec<crate::workload::Operation>,
-    /// Columns to run (client and concurrency model), from: wire, rust-sync, rust-async,
-    /// aerospike-py-sync, official-c, official-c-executor, aerospike-py-async,
-    /// aerospike-native-sync, aerospike-native-async. Default: all but official-c-executor; with
-    /// --cpu-competitor, all (the official client under asyncio is what an async service
-    /// compares with).
-    #[arg(long, value_delimiter = ',')]
-    pub clients: Option<Vec<String>>,
-    /// Use other published versions of a Python client, installed on first use into aerobench's
-    /// cache: aerospike-py=0.13.0 for one, aerospike-py=0.12.0,0.14.4 for one column per
-    /// version (side by side). Repeat the option or separate packages with commas
-    /// (aerospike-py=0.13.0,aerospike=19.3.0).
-    #[arg(long, value_name = "PACKAGE=VERSION[,VERSION…]")]
-    pub client_version: Vec<String>,
-    /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after
-    /// `maturin develop`; its .pth files are read, so editable installs work), a wheel, or `venv`
-    /// for the active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
-    #[arg(long, value_name = "PACKAGE=PATH")]
-    pub client_path: Vec<String>,
-    /// Event loop for the Python async columns.
-    #[arg(long, value_enum, default_value = "asyncio")]
-    pub event_loop: EventLoop,
-    /// Keys per batch_get call.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000))]
-    pub batch_size: u32,
-    /// Bins per record (what they hold: --bin-type).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub bins: u32,
-    /// What the bins hold: mixed (an int, a string, a double, then strings), or every bin an
-    /// int, a float or a string.
-    #[arg(long, value_enum, default_value = "mixed")]
-    pub bin_type: crate::workload::BinType,
-    /// Bytes in each string bin.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
-    pub value_size: u32,
-    /// Record shape by name instead of --bins and --value-size: small (3 bins, 10-byte strings),
-    /// medium (10 bins, 100-byte strings) or large (50 bins, 1 KiB strings).
-    #[arg(long, value_enum, conflicts_with_all = ["bins", "value_size"])]
-    pub preset: Option<crate::run::preset::Preset>,
-    /// Whole-set scans in the measured scan phase.
-    #[arg(long, default_value_t = 5)]
-    pub scans: u64,
-    /// Calls of each operation each column makes before the first round, not recorded
-    /// (0 to skip; batch_get and scan derive theirs from it).
-    #[arg(long, default_value_t = 100)]
-    pub warmup: u64,
-    /// Policies the clients run with: explicit (the same timeouts, no retries and large pools for
-    /// every client) or each client's own defaults.
-    #[arg(long, value_enum, default_value = "explicit")]
-    pub policies: crate::workload::Policies,
-    /// What a Python batch call's timed region includes: records (every returned record read, as
-    /// an application does; what the official client always does inside its call) or none (stop
-    /// at what the client returns; record counts are then keys asked).
-    #[arg(long, value_enum, default_value = "records")]
-    pub materialise: crate::workload::Materialise,
-    /// Per-operation timeout in milliseconds.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout_ms: u64,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Write the report to this file instead of stdout.
-    #[arg(long)]
-    pub output: Option<PathBuf>,
-    /// No progress bars.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
-    #[arg(long)]
-    pub builtin_server: bool,
-    /// With --builtin-server: run it as a cluster of N nodes on one machine (each on its own
-    /// port with its own partitions, sharing one store), so that every client routes by
-    /// partition and splits batches per node as against a real cluster (docs/cluster.md).
-    #[arg(long, value_name = "N", requires = "builtin_server", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub nodes: Option<u16>,
-    /// With --nodes: take built-in node N (1 = the seed) out of the cluster --fail-at into every
-    /// measured phase, for --fail-for, and bring it back, so that every client meets the same
-    /// loss mid-phase: its partitions move to the survivors and back, and the report gives each
-    /// column's failures and recovery time (give phases a --duration longer than both).
-    /// docs/cluster.md.
-    #[arg(long, value_name = "N", requires = "nodes")]
-    pub fail_node: Option<u16>,
-    /// When --fail-node fails, into each measured phase, e.g. 2s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node")]
-    pub fail_at: std::time::Duration,
-    /// How long --fail-node stays out, e.g. 5s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node")]
-    pub fail_for: std::time::Duration,
-    /// Write into --set even when it holds records aerobench did not write (it checks the set
-    /// first and refuses without this; it still touches only its own keys).
-    #[arg(long)]
-    pub force: bool,
-    /// Delete every record this run wrote (its own keys, nothing else) when the run ends, also
-    /// after Ctrl-C.
-    #[arg(long)]
-    pub cleanup: bool,
-    /// Time to live of the records written, in seconds (default: the namespace's default TTL).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub ttl: Option<u32>,
-    /// Connect every client through the addresses the server advertises as alternate
-    /// (`service-clear-alt`, `access-address` for clients outside a container or NAT) instead of
-    /// its standard ones.
-    #[arg(long)]
-    pub services_alternate: bool,
+    /// Check every value read against the value written
+    ///
     /// Compare every value read (get, batch_get, scan) with the value written; a record that
     /// differs fails its call as a value mismatch, counted per cell (the comparison is part of
     /// each read's time; the wire floor does not decode values and is not checked).
-    #[arg(long)]
+    #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
+    /// Python batch timing: records or none
+    ///
+    /// What a Python batch call's timed region includes: records (every returned record read, as an application does; what the official client
+    /// always does inside its call) or none (stop at what the client returns; record counts are
+    /// then keys asked).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        default_value = "records",
+        hide_possible_values = true,
+        help_heading = "Measurement"
+    )]
+    pub materialise: crate::workload::Materialise,
+
+    // ---- Output ----
+    /// table, json, markdown, csv or hlog
+    ///
+    /// table: terminal tables; json: the full report (see schema.json); markdown: the tables for
+    /// pull requests; csv: one row per cell (column × operation); hlog: an HdrHistogram interval
+    /// log of each cell's latency histogram, for HdrHistogram's own log tools.
+    #[arg(long, value_enum, default_value = "table", hide_possible_values = true, help_heading = "Output")]
+    pub format: Format,
+    /// Write the report to this file instead of stdout
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+    /// Tables: clients (a row each) or seed
+    ///
+    /// clients: one table per operation, a row per client; seed: the seed benchmark's tables
+    /// (operations as rows, clients as columns, its ratio columns).
+    #[arg(long, value_enum, default_value = "clients", hide_possible_values = true, help_heading = "Output")]
+    pub layout: crate::report::Layout,
+    /// Show each column's version, source and policies
+    #[arg(long, short, help_heading = "Output")]
+    pub verbose: bool,
+    /// No progress bars
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+    /// Also draw the run as an SVG picture
+    ///
+    /// Per operation, latency by percentile (log scale to 99.99%, one line per client) and
+    /// throughput per round; lines differ by dash and marker, so it reads in black and white.
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub plot: Option<PathBuf>,
+    /// Live JSON lines every DURATION (--live FILE)
+    ///
+    /// Write live figures while the run goes, every DURATION (e.g. 1s): one JSON object per line
+    /// per cell and interval (calls, errors, ops/s, p50/p99/max and the interval's histogram), then
+    /// a line holding the whole report; see schema-live.json. To stdout (instead of the report,
+    /// unless --output) or to --live FILE.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Output")]
+    pub interval: Option<std::time::Duration>,
+    /// File the --interval lines go to
+    ///
+    /// Default 1s when --interval is not given; e.g. a file a dashboard agent tails.
+    #[arg(long, value_name = "FILE", hide_short_help = true, help_heading = "Output")]
+    pub live: Option<PathBuf>,
+
+    // ---- Server, security and safety ----
+    /// Server address
+    #[arg(long, env = "AEROSPIKE_HOST", default_value = "127.0.0.1", help_heading = "Server, security and safety")]
+    pub host: String,
+    /// Server port
+    #[arg(long, env = "AEROSPIKE_PORT", default_value_t = 3000, help_heading = "Server, security and safety")]
+    pub port: u16,
     #[command(flatten)]
     pub security: crate::drivers::security::SecurityArgs,
+    /// Connect through the server's alternate addresses
+    ///
+    /// Connect every client through the addresses the server advertises as alternate
+    /// (`service-clear-alt`, `access-address` for clients outside a container or NAT) instead of
+    /// its standard ones.
+    #[arg(long, help_heading = "Server, security and safety")]
+    pub services_alternate: bool,
+    /// Write into a set that holds records of others
+    ///
+    /// Write into --set even when it holds records aerobench did not write (it checks the set
+    /// first and refuses without this; it still touches only its own keys).
+    #[arg(long, help_heading = "Server, security and safety")]
+    pub force: bool,
+    /// Delete the records this run wrote when it ends
+    ///
+    /// Delete every record this run wrote (its own keys, nothing else) when the run ends, also
+    /// after Ctrl-C.
+    #[arg(long, help_heading = "Server, security and safety")]
+    pub cleanup: bool,
+
+    // ---- Built-in server ----
+    /// Run against a built-in in-memory server
+    ///
+    /// Start the built-in in-memory server on a free port, run against it, stop it at the end.
+    #[arg(long, help_heading = "Built-in server")]
+    pub builtin_server: bool,
+    /// Run it as a cluster of N nodes
+    ///
+    /// With --builtin-server: run it as a cluster of N nodes on one machine (each on its own port
+    /// with its own partitions, sharing one store), so that every client routes by partition and
+    /// splits batches per node as against a real cluster (docs/cluster.md).
+    #[arg(long, value_name = "N", requires = "builtin_server", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Built-in server")]
+    pub nodes: Option<u16>,
+    /// Take node N out in every phase (--fail-at, --fail-for)
+    ///
+    /// With --nodes: take built-in node N (1 = the seed) out of the cluster --fail-at into every
+    /// measured phase, for --fail-for, and bring it back, so that every client meets the same loss
+    /// mid-phase: its partitions move to the survivors and back, and the report gives each
+    /// column's failures and recovery time (give phases a --duration longer than both).
+    /// docs/cluster.md.
+    #[arg(long, value_name = "N", requires = "nodes", help_heading = "Built-in server")]
+    pub fail_node: Option<u16>,
+    /// When --fail-node fails, into each phase
+    ///
+    /// When --fail-node fails, into each measured phase, e.g. 2s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node", hide_short_help = true, help_heading = "Built-in server")]
+    pub fail_at: std::time::Duration,
+    /// How long --fail-node stays out
+    ///
+    /// How long --fail-node stays out, e.g. 5s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", requires = "fail_node", hide_short_help = true, help_heading = "Built-in server")]
+    pub fail_for: std::time::Duration,
+
+    // ---- Hidden: for the tests ----
     /// Microseconds each call of the no-op columns takes (tests that check measured values).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stub_delay_us: u64,
     /// With --stub-delay-us, no-op columns keep the CPU busy for the delay instead of sleeping.
     #[arg(long, hide = true)]
     pub stub_spin: bool,
-    /// Run a pure-Python busy thread in each Python column's worker during measured phases, and
-    /// report how fast it ran against its speed alone.
-    #[arg(long)]
-    pub cpu_competitor: bool,
     /// The async Python no-op column blocks its event loop for the stub delay (tests).
     #[arg(long, hide = true)]
     pub stub_blocking: bool,
-    /// Also draw the run as an SVG picture: per operation, latency by percentile (log scale to
-    /// 99.99%, one line per client) and throughput per round; lines differ by dash and marker,
-    /// so it reads in black and white.
-    #[arg(long, value_name = "FILE.svg")]
-    pub plot: Option<PathBuf>,
-    /// Write live figures while the run goes, every DURATION (e.g. 1s): one JSON object per line
-    /// per cell and interval (calls, errors, ops/s, p50/p99/max and the interval's histogram),
-    /// then a line holding the whole report; see schema-live.json. To stdout (instead of the
-    /// report, unless --output) or to --live FILE.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub interval: Option<std::time::Duration>,
-    /// File the --interval lines go to (default 1s when --interval is not given), e.g. a file a
-    /// dashboard agent tails.
-    #[arg(long, value_name = "FILE")]
-    pub live: Option<PathBuf>,
-    /// Run shard INDEX of COUNT (0-based, e.g. 0/4) of a benchmark split between load hosts: the
-    /// same workload on keys of this shard's own (`{key-prefix}{INDEX}-{i}`, --count of them);
-    /// combine the hosts' JSON reports with `aerobench merge`.
-    #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::workload::shard::parse)]
-    pub shard: Option<crate::model::results::Shard>,
 }
 
 /// Parses a positive rate in calls per second, e.g. `5000` or `2.5`.
@@ -470,6 +634,253 @@ mod tests {
         assert_eq!(parse_start_at("1796331600.5").unwrap(), at + Duration::from_millis(500));
         for bad in ["", "tomorrow", "-5", "2026-13-03T21:00:00Z"] {
             assert!(parse_start_at(bad).unwrap_err().contains("RFC 3339"), "{bad}");
+        }
+    }
+
+    /// Shell variables the documented commands use, with a value of the kind the docs give them
+    /// (`at=$(( $(date +%s) + 60 ))`; `for c in wire …`).
+    const DOC_VARIABLES: [(&str, &str); 2] = [("at", "1796331600"), ("c", "wire")];
+
+    /// Every `aerobench …` command in the fenced shell blocks of a markdown text, with its line
+    /// number: continuation lines joined, each command of a `&&`, `||`, `;`, `&` or `|` list
+    /// apart, environment assignments and redirections left out, `cargo run … --` read as
+    /// `aerobench`.
+    fn documented_commands(text: &str) -> Vec<(usize, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut fence: Option<bool> = None; // Some(shell?) inside a fenced block
+        let mut pending: Option<(usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if let Some(info) = trimmed.strip_prefix("```") {
+                fence = match fence {
+                    Some(_) => None,
+                    None => Some(matches!(info.trim(), "" | "sh" | "bash" | "shell" | "console")),
+                };
+                continue;
+            }
+            if fence != Some(true) {
+                continue;
+            }
+            let (start, mut joined) = pending.take().unwrap_or((n + 1, String::new()));
+            match line.trim_end().strip_suffix('\\') {
+                Some(part) => {
+                    joined.push_str(part);
+                    joined.push(' ');
+                    pending = Some((start, joined));
+                    continue;
+                }
+                None => joined.push_str(line),
+            }
+            let words = shlex::split(&joined).unwrap_or_else(|| panic!("line {start}: unbalanced quotes: {joined}"));
+            for segment in words.split(|w| ["&&", "||", ";", "&", "|", "do", "then"].contains(&w.as_str())) {
+                let mut words = segment
+                    .iter()
+                    .take_while(|w| !w.starts_with('>') && !w.starts_with('<') && !w.starts_with("2>"))
+                    .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+                    .map(|w| {
+                        DOC_VARIABLES.iter().fold(w.clone(), |w, (name, value)| w.replace(&format!("${name}"), value))
+                    })
+                    .collect::<Vec<String>>();
+                if words.first().is_some_and(|w| w == "cargo") && words.get(1).is_some_and(|w| w == "run") {
+                    let Some(dash) = words.iter().position(|w| w == "--") else { continue };
+                    words.splice(..=dash, ["aerobench".to_string()]);
+                }
+                if words.first().is_some_and(|w| w == "aerobench") {
+                    out.push((start, words));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every `aerobench …` inline code span of a markdown text that is a whole command: it names
+    /// an option, and holds no synopsis notation (`[`, `]`, `|`, `…`, `<`, `>`) and no placeholder
+    /// (a word in capitals such as `N` or `NAME`).
+    fn inline_commands(text: &str) -> Vec<(usize, Vec<String>)> {
+        // Paragraphs outside fenced blocks, joined into one line each (a span may wrap), with the
+        // number of their first line.
+        let mut paragraphs: Vec<(usize, String)> = Vec::new();
+        let mut fenced = false;
+        let mut current: Option<(usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                paragraphs.extend(current.take());
+                continue;
+            }
+            if fenced || line.trim().is_empty() {
+                paragraphs.extend(current.take());
+                continue;
+            }
+            let (_, joined) = current.get_or_insert((n + 1, String::new()));
+            joined.push(' ');
+            joined.push_str(line.trim());
+        }
+        paragraphs.extend(current);
+        let mut out = Vec::new();
+        for (n, paragraph) in paragraphs {
+            for (i, span) in paragraph.split('`').enumerate() {
+                let Some(rest) = span.strip_prefix("aerobench ") else { continue };
+                let placeholder = |w: &str| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                };
+                if i % 2 == 0
+                    || !rest.contains('-')
+                    || rest.contains(['[', ']', '|', '…', '<', '>'])
+                    || rest.split_whitespace().any(placeholder)
+                {
+                    continue;
+                }
+                if let Some(words) = shlex::split(span) {
+                    out.push((n, words));
+                }
+            }
+        }
+        out
+    }
+
+    /// The command `.ci/run` runs the tests with (the line after "# The README's test command.").
+    fn ci_test_command() -> String {
+        let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+        let mut lines = ci.lines().skip_while(|l| !l.contains("The README's test command"));
+        lines.nth(1).expect("a command after the marker in .ci/run").trim().to_string()
+    }
+
+    #[test]
+    fn every_command_in_the_readme_and_the_docs_parses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("README.md")];
+        let mut pages: Vec<_> = std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        pages.sort();
+        files.extend(pages);
+        let mut failures = Vec::new();
+        let mut in_readme = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (line, words) in documented_commands(&text).into_iter().chain(inline_commands(&text)) {
+                if file.ends_with("README.md") {
+                    in_readme += 1;
+                }
+                let parsed = Cli::try_parse_from(&words).map(drop).or_else(|e| match e.kind() {
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Ok(()),
+                    _ => Err(e),
+                });
+                if let Err(e) = parsed {
+                    let first = e.to_string().lines().next().unwrap_or("").to_string();
+                    failures.push(format!(
+                        "{}:{line}: {}
+    {first}",
+                        file.display(),
+                        words.join(" ")
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "documented commands the CLI refuses:\n{}", failures.join("\n"));
+        // The quick start and a recipe per common job, at least.
+        assert!(in_readme >= 8, "only {in_readme} aerobench commands found in README.md");
+        // The examples `--help` prints parse too.
+        let examples: Vec<Vec<String>> = EXAMPLES
+            .lines()
+            .chain(EXAMPLES_SHORT.lines())
+            .map(str::trim)
+            .filter(|l| l.starts_with("aerobench "))
+            .map(|l| shlex::split(l.trim_end_matches('\\')).unwrap())
+            .map(|w| w.into_iter().take_while(|w| w != ">").collect())
+            .collect();
+        assert!(examples.len() >= 10);
+        for words in examples {
+            Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")));
+        }
+    }
+
+    #[test]
+    fn whole_commands_are_read_from_inline_code_too() {
+        let text = "Run `aerobench --builtin-server --ops get` or `aerobench serve --nodes N`, \
+                    `aerobench cache clean [--dry-run]`, `aerobench merge`; not `--ops aerobench x`.";
+        let got: Vec<String> = inline_commands(text).into_iter().map(|(_, w)| w.join(" ")).collect();
+        assert_eq!(got, ["aerobench --builtin-server --ops get"]);
+    }
+
+    #[test]
+    fn the_readme_quick_start_runs_what_ci_runs() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let ci = ci_test_command();
+        assert_eq!(ci, "cargo test --locked");
+        let quick_start = readme.split("## Quick start").nth(1).expect("a Quick start section");
+        let quick_start = quick_start.split("\n## ").next().unwrap();
+        assert!(quick_start.lines().any(|l| l.trim() == ci), "the README's quick start must show `{ci}`");
+        let main = documented_commands(quick_start);
+        assert!(
+            main.iter().any(|(_, w)| w.iter().any(|w| w == "--builtin-server")),
+            "the quick start runs the main job with --builtin-server: {main:?}"
+        );
+    }
+
+    #[test]
+    fn commands_are_read_from_shell_blocks_only() {
+        let text = "```sh\nAEROSPIKE_HOST=h aerobench --count 5 > out.txt   # note\nat=1\naerobench serve --port 0 &\n\
+                    aerobench --shard 0/2 \\\n  --start-at $at --duration 2s && aerobench merge a.json b.json\n\
+                    cargo run --release -- --builtin-server\n```\n```json\naerobench --nope\n```\n";
+        let got: Vec<(usize, String)> = documented_commands(text).into_iter().map(|(n, w)| (n, w.join(" "))).collect();
+        assert_eq!(
+            got,
+            [
+                (2, "aerobench --count 5".to_string()),
+                (4, "aerobench serve --port 0".to_string()),
+                (5, "aerobench --shard 0/2 --start-at 1796331600 --duration 2s".to_string()),
+                (5, "aerobench merge a.json b.json".to_string()),
+                (7, "aerobench --builtin-server".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn short_help_fits_on_a_screen_or_two() {
+        use clap::CommandFactory as _;
+        // 100 columns: what clap wraps to when stdout is not a terminal (and at most on one).
+        for width in [100] {
+            let help = Cli::command().term_width(width).render_help().to_string();
+            let lines = help.lines().count();
+            assert!(lines < 100, "`aerobench -h` is {lines} lines at {width} columns:\n{help}");
+            for heading in [
+                "What to run:",
+                "Clients:",
+                "Load shape:",
+                "Records:",
+                "Measurement:",
+                "Output:",
+                "Server, security and safety:",
+                "Built-in server:",
+            ] {
+                assert!(help.lines().any(|l| l == heading), "no heading {heading:?} in -h:\n{help}");
+            }
+        }
+        let long = Cli::command().term_width(100).render_long_help().to_string();
+        assert!(long.contains("Williams design") && long.contains("On a shared server"), "--help keeps the long text");
+    }
+
+    #[test]
+    fn the_man_page_has_every_heading_and_option() {
+        let mut page = Vec::new();
+        man_page(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".ie"), "roff: {}", &page[..page.len().min(200)]);
+        for text in [
+            ".TH aerobench",
+            ".SH \"WHAT TO RUN\"",
+            ".SH \"BUILT-IN SERVER\"",
+            "\\-\\-builtin\\-server",
+            "\\-\\-fail\\-at",
+            "Williams design",
+            "On a shared server",
+        ] {
+            assert!(page.contains(text), "no {text:?} in the man page");
         }
     }
 

@@ -24,9 +24,11 @@ pub struct Records {
     client: Client,
     workload: Workload,
     timeout_ms: u32,
-    /// Key prefixes of records aerobench counts as its own: this run's, and with `--shard` every
-    /// shard's (the other load hosts write beside it).
-    own_prefixes: Vec<String>,
+    /// The prefix the user gave (`--key-prefix`): every key aerobench writes under it, sharded or
+    /// not, is its own (see [`own_prefixes`]).
+    given_prefix: String,
+    /// Shards of this run (0 unsharded): shard prefixes below this are always looked for.
+    shards: u32,
 }
 
 /// What a scan of the set found.
@@ -62,17 +64,15 @@ impl Records {
         let client = runtime
             .block_on(Client::new(&policy, &hosts))
             .with_context(|| format!("the aerospike crate could not connect to {hosts} to check the set"))?;
-        let own_prefixes = vec![workload.key_prefix.clone()];
-        Ok(Records { runtime, client, workload: workload.clone(), timeout_ms, own_prefixes })
+        let given_prefix = workload.key_prefix.clone();
+        Ok(Records { runtime, client, workload: workload.clone(), timeout_ms, given_prefix, shards: 0 })
     }
 
-    /// Counts records under these key prefixes as aerobench's own too.
-    pub fn also_own(mut self, prefixes: impl IntoIterator<Item = String>) -> Records {
-        for p in prefixes {
-            if !self.own_prefixes.contains(&p) {
-                self.own_prefixes.push(p);
-            }
-        }
+    /// Counts every key aerobench writes under `given` (the `--key-prefix` the user gave) as its
+    /// own: unsharded runs' and every shard's, this run being one of `shards` (0: unsharded).
+    pub fn owning_prefix(mut self, given: &str, shards: u32) -> Records {
+        self.given_prefix = given.to_string();
+        self.shards = shards;
         self
     }
 
@@ -82,8 +82,9 @@ impl Records {
     }
 
     /// Scans the set (digests only) and counts the records whose key is not one of aerobench's
-    /// own: `--key-prefix` and an index. An earlier run may have written more records (a larger
-    /// `--count`), so the indices checked go up to the number of records in the set.
+    /// own: under the `--key-prefix` given, an index (unsharded runs) or a shard and an index
+    /// (`--shard` runs), whichever run wrote them. An earlier run may have written more records (a
+    /// larger `--count`), so the indices checked go up to the number of records not yet matched.
     pub fn contents(&self) -> anyhow::Result<SetContents> {
         let w = &self.workload;
         let statement = Statement::new(w.namespace.as_str(), w.set.as_str(), Bins::None);
@@ -124,17 +125,35 @@ impl Records {
             anyhow::Ok(())
         })?;
         let total = found.len() as u64 + keyless;
-        let mut foreign = found.len() as u64;
-        for prefix in &self.own_prefixes {
-            for i in 0..w.count.max(total) {
+        // This run's own prefix first, then every prefix of the family, while records are left.
+        let matched_any = |prefix: &str, found: &mut HashSet<[u8; 20]>| -> anyhow::Result<bool> {
+            let mut any = false;
+            for i in 0..w.count.max(found.len() as u64) {
                 let key = Key::new(w.namespace.as_str(), w.set.as_str(), Value::String(format!("{prefix}{i}")))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                if found.remove(&key.digest()) {
-                    foreign -= 1;
+                any |= found.remove(&key.digest());
+            }
+            Ok(any)
+        };
+        matched_any(&w.key_prefix, &mut found)?;
+        for prefix in own_prefixes(&self.given_prefix, self.shards) {
+            if found.is_empty() {
+                break;
+            }
+            match prefix {
+                OwnPrefix::Always(p) => {
+                    if p != w.key_prefix {
+                        matched_any(&p, &mut found)?;
+                    }
+                }
+                OwnPrefix::IfPreviousMatched(p) => {
+                    if !matched_any(&p, &mut found)? {
+                        break;
+                    }
                 }
             }
         }
-        Ok(SetContents { total, foreign: foreign + keyless })
+        Ok(SetContents { total, foreign: found.len() as u64 + keyless })
     }
 
     /// Deletes every key this run may have written; returns how many records existed.
@@ -178,6 +197,32 @@ impl Drop for Records {
     }
 }
 
+/// A key prefix aerobench may have written under, in the order [`own_prefixes`] gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OwnPrefix {
+    /// Looked for whatever the prefixes before it matched.
+    Always(String),
+    /// A shard beyond this run's shards: looked for while the shard before it matched records
+    /// (a sharded run's shards are numbered from 0 without gaps).
+    IfPreviousMatched(String),
+}
+
+/// Every key prefix aerobench writes under the prefix the user gave: `given` for unsharded runs,
+/// `{given}{i}-` for shard i of a sharded run (see [`crate::workload::shard::key_prefix`]). This run's
+/// `shards` (0 unsharded) are always looked for, and at least shard 0; shards after them only
+/// while the one before matched, so a set holding someone else's records costs a few passes over
+/// the indices, not one per possible shard.
+fn own_prefixes(given: &str, shards: u32) -> impl Iterator<Item = OwnPrefix> + '_ {
+    /// Far more shards than any run splits into: the search stops here whatever it finds.
+    const MOST_SHARDS: u32 = 100_000;
+    let shard = move |index| {
+        crate::workload::shard::key_prefix(given, Some(crate::model::results::Shard { index, count: index + 1 }))
+    };
+    std::iter::once(OwnPrefix::Always(given.to_string())).chain((0..MOST_SHARDS).map(move |i| {
+        if i < shards.max(1) { OwnPrefix::Always(shard(i)) } else { OwnPrefix::IfPreviousMatched(shard(i)) }
+    }))
+}
+
 /// True when the run writes records: some column reads or writes through a real client.
 pub fn writes(plan: &crate::run::plan::Plan) -> bool {
     use crate::drivers::Family;
@@ -198,12 +243,14 @@ pub fn check_before_writing(records: &Records, force: bool) -> anyhow::Result<Op
     }
     let w = &records.workload;
     let what = format!(
-        "set {:?} of namespace {:?} holds {} record{} aerobench did not write (keys not of the form {:?} + a number)",
+        "set {:?} of namespace {:?} holds {} record{} aerobench did not write (keys not of the form {:?} + a \
+         number, nor {:?} + a shard + \"-\" + a number)",
         w.set,
         w.namespace,
         found.foreign,
         if found.foreign == 1 { "" } else { "s" },
-        w.key_prefix,
+        records.given_prefix,
+        records.given_prefix,
     );
     if force {
         return Ok(Some(format!(
@@ -237,5 +284,35 @@ mod tests {
         assert_eq!(a.digest(), b.digest());
         let other = Key::new("test", "s", Value::String("someone-2".into())).unwrap();
         assert_ne!(a.digest(), other.digest());
+    }
+
+    #[test]
+    fn every_prefix_aerobench_writes_under_is_its_own() {
+        let prefixes: Vec<OwnPrefix> = own_prefixes("ab-", 3).take(6).collect();
+        assert_eq!(
+            prefixes,
+            [
+                OwnPrefix::Always("ab-".into()),
+                OwnPrefix::Always("ab-0-".into()),
+                OwnPrefix::Always("ab-1-".into()),
+                OwnPrefix::Always("ab-2-".into()),
+                OwnPrefix::IfPreviousMatched("ab-3-".into()),
+                OwnPrefix::IfPreviousMatched("ab-4-".into()),
+            ]
+        );
+        // An unsharded run still looks for shard 0's keys (a sharded run left them), and further
+        // shards while they match.
+        let unsharded: Vec<OwnPrefix> = own_prefixes("ab-", 0).take(3).collect();
+        assert_eq!(
+            unsharded,
+            [
+                OwnPrefix::Always("ab-".into()),
+                OwnPrefix::Always("ab-0-".into()),
+                OwnPrefix::IfPreviousMatched("ab-1-".into()),
+            ]
+        );
+        // The shard prefixes are the ones a sharded run writes under.
+        let s = crate::model::results::Shard { index: 1, count: 2 };
+        assert!(unsharded.contains(&OwnPrefix::IfPreviousMatched(crate::workload::shard::key_prefix("ab-", Some(s)))));
     }
 }

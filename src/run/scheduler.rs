@@ -136,12 +136,17 @@ pub fn run(
         .filter(|s| {
             s.column.error.as_deref().is_some_and(|e| {
                 let f = engine::failure::Failure::classify(e);
-                f.server_gone() || f == engine::failure::Failure::Timeout
+                // A refused login also "fails to connect": the addresses are not the cause.
+                (f.server_gone() || f == engine::failure::Failure::Timeout) && !engine::failure::authentication(e)
             })
         })
         .map(|s| s.column.label.clone())
         .collect();
+    // When some column's login was refused, the others' failures to connect are that too (some
+    // clients say only "failed to connect"): the advertised addresses are not the cause.
+    let login_refused = slots.iter().any(|s| s.column.error.as_deref().is_some_and(engine::failure::authentication));
     if !unreachable.is_empty()
+        && !login_refused
         && !stop::interrupted()
         && let Some(advice) =
             crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
@@ -161,18 +166,23 @@ pub fn run(
              run left, and the first column's puts insert while the others overwrite"
                 .to_string(),
         );
-    } else if reads_records && let Err(e) = preload(plan, target, &runtime, show) {
+    }
+    let mut incomplete = None;
+    if reads_records
+        && plan.prewrite
+        && let Err(e) = preload(plan, target, &runtime, show)
+    {
+        // Nothing can be measured: every column says so, and the run says why (on stderr too).
         let why = format!("{e:#}");
         for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
             slot.column.error = Some(format!("not measured: {why}"));
             slot.lane = None;
         }
-        warnings.push(why);
+        incomplete = Some(why);
     }
 
     let mut measured = Vec::new();
     let mut rounds_completed = 0;
-    let mut incomplete = None;
     let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
     let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
     let mut observer =
@@ -397,8 +407,14 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         credentials: target.credentials.clone(),
         tls: target.tls.clone(),
     };
-    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
-        .context("cannot connect to write the records the benchmark reads")?;
+    let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight).map_err(|e| {
+        let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        anyhow::anyhow!(
+            "cannot connect to write the records the benchmark reads: {why} ({})",
+            crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms)
+        )
+    })?;
     let phase = Phase::counted(Operation::Put, plan.workload.count, in_flight, plan.patience);
     let m = engine::measure(&mut driver, &phase, &mut engine::Silent);
     spin.finish_and_clear();
@@ -406,13 +422,20 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         anyhow::bail!("writing the records the benchmark reads failed: {e}");
     }
     if m.recorder.errors() > 0 && !stop::interrupted() {
-        let reasons: Vec<String> = m.recorder.errors_by_reason().iter().map(|(r, n)| format!("{n} × {r}")).collect();
+        // Calls that say the server is gone are confirmed with a plain info request, as during
+        // the rounds: the hint follows what happened, not a guess.
+        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        let stopped = match (&m.stopped, m.server_unresponsive) {
+            (Some(why), true) => format!(", {why}"),
+            _ => String::new(),
+        };
         anyhow::bail!(
-            "writing the {} records the benchmark reads failed for {} of them ({}); check --namespace \
-             and --set, and that the server accepts writes",
+            "writing the {} records the benchmark reads, before measuring, failed for {} of them after {} \
+             succeeded{stopped} ({})",
             plan.workload.count,
             m.recorder.errors(),
-            reasons.join(", ")
+            m.recorder.successes(),
+            crate::engine::failure::explain(m.recorder.errors_by_reason(), answers, plan.timeout_ms)
         );
     }
     Ok(())

@@ -44,7 +44,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on; 0 picks a free one (printed on the first line of stdout).
+    /// Port to listen on; 0 picks a free one
+    ///
+    /// The address listened on is printed on the first line of stdout.
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
     /// Namespace to serve; repeat for several.
@@ -53,40 +55,51 @@ pub struct ServeArgs {
     /// Cluster name clients may check; none by default.
     #[arg(long)]
     pub cluster_name: Option<String>,
-    /// Largest request accepted, in bytes; a longer frame closes its connection before
-    /// anything is allocated for it.
+    /// Largest request accepted, in bytes
+    ///
+    /// A longer frame closes its connection before anything is allocated for it.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     pub max_frame: usize,
-    /// Request bytes all connections together may hold while frames arrive (beyond 64 KiB
-    /// each); a request that would pass it closes its own connection. At least --max-frame.
+    /// Request bytes all connections together may hold
+    ///
+    /// While frames arrive (beyond 64 KiB each); a request that would pass it closes its own
+    /// connection. At least --max-frame.
     #[arg(long, default_value_t = DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
     pub max_buffered: usize,
-    /// Seconds a frame may pause once it has begun before its connection is closed (0: wait
-    /// for ever); connections may idle between frames as long as they like.
+    /// Seconds a frame may pause before its connection closes
+    ///
+    /// Once a frame has begun (0: wait for ever); connections may idle between frames as long as
+    /// they like.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub frame_timeout: f64,
     /// Server version to advertise in `build` (four dotted integers).
     #[arg(long, default_value = DEFAULT_BUILD, hide = true)]
     pub build: String,
-    /// Require clients to log in as this user (the admin protocol's login, as a secured
-    /// server does); the password comes from --password or AEROBENCH_SERVE_PASSWORD.
+    /// Require clients to log in as this user
+    ///
+    /// The admin protocol's login, as a secured server does; the password comes from --password
+    /// or AEROBENCH_SERVE_PASSWORD.
     #[arg(long, value_name = "USER", requires = "password")]
     pub user: Option<String>,
-    /// Password of --user. Prefer the environment variable: a command line is visible to
-    /// every user of the machine.
+    /// Password of --user
+    ///
+    /// Prefer the environment variable: a command line is visible to every user of the machine.
     #[arg(long, env = "AEROBENCH_SERVE_PASSWORD", hide_env_values = true, value_name = "PASSWORD", requires = "user")]
     pub password: Option<String>,
-    /// Serve TLS with this certificate chain (PEM), with --tls-key; every connection must then
-    /// speak TLS.
+    /// Serve TLS with this certificate chain (PEM)
+    ///
+    /// With --tls-key; every connection must then speak TLS.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// Private key (PEM) of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
-    /// Do not log rejected connections and malformed requests to stderr.
+    /// Do not log rejected connections and malformed requests
     #[arg(long)]
     pub quiet: bool,
-    /// Alter one value in N that reads return (get, batch, scan), to test `aerobench --verify`.
+    /// Alter one value in N that reads return
+    ///
+    /// Get, batch and scan replies, to test `aerobench --verify`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub corrupt_one_in: Option<u64>,
     /// Count the reads of each key, answered by the info command `aerobench-key-reads`
@@ -94,42 +107,56 @@ pub struct ServeArgs {
     /// server which keys a client asked for.
     #[arg(long, hide = true)]
     pub count_key_reads: bool,
-    /// Hold every record, batch and scan request this long before answering it, e.g. 2ms or
+    /// Hold every data request this long, e.g. 2ms
+    ///
+    /// Every record, batch and scan request is held this long before it is answered, e.g. 2ms or
     /// 250us: a slower server, for trying open- and closed-loop runs against.
     #[arg(long, value_name = "DELAY", value_parser = delay::parse_delay)]
     pub delay: Option<Duration>,
-    /// Answer no record, batch or scan request for LENGTH out of every PERIOD (requests wait
-    /// until the stall ends), e.g. 100ms/1s: a server that stalls now and then.
+    /// Stall for LENGTH of every PERIOD, e.g. 100ms/1s
+    ///
+    /// Answer no record, batch or scan request for LENGTH out of every PERIOD (requests wait until
+    /// the stall ends), e.g. 100ms/1s: a server that stalls now and then.
     #[arg(long, value_name = "LENGTH/PERIOD", value_parser = delay::parse_stall)]
     pub stall: Option<delay::Stall>,
-    /// Address to advertise to clients instead of the one they dialled, HOST[:PORT] (the port
+    /// Address to advertise instead of the one clients dialled
+    ///
+    /// HOST[:PORT] (the port
     /// defaults to the listening one), as a server in a container or behind NAT advertises its
     /// `access-address`: answered to `service`, `service-clear-std` and `services`.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised_boxed)]
     pub access_address: Option<Box<info::Advertised>>,
-    /// Nodes to run, each on its own port (--port, --port + 1, …; all free ones with --port 0)
+    /// Nodes to run: a cluster on one machine
+    ///
+    /// Each on its own port (--port, --port + 1, …; all free ones with --port 0)
     /// with its own node name, sharing one store: a cluster on one machine. Each answers
     /// `peers-*` with the others and `replicas` with its own partitions, and counts what it is
     /// asked (info `aerobench-cluster-stats`); see docs/cluster.md.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub nodes: u16,
-    /// Copies of each partition the cluster keeps (master included), as a namespace's
+    /// Copies of each partition (default 2, or 1 for one node)
+    ///
+    /// Master included, as a namespace's
     /// `replication-factor`: decides which nodes `replicas` names as holding each partition.
     /// Default: 2, or 1 for a single node.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub replication_factor: Option<u16>,
-    /// Take node N (1 = the first, the seed) out of the cluster --fail-at after start, for
+    /// Take node N out of the cluster for a while
+    ///
+    /// Node N (1 = the first, the seed) leaves the cluster --fail-at after start, for
     /// --fail-for: its connections close, its partitions move to the survivors (partition and
     /// peers generations go up), and move back when it returns.
     #[arg(long, value_name = "N", requires = "nodes")]
     pub fail_node: Option<u16>,
-    /// When --fail-node fails, after the server starts, e.g. 10s.
+    /// When --fail-node fails, after the server starts
     #[arg(long, value_name = "TIME", value_parser = cluster::parse_time, default_value = "10s")]
     pub fail_at: Duration,
-    /// How long --fail-node stays out, e.g. 5s.
+    /// How long --fail-node stays out
     #[arg(long, value_name = "TIME", value_parser = cluster::parse_time, default_value = "5s")]
     pub fail_for: Duration,
-    /// Alternate address to advertise, HOST[:PORT], as `alternate-access-address` does: answered
+    /// Alternate address to advertise
+    ///
+    /// HOST[:PORT], as `alternate-access-address` does: answered
     /// to `service-clear-alt` and `services-alternate` (what clients ask with
     /// `--services-alternate`). Without it, `service-clear-alt` is the address the client dialled.
     #[arg(long, value_name = "HOST[:PORT]", value_parser = info::parse_advertised_boxed)]
