@@ -246,9 +246,10 @@ pub struct BenchArgs {
     pub ops: Vec<crate::workload::Operation>,
     /// Columns to run (client and concurrency model), from: wire, rust-sync, rust-async,
     /// aerospike-py-sync, official-c, official-c-executor, aerospike-py-async,
-    /// aerospike-native-sync, aerospike-native-async. Default: all but official-c-executor; with
-    /// --cpu-competitor, all (the official client under asyncio is what an async service
-    /// compares with).
+    /// aerospike-native-sync, aerospike-native-async, aerospike-sdk-sync, aerospike-sdk-async.
+    /// Default: all but official-c-executor and the aerospike-sdk columns; with --cpu-competitor,
+    /// official-c-executor joins them (the official client under asyncio is what an async
+    /// service compares with).
     #[arg(long, value_delimiter = ',')]
     pub clients: Option<Vec<String>>,
     /// Use other published versions of a Python client, installed on first use into aerobench's

@@ -1,0 +1,216 @@
+//! The aerospike-sdk columns end to end: the real binary, the built-in server and aerospike-sdk
+//! from PyPI (installed on first use into the shared cache, with the aerospike-native it pins).
+//! Every operation aerobench has runs through the SDK's sync and async sessions with `--verify`
+//! and no error; records the SDK wrote read back through other clients, and the other way round;
+//! a version without an operation gets a cell that says so.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::{Server, assert_schema_valid, cache_dir, column, run_with_timeout};
+
+const SDK_COLUMNS: [&str; 2] = ["aerospike-sdk-sync", "aerospike-sdk-async"];
+
+/// Every operation but read_modify_write, which is a workload of its own.
+const OPS: [&str; 9] = ["put", "get", "batch_get", "scan", "exists", "touch", "operate", "delete", "batch_write"];
+
+/// One JSON report of `aerobench` with `args` (after the common ones); panics unless it exits 0.
+fn run(args: &[&str]) -> Value {
+    run_exiting(args, 0)
+}
+
+/// Like [`run`], for a run that exits with `code` (1: some calls failed).
+fn run_exiting(args: &[&str], code: i32) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--format", "json", "--quiet", "--min-phase-calls", "0", "--min-phase-time", "0"]).args(args);
+    cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+    cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT").env_remove("AEROSPIKE_USE_SERVICES_ALTERNATE");
+    let out = run_with_timeout(cmd, Duration::from_secs(240));
+    assert_eq!(out.status.and_then(|s| s.code()), Some(code), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
+    doc
+}
+
+fn cell<'a>(doc: &'a Value, column: &str, op: &str) -> &'a Value {
+    doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == column && c["operation"] == op)
+        .unwrap_or_else(|| panic!("no {column} {op} cell"))
+}
+
+/// (calls, errors) of a cell.
+fn calls(c: &Value) -> (u64, u64) {
+    (c["count"].as_u64().unwrap(), c["errors"].as_u64().unwrap())
+}
+
+#[test]
+fn the_sdk_columns_run_every_operation_with_verify_and_no_error() {
+    let doc = run(&[
+        "--builtin-server",
+        "--verify",
+        "--rounds",
+        "2",
+        "--count",
+        "120",
+        "--batch-size",
+        "40",
+        "--scans",
+        "2",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "10",
+        "--ops",
+        &OPS.join(","),
+        "--clients",
+        "aerospike-native-sync,aerospike-sdk-sync,aerospike-sdk-async",
+    ]);
+    for id in SDK_COLUMNS {
+        let c = column(&doc, id);
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        // The header and JSON name the package and its version, and what it runs on.
+        assert_eq!(
+            (c["client"].as_str(), c["client_version"].as_str()),
+            (Some("aerospike-sdk"), Some("1.0.0")),
+            "{id}"
+        );
+        assert!(c["source"].as_str().unwrap().contains("aerospike-sdk==1.0.0"), "{id}: {}", c["source"]);
+        let layered = c["policies"]["layered_on"].as_str().unwrap();
+        assert!(layered.starts_with("aerospike-native 1.0.0 (module at "), "{id}: {layered}");
+        assert!(
+            layered.contains("aerospike-sdk-1.0.0"),
+            "{id}: the pinned aerospike-native from the SDK's folder: {layered}"
+        );
+        assert_eq!(c["policies"]["put"], "session.put fast path", "{id}");
+        assert_eq!(c["policies"]["max_retries"], "0", "{id}: the explicit policies reached the SDK");
+        assert_eq!(c["in_flight"], if id.ends_with("async") { 4 } else { 1 }, "{id}");
+        for op in OPS {
+            let want = match op {
+                "batch_get" | "batch_write" => 6,
+                "scan" => 4,
+                _ => 240,
+            };
+            // No call failed: --verify passed every read, each delete and exists found its record.
+            assert_eq!(calls(cell(&doc, id, op)), (want, 0), "{id} {op}: {:#}", cell(&doc, id, op));
+        }
+        assert_eq!(cell(&doc, id, "batch_get")["records"], 240, "{id}: every record found by batch_get");
+        assert_eq!(cell(&doc, id, "batch_write")["records"], 240, "{id}");
+        assert_eq!(cell(&doc, id, "scan")["records"], 480, "{id}: each scan returns the 120 records");
+    }
+    // The async column runs on the event loop every async Python column runs on.
+    let event_loop = column(&doc, "aerospike-sdk-async")["policies"]["event_loop"].as_str().unwrap().to_string();
+    assert!(event_loop.starts_with("asyncio."), "{event_loop}");
+}
+
+#[test]
+fn read_modify_write_with_a_ttl_and_uvloop() {
+    // A time to live takes put off the fast path (which has none) onto the builder.
+    let doc = run(&[
+        "--builtin-server",
+        "--verify",
+        "--rounds",
+        "1",
+        "--count",
+        "100",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "10",
+        "--ttl",
+        "3600",
+        "--event-loop",
+        "uvloop",
+        "--workload",
+        "read-modify-write",
+        "--clients",
+        &SDK_COLUMNS.join(","),
+    ]);
+    for id in SDK_COLUMNS {
+        let c = column(&doc, id);
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        assert_eq!(c["policies"]["ttl_secs"], "3600", "{id}");
+        assert_eq!(c["policies"]["put"], "upsert(key).put(bins) builder (--ttl)", "{id}");
+        assert_eq!(calls(cell(&doc, id, "read_modify_write")), (100, 0), "{id}");
+    }
+    let event_loop = column(&doc, "aerospike-sdk-async")["policies"]["event_loop"].as_str().unwrap().to_string();
+    assert!(event_loop.starts_with("uvloop"), "{event_loop}");
+}
+
+/// Writes the records with `writers` (put only, nothing written before), then reads them with
+/// `readers` under --verify in a second run against the same server: every read finds the
+/// values aerobench wrote, whoever wrote them.
+fn written_by_then_read_by(writers: &str, readers: &str) {
+    let server = Server::start();
+    let port = server.port.to_string();
+    let common = ["--host", "127.0.0.1", "--port", &port, "--no-prewrite", "--rounds", "1", "--count", "150"];
+    let common = [&common[..], &["--batch-size", "50", "--scans", "2", "--warmup", "0", "--set", "crossed"]].concat();
+    let wrote = run(&[&common[..], &["--ops", "put", "--clients", writers]].concat());
+    for id in writers.split(',') {
+        assert_eq!(calls(cell(&wrote, id, "put")), (150, 0), "{id} put");
+    }
+    assert_eq!(server.objects("crossed"), 150, "the writers wrote every record, and only those");
+    let read = run(&[&common[..], &["--verify", "--ops", "get,batch_get,scan", "--clients", readers]].concat());
+    for id in readers.split(',') {
+        assert!(column(&read, id)["error"].is_null(), "{id}: {}", column(&read, id)["error"]);
+        assert_eq!(calls(cell(&read, id, "get")), (150, 0), "{id} get of records {writers} wrote");
+        assert_eq!(calls(cell(&read, id, "batch_get")), (3, 0), "{id} batch_get of records {writers} wrote");
+        assert_eq!(cell(&read, id, "batch_get")["records"], 150, "{id}");
+        assert_eq!(calls(cell(&read, id, "scan")), (2, 0), "{id} scan of records {writers} wrote");
+        assert_eq!(cell(&read, id, "scan")["records"], 300, "{id}");
+    }
+}
+
+#[test]
+fn records_the_sdk_writes_read_back_through_other_clients() {
+    written_by_then_read_by("aerospike-sdk-sync,aerospike-sdk-async", "aerospike-native-sync,rust-sync,official-c");
+}
+
+#[test]
+fn records_other_clients_write_read_back_through_the_sdk() {
+    written_by_then_read_by("aerospike-native-async", "aerospike-sdk-sync,aerospike-sdk-async");
+    written_by_then_read_by("official-c", "aerospike-sdk-sync");
+}
+
+#[test]
+fn a_version_without_the_tabular_write_says_so_in_its_batch_write_cell() {
+    // 0.9.0a5, the last pre-release (on aerospike-async), has every operation but
+    // upsert(dataset).bins(...).rows(...). Its failed calls make the run exit 1.
+    let doc = run_exiting(
+        &[
+            "--builtin-server",
+            "--verify",
+            "--rounds",
+            "1",
+            "--count",
+            "60",
+            "--batch-size",
+            "20",
+            "--warmup",
+            "0",
+            "--ops",
+            "batch_write,get",
+            "--clients",
+            "aerospike-sdk-sync",
+            "--client-version",
+            "aerospike-sdk=0.9.0a5",
+        ],
+        1,
+    );
+    let c = column(&doc, "aerospike-sdk-sync");
+    assert!(c["error"].is_null(), "{}", c["error"]);
+    assert_eq!(c["client_version"], "0.9.0a5");
+    assert!(c["policies"]["layered_on"].as_str().unwrap().starts_with("aerospike-async "), "{}", c["policies"]);
+    let bw = cell(&doc, "aerospike-sdk-sync", "batch_write");
+    assert_eq!(bw["errors"], 3, "every call of the 60 records in batches of 20 failed: {bw:#}");
+    let reasons: Vec<&String> = bw["errors_by_reason"].as_object().unwrap().keys().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("not supported by aerospike-sdk 0.9.0a5: no tabular batch write"), "{reasons:?}");
+    assert_eq!(calls(cell(&doc, "aerospike-sdk-sync", "get")), (60, 0));
+}
