@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Server, assert_schema_valid, cache_dir, column, run_with_timeout};
+use common::{Server, assert_schema_valid, cache_dir, column, digest_hex, run_with_timeout};
 
 const SDK_COLUMNS: [&str; 2] = ["aerospike-sdk-sync", "aerospike-sdk-async"];
 
@@ -145,9 +145,10 @@ fn read_modify_write_with_a_ttl_and_uvloop() {
 
 /// Writes the records with `writers` (put only, nothing written before), then reads them with
 /// `readers` under --verify in a second run against the same server: every read finds the
-/// values aerobench wrote, whoever wrote them.
+/// values aerobench wrote, whoever wrote them, and every reader's get of every record reached
+/// the server (the server counts single-record reads per key).
 fn written_by_then_read_by(writers: &str, readers: &str) {
-    let server = Server::start();
+    let server = Server::start_with(&["--count-key-reads"]);
     let port = server.port.to_string();
     let common = ["--host", "127.0.0.1", "--port", &port, "--no-prewrite", "--rounds", "1", "--count", "150"];
     let common = [&common[..], &["--batch-size", "50", "--scans", "2", "--warmup", "0", "--set", "crossed"]].concat();
@@ -156,7 +157,15 @@ fn written_by_then_read_by(writers: &str, readers: &str) {
         assert_eq!(calls(cell(&wrote, id, "put")), (150, 0), "{id} put");
     }
     assert_eq!(server.objects("crossed"), 150, "the writers wrote every record, and only those");
+    server.take_key_reads();
     let read = run(&[&common[..], &["--verify", "--ops", "get,batch_get,scan", "--clients", readers]].concat());
+    let reads = server.take_key_reads();
+    let readers_count = readers.split(',').count() as u64;
+    for i in 0..150 {
+        let key = format!("aerobench-{i}");
+        let n = reads.get(&digest_hex("crossed", &key)).copied().unwrap_or(0);
+        assert!(n >= readers_count, "{key} read {n} times by the server for {readers_count} readers' gets");
+    }
     for id in readers.split(',') {
         assert!(column(&read, id)["error"].is_null(), "{id}: {}", column(&read, id)["error"]);
         assert_eq!(calls(cell(&read, id, "get")), (150, 0), "{id} get of records {writers} wrote");
