@@ -9,6 +9,7 @@ builders (`session.query(keys)`, `session.query(dataset)`, `session.exists(key)`
 a batch write), each ending in `execute()` and a read of the rows it returns. With `--ttl`, put
 goes through `upsert(key).put(bins)` instead: the fast path takes no time to live."""
 
+import os
 from datetime import timedelta
 
 import aerospike_sdk as sdk
@@ -131,6 +132,10 @@ class _Common(Adapter):
         d["policies"]["behavior"] = self.behavior.name
         d["policies"]["layered_on"] = core()
         d["policies"]["put"] = "upsert(key).put(bins) builder (--ttl)" if self.ttl else "session.put fast path"
+        # The SDK's own configuration file, read at connect: its settings override the ones above.
+        config = os.environ.get("AEROSPIKE_SDK_CONFIG_URL")
+        if config:
+            d["policies"]["sdk_config_file"] = config
         return d
 
 

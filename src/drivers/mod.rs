@@ -121,7 +121,7 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
     },
     ColumnKind {
         name: "aerospike-sdk-sync",
-        label: "aerospike-sdk (on aerospike-native)",
+        label: "aerospike-sdk (on native)",
         help: "aerospike-sdk sync session (aerospike_sdk.sync), 1 call in flight; not in the default set",
         family: py(packages::SDK, "aerobench_client_sdk"),
         asynchronous: false,
@@ -129,7 +129,7 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
     },
     ColumnKind {
         name: "aerospike-sdk-async",
-        label: "aerospike-sdk async (on aerospike-native)",
+        label: "aerospike-sdk async (on native)",
         help: "aerospike-sdk async session (aerospike_sdk), --concurrency coroutines in flight; not in the default set",
         family: py(packages::SDK, "aerobench_client_sdk"),
         asynchronous: true,
