@@ -225,3 +225,48 @@ fn a_version_without_the_tabular_write_says_so_in_its_batch_write_cell() {
     assert!(reasons[0].contains("not supported by aerospike-sdk 0.9.0a5: no tabular batch write"), "{reasons:?}");
     assert_eq!(calls(cell(&doc, "aerospike-sdk-sync", "get")), (60, 0));
 }
+
+/// A CA and a server certificate it signed for `name`: server.pem, server.key, ca.pem in `dir`.
+fn make_certs(dir: &std::path::Path, name: &str) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+}
+
+#[test]
+fn the_sdk_columns_log_in_over_tls() {
+    let dir = common::scratch("sdk-tls");
+    make_certs(&dir, "aerobench.test");
+    let (cert, key) = (dir.join("server.pem").display().to_string(), dir.join("server.key").display().to_string());
+    let password = "sdk-tls-password";
+    let server = Server::start_with_env(
+        &["--quiet", "--tls-cert", &cert, "--tls-key", &key, "--user", "bench"],
+        &[("AEROBENCH_SERVE_PASSWORD", password)],
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--port", &server.port.to_string(), "--user", "bench", "--tls-name", "aerobench.test", "--tls-ca"])
+        .arg(dir.join("ca.pem"))
+        .args(["--format", "json", "--quiet", "--verify", "--rounds", "1", "--count", "100", "--warmup", "0"])
+        .args(["--ops", "put,get,batch_get,scan", "--clients", &SDK_COLUMNS.join(",")])
+        .env("AEROBENCH_CACHE_DIR", cache_dir())
+        .env("AEROSPIKE_PASSWORD", password)
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("AEROSPIKE_HOST")
+        .stdin(std::process::Stdio::null());
+    let out = run_with_timeout(cmd, Duration::from_secs(240));
+    assert!(out.success(), "{}", out.describe());
+    assert!(!out.stdout.contains(password) && !out.stderr.contains(password), "the password was printed");
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    for id in SDK_COLUMNS {
+        assert!(column(&doc, id)["error"].is_null(), "{id}: {}", column(&doc, id)["error"]);
+        for op in ["put", "get", "batch_get", "scan"] {
+            assert_eq!(cell(&doc, id, op)["errors"], 0, "{id} {op}: {:#}", cell(&doc, id, op));
+        }
+    }
+}
