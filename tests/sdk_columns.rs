@@ -270,3 +270,36 @@ fn the_sdk_columns_log_in_over_tls() {
         }
     }
 }
+
+/// The time to live of record `name` of `set` in namespace `test`, read with the Rust crate.
+fn ttl_of(port: u16, set: &str, name: &str) -> Option<Duration> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = aerospike::Client::new(&aerospike::ClientPolicy::default(), &format!("127.0.0.1:{port}"))
+            .await
+            .expect("connect");
+        let key = aerospike::Key::new("test", set, aerospike::Value::from(name)).unwrap();
+        let record = client.get(&aerospike::ReadPolicy::default(), &key, aerospike::Bins::All).await.unwrap();
+        let _ = client.close().await;
+        record.time_to_live()
+    })
+}
+
+#[test]
+fn the_ttl_reaches_what_every_sdk_write_wrote() {
+    let server = Server::start();
+    let port = server.port.to_string();
+    for id in SDK_COLUMNS {
+        // Each write alone on a set of its own, nothing written before it: the only writer.
+        for op in ["put", "batch_write", "operate"] {
+            let set = format!("ttl-{op}-{}", id.trim_start_matches("aerospike-sdk-"));
+            let args = ["--host", "127.0.0.1", "--port", &port, "--set", &set, "--count", "5", "--batch-size", "5"];
+            let more =
+                ["--no-prewrite", "--rounds", "1", "--warmup", "0", "--ttl", "600", "--ops", op, "--clients", id];
+            let doc = run(&[&args[..], &more[..]].concat());
+            assert_eq!(cell(&doc, id, op)["errors"], 0, "{id} {op}");
+            let ttl = ttl_of(server.port, &set, "aerobench-3").unwrap_or_else(|| panic!("{id} {op}: no ttl"));
+            assert!(ttl > Duration::from_secs(500) && ttl <= Duration::from_secs(600), "{id} {op}: {ttl:?}");
+        }
+    }
+}
