@@ -124,6 +124,22 @@ pub const COLUMN_KINDS: &[ColumnKind] = &[
         hidden: false,
     },
     ColumnKind {
+        name: "aerospike-sdk-sync",
+        label: "aerospike-sdk (on native)",
+        help: "aerospike-sdk sync session (aerospike_sdk.sync), 1 call in flight; not in the default set",
+        family: py(packages::SDK, "aerobench_client_sdk"),
+        asynchronous: false,
+        hidden: false,
+    },
+    ColumnKind {
+        name: "aerospike-sdk-async",
+        label: "aerospike-sdk async (on native)",
+        help: "aerospike-sdk async session (aerospike_sdk), --concurrency coroutines in flight; not in the default set",
+        family: py(packages::SDK, "aerobench_client_sdk"),
+        asynchronous: true,
+        hidden: false,
+    },
+    ColumnKind {
         name: "noop",
         label: "no-op",
         help: "no client: aerobench's own cost per call, 1 in flight",
@@ -241,6 +257,16 @@ mod tests {
         assert_eq!(competing.len(), 9);
         let at = |n: &str| competing.iter().position(|c| c == n).unwrap();
         assert_eq!(at("official-c-executor"), at("official-c") + 1, "beside the sequential official column");
+    }
+
+    #[test]
+    fn the_sdk_columns_are_asked_for_by_name_and_stay_out_of_the_defaults() {
+        let kinds = parse_columns(&["aerospike-sdk-sync".into(), "aerospike-sdk-async".into()]).unwrap();
+        assert!(kinds.iter().all(|k| k.family == py(packages::SDK, "aerobench_client_sdk")));
+        assert_eq!(kinds.iter().map(|k| k.asynchronous).collect::<Vec<_>>(), [false, true]);
+        for competing in [false, true] {
+            assert!(!default_clients(competing).iter().any(|c| c.starts_with("aerospike-sdk")));
+        }
     }
 
     #[test]

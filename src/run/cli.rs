@@ -179,9 +179,10 @@ pub struct BenchArgs {
     /// Columns to run (client and concurrency model)
     ///
     /// From: wire, rust-sync, rust-async, aerospike-py-sync, official-c, official-c-executor,
-    /// aerospike-py-async, aerospike-native-sync, aerospike-native-async. Default: all but
-    /// official-c-executor; with --cpu-competitor, all (the official client under asyncio is what
-    /// an async service compares with).
+    /// aerospike-py-async, aerospike-native-sync, aerospike-native-async, aerospike-sdk-sync,
+    /// aerospike-sdk-async. Default: all but official-c-executor and the aerospike-sdk columns;
+    /// with --cpu-competitor, official-c-executor joins them (the official client under asyncio
+    /// is what an async service compares with).
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,…", help_heading = "What to run")]
     pub clients: Option<Vec<String>>,
     /// A read/update mix instead of --ops

@@ -29,6 +29,7 @@ pub const SHIM: &[(&str, &str)] = &[
     ("aerobench_client_aerospike_py", include_str!("../../../python_shim/aerobench_client_aerospike_py.py")),
     ("aerobench_client_official", include_str!("../../../python_shim/aerobench_client_official.py")),
     ("aerobench_client_native", include_str!("../../../python_shim/aerobench_client_native.py")),
+    ("aerobench_client_sdk", include_str!("../../../python_shim/aerobench_client_sdk.py")),
     ("aerobench_client_noop", include_str!("../../../python_shim/aerobench_client_noop.py")),
     ("aerobench_competitor", include_str!("../../../python_shim/aerobench_competitor.py")),
 ];

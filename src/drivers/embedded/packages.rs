@@ -34,9 +34,13 @@ pub const NATIVE: Package = Package {
     default_version: "1.0.0",
     extension: None,
 };
+/// The Python SDK layered on aerospike-native; installing it installs the aerospike-native it
+/// pins into the same folder, so its columns run on that build whatever the native columns use.
+pub const SDK: Package =
+    Package { pip_name: "aerospike-sdk", import_name: "aerospike_sdk", default_version: "1.0.0", extension: None };
 pub const UVLOOP: Package =
     Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0", extension: None };
-pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP];
+pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, SDK, UVLOOP];
 
 /// Where to take one package from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,6 +297,8 @@ mod tests {
         assert_eq!(parse_path_source("/x/site-packages"), Source::Folder("/x/site-packages".into()));
         assert_eq!(by_name("aerospike_py"), Some(AEROSPIKE_PY));
         assert_eq!(by_name("aerospike"), Some(OFFICIAL));
+        assert_eq!(by_name("aerospike-sdk"), Some(SDK));
+        assert_eq!(by_name("aerospike_sdk"), Some(SDK));
         assert_eq!(by_name("nope"), None);
     }
 
