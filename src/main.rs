@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod bench;
+mod builds;
 mod builtin_server;
 mod cli;
 mod compare;
