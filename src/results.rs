@@ -387,11 +387,11 @@ pub struct LocalBuild {
 }
 
 impl LocalBuild {
-    /// `3f2a9c1e4b7d` or `3f2a9c1e4b7d-dirty` (as `git describe --dirty` marks it); `None`
+    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it); `None`
     /// without a commit.
     pub fn short_commit(&self) -> Option<String> {
         let commit = self.commit.as_deref()?;
-        let short: String = commit.chars().take(12).collect();
+        let short: String = commit.chars().take(10).collect();
         Some(if self.dirty == Some(true) { format!("{short}-dirty") } else { short })
     }
 }

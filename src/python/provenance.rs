@@ -117,12 +117,12 @@ mod tests {
         let commit = build.commit.clone().unwrap();
         assert_eq!(commit.len(), 40);
         assert_eq!(build.dirty, Some(false), "the ignored extension is no change");
-        assert_eq!(build.short_commit().unwrap(), commit[..12]);
+        assert_eq!(build.short_commit().unwrap(), commit[..10]);
 
         std::fs::write(package.join("__init__.py"), "# changed\n").unwrap();
         let build = inspect(&package, "_ext");
         assert_eq!(build.dirty, Some(true));
-        assert_eq!(build.short_commit().unwrap(), format!("{}-dirty", &commit[..12]));
+        assert_eq!(build.short_commit().unwrap(), format!("{}-dirty", &commit[..10]));
 
         // A virtualenv the checkout ignores is not the checkout's build.
         let venv_package = root.join(".venv").join("pkg");

@@ -2,25 +2,30 @@
 //! (where it was imported from, its commit, whether the tree had uncommitted changes, when its
 //! extension module was built), and each build's verdict against the first build of its column
 //! kind (the release, when a local build runs beside one): "aerospike-py-sync local build
-//! 3f2a9c1e4b7d-dirty: put 1.12x faster than 0.14.4 (1.05–1.19)".
+//! 3f2a9c1e4b-dirty: put 1.12x faster than 0.14.4 (1.05–1.19)".
 
 use crate::builds::split_build;
 use crate::results::{Column, LocalBuild, RatioMetric, RunReport};
 
 use super::header::Line;
 
-/// One "Local build" line per column that ran a local build.
+/// One "Local build" line per local build, naming the columns that ran it.
 pub fn local_build_lines(report: &RunReport) -> Vec<Line> {
-    report
-        .columns
-        .iter()
-        .filter_map(|c| {
-            c.build.as_ref().map(|b| Line { label: "Local build".into(), text: format!("{}: {}", c.id, describe(b)) })
-        })
+    let mut builds: Vec<(Vec<&str>, String)> = Vec::new();
+    for c in &report.columns {
+        let Some(text) = c.build.as_ref().map(describe) else { continue };
+        match builds.iter_mut().find(|(_, t)| *t == text) {
+            Some((ids, _)) => ids.push(&c.id),
+            None => builds.push((vec![&c.id], text)),
+        }
+    }
+    builds
+        .into_iter()
+        .map(|(ids, text)| Line { label: "Local build".into(), text: format!("{}: {text}", ids.join(", ")) })
         .collect()
 }
 
-/// `imported from /src/aerospike-py/python/aerospike_py, git 3f2a9c1e4b7d with uncommitted
+/// `imported from /src/aerospike-py/python/aerospike_py, git 3f2a9c1e4b with uncommitted
 /// changes, extension _aerospike.cpython-311-x86_64-linux-gnu.so written 2026-12-03T23:10:02Z`.
 pub fn describe(b: &LocalBuild) -> String {
     let mut parts = vec![format!("imported from {}", b.path)];
@@ -41,10 +46,10 @@ pub fn describe(b: &LocalBuild) -> String {
 }
 
 fn short(commit: &str) -> String {
-    commit.chars().take(12).collect()
+    commit.chars().take(10).collect()
 }
 
-/// What a build column is called in a verdict: `local build 3f2a9c1e4b7d-dirty`, or its tag.
+/// What a build column is called in a verdict: `local build 3f2a9c1e4b-dirty`, or its tag.
 fn build_name(c: &Column, tag: &str) -> String {
     match c.build.as_ref() {
         Some(b) => match b.short_commit() {
@@ -123,11 +128,11 @@ mod tests {
     fn a_local_build_says_where_which_commit_and_when() {
         assert_eq!(
             describe(&local()),
-            "imported from /src/aerospike-py/python/aerospike_py, git 3f2a9c1e4b7d with uncommitted changes, \
+            "imported from /src/aerospike-py/python/aerospike_py, git 3f2a9c1e4b with uncommitted changes, \
              extension _aerospike.cpython-311-x86_64-linux-gnu.so written 2026-12-03T23:10:02Z"
         );
         let clean = LocalBuild { dirty: Some(false), extension: None, extension_modified: None, ..local() };
-        assert!(describe(&clean).contains("git 3f2a9c1e4b7d (no uncommitted changes), no compiled extension"));
+        assert!(describe(&clean).contains("git 3f2a9c1e4b (no uncommitted changes), no compiled extension"));
         let loose = LocalBuild { commit: None, dirty: None, ..local() };
         assert!(describe(&loose).contains("not in a git checkout"));
     }
@@ -164,7 +169,7 @@ mod tests {
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(
             lines[0].text,
-            "aerospike-py-sync local build 3f2a9c1e4b7d-dirty, ops/s: get 1.12x faster than 0.14.4 (1.05–1.19)"
+            "aerospike-py-sync local build 3f2a9c1e4b-dirty, ops/s: get 1.12x faster than 0.14.4 (1.05–1.19)"
         );
         let built = local_build_lines(&report);
         assert_eq!(built.len(), 1);
