@@ -32,7 +32,7 @@ pub fn describe(b: &LocalBuild) -> String {
     parts.push(match (&b.commit, b.dirty) {
         (Some(c), Some(true)) => format!("git {} with uncommitted changes", short(c)),
         (Some(c), _) => format!("git {} (no uncommitted changes)", short(c)),
-        (None, _) => "not in a git checkout (no commit known)".into(),
+        (None, _) => "no git commit (not in a git checkout, or one that ignores it)".into(),
     });
     match (&b.extension, &b.extension_modified) {
         (Some(e), Some(t)) => {
@@ -134,7 +134,7 @@ mod tests {
         let clean = LocalBuild { dirty: Some(false), extension: None, extension_modified: None, ..local() };
         assert!(describe(&clean).contains("git 3f2a9c1e4b (no uncommitted changes), no compiled extension"));
         let loose = LocalBuild { commit: None, dirty: None, ..local() };
-        assert!(describe(&loose).contains("not in a git checkout"));
+        assert!(describe(&loose).contains("no git commit (not in a git checkout"));
     }
 
     #[test]
