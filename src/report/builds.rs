@@ -80,7 +80,8 @@ fn against(text: &str, base: &str) -> String {
     format!("{text} against {base}")
 }
 
-/// One "Builds" line per build column compared with the first build of its kind, on ops/s.
+/// One "Builds" line per build column compared with the first build of its kind, on ops/s (in
+/// an open loop, on p99 latency from when calls were due).
 pub fn verdict_lines(report: &RunReport) -> Vec<Line> {
     let mut lines = Vec::new();
     for c in &report.columns {
@@ -92,10 +93,17 @@ pub fn verdict_lines(report: &RunReport) -> Vec<Line> {
             continue;
         }
         let base_tag = split_build(&base.id).1.unwrap_or_default();
+        // In an open loop both kept to the rate, or not: latency from when calls were due
+        // tells them apart, as the tables do.
+        let (metric, what) = if report.workload.rate_per_column.is_some() {
+            (RatioMetric::CorrectedP99Latency, "p99 from when calls were due")
+        } else {
+            (RatioMetric::OpsPerSec, "ops/s")
+        };
         let verdicts: Vec<String> = report
             .ratios
             .iter()
-            .filter(|r| r.column == c.id && r.baseline == base.id && r.metric == RatioMetric::OpsPerSec)
+            .filter(|r| r.column == c.id && r.baseline == base.id && r.metric == metric)
             .map(|r| format!("{} {}", r.operation, against(&r.text, &build_name(base, base_tag))))
             .collect();
         if verdicts.is_empty() {
@@ -103,7 +111,7 @@ pub fn verdict_lines(report: &RunReport) -> Vec<Line> {
         }
         lines.push(Line {
             label: "Builds".into(),
-            text: format!("{kind} {}, ops/s: {}", build_name(c, tag), verdicts.join("; ")),
+            text: format!("{kind} {}, {what}: {}", build_name(c, tag), verdicts.join("; ")),
         });
     }
     lines
