@@ -366,7 +366,7 @@ pub struct Column {
     /// What a client from a local folder or virtualenv is (`--client-path`): where it was
     /// imported from, its source tree's commit, its extension module's time; null otherwise.
     #[serde(default)]
-    pub build: Option<LocalBuild>,
+    pub build: Option<Box<LocalBuild>>,
 }
 
 /// A local build of a Python client, as found when its worker imported it.

@@ -208,10 +208,10 @@ impl PythonDriver {
 }
 
 /// What the local build imported from `path` is, when the column runs one.
-fn local_build(spec: &WorkerSpec, path: &str) -> Option<crate::results::LocalBuild> {
+fn local_build(spec: &WorkerSpec, path: &str) -> Option<Box<crate::results::LocalBuild>> {
     let package = crate::python::packages::by_name(&spec.client).filter(|_| spec.local_build)?;
     let extension = package.extension.unwrap_or(package.import_name);
-    Some(crate::python::provenance::inspect(std::path::Path::new(path), extension))
+    Some(Box::new(crate::python::provenance::inspect(std::path::Path::new(path), extension)))
 }
 
 /// One thread's closed loop over the adapter's sync calls: arguments prepared, the call timed,

@@ -13,7 +13,7 @@ use super::header::Line;
 pub fn local_build_lines(report: &RunReport) -> Vec<Line> {
     let mut builds: Vec<(Vec<&str>, String)> = Vec::new();
     for c in &report.columns {
-        let Some(text) = c.build.as_ref().map(describe) else { continue };
+        let Some(text) = c.build.as_deref().map(describe) else { continue };
         match builds.iter_mut().find(|(_, t)| *t == text) {
             Some((ids, _)) => ids.push(&c.id),
             None => builds.push((vec![&c.id], text)),
@@ -157,7 +157,7 @@ mod tests {
         release.id = "aerospike-py-sync@0.14.4".into();
         let mut mine = release.clone();
         mine.id = "aerospike-py-sync@local".into();
-        mine.build = Some(local());
+        mine.build = Some(Box::new(local()));
         report.columns = vec![release, mine];
         report.ratios = vec![crate::results::Ratio {
             operation: "get".into(),

@@ -77,13 +77,13 @@ mod tests {
     #[test]
     fn a_local_build_matches_schema() {
         let mut report = sample_report();
-        report.columns[0].build = Some(crate::results::LocalBuild {
+        report.columns[0].build = Some(Box::new(crate::results::LocalBuild {
             path: "/src/aerospike-py/python/aerospike_py".into(),
             commit: Some("3f2a9c1e4b7d5a6b7c8d9e0f1a2b3c4d5e6f7a8b".into()),
             dirty: Some(true),
             extension: Some("/src/aerospike-py/python/aerospike_py/_aerospike.abi3.so".into()),
             extension_modified: Some("2026-12-03T23:10:02Z".into()),
-        });
+        }));
         let text = JsonExporter.render(&report);
         let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");
         assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
