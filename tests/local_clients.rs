@@ -431,3 +431,62 @@ fn two_builds_with_one_name_are_a_usage_error_that_says_how_to_run_both() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// aerospike-py 0.14.4's wheel for this interpreter, from PyPI (downloaded once per checkout).
+fn released_wheel() -> PathBuf {
+    let dir = common::target_dir().join("py-clients").join("wheels");
+    let find = || {
+        std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).find(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("aerospike_py-0.14.4-"))
+                && p.extension().is_some_and(|e| e == "whl")
+        })
+    };
+    if let Some(wheel) = find() {
+        return wheel;
+    }
+    run(Command::new(common::python_exe())
+        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+        .args(["--only-binary", ":all:", "aerospike-py==0.14.4", "-d"])
+        .arg(&dir));
+    find().expect("pip downloaded the wheel")
+}
+
+#[test]
+fn a_wheel_runs_beside_a_published_version() {
+    let wheel = released_wheel();
+    let arg = format!("aerospike-py={}", wheel.display());
+    let out = aerobench_as(
+        "json",
+        2,
+        &[
+            "--ops",
+            "put,get",
+            "--clients",
+            "aerospike-py-sync",
+            "--client-version",
+            "aerospike-py=0.12.0",
+            "--client-path",
+            &arg,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "stderr:\n{}", stderr(&out));
+    let r = report(&out);
+    let ids: Vec<&str> = r["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4"],
+        "the wheel's column is named by its version"
+    );
+    assert_eq!(r["baseline"], "aerospike-py-sync@0.12.0");
+    let from_wheel = column(&r, "aerospike-py-sync@0.14.4");
+    assert!(from_wheel["error"].is_null(), "{}", from_wheel["error"]);
+    assert_eq!(from_wheel["client_version"], "0.14.4");
+    assert!(
+        from_wheel["source"].as_str().unwrap().starts_with(&format!("wheel {}", wheel.display())),
+        "{}",
+        from_wheel["source"]
+    );
+    assert!(from_wheel["build"].is_null(), "an installed wheel is no local build");
+    assert_eq!(column(&r, "aerospike-py-sync@0.12.0")["client_version"], "0.12.0");
+}
