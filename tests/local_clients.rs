@@ -14,9 +14,14 @@ mod common;
 use common::{cache_dir, column, report, scratch};
 
 fn aerobench(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    aerobench_as("json", 1, args, env)
+}
+
+/// A run with the report in `format`, over `rounds` rounds.
+fn aerobench_as(format: &str, rounds: u32, args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
-    cmd.args(["--builtin-server", "--format", "json", "--quiet", "--count", "40", "--warmup", "0", "--rounds", "1"])
-        .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
+    cmd.args(["--builtin-server", "--format", format, "--quiet", "--count", "40", "--warmup", "0"])
+        .args(["--rounds", &rounds.to_string(), "--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(args);
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     for (k, v) in env {
@@ -231,4 +236,257 @@ fn cache_commands_list_and_clean_the_cache() {
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// The version the local copy reports, so its columns cannot be mistaken for the release's.
+const LOCAL_VERSION: &str = "0.15.0.dev0";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=aerobench", "-c", "user.email=aerobench@localhost", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `maturin develop`-like virtualenv whose checkout is a git repository with one commit (its
+/// full hash returned) and a version of its own; with uncommitted changes when `dirty`.
+fn local_build_in_git(root: &Path, dirty: bool) -> (PathBuf, PathBuf, String) {
+    let (venv, package) = maturin_like_venv(root, true);
+    let site = site_packages(&venv);
+    let dist_info = site.join(format!("aerospike_py-{LOCAL_VERSION}.dist-info"));
+    std::fs::rename(site.join("aerospike_py-0.14.4.dist-info"), &dist_info).unwrap();
+    std::fs::write(
+        dist_info.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: aerospike-py\nVersion: {LOCAL_VERSION}\n"),
+    )
+    .unwrap();
+    let checkout = root.join("aerospike-py");
+    // As a Rust extension's repository ignores them: the built module and Python's caches.
+    std::fs::write(checkout.join(".gitignore"), "*.so\n__pycache__/\n").unwrap();
+    git(&checkout, &["init", "-q"]);
+    git(&checkout, &["add", "."]);
+    git(&checkout, &["commit", "-q", "-m", "a local change"]);
+    if dirty {
+        std::fs::write(package.join("types.py"), "# an uncommitted change\n").unwrap();
+        let original = std::fs::read(pinned_aerospike_py().join("types.py")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(package.join("types.py"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &original))
+            .unwrap();
+    }
+    let commit = git(&checkout, &["rev-parse", "HEAD"]);
+    (venv, package, commit)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_local_build_runs_beside_the_release_and_names_its_commit() {
+    let root = scratch("local-beside-release");
+    let (venv, package, commit) = local_build_in_git(&root, false);
+    let out = aerobench_as(
+        "json",
+        2,
+        &[
+            "--ops",
+            "put,get",
+            "--concurrency",
+            "4",
+            "--clients",
+            "aerospike-py-sync,aerospike-py-async",
+            "--client-version",
+            "aerospike-py=0.14.4",
+            "--client-path",
+            "aerospike-py=venv",
+        ],
+        &[("VIRTUAL_ENV", &venv)],
+    );
+    assert!(out.status.success(), "stderr:\n{}", stderr(&out));
+    let r = report(&out);
+    common::assert_schema_valid(&r);
+    let ids: Vec<&str> = r["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "aerospike-py-sync@0.14.4",
+            "aerospike-py-sync@local",
+            "aerospike-py-async@0.14.4",
+            "aerospike-py-async@local"
+        ]
+    );
+    assert_eq!(r["baseline"], "aerospike-py-sync@0.14.4", "the release is the baseline");
+    for kind in ["aerospike-py-sync", "aerospike-py-async"] {
+        let release = column(&r, &format!("{kind}@0.14.4"));
+        assert!(release["error"].is_null(), "{}", release["error"]);
+        assert_eq!(release["client_version"], "0.14.4");
+        assert!(release["build"].is_null(), "a published version is no local build: {}", release["build"]);
+
+        let id = format!("{kind}@local");
+        let local = column(&r, &id);
+        assert!(local["error"].is_null(), "{}", local["error"]);
+        assert_eq!(local["client_version"], LOCAL_VERSION);
+        let build = &local["build"];
+        assert_eq!(build["path"], package.display().to_string(), "{build}");
+        assert_eq!(build["commit"], commit.as_str(), "{build}");
+        assert_eq!(build["dirty"], false, "{build}");
+        assert!(build["extension"].as_str().unwrap().starts_with(&package.join("_aerospike.").display().to_string()));
+        assert!(build["extension_modified"].as_str().unwrap().ends_with('Z'), "{build}");
+        let label = local["label"].as_str().unwrap();
+        assert!(label.ends_with(&format!(" local {}", &commit[..10])), "{label}");
+        // Each build is compared with the release of its own kind, on every operation.
+        for op in ["put", "get"] {
+            let compared = r["ratios"].as_array().unwrap().iter().any(|x| {
+                x["column"] == id.as_str()
+                    && x["baseline"] == format!("{kind}@0.14.4").as_str()
+                    && x["operation"] == op
+                    && x["metric"] == "ops_per_sec"
+            });
+            assert!(compared, "{id} / {op} is compared with {kind}@0.14.4");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_dirty_local_build_says_so_in_the_markdown() {
+    let root = scratch("local-dirty-markdown");
+    let (venv, package, commit) = local_build_in_git(&root, true);
+    let arg = format!("aerospike-py={}", venv.display());
+    let out = aerobench_as(
+        "markdown",
+        2,
+        &[
+            "--ops",
+            "put",
+            "--clients",
+            "aerospike-py-sync",
+            "--client-path",
+            &arg,
+            "--client-version",
+            "aerospike-py=0.14.4",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "stderr:\n{}", stderr(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    let short = &commit[..10];
+    let line = format!(
+        "- **Local build**: aerospike-py-sync@local: imported from {}, git {short} with uncommitted changes, extension \
+         _aerospike.",
+        package.display()
+    );
+    assert!(md.contains(&line), "{line}\nnot in:\n{md}");
+    let verdict = format!("- **Builds**: aerospike-py-sync local build {short}-dirty, ops/s: put ");
+    let at = md.find(&verdict).unwrap_or_else(|| panic!("{verdict}\nnot in:\n{md}"));
+    let rest = &md[at + verdict.len()..];
+    assert!(
+        ["than 0.14.4 (", "from 0.14.4 (", "of 0.14.4 ("].iter().any(|w| rest.lines().next().unwrap().contains(w)),
+        "the verdict names the release: {}",
+        rest.lines().next().unwrap()
+    );
+    assert!(md.contains(&format!("| aerospike-py (Rust) local {short}-dirty | 1 |")), "{md}");
+    assert!(md.contains("| ops/s vs aerospike-py (Rust) 0.14.4 |"), "{md}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn two_builds_with_one_name_are_a_usage_error_that_says_how_to_run_both() {
+    let root = scratch("build-clash");
+    let wheel = root.join("aerospike_py-0.14.4-cp311-cp311-linux_x86_64.whl");
+    let venv = root.join("venv");
+    for (args, says) in [
+        (
+            vec![
+                "--client-version".to_string(),
+                "aerospike-py=0.14.4".into(),
+                "--client-path".into(),
+                format!("aerospike-py={}", wheel.display()),
+            ],
+            format!("--client-path aerospike-py@NAME={}", wheel.display()),
+        ),
+        (
+            vec![
+                "--client-path".to_string(),
+                "aerospike-py=venv".into(),
+                "--client-path".into(),
+                format!("aerospike-py={}", venv.display()),
+            ],
+            format!("--client-path aerospike-py@NAME={}", venv.display()),
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = aerobench(&args, &[("VIRTUAL_ENV", &venv)]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("two builds both named") && err.contains(&says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "nothing measured");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// aerospike-py 0.14.4's wheel for this interpreter, from PyPI (downloaded once per checkout).
+fn released_wheel() -> PathBuf {
+    let dir = common::target_dir().join("py-clients").join("wheels");
+    let find = || {
+        std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).find(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("aerospike_py-0.14.4-"))
+                && p.extension().is_some_and(|e| e == "whl")
+        })
+    };
+    if let Some(wheel) = find() {
+        return wheel;
+    }
+    run(Command::new(common::python_exe())
+        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+        .args(["--only-binary", ":all:", "aerospike-py==0.14.4", "-d"])
+        .arg(&dir));
+    find().expect("pip downloaded the wheel")
+}
+
+#[test]
+fn a_wheel_runs_beside_a_published_version() {
+    let wheel = released_wheel();
+    let arg = format!("aerospike-py={}", wheel.display());
+    let out = aerobench_as(
+        "json",
+        2,
+        &[
+            "--ops",
+            "put,get",
+            "--clients",
+            "aerospike-py-sync",
+            "--client-version",
+            "aerospike-py=0.12.0",
+            "--client-path",
+            &arg,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "stderr:\n{}", stderr(&out));
+    let r = report(&out);
+    let ids: Vec<&str> = r["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4"],
+        "the wheel's column is named by its version"
+    );
+    assert_eq!(r["baseline"], "aerospike-py-sync@0.12.0");
+    let from_wheel = column(&r, "aerospike-py-sync@0.14.4");
+    assert!(from_wheel["error"].is_null(), "{}", from_wheel["error"]);
+    assert_eq!(from_wheel["client_version"], "0.14.4");
+    assert!(
+        from_wheel["source"].as_str().unwrap().starts_with(&format!("wheel {}", wheel.display())),
+        "{}",
+        from_wheel["source"]
+    );
+    assert!(from_wheel["build"].is_null(), "an installed wheel is no local build");
+    assert_eq!(column(&r, "aerospike-py-sync@0.12.0")["client_version"], "0.12.0");
 }

@@ -128,6 +128,7 @@ impl NativeDriver {
             python_version: None,
             policies,
             error: None,
+            build: None,
         };
         let batch_write = BatchWritePolicy { expiration: write.expiration, ..BatchWritePolicy::default() };
         let shared = Shared {

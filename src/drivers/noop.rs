@@ -50,6 +50,7 @@ impl NoopDriver {
                 python_version: None,
                 policies: BTreeMap::new(),
                 error: None,
+                build: None,
             },
             runtime,
             workload,

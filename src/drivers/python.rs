@@ -47,6 +47,10 @@ pub struct WorkerSpec {
     /// The command that installs the package where the worker looks for it; empty for a user's
     /// folder or virtualenv, which aerobench never installs into (a failed import is diagnosed).
     pub install_hint: String,
+    /// The package is a local build (a folder or virtualenv of the user's): the column says
+    /// which commit it was built from ([`crate::drivers::embedded::provenance`]).
+    #[serde(default)]
+    pub local_build: bool,
     /// `asyncio` or `uvloop`.
     pub event_loop: String,
     /// Microseconds each call of the shim's no-op client takes.
@@ -178,9 +182,13 @@ impl PythonDriver {
                 .and_then(|p| p.call_method0("python_version"))
                 .and_then(|v| v.extract())
                 .map_err(|e| py_err(py, e))?;
+            let build = local_build(spec, &path);
             let column = Column {
                 id: spec.kind.clone(),
-                label: spec.label.clone(),
+                label: match build.as_ref().and_then(|b| b.short_commit()) {
+                    Some(commit) => format!("{} {commit}", spec.label),
+                    None => spec.label.clone(),
+                },
                 client: spec.client.clone(),
                 client_version: version,
                 mode: if spec.asynchronous { "async" } else { "sync" }.into(),
@@ -189,6 +197,7 @@ impl PythonDriver {
                 python_version: Some(python_version),
                 policies,
                 error: None,
+                build,
             };
             let competitor = if spec.cpu_competitor { Some(solo_competitor(py)?) } else { None };
             Ok(PythonDriver {
@@ -200,6 +209,13 @@ impl PythonDriver {
             })
         })
     }
+}
+
+/// What the local build imported from `path` is, when the column runs one.
+fn local_build(spec: &WorkerSpec, path: &str) -> Option<Box<crate::model::results::LocalBuild>> {
+    let package = crate::drivers::embedded::packages::by_name(&spec.client).filter(|_| spec.local_build)?;
+    let extension = package.extension.unwrap_or(package.import_name);
+    Some(Box::new(crate::drivers::embedded::provenance::inspect(std::path::Path::new(path), extension)))
 }
 
 /// One thread's closed loop over the adapter's sync calls: arguments prepared, the call timed,

@@ -248,6 +248,7 @@ impl WireDriver {
             python_version: None,
             policies,
             error: None,
+            build: None,
         };
         let encoder = Encoder {
             namespace: workload.namespace.clone(),

@@ -364,6 +364,37 @@ pub struct Column {
     pub policies: BTreeMap<String, String>,
     /// Set when the whole column failed (worker crashed, client missing...).
     pub error: Option<String>,
+    /// What a client from a local folder or virtualenv is (`--client-path`): where it was
+    /// imported from, its source tree's commit, its extension module's time; null otherwise.
+    #[serde(default)]
+    pub build: Option<Box<LocalBuild>>,
+}
+
+/// A local build of a Python client, as found when its worker imported it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LocalBuild {
+    /// The package folder (or module file) the client was imported from.
+    pub path: String,
+    /// The git commit of the source tree holding that folder; null when it is in none (or git
+    /// is not installed).
+    pub commit: Option<String>,
+    /// The source tree had uncommitted changes (changed or untracked files git does not
+    /// ignore); null without a commit.
+    pub dirty: Option<bool>,
+    /// The compiled extension module imported with it, if it has one.
+    pub extension: Option<String>,
+    /// When the extension module's file was last written (RFC 3339, UTC): when it was built.
+    pub extension_modified: Option<String>,
+}
+
+impl LocalBuild {
+    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it); `None`
+    /// without a commit.
+    pub fn short_commit(&self) -> Option<String> {
+        let commit = self.commit.as_deref()?;
+        let short: String = commit.chars().take(10).collect();
+        Some(if self.dirty == Some(true) { format!("{short}-dirty") } else { short })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -48,6 +48,8 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         Line::new("Run", format!("started {}, aerobench {}", report.started_at, report.aerobench_version)),
         Line::new("Clients", clients(report)),
     ];
+    lines.extend(super::builds::local_build_lines(report));
+    lines.extend(super::builds::verdict_lines(report));
     if let Some(merged) = merged(report) {
         lines.insert(4, Line::new("Merged", merged));
     }
@@ -230,6 +232,9 @@ fn column(c: &Column) -> String {
     ];
     if let Some(python) = &c.python_version {
         parts.push(format!("Python {python}"));
+    }
+    if let Some(build) = &c.build {
+        parts.push(format!("local build {}", super::builds::describe(build)));
     }
     if !c.policies.is_empty() {
         let policies: Vec<String> = c.policies.iter().map(|(k, v)| format!("{k}={v}")).collect();

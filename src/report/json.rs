@@ -75,6 +75,25 @@ mod tests {
     }
 
     #[test]
+    fn a_local_build_matches_schema() {
+        let mut report = sample_report();
+        report.columns[0].build = Some(Box::new(crate::model::results::LocalBuild {
+            path: "/src/aerospike-py/python/aerospike_py".into(),
+            commit: Some("3f2a9c1e4b7d5a6b7c8d9e0f1a2b3c4d5e6f7a8b".into()),
+            dirty: Some(true),
+            extension: Some("/src/aerospike-py/python/aerospike_py/_aerospike.abi3.so".into()),
+            extension_modified: Some("2026-12-03T23:10:02Z".into()),
+        }));
+        let text = JsonExporter.render(&report);
+        let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");
+        assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
+        assert_eq!(serde_json::from_str::<RunReport>(&text).expect("reads back"), report);
+        let mut doc = doc;
+        doc["columns"][0]["build"]["dirty"] = json!("yes");
+        assert!(!validator().is_valid(&doc));
+    }
+
+    #[test]
     fn schema_rejects_missing_required_fields() {
         let validator = validator();
         let mut doc = sample_json();

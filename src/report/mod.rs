@@ -3,6 +3,7 @@
 //! metric tables, errors, notes and warnings, number formatting) each live in their own file
 //! too. Adding a format is adding a file and a [`Format`] variant.
 
+mod builds;
 mod by_operation;
 mod csv;
 mod entry;

@@ -32,6 +32,7 @@ fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in_fli
         python_version: Some("3.12.3".to_owned()),
         policies: policies(),
         error: None,
+        build: None,
     }
 }
 

@@ -235,6 +235,9 @@ pub struct BenchArgs {
     /// Installed on first use into aerobench's cache: aerospike-py=0.13.0 for one,
     /// aerospike-py=0.12.0,0.14.4 for one column per version (side by side). Repeat the option or
     /// separate packages with commas (aerospike-py=0.13.0,aerospike=19.3.0).
+    ///
+    /// With --client-path for the same package, both run side by side: the versions first (the
+    /// first is what the others are compared with), then the local builds.
     #[arg(long, value_name = "PKG=V", help_heading = "Clients")]
     pub client_version: Vec<String>,
     /// A Python client from a folder, venv or wheel
@@ -242,7 +245,14 @@ pub struct BenchArgs {
     /// Load a Python client from a folder (site-packages or a virtualenv, e.g. after `maturin
     /// develop`; its .pth files are read, so editable installs work), a wheel, or `venv` for the
     /// active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
-    #[arg(long, value_name = "PKG=PATH", help_heading = "Clients")]
+    ///
+    /// Given with --client-version for the same package, or repeated for one package, every build
+    /// runs as its own column: aerospike-py-sync@0.14.4 (a version, or a wheel's version),
+    /// aerospike-py-sync@local (a folder), or the name given as PACKAGE@NAME=PATH. Two builds
+    /// with the same name are refused (a wheel of 0.14.4 beside --client-version
+    /// aerospike-py=0.14.4, two unnamed folders): name one, e.g. aerospike-py@fix=./.venv. A
+    /// folder's column names its git commit (-dirty with uncommitted changes).
+    #[arg(long, value_name = "PKG[@NAME]=PATH", help_heading = "Clients")]
     pub client_path: Vec<String>,
     /// Python event loop: asyncio or uvloop
     ///

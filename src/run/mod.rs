@@ -2,6 +2,7 @@
 //! checks on the data a run touches, and the flow from start to report (bench).
 
 pub mod bench;
+pub mod builds;
 pub mod builtin_server;
 pub mod cli;
 pub mod connectivity;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::drivers::embedded::packages::{self, Package, Source};
 use crate::drivers::{self, ColumnKind, Family};
+use crate::run::builds::{self, Build};
 use crate::run::cli::{BenchArgs, EventLoop};
 use crate::workload::{Materialise, Operation, Policies, Workload};
 
@@ -122,7 +123,7 @@ impl Plan {
             timeout_ms: args.timeout_ms,
             // Two timeouts in a row without a success (at least 1 s).
             patience: Duration::from_millis(args.timeout_ms.saturating_mul(2)).max(Duration::from_secs(1)),
-            sources: sources.iter().map(|(name, all)| (*name, all[0].clone())).collect(),
+            sources: sources.iter().map(|(name, all)| (*name, all[0].source.clone())).collect(),
             event_loop: args.event_loop,
             stub_delay_us: args.stub_delay_us,
             stub_spin: args.stub_spin,
@@ -185,8 +186,9 @@ impl Plan {
 }
 
 /// The baseline column: the one asked for (a column id, or a kind name, which picks its first
-/// version); else, when several versions of a client run, its first version; else `official-c`
-/// when it runs; else the first column.
+/// version); else, when several builds of a client run, its first build (the first published
+/// version, which comes before local builds); else `official-c` when it runs; else the first
+/// column.
 fn baseline(asked: Option<&str>, columns: &[PlannedColumn]) -> anyhow::Result<Option<String>> {
     let pick =
         |name: &str| columns.iter().find(|c| c.id == name).or_else(|| columns.iter().find(|c| c.kind.name == name));
@@ -238,8 +240,8 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One column per kind, or per kind and source when a package has several sources.
-fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+/// One column per kind, or per kind and build when a package has several builds.
+fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Build>>) -> Vec<PlannedColumn> {
     let mut out = Vec::new();
     for &kind in kinds {
         let package = match kind.family {
@@ -250,13 +252,13 @@ fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static st
             }
         };
         let all = &sources[package.pip_name];
-        for source in all {
+        for build in all {
             let (id, label) = if all.len() == 1 {
                 (kind.name.to_string(), kind.label.to_string())
             } else {
-                (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+                (format!("{}@{}", kind.name, build.tag), format!("{} {}", kind.label, build.tag))
             };
-            out.push(PlannedColumn { id, label, kind, source: Some(source.clone()) });
+            out.push(PlannedColumn { id, label, kind, source: Some(build.source.clone()) });
         }
     }
     out
@@ -325,20 +327,25 @@ pub fn parse_client_versions(values: &[String]) -> anyhow::Result<Vec<(Package, 
     Ok(out)
 }
 
-/// Where each Python package comes from: `--client-path` over `--client-version` over the
-/// pinned default. Several versions give several sources.
-fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Vec<Source>>> {
-    let mut sources: BTreeMap<&'static str, Vec<Source>> =
-        packages::PACKAGES.iter().map(|p| (p.pip_name, vec![Source::Version(p.default_version.to_string())])).collect();
-    for (p, versions) in parse_client_versions(&args.client_version)? {
-        sources.insert(p.pip_name, versions.into_iter().map(Source::Version).collect());
-    }
+/// The builds of each Python package that run: the pinned default, unless `--client-version` or
+/// `--client-path` name others; naming both runs every build named, each as its own column
+/// ([`crate::run::builds`]).
+fn python_sources(args: &BenchArgs) -> anyhow::Result<BTreeMap<&'static str, Vec<Build>>> {
+    let versions = parse_client_versions(&args.client_version)?;
+    let mut paths: Vec<(Package, Build)> = Vec::new();
     for v in &args.client_path {
-        let (name, path) = v.split_once('=').filter(|(_, r)| !r.trim().is_empty()).ok_or_else(|| {
-            anyhow::anyhow!("--client-path takes PACKAGE=PATH, e.g. --client-path aerospike-py=./.venv; got {v:?}")
-        })?;
-        let p = package_named("--client-path", name)?;
-        sources.insert(p.pip_name, vec![packages::parse_path_source(path.trim())]);
+        paths.push(builds::parse_client_path(v)?);
+    }
+    let mut sources = BTreeMap::new();
+    for p in packages::PACKAGES {
+        let asked: Vec<String> = versions.iter().filter(|(q, _)| q == p).flat_map(|(_, v)| v.clone()).collect();
+        let local: Vec<Build> = paths.iter().filter(|(q, _)| q == p).map(|(_, b)| b.clone()).collect();
+        let all = if asked.is_empty() && local.is_empty() {
+            builds::combine(p, &[p.default_version.to_string()], Vec::new())?
+        } else {
+            builds::combine(p, &asked, local)?
+        };
+        sources.insert(p.pip_name, all);
     }
     Ok(sources)
 }
@@ -443,6 +450,63 @@ mod tests {
                 ("aerospike-py-async", vec!["aerospike-py-async@0.12.0", "aerospike-py-async@0.14.4"]),
             ]
         );
+    }
+
+    #[test]
+    fn a_local_build_runs_beside_the_release_it_is_compared_with() {
+        let p = plan(&[
+            "--clients",
+            "aerospike-py-sync,aerospike-py-async,official-c",
+            "--client-path",
+            "aerospike-py=venv",
+            "--client-version",
+            "aerospike-py=0.14.4",
+        ])
+        .unwrap();
+        let ids: Vec<&str> = p.columns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "aerospike-py-sync@0.14.4",
+                "aerospike-py-sync@local",
+                "aerospike-py-async@0.14.4",
+                "aerospike-py-async@local",
+                "official-c"
+            ]
+        );
+        assert_eq!(p.columns[1].label, "aerospike-py (Rust) local");
+        assert_eq!(p.columns[1].source, Some(Source::ActiveVirtualEnv));
+        assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.14.4"), "the release, not official-c");
+        // Two published versions and a named folder.
+        let p = plan(&[
+            "--clients",
+            "aerospike-py-sync",
+            "--client-path",
+            "aerospike-py@fix=/x/.venv",
+            "--client-version",
+            "aerospike-py=0.12.0,0.14.4",
+        ])
+        .unwrap();
+        let ids: Vec<&str> = p.columns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["aerospike-py-sync@0.12.0", "aerospike-py-sync@0.14.4", "aerospike-py-sync@fix"]);
+        // A folder alone replaces the pinned version, under the kind's own name.
+        let p = plan(&["--clients", "aerospike-py-sync", "--client-path", "aerospike-py=venv"]).unwrap();
+        assert_eq!(p.columns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["aerospike-py-sync"]);
+    }
+
+    #[test]
+    fn the_same_build_given_two_ways_is_refused() {
+        let err = plan(&[
+            "--client-version",
+            "aerospike-py=0.14.4",
+            "--client-path",
+            "aerospike-py=/d/aerospike_py-0.14.4-cp311-cp311-linux_x86_64.whl",
+        ])
+        .unwrap_err();
+        let clash = err.downcast_ref::<crate::run::builds::Clash>().expect("a clash");
+        assert_eq!(clash.tag, "0.14.4");
+        let err = plan(&["--client-path", "aerospike-py=venv", "--client-path", "aerospike-py=/x/.venv"]).unwrap_err();
+        assert!(err.to_string().contains("aerospike-py@NAME=/x/.venv"), "{err}");
     }
 
     #[test]

@@ -531,6 +531,7 @@ fn python_lane(
         },
         origin: origin.clone(),
         dirs,
+        local_build: matches!(pc.source, Some(packages::Source::Folder(_) | packages::Source::ActiveVirtualEnv)),
         event_loop: plan.event_loop.name().to_string(),
         stub_delay_us: plan.stub_delay_us,
         stub_spin: plan.stub_spin,
@@ -613,6 +614,7 @@ pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: 
         python_version: None,
         policies: Default::default(),
         error: Some(error),
+        build: None,
     }
 }
 

@@ -48,8 +48,9 @@ pub fn pairs(columns: &[Column], baseline: Option<&str>) -> Vec<(String, String)
         }
     }
     for c in columns {
-        if let Some((kind, _)) = c.id.split_once('@')
-            && let Some(first) = columns.iter().find(|f| f.id.split_once('@').is_some_and(|(k, _)| k == kind))
+        if let (kind, Some(_)) = crate::run::builds::split_build(&c.id)
+            && let Some(first) =
+                columns.iter().find(|f| matches!(crate::run::builds::split_build(&f.id), (k, Some(_)) if k == kind))
         {
             add(&c.id, &first.id);
         }
@@ -378,6 +379,7 @@ mod tests {
             python_version: None,
             policies: Default::default(),
             error: None,
+            build: None,
         }
     }
 
@@ -425,6 +427,7 @@ mod tests {
             python_version: None,
             policies: Default::default(),
             error: None,
+            build: None,
         };
         let mut other = floor_col.clone();
         other.id = "a".into();

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod diagnose;
 pub mod loop_waker;
 pub mod packages;
+pub mod provenance;
 pub mod recorder;
 pub mod site;
 
