@@ -1,5 +1,6 @@
 //! The plain data a run produces and every stage shares: what was measured, against which
 //! server, with which columns — at the bottom, computing nothing.
 
+pub mod column_id;
 pub mod results;
 pub mod timestamp;

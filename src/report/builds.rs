@@ -4,10 +4,10 @@
 //! kind (the release, when a local build runs beside one): "aerospike-py-sync local build
 //! 3f2a9c1e4b-dirty: put 1.12x faster than 0.14.4 (1.05–1.19)".
 
+use crate::model::column_id::split_build;
 use crate::model::results::{Column, LocalBuild, RatioMetric, RunReport};
-use crate::run::builds::split_build;
 
-use super::header::Line;
+use super::line::Line;
 
 /// One "Local build" line per local build, naming the columns that ran it.
 pub fn local_build_lines(report: &RunReport) -> Vec<Line> {
@@ -53,7 +53,7 @@ fn short(commit: &str) -> String {
 fn build_name(c: &Column, tag: &str) -> String {
     match c.build.as_ref() {
         Some(b) => match b.short_commit() {
-            Some(commit) if tag == crate::run::builds::LOCAL => format!("local build {commit}"),
+            Some(commit) if tag == crate::model::column_id::LOCAL => format!("local build {commit}"),
             Some(commit) => format!("{tag} (local build {commit})"),
             None => format!("{tag} (local build)"),
         },

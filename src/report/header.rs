@@ -4,24 +4,12 @@
 
 use crate::model::results::{Column, RunReport};
 
+pub use super::line::Line;
 use super::numbers::{gib, thousands};
 
 /// Said of every run against the built-in server, so nobody mistakes its numbers for a real
 /// Aerospike server's.
 pub const BUILTIN_MARKER: &str = "(aerobench built-in in-memory server — not a real Aerospike server)";
-
-/// One `label: text` line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Line {
-    pub label: String,
-    pub text: String,
-}
-
-impl Line {
-    fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
-        Line { label: label.into(), text: text.into() }
-    }
-}
 
 /// `aerobench — 1,000 records, 10 rounds, 50 in flight for async columns`.
 pub fn title(report: &RunReport) -> String {

@@ -12,6 +12,7 @@ mod header;
 mod hlog;
 mod issues;
 mod json;
+mod line;
 pub mod live;
 mod markdown;
 mod metrics;

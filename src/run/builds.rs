@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::drivers::embedded::packages::{self, Package, Source};
 
 /// The tag of a local folder or virtualenv given without a name.
-pub const LOCAL: &str = "local";
+pub use crate::model::column_id::LOCAL;
 
 /// One build of a package, as planned.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,18 +36,6 @@ pub struct Clash {
     pub second: String,
     /// The path of the build to name (always a `--client-path` one: versions are never repeated).
     pub path: String,
-}
-
-/// Splits a column id into its kind and its build tag: `aerospike-py-sync@0.14.4` gives
-/// (`aerospike-py-sync`, `Some("0.14.4")`). Whatever follows the build after a `:` (an
-/// interpreter, `:py3.13`) belongs to neither.
-pub fn split_build(id: &str) -> (&str, Option<&str>) {
-    let (kind, rest) = match id.find(['@', ':']) {
-        Some(i) => (&id[..i], &id[i..]),
-        None => return (id, None),
-    };
-    let build = rest.strip_prefix('@').map(|b| b.split(':').next().unwrap_or(b));
-    (kind, build)
 }
 
 /// The tag of a build given without a name: the version, a wheel's version (from its file
@@ -134,14 +122,6 @@ pub fn combine(package: &Package, versions: &[String], paths: Vec<Build>) -> Res
 mod tests {
     use super::*;
     use crate::drivers::embedded::packages::AEROSPIKE_PY;
-
-    #[test]
-    fn column_ids_split_into_kind_and_build() {
-        assert_eq!(split_build("aerospike-py-sync"), ("aerospike-py-sync", None));
-        assert_eq!(split_build("aerospike-py-sync@0.14.4"), ("aerospike-py-sync", Some("0.14.4")));
-        assert_eq!(split_build("aerospike-py-sync@local:py3.13"), ("aerospike-py-sync", Some("local")));
-        assert_eq!(split_build("aerospike-py-sync:py3.13"), ("aerospike-py-sync", None));
-    }
 
     #[test]
     fn tags_are_versions_or_local() {

@@ -48,9 +48,10 @@ pub fn pairs(columns: &[Column], baseline: Option<&str>) -> Vec<(String, String)
         }
     }
     for c in columns {
-        if let (kind, Some(_)) = crate::run::builds::split_build(&c.id)
-            && let Some(first) =
-                columns.iter().find(|f| matches!(crate::run::builds::split_build(&f.id), (k, Some(_)) if k == kind))
+        if let (kind, Some(_)) = crate::model::column_id::split_build(&c.id)
+            && let Some(first) = columns
+                .iter()
+                .find(|f| matches!(crate::model::column_id::split_build(&f.id), (k, Some(_)) if k == kind))
         {
             add(&c.id, &first.id);
         }
