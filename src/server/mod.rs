@@ -5,6 +5,7 @@
 mod admin;
 pub(crate) mod batch;
 mod budget;
+pub(crate) mod cdt;
 pub(crate) mod cluster;
 mod connection;
 mod corrupt;
@@ -13,6 +14,7 @@ pub(crate) mod digest;
 mod framing;
 mod info;
 mod key_reads;
+pub(crate) mod msgpack;
 pub(crate) mod message;
 pub(crate) mod record;
 #[cfg(any(test, fuzzing))]
