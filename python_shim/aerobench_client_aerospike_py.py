@@ -2,7 +2,17 @@
 
 import aerospike_py
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    bracketed,
+    unsupported,
+    written,
+)
 
 
 def operate_ops():
@@ -65,6 +75,17 @@ class _Common(Adapter):
     def args_operate(self, i):
         return (self.key(i), operate_ops())
 
+    def update_ops(self, i):
+        try:
+            from aerospike_py import list_operations as lists, map_operations as maps
+        except ImportError as e:
+            unsupported(aerospike_py, f"no list_operations/map_operations ({e})")
+        return [
+            lists.list_append(UPDATE_LIST_BIN, i),
+            maps.map_increment(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1),
+            maps.map_get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, aerospike_py.MAP_RETURN_VALUE),
+        ]
+
     def describe(self):
         return self.describe_as(aerospike_py)
 
@@ -97,6 +118,9 @@ class Sync(_Common):
 
     def operate(self, key, ops):
         return self.operated(bins_of(self.c.operate(key, ops, policy=self.policy)))
+
+    def update(self, key, ops):
+        return self.updated(bins_of(self.c.operate(key, ops, policy=self.policy)))
 
     def delete(self, key):
         self.c.remove(key, policy=self.policy)
@@ -144,6 +168,9 @@ class Async(_Common):
 
     async def operate(self, key, ops):
         return self.operated(bins_of(await self.c.operate(key, ops, policy=self.policy)))
+
+    async def update(self, key, ops):
+        return self.updated(bins_of(await self.c.operate(key, ops, policy=self.policy)))
 
     async def delete(self, key):
         await self.c.remove(key, policy=self.policy)

@@ -2,7 +2,17 @@
 
 import aerospike_native as an
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    bracketed,
+    unsupported,
+    written,
+)
 
 _OK = getattr(getattr(an, "ResultCode", None), "OK", None)
 
@@ -54,6 +64,15 @@ class _Common(Adapter):
         (records,) = Adapter.args_batch_write(self, j)
         return ([k for k, _ in records], [b for _, b in records])
 
+    def update_ops(self, i):
+        if not hasattr(an, "ListOperation") or not hasattr(an, "MapOperation"):
+            unsupported(an, "no ListOperation/MapOperation")
+        return [
+            an.ListOperation.append(UPDATE_LIST_BIN, i, an.ListPolicy()),
+            an.MapOperation.increment_value(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1, an.MapPolicy()),
+            an.MapOperation.get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, an.MapReturnType.VALUE),
+        ]
+
     def statement(self):
         return an.Statement(self.ns, self.set)
 
@@ -93,6 +112,9 @@ class Sync(_Common):
 
     def operate(self, key, ops):
         return self.operated(self.c.operate_blocking(key, ops, policy=self.wp).bins)
+
+    def update(self, key, ops):
+        return self.updated(self.c.operate_blocking(key, ops, policy=self.wp).bins)
 
     def delete(self, key):
         if not self.c.delete_blocking(key, policy=self.wp):
@@ -145,6 +167,9 @@ class Async(_Common):
 
     async def operate(self, key, ops):
         return self.operated((await self.c.operate(key, ops, policy=self.wp)).bins)
+
+    async def update(self, key, ops):
+        return self.updated((await self.c.operate(key, ops, policy=self.wp)).bins)
 
     async def delete(self, key):
         if not await self.c.delete(key, policy=self.wp):

@@ -8,7 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import aerospike
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    unsupported,
+    written,
+)
 
 
 def helpers():
@@ -82,6 +91,20 @@ class Sync(Adapter):
         operations = helpers()[0]
         return (self.key(i), [operations.increment(OPERATE_BIN, 1), operations.read(OPERATE_BIN)])
 
+    def update_ops(self, i):
+        try:
+            from aerospike_helpers.operations import list_operations as lists, map_operations as maps
+        except ImportError as e:
+            unsupported(aerospike, f"no aerospike_helpers list/map operations ({e})")
+        return [
+            lists.list_append(UPDATE_LIST_BIN, i),
+            maps.map_increment(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1),
+            maps.map_get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, aerospike.MAP_RETURN_VALUE),
+        ]
+
+    def update(self, key, ops):
+        return self.updated(self.c.operate(key, ops)[2])
+
     def exists(self, key):
         if self.c.exists(key)[1] is None:
             raise RecordNotFound("exists answered no record")
@@ -143,7 +166,7 @@ def _in_executor(name):
 
 
 for _name in ("put", "get", "batch_get", "scan", "exists", "touch", "operate", "delete", "batch_write",
-              "read_modify_write"):
+              "read_modify_write", "update"):
     setattr(Executor, _name, _in_executor(_name))
 
 

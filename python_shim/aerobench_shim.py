@@ -44,6 +44,9 @@ def bins_builder(w):
 # The bin the operate phase increments and reads back (as OPERATE_BIN in Rust).
 OPERATE_BIN = "ops"
 
+# The update phase's list bin, map bin and map key (as UPDATE_* in Rust's workload.rs).
+UPDATE_LIST_BIN, UPDATE_MAP_BIN, UPDATE_MAP_KEY = "upd_list", "upd_map", "updates"
+
 
 class RecordNotFound(Exception):
     """exists or delete found no record although aerobench wrote it."""
@@ -170,6 +173,28 @@ class Adapter:
 
     def args_batch_write(self, j):
         return ([(self.key(k), self.bins(k)) for k in batch_range(self.w, j)],)
+
+    def args_update(self, i):
+        """update: the key and the client's list and map operations (`update_ops(i)`, which an
+        adapter defines): append i to the list bin, increment the map entry, read it back."""
+        return (self.key(i), self.update_ops(i))
+
+    def update_ops(self, i):
+        raise Unsupported("not supported by this client: no list and map operations")
+
+    def updated(self, bins):
+        """What an update read back: under --verify, the list's size after the append equals the
+        map entry read back (the two bins only change together), and is positive. The bins are
+        handed back as one record, freed after the timed call."""
+        if self.verify:
+            def last(v):
+                return v[-1] if isinstance(v, list) and v else v
+
+            size = last(bins.get(UPDATE_LIST_BIN)) if isinstance(bins, dict) else None
+            counter = last(bins.get(UPDATE_MAP_BIN)) if isinstance(bins, dict) else None
+            if not (isinstance(size, int) and size > 0 and size == counter):
+                raise Mismatch(MISMATCH)
+        return (bins,)
 
     def operated(self, bins):
         """The counter an operate call read back: checked to be a positive int under --verify;

@@ -240,8 +240,11 @@ pub struct BenchArgs {
     pub key_prefix: String,
     /// Operations to run, in order. Besides the default four: exists, touch, operate (increment
     /// a counter bin `ops` and read it back), delete (records are written again, untimed, after
-    /// each delete phase) and batch_write (--batch-size records per call). A client without the
-    /// operation gets a cell whose calls failed with "not supported by <client> <version>".
+    /// each delete phase), batch_write (--batch-size records per call) and update (in place
+    /// through operate: append to a list bin `upd_list`, increment the entry `updates` of a map
+    /// bin `upd_map`, read that entry back, in one call; docs/numpy-and-operate.md). A client
+    /// without the operation gets a cell whose calls failed with "not supported by <client>
+    /// <version>".
     #[arg(long, value_delimiter = ',', default_value = "put,get,batch_get,scan")]
     pub ops: Vec<crate::workload::Operation>,
     /// Columns to run (client and concurrency model), from: wire, rust-sync, rust-async,

@@ -243,6 +243,7 @@ pub fn run(
                             | Operation::Touch
                             | Operation::Operate
                             | Operation::ReadModifyWrite
+                            | Operation::Update
                     )
                 {
                     phase.keys = plan.keys;
