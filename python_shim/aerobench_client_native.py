@@ -92,8 +92,11 @@ class Sync(_Common):
     def get(self, key):
         return self.checked(self.c.get_blocking(key, policy=self.rp))
 
-    def batch_get(self, keys):
+    def batch_get(self, keys, first=0):
         res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        if self.numpy is not None:
+            # No NumPy API in this client: the application fills the array from the records.
+            return self.arrayed([r.record.bins if r.record else None for r in res], first)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     def scan(self):
@@ -145,8 +148,10 @@ class Async(_Common):
     async def get(self, key):
         return self.checked(await self.c.get(key, policy=self.rp))
 
-    async def batch_get(self, keys):
+    async def batch_get(self, keys, first=0):
         res = await self.c.batch_read(keys, batch_policy=self.bp)
+        if self.numpy is not None:
+            return self.arrayed([r.record.bins if r.record else None for r in res], first)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     async def scan(self):

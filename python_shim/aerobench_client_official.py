@@ -74,8 +74,11 @@ class Sync(Adapter):
     def get(self, key):
         return self.checked(self.c.get(key))
 
-    def batch_get(self, keys):
+    def batch_get(self, keys, first=0):
         res = self.c.batch_read(keys)
+        if self.numpy is not None:
+            # No NumPy API in this client: the application fills the array from the records.
+            return self.arrayed([r.record[2] if r.record else None for r in res.batch_records], first)
         return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
 
     def scan(self):

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aerospike::{Bins, Client, ClientPolicy, Key, ReadPolicy, Value};
 use serde_json::Value as Json;
 
-use common::{COLUMNS, Server, cache_dir, run_with_timeout};
+use common::{COLUMNS, Server, assert_schema_valid, cache_dir, run_with_timeout};
 
 /// aerobench against `port` (or its own built-in server when `None`), JSON out.
 fn run(port: Option<u16>, args: &[&str]) -> Json {
@@ -30,7 +30,9 @@ fn run(port: Option<u16>, args: &[&str]) -> Json {
     cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
     cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT");
     let out = run_with_timeout(cmd, Duration::from_secs(240));
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()))
+    let doc = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
+    doc
 }
 
 fn cell<'a>(doc: &'a Json, column: &str, op: &str) -> &'a Json {
@@ -91,4 +93,99 @@ async fn updates_run_in_every_column_and_every_one_is_in_the_record() {
         total += counter as u64;
     }
     assert_eq!(total, calls, "every update call appended once and counted once");
+}
+
+/// Every Python column, the Rust crate and the floor, reading records of 8 float bins.
+const NUMPY_CLIENTS: &str = "wire,rust-sync,aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,aerospike-native-sync,aerospike-native-async";
+
+fn batch_gets(port: Option<u16>, materialise: &str, clients: &str, extra: &[&str]) -> Json {
+    let mut args = vec!["--ops", "batch_get", "--count", "200", "--warmup", "20", "--rounds", "1"];
+    args.extend(["--bins", "8", "--bin-type", "float", "--materialise", materialise, "--clients", clients]);
+    args.extend(extra);
+    run(port, &args)
+}
+
+fn columns(doc: &Json) -> Vec<&Json> {
+    doc["columns"].as_array().unwrap().iter().collect()
+}
+
+#[test]
+fn numpy_arrays_hold_the_values_the_dicts_hold_in_every_column() {
+    let dicts = batch_gets(None, "records", NUMPY_CLIENTS, &[]);
+    let arrays = batch_gets(None, "numpy", NUMPY_CLIENTS, &[]);
+    assert_eq!(
+        (&dicts["workload"]["materialise"], &arrays["workload"]["materialise"]),
+        (&"records".into(), &"numpy".into())
+    );
+    for column in NUMPY_CLIENTS.split(',') {
+        let (d, a) = (cell(&dicts, column, "batch_get"), cell(&arrays, column, "batch_get"));
+        // --verify on: each dict, and each array row by row (row k is record first + k), held
+        // the values written; and both found every record.
+        for c in [d, a] {
+            assert_eq!(
+                (c["count"].as_u64(), c["errors"].as_u64(), c["records"].as_u64()),
+                (Some(10), Some(0), Some(200)),
+                "{column}: {c:#}"
+            );
+        }
+        let noted = a["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("--materialise numpy: not applicable"));
+        assert_eq!(noted, matches!(column, "wire" | "rust-sync"), "{column}: {a:#}");
+    }
+    // How each column made its arrays, in its policies (shown in the header too).
+    for c in columns(&arrays) {
+        let how = c["policies"]["materialise"].as_str().unwrap_or("");
+        let id = c["id"].as_str().unwrap();
+        let want = match id {
+            "aerospike-py-sync" | "aerospike-py-async" => {
+                "the client's own API, batch_read(keys, policy=…).to_numpy(dtype)"
+            }
+            "wire" | "rust-sync" => "",
+            _ => "records filled into a structured array by the application",
+        };
+        assert!(how.ends_with(want) && how.is_empty() == want.is_empty(), "{id}: {how:?}");
+    }
+    assert!(columns(&dicts).iter().all(|c| c["policies"].get("materialise").is_none()));
+}
+
+#[test]
+fn aerospike_py_before_0_12_makes_its_arrays_with_batch_read_dtype() {
+    let doc =
+        batch_gets(None, "numpy", "aerospike-py-sync,aerospike-py-async", &["--client-version", "aerospike-py=0.9.0"]);
+    for c in columns(&doc) {
+        assert_eq!(c["client_version"], "0.9.0", "{c:#}");
+        let how = c["policies"]["materialise"].as_str().unwrap();
+        assert!(how.contains("_dtype=dtype"), "{how}");
+        let id = c["id"].as_str().unwrap();
+        let b = cell(&doc, id, "batch_get");
+        assert_eq!((b["errors"].as_u64(), b["records"].as_u64()), (Some(0), Some(200)), "{id}: {b:#}");
+    }
+}
+
+#[test]
+fn numpy_verify_catches_values_the_server_changed() {
+    // One value in 50 that the server returns has its last byte changed.
+    let server = Server::start_with(&["--quiet", "--corrupt-one-in", "50"]);
+    let clients = "aerospike-py-sync,official-c,aerospike-native-sync";
+    let doc = batch_gets(Some(server.port), "numpy", clients, &[]);
+    for column in clients.split(',') {
+        let c = cell(&doc, column, "batch_get");
+        let reasons = c["errors_by_reason"].as_object().unwrap();
+        assert!(c["errors"].as_u64().unwrap() > 0, "{column}: a changed value went unnoticed: {c:#}");
+        assert!(reasons.keys().all(|r| r.contains("value mismatch")), "{column}: {reasons:?}");
+    }
+}
+
+#[test]
+fn numpy_without_int_or_float_bins_is_refused_before_anything_runs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .args(["--builtin-server", "--quiet", "--bin-type", "string", "--materialise", "numpy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--materialise numpy") && stderr.contains("--bin-type float"), "{stderr}");
 }

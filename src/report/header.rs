@@ -218,7 +218,11 @@ fn workload(report: &RunReport) -> String {
         } else {
             "the same explicit policies for every client"
         }
-    ) + if w.materialise == "none" { "; Python batch records not read (--materialise none)" } else { "" }
+    ) + match w.materialise.as_str() {
+        "none" => "; Python batch records not read (--materialise none)",
+        "numpy" => "; Python batch results as NumPy structured arrays of the int and float bins (--materialise numpy; how, per column: policies materialise)",
+        _ => "",
+    }
 }
 
 fn column(c: &Column) -> String {

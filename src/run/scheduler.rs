@@ -549,6 +549,9 @@ fn python_dirs(
     if kind.asynchronous && plan.event_loop == EventLoop::Uvloop {
         wanted.push(packages::UVLOOP);
     }
+    if plan.materialise == crate::workload::Materialise::Numpy && package.is_some() {
+        wanted.push(packages::NUMPY);
+    }
     for (i, p) in wanted.iter().enumerate() {
         let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
         let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));

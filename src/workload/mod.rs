@@ -100,6 +100,10 @@ pub enum Materialise {
     Records,
     /// The call stops at what the client returns.
     None,
+    /// Each batch_get result becomes a NumPy structured array of the record's int and float
+    /// bins: by the client's own API where it has one (aerospike-py), otherwise filled from the
+    /// returned records as an application would.
+    Numpy,
 }
 
 impl Materialise {
@@ -107,6 +111,7 @@ impl Materialise {
         match self {
             Materialise::Records => "records",
             Materialise::None => "none",
+            Materialise::Numpy => "numpy",
         }
     }
 }
@@ -245,6 +250,12 @@ impl Workload {
     pub fn batch_range(&self, j: u64) -> Range<u64> {
         let start = j * self.batch_size as u64;
         start..(start + self.batch_size as u64).min(self.count)
+    }
+
+    /// Whether a record has an int or float bin: what a NumPy batch result holds
+    /// (`--materialise numpy`).
+    pub fn has_numeric_bins(&self) -> bool {
+        self.bins.iter().any(|b| matches!(b, BinSpec::Int(_) | BinSpec::Double(_)))
     }
 
     pub fn describe_bins(&self) -> Vec<String> {

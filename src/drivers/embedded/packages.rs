@@ -36,7 +36,10 @@ pub const NATIVE: Package = Package {
 };
 pub const UVLOOP: Package =
     Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0", extension: None };
-pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP];
+/// NumPy, for `--materialise numpy` (2.2 has wheels for Python 3.10 to 3.13).
+pub const NUMPY: Package =
+    Package { pip_name: "numpy", import_name: "numpy", default_version: "2.2.6", extension: None };
+pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, UVLOOP, NUMPY];
 
 /// Where to take one package from.
 #[derive(Debug, Clone, PartialEq, Eq)]
