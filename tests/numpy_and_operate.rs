@@ -98,10 +98,19 @@ async fn updates_run_in_every_column_and_every_one_is_in_the_record() {
 /// Every Python column, the Rust crate and the floor, reading records of 8 float bins.
 const NUMPY_CLIENTS: &str = "wire,rust-sync,aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,aerospike-native-sync,aerospike-native-async";
 
+/// 8 float bins: the ML feature shape.
+const FLOATS: &[&str] = &["--bins", "8", "--bin-type", "float"];
+/// An int, a string, a float and another string: the array holds the int and the float, whose
+/// values differ, so a row filled from the wrong bins shows.
+const MIXED: &[&str] = &["--bins", "4", "--bin-type", "mixed"];
+
 fn batch_gets(port: Option<u16>, materialise: &str, clients: &str, extra: &[&str]) -> Json {
     let mut args = vec!["--ops", "batch_get", "--count", "200", "--warmup", "20", "--rounds", "1"];
-    args.extend(["--bins", "8", "--bin-type", "float", "--materialise", materialise, "--clients", clients]);
+    args.extend(["--materialise", materialise, "--clients", clients]);
     args.extend(extra);
+    if !extra.contains(&"--bins") {
+        args.extend(FLOATS);
+    }
     run(port, &args)
 }
 
@@ -111,8 +120,14 @@ fn columns(doc: &Json) -> Vec<&Json> {
 
 #[test]
 fn numpy_arrays_hold_the_values_the_dicts_hold_in_every_column() {
-    let dicts = batch_gets(None, "records", NUMPY_CLIENTS, &[]);
-    let arrays = batch_gets(None, "numpy", NUMPY_CLIENTS, &[]);
+    for layout in [FLOATS, MIXED] {
+        numpy_and_dicts_agree(layout);
+    }
+}
+
+fn numpy_and_dicts_agree(layout: &[&str]) {
+    let dicts = batch_gets(None, "records", NUMPY_CLIENTS, layout);
+    let arrays = batch_gets(None, "numpy", NUMPY_CLIENTS, layout);
     assert_eq!(
         (&dicts["workload"]["materialise"], &arrays["workload"]["materialise"]),
         (&"records".into(), &"numpy".into())
