@@ -287,13 +287,23 @@ fn assemble(
     if plan.materialise == crate::workload::Materialise::Numpy {
         use crate::drivers::Family;
         let family = |id: &str| plan.columns.iter().find(|pc| pc.id == id).map(|pc| pc.kind.family);
+        let how = |id: &str| columns.iter().find(|c| c.id == id).and_then(|c| c.policies.get("materialise")).cloned();
         for cell in cells.iter_mut().filter(|c| c.operation == "batch_get") {
             let note = match family(&cell.column) {
-                Some(Family::Native) => "the Rust crate's records were read as typed values",
-                Some(Family::Wire) => "the wire floor does not decode records",
+                Some(Family::Native) => {
+                    "not applicable outside Python (no NumPy); the Rust crate's records were read as typed values"
+                        .to_string()
+                }
+                Some(Family::Wire) => {
+                    "not applicable outside Python (no NumPy); the wire floor does not decode records".to_string()
+                }
+                Some(Family::Python { .. }) => match how(&cell.column) {
+                    Some(how) => how.trim_start_matches("numpy: ").to_string(),
+                    None => continue,
+                },
                 _ => continue,
             };
-            cell.notes.push(format!("--materialise numpy: not applicable outside Python (no NumPy); {note}"));
+            cell.notes.push(format!("--materialise numpy: {note}"));
         }
     }
     if plan.verify {

@@ -351,5 +351,9 @@ mod tests {
         assert_eq!(floats[7].name(), "d7");
         let strings = Workload::bins_of(BinType::String, 2, 5);
         assert_eq!(strings, vec![BinSpec::Str("s0".into(), 5), BinSpec::Str("s1".into(), 5)]);
+        // What a NumPy batch result can hold: the int and float bins.
+        assert!(w.has_numeric_bins());
+        assert!(!Workload { bins: strings, ..w.clone() }.has_numeric_bins());
+        assert_eq!((Materialise::Numpy.name(), Operation::Update.name()), ("numpy", "update"));
     }
 }
