@@ -120,7 +120,7 @@ class _Common(Adapter):
     def from_numpy(self, nb, first):
         """The client's NumpyBatchRecords: its array, and the rows found (result code 0)."""
         found = int((nb.result_codes == 0).sum())
-        return self.numpy.checked(nb.batch_records, found, first, self.verify)
+        return self.numpy.checked(nb.batch_records, found, first, self.bins if self.verify else None)
 
 
 class Sync(_Common):

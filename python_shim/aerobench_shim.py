@@ -175,7 +175,7 @@ class Adapter:
     def arrayed(self, records, first):
         """A batch's records (bins dicts, None when not found) filled into a structured array row
         by row, as an application without a NumPy API in its client does."""
-        return self.numpy.checked(*self.numpy.fill(records), first, self.verify)
+        return self.numpy.checked(*self.numpy.fill(records), first, self.bins if self.verify else None)
 
     def args_scan(self, _):
         return ()
@@ -277,9 +277,6 @@ class NumpyBatches:
         self.w = w
         self.dtype = numpy.dtype(numeric_fields(w))
         self.names = self.dtype.names
-        # What each bin holds for record i, by kind (as bins_builder).
-        kinds = dict(numeric_fields(w))
-        self.expected = [(n, (lambda i: i) if kinds[n] == "<i8" else (lambda i: i * 0.5)) for n in self.names]
 
     def fill(self, records):
         """`records`: bins dicts (None where not found) in key order. Returns (array, found)."""
@@ -291,17 +288,18 @@ class NumpyBatches:
                 found += 1
         return array, found
 
-    def checked(self, array, found, first, verify):
-        """Under --verify, every row holds the values written for its record (batch row k is
-        record first + k) and every record was found. Handed back whole, freed after the call."""
-        if verify:
+    def checked(self, array, found, first, bins):
+        """With `bins` (i -> the bins written for record i; --verify), every row holds the values
+        written for its record (batch row k is record first + k) and every record was found.
+        Handed back whole, freed after the call."""
+        if bins is not None:
             n = len(array)
             if found != n or array.dtype != self.dtype:
                 raise Mismatch(MISMATCH)
-            index = self.np.arange(first, first + n)
-            for name, value in self.expected:
-                if not self.np.array_equal(array[name], value(index)):
-                    raise Mismatch(MISMATCH)
+            names = self.names
+            want = self.np.array([tuple([bins(first + k)[m] for m in names]) for k in range(n)], dtype=self.dtype)
+            if not self.np.array_equal(array, want):
+                raise Mismatch(MISMATCH)
         return Arrayed(array, found)
 
 

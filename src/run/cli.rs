@@ -296,12 +296,14 @@ pub struct BenchArgs {
     /// every client) or each client's own defaults.
     #[arg(long, value_enum, default_value = "explicit")]
     pub policies: crate::workload::Policies,
-    /// What a Python batch call's timed region includes: records (every returned record read, as
-    /// an application does; what the official client always does inside its call), none (stop
-    /// at what the client returns; record counts are then keys asked) or numpy (each batch_get
-    /// result becomes a NumPy structured array of the int and float bins: aerospike-py's own
-    /// API, `batch_read(_dtype=)` or `to_numpy(dtype)`; the other clients' records filled into
-    /// the array as an application would; scans stay records; docs/numpy-and-operate.md).
+    /// What a Python batch call's timed region includes: records, none or numpy.
+    ///
+    /// records: every returned record read, as an application does (what the official client
+    /// always does inside its call); none: stop at what the client returns (record counts are
+    /// then keys asked); numpy: each batch_get result becomes a NumPy structured array of the int
+    /// and float bins, by aerospike-py's own API (`batch_read(_dtype=)` or `to_numpy(dtype)`),
+    /// the other clients' records filled into the array as an application would; scans stay
+    /// records (docs/numpy-and-operate.md).
     #[arg(long, value_enum, default_value = "records")]
     pub materialise: crate::workload::Materialise,
     /// Per-operation timeout in milliseconds.
