@@ -243,7 +243,14 @@ fn list_append(current: Option<(u8, &[u8])>, op: &CdtOp<'_>) -> Result<Modified,
     let ordered = created.is_some() || list.ordered()?;
     let mut changed = false;
     for value in values {
-        if flags & ADD_UNIQUE != 0 && list.items.iter().any(|i| *i == value) {
+        // Unique by value (an int is equal however it was encoded), as the server compares.
+        let mut exists = false;
+        if flags & ADD_UNIQUE != 0 {
+            for item in &list.items {
+                exists |= msgpack::compare(item, value)?.is_eq();
+            }
+        }
+        if exists {
             if flags & NO_FAIL != 0 {
                 continue;
             }
@@ -516,6 +523,11 @@ mod tests {
         let (_, bin) = apply(&[op(list_op::APPEND, &[&int(9)])]);
         let current = bin.as_ref().map(|b| (b.particle, &b.value[..]));
         assert_eq!(modify(current, &op(list_op::APPEND, &[&int(9), &int(0), &int(ADD_UNIQUE)])), Err(ELEMENT_EXISTS));
+        let wide_nine = [0xd3, 0, 0, 0, 0, 0, 0, 0, 9];
+        assert_eq!(
+            modify(current, &op(list_op::APPEND, &[&wide_nine, &int(0), &int(ADD_UNIQUE)])),
+            Err(ELEMENT_EXISTS)
+        );
         let quiet = modify(current, &op(list_op::APPEND, &[&int(9), &int(0), &int(ADD_UNIQUE | NO_FAIL)])).unwrap();
         assert_eq!((quiet.bin, quiet.result), (None, Some(int_particle(1))));
     }
