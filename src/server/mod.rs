@@ -14,8 +14,8 @@ pub(crate) mod digest;
 mod framing;
 mod info;
 mod key_reads;
-pub(crate) mod msgpack;
 pub(crate) mod message;
+pub(crate) mod msgpack;
 pub(crate) mod record;
 #[cfg(any(test, fuzzing))]
 pub mod replay;
