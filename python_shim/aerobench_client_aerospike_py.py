@@ -2,7 +2,17 @@
 
 import aerospike_py
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    bracketed,
+    unsupported,
+    written,
+)
 
 
 def operate_ops():
@@ -43,6 +53,20 @@ def records(res):
     raise NotImplementedError(f"not supported by aerospike-py {version}: batch_read returned {type(res).__name__}")
 
 
+def numpy_api(batch_read):
+    """aerospike-py's own NumPy batch API at this version: batch_read(..., _dtype=) (up to 0.11),
+    LazyBatchRecords.to_numpy(dtype) (0.12 and later), or None."""
+    import inspect
+
+    try:
+        if "_dtype" in inspect.signature(batch_read).parameters:
+            return "_dtype"
+    except (TypeError, ValueError):
+        pass
+    lazy = getattr(aerospike_py, "LazyBatchRecords", None)
+    return "to_numpy" if lazy is not None and hasattr(lazy, "to_numpy") else None
+
+
 class _Common(Adapter):
     def _init(self, spec):
         self.setup(spec)
@@ -65,14 +89,45 @@ class _Common(Adapter):
     def args_operate(self, i):
         return (self.key(i), operate_ops())
 
+    def update_ops(self, i):
+        try:
+            from aerospike_py import list_operations as lists, map_operations as maps
+        except ImportError as e:
+            unsupported(aerospike_py, f"no list_operations/map_operations ({e})")
+        return [
+            lists.list_append(UPDATE_LIST_BIN, i),
+            maps.map_increment(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1),
+            maps.map_get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, aerospike_py.MAP_RETURN_VALUE),
+        ]
+
     def describe(self):
         return self.describe_as(aerospike_py)
+
+    def numpy_how(self):
+        return {
+            "_dtype": "numpy: the client's own API, batch_read(keys, policy=…, _dtype=dtype)",
+            "to_numpy": "numpy: the client's own API, batch_read(keys, policy=…).to_numpy(dtype)",
+        }.get(self.np_api, "numpy: not supported by this aerospike-py (no batch_read _dtype, no to_numpy)")
+
+    def numpy_call(self):
+        """The keyword arguments of a NumPy batch_read, and whether to call to_numpy on its result."""
+        if self.np_api is None:
+            unsupported(aerospike_py, "--materialise numpy needs batch_read(_dtype=) or LazyBatchRecords.to_numpy")
+        if self.np_api == "_dtype":
+            return {"policy": self.policy, "_dtype": self.numpy.dtype}, False
+        return {"policy": self.policy}, True
+
+    def from_numpy(self, nb, first):
+        """The client's NumpyBatchRecords: its array, and the rows found (result code 0)."""
+        found = int((nb.result_codes == 0).sum())
+        return self.numpy.checked(nb.batch_records, found, first, self.bins if self.verify else None)
 
 
 class Sync(_Common):
     def __init__(self, spec):
         self._init(spec)
         self.c = aerospike_py.client(self.config).connect(self.user, self.password)
+        self.np_api = numpy_api(self.c.batch_read)
 
     def put(self, key, bins):
         self.c.put(key, bins, meta=self.meta, policy=self.policy)
@@ -81,7 +136,11 @@ class Sync(_Common):
     def get(self, key):
         return self.checked(self.c.get(key, policy=self.policy))
 
-    def batch_get(self, keys):
+    def batch_get(self, keys, first=0):
+        if self.numpy is not None:
+            kwargs, lazy = self.numpy_call()
+            res = self.c.batch_read(keys, **kwargs)
+            return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
         res = self.c.batch_read(keys, policy=self.policy)
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
@@ -97,6 +156,9 @@ class Sync(_Common):
 
     def operate(self, key, ops):
         return self.operated(bins_of(self.c.operate(key, ops, policy=self.policy)))
+
+    def update(self, key, ops):
+        return self.updated(bins_of(self.c.operate(key, ops, policy=self.policy)))
 
     def delete(self, key):
         self.c.remove(key, policy=self.policy)
@@ -119,6 +181,7 @@ class Async(_Common):
         self._init(spec)
         self.c = aerospike_py.AsyncClient(self.config)
         await self.c.connect(self.user, self.password)
+        self.np_api = numpy_api(self.c.batch_read)
         return self
 
     async def put(self, key, bins):
@@ -128,7 +191,11 @@ class Async(_Common):
     async def get(self, key):
         return self.checked(await self.c.get(key, policy=self.policy))
 
-    async def batch_get(self, keys):
+    async def batch_get(self, keys, first=0):
+        if self.numpy is not None:
+            kwargs, lazy = self.numpy_call()
+            res = await self.c.batch_read(keys, **kwargs)
+            return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
         res = await self.c.batch_read(keys, policy=self.policy)
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
@@ -144,6 +211,9 @@ class Async(_Common):
 
     async def operate(self, key, ops):
         return self.operated(bins_of(await self.c.operate(key, ops, policy=self.policy)))
+
+    async def update(self, key, ops):
+        return self.updated(bins_of(await self.c.operate(key, ops, policy=self.policy)))
 
     async def delete(self, key):
         await self.c.remove(key, policy=self.policy)

@@ -2,7 +2,17 @@
 
 import aerospike_native as an
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, bracketed, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    bracketed,
+    unsupported,
+    written,
+)
 
 _OK = getattr(getattr(an, "ResultCode", None), "OK", None)
 
@@ -54,6 +64,15 @@ class _Common(Adapter):
         (records,) = Adapter.args_batch_write(self, j)
         return ([k for k, _ in records], [b for _, b in records])
 
+    def update_ops(self, i):
+        if not hasattr(an, "ListOperation") or not hasattr(an, "MapOperation"):
+            unsupported(an, "no ListOperation/MapOperation")
+        return [
+            an.ListOperation.append(UPDATE_LIST_BIN, i, an.ListPolicy()),
+            an.MapOperation.increment_value(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1, an.MapPolicy()),
+            an.MapOperation.get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, an.MapReturnType.VALUE),
+        ]
+
     def statement(self):
         return an.Statement(self.ns, self.set)
 
@@ -73,8 +92,11 @@ class Sync(_Common):
     def get(self, key):
         return self.checked(self.c.get_blocking(key, policy=self.rp))
 
-    def batch_get(self, keys):
+    def batch_get(self, keys, first=0):
         res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        if self.numpy is not None:
+            # No NumPy API in this client: the application fills the array from the records.
+            return self.arrayed([r.record.bins if r.record else None for r in res], first)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     def scan(self):
@@ -93,6 +115,9 @@ class Sync(_Common):
 
     def operate(self, key, ops):
         return self.operated(self.c.operate_blocking(key, ops, policy=self.wp).bins)
+
+    def update(self, key, ops):
+        return self.updated(self.c.operate_blocking(key, ops, policy=self.wp).bins)
 
     def delete(self, key):
         if not self.c.delete_blocking(key, policy=self.wp):
@@ -123,8 +148,10 @@ class Async(_Common):
     async def get(self, key):
         return self.checked(await self.c.get(key, policy=self.rp))
 
-    async def batch_get(self, keys):
+    async def batch_get(self, keys, first=0):
         res = await self.c.batch_read(keys, batch_policy=self.bp)
+        if self.numpy is not None:
+            return self.arrayed([r.record.bins if r.record else None for r in res], first)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     async def scan(self):
@@ -145,6 +172,9 @@ class Async(_Common):
 
     async def operate(self, key, ops):
         return self.operated((await self.c.operate(key, ops, policy=self.wp)).bins)
+
+    async def update(self, key, ops):
+        return self.updated((await self.c.operate(key, ops, policy=self.wp)).bins)
 
     async def delete(self, key):
         if not await self.c.delete(key, policy=self.wp):

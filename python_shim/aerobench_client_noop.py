@@ -30,7 +30,7 @@ class Sync:
     def args_scan(self, _):
         return ()
 
-    args_exists = args_touch = args_operate = args_delete = args_read_modify_write = args_put
+    args_exists = args_touch = args_operate = args_delete = args_read_modify_write = args_update = args_put
     args_batch_write = args_batch_get
 
     def _wait(self):
@@ -46,7 +46,7 @@ class Sync:
         self._wait()
         return 1
 
-    get = exists = touch = operate = delete = read_modify_write = put
+    get = exists = touch = operate = delete = read_modify_write = update = put
 
     def batch_get(self, n):
         self._wait()
@@ -78,7 +78,7 @@ class Async(Sync):
         await self._await()
         return 1
 
-    get = exists = touch = operate = delete = read_modify_write = put
+    get = exists = touch = operate = delete = read_modify_write = update = put
 
     async def batch_get(self, n):
         await self._await()

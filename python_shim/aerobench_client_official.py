@@ -8,7 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import aerospike
 
-from aerobench_shim import OPERATE_BIN, Adapter, RecordNotFound, unsupported, written
+from aerobench_shim import (
+    OPERATE_BIN,
+    UPDATE_LIST_BIN,
+    UPDATE_MAP_BIN,
+    UPDATE_MAP_KEY,
+    Adapter,
+    RecordNotFound,
+    unsupported,
+    written,
+)
 
 
 def helpers():
@@ -65,8 +74,11 @@ class Sync(Adapter):
     def get(self, key):
         return self.checked(self.c.get(key))
 
-    def batch_get(self, keys):
+    def batch_get(self, keys, first=0):
         res = self.c.batch_read(keys)
+        if self.numpy is not None:
+            # No NumPy API in this client: the application fills the array from the records.
+            return self.arrayed([r.record[2] if r.record else None for r in res.batch_records], first)
         return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
 
     def scan(self):
@@ -81,6 +93,20 @@ class Sync(Adapter):
     def args_operate(self, i):
         operations = helpers()[0]
         return (self.key(i), [operations.increment(OPERATE_BIN, 1), operations.read(OPERATE_BIN)])
+
+    def update_ops(self, i):
+        try:
+            from aerospike_helpers.operations import list_operations as lists, map_operations as maps
+        except ImportError as e:
+            unsupported(aerospike, f"no aerospike_helpers list/map operations ({e})")
+        return [
+            lists.list_append(UPDATE_LIST_BIN, i),
+            maps.map_increment(UPDATE_MAP_BIN, UPDATE_MAP_KEY, 1),
+            maps.map_get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, aerospike.MAP_RETURN_VALUE),
+        ]
+
+    def update(self, key, ops):
+        return self.updated(self.c.operate(key, ops)[2])
 
     def exists(self, key):
         if self.c.exists(key)[1] is None:
@@ -143,7 +169,7 @@ def _in_executor(name):
 
 
 for _name in ("put", "get", "batch_get", "scan", "exists", "touch", "operate", "delete", "batch_write",
-              "read_modify_write"):
+              "read_modify_write", "update"):
     setattr(Executor, _name, _in_executor(_name))
 
 

@@ -44,6 +44,9 @@ def bins_builder(w):
 # The bin the operate phase increments and reads back (as OPERATE_BIN in Rust).
 OPERATE_BIN = "ops"
 
+# The update phase's list bin, map bin and map key (as UPDATE_* in Rust's workload.rs).
+UPDATE_LIST_BIN, UPDATE_MAP_BIN, UPDATE_MAP_KEY = "upd_list", "upd_map", "updates"
+
 
 class RecordNotFound(Exception):
     """exists or delete found no record although aerobench wrote it."""
@@ -96,8 +99,11 @@ class Adapter:
         # client's own, as most users run them.
         self.explicit = spec.get("policies", "explicit") == "explicit"
         # "records": a batch call's records are read inside the timed call, as an application
-        # reads them; "none": the call stops at what the client returns (lazy handles unread).
-        self.materialise = spec.get("materialise", "records") == "records"
+        # reads them; "none": the call stops at what the client returns (lazy handles unread);
+        # "numpy": batch_get results become a NumPy structured array (see NumpyBatches).
+        mode = spec.get("materialise", "records")
+        self.materialise = mode != "none"
+        self.numpy = NumpyBatches(self.w) if mode == "numpy" else None
         # Login for a server that requires one (`--user`); absent otherwise.
         self.user, self.password = spec.get("user"), spec.get("password")
         # TLS (`--tls-name`, `--tls-ca`, optional client certificate); absent otherwise.
@@ -157,7 +163,19 @@ class Adapter:
         return (self.key(i),)
 
     def args_batch_get(self, j):
-        return ([self.key(k) for k in batch_range(self.w, j)],)
+        keys = [self.key(k) for k in batch_range(self.w, j)]
+        # The NumPy path also gets the batch's first record index, to check rows by (--verify).
+        return (keys,) if self.numpy is None else (keys, batch_range(self.w, j).start)
+
+    def numpy_how(self):
+        """How this client makes a NumPy batch result (the header and JSON show it): by default,
+        the records it returns filled into the array as an application would."""
+        return "numpy: records filled into a structured array by the application"
+
+    def arrayed(self, records, first):
+        """A batch's records (bins dicts, None when not found) filled into a structured array row
+        by row, as an application without a NumPy API in its client does."""
+        return self.numpy.checked(*self.numpy.fill(records), first, self.bins if self.verify else None)
 
     def args_scan(self, _):
         return ()
@@ -170,6 +188,28 @@ class Adapter:
 
     def args_batch_write(self, j):
         return ([(self.key(k), self.bins(k)) for k in batch_range(self.w, j)],)
+
+    def args_update(self, i):
+        """update: the key and the client's list and map operations (`update_ops(i)`, which an
+        adapter defines): append i to the list bin, increment the map entry, read it back."""
+        return (self.key(i), self.update_ops(i))
+
+    def update_ops(self, i):
+        raise Unsupported("not supported by this client: no list and map operations")
+
+    def updated(self, bins):
+        """What an update read back: under --verify, the list's size after the append equals the
+        map entry read back (the two bins only change together), and is positive. The bins are
+        handed back as one record, freed after the timed call."""
+        if self.verify:
+            def last(v):
+                return v[-1] if isinstance(v, list) and v else v
+
+            size = last(bins.get(UPDATE_LIST_BIN)) if isinstance(bins, dict) else None
+            counter = last(bins.get(UPDATE_MAP_BIN)) if isinstance(bins, dict) else None
+            if not (isinstance(size, int) and size > 0 and size == counter):
+                raise Mismatch(MISMATCH)
+        return (bins,)
 
     def operated(self, bins):
         """The counter an operate call read back: checked to be a positive int under --verify;
@@ -185,6 +225,8 @@ class Adapter:
     def describe_as(self, module):
         version, path = module_source(module)
         extra = {}
+        if self.numpy is not None:
+            extra["materialise"] = self.numpy_how()
         if self.ttl:
             extra["ttl_secs"] = str(self.ttl)
         if self.alternate:
@@ -203,6 +245,64 @@ class Adapter:
         return {"version": version, "path": path, "policies": policies}
 
 
+def numeric_fields(w):
+    """The record's int and float bins as NumPy fields, in the record's order: int64 and
+    float64, the types the server stores (so the values are exact)."""
+    fields = []
+    for spec in w["bins"]:
+        for kind, numpy_type in (("Int", "<i8"), ("Double", "<f8")):
+            if kind in spec:
+                name = spec[kind]
+                fields.append((name[0] if isinstance(name, list) else name, numpy_type))
+    return fields
+
+
+class Arrayed:
+    """A NumPy batch result handed back by a timed call: the array, and the rows found."""
+
+    __slots__ = ("array", "found")
+
+    def __init__(self, array, found):
+        self.array, self.found = array, found
+
+
+class NumpyBatches:
+    """--materialise numpy: the dtype of a batch result (the record's int and float bins), how
+    an application fills one by hand, and the --verify check of its rows."""
+
+    def __init__(self, w):
+        import numpy
+
+        self.np = numpy
+        self.w = w
+        self.dtype = numpy.dtype(numeric_fields(w))
+        self.names = self.dtype.names
+
+    def fill(self, records):
+        """`records`: bins dicts (None where not found) in key order. Returns (array, found)."""
+        array = self.np.zeros(len(records), dtype=self.dtype)
+        names, found = self.names, 0
+        for k, bins in enumerate(records):
+            if bins is not None:
+                array[k] = tuple([bins[n] for n in names])
+                found += 1
+        return array, found
+
+    def checked(self, array, found, first, bins):
+        """With `bins` (i -> the bins written for record i; --verify), every row holds the values
+        written for its record (batch row k is record first + k) and every record was found.
+        Handed back whole, freed after the call."""
+        if bins is not None:
+            n = len(array)
+            if found != n or array.dtype != self.dtype:
+                raise Mismatch(MISMATCH)
+            names = self.names
+            want = self.np.array([tuple([bins(first + k)[m] for m in names]) for k in range(n)], dtype=self.dtype)
+            if not self.np.array_equal(array, want):
+                raise Mismatch(MISMATCH)
+        return Arrayed(array, found)
+
+
 def batch_range(w, j):
     start = j * w["batch_size"]
     return range(start, min(start + w["batch_size"], w["count"]))
@@ -213,6 +313,8 @@ def count(result):
     None. Untimed: the records are freed after it."""
     if isinstance(result, int):
         return result
+    if isinstance(result, Arrayed):
+        return result.found
     return sum(1 for r in result if r is not None)
 
 

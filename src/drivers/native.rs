@@ -197,6 +197,7 @@ enum Prepared {
     Delete(Key),
     BatchWrite(Vec<BatchOperation>),
     ReadModifyWrite(Key, Vec<Bin>, u64),
+    Update(Key, Vec<aerospike::operations::Operation>),
 }
 
 fn bins(s: &Shared, i: u64) -> Vec<Bin> {
@@ -232,7 +233,34 @@ fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
                 .collect::<Result<_, CallError>>()?,
         ),
         Operation::ReadModifyWrite => Prepared::ReadModifyWrite(key(s, i)?, bins(s, i), i),
+        Operation::Update => Prepared::Update(key(s, i)?, update_ops(i)),
     })
+}
+
+/// The update phase's operations: append the record index to the list bin, increment the map
+/// entry by one, read the entry back.
+fn update_ops(i: u64) -> Vec<aerospike::operations::Operation> {
+    use crate::workload::{UPDATE_LIST_BIN, UPDATE_MAP_BIN, UPDATE_MAP_KEY};
+    use aerospike::operations::{lists, maps};
+    vec![
+        lists::append(&lists::ListPolicy::default(), UPDATE_LIST_BIN, Value::Int(i as i64)),
+        maps::increment_value(&maps::MapPolicy::default(), UPDATE_MAP_BIN, Value::from(UPDATE_MAP_KEY), Value::Int(1)),
+        maps::get_by_key(UPDATE_MAP_BIN, Value::from(UPDATE_MAP_KEY), maps::MapReturnType::VALUE),
+    ]
+}
+
+/// `--verify` of an update: the list's size after the append equals the counter read back (both
+/// bins only ever change together, one call at a time), and is positive.
+fn verify_update(record: &aerospike::Record) -> Result<(), CallError> {
+    use crate::workload::{UPDATE_LIST_BIN, UPDATE_MAP_BIN};
+    let last = |name: &str| match record.bins.get(name) {
+        Some(Value::MultiResult(results) | Value::List(results)) => results.last().cloned(),
+        other => other.cloned(),
+    };
+    match (last(UPDATE_LIST_BIN), last(UPDATE_MAP_BIN)) {
+        (Some(Value::Int(size)), Some(Value::Int(counter))) if size > 0 && size == counter => Ok(()),
+        _ => Err(CallError::new(crate::workload::verify::MISMATCH)),
+    }
 }
 
 /// `--verify`: the record's bins against record `index` as written (`None`: a scanned record).
@@ -347,6 +375,13 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
             };
             if s.verify && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
                 return Err(CallError::new(crate::workload::verify::MISMATCH));
+            }
+            Ok(Held { records: 1, _returned: Returns::Record(record) })
+        }
+        Prepared::Update(key, ops) => {
+            let record = s.client.operate(&s.write, &key, &ops).await.map_err(err)?;
+            if s.verify {
+                verify_update(&record)?;
             }
             Ok(Held { records: 1, _returned: Returns::Record(record) })
         }

@@ -90,6 +90,7 @@ fn slot(op: Operation) -> usize {
         Operation::Touch => 5,
         Operation::Delete => 6,
         Operation::Operate => 7,
+        Operation::Update => 8,
         _ => 3,
     }
 }
@@ -151,7 +152,7 @@ pub struct WireDriver {
     encoder: Encoder,
     workload: Workload,
     /// By operation, at [`slot`].
-    requests: [Requests; 8],
+    requests: [Requests; 9],
     /// Reply bodies are read into this, reused from call to call.
     body: Vec<u8>,
     next_task_id: u64,
@@ -286,8 +287,8 @@ impl WireDriver {
         let Some(ttl) = ttl else { return self };
         self.encoder.record_ttl = ttl;
         self.column.policies.insert("ttl_secs".into(), ttl.to_string());
-        // Puts and touches carry the time to live: encoded again.
-        for op in [Operation::Put, Operation::Touch] {
+        // Puts, touches and updates carry the time to live: encoded again.
+        for op in [Operation::Put, Operation::Touch, Operation::Update] {
             self.requests[slot(op)].clear();
             if ops.contains(&op) {
                 self.prepare(op, self.workload.calls(op));
@@ -338,6 +339,7 @@ impl WireDriver {
                         Operation::Touch => e.touch(&mut r.bytes, &key),
                         Operation::Delete => e.delete(&mut r.bytes, &key),
                         Operation::Operate => e.increment_and_read(&mut r.bytes, &key, crate::workload::OPERATE_BIN),
+                        Operation::Update => e.update(&mut r.bytes, &key, i as i64),
                         _ => unreachable!("the floor encodes no request of its own for {}", op.name()),
                     }
                     let pid = super::wire_cluster::partition(&digest(&e.set, &key));
@@ -446,9 +448,15 @@ impl WireDriver {
             .map(|n| old.iter_mut().find(|(name, _)| *name == n.name).and_then(|(_, c)| c.take()))
             .collect();
         self.map = map;
-        for op in
-            [Operation::Put, Operation::Get, Operation::Exists, Operation::Touch, Operation::Delete, Operation::Operate]
-        {
+        for op in [
+            Operation::Put,
+            Operation::Get,
+            Operation::Exists,
+            Operation::Touch,
+            Operation::Delete,
+            Operation::Operate,
+            Operation::Update,
+        ] {
             let r = &mut self.requests[slot(op)];
             for (node, &pid) in r.nodes.iter_mut().zip(&r.pids) {
                 *node = self.map.master[usize::from(pid)];

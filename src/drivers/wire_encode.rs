@@ -18,6 +18,7 @@ const INFO1_BATCH: u8 = 0x08;
 const INFO1_NOBINDATA: u8 = 0x20;
 const INFO2_WRITE: u8 = 0x01;
 const INFO2_DELETE: u8 = 0x02;
+const INFO2_RESPOND_ALL_OPS: u8 = 0x80;
 const INFO3_PARTITION_DONE: u8 = 0x04;
 
 const FIELD_NAMESPACE: u8 = 0;
@@ -30,6 +31,8 @@ const FIELD_BATCH_INDEX: u8 = 41;
 
 const OP_READ: u8 = 1;
 const OP_WRITE: u8 = 2;
+const OP_CDT_READ: u8 = 3;
+const OP_CDT_MODIFY: u8 = 4;
 const OP_INCR: u8 = 5;
 const OP_TOUCH: u8 = 11;
 
@@ -37,6 +40,7 @@ const PARTICLE_INTEGER: u8 = 1;
 const PARTICLE_DOUBLE: u8 = 2;
 /// Particle type of a string, in bins and in the digest of a string key.
 pub const PARTICLE_STRING: u8 = 3;
+const PARTICLE_BLOB: u8 = 4;
 
 /// Batch flags the clients send by default: allow inline, allow inline on SSD, respond for
 /// every key (plus the always-set 0x08 of the current format).
@@ -222,6 +226,53 @@ impl Encoder {
         });
     }
 
+    /// An update in place, as the clients' operate sends it (info1 READ, info2 WRITE | RESPOND_ALL_OPS):
+    /// append `value` to the list bin, increment the map entry by one, read the entry back.
+    pub fn update(&self, out: &mut Vec<u8>, key: &str, value: i64) {
+        use crate::workload::{UPDATE_LIST_BIN, UPDATE_MAP_BIN, UPDATE_MAP_KEY};
+        let cdt = |code: i64, args: &dyn Fn(&mut Vec<u8>), n_args: u32| {
+            let mut b = Vec::with_capacity(24);
+            rmp::encode::write_array_len(&mut b, n_args + 1).expect("a Vec takes every write");
+            rmp::encode::write_sint(&mut b, code).expect("a Vec takes every write");
+            args(&mut b);
+            b
+        };
+        let int = |b: &mut Vec<u8>, v: i64| {
+            rmp::encode::write_sint(b, v).expect("a Vec takes every write");
+        };
+        // A string in a list or map carries its particle type in its first byte.
+        let map_key = |b: &mut Vec<u8>| {
+            rmp::encode::write_str_len(b, UPDATE_MAP_KEY.len() as u32 + 1).expect("a Vec takes every write");
+            b.push(PARTICLE_STRING);
+            b.extend_from_slice(UPDATE_MAP_KEY.as_bytes());
+        };
+        // List append [value, order, flags]; map increment [key, delta, order]; map get by key
+        // [return type VALUE, key] (the op codes of the clients' list and map operations).
+        let append = cdt(1, &|b| [value, 0, 0].iter().for_each(|v| int(b, *v)), 3);
+        let increment = cdt(
+            73,
+            &|b| {
+                map_key(b);
+                int(b, 1);
+                int(b, 0);
+            },
+            3,
+        );
+        let get = cdt(
+            97,
+            &|b| {
+                int(b, 7);
+                map_key(b);
+            },
+            2,
+        );
+        self.single(out, key, [INFO1_READ, INFO2_WRITE | INFO2_RESPOND_ALL_OPS], 3, |out| {
+            raw_op(out, OP_CDT_MODIFY, PARTICLE_BLOB, UPDATE_LIST_BIN, &append);
+            raw_op(out, OP_CDT_MODIFY, PARTICLE_BLOB, UPDATE_MAP_BIN, &increment);
+            raw_op(out, OP_CDT_READ, PARTICLE_BLOB, UPDATE_MAP_BIN, &get);
+        });
+    }
+
     /// A batch read of all bins of `keys` (§5.1): one full row, then REPEAT rows; row indices
     /// are positions in `keys`.
     pub fn batch_read<'k>(&self, out: &mut Vec<u8>, keys: impl ExactSizeIterator<Item = &'k str>) {
@@ -368,6 +419,30 @@ mod tests {
         let ops: Vec<_> = m.ops.iter().map(|o| (o.op, o.name, o.value)).collect();
         use crate::server::message::op;
         assert_eq!(ops, [(op::INCR, &b"ops"[..], &1i64.to_be_bytes()[..]), (op::READ, &b"ops"[..], &[][..])]);
+    }
+
+    #[test]
+    fn updates_run_on_the_built_in_server_as_list_and_map_ops() {
+        use crate::server::message::{op, rc};
+        use crate::server::record::{RecordRequest, execute};
+        let store = crate::server::store::Store::new(&["test"]);
+        for round in 1..=2i64 {
+            let mut out = Vec::new();
+            encoder().update(&mut out, "k1", 42);
+            let m = Message::parse(body(&out)).unwrap();
+            assert_eq!((m.header.info1, m.header.info2), (info1::READ, info2::WRITE | info2::RESPOND_ALL_OPS));
+            let kinds: Vec<_> = m.ops.iter().map(|o| (o.op, o.name)).collect();
+            assert_eq!(
+                kinds,
+                [(op::CDT_MODIFY, &b"upd_list"[..]), (op::CDT_MODIFY, b"upd_map"), (op::CDT_READ, b"upd_map")]
+            );
+            let mut reply = bytes::BytesMut::new();
+            assert_eq!(execute(&store, &RecordRequest::from_message(&m).unwrap(), 0, &mut reply), rc::OK);
+            let r = Message::parse(&reply).unwrap();
+            // The list's size, the counter after the increment, the counter read back.
+            let values: Vec<&[u8]> = r.ops.iter().map(|o| o.value).collect();
+            assert_eq!(values, [round.to_be_bytes(); 3].map(|v| v.to_vec()).iter().map(|v| &v[..]).collect::<Vec<_>>());
+        }
     }
 
     #[test]

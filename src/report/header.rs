@@ -208,7 +208,13 @@ fn workload(report: &RunReport) -> String {
         } else {
             "the same explicit policies for every client"
         }
-    ) + if w.materialise == "none" { "; Python batch records not read (--materialise none)" } else { "" }
+    ) + match w.materialise.as_str() {
+        "none" => "; Python batch records not read (--materialise none)",
+        "numpy" => {
+            "; Python batch results as NumPy structured arrays of the int and float bins (--materialise numpy; how, per column: policies materialise)"
+        }
+        _ => "",
+    }
 }
 
 fn column(c: &Column) -> String {
@@ -283,6 +289,9 @@ mod tests {
         assert!(run_lines(&open)[5].text.starts_with("each client's p50 and p99 latency from when calls were due"));
         assert_eq!(lines[6].label, "CPU");
         assert_eq!(lines[7].label, "Floor");
+        let mut arrays = sample_report();
+        arrays.workload.materialise = "numpy".into();
+        assert!(run_lines(&arrays)[2].text.ends_with("NumPy structured arrays of the int and float bins (--materialise numpy; how, per column: policies materialise)"));
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let started_at = crate::model::timestamp::now();
     let plan = Plan::from_args(&args)?;
+    anyhow::ensure!(
+        plan.materialise != crate::workload::Materialise::Numpy || plan.workload.has_numeric_bins(),
+        "--materialise numpy makes an array of the records' int and float bins, and these records have none: \
+         add some, e.g. --bin-type float or --bin-type mixed"
+    );
     // Fail before measuring anything, not after, when the report could not be written.
     if let Some(path) = &args.output {
         std::fs::OpenOptions::new()
@@ -286,6 +291,28 @@ fn assemble(
         for cell in cells.iter_mut().filter(|c| c.operation == "batch_get" && python(&c.column)) {
             cell.notes
                 .push("--materialise none: the records returned were not read; records counts keys asked".to_string());
+        }
+    }
+    if plan.materialise == crate::workload::Materialise::Numpy {
+        use crate::drivers::Family;
+        let family = |id: &str| plan.columns.iter().find(|pc| pc.id == id).map(|pc| pc.kind.family);
+        let how = |id: &str| columns.iter().find(|c| c.id == id).and_then(|c| c.policies.get("materialise")).cloned();
+        for cell in cells.iter_mut().filter(|c| c.operation == "batch_get") {
+            let note = match family(&cell.column) {
+                Some(Family::Native) => {
+                    "not applicable outside Python (no NumPy); the Rust crate's records were read as typed values"
+                        .to_string()
+                }
+                Some(Family::Wire) => {
+                    "not applicable outside Python (no NumPy); the wire floor does not decode records".to_string()
+                }
+                Some(Family::Python { .. }) => match how(&cell.column) {
+                    Some(how) => how.trim_start_matches("numpy: ").to_string(),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            cell.notes.push(format!("--materialise numpy: {note}"));
         }
     }
     if plan.verify {

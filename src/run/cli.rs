@@ -164,10 +164,12 @@ pub struct BenchArgs {
     // ---- What to run ----
     /// Operations, in order (more in --help)
     ///
-    /// Besides the default four (put, get, batch_get, scan): exists, touch, operate (increment a counter bin `ops` and read
-    /// it back), delete (records are written again, untimed, after each delete phase) and
-    /// batch_write (--batch-size records per call). A client without the operation gets a cell
-    /// whose calls failed with "not supported by <client> <version>".
+    /// Besides the default four (put, get, batch_get, scan): exists, touch, operate (increment a
+    /// counter bin `ops` and read it back), delete (records are written again, untimed, after each
+    /// delete phase), batch_write (--batch-size records per call) and update (in place through
+    /// operate: append to a list bin `upd_list`, increment the entry `updates` of a map bin
+    /// `upd_map`, read that entry back, in one call; docs/numpy-and-operate.md). A client without
+    /// the operation gets a cell whose calls failed with "not supported by <client> <version>".
     #[arg(
         long,
         value_delimiter = ',',
@@ -432,18 +434,21 @@ pub struct BenchArgs {
     /// each read's time; the wire floor does not decode values and is not checked).
     #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
-    /// Python batch timing: records or none
+    /// Python batch results: records, none or numpy
     ///
-    /// What a Python batch call's timed region includes: records (every returned record read, as an application does; what the official client
-    /// always does inside its call) or none (stop at what the client returns; record counts are
-    /// then keys asked).
+    /// What a Python batch call's timed region includes. records: every returned record read, as
+    /// an application does (what the official client always does inside its call); none: stop at
+    /// what the client returns (record counts are then keys asked); numpy: each batch_get result
+    /// becomes a NumPy structured array of the int and float bins, by aerospike-py's own API
+    /// (`batch_read(_dtype=)` or `to_numpy(dtype)`), the other clients' records filled into the
+    /// array as an application would; scans stay records (docs/numpy-and-operate.md).
     #[arg(
         long,
         value_enum,
         value_name = "WHAT",
         default_value = "records",
         hide_possible_values = true,
-        help_heading = "Measurement"
+        help_heading = "Records"
     )]
     pub materialise: crate::workload::Materialise,
 

@@ -253,6 +253,7 @@ pub fn run(
                             | Operation::Touch
                             | Operation::Operate
                             | Operation::ReadModifyWrite
+                            | Operation::Update
                     )
                 {
                     phase.keys = plan.keys;
@@ -571,6 +572,9 @@ fn python_dirs(
     let mut wanted: Vec<Package> = package.into_iter().collect();
     if kind.asynchronous && plan.event_loop == EventLoop::Uvloop {
         wanted.push(packages::UVLOOP);
+    }
+    if plan.materialise == crate::workload::Materialise::Numpy && package.is_some() {
+        wanted.push(packages::NUMPY);
     }
     for (i, p) in wanted.iter().enumerate() {
         let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);

@@ -44,6 +44,8 @@ pub mod field {
 pub mod op {
     pub const READ: u8 = 1;
     pub const WRITE: u8 = 2;
+    pub const CDT_READ: u8 = 3;
+    pub const CDT_MODIFY: u8 = 4;
     pub const INCR: u8 = 5;
     pub const APPEND: u8 = 9;
     pub const PREPEND: u8 = 10;

@@ -5,6 +5,7 @@
 mod admin;
 pub(crate) mod batch;
 mod budget;
+pub(crate) mod cdt;
 pub(crate) mod cluster;
 mod connection;
 mod corrupt;
@@ -14,6 +15,7 @@ mod framing;
 mod info;
 mod key_reads;
 pub(crate) mod message;
+pub(crate) mod msgpack;
 pub(crate) mod record;
 #[cfg(any(test, fuzzing))]
 pub mod replay;

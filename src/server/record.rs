@@ -1,5 +1,5 @@
 //! Single-record commands — write, read (all bins, named bins, header only), exists, delete,
-//! touch and simple operate — executed against the store. Batch rows run through the same
+//! touch and operate (list and map ops run in `cdt`) — executed against the store. Batch rows run through the same
 //! `execute`, so a record behaves the same whichever way it is reached.
 
 use std::collections::HashMap;
@@ -185,6 +185,9 @@ fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut
         put_reply_header(out, &header);
         return Ok(());
     }
+    if req.ops.iter().any(|o| o.op == op::CDT_READ) {
+        return read_with_cdt(record, req, header, out);
+    }
     if req.ops.iter().any(|o| o.op != op::READ) {
         return Err(rc::UNSUPPORTED_FEATURE);
     }
@@ -207,6 +210,30 @@ fn read(record: &Record, req: &RecordRequest<'_>, index: u32, out: &mut BytesMut
         }
     }
     Ok(())
+}
+
+/// A read carrying list or map reads: one result per op, in order (named bins and CDT results).
+fn read_with_cdt(record: &Record, req: &RecordRequest<'_>, header: ReplyHeader, out: &mut BytesMut) -> Result<(), u8> {
+    let mut results = Vec::new();
+    for o in req.ops {
+        let current = record.bin(o.name).map(|b| (b.particle, &b.value[..]));
+        match o.op {
+            op::READ if !o.name.is_empty() => results.extend(record.bin(o.name).cloned()),
+            op::CDT_READ => {
+                results.extend(super::cdt::read(current, o.value)?.map(|p| cdt_bin(o.name, p)));
+            }
+            _ => return Err(rc::UNSUPPORTED_FEATURE),
+        }
+    }
+    put_reply_header(out, &ReplyHeader { n_ops: results.len() as u16, ..header });
+    for b in &results {
+        put_op(out, op::READ, b.particle, &b.name, &b.value);
+    }
+    Ok(())
+}
+
+fn cdt_bin(name: &[u8], p: super::cdt::Particle) -> Bin {
+    Bin { name: Bytes::copy_from_slice(name), particle: p.particle, value: Bytes::from(p.value) }
 }
 
 enum WriteOutcome {
@@ -251,6 +278,25 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             op::INCR => incr(&mut bins, o)?,
             op::APPEND | op::PREPEND => concat(&mut bins, o)?,
             op::TOUCH => {}
+            op::CDT_MODIFY | op::CDT_READ => {
+                let current = bins.get(o.name).map(|b| (b.particle, b.value.clone()));
+                let current = current.as_ref().map(|(p, v)| (*p, &v[..]));
+                let result = if o.op == op::CDT_MODIFY {
+                    let done = super::cdt::modify(current, o.value)?;
+                    if let Some(bin) = done.bin {
+                        bins.set(o.name, bin.particle, &bin.value);
+                    }
+                    done.result
+                } else {
+                    super::cdt::read(current, o.value)?
+                };
+                match result {
+                    Some(p) => results.push(cdt_bin(o.name, p)),
+                    None if respond_all => results.push(null_bin(o.name)),
+                    None => {}
+                }
+                continue;
+            }
             op::DELETE => return existing.map(|_| WriteOutcome::Deleted).ok_or(rc::KEY_NOT_FOUND),
             op::READ => {
                 if o.name.is_empty() {
@@ -504,6 +550,57 @@ mod tests {
         let many: Vec<Vec<u8>> = (0..MAX_BINS + 1).map(|i| format!("{i}").into_bytes()).collect();
         let ops: Vec<Op<'_>> = many.iter().map(|n| w(n, particle::INTEGER, &[0; 8])).collect();
         assert_eq!(put(&store, &[5u8; 20], &ops, 0, 0, 0), rc::PARAMETER_ERROR);
+    }
+
+    #[test]
+    fn operate_runs_list_and_map_ops_and_answers_each() {
+        use crate::server::cdt::{PARTICLE_LIST, PARTICLE_MAP, list_op, map_op};
+        use crate::server::msgpack::{put_array_len, put_int};
+        let cdt = |code: i64, args: &[&[u8]]| {
+            let mut b = Vec::new();
+            put_array_len(&mut b, args.len() as u32 + 1);
+            put_int(&mut b, code);
+            args.iter().for_each(|a| b.extend_from_slice(a));
+            b
+        };
+        let key: &[u8] = &[0xa2, particle::STRING, b'n'];
+        let (append, incr) = (cdt(list_op::APPEND, &[&[0x07]]), cdt(map_op::INCREMENT, &[key, &[0x01]]));
+        let get_value = cdt(map_op::GET_BY_KEY, &[&[0x07], key]);
+        let store = Store::new(&["test"]);
+        let d = [6u8; 20];
+        let ops = [
+            Op { op: op::CDT_MODIFY, particle: particle::BLOB, name: b"l", value: &append },
+            Op { op: op::CDT_MODIFY, particle: particle::BLOB, name: b"m", value: &incr },
+            Op { op: op::CDT_READ, particle: particle::BLOB, name: b"m", value: &get_value },
+        ];
+        let h = MsgHeader { info1: info1::READ, info2: info2::WRITE | info2::RESPOND_ALL_OPS, ..Default::default() };
+        for round in 1..=3i64 {
+            let (code, out) = run_cmd(&store, &request(h, &fields(&d), &ops));
+            assert_eq!(code, rc::OK);
+            let m = Message::parse(&out).unwrap();
+            let got: Vec<(&[u8], u8, &[u8])> = m.ops.iter().map(|o| (o.name, o.particle, o.value)).collect();
+            let n = round.to_be_bytes();
+            assert_eq!(
+                got,
+                vec![
+                    (&b"l"[..], particle::INTEGER, &n[..]),
+                    (b"m", particle::INTEGER, &n),
+                    (b"m", particle::INTEGER, &n)
+                ]
+            );
+        }
+        // Stored as a list and a map particle, read back whole by a plain get.
+        let (_, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        let particles: Vec<u8> = m.ops.iter().map(|o| o.particle).collect();
+        assert_eq!(particles, vec![PARTICLE_LIST, PARTICLE_MAP]);
+        assert_eq!(m.ops[0].value, [0x93, 7, 7, 7]);
+        // A read-only operate (no write bit) runs the map read too.
+        let (code, m) = get(&store, &d, info1::READ, &ops[2..]);
+        assert_eq!((code, m.ops[0].value), (rc::OK, &3i64.to_be_bytes()[..]));
+        // A list op on the map bin is a bin type error, and nothing is written.
+        let wrong = [Op { op: op::CDT_MODIFY, particle: particle::BLOB, name: b"m", value: &append }];
+        assert_eq!(run_cmd(&store, &request(h, &fields(&d), &wrong)).0, rc::BIN_TYPE_ERROR);
+        assert_eq!(get(&store, &d, info1::READ | info1::GET_ALL, &[]).1.header.generation, 3);
     }
 
     #[test]

@@ -40,10 +40,19 @@ pub enum Operation {
     /// `--workload read-modify-write`.
     #[value(name = "read_modify_write")]
     ReadModifyWrite,
+    /// One operate call per record updating part of it in place with list and map operations:
+    /// append to a list bin, increment a map entry, read that entry back.
+    Update,
 }
 
 /// The bin the operate phase increments (no record layout uses this name).
 pub const OPERATE_BIN: &str = "ops";
+
+/// The list bin the update phase appends to (no record layout uses this name).
+pub const UPDATE_LIST_BIN: &str = "upd_list";
+/// The map bin the update phase increments an entry of, and that entry's key.
+pub const UPDATE_MAP_BIN: &str = "upd_map";
+pub const UPDATE_MAP_KEY: &str = "updates";
 
 impl Operation {
     pub fn name(self) -> &'static str {
@@ -58,6 +67,7 @@ impl Operation {
             Operation::Delete => "delete",
             Operation::BatchWrite => "batch_write",
             Operation::ReadModifyWrite => "read_modify_write",
+            Operation::Update => "update",
         }
     }
 
@@ -90,6 +100,10 @@ pub enum Materialise {
     Records,
     /// The call stops at what the client returns.
     None,
+    /// Each batch_get result becomes a NumPy structured array of the record's int and float
+    /// bins: by the client's own API where it has one (aerospike-py), otherwise filled from the
+    /// returned records as an application would.
+    Numpy,
 }
 
 impl Materialise {
@@ -97,6 +111,7 @@ impl Materialise {
         match self {
             Materialise::Records => "records",
             Materialise::None => "none",
+            Materialise::Numpy => "numpy",
         }
     }
 }
@@ -237,6 +252,12 @@ impl Workload {
         start..(start + self.batch_size as u64).min(self.count)
     }
 
+    /// Whether a record has an int or float bin: what a NumPy batch result holds
+    /// (`--materialise numpy`).
+    pub fn has_numeric_bins(&self) -> bool {
+        self.bins.iter().any(|b| matches!(b, BinSpec::Int(_) | BinSpec::Double(_)))
+    }
+
     pub fn describe_bins(&self) -> Vec<String> {
         self.bins.iter().map(BinSpec::describe).collect()
     }
@@ -290,9 +311,14 @@ mod tests {
     #[test]
     fn the_other_operations_call_once_per_record_or_per_batch() {
         let w = workload(1005, 100);
-        for op in
-            [Operation::Exists, Operation::Touch, Operation::Operate, Operation::Delete, Operation::ReadModifyWrite]
-        {
+        for op in [
+            Operation::Exists,
+            Operation::Touch,
+            Operation::Operate,
+            Operation::Delete,
+            Operation::ReadModifyWrite,
+            Operation::Update,
+        ] {
             assert_eq!((w.calls(op), w.warmup_calls(op)), (1005, 100), "{}", op.name());
             assert!(!op.moves_many_records());
         }
@@ -300,7 +326,8 @@ mod tests {
         assert!(Operation::BatchWrite.moves_many_records());
         // No record layout names the operate counter's bin.
         for kind in [BinType::Mixed, BinType::Int, BinType::Float, BinType::String] {
-            assert!(Workload::bins_of(kind, 50, 8).iter().all(|b| b.name() != OPERATE_BIN));
+            let bins = Workload::bins_of(kind, 50, 8);
+            assert!(bins.iter().all(|b| ![OPERATE_BIN, UPDATE_LIST_BIN, UPDATE_MAP_BIN].contains(&b.name())));
         }
     }
 
@@ -324,5 +351,9 @@ mod tests {
         assert_eq!(floats[7].name(), "d7");
         let strings = Workload::bins_of(BinType::String, 2, 5);
         assert_eq!(strings, vec![BinSpec::Str("s0".into(), 5), BinSpec::Str("s1".into(), 5)]);
+        // What a NumPy batch result can hold: the int and float bins.
+        assert!(w.has_numeric_bins());
+        assert!(!Workload { bins: strings, ..w.clone() }.has_numeric_bins());
+        assert_eq!((Materialise::Numpy.name(), Operation::Update.name()), ("numpy", "update"));
     }
 }

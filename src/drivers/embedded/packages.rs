@@ -40,7 +40,10 @@ pub const SDK: Package =
     Package { pip_name: "aerospike-sdk", import_name: "aerospike_sdk", default_version: "1.0.0", extension: None };
 pub const UVLOOP: Package =
     Package { pip_name: "uvloop", import_name: "uvloop", default_version: "0.23.0", extension: None };
-pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, SDK, UVLOOP];
+/// NumPy, for `--materialise numpy` (2.2 has wheels for Python 3.10 to 3.13).
+pub const NUMPY: Package =
+    Package { pip_name: "numpy", import_name: "numpy", default_version: "2.2.6", extension: None };
+pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, SDK, UVLOOP, NUMPY];
 
 /// Where to take one package from.
 #[derive(Debug, Clone, PartialEq, Eq)]
