@@ -282,6 +282,30 @@ pub struct BenchArgs {
     /// medium (10 bins, 100-byte strings) or large (50 bins, 1 KiB strings).
     #[arg(long, value_enum, conflicts_with_all = ["bins", "value_size"])]
     pub preset: Option<crate::preset::Preset>,
+    /// Record shape: a named shape or a spec of bins (lists, maps, blobs, nesting).
+    ///
+    /// Named shapes: feature-vector (64 float bins), profile (a few scalars, a 20-entry map, a
+    /// 10-entry list), blob (one 4 KiB bytes bin), wide (100 small bins). A spec lists bins as
+    /// [NAME=][N*]VALUE separated by commas, VALUE one of I (int), F (float), BOOL, S<n> (string
+    /// of n bytes), B<n> (n bytes), [<n>*VALUE] (a list of n), [VALUE,…] (a list of these),
+    /// {<n>*KEY:VALUE} (a map of n entries, KEY I or S<n>); e.g.
+    /// id=I,name=S16,attrs={20*S8:I},recent=[10*I],blob=B4096. Values derive from the record
+    /// index and --seed, so every column writes and checks (--verify) the same data. See
+    /// docs/records.md.
+    #[arg(
+        long,
+        value_name = "SPEC|NAME",
+        help_heading = "Records",
+        value_parser = crate::records::parse_arg,
+        conflicts_with_all = ["bins", "value_size", "bin_type", "preset"]
+    )]
+    pub record: Option<crate::records::RecordSpec>,
+    /// Bins get, batch_get and scan read: the first N, or names (a,b,c).
+    ///
+    /// Reads a subset of a wider record, as an application that uses 8 of 64 features does
+    /// (e.g. --record feature-vector --read-bins 8). Default: every bin.
+    #[arg(long, value_name = "N|NAME,…", help_heading = "Records", value_parser = crate::records::ReadBins::parse)]
+    pub read_bins: Option<crate::records::ReadBins>,
     /// Whole-set scans in the measured scan phase.
     #[arg(long, default_value_t = 5)]
     pub scans: u64,

@@ -24,6 +24,7 @@ mod preset;
 mod probe;
 mod progress;
 mod python;
+mod records;
 mod report;
 mod results;
 mod safety;

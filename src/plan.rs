@@ -34,6 +34,8 @@ impl From<&&'static ColumnKind> for PlannedColumn {
 pub struct Plan {
     pub columns: Vec<PlannedColumn>,
     pub workload: Workload,
+    /// The record spec the bins came from (`--record`), if any.
+    pub record: Option<crate::records::RecordSpec>,
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
     pub concurrency: u32,
@@ -97,7 +99,7 @@ impl Plan {
         let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
         let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
-        Ok(Plan {
+        let mut plan = Plan {
             columns,
             rounds: args.rounds,
             prewrite: !args.no_prewrite,
@@ -109,13 +111,19 @@ impl Plan {
                 key_prefix: crate::shard::key_prefix(&args.key_prefix, args.shard),
                 count: args.count,
                 batch_size: args.batch_size,
-                bins: {
-                    let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
-                    Workload::bins_of(args.bin_type, bins, size)
+                bins: match &args.record {
+                    Some(record) => crate::workload::spec_bins(record),
+                    None => {
+                        let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
+                        Workload::bins_of(args.bin_type, bins, size)
+                    }
                 },
                 scans: args.scans,
                 warmup: args.warmup,
+                seed: args.seed,
+                read_bins: None,
             },
+            record: args.record.clone(),
             ops: args.workload.map_or_else(|| args.ops.clone(), |mix| mix.ops()),
             concurrency: args.concurrency,
             threads: args.threads,
@@ -141,7 +149,12 @@ impl Plan {
             min_phase_calls: args.min_phase_calls,
             min_phase_time: args.min_phase_time,
             start_at: args.start_at,
-        })
+        };
+        if let Some(read) = &args.read_bins {
+            let names: Vec<&str> = plan.workload.bins.iter().map(|b| b.name()).collect();
+            plan.workload.read_bins = Some(read.resolve(&names)?);
+        }
+        Ok(plan)
     }
 
     /// How long a phase may run to reach `--min-phase-calls` once it has made its operation's

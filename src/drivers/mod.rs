@@ -5,6 +5,7 @@
 pub mod native;
 pub mod noop;
 pub mod python;
+pub mod python_values;
 pub mod python_worker;
 pub mod wire;
 pub mod wire_cluster;

@@ -204,7 +204,15 @@ fn machine(report: &RunReport) -> String {
 
 fn workload(report: &RunReport) -> String {
     let w = &report.workload;
-    let bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
+    let mut bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
+    if let Some(r) = &w.record {
+        // A spec record is named by its spec (long records would fill the screen bin by bin).
+        let name = r.name.as_ref().map_or(String::new(), |n| format!("{n}: "));
+        bins = format!("record {name}{}, {} bins", r.spec, r.bin_count);
+    }
+    if let Some(read) = &w.read_bins {
+        bins.push_str(&format!("; reads ask for {} of them ({})", read.len(), read.join(", ")));
+    }
     format!(
         "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring; {}",
         w.namespace,
