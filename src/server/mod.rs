@@ -5,6 +5,7 @@
 mod admin;
 pub(crate) mod batch;
 mod budget;
+mod cdt;
 pub(crate) mod cluster;
 mod connection;
 mod corrupt;

@@ -247,7 +247,10 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             return Err(rc::BIN_NAME_TOO_LONG);
         }
         match o.op {
-            op::WRITE => bins.set(o.name, o.particle, o.value),
+            op::WRITE => {
+                let value = super::cdt::stored(o.particle, o.value).map_err(|_| rc::PARAMETER_ERROR)?;
+                bins.set(o.name, o.particle, &value)
+            }
             op::INCR => incr(&mut bins, o)?,
             op::APPEND | op::PREPEND => concat(&mut bins, o)?,
             op::TOUCH => {}
