@@ -65,6 +65,13 @@ class _Common(Adapter):
     def args_operate(self, i):
         return (self.key(i), operate_ops())
 
+    def query(self):
+        """A query of the whole set, naming the bins asked for (--read-bins)."""
+        q = self.c.query(self.ns, self.set)
+        if self.read_bins:
+            q.select(*self.read_bins)
+        return q
+
     def describe(self):
         return self.describe_as(aerospike_py)
 
@@ -79,14 +86,16 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
+        if self.read_bins:
+            return self.checked(self.c.select(key, self.read_bins, policy=self.policy))
         return self.checked(self.c.get(key, policy=self.policy))
 
     def batch_get(self, keys):
-        res = self.c.batch_read(keys, policy=self.policy)
+        res = self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy)
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     def scan(self):
-        return self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return self.checked_all(self.query().results(policy=self.scan_policy))
 
     def exists(self, key):
         return found(self.c.exists(key, policy=self.policy))
@@ -126,14 +135,16 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
+        if self.read_bins:
+            return self.checked(await self.c.select(key, self.read_bins, policy=self.policy))
         return self.checked(await self.c.get(key, policy=self.policy))
 
     async def batch_get(self, keys):
-        res = await self.c.batch_read(keys, policy=self.policy)
+        res = await (self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy))
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     async def scan(self):
-        return self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return self.checked_all(await self.query().results(policy=self.scan_policy))
 
     async def exists(self, key):
         return found(await self.c.exists(key, policy=self.policy))

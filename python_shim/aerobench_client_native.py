@@ -55,7 +55,7 @@ class _Common(Adapter):
         return ([k for k, _ in records], [b for _, b in records])
 
     def statement(self):
-        return an.Statement(self.ns, self.set)
+        return an.Statement(self.ns, self.set, self.read_bins)
 
     def describe(self):
         return self.describe_as(an)
@@ -71,10 +71,10 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
-        return self.checked(self.c.get_blocking(key, policy=self.rp))
+        return self.checked(self.c.get_blocking(key, self.read_bins, policy=self.rp))
 
     def batch_get(self, keys):
-        res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        res = self.c.batch_read_blocking(keys, self.read_bins, batch_policy=self.bp)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     def scan(self):
@@ -121,10 +121,10 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
-        return self.checked(await self.c.get(key, policy=self.rp))
+        return self.checked(await self.c.get(key, self.read_bins, policy=self.rp))
 
     async def batch_get(self, keys):
-        res = await self.c.batch_read(keys, batch_policy=self.bp)
+        res = await self.c.batch_read(keys, self.read_bins, batch_policy=self.bp)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
 
     async def scan(self):
