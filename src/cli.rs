@@ -212,8 +212,9 @@ pub struct BenchArgs {
     /// get then a put of the same record, timed as one: a read_modify_write cell).
     #[arg(long, value_name = "MIX", value_parser = crate::mix::WorkloadMix::parse, conflicts_with = "ops")]
     pub workload: Option<crate::mix::WorkloadMix>,
-    /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
-    /// columns' order over the rounds (the same seed gives the same order on every host).
+    /// Seed of the key distribution (--keys), of a read/update mix (--workload), of the values
+    /// of a record spec (--record) and of the columns' order over the rounds (the same seed
+    /// gives the same order on every host).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Put, get, exists, touch, operate and read-modify-write calls draw their records from the
