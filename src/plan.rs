@@ -150,6 +150,14 @@ impl Plan {
             min_phase_time: args.min_phase_time,
             start_at: args.start_at,
         };
+        if plan.ops.contains(&Operation::Operate) {
+            let taken = plan.workload.bins.iter().any(|b| b.name() == crate::workload::OPERATE_BIN);
+            anyhow::ensure!(
+                !taken,
+                "the record names a bin {:?}, which the operate phase uses as its counter; rename that bin",
+                crate::workload::OPERATE_BIN
+            );
+        }
         if let Some(read) = &args.read_bins {
             let names: Vec<&str> = plan.workload.bins.iter().map(|b| b.name()).collect();
             plan.workload.read_bins = Some(read.resolve(&names)?);
@@ -398,6 +406,29 @@ mod tests {
             let err = plan(args).unwrap_err().to_string();
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_record_spec_gives_the_bins_and_read_bins_pick_from_them() {
+        let p = plan(&["--record", "profile", "--read-bins", "2", "--seed", "7"]).unwrap();
+        let names: Vec<&str> = p.workload.bins.iter().map(|b| b.name()).collect();
+        assert_eq!(names, ["id", "name", "score", "active", "attrs", "recent"]);
+        assert_eq!(p.workload.read_bins, Some(vec!["id".to_string(), "name".to_string()]));
+        assert_eq!((p.workload.seed, p.record.unwrap().name.as_deref()), (7, Some("profile")));
+        let p = plan(&["--bins", "4", "--read-bins", "s3,i"]).unwrap();
+        assert_eq!(p.workload.read_bins, Some(vec!["s3".to_string(), "i".to_string()]), "any record, spec or not");
+        assert!(plan(&[]).unwrap().record.is_none());
+        for (args, says) in [
+            (&["--record", "blob", "--read-bins", "3"][..], "at most 1"),
+            (&["--record", "a=I", "--read-bins", "b"][..], "no bin of"),
+            (&["--record", "ops=I", "--ops", "put,operate"][..], "operate phase"),
+        ] {
+            let err = plan(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        assert!(plan(&["--record", "ops=I", "--ops", "put,get"]).is_ok(), "no operate phase, no clash");
+        assert!(plan(&["--record", "I,"]).is_err());
+        assert!(plan(&["--record", "blob", "--bins", "3"]).is_err(), "--record replaces --bins");
     }
 
     fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {

@@ -301,6 +301,22 @@ mod tests {
     }
 
     #[test]
+    fn a_record_spec_and_a_bin_subset_are_said() {
+        let mut report = sample_report();
+        report.workload.record = Some(crate::results::RecordShape {
+            name: Some("feature-vector".into()),
+            spec: "f=64*F".into(),
+            bin_count: 64,
+        });
+        report.workload.read_bins = Some(vec!["f0".into(), "f1".into()]);
+        let text = &run_lines(&report)[2].text;
+        assert!(
+            text.starts_with("test.bench, bins [record feature-vector: f=64*F, 64 bins; reads ask for 2 of them (f0, f1)]"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_competitor_is_said_once_in_the_header() {
         let mut report = sample_report();
         assert!(run_lines(&report).iter().all(|l| l.label != "Competitor"));
