@@ -114,7 +114,8 @@ mod tests {
 
     #[test]
     fn every_value_type_goes_to_python_and_back_unchanged() {
-        Python::initialize();
+        // The embedded interpreter as the workers start it (its modules registered first).
+        crate::python::initialize();
         Python::attach(|py| {
             let v = BinValue::List(vec![
                 BinValue::Int(-5),
