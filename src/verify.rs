@@ -108,7 +108,9 @@ mod tests {
         w.bins = crate::workload::spec_bins(&crate::records::RecordSpec::parse("a=I,b={3*S2:[2*F]},c=B16").unwrap());
         w.seed = 5;
         let read = |w: &Workload, i: u64| w.values(i).into_iter().map(|(n, v)| (n.to_string(), v)).collect::<Vec<_>>();
-        let lookup = |read: Vec<(String, BinValue)>| move |name: &str| read.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let lookup = |read: Vec<(String, BinValue)>| {
+            move |name: &str| read.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        };
         assert_eq!(check(&w, Some(9), lookup(read(&w, 9))), Ok(()));
         assert_eq!(check(&w, None, lookup(read(&w, 9))), Ok(()));
         let mut other_seed = w.clone();

@@ -72,9 +72,12 @@ fn every_named_shape_runs_every_operation_in_every_column_with_values_checked() 
     }
 }
 
+/// Records as read back: per record, (bin name, value debug-printed) sorted by name.
+type ReadBack = Vec<Vec<(String, String)>>;
+
 /// Records `0..n` of `prefix` as the aerospike crate reads them: each bin's value, debug-printed
 /// (maps in the order the server sent their entries), by bin name.
-fn read_back(port: u16, prefix: &str, n: u64) -> Vec<Vec<(String, String)>> {
+fn read_back(port: u16, prefix: &str, n: u64) -> ReadBack {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client =
@@ -98,7 +101,7 @@ fn a_value_of_every_type_written_by_one_column_reads_back_equal_through_every_ot
     let port = server.port.to_string();
     let writers = ["wire", "rust-sync", "aerospike-py-sync", "official-c", "aerospike-native-sync"];
     let readers = "wire,rust-sync,rust-async,aerospike-py-sync,aerospike-py-async,official-c,aerospike-native-sync,aerospike-native-async";
-    let mut seen: Vec<(&str, Vec<Vec<(String, String)>>)> = vec![];
+    let mut seen: Vec<(&str, ReadBack)> = vec![];
     for writer in writers {
         // Each writer its own keys and no pre-write: every record read is one its puts wrote.
         let prefix = format!("rec-{writer}-");
@@ -125,8 +128,11 @@ fn read_bins_return_only_the_bins_asked_for_in_every_column() {
     let clients = COLUMNS.join(",");
     for read in ["8", "f63,f1"] {
         let args = ["--builtin-server", "--record", "feature-vector", "--read-bins", read, "--verify"];
-        let doc = run_clean(&[&args[..], &["--count", "60", "--clients", &clients, "--ops", "put,get,batch_get,scan"]].concat());
-        let asked: Vec<&str> = doc["workload"]["read_bins"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let doc = run_clean(
+            &[&args[..], &["--count", "60", "--clients", &clients, "--ops", "put,get,batch_get,scan"]].concat(),
+        );
+        let asked: Vec<&str> =
+            doc["workload"]["read_bins"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         let want: Vec<String> = match read {
             "8" => (0..8).map(|k| format!("f{k}")).collect(),
             names => names.split(',').map(String::from).collect(),
@@ -137,7 +143,8 @@ fn read_bins_return_only_the_bins_asked_for_in_every_column() {
     // every column asked for the subset. Names the record has not are refused before anything runs.
     let server = common::Server::start();
     let port = server.port.to_string();
-    let out = aerobench(&["--port", &port, "--record", "feature-vector", "--read-bins", "f1,g2", "--clients", "rust-sync"]);
+    let out =
+        aerobench(&["--port", &port, "--record", "feature-vector", "--read-bins", "f1,g2", "--clients", "rust-sync"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"g2\"") && err.contains("f0, f1"), "{err}");

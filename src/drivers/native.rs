@@ -248,9 +248,11 @@ fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
                 .collect::<Result<_, CallError>>()?,
             i,
         ),
-        Operation::Scan => {
-            Prepared::Scan(Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), read_bins(&s.workload)))
-        }
+        Operation::Scan => Prepared::Scan(Statement::new(
+            s.workload.namespace.as_str(),
+            s.workload.set.as_str(),
+            read_bins(&s.workload),
+        )),
         Operation::Exists => Prepared::Exists(key(s, i)?),
         Operation::Touch => Prepared::Touch(key(s, i)?),
         Operation::Operate => Prepared::Operate(key(s, i)?),

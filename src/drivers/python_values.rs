@@ -123,7 +123,10 @@ mod tests {
                 BinValue::Str("é".into()),
                 BinValue::Bool(true),
                 BinValue::Bytes(vec![0, 1, 255]),
-                BinValue::Map(vec![(BinValue::Str("b".into()), BinValue::Int(1)), (BinValue::Str("a".into()), BinValue::List(vec![]))]),
+                BinValue::Map(vec![
+                    (BinValue::Str("b".into()), BinValue::Int(1)),
+                    (BinValue::Str("a".into()), BinValue::List(vec![])),
+                ]),
             ]);
             let obj = to_py(py, &v).unwrap();
             let mut sorted = v.clone();

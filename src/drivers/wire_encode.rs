@@ -397,7 +397,10 @@ mod tests {
         encoder().read(&mut out, "k1", Some(&names));
         let m = Message::parse(body(&out)).unwrap();
         assert_eq!(m.header.info1, info1::READ, "no GET_ALL");
-        assert_eq!(m.ops.iter().map(|o| (o.op, o.name)).collect::<Vec<_>>(), [(op::READ, &b"a"[..]), (op::READ, &b"c"[..])]);
+        assert_eq!(
+            m.ops.iter().map(|o| (o.op, o.name)).collect::<Vec<_>>(),
+            [(op::READ, &b"a"[..]), (op::READ, &b"c"[..])]
+        );
         let mut out = Vec::new();
         encoder().scan(&mut out, 1, &[0], Some(&names));
         let m = Message::parse(body(&out)).unwrap();

@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(m.len(), 20);
         assert_eq!(m[0].0, BinValue::Str("00000000".into()));
         assert_eq!(m[19].0, BinValue::Str("00000019".into()));
-        assert!(m.windows(2).all(|w| matches!((&w[0].0, &w[1].0), (BinValue::Str(a), BinValue::Str(b)) if a < b)), "keys in sorted order");
+        assert!(
+            m.windows(2).all(|w| matches!((&w[0].0, &w[1].0), (BinValue::Str(a), BinValue::Str(b)) if a < b)),
+            "keys in sorted order"
+        );
         assert!(matches!(&r[7], BinValue::List(l) if matches!(&l[1], BinValue::Str(s) if s.len() == 3)));
         assert_eq!(r[8], BinValue::Str(String::new()));
         assert!(matches!(&r[9], BinValue::Bytes(b) if b.len() == 3));

@@ -66,7 +66,9 @@ impl ValueSpec {
             ValueSpec::Str(n) => format!("string({n})"),
             ValueSpec::Bytes(n) => format!("bytes({n})"),
             ValueSpec::List(n, e) => format!("list({n} × {})", e.describe()),
-            ValueSpec::Tuple(es) => format!("list({})", es.iter().map(ValueSpec::describe).collect::<Vec<_>>().join(", ")),
+            ValueSpec::Tuple(es) => {
+                format!("list({})", es.iter().map(ValueSpec::describe).collect::<Vec<_>>().join(", "))
+            }
             ValueSpec::Map(n, k, v) => format!("map({n} × {} → {})", k.describe(), v.describe()),
         }
     }
@@ -320,7 +322,10 @@ impl Parser<'_> {
                 // Keys are the zero-padded entry numbers: `len` digits must tell n entries apart.
                 let room = 10u64.checked_pow(len).unwrap_or(u64::MAX);
                 if room < n {
-                    return self.error(key_at, format!("S{len} keys tell at most {room} entries apart, not {n}; make them longer"));
+                    return self.error(
+                        key_at,
+                        format!("S{len} keys tell at most {room} entries apart, not {n}; make them longer"),
+                    );
                 }
                 KeySpec::Str(len)
             }

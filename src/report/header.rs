@@ -311,7 +311,9 @@ mod tests {
         report.workload.read_bins = Some(vec!["f0".into(), "f1".into()]);
         let text = &run_lines(&report)[2].text;
         assert!(
-            text.starts_with("test.bench, bins [record feature-vector: f=64*F, 64 bins; reads ask for 2 of them (f0, f1)]"),
+            text.starts_with(
+                "test.bench, bins [record feature-vector: f=64*F, 64 bins; reads ask for 2 of them (f0, f1)]"
+            ),
             "{text}"
         );
     }
