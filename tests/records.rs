@@ -174,3 +174,37 @@ fn a_record_spec_with_a_mistake_exits_2_pointing_at_it() {
     let out = aerobench(&["--builtin-server", "--record", "blob", "--preset", "small"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_built_in_server_returns_maps_in_key_order_and_keeps_key_ordered_maps_marked() {
+    use aerospike::Value as V;
+    let server = common::Server::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let addr = format!("127.0.0.1:{}", server.port);
+        let client = aerospike::Client::new(&aerospike::ClientPolicy::default(), &addr).await.unwrap();
+        let key = aerospike::Key::new("test", "maps", V::from("m1")).unwrap();
+        // A key-ordered map, and an unordered one written in hash order (as aerospike-py writes a dict).
+        let sorted: std::collections::BTreeMap<V, V> =
+            [("b", 1), ("a", 2)].map(|(k, v)| (V::from(k), V::from(v))).into();
+        let hashed: std::collections::HashMap<V, V> =
+            (0..12).map(|k| (V::from(format!("k{k:02}")), V::from(k))).collect();
+        let bins =
+            [aerospike::Bin::new("sorted", V::SortedMap(sorted)), aerospike::Bin::new("hashed", V::HashMap(hashed))];
+        client.put(&aerospike::WritePolicy::default(), &key, &bins).await.unwrap();
+        let rec = client.get(&aerospike::ReadPolicy::default(), &key, aerospike::Bins::All).await.unwrap();
+        match &rec.bins["sorted"] {
+            V::SortedMap(m) => assert_eq!(m.keys().cloned().collect::<Vec<_>>(), [V::from("a"), V::from("b")]),
+            other => panic!("a key-ordered map comes back marked key-ordered: {other:?}"),
+        }
+        match &rec.bins["hashed"] {
+            V::OrderedMap(m) => {
+                let keys: Vec<String> = m.keys().map(|k| k.to_string()).collect();
+                let want: Vec<String> = (0..12).map(|k| format!("k{k:02}")).collect();
+                assert_eq!(keys, want, "entries in key order, whatever order they were written in");
+            }
+            other => panic!("an unordered map comes back unordered: {other:?}"),
+        }
+        client.close().await.unwrap();
+    });
+}
