@@ -100,6 +100,13 @@ class _Common(Adapter):
             maps.map_get_by_key(UPDATE_MAP_BIN, UPDATE_MAP_KEY, aerospike_py.MAP_RETURN_VALUE),
         ]
 
+    def query(self):
+        """A query of the whole set, naming the bins asked for (--read-bins)."""
+        q = self.c.query(self.ns, self.set)
+        if self.read_bins:
+            q.select(*self.read_bins)
+        return q
+
     def describe(self):
         return self.describe_as(aerospike_py)
 
@@ -134,18 +141,20 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
+        if self.read_bins:
+            return self.checked(self.c.select(key, self.read_bins, policy=self.policy))
         return self.checked(self.c.get(key, policy=self.policy))
 
     def batch_get(self, keys, first=0):
         if self.numpy is not None:
             kwargs, lazy = self.numpy_call()
-            res = self.c.batch_read(keys, **kwargs)
+            res = self.c.batch_read(keys, self.read_bins, **kwargs) if self.read_bins else self.c.batch_read(keys, **kwargs)
             return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
-        res = self.c.batch_read(keys, policy=self.policy)
+        res = self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy)
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     def scan(self):
-        return self.checked_all(self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return self.checked_all(self.query().results(policy=self.scan_policy))
 
     def exists(self, key):
         return found(self.c.exists(key, policy=self.policy))
@@ -189,18 +198,20 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
+        if self.read_bins:
+            return self.checked(await self.c.select(key, self.read_bins, policy=self.policy))
         return self.checked(await self.c.get(key, policy=self.policy))
 
     async def batch_get(self, keys, first=0):
         if self.numpy is not None:
             kwargs, lazy = self.numpy_call()
-            res = await self.c.batch_read(keys, **kwargs)
+            res = await (self.c.batch_read(keys, self.read_bins, **kwargs) if self.read_bins else self.c.batch_read(keys, **kwargs))
             return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
-        res = await self.c.batch_read(keys, policy=self.policy)
+        res = await (self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy))
         return self.checked_all(records(res)) if self.materialise else len(keys)
 
     async def scan(self):
-        return self.checked_all(await self.c.query(self.ns, self.set).results(policy=self.scan_policy))
+        return self.checked_all(await self.query().results(policy=self.scan_policy))
 
     async def exists(self, key):
         return found(await self.c.exists(key, policy=self.policy))

@@ -74,7 +74,7 @@ class _Common(Adapter):
         ]
 
     def statement(self):
-        return an.Statement(self.ns, self.set)
+        return an.Statement(self.ns, self.set, self.read_bins)
 
     def describe(self):
         return self.describe_as(an)
@@ -90,10 +90,10 @@ class Sync(_Common):
         return 1
 
     def get(self, key):
-        return self.checked(self.c.get_blocking(key, policy=self.rp))
+        return self.checked(self.c.get_blocking(key, self.read_bins, policy=self.rp))
 
     def batch_get(self, keys, first=0):
-        res = self.c.batch_read_blocking(keys, batch_policy=self.bp)
+        res = self.c.batch_read_blocking(keys, self.read_bins, batch_policy=self.bp)
         if self.numpy is not None:
             # No NumPy API in this client: the application fills the array from the records.
             return self.arrayed([r.record.bins if r.record else None for r in res], first)
@@ -146,10 +146,10 @@ class Async(_Common):
         return 1
 
     async def get(self, key):
-        return self.checked(await self.c.get(key, policy=self.rp))
+        return self.checked(await self.c.get(key, self.read_bins, policy=self.rp))
 
     async def batch_get(self, keys, first=0):
-        res = await self.c.batch_read(keys, batch_policy=self.bp)
+        res = await self.c.batch_read(keys, self.read_bins, batch_policy=self.bp)
         if self.numpy is not None:
             return self.arrayed([r.record.bins if r.record else None for r in res], first)
         return self.checked_all([r.record for r in res]) if self.materialise else len(keys)

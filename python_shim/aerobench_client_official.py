@@ -72,17 +72,22 @@ class Sync(Adapter):
         return 1
 
     def get(self, key):
+        if self.read_bins:
+            return self.checked(self.c.select(key, self.read_bins))
         return self.checked(self.c.get(key))
 
     def batch_get(self, keys, first=0):
-        res = self.c.batch_read(keys)
+        res = self.c.batch_read(keys, self.read_bins) if self.read_bins else self.c.batch_read(keys)
         if self.numpy is not None:
             # No NumPy API in this client: the application fills the array from the records.
             return self.arrayed([r.record[2] if r.record else None for r in res.batch_records], first)
         return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
 
     def scan(self):
-        return self.checked_all(self.c.query(self.ns, self.set).results())
+        q = self.c.query(self.ns, self.set)
+        if self.read_bins:
+            q.select(*self.read_bins)
+        return self.checked_all(q.results())
 
     def args_batch_write(self, j):
         (records,) = Adapter.args_batch_write(self, j)

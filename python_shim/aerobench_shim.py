@@ -26,9 +26,12 @@ def string_value(i, size):
     return head + _PAD[len(head):size]
 
 
-def bins_builder(w):
+def bins_builder(w, record_values=None):
     """A function i -> bins of record i, compiled once for the workload's layout so each call
-    costs what a literal dict in the caller's code would."""
+    costs what a literal dict in the caller's code would. A record spec (--record: lists, maps,
+    blobs) is built by the Rust generator, `record_values`."""
+    if record_values is not None and any("Value" in spec for spec in w["bins"]):
+        return record_values
     parts = []
     for spec in w["bins"]:
         if "Int" in spec:
@@ -91,7 +94,10 @@ class Adapter:
     def setup(self, spec):
         self.w = spec["workload"]
         self.prefix = self.w["key_prefix"]
-        self.bins = bins_builder(self.w)
+        self.bins = bins_builder(self.w, spec.get("record_values"))
+        # --read-bins: the bins get, batch_get and scan ask for (None: every bin).
+        self.read_bins = self.w.get("read_bins")
+        self.record_check = spec.get("record_check")
         self.ns, self.set = self.w["namespace"], self.w["set"]
         self.timeout = spec["timeout_ms"]
         self.max_conns = max(256, spec["in_flight"] + 16)
@@ -139,6 +145,11 @@ class Adapter:
         bins = None if rec is None else (rec[2] if isinstance(rec, tuple) else rec.bins)
         if not bins or self.first_bin is None:
             raise Mismatch(MISMATCH)
+        if self.record_check is not None:
+            # Every value type, --read-bins subsets, checked by the Rust side's own comparison.
+            if not self.record_check(bins):
+                raise Mismatch(MISMATCH)
+            return
         name = next(iter(self.first_bin.values()))
         name = name[0] if isinstance(name, list) else name
         first = bins.get(name)
@@ -250,10 +261,21 @@ def numeric_fields(w):
     float64, the types the server stores (so the values are exact)."""
     fields = []
     for spec in w["bins"]:
+        if "Value" in spec:
+            # A --record bin: only scalar ints and floats become fields.
+            name, value = spec["Value"]
+            numpy_type = {"Int": "<i8", "Float": "<f8"}.get(value) if isinstance(value, str) else None
+            if numpy_type:
+                fields.append((name, numpy_type))
+            continue
         for kind, numpy_type in (("Int", "<i8"), ("Double", "<f8")):
             if kind in spec:
                 name = spec[kind]
                 fields.append((name[0] if isinstance(name, list) else name, numpy_type))
+    read_bins = w.get("read_bins")
+    if read_bins:
+        # --read-bins: the array holds the bins asked for.
+        fields = [f for f in fields if f[0] in read_bins]
     return fields
 
 

@@ -259,6 +259,8 @@ mod tests {
             bins: Workload::bins_for(3, 8),
             scans: 2,
             warmup: 0,
+            seed: 0,
+            read_bins: None,
         }
     }
 

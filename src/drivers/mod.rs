@@ -7,6 +7,7 @@ pub mod native;
 pub mod noop;
 pub mod probe;
 pub mod python;
+pub mod python_values;
 pub mod python_worker;
 pub mod security;
 pub mod wire;

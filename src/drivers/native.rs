@@ -170,11 +170,45 @@ fn reason(e: &Error) -> String {
     super::call_reason(class, Some(i64::from(e.result_code())), message)
 }
 
+/// The crate's value for what aerobench writes: blobs as `Blob`, maps as the crate's
+/// insertion-ordered map (written as the server's unordered map, entries in the order given).
 fn value(v: BinValue) -> Value {
     match v {
         BinValue::Int(i) => Value::Int(i),
         BinValue::Str(s) => Value::String(s),
         BinValue::Double(d) => Value::from(d),
+        BinValue::Bool(b) => Value::Bool(b),
+        BinValue::Bytes(b) => Value::Blob(b),
+        BinValue::List(items) => Value::List(items.into_iter().map(value).collect()),
+        BinValue::Map(entries) => Value::OrderedMap(entries.into_iter().map(|(k, v)| (value(k), value(v))).collect()),
+    }
+}
+
+/// What a value read holds, in aerobench's terms (`None`: a type aerobench never writes).
+fn read_value(v: &Value) -> Option<BinValue> {
+    let pairs = |it: &mut dyn Iterator<Item = (&Value, &Value)>| -> Option<BinValue> {
+        it.map(|(k, v)| Some((read_value(k)?, read_value(v)?))).collect::<Option<Vec<_>>>().map(BinValue::Map)
+    };
+    Some(match v {
+        Value::Int(i) => BinValue::Int(*i),
+        Value::String(s) => BinValue::Str(s.clone()),
+        Value::Float(f) => BinValue::Double(f64::from(f)),
+        Value::Bool(b) => BinValue::Bool(*b),
+        Value::Blob(b) => BinValue::Bytes(b.clone()),
+        Value::List(items) => BinValue::List(items.iter().map(read_value).collect::<Option<_>>()?),
+        Value::OrderedMap(m) => pairs(&mut m.iter())?,
+        Value::SortedMap(m) => pairs(&mut m.iter())?,
+        Value::HashMap(m) => pairs(&mut m.iter())?,
+        Value::KeyValueList(m) => pairs(&mut m.iter().map(|(k, v)| (k, v)))?,
+        _ => return None,
+    })
+}
+
+/// The bins a read asks for (`--read-bins`, else all).
+fn read_bins(w: &Workload) -> Bins {
+    match &w.read_bins {
+        Some(names) => Bins::Some(names.clone()),
+        None => Bins::All,
     }
 }
 
@@ -212,13 +246,15 @@ fn prepare(s: &Shared, op: Operation, i: u64) -> Result<Prepared, CallError> {
         Operation::BatchGet => Prepared::Batch(
             s.workload
                 .batch_range(i)
-                .map(|k| Ok(BatchOperation::read(&s.batch_read, key(s, k)?, Bins::All)))
+                .map(|k| Ok(BatchOperation::read(&s.batch_read, key(s, k)?, read_bins(&s.workload))))
                 .collect::<Result<_, CallError>>()?,
             i,
         ),
-        Operation::Scan => {
-            Prepared::Scan(Statement::new(s.workload.namespace.as_str(), s.workload.set.as_str(), Bins::All))
-        }
+        Operation::Scan => Prepared::Scan(Statement::new(
+            s.workload.namespace.as_str(),
+            s.workload.set.as_str(),
+            read_bins(&s.workload),
+        )),
         Operation::Exists => Prepared::Exists(key(s, i)?),
         Operation::Touch => Prepared::Touch(key(s, i)?),
         Operation::Operate => Prepared::Operate(key(s, i)?),
@@ -265,14 +301,8 @@ fn verify_update(record: &aerospike::Record) -> Result<(), CallError> {
 
 /// `--verify`: the record's bins against record `index` as written (`None`: a scanned record).
 fn verify(workload: &Workload, index: Option<u64>, record: &aerospike::Record) -> Result<(), CallError> {
-    let bin = |name: &str| -> Option<BinValue> {
-        match record.bins.get(name)? {
-            Value::Int(i) => Some(BinValue::Int(*i)),
-            Value::String(s) => Some(BinValue::Str(s.clone())),
-            Value::Float(f) => Some(BinValue::Double(f64::from(f))),
-            _ => None,
-        }
-    };
+    let bin = |name: &str| read_value(record.bins.get(name)?);
+    crate::workload::verify::check_count(workload, record.bins.len()).map_err(CallError::new)?;
     crate::workload::verify::check(workload, index, bin).map_err(CallError::new)
 }
 
@@ -315,7 +345,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
             Ok(Held::nothing(1))
         }
         Prepared::Get(key, i) => {
-            let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
+            let record = s.client.get(&s.read, &key, read_bins(&s.workload)).await.map_err(err)?;
             if s.verify {
                 verify(&s.workload, Some(i), &record)?;
             }
@@ -403,7 +433,7 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
             Ok(Held { records: written as u64, _returned: Returns::Batch(ops) })
         }
         Prepared::ReadModifyWrite(key, bins, i) => {
-            let record = s.client.get(&s.read, &key, Bins::All).await.map_err(err)?;
+            let record = s.client.get(&s.read, &key, read_bins(&s.workload)).await.map_err(err)?;
             if s.verify {
                 verify(&s.workload, Some(i), &record)?;
             }

@@ -165,6 +165,8 @@ impl PythonDriver {
                     pyspec.set_item("tls_key", t.key.as_ref().map(|p| p.display().to_string()))?;
                 }
                 pyspec.set_item("workload", py.import("json")?.call_method1("loads", (workload_json,))?)?;
+                pyspec.set_item("record_values", super::python_values::values_callable(py, &spec.workload)?)?;
+                pyspec.set_item("record_check", super::python_values::check_callable(py, &spec.workload)?)?;
                 Ok(())
             })()
             .map_err(|e| py_err(py, e))?;

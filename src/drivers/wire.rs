@@ -317,7 +317,7 @@ impl WireDriver {
                         by_node.entry(node(&key)).or_default().push(key);
                     }
                     for (n, keys) in by_node {
-                        e.batch_read(&mut r.bytes, keys.iter().map(String::as_str));
+                        e.batch_read(&mut r.bytes, keys.iter().map(String::as_str), w.read_bins.as_deref());
                         r.push(n, 0);
                     }
                 }
@@ -325,7 +325,7 @@ impl WireDriver {
                     for n in 0..map.nodes.len() {
                         let pids = map.partitions_of(n);
                         if !pids.is_empty() {
-                            r.task_at.push(e.scan(&mut r.bytes, 0, &pids));
+                            r.task_at.push(e.scan(&mut r.bytes, 0, &pids, w.read_bins.as_deref()));
                             r.push(n, 0);
                         }
                     }
@@ -334,7 +334,7 @@ impl WireDriver {
                     let key = w.key(i);
                     match op {
                         Operation::Put => e.write(&mut r.bytes, &key, &w.values(i)),
-                        Operation::Get => e.read(&mut r.bytes, &key),
+                        Operation::Get => e.read(&mut r.bytes, &key, w.read_bins.as_deref()),
                         Operation::Exists => e.exists(&mut r.bytes, &key),
                         Operation::Touch => e.touch(&mut r.bytes, &key),
                         Operation::Delete => e.delete(&mut r.bytes, &key),
@@ -665,6 +665,8 @@ mod tests {
             bins: Workload::bins_for(3, 8),
             scans: 1,
             warmup: 0,
+            seed: 0,
+            read_bins: None,
         }
     }
 
@@ -695,7 +697,7 @@ mod tests {
         let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
         let store = Store::new(&["test"]);
         let mut frame = Vec::new();
-        e.read(&mut frame, &w.key(3));
+        e.read(&mut frame, &w.key(3), None);
         assert_eq!(serve(&store, &frame)[5], RC_KEY_NOT_FOUND, "nothing written yet");
         for i in 0..8 {
             frame.clear();
@@ -703,7 +705,7 @@ mod tests {
             assert_eq!(serve(&store, &frame)[5], RC_OK);
         }
         frame.clear();
-        e.read(&mut frame, &w.key(3));
+        e.read(&mut frame, &w.key(3), None);
         let reply = serve(&store, &frame);
         let m = Message::parse(&reply).unwrap();
         assert_eq!((m.header.result_code, m.ops.len()), (0, 3), "the three bins come back");
@@ -712,7 +714,7 @@ mod tests {
         // A batch of keys 6..10: 6 and 7 were written, 8 and 9 were not.
         frame.clear();
         let keys: Vec<String> = (6..10).map(|i| w.key(i)).collect();
-        e.batch_read(&mut frame, keys.iter().map(String::as_str));
+        e.batch_read(&mut frame, keys.iter().map(String::as_str), None);
         let msg = Message::parse(&frame[8..]).unwrap();
         let mut out = BytesMut::new();
         crate::server::batch::execute_batch(&store, &msg, &mut out).unwrap();
@@ -732,7 +734,7 @@ mod tests {
             serve(&store, &frame);
         }
         frame.clear();
-        e.scan(&mut frame, 1, &(0..crate::drivers::wire_encode::PARTITIONS).collect::<Vec<_>>());
+        e.scan(&mut frame, 1, &(0..crate::drivers::wire_encode::PARTITIONS).collect::<Vec<_>>(), None);
         let msg = Message::parse(&frame[8..]).unwrap();
         let mut wire = Vec::new();
         crate::server::scan::stream_scan(&store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();

@@ -41,6 +41,9 @@ const PARTICLE_DOUBLE: u8 = 2;
 /// Particle type of a string, in bins and in the digest of a string key.
 pub const PARTICLE_STRING: u8 = 3;
 const PARTICLE_BLOB: u8 = 4;
+const PARTICLE_BOOL: u8 = 17;
+const PARTICLE_MAP: u8 = 19;
+const PARTICLE_LIST: u8 = 20;
 
 /// Batch flags the clients send by default: allow inline, allow inline on SSD, respond for
 /// every key (plus the always-set 0x08 of the current format).
@@ -126,12 +129,26 @@ fn raw_op(out: &mut Vec<u8>, op: u8, particle: u8, name: &str, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-fn write_op(out: &mut Vec<u8>, name: &str, value: &BinValue) {
-    let (particle, bytes): (u8, std::borrow::Cow<'_, [u8]>) = match value {
+/// A bin's particle type and bytes, as the clients write them: scalars in their own particle
+/// types (a bool as one byte), lists and maps as MessagePack.
+fn particle(value: &BinValue) -> (u8, std::borrow::Cow<'_, [u8]>) {
+    match value {
         BinValue::Int(i) => (PARTICLE_INTEGER, i.to_be_bytes().to_vec().into()),
         BinValue::Double(d) => (PARTICLE_DOUBLE, d.to_bits().to_be_bytes().to_vec().into()),
         BinValue::Str(s) => (PARTICLE_STRING, s.as_bytes().into()),
-    };
+        BinValue::Bool(b) => (PARTICLE_BOOL, vec![u8::from(*b)].into()),
+        BinValue::Bytes(b) => (PARTICLE_BLOB, b.as_slice().into()),
+        BinValue::List(_) | BinValue::Map(_) => {
+            let mut packed = Vec::new();
+            crate::workload::records::msgpack::encode(value, &mut packed);
+            let kind = if matches!(value, BinValue::List(_)) { PARTICLE_LIST } else { PARTICLE_MAP };
+            (kind, packed.into())
+        }
+    }
+}
+
+fn write_op(out: &mut Vec<u8>, name: &str, value: &BinValue) {
+    let (particle, bytes) = particle(value);
     out.extend_from_slice(&((4 + name.len() + bytes.len()) as u32).to_be_bytes());
     // Op type, particle type, flags, name length.
     out.extend_from_slice(&[OP_WRITE, particle, 0, name.len() as u8]);
@@ -167,20 +184,25 @@ impl Encoder {
         finish(out, start);
     }
 
-    /// A get of all bins: info1 READ | GET_ALL, no ops.
-    pub fn read(&self, out: &mut Vec<u8>, key: &str) {
+    /// A get of all bins (info1 READ | GET_ALL, no ops), or of the bins named (info1 READ, one
+    /// READ op per name), as the clients ask for a subset.
+    pub fn read(&self, out: &mut Vec<u8>, key: &str, bins: Option<&[String]>) {
         let start = begin(out);
+        let names = bins.unwrap_or_default();
         let h = Header {
-            info1: INFO1_READ | INFO1_GET_ALL,
+            info1: if bins.is_some() { INFO1_READ } else { INFO1_READ | INFO1_GET_ALL },
             info2: 0,
             info3: 0,
             record_ttl: 0,
             transaction_ttl: self.timeout_ms,
             n_fields: 3,
-            n_ops: 0,
+            n_ops: names.len() as u16,
         };
         header(out, h);
         self.record_fields(out, key);
+        for name in names {
+            raw_op(out, OP_READ, 0, name, &[]);
+        }
         finish(out, start);
     }
 
@@ -275,7 +297,14 @@ impl Encoder {
 
     /// A batch read of all bins of `keys` (§5.1): one full row, then REPEAT rows; row indices
     /// are positions in `keys`.
-    pub fn batch_read<'k>(&self, out: &mut Vec<u8>, keys: impl ExactSizeIterator<Item = &'k str>) {
+    /// With `bins`, the full row asks for those bins by READ ops instead of GET_ALL.
+    pub fn batch_read<'k>(
+        &self,
+        out: &mut Vec<u8>,
+        keys: impl ExactSizeIterator<Item = &'k str>,
+        bins: Option<&[String]>,
+    ) {
+        let names = bins.unwrap_or_default();
         let start = begin(out);
         let h = Header {
             info1: INFO1_BATCH,
@@ -298,13 +327,17 @@ impl Encoder {
                 continue;
             }
             rows.push(ROW_INFO_TTL);
-            // info1, info2, info3; TTL 0; 2 fields, 0 ops.
-            rows.extend_from_slice(&[INFO1_READ | INFO1_GET_ALL, 0, 0]);
+            // info1, info2, info3; TTL 0; 2 fields, a READ op per bin asked for.
+            let info1 = if bins.is_some() { INFO1_READ } else { INFO1_READ | INFO1_GET_ALL };
+            rows.extend_from_slice(&[info1, 0, 0]);
             rows.extend_from_slice(&0u32.to_be_bytes());
             rows.extend_from_slice(&2u16.to_be_bytes());
-            rows.extend_from_slice(&0u16.to_be_bytes());
+            rows.extend_from_slice(&(names.len() as u16).to_be_bytes());
             field(&mut rows, FIELD_NAMESPACE, self.namespace.as_bytes());
             field(&mut rows, FIELD_SET, self.set.as_bytes());
+            for name in names {
+                raw_op(&mut rows, OP_READ, 0, name, &[]);
+            }
         }
         field(out, FIELD_BATCH_INDEX, &rows);
         finish(out, start);
@@ -313,7 +346,9 @@ impl Encoder {
     /// A foreground scan of the set, all bins, by partition: `pids` in the PID array, as the
     /// clients send each node the partitions it owns (§6.1), with no total deadline.
     /// Returns the offset in `out` of the 8-byte task id, which the caller may change per call.
-    pub fn scan(&self, out: &mut Vec<u8>, task_id: u64, pids: &[u16]) -> usize {
+    /// With `bins`, one READ op per bin names the bins returned.
+    pub fn scan(&self, out: &mut Vec<u8>, task_id: u64, pids: &[u16], bins: Option<&[String]>) -> usize {
+        let names = bins.unwrap_or_default();
         let start = begin(out);
         let h = Header {
             info1: INFO1_READ,
@@ -322,7 +357,7 @@ impl Encoder {
             record_ttl: 0,
             transaction_ttl: 0,
             n_fields: 5,
-            n_ops: 0,
+            n_ops: names.len() as u16,
         };
         header(out, h);
         field(out, FIELD_NAMESPACE, self.namespace.as_bytes());
@@ -332,6 +367,9 @@ impl Encoder {
         let task_at = out.len() - 8;
         let pids: Vec<u8> = pids.iter().flat_map(|p| p.to_le_bytes()).collect();
         field(out, FIELD_PID_ARRAY, &pids);
+        for name in names {
+            raw_op(out, OP_READ, 0, name, &[]);
+        }
         finish(out, start);
         task_at
     }
@@ -387,9 +425,42 @@ mod tests {
     }
 
     #[test]
+    fn every_value_type_goes_in_its_particle_type_and_subsets_ask_by_name() {
+        let mut out = Vec::new();
+        let list = BinValue::List(vec![BinValue::Int(1), BinValue::Str("a".into())]);
+        let map = BinValue::Map(vec![(BinValue::Str("k".into()), BinValue::Double(0.5))]);
+        let bins = [
+            ("b", BinValue::Bool(true)),
+            ("y", BinValue::Bytes(vec![0, 255])),
+            ("l", list.clone()),
+            ("m", map.clone()),
+        ];
+        encoder().write(&mut out, "k1", &bins);
+        let m = Message::parse(body(&out)).unwrap();
+        let ops: Vec<_> = m.ops.iter().map(|o| (o.particle, o.value.to_vec())).collect();
+        assert_eq!(ops[0], (17, vec![1]));
+        assert_eq!(ops[1], (particle::BLOB, vec![0, 255]));
+        assert_eq!((ops[2].0, crate::workload::records::msgpack::decode(&ops[2].1).unwrap().value), (20, list));
+        assert_eq!((ops[3].0, crate::workload::records::msgpack::decode(&ops[3].1).unwrap().value), (19, map));
+        let names = vec!["a".to_string(), "c".to_string()];
+        let mut out = Vec::new();
+        encoder().read(&mut out, "k1", Some(&names));
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!(m.header.info1, info1::READ, "no GET_ALL");
+        assert_eq!(
+            m.ops.iter().map(|o| (o.op, o.name)).collect::<Vec<_>>(),
+            [(op::READ, &b"a"[..]), (op::READ, &b"c"[..])]
+        );
+        let mut out = Vec::new();
+        encoder().scan(&mut out, 1, &[0], Some(&names));
+        let m = Message::parse(body(&out)).unwrap();
+        assert_eq!(m.ops.iter().map(|o| o.name).collect::<Vec<_>>(), [&b"a"[..], &b"c"[..]]);
+    }
+
+    #[test]
     fn read_asks_for_all_bins() {
         let mut out = Vec::new();
-        encoder().read(&mut out, "k1");
+        encoder().read(&mut out, "k1", None);
         let m = Message::parse(body(&out)).unwrap();
         assert_eq!((m.header.info1, m.header.info2, m.header.info3), (info1::READ | info1::GET_ALL, 0, 0));
         assert_eq!(m.header.transaction_ttl, 250);
@@ -449,7 +520,7 @@ mod tests {
     fn scan_names_every_partition() {
         let mut out = Vec::new();
         let all: Vec<u16> = (0..PARTITIONS).collect();
-        let at = encoder().scan(&mut out, 0x0102_0304_0506_0708, &all);
+        let at = encoder().scan(&mut out, 0x0102_0304_0506_0708, &all, None);
         assert_eq!(&out[at..at + 8], &[1, 2, 3, 4, 5, 6, 7, 8]);
         let m = Message::parse(body(&out)).unwrap();
         assert_eq!((m.header.info1, m.header.info3), (info1::READ, info3::PARTITION_DONE));
@@ -459,7 +530,7 @@ mod tests {
         assert_eq!(&pids[2 * 4095..], &4095u16.to_le_bytes());
         assert_eq!(m.fields.get(FIELD_SOCKET_TIMEOUT), Some(&250u32.to_be_bytes()[..]));
         let mut out = Vec::new();
-        encoder().scan(&mut out, 1, &[7, 300]);
+        encoder().scan(&mut out, 1, &[7, 300], None);
         let m = Message::parse(body(&out)).unwrap();
         assert_eq!(m.fields.get(f::PID_ARRAY), Some(&[7, 0, 44, 1][..]), "only the partitions given");
     }

@@ -309,6 +309,8 @@ mod tests {
             bins: Workload::bins_for(3, 8),
             scans: 2,
             warmup,
+            seed: 0,
+            read_bins: None,
         }
     }
 

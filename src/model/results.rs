@@ -261,6 +261,18 @@ pub struct MachineInfo {
     pub hostname: Option<String>,
 }
 
+/// A record described by a spec (`--record`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordShape {
+    /// The named shape (`feature-vector`, `profile`, `blob`, `wide`), if one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The spec, e.g. `f=64*F`.
+    pub spec: String,
+    /// Bins per record.
+    pub bin_count: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Workload {
     pub count: u64,
@@ -274,6 +286,12 @@ pub struct Workload {
     pub operations: Vec<String>,
     /// Human description of each bin written, e.g. `i: int`, `s: string(32)`.
     pub bins: Vec<String>,
+    /// The record spec the bins came from (`--record`); absent for `--bins`/`--preset` records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordShape>,
+    /// The bins get, batch_get and scan asked for (`--read-bins`); absent: every bin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_bins: Option<Vec<String>>,
     /// Whole-set scans per measured scan phase.
     pub scans: u64,
     /// Calls of put/get each column made before the first round, not recorded.

@@ -194,7 +194,15 @@ fn machine(report: &RunReport) -> String {
 
 fn workload(report: &RunReport) -> String {
     let w = &report.workload;
-    let bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
+    let mut bins = if w.bins.is_empty() { "none".to_owned() } else { w.bins.join(", ") };
+    if let Some(r) = &w.record {
+        // A spec record is named by its spec (long records would fill the screen bin by bin).
+        let name = r.name.as_ref().map_or(String::new(), |n| format!("{n}: "));
+        bins = format!("record {name}{}, {} bins", r.spec, r.bin_count);
+    }
+    if let Some(read) = &w.read_bins {
+        bins.push_str(&format!("; reads ask for {} of them ({})", read.len(), read.join(", ")));
+    }
     format!(
         "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring; {}",
         w.namespace,
@@ -292,6 +300,24 @@ mod tests {
         let mut arrays = sample_report();
         arrays.workload.materialise = "numpy".into();
         assert!(run_lines(&arrays)[2].text.ends_with("NumPy structured arrays of the int and float bins (--materialise numpy; how, per column: policies materialise)"));
+    }
+
+    #[test]
+    fn a_record_spec_and_a_bin_subset_are_said() {
+        let mut report = sample_report();
+        report.workload.record = Some(crate::model::results::RecordShape {
+            name: Some("feature-vector".into()),
+            spec: "f=64*F".into(),
+            bin_count: 64,
+        });
+        report.workload.read_bins = Some(vec!["f0".into(), "f1".into()]);
+        let text = &run_lines(&report)[2].text;
+        assert!(
+            text.starts_with(
+                "test.bench, bins [record feature-vector: f=64*F, 64 bins; reads ask for 2 of them (f0, f1)]"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

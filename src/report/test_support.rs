@@ -197,6 +197,8 @@ fn sample_without_ratios() -> RunReport {
             key_prefix: "aerobench-".to_owned(),
             operations: ["put", "get", "batch_get", "scan"].map(str::to_owned).to_vec(),
             bins: vec!["i: int".to_owned(), "s: string(32)".to_owned()],
+            record: None,
+            read_bins: None,
             warmup_ops: 100,
             scans: 5,
             rounds: 3,

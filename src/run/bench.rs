@@ -342,6 +342,12 @@ fn assemble(
             key_prefix: crate::workload::shard::given_prefix(&plan.workload.key_prefix, plan.shard).to_string(),
             operations,
             bins: plan.workload.describe_bins(),
+            record: plan.record.as_ref().map(|r| crate::model::results::RecordShape {
+                name: r.name.clone(),
+                spec: r.text.clone(),
+                bin_count: r.bins.len(),
+            }),
+            read_bins: plan.workload.read_bins.clone(),
             warmup_ops: plan.workload.warmup,
             scans: plan.workload.scans,
             rounds: plan.rounds,

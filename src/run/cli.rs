@@ -320,10 +320,11 @@ pub struct BenchArgs {
     /// first N of the --count records written (default: all of them).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load shape")]
     pub key_space: Option<u64>,
-    /// Seed of --keys, --workload and the columns' order
+    /// Seed of --keys, --workload, --record values and the order
     ///
-    /// Seed of the key distribution (--keys), of a read/update mix (--workload) and of the
-    /// columns' order over the rounds (the same seed gives the same order on every host).
+    /// Seed of the key distribution (--keys), of a read/update mix (--workload), of the values of
+    /// a record spec (--record) and of the columns' order over the rounds (the same seed gives
+    /// the same order on every host).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Load shape")]
     pub seed: u64,
     /// Unrecorded calls before the first round
@@ -371,6 +372,30 @@ pub struct BenchArgs {
     /// medium (10 bins, 100-byte strings) or large (50 bins, 1 KiB strings).
     #[arg(long, value_enum, hide_possible_values = true, conflicts_with_all = ["bins", "value_size"], help_heading = "Records")]
     pub preset: Option<crate::run::preset::Preset>,
+    /// Record shape: a named shape or a spec of bins (lists, maps, blobs)
+    ///
+    /// Named shapes: feature-vector (64 float bins), profile (a few scalars, a 20-entry map, a
+    /// 10-entry list), blob (one 4 KiB bytes bin), wide (100 small bins). A spec lists bins as
+    /// [NAME=][N*]VALUE separated by commas, VALUE one of I (int), F (float), BOOL, S<n> (string
+    /// of n bytes), B<n> (n bytes), [<n>*VALUE] (a list of n), [VALUE,…] (a list of these),
+    /// {<n>*KEY:VALUE} (a map of n entries, KEY I or S<n>); e.g.
+    /// id=I,name=S16,attrs={20*S8:I},recent=[10*I],blob=B4096. Values derive from the record
+    /// index and --seed, so every column writes and checks (--verify) the same data. See
+    /// docs/records.md.
+    #[arg(
+        long,
+        value_name = "SPEC|NAME",
+        help_heading = "Records",
+        value_parser = crate::workload::records::parse_arg,
+        conflicts_with_all = ["bins", "value_size", "bin_type", "preset"]
+    )]
+    pub record: Option<crate::workload::records::RecordSpec>,
+    /// Bins get, batch_get and scan read: the first N, or names (a,b,c)
+    ///
+    /// Reads a subset of a wider record, as an application that uses 8 of 64 features does
+    /// (e.g. --record feature-vector --read-bins 8). Default: every bin.
+    #[arg(long, value_name = "N|NAME,…", help_heading = "Records", value_parser = crate::workload::records::ReadBins::parse)]
+    pub read_bins: Option<crate::workload::records::ReadBins>,
     /// Keys per batch call
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000), help_heading = "Records")]
     pub batch_size: u32,

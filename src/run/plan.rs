@@ -35,6 +35,8 @@ impl From<&&'static ColumnKind> for PlannedColumn {
 pub struct Plan {
     pub columns: Vec<PlannedColumn>,
     pub workload: Workload,
+    /// The record spec the bins came from (`--record`), if any.
+    pub record: Option<crate::workload::records::RecordSpec>,
     pub ops: Vec<Operation>,
     /// Calls in flight for the async columns.
     pub concurrency: u32,
@@ -98,7 +100,7 @@ impl Plan {
         let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
         let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
-        Ok(Plan {
+        let mut plan = Plan {
             columns,
             rounds: args.rounds,
             prewrite: !args.no_prewrite,
@@ -110,13 +112,19 @@ impl Plan {
                 key_prefix: crate::workload::shard::key_prefix(&args.key_prefix, args.shard),
                 count: args.count,
                 batch_size: args.batch_size,
-                bins: {
-                    let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
-                    Workload::bins_of(args.bin_type, bins, size)
+                bins: match &args.record {
+                    Some(record) => crate::workload::spec_bins(record),
+                    None => {
+                        let (bins, size) = args.preset.map_or((args.bins, args.value_size), |p| p.shape());
+                        Workload::bins_of(args.bin_type, bins, size)
+                    }
                 },
                 scans: args.scans,
                 warmup: args.warmup,
+                seed: args.seed,
+                read_bins: None,
             },
+            record: args.record.clone(),
             ops: args.workload.map_or_else(|| args.ops.clone(), |mix| mix.ops()),
             concurrency: args.concurrency,
             threads: args.threads,
@@ -142,7 +150,20 @@ impl Plan {
             min_phase_calls: args.min_phase_calls,
             min_phase_time: args.min_phase_time,
             start_at: args.start_at,
-        })
+        };
+        if plan.ops.contains(&Operation::Operate) {
+            let taken = plan.workload.bins.iter().any(|b| b.name() == crate::workload::OPERATE_BIN);
+            anyhow::ensure!(
+                !taken,
+                "the record names a bin {:?}, which the operate phase uses as its counter; rename that bin",
+                crate::workload::OPERATE_BIN
+            );
+        }
+        if let Some(read) = &args.read_bins {
+            let names: Vec<&str> = plan.workload.bins.iter().map(|b| b.name()).collect();
+            plan.workload.read_bins = Some(read.resolve(&names)?);
+        }
+        Ok(plan)
     }
 
     /// How long a phase may run to reach `--min-phase-calls` once it has made its operation's
@@ -392,6 +413,29 @@ mod tests {
             let err = plan(args).unwrap_err().to_string();
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_record_spec_gives_the_bins_and_read_bins_pick_from_them() {
+        let p = plan(&["--record", "profile", "--read-bins", "2", "--seed", "7"]).unwrap();
+        let names: Vec<&str> = p.workload.bins.iter().map(|b| b.name()).collect();
+        assert_eq!(names, ["id", "name", "score", "active", "attrs", "recent"]);
+        assert_eq!(p.workload.read_bins, Some(vec!["id".to_string(), "name".to_string()]));
+        assert_eq!((p.workload.seed, p.record.unwrap().name.as_deref()), (7, Some("profile")));
+        let p = plan(&["--bins", "4", "--read-bins", "s3,i"]).unwrap();
+        assert_eq!(p.workload.read_bins, Some(vec!["s3".to_string(), "i".to_string()]), "any record, spec or not");
+        assert!(plan(&[]).unwrap().record.is_none());
+        for (args, says) in [
+            (&["--record", "blob", "--read-bins", "3"][..], "at most 1"),
+            (&["--record", "a=I", "--read-bins", "b"][..], "no bin of"),
+            (&["--record", "ops=I", "--ops", "put,operate"][..], "operate phase"),
+        ] {
+            let err = plan(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        assert!(plan(&["--record", "ops=I", "--ops", "put,get"]).is_ok(), "no operate phase, no clash");
+        assert!(plan(&["--record", "I,"]).is_err());
+        assert!(plan(&["--record", "blob", "--bins", "3"]).is_err(), "--record replaces --bins");
     }
 
     fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {

@@ -278,6 +278,8 @@ mod tests {
             bins: Workload::bins_for(1, 1),
             scans: 1,
             warmup: 0,
+            seed: 0,
+            read_bins: None,
         };
         let a = Key::new("test", "s", Value::String(w.key(2))).unwrap();
         let b = Key::new("test", "s", Value::String("ab-2".into())).unwrap();

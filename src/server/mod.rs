@@ -6,6 +6,7 @@ mod admin;
 pub(crate) mod batch;
 mod budget;
 pub(crate) mod cdt;
+mod cdt_store;
 pub(crate) mod cluster;
 mod connection;
 mod corrupt;

@@ -274,7 +274,10 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
             return Err(rc::BIN_NAME_TOO_LONG);
         }
         match o.op {
-            op::WRITE => bins.set(o.name, o.particle, o.value),
+            op::WRITE => {
+                let value = super::cdt_store::stored(o.particle, o.value).map_err(|_| rc::PARAMETER_ERROR)?;
+                bins.set(o.name, o.particle, &value)
+            }
             op::INCR => incr(&mut bins, o)?,
             op::APPEND | op::PREPEND => concat(&mut bins, o)?,
             op::TOUCH => {}
@@ -284,7 +287,10 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
                 let result = if o.op == op::CDT_MODIFY {
                     let done = super::cdt::modify(current, o.value)?;
                     if let Some(bin) = done.bin {
-                        bins.set(o.name, bin.particle, &bin.value);
+                        // Kept as every written list or map is: maps in key order.
+                        let value =
+                            super::cdt_store::stored(bin.particle, &bin.value).map_err(|_| rc::PARAMETER_ERROR)?;
+                        bins.set(o.name, bin.particle, &value);
                     }
                     done.result
                 } else {

@@ -5,6 +5,7 @@
 
 pub mod keys;
 pub mod mix;
+pub mod records;
 pub mod shard;
 pub mod verify;
 
@@ -143,12 +144,14 @@ pub enum BinSpec {
     Int(String),
     Str(String, u32),
     Double(String),
+    /// A bin of a record spec (`--record`): any type, nested lists and maps included.
+    Value(String, crate::workload::records::ValueSpec),
 }
 
 impl BinSpec {
     pub fn name(&self) -> &str {
         match self {
-            BinSpec::Int(n) | BinSpec::Str(n, _) | BinSpec::Double(n) => n,
+            BinSpec::Int(n) | BinSpec::Str(n, _) | BinSpec::Double(n) | BinSpec::Value(n, _) => n,
         }
     }
 
@@ -157,6 +160,7 @@ impl BinSpec {
             BinSpec::Int(n) => format!("{n}: int"),
             BinSpec::Str(n, size) => format!("{n}: string({size})"),
             BinSpec::Double(n) => format!("{n}: double"),
+            BinSpec::Value(n, v) => format!("{n}: {}", v.describe()),
         }
     }
 }
@@ -167,6 +171,11 @@ pub enum BinValue {
     Int(i64),
     Str(String),
     Double(f64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    List(Vec<BinValue>),
+    /// Entries in the order written (keys of one type, sorted, for generated maps).
+    Map(Vec<(BinValue, BinValue)>),
 }
 
 /// The records and keys of a run, shared by every column.
@@ -182,6 +191,12 @@ pub struct Workload {
     pub scans: u64,
     /// Calls before each measured put/get phase (batch_get and scan derive theirs from it).
     pub warmup: u64,
+    /// `--seed`: the values of spec bins derive from it and the record index.
+    #[serde(default)]
+    pub seed: u64,
+    /// `--read-bins`: the bins get, batch_get and scan ask for, in order (`None`: every bin).
+    #[serde(default)]
+    pub read_bins: Option<Vec<String>>,
 }
 
 impl Workload {
@@ -210,17 +225,39 @@ impl Workload {
     }
 
     pub fn values(&self, i: u64) -> Vec<(&str, BinValue)> {
-        self.bins
-            .iter()
-            .map(|b| {
-                let v = match b {
-                    BinSpec::Int(_) => BinValue::Int(i as i64),
-                    BinSpec::Str(_, size) => BinValue::Str(string_value(i, *size as usize)),
-                    BinSpec::Double(_) => BinValue::Double(i as f64 * 0.5),
-                };
-                (b.name(), v)
-            })
-            .collect()
+        self.bins.iter().enumerate().map(|(k, b)| (b.name(), self.value(b, k, i))).collect()
+    }
+
+    /// What bin `b`, at position `k`, holds in record `i`.
+    fn value(&self, b: &BinSpec, k: usize, i: u64) -> BinValue {
+        match b {
+            BinSpec::Int(_) => BinValue::Int(i as i64),
+            BinSpec::Str(_, size) => BinValue::Str(string_value(i, *size as usize)),
+            BinSpec::Double(_) => BinValue::Double(i as f64 * 0.5),
+            BinSpec::Value(_, spec) => crate::workload::records::generate::value(spec, self.seed, i, k as u64 + 1),
+        }
+    }
+
+    /// The bins a read asks for (`--read-bins`, else all) and their values in record `i`.
+    pub fn read_values(&self, i: u64) -> Vec<(&str, BinValue)> {
+        match &self.read_bins {
+            None => self.values(i),
+            Some(names) => names
+                .iter()
+                .filter_map(|n| {
+                    let k = self.bins.iter().position(|b| b.name() == n)?;
+                    Some((self.bins[k].name(), self.value(&self.bins[k], k, i)))
+                })
+                .collect(),
+        }
+    }
+
+    /// The first bin a read returns, which tells a scanned record's index.
+    pub fn first_read_bin(&self) -> Option<&BinSpec> {
+        match &self.read_bins {
+            None => self.bins.first(),
+            Some(names) => self.bins.iter().find(|b| Some(b.name()) == names.first().map(String::as_str)),
+        }
     }
 
     /// Calls in a measured phase of `op`.
@@ -263,6 +300,11 @@ impl Workload {
     }
 }
 
+/// The bins of a record spec (`--record`).
+pub fn spec_bins(record: &crate::workload::records::RecordSpec) -> Vec<BinSpec> {
+    record.bins.iter().map(|(name, v)| BinSpec::Value(name.clone(), v.clone())).collect()
+}
+
 /// A string of exactly `size` ASCII bytes that differs between records.
 fn string_value(i: u64, size: usize) -> String {
     let mut s = format!("{i:x}-");
@@ -289,6 +331,8 @@ mod tests {
             bins: Workload::bins_for(3, 32),
             scans: 3,
             warmup: 100,
+            seed: 0,
+            read_bins: None,
         }
     }
 
