@@ -103,12 +103,14 @@ const FLOATS: &[&str] = &["--bins", "8", "--bin-type", "float"];
 /// An int, a string, a float and another string: the array holds the int and the float, whose
 /// values differ, so a row filled from the wrong bins shows.
 const MIXED: &[&str] = &["--bins", "4", "--bin-type", "mixed"];
+/// aerospike-py's ML-serving shape: 64 float bins, 8 of them read.
+const FEATURES_SUBSET: &[&str] = &["--record", "feature-vector", "--read-bins", "8"];
 
 fn batch_gets(port: Option<u16>, materialise: &str, clients: &str, extra: &[&str]) -> Json {
     let mut args = vec!["--ops", "batch_get", "--count", "200", "--warmup", "20", "--rounds", "1"];
     args.extend(["--materialise", materialise, "--clients", clients]);
     args.extend(extra);
-    if !extra.contains(&"--bins") {
+    if !extra.contains(&"--bins") && !extra.contains(&"--record") {
         args.extend(FLOATS);
     }
     run(port, &args)
@@ -120,7 +122,7 @@ fn columns(doc: &Json) -> Vec<&Json> {
 
 #[test]
 fn numpy_arrays_hold_the_values_the_dicts_hold_in_every_column() {
-    for layout in [FLOATS, MIXED] {
+    for layout in [FLOATS, MIXED, FEATURES_SUBSET] {
         numpy_and_dicts_agree(layout);
     }
 }

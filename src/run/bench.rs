@@ -35,8 +35,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let plan = Plan::from_args(&args)?;
     anyhow::ensure!(
         plan.materialise != crate::workload::Materialise::Numpy || plan.workload.has_numeric_bins(),
-        "--materialise numpy makes an array of the records' int and float bins, and these records have none: \
-         add some, e.g. --bin-type float or --bin-type mixed"
+        "--materialise numpy makes an array of the records' int and float bins, and the bins read have none: \
+         add some (e.g. --bin-type float, --bin-type mixed or --record feature-vector) or name them in --read-bins"
     );
     // Fail before measuring anything, not after, when the report could not be written.
     if let Some(path) = &args.output {

@@ -289,10 +289,18 @@ impl Workload {
         start..(start + self.batch_size as u64).min(self.count)
     }
 
-    /// Whether a record has an int or float bin: what a NumPy batch result holds
-    /// (`--materialise numpy`).
+    /// Whether the bins a read asks for (all, or `--read-bins`) include an int or float one: what
+    /// a NumPy batch result holds (`--materialise numpy`). A record spec's scalar ints and floats
+    /// count; lists, maps and other types do not.
     pub fn has_numeric_bins(&self) -> bool {
-        self.bins.iter().any(|b| matches!(b, BinSpec::Int(_) | BinSpec::Double(_)))
+        use crate::workload::records::ValueSpec;
+        self.bins.iter().any(|b| {
+            let numeric = matches!(
+                b,
+                BinSpec::Int(_) | BinSpec::Double(_) | BinSpec::Value(_, ValueSpec::Int | ValueSpec::Float)
+            );
+            numeric && self.read_bins.as_ref().is_none_or(|asked| asked.iter().any(|n| n == b.name()))
+        })
     }
 
     pub fn describe_bins(&self) -> Vec<String> {
@@ -397,7 +405,14 @@ mod tests {
         assert_eq!(strings, vec![BinSpec::Str("s0".into(), 5), BinSpec::Str("s1".into(), 5)]);
         // What a NumPy batch result can hold: the int and float bins.
         assert!(w.has_numeric_bins());
-        assert!(!Workload { bins: strings, ..w.clone() }.has_numeric_bins());
+        assert!(!Workload { bins: strings.clone(), ..w.clone() }.has_numeric_bins());
+        // A record spec's floats count, and only those a read asks for.
+        let spec = vec![
+            BinSpec::Value("f0".into(), crate::workload::records::ValueSpec::Float),
+            BinSpec::Value("l".into(), crate::workload::records::ValueSpec::Bool),
+        ];
+        assert!(Workload { bins: spec.clone(), ..w.clone() }.has_numeric_bins());
+        assert!(!Workload { bins: spec, read_bins: Some(vec!["l".into()]), ..w.clone() }.has_numeric_bins());
         assert_eq!((Materialise::Numpy.name(), Operation::Update.name()), ("numpy", "update"));
     }
 }
