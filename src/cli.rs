@@ -262,6 +262,17 @@ pub struct BenchArgs {
     /// for the active VIRTUAL_ENV, e.g. aerospike-py=./.venv. Repeat for several packages.
     #[arg(long, value_name = "PACKAGE=PATH")]
     pub client_path: Vec<String>,
+    /// Python interpreter(s) for the Python columns: 3.13, 3.14t, a path, or a list.
+    ///
+    /// A version is looked up among pyenv's versions, then as pythonX.Y (pythonX.Yt) on PATH. A
+    /// list (--python 3.11,3.13) runs each Python column once per interpreter, side by side, with
+    /// `:py3.11` / `:py3.13` appended to its id. One column alone takes a suffix instead:
+    /// --clients aerospike-py-sync,aerospike-py-sync:py3.14t. Any CPython >= 3.11 with a shared
+    /// libpython, free-threaded builds included. Packages are installed per interpreter; for an
+    /// interpreter other than the one aerobench was built with, a worker is built with cargo on
+    /// first use (minutes) and cached. Default: the one aerobench was built with.
+    #[arg(long, value_name = "VERSION|PATH[,…]", help_heading = "Clients")]
+    pub python: Vec<String>,
     /// Event loop for the Python async columns.
     #[arg(long, value_enum, default_value = "asyncio")]
     pub event_loop: EventLoop,

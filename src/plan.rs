@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cli::{BenchArgs, EventLoop};
 use crate::drivers::{self, ColumnKind, Family};
+use crate::python::interpreter::{self, Interpreter};
 use crate::python::packages::{self, Package, Source};
 use crate::workload::{Materialise, Operation, Policies, Workload};
 
@@ -21,12 +22,14 @@ pub struct PlannedColumn {
     pub kind: &'static ColumnKind,
     /// Where its Python package comes from; `None` for columns without a Python package.
     pub source: Option<Source>,
+    /// The interpreter a Python column runs under; `None` for the others.
+    pub python: Option<Interpreter>,
 }
 
 impl From<&&'static ColumnKind> for PlannedColumn {
     /// The column of `kind` alone: its own name and label, no package source.
     fn from(kind: &&'static ColumnKind) -> PlannedColumn {
-        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None, python: None }
     }
 }
 
@@ -95,7 +98,7 @@ impl Plan {
         validate(args)?;
         let sources = python_sources(args)?;
         let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
-        let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
+        let columns = planned_columns(&column_interpreters(&names, &args.python)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
         Ok(Plan {
             columns,
@@ -238,25 +241,103 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One column per kind, or per kind and source when a package has several sources.
-fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+/// The columns `--clients` names, each with the interpreters it runs under (none for columns
+/// that are not Python): its `:pyX.Y` suffixes, and `--python` (or the linked interpreter) for
+/// each time it is named without one. Interpreters are found and checked here, so a missing one
+/// is a usage error before anything runs.
+pub struct KindInterpreters {
+    pub kind: &'static ColumnKind,
+    pub interpreters: Vec<Interpreter>,
+    /// Its id names its interpreter even when only one runs (it was asked for by suffix).
+    pub suffixed: bool,
+}
+
+fn column_interpreters(names: &[String], python: &[String]) -> anyhow::Result<Vec<KindInterpreters>> {
+    let mut found: Vec<(String, Interpreter)> = Vec::new();
+    let mut find = |asked: &str| -> anyhow::Result<Interpreter> {
+        if let Some((_, i)) = found.iter().find(|(a, _)| a == asked) {
+            return Ok(i.clone());
+        }
+        let i = interpreter::resolve(asked)?;
+        found.push((asked.to_string(), i.clone()));
+        Ok(i)
+    };
+    let mut defaults = Vec::new();
+    for asked in interpreter::parse_list(python)? {
+        defaults.push(find(&asked)?);
+    }
+    if defaults.is_empty() {
+        defaults.push(Interpreter::linked());
+    }
+    let mut bases = Vec::new();
+    let mut asked_for: Vec<(String, Option<Interpreter>)> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let (base, asked) = interpreter::split_suffix(name)?;
+        bases.push(base.to_string());
+        asked_for.push((base.to_string(), asked.map(&mut find).transpose()?));
+    }
     let mut out = Vec::new();
-    for &kind in kinds {
-        let package = match kind.family {
-            Family::Python { package: Some(p), .. } => p,
+    for kind in drivers::parse_columns(&bases)? {
+        let mine = asked_for.iter().filter(|(b, _)| drivers::parse_columns(&[b.clone()]).is_ok_and(|k| k[0] == kind));
+        let mut interpreters: Vec<Interpreter> = Vec::new();
+        let mut suffixed = false;
+        for (base, asked) in mine {
+            if !matches!(kind.family, Family::Python { .. }) {
+                anyhow::ensure!(
+                    asked.is_none(),
+                    "--clients {base}: only Python columns run under an interpreter; drop the :py suffix"
+                );
+                continue;
+            }
+            suffixed |= asked.is_some();
+            for i in asked.as_ref().map_or(defaults.as_slice(), std::slice::from_ref) {
+                if !interpreters.iter().any(|have| have.executable == i.executable) {
+                    interpreters.push(i.clone());
+                }
+            }
+        }
+        out.push(KindInterpreters { kind, interpreters, suffixed });
+    }
+    Ok(out)
+}
+
+/// One column per kind, or per kind and source when a package has several sources, and per
+/// interpreter when it runs under several (or was given one by suffix: `kind:py3.14t`).
+fn planned_columns(kinds: &[KindInterpreters], sources: &BTreeMap<&'static str, Vec<Source>>) -> Vec<PlannedColumn> {
+    let mut out = Vec::new();
+    // Columns name their interpreter when the run has more than one.
+    let mut tags: Vec<&str> = kinds.iter().flat_map(|k| k.interpreters.iter().map(|i| i.tag.as_str())).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let several = tags.len() > 1;
+    for k in kinds {
+        let kind = k.kind;
+        let all = match kind.family {
+            Family::Python { package: Some(p), .. } => sources[p.pip_name].iter().cloned().map(Some).collect(),
+            Family::Python { package: None, .. } => vec![None],
             _ => {
-                out.push(PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None });
+                out.push(PlannedColumn::from(&kind));
                 continue;
             }
         };
-        let all = &sources[package.pip_name];
-        for source in all {
-            let (id, label) = if all.len() == 1 {
-                (kind.name.to_string(), kind.label.to_string())
-            } else {
-                (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+        let all: Vec<Option<Source>> = all;
+        for source in &all {
+            let (id, label) = match source {
+                Some(source) if all.len() > 1 => {
+                    (format!("{}@{}", kind.name, source.tag()), format!("{} {}", kind.label, source.tag()))
+                }
+                _ => (kind.name.to_string(), kind.label.to_string()),
             };
-            out.push(PlannedColumn { id, label, kind, source: Some(source.clone()) });
+            for python in &k.interpreters {
+                let (id, label) = if several || k.suffixed || k.interpreters.len() > 1 {
+                    (format!("{id}:py{}", python.tag), format!("{label} on {}", python.tag))
+                } else if !python.is_linked() {
+                    (id.clone(), format!("{label} on {}", python.tag))
+                } else {
+                    (id.clone(), label.clone())
+                };
+                out.push(PlannedColumn { id, label, kind, source: source.clone(), python: Some(python.clone()) });
+            }
         }
     }
     out

@@ -376,6 +376,7 @@ mod tests {
             in_flight: 1,
             source: String::new(),
             python_version: None,
+            python: None,
             policies: Default::default(),
             error: None,
         }
@@ -423,6 +424,7 @@ mod tests {
             in_flight: 1,
             source: String::new(),
             python_version: None,
+            python: None,
             policies: Default::default(),
             error: None,
         };

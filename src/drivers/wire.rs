@@ -246,6 +246,7 @@ impl WireDriver {
             in_flight: 1,
             source,
             python_version: None,
+            python: None,
             policies,
             error: None,
         };
