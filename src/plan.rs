@@ -434,6 +434,70 @@ mod tests {
         Plan::from_args(&cli.bench)
     }
 
+    fn ids_of(columns: &[PlannedColumn]) -> Vec<&str> {
+        columns.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn python_columns_run_under_the_linked_interpreter_unless_told() {
+        let linked = Interpreter::linked();
+        let p = plan(&["--clients", "rust-sync,aerospike-py-sync"]).unwrap();
+        assert_eq!(ids_of(&p.columns), ["rust-sync", "aerospike-py-sync"]);
+        assert_eq!(p.columns[0].python, None);
+        assert_eq!(p.columns[1].python.as_ref(), Some(&linked));
+        // Asking for it by suffix names it in the id; asking twice gives one column.
+        let tag = linked.tag.clone();
+        let suffixed = format!("aerospike-py-sync:py{tag}");
+        let p = plan(&["--clients", &format!("{suffixed},aerospike-py-sync"), "--python", &format!("{tag},{tag}")])
+            .unwrap();
+        assert_eq!(ids_of(&p.columns), [suffixed.as_str()]);
+        let err = plan(&["--clients", "wire:py3.13"]).unwrap_err().to_string();
+        assert!(err.contains("only Python columns"), "{err}");
+        let err = plan(&["--python", "newest"]).unwrap_err().to_string();
+        assert!(err.contains("give a version (3.13, 3.14t)"), "{err}");
+    }
+
+    #[test]
+    fn several_interpreters_make_one_column_each_named_by_tag() {
+        let at = |tag: &str| Interpreter {
+            executable: format!("/opt/py{tag}/bin/python{tag}").into(),
+            tag: tag.into(),
+            version: format!("{tag}.0"),
+        };
+        let kind = |name: &str| drivers::parse_columns(&[name.to_string()]).unwrap()[0];
+        let kinds = vec![
+            KindInterpreters { kind: kind("rust-sync"), interpreters: vec![], suffixed: false },
+            KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.11"), at("3.14t")], suffixed: false },
+            KindInterpreters { kind: kind("py-noop"), interpreters: vec![at("3.11")], suffixed: false },
+        ];
+        let mut sources: BTreeMap<&'static str, Vec<Source>> =
+            packages::PACKAGES.iter().map(|p| (p.pip_name, vec![Source::Version(p.default_version.into())])).collect();
+        let columns = planned_columns(&kinds, &sources);
+        assert_eq!(
+            ids_of(&columns),
+            ["rust-sync", "aerospike-py-sync:py3.11", "aerospike-py-sync:py3.14t", "py-noop:py3.11"]
+        );
+        assert_eq!(columns[2].label, "aerospike-py (Rust) on 3.14t");
+        assert_eq!(columns[2].python.as_ref().map(|i| i.tag.as_str()), Some("3.14t"));
+        // With several versions too: the build, then the interpreter.
+        sources.insert("aerospike-py", vec![Source::Version("0.13.0".into()), Source::Version("0.14.4".into())]);
+        let columns = planned_columns(&kinds[1..2], &sources);
+        assert_eq!(
+            ids_of(&columns),
+            [
+                "aerospike-py-sync@0.13.0:py3.11",
+                "aerospike-py-sync@0.13.0:py3.14t",
+                "aerospike-py-sync@0.14.4:py3.11",
+                "aerospike-py-sync@0.14.4:py3.14t"
+            ]
+        );
+        // One interpreter that is not the linked one: the id stays, the label names it.
+        let alone = [KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.13")], suffixed: false }];
+        let columns = planned_columns(&alone, &sources);
+        assert_eq!(columns[0].id, "aerospike-py-sync@0.13.0");
+        assert!(columns[0].label.ends_with(" on 3.13"), "{}", columns[0].label);
+    }
+
     #[test]
     fn sources_default_to_pinned_versions_and_take_overrides() {
         let p = plan(&[]).unwrap();

@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(split_suffix("aerospike-py-sync@0.14.4:py3.13"), Ok(("aerospike-py-sync@0.14.4", Some("3.13"))));
         assert_eq!(split_suffix("official-c"), Ok(("official-c", None)));
         assert_eq!(split_suffix("x:py/opt/py/bin/python3"), Ok(("x", Some("/opt/py/bin/python3"))));
-        assert_eq!(split_suffix("x:pythree"), Err(InterpreterError::BadRequest("thon".into())));
+        assert_eq!(split_suffix("x:pythree"), Err(InterpreterError::BadRequest("three".into())));
         assert!(split_suffix("x:py3").is_err());
     }
 

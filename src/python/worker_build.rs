@@ -118,14 +118,22 @@ pub fn worker_for(interp: &Interpreter, show: bool) -> Result<PathBuf, BuildErro
             log.display()
         ),
     );
-    let status = Command::new(&cargo)
+    let mut build = Command::new(&cargo);
+    // What cargo sets for the program it runs (aerobench under `cargo run` or `cargo test`) is
+    // no setting for this build: build scripts that watch those variables (ring's) would rebuild
+    // their crates whenever aerobench was started another way.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(inherited_from_cargo) {
+            build.env_remove(&name);
+        }
+    }
+    let status = build
         .args(["build", "--locked", "--bin", "aerobench", "--profile", &profile, "--manifest-path"])
         .arg(source.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
         .env("PYO3_PYTHON", &interp.executable)
         .env_remove("PYO3_CONFIG_FILE")
-        .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET_DIR")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().map_err(|e| io(&root, e))?)
@@ -161,6 +169,16 @@ pub fn worker_for(interp: &Interpreter, show: bool) -> Result<PathBuf, BuildErro
         );
     }
     Ok(worker)
+}
+
+/// The variables cargo sets for a program it builds or runs (and the target folder, which the
+/// worker build chooses itself).
+fn inherited_from_cargo(name: &str) -> bool {
+    const PREFIXES: &[&str] =
+        &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CFG_", "CARGO_CRATE_"];
+    const NAMES: &[&str] =
+        &["CARGO_PRIMARY_PACKAGE", "CARGO_RUSTC_CURRENT_DIR", "CARGO_TARGET_DIR", "CARGO_TARGET_TMPDIR", "OUT_DIR"];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// Unpacks the source once into `root/src-<hash>` (through a temp folder, renamed when complete).
@@ -208,6 +226,17 @@ mod tests {
         assert_ne!(name, worker_name(&b, "release"), "two installs of one version get a worker each");
         assert_ne!(name, worker_name(&a, "dev"));
         assert!(worker_name(&t, "release").contains("-py3.14t-"));
+    }
+
+    #[test]
+    fn what_cargo_sets_for_a_program_is_not_passed_to_the_build() {
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_TARGET_DIR", "CARGO_TARGET_TMPDIR", "OUT_DIR"] {
+            assert!(inherited_from_cargo(name), "{name}");
+        }
+        let kept = ["CARGO_HOME", "CARGO_NET_OFFLINE", "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER", "PATH"];
+        for name in kept {
+            assert!(!inherited_from_cargo(name), "{name}");
+        }
     }
 
     #[test]
