@@ -467,7 +467,11 @@ mod tests {
         let kind = |name: &str| drivers::parse_columns(&[name.to_string()]).unwrap()[0];
         let kinds = vec![
             KindInterpreters { kind: kind("rust-sync"), interpreters: vec![], suffixed: false },
-            KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.11"), at("3.14t")], suffixed: false },
+            KindInterpreters {
+                kind: kind("aerospike-py-sync"),
+                interpreters: vec![at("3.11"), at("3.14t")],
+                suffixed: false,
+            },
             KindInterpreters { kind: kind("py-noop"), interpreters: vec![at("3.11")], suffixed: false },
         ];
         let mut sources: BTreeMap<&'static str, Vec<Source>> =
@@ -492,7 +496,8 @@ mod tests {
             ]
         );
         // One interpreter that is not the linked one: the id stays, the label names it.
-        let alone = [KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.13")], suffixed: false }];
+        let alone =
+            [KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.13")], suffixed: false }];
         let columns = planned_columns(&alone, &sources);
         assert_eq!(columns[0].id, "aerospike-py-sync@0.13.0");
         assert!(columns[0].label.ends_with(" on 3.13"), "{}", columns[0].label);

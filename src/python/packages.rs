@@ -108,11 +108,6 @@ pub fn cache_base() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("aerobench-cache"))
 }
 
-/// The package cache of the interpreter aerobench embeds: `~/.cache/aerobench/py3.11`.
-pub fn cache_root() -> PathBuf {
-    cache_root_for(&Interpreter::linked())
-}
-
 /// The package cache of `interp`: `~/.cache/aerobench/py3.13`, `…/py3.14t`.
 pub fn cache_root_for(interp: &Interpreter) -> PathBuf {
     cache_base().join(format!("py{}", interp.tag))
@@ -155,13 +150,7 @@ fn pip_command(python: &Path, requirement: &str, dir: &Path) -> Vec<String> {
 
 /// Installs `requirement` into `dir` once: into a sibling temp folder first, renamed when
 /// complete, so an interrupted or concurrent install never leaves a half-filled folder.
-fn install(
-    package: &Package,
-    version: &str,
-    requirement: &str,
-    dir: &Path,
-    python: &Path,
-) -> Result<(), PackageError> {
+fn install(package: &Package, version: &str, requirement: &str, dir: &Path, python: &Path) -> Result<(), PackageError> {
     if dir.join(COMPLETE_MARKER).exists() {
         return Ok(());
     }
@@ -363,9 +352,8 @@ mod tests {
     fn failed_install_names_package_folder_and_command() {
         let dir = std::env::temp_dir().join(format!("aerobench-pkg-fail-{}", std::process::id()));
         let linked = Interpreter::linked().executable;
-        let err =
-            install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir, &linked)
-                .unwrap_err();
+        let err = install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir, &linked)
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("aerospike-py==0.0.0-does-not-exist"), "{text}");
         assert!(text.contains(&dir.display().to_string()), "{text}");

@@ -174,8 +174,7 @@ pub fn worker_for(interp: &Interpreter, show: bool) -> Result<PathBuf, BuildErro
 /// The variables cargo sets for a program it builds or runs (and the target folder, which the
 /// worker build chooses itself).
 fn inherited_from_cargo(name: &str) -> bool {
-    const PREFIXES: &[&str] =
-        &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CFG_", "CARGO_CRATE_"];
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CFG_", "CARGO_CRATE_"];
     const NAMES: &[&str] =
         &["CARGO_PRIMARY_PACKAGE", "CARGO_RUSTC_CURRENT_DIR", "CARGO_TARGET_DIR", "CARGO_TARGET_TMPDIR", "OUT_DIR"];
     PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
