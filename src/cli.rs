@@ -248,7 +248,8 @@ pub struct BenchArgs {
     /// aerospike-py-sync, official-c, official-c-executor, aerospike-py-async,
     /// aerospike-native-sync, aerospike-native-async. Default: all but official-c-executor; with
     /// --cpu-competitor, all (the official client under asyncio is what an async service
-    /// compares with).
+    /// compares with). A Python column runs under another interpreter with a suffix, e.g.
+    /// aerospike-py-sync:py3.14t (see --python).
     #[arg(long, value_delimiter = ',')]
     pub clients: Option<Vec<String>>,
     /// Use other published versions of a Python client, installed on first use into aerobench's
