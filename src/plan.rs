@@ -278,7 +278,9 @@ fn column_interpreters(names: &[String], python: &[String]) -> anyhow::Result<Ve
     }
     let mut out = Vec::new();
     for kind in drivers::parse_columns(&bases)? {
-        let mine = asked_for.iter().filter(|(b, _)| drivers::parse_columns(&[b.clone()]).is_ok_and(|k| k[0] == kind));
+        let mine = asked_for
+            .iter()
+            .filter(|(b, _)| drivers::parse_columns(std::slice::from_ref(b)).is_ok_and(|k| k[0] == kind));
         let mut interpreters: Vec<Interpreter> = Vec::new();
         let mut suffixed = false;
         for (base, asked) in mine {

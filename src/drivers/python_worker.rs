@@ -35,7 +35,7 @@ pub enum WorkerCommand {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WorkerEvent {
     /// The client connected; this is its column.
-    Connected { column: Column },
+    Connected { column: Box<Column> },
     /// Calls finished so far in the current phase.
     Progress { done: u64 },
     /// Everything the current phase recorded so far (after [`WorkerCommand::ReportEvery`]).
@@ -159,7 +159,7 @@ impl WorkerLane {
         loop {
             match lane.next_event(deadline) {
                 Ok(WorkerEvent::Connected { column }) => {
-                    lane.column = column;
+                    lane.column = *column;
                     return Ok(lane);
                 }
                 Ok(WorkerEvent::Finished { error }) => {

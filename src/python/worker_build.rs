@@ -161,6 +161,7 @@ pub fn worker_for(interp: &Interpreter, show: bool) -> Result<PathBuf, BuildErro
     let tmp = root.join(format!(".{}.tmp-{}", worker_name(interp, &profile), std::process::id()));
     std::fs::copy(&built, &tmp).map_err(|e| io(&built, e))?;
     std::fs::rename(&tmp, &worker).map_err(|e| io(&worker, e))?;
+    prune(&root, &worker_name(interp, &profile));
     if show {
         eprintln!(
             "built the aerobench worker for Python {tag} in {:.0} s: {}",
@@ -169,6 +170,27 @@ pub fn worker_for(interp: &Interpreter, show: bool) -> Result<PathBuf, BuildErro
         );
     }
     Ok(worker)
+}
+
+/// Removes the workers (and their logs) this aerobench version built earlier for the same
+/// interpreter and profile from another source: a rebuilt aerobench replaces its workers instead
+/// of piling up binaries of a hundred megabytes or more. Other versions' workers are kept.
+fn prune(root: &Path, keep: &str) {
+    // aerobench-<version>-<source>-<profile>-py<tag>-<path hash>
+    let version = format!("aerobench-{}-", env!("CARGO_PKG_VERSION"));
+    let Some(rest) = keep.strip_prefix(&version) else { return };
+    let Some((_, same)) = rest.split_once('-') else { return };
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".log").unwrap_or(&name);
+        let earlier = stem
+            .strip_prefix(&version)
+            .and_then(|r| r.split_once('-'))
+            .is_some_and(|(source, tail)| tail == same && source != SOURCE_HASH);
+        if earlier {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The variables cargo sets for a program it builds or runs (and the target folder, which the
@@ -236,6 +258,40 @@ mod tests {
         for name in kept {
             assert!(!inherited_from_cargo(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_new_worker_replaces_this_versions_earlier_ones_for_its_interpreter() {
+        let root = std::env::temp_dir().join(format!("aerobench-workers-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let v = env!("CARGO_PKG_VERSION");
+        let keep = format!("aerobench-{v}-{SOURCE_HASH}-dev-py3.13-aaaa");
+        let names = [
+            keep.clone(),
+            format!("{keep}.log"),
+            format!("aerobench-{v}-0123456789abcdef-dev-py3.13-aaaa"),
+            format!("aerobench-{v}-0123456789abcdef-dev-py3.13-aaaa.log"),
+            format!("aerobench-{v}-0123456789abcdef-dev-py3.13-bbbb"),
+            format!("aerobench-{v}-0123456789abcdef-release-py3.13-aaaa"),
+            format!("aerobench-{v}-0123456789abcdef-dev-py3.14t-aaaa"),
+            "aerobench-9.9.9-0123456789abcdef-dev-py3.13-aaaa".to_string(),
+        ];
+        for n in &names {
+            std::fs::write(root.join(n), "").unwrap();
+        }
+        prune(&root, &keep);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        let mut want: Vec<String> = names
+            .iter()
+            .filter(|n| !n.contains("0123456789abcdef-dev-py3.13-aaaa") || n.contains("9.9.9"))
+            .cloned()
+            .collect();
+        want.sort();
+        assert_eq!(left, want);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
