@@ -126,6 +126,7 @@ impl NativeDriver {
             in_flight,
             source: "linked into aerobench (tokio)".into(),
             python_version: None,
+            python: None,
             policies,
             error: None,
             build: None,

@@ -48,6 +48,7 @@ impl NoopDriver {
                 in_flight,
                 source: "aerobench (harness cost only)".into(),
                 python_version: None,
+                python: None,
                 policies: BTreeMap::new(),
                 error: None,
                 build: None,

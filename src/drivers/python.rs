@@ -88,6 +88,30 @@ pub struct WorkerSpec {
     pub tls: Option<crate::drivers::security::Tls>,
 }
 
+/// The interpreter this worker embeds, asked at run time: its executable, version, whether it
+/// is a free-threaded build and whether the GIL is on now (an extension module that does not
+/// declare itself free-threading safe turns it back on when imported).
+fn interpreter(py: Python<'_>) -> PyResult<crate::model::results::PythonInterpreter> {
+    let sys = py.import("sys")?;
+    let free_threaded = py
+        .import("sysconfig")?
+        .call_method1("get_config_var", ("Py_GIL_DISABLED",))?
+        .extract::<Option<i64>>()
+        .unwrap_or(None)
+        .unwrap_or(0)
+        == 1;
+    let gil = match sys.getattr("_is_gil_enabled") {
+        Ok(f) => f.call0()?.extract()?,
+        Err(_) => true,
+    };
+    Ok(crate::model::results::PythonInterpreter {
+        path: sys.getattr("executable")?.extract()?,
+        version: py.import("platform")?.call_method0("python_version")?.extract()?,
+        free_threaded,
+        gil,
+    })
+}
+
 /// The competing thread's solo speed is the fastest of this many runs alone at connect, each
 /// [`COMPETITOR_SOLO`] long, so a neighbour taking the CPU for part of the time does not lower it.
 const COMPETITOR_SOLO_RUNS: u32 = 3;
@@ -185,6 +209,7 @@ impl PythonDriver {
                 .and_then(|v| v.extract())
                 .map_err(|e| py_err(py, e))?;
             let build = local_build(spec, &path);
+            let interpreter = interpreter(py).map_err(|e| py_err(py, e))?;
             let column = Column {
                 id: spec.kind.clone(),
                 label: match build.as_ref().and_then(|b| b.short_commit()) {
@@ -197,6 +222,7 @@ impl PythonDriver {
                 in_flight: spec.in_flight,
                 source: format!("{} (module at {path})", spec.origin),
                 python_version: Some(python_version),
+                python: Some(interpreter),
                 policies,
                 error: None,
                 build,

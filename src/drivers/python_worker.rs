@@ -35,7 +35,7 @@ pub enum WorkerCommand {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WorkerEvent {
     /// The client connected; this is its column.
-    Connected { column: Column },
+    Connected { column: Box<Column> },
     /// Calls finished so far in the current phase.
     Progress { done: u64 },
     /// Everything the current phase recorded so far (after [`WorkerCommand::ReportEvery`]).
@@ -97,23 +97,28 @@ pub struct WorkerLane {
 const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 
 impl WorkerLane {
-    /// Starts the worker and waits until its client connected. On failure, returns `fallback`
-    /// with the error set (and whatever the worker said about itself).
-    pub fn start(spec: &WorkerSpec, fallback: Column, stall: Duration) -> Result<WorkerLane, Box<Column>> {
+    /// Starts the worker `exe` (aerobench itself, or the worker built for the column's
+    /// interpreter) and waits until its client connected. On failure, returns `fallback` with the
+    /// error set (and whatever the worker said about itself).
+    pub fn start(
+        spec: &WorkerSpec,
+        exe: &std::path::Path,
+        fallback: Column,
+        stall: Duration,
+    ) -> Result<WorkerLane, Box<Column>> {
         let fail = |mut column: Column, error: String| {
             column.error = Some(error);
             Box::new(column)
         };
-        let exe = std::env::current_exe()
-            .map_err(|e| fail(fallback.clone(), format!("cannot find the aerobench executable: {e}")))?;
         let mut cmd = Command::new(exe);
         cmd.arg("worker").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         if spec.event_loop != "uvloop" {
             // aerospike-native installs uvloop process-wide on import unless told not to.
             cmd.env("AEROSPIKE_NO_UVLOOP", "1");
         }
-        let mut child =
-            cmd.spawn().map_err(|e| fail(fallback.clone(), format!("cannot start a worker process: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail(fallback.clone(), format!("cannot start a worker process ({}): {e}", exe.display())))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(stderr) = child.stderr.take() {
             let tail = tail.clone();
@@ -154,7 +159,7 @@ impl WorkerLane {
         loop {
             match lane.next_event(deadline) {
                 Ok(WorkerEvent::Connected { column }) => {
-                    lane.column = column;
+                    lane.column = *column;
                     return Ok(lane);
                 }
                 Ok(WorkerEvent::Finished { error }) => {

@@ -247,6 +247,7 @@ impl WireDriver {
             in_flight: 1,
             source,
             python_version: None,
+            python: None,
             policies,
             error: None,
             build: None,

@@ -105,7 +105,7 @@ pub fn run() -> anyhow::Result<i32> {
             return Ok(0);
         }
     };
-    events.send(&WorkerEvent::Connected { column: driver.column().clone() });
+    events.send(&WorkerEvent::Connected { column: Box::new(driver.column().clone()) });
     engine::stop::watch_server(&spec.host, spec.port);
     let mut observer = EventObserver {
         events: events.clone(),

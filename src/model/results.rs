@@ -378,6 +378,9 @@ pub struct Column {
     pub source: String,
     /// Python version for embedded clients; absent for native ones.
     pub python_version: Option<String>,
+    /// The interpreter an embedded client ran under, as its worker saw it; absent for native ones.
+    #[serde(default)]
+    pub python: Option<PythonInterpreter>,
     /// Policies that differ between clients, set explicitly (timeouts, retries, pools...).
     pub policies: BTreeMap<String, String>,
     /// Set when the whole column failed (worker crashed, client missing...).
@@ -413,6 +416,20 @@ impl LocalBuild {
         let short: String = commit.chars().take(10).collect();
         Some(if self.dirty == Some(true) { format!("{short}-dirty") } else { short })
     }
+}
+
+/// The interpreter a Python column ran under, as its worker process saw it at run time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PythonInterpreter {
+    /// Its executable (`sys.executable`).
+    pub path: String,
+    /// Its full version, e.g. `3.14.0`.
+    pub version: String,
+    /// A free-threaded build (`3.13t`, `3.14t`).
+    pub free_threaded: bool,
+    /// Whether the GIL was on once the client was imported and connected
+    /// (`sys._is_gil_enabled()`; always on before 3.13).
+    pub gil: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

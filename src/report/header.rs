@@ -232,8 +232,10 @@ fn column(c: &Column) -> String {
         format!("{} in flight", c.in_flight),
         format!("source {}", c.source),
     ];
-    if let Some(python) = &c.python_version {
-        parts.push(format!("Python {python}"));
+    match (&c.python, &c.python_version) {
+        (Some(p), _) => parts.push(interpreter(p)),
+        (None, Some(python)) => parts.push(format!("Python {python}")),
+        (None, None) => {}
     }
     if let Some(build) = &c.build {
         parts.push(format!("local build {}", super::builds::describe(build)));
@@ -243,6 +245,13 @@ fn column(c: &Column) -> String {
         parts.push(format!("policies {}", policies.join(" ")));
     }
     parts.join(", ")
+}
+
+/// `Python 3.14.0 free-threaded (GIL off) at /path/python3.14t`.
+fn interpreter(p: &crate::model::results::PythonInterpreter) -> String {
+    let build = if p.free_threaded { " free-threaded" } else { "" };
+    let gil = if p.gil { "GIL on" } else { "GIL off" };
+    format!("Python {}{build} ({gil}) at {}", p.version, p.path)
 }
 
 #[cfg(test)]
@@ -363,7 +372,7 @@ mod tests {
         assert_eq!(lines[1].label, "aerospike-py (Rust)");
         assert_eq!(
             lines[1].text,
-            "aerospike-py 0.5.0, sync, 1 in flight, source site-packages, Python 3.12.3, \
+            "aerospike-py 0.5.0, sync, 1 in flight, source site-packages, Python 3.12.3 (GIL on) at /usr/bin/python3.12, \
              policies retries=0 timeout_ms=1000"
         );
     }

@@ -30,6 +30,12 @@ fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in_fli
         in_flight,
         source: "site-packages".to_owned(),
         python_version: Some("3.12.3".to_owned()),
+        python: Some(crate::model::results::PythonInterpreter {
+            path: "/usr/bin/python3.12".to_owned(),
+            version: "3.12.3".to_owned(),
+            free_threaded: false,
+            gil: true,
+        }),
         policies: policies(),
         error: None,
         build: None,
@@ -145,6 +151,7 @@ fn sample_without_ratios() -> RunReport {
     let mut crate_column = column(CRATE, "Rust crate (50 in flight)", "aerospike", "3.0.0", "async", 50);
     crate_column.source = "crate".to_owned();
     crate_column.python_version = None;
+    crate_column.python = None;
     crate_column.policies = BTreeMap::new();
     crate_column.error = Some("worker exited: connection refused".to_owned());
 

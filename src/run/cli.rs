@@ -184,7 +184,8 @@ pub struct BenchArgs {
     /// aerospike-py-async, aerospike-native-sync, aerospike-native-async, aerospike-sdk-sync,
     /// aerospike-sdk-async. Default: all but official-c-executor and the aerospike-sdk columns;
     /// with --cpu-competitor, official-c-executor joins them (the official client under asyncio
-    /// is what an async service compares with).
+    /// is what an async service compares with). A Python column runs under another interpreter
+    /// with a suffix, e.g. aerospike-py-sync:py3.14t (see --python).
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,…", help_heading = "What to run")]
     pub clients: Option<Vec<String>>,
     /// A read/update mix instead of --ops
@@ -256,6 +257,17 @@ pub struct BenchArgs {
     /// folder's column names its git commit (-dirty with uncommitted changes).
     #[arg(long, value_name = "PKG[@NAME]=PATH", help_heading = "Clients")]
     pub client_path: Vec<String>,
+    /// Python interpreter(s) for the Python columns: 3.13, 3.14t, a path, or a list
+    ///
+    /// A version is looked up among pyenv's versions, then as pythonX.Y (pythonX.Yt) on PATH. A
+    /// list (--python 3.11,3.13) runs each Python column once per interpreter, side by side, with
+    /// `:py3.11` / `:py3.13` appended to its id. One column alone takes a suffix instead:
+    /// --clients aerospike-py-sync,aerospike-py-sync:py3.14t. Any CPython >= 3.11 with a shared
+    /// libpython, free-threaded builds included. Packages are installed per interpreter; for an
+    /// interpreter other than the one aerobench was built with, a worker is built with cargo on
+    /// first use (minutes) and cached. Default: the one aerobench was built with.
+    #[arg(long, value_name = "VERSION|PATH[,…]", help_heading = "Clients")]
+    pub python: Vec<String>,
     /// Python event loop: asyncio or uvloop
     ///
     /// The event loop the Python async columns run on: the standard library's asyncio, or uvloop

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::drivers::embedded::interpreter::{self, Interpreter};
 use crate::drivers::embedded::packages::{self, Package, Source};
 use crate::drivers::{self, ColumnKind, Family};
 use crate::run::builds::{self, Build};
@@ -22,12 +23,14 @@ pub struct PlannedColumn {
     pub kind: &'static ColumnKind,
     /// Where its Python package comes from; `None` for columns without a Python package.
     pub source: Option<Source>,
+    /// The interpreter a Python column runs under; `None` for the others.
+    pub python: Option<Interpreter>,
 }
 
 impl From<&&'static ColumnKind> for PlannedColumn {
     /// The column of `kind` alone: its own name and label, no package source.
     fn from(kind: &&'static ColumnKind) -> PlannedColumn {
-        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None }
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None, python: None }
     }
 }
 
@@ -98,7 +101,7 @@ impl Plan {
         validate(args)?;
         let sources = python_sources(args)?;
         let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
-        let columns = planned_columns(&drivers::parse_columns(&names)?, &sources);
+        let columns = planned_columns(&column_interpreters(&names, &args.python)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
         let mut plan = Plan {
             columns,
@@ -261,25 +264,111 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One column per kind, or per kind and build when a package has several builds.
-fn planned_columns(kinds: &[&'static ColumnKind], sources: &BTreeMap<&'static str, Vec<Build>>) -> Vec<PlannedColumn> {
+/// The columns `--clients` names, each with the interpreters it runs under (none for columns
+/// that are not Python): its `:pyX.Y` suffixes, and `--python` (or the linked interpreter) for
+/// each time it is named without one. Interpreters are found and checked here, so a missing one
+/// is a usage error before anything runs.
+pub struct KindInterpreters {
+    pub kind: &'static ColumnKind,
+    pub interpreters: Vec<Interpreter>,
+    /// Its id names its interpreter even when only one runs (it was asked for by suffix).
+    pub suffixed: bool,
+}
+
+fn column_interpreters(names: &[String], python: &[String]) -> anyhow::Result<Vec<KindInterpreters>> {
+    let mut found: Vec<(String, Interpreter)> = Vec::new();
+    let mut find = |asked: &str| -> anyhow::Result<Interpreter> {
+        if let Some((_, i)) = found.iter().find(|(a, _)| a == asked) {
+            return Ok(i.clone());
+        }
+        let i = interpreter::resolve(asked)?;
+        found.push((asked.to_string(), i.clone()));
+        Ok(i)
+    };
+    let mut defaults = Vec::new();
+    for asked in interpreter::parse_list(python)? {
+        defaults.push(find(&asked)?);
+    }
+    if defaults.is_empty() {
+        defaults.push(Interpreter::linked());
+    }
+    let mut bases = Vec::new();
+    let mut asked_for: Vec<(String, Option<Interpreter>)> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let (base, asked) = interpreter::split_suffix(name)?;
+        bases.push(base.to_string());
+        asked_for.push((base.to_string(), asked.map(&mut find).transpose()?));
+    }
     let mut out = Vec::new();
-    for &kind in kinds {
-        let package = match kind.family {
-            Family::Python { package: Some(p), .. } => p,
+    for kind in drivers::parse_columns(&bases)? {
+        let mine = asked_for
+            .iter()
+            .filter(|(b, _)| drivers::parse_columns(std::slice::from_ref(b)).is_ok_and(|k| k[0] == kind));
+        let mut interpreters: Vec<Interpreter> = Vec::new();
+        let mut suffixed = false;
+        for (base, asked) in mine {
+            if !matches!(kind.family, Family::Python { .. }) {
+                anyhow::ensure!(
+                    asked.is_none(),
+                    "--clients {base}: only Python columns run under an interpreter; drop the :py suffix"
+                );
+                continue;
+            }
+            suffixed |= asked.is_some();
+            for i in asked.as_ref().map_or(defaults.as_slice(), std::slice::from_ref) {
+                if !interpreters.iter().any(|have| have.executable == i.executable) {
+                    interpreters.push(i.clone());
+                }
+            }
+        }
+        out.push(KindInterpreters { kind, interpreters, suffixed });
+    }
+    Ok(out)
+}
+
+/// One column per kind, or per kind and build when a package has several builds, and per
+/// interpreter when it runs under several (or was given one by suffix: `kind:py3.14t`).
+fn planned_columns(kinds: &[KindInterpreters], sources: &BTreeMap<&'static str, Vec<Build>>) -> Vec<PlannedColumn> {
+    let mut out = Vec::new();
+    // Columns name their interpreter when the run has more than one.
+    let mut tags: Vec<&str> = kinds.iter().flat_map(|k| k.interpreters.iter().map(|i| i.tag.as_str())).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let several = tags.len() > 1;
+    for k in kinds {
+        let kind = k.kind;
+        let all = match kind.family {
+            Family::Python { package: Some(p), .. } => sources[p.pip_name].iter().map(Some).collect(),
+            Family::Python { package: None, .. } => vec![None],
             _ => {
-                out.push(PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None });
+                out.push(PlannedColumn::from(&kind));
                 continue;
             }
         };
-        let all = &sources[package.pip_name];
-        for build in all {
-            let (id, label) = if all.len() == 1 {
-                (kind.name.to_string(), kind.label.to_string())
-            } else {
-                (format!("{}@{}", kind.name, build.tag), format!("{} {}", kind.label, build.tag))
+        let all: Vec<Option<&Build>> = all;
+        for build in &all {
+            let (id, label) = match build {
+                Some(build) if all.len() > 1 => {
+                    (format!("{}@{}", kind.name, build.tag), format!("{} {}", kind.label, build.tag))
+                }
+                _ => (kind.name.to_string(), kind.label.to_string()),
             };
-            out.push(PlannedColumn { id, label, kind, source: Some(build.source.clone()) });
+            for python in &k.interpreters {
+                let (id, label) = if several || k.suffixed || k.interpreters.len() > 1 {
+                    (format!("{id}:py{}", python.tag), format!("{label} on {}", python.tag))
+                } else if !python.is_linked() {
+                    (id.clone(), format!("{label} on {}", python.tag))
+                } else {
+                    (id.clone(), label.clone())
+                };
+                out.push(PlannedColumn {
+                    id,
+                    label,
+                    kind,
+                    source: build.map(|b| b.source.clone()),
+                    python: Some(python.clone()),
+                });
+            }
         }
     }
     out
@@ -379,6 +468,76 @@ mod tests {
     fn plan(args: &[&str]) -> anyhow::Result<Plan> {
         let cli = crate::run::cli::Cli::try_parse_from(std::iter::once("aerobench").chain(args.iter().copied()))?;
         Plan::from_args(&cli.bench)
+    }
+
+    fn ids_of(columns: &[PlannedColumn]) -> Vec<&str> {
+        columns.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn python_columns_run_under_the_linked_interpreter_unless_told() {
+        let linked = Interpreter::linked();
+        let p = plan(&["--clients", "rust-sync,aerospike-py-sync"]).unwrap();
+        assert_eq!(ids_of(&p.columns), ["rust-sync", "aerospike-py-sync"]);
+        assert_eq!(p.columns[0].python, None);
+        assert_eq!(p.columns[1].python.as_ref(), Some(&linked));
+        // Asking for it by suffix names it in the id; asking twice gives one column.
+        let tag = linked.tag.clone();
+        let suffixed = format!("aerospike-py-sync:py{tag}");
+        let p = plan(&["--clients", &format!("{suffixed},aerospike-py-sync"), "--python", &format!("{tag},{tag}")])
+            .unwrap();
+        assert_eq!(ids_of(&p.columns), [suffixed.as_str()]);
+        let err = plan(&["--clients", "wire:py3.13"]).unwrap_err().to_string();
+        assert!(err.contains("only Python columns"), "{err}");
+        let err = plan(&["--python", "newest"]).unwrap_err().to_string();
+        assert!(err.contains("give a version (3.13, 3.14t)"), "{err}");
+    }
+
+    #[test]
+    fn several_interpreters_make_one_column_each_named_by_tag() {
+        let at = |tag: &str| Interpreter {
+            executable: format!("/opt/py{tag}/bin/python{tag}").into(),
+            tag: tag.into(),
+            version: format!("{tag}.0"),
+        };
+        let kind = |name: &str| drivers::parse_columns(&[name.to_string()]).unwrap()[0];
+        let kinds = vec![
+            KindInterpreters { kind: kind("rust-sync"), interpreters: vec![], suffixed: false },
+            KindInterpreters {
+                kind: kind("aerospike-py-sync"),
+                interpreters: vec![at("3.11"), at("3.14t")],
+                suffixed: false,
+            },
+            KindInterpreters { kind: kind("py-noop"), interpreters: vec![at("3.11")], suffixed: false },
+        ];
+        let version = |v: &str| Build { tag: v.into(), source: Source::Version(v.into()), given_as: String::new() };
+        let mut sources: BTreeMap<&'static str, Vec<Build>> =
+            packages::PACKAGES.iter().map(|p| (p.pip_name, vec![version(p.default_version)])).collect();
+        let columns = planned_columns(&kinds, &sources);
+        assert_eq!(
+            ids_of(&columns),
+            ["rust-sync", "aerospike-py-sync:py3.11", "aerospike-py-sync:py3.14t", "py-noop:py3.11"]
+        );
+        assert_eq!(columns[2].label, "aerospike-py (Rust) on 3.14t");
+        assert_eq!(columns[2].python.as_ref().map(|i| i.tag.as_str()), Some("3.14t"));
+        // With several versions too: the build, then the interpreter.
+        sources.insert("aerospike-py", vec![version("0.13.0"), version("0.14.4")]);
+        let columns = planned_columns(&kinds[1..2], &sources);
+        assert_eq!(
+            ids_of(&columns),
+            [
+                "aerospike-py-sync@0.13.0:py3.11",
+                "aerospike-py-sync@0.13.0:py3.14t",
+                "aerospike-py-sync@0.14.4:py3.11",
+                "aerospike-py-sync@0.14.4:py3.14t"
+            ]
+        );
+        // One interpreter that is not the linked one: the id stays, the label names it.
+        let alone =
+            [KindInterpreters { kind: kind("aerospike-py-sync"), interpreters: vec![at("3.13")], suffixed: false }];
+        let columns = planned_columns(&alone, &sources);
+        assert_eq!(columns[0].id, "aerospike-py-sync@0.13.0");
+        assert!(columns[0].label.ends_with(" on 3.13"), "{}", columns[0].label);
     }
 
     #[test]

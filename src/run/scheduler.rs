@@ -513,8 +513,11 @@ fn python_lane(
 ) -> Result<Box<dyn Lane>, Box<Column>> {
     let kind = pc.kind;
     let in_flight = plan.in_flight(kind);
-    let (dirs, origin) = python_dirs(plan, pc, package, show)
+    let python = pc.python.clone().unwrap_or_else(crate::drivers::embedded::interpreter::Interpreter::linked);
+    let (dirs, origin) = python_dirs(plan, pc, package, &python, show)
         .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))?;
+    let worker = crate::drivers::embedded::worker_build::worker_for(&python, show)
+        .map_err(|e| Box::new(failed_column(pc, in_flight, e.to_string(), Some(origin.clone()))))?;
     let spec = WorkerSpec {
         kind: pc.id.clone(),
         label: pc.label.clone(),
@@ -527,7 +530,7 @@ fn python_lane(
         in_flight,
         timeout_ms: plan.timeout_ms,
         install_hint: match (package, &pc.source) {
-            (Some(p), Some(source)) => packages::install_hint(&p, source, dirs.first().map(|d| d.as_path())),
+            (Some(p), Some(source)) => packages::install_hint(&p, source, dirs.first().map(|d| d.as_path()), &python),
             _ => String::new(),
         },
         origin: origin.clone(),
@@ -554,7 +557,7 @@ fn python_lane(
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(60), Duration::from_millis);
     let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(floor);
-    WorkerLane::start(&spec, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
+    WorkerLane::start(&spec, &worker, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
         .map(|lane| Box::new(lane) as Box<dyn Lane>)
 }
 
@@ -564,6 +567,7 @@ fn python_dirs(
     plan: &Plan,
     pc: &PlannedColumn,
     package: Option<Package>,
+    python: &crate::drivers::embedded::interpreter::Interpreter,
     show: bool,
 ) -> anyhow::Result<(Vec<PathBuf>, String)> {
     let kind = pc.kind;
@@ -579,7 +583,7 @@ fn python_dirs(
     for (i, p) in wanted.iter().enumerate() {
         let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
         let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));
-        let resolved = packages::resolve(p, source);
+        let resolved = packages::resolve(p, source, python);
         spin.finish_and_clear();
         let resolved = resolved?;
         if i == 0 {
@@ -616,6 +620,7 @@ pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: 
         in_flight,
         source: source.or(planned).unwrap_or_else(|| "-".into()),
         python_version: None,
+        python: None,
         policies: Default::default(),
         error: Some(error),
         build: None,

@@ -1,5 +1,5 @@
-//! aerobench's cache of Python client packages on disk: what each folder under the cache root
-//! holds, its size and when a column last used it (`aerobench cache list`), and removing what is
+//! aerobench's cache of Python client packages on disk (one cache per interpreter): what each
+//! folder holds, its size and when a column last used it (`aerobench cache list`), and removing what is
 //! no longer wanted (`aerobench cache clean`).
 
 use std::path::{Path, PathBuf};
@@ -148,10 +148,23 @@ fn ago(then: SystemTime, now: SystemTime) -> String {
     }
 }
 
+/// The package caches of every interpreter used so far (`py3.11`, `py3.14t`, …) under `base`.
+fn interpreter_roots(base: &Path) -> Vec<PathBuf> {
+    children(base)
+        .into_iter()
+        .filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("py")))
+        .collect()
+}
+
+/// Every entry of every interpreter's package cache.
+fn all_entries(base: &Path) -> Vec<Entry> {
+    interpreter_roots(base).iter().flat_map(|r| entries(r)).collect()
+}
+
 /// `aerobench cache list`.
 pub fn list(out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let root = packages::cache_root();
-    let all = entries(&root);
+    let root = packages::cache_base();
+    let all = all_entries(&root);
     let now = SystemTime::now();
     writeln!(out, "aerobench cache: {}", root.display())?;
     for e in &all {
@@ -172,8 +185,8 @@ pub fn list(out: &mut dyn std::io::Write) -> anyhow::Result<()> {
 
 /// `aerobench cache clean`.
 pub fn clean(out: &mut dyn std::io::Write, older_than: Option<Duration>, dry_run: bool) -> anyhow::Result<()> {
-    let root = packages::cache_root();
-    let chosen = to_clean(&entries(&root), older_than, SystemTime::now());
+    let root = packages::cache_base();
+    let chosen = to_clean(&all_entries(&root), older_than, SystemTime::now());
     let verb = if dry_run { "would remove" } else { "removed" };
     for e in &chosen {
         if !dry_run {
@@ -199,6 +212,21 @@ mod tests {
             std::fs::write(dir.join(COMPLETE_MARKER), m).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn every_interpreters_cache_is_listed_and_workers_are_not() {
+        let base = std::env::temp_dir().join(format!("aerobench-cache-interp-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        folder(&base.join("py3.11"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
+        folder(&base.join("py3.14t"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
+        folder(&base.join("workers"), "src-0123", None);
+        let paths: Vec<PathBuf> = all_entries(&base).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            [base.join("py3.11").join("aerospike-py-0.14.4"), base.join("py3.14t").join("aerospike-py-0.14.4")]
+        );
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -5,11 +5,13 @@
 
 pub mod cache;
 pub mod diagnose;
+pub mod interpreter;
 pub mod loop_waker;
 pub mod packages;
 pub mod provenance;
 pub mod recorder;
 pub mod site;
+pub mod worker_build;
 
 use std::ffi::CString;
 use std::path::Path;
@@ -22,6 +24,8 @@ use pyo3::prelude::*;
 pub const PYTHON_EXECUTABLE: &str = env!("AEROBENCH_PYTHON_EXECUTABLE");
 /// Its `major.minor`.
 pub const PYTHON_VERSION: &str = env!("AEROBENCH_PYTHON_VERSION");
+/// `t` when it is a free-threaded build, else empty.
+pub const PYTHON_FREE_THREADED: &str = env!("AEROBENCH_PYTHON_FREE_THREADED");
 
 /// The shim: (module name, source). The common module comes first; adapters import it. Modules
 /// not named `aerobench_client_*` are shared and loaded in every worker.

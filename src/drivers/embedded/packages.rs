@@ -1,13 +1,14 @@
 //! Where each Python client package comes from: a pinned or chosen PyPI version installed on
-//! first use into its own cache folder (with the linked interpreter's `pip install --target`),
-//! a local folder (site-packages or a virtualenv), a wheel, or the active `VIRTUAL_ENV`.
+//! first use into its own cache folder (with the column's interpreter's `pip install --target`,
+//! one cache per interpreter, so each gets its own wheel tag: `cp313`, `cp314t`), a local folder
+//! (site-packages or a virtualenv), a wheel, or the active `VIRTUAL_ENV`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use thiserror::Error;
 
-use super::{PYTHON_EXECUTABLE, PYTHON_VERSION};
+use super::interpreter::Interpreter;
 
 /// A Python client distribution aerobench knows how to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,14 +106,18 @@ pub enum PackageError {
     NoSitePackages { package: String, path: String },
 }
 
-/// `~/.cache/aerobench/py3.11` (or `$AEROBENCH_CACHE_DIR/py3.11`, or under `$XDG_CACHE_HOME`).
-pub fn cache_root() -> PathBuf {
-    let base = std::env::var_os("AEROBENCH_CACHE_DIR")
+/// `~/.cache/aerobench` (or `$AEROBENCH_CACHE_DIR`, or under `$XDG_CACHE_HOME`).
+pub fn cache_base() -> PathBuf {
+    std::env::var_os("AEROBENCH_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("aerobench")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("aerobench")))
-        .unwrap_or_else(|| std::env::temp_dir().join("aerobench-cache"));
-    base.join(format!("py{PYTHON_VERSION}"))
+        .unwrap_or_else(|| std::env::temp_dir().join("aerobench-cache"))
+}
+
+/// The package cache of `interp`: `~/.cache/aerobench/py3.13`, `…/py3.14t`.
+pub fn cache_root_for(interp: &Interpreter) -> PathBuf {
+    cache_base().join(format!("py{}", interp.tag))
 }
 
 /// Written last into an install folder: the install is complete. Holds the requirement.
@@ -135,9 +140,9 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
 }
 
 /// The pip command that installs `requirement` into `dir`.
-fn pip_command(requirement: &str, dir: &Path) -> Vec<String> {
+fn pip_command(python: &Path, requirement: &str, dir: &Path) -> Vec<String> {
     vec![
-        PYTHON_EXECUTABLE.to_string(),
+        python.display().to_string(),
         "-m".into(),
         "pip".into(),
         "install".into(),
@@ -152,11 +157,11 @@ fn pip_command(requirement: &str, dir: &Path) -> Vec<String> {
 
 /// Installs `requirement` into `dir` once: into a sibling temp folder first, renamed when
 /// complete, so an interrupted or concurrent install never leaves a half-filled folder.
-fn install(package: &Package, version: &str, requirement: &str, dir: &Path) -> Result<(), PackageError> {
+fn install(package: &Package, version: &str, requirement: &str, dir: &Path, python: &Path) -> Result<(), PackageError> {
     if dir.join(COMPLETE_MARKER).exists() {
         return Ok(());
     }
-    let shown = pip_command(requirement, dir).join(" ");
+    let shown = pip_command(python, requirement, dir).join(" ");
     let fail = |detail: String| PackageError::Install {
         package: package.pip_name.into(),
         version: version.into(),
@@ -172,17 +177,26 @@ fn install(package: &Package, version: &str, requirement: &str, dir: &Path) -> R
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
-    let cmd = pip_command(requirement, &tmp);
+    let cmd = pip_command(python, requirement, &tmp);
     let output = Command::new(&cmd[0])
         .args(&cmd[1..])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| fail(format!("cannot run {PYTHON_EXECUTABLE}: {e}")))?;
+        .map_err(|e| fail(format!("cannot run {}: {e}", python.display())))?;
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&tmp);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-        let detail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        let mut detail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        if stderr.contains("No matching distribution") || stderr.contains("from versions: none") {
+            detail.push_str(&format!(
+                "\n{requirement} has no wheel (or source) pip can install for {}: pick a version that \
+                 publishes one for it (see https://pypi.org/project/{}/#files), or run this client under \
+                 another Python (--python)",
+                python.display(),
+                package.pip_name
+            ));
+        }
         return Err(fail(if detail.is_empty() { format!("pip exited with {}", output.status) } else { detail }));
     }
     let _ = std::fs::write(tmp.join(COMPLETE_MARKER), requirement);
@@ -197,14 +211,14 @@ fn install(package: &Package, version: &str, requirement: &str, dir: &Path) -> R
 }
 
 /// The site-packages folder of a virtualenv, or the folder itself.
-fn site_packages(package: &Package, path: &Path) -> Result<PathBuf, PackageError> {
+fn site_packages(package: &Package, path: &Path, interp: &Interpreter) -> Result<PathBuf, PackageError> {
     if !path.exists() {
         return Err(PackageError::Missing { package: package.pip_name.into(), path: path.display().to_string() });
     }
     if !path.join("pyvenv.cfg").exists() {
         return Ok(path.to_path_buf());
     }
-    let preferred = path.join("lib").join(format!("python{PYTHON_VERSION}")).join("site-packages");
+    let preferred = path.join("lib").join(interp.lib_name()).join("site-packages");
     if preferred.is_dir() {
         return Ok(preferred);
     }
@@ -220,32 +234,32 @@ fn site_packages(package: &Package, path: &Path) -> Result<PathBuf, PackageError
     })
 }
 
-/// Makes `package` importable from `source`, installing it if needed.
-pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageError> {
+/// Makes `package` importable from `source` under `interp`, installing it if needed.
+pub fn resolve(package: &Package, source: &Source, interp: &Interpreter) -> Result<Resolved, PackageError> {
     match source {
         Source::Version(v) => {
-            let dir = cache_root().join(format!("{}-{v}", package.pip_name));
-            install(package, v, &format!("{}=={v}", package.pip_name), &dir)?;
+            let dir = cache_root_for(interp).join(format!("{}-{v}", package.pip_name));
+            install(package, v, &format!("{}=={v}", package.pip_name), &dir, &interp.executable)?;
             touch(&dir);
             Ok(Resolved { origin: format!("PyPI {}=={v}, installed in {}", package.pip_name, dir.display()), dir })
         }
         Source::Folder(path) => {
-            let dir = site_packages(package, path)?;
+            let dir = site_packages(package, path, interp)?;
             Ok(Resolved { origin: format!("local folder {}", dir.display()), dir })
         }
         Source::ActiveVirtualEnv => {
             let venv = std::env::var_os("VIRTUAL_ENV")
                 .ok_or_else(|| PackageError::NoVirtualEnv { package: package.pip_name.into() })?;
-            let dir = site_packages(package, Path::new(&venv))?;
+            let dir = site_packages(package, Path::new(&venv), interp)?;
             Ok(Resolved { origin: format!("active virtualenv {}", dir.display()), dir })
         }
         Source::Wheel(path) => {
-            let dir = wheel_dir(path).map_err(|_| PackageError::Missing {
+            let dir = wheel_dir(path, interp).map_err(|_| PackageError::Missing {
                 package: package.pip_name.into(),
                 path: path.display().to_string(),
             })?;
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            install(package, &stem, &path.display().to_string(), &dir)?;
+            install(package, &stem, &path.display().to_string(), &dir, &interp.executable)?;
             touch(&dir);
             Ok(Resolved { origin: format!("wheel {}, installed in {}", path.display(), dir.display()), dir })
         }
@@ -253,23 +267,23 @@ pub fn resolve(package: &Package, source: &Source) -> Result<Resolved, PackageEr
 }
 
 /// The cache folder of the wheel at `path`: its name and the hash of its content.
-pub fn wheel_dir(path: &Path) -> std::io::Result<PathBuf> {
+pub fn wheel_dir(path: &Path, interp: &Interpreter) -> std::io::Result<PathBuf> {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(cache_root().join("wheels").join(format!("{stem}-{}", file_hash(path)?)))
+    Ok(cache_root_for(interp).join("wheels").join(format!("{stem}-{}", file_hash(path)?)))
 }
 
 /// The exact command that puts `package` where aerobench looks for it — only for the folders
 /// aerobench owns (its cache); empty for a user's folder or virtualenv, where the import failure
 /// is explained by [`super::diagnose`] instead.
-pub fn install_hint(package: &Package, source: &Source, dir: Option<&Path>) -> String {
+pub fn install_hint(package: &Package, source: &Source, dir: Option<&Path>, interp: &Interpreter) -> String {
     let requirement = match source {
         Source::Version(v) => format!("{}=={v}", package.pip_name),
         Source::Wheel(w) => w.display().to_string(),
         Source::Folder(_) | Source::ActiveVirtualEnv => return String::new(),
     };
     match dir {
-        Some(d) => pip_command(&requirement, d).join(" "),
-        None => format!("{PYTHON_EXECUTABLE} -m pip install {requirement}"),
+        Some(d) => pip_command(&interp.executable, &requirement, d).join(" "),
+        None => format!("{} -m pip install {requirement}", interp.executable.display()),
     }
 }
 
@@ -309,12 +323,13 @@ mod tests {
     fn folders_and_virtualenvs() {
         let tmp = std::env::temp_dir().join(format!("aerobench-pkg-test-{}", std::process::id()));
         let venv = tmp.join("venv");
-        let sp = venv.join("lib").join(format!("python{PYTHON_VERSION}")).join("site-packages");
+        let linked = Interpreter::linked();
+        let sp = venv.join("lib").join(linked.lib_name()).join("site-packages");
         std::fs::create_dir_all(&sp).unwrap();
         std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
-        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(venv.clone())).unwrap().dir, sp);
-        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(sp.clone())).unwrap().dir, sp);
-        let missing = resolve(&AEROSPIKE_PY, &Source::Folder(tmp.join("nope"))).unwrap_err();
+        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(venv.clone()), &linked).unwrap().dir, sp);
+        assert_eq!(resolve(&AEROSPIKE_PY, &Source::Folder(sp.clone()), &linked).unwrap().dir, sp);
+        let missing = resolve(&AEROSPIKE_PY, &Source::Folder(tmp.join("nope")), &linked).unwrap_err();
         assert!(missing.to_string().contains("does not exist"), "{missing}");
         std::fs::remove_dir_all(&tmp).unwrap();
     }
@@ -327,25 +342,27 @@ mod tests {
         std::fs::create_dir_all(b.parent().unwrap()).unwrap();
         std::fs::write(&a, "same bytes").unwrap();
         std::fs::write(&b, "same bytes").unwrap();
+        let linked = Interpreter::linked();
         // SHA-256("same bytes"), first 8 bytes.
-        let first = wheel_dir(&a).unwrap();
+        let first = wheel_dir(&a, &linked).unwrap();
         assert_eq!(
             first.file_name().unwrap().to_string_lossy(),
             format!("x-1.0-py3-none-any-{}", file_hash(&a).unwrap())
         );
         assert_eq!(file_hash(&a).unwrap().len(), 16);
-        assert_eq!(wheel_dir(&b).unwrap(), first, "a rebuilt wheel with the same content reuses the folder");
+        assert_eq!(wheel_dir(&b, &linked).unwrap(), first, "a rebuilt wheel with the same content reuses the folder");
         std::fs::write(&b, "other bytes").unwrap();
-        assert_ne!(wheel_dir(&b).unwrap(), first);
-        assert!(wheel_dir(&tmp.join("missing.whl")).is_err());
+        assert_ne!(wheel_dir(&b, &linked).unwrap(), first);
+        assert!(wheel_dir(&tmp.join("missing.whl"), &linked).is_err());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]
     fn failed_install_names_package_folder_and_command() {
         let dir = std::env::temp_dir().join(format!("aerobench-pkg-fail-{}", std::process::id()));
-        let err =
-            install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir).unwrap_err();
+        let linked = Interpreter::linked().executable;
+        let err = install(&AEROSPIKE_PY, "0.0.0-does-not-exist", "aerospike-py==0.0.0-does-not-exist", &dir, &linked)
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("aerospike-py==0.0.0-does-not-exist"), "{text}");
         assert!(text.contains(&dir.display().to_string()), "{text}");
