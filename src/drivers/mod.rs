@@ -10,6 +10,7 @@ pub mod python;
 pub mod python_values;
 pub mod python_worker;
 pub mod security;
+pub mod start;
 pub mod wire;
 pub mod wire_cluster;
 pub mod wire_encode;
@@ -45,6 +46,27 @@ pub struct ColumnKind {
     pub asynchronous: bool,
     /// Hidden kinds measure aerobench itself and are not listed in help.
     pub hidden: bool,
+}
+
+/// One column of the report, before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedColumn {
+    /// The kind's name, or `kind@version` when several versions of its package run.
+    pub id: String,
+    /// Header in the report (the version appended when several run).
+    pub label: String,
+    pub kind: &'static ColumnKind,
+    /// Where its Python package comes from; `None` for columns without a Python package.
+    pub source: Option<embedded::packages::Source>,
+    /// The interpreter a Python column runs under; `None` for the others.
+    pub python: Option<embedded::interpreter::Interpreter>,
+}
+
+impl From<&&'static ColumnKind> for PlannedColumn {
+    /// The column of `kind` alone: its own name and label, no package source.
+    fn from(kind: &&'static ColumnKind) -> PlannedColumn {
+        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None, python: None }
+    }
 }
 
 const fn py(package: Package, module: &'static str) -> Family {

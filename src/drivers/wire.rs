@@ -830,7 +830,7 @@ mod tests {
         let e = Encoder { namespace: "test".into(), set: "s".into(), timeout_ms: 100, record_ttl: 0 };
         let conns = map.nodes.iter().map(|_| None).collect();
         let mut d = WireDriver {
-            column: crate::run::scheduler::failed_column(
+            column: crate::drivers::start::failed_column(
                 &(&crate::drivers::kind("wire").unwrap()).into(),
                 1,
                 String::new(),

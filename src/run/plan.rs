@@ -13,26 +13,7 @@ use crate::run::builds::{self, Build};
 use crate::run::cli::{BenchArgs, EventLoop};
 use crate::workload::{Materialise, Operation, Policies, Workload};
 
-/// One column of the report, before it runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedColumn {
-    /// The kind's name, or `kind@version` when several versions of its package run.
-    pub id: String,
-    /// Header in the report (the version appended when several run).
-    pub label: String,
-    pub kind: &'static ColumnKind,
-    /// Where its Python package comes from; `None` for columns without a Python package.
-    pub source: Option<Source>,
-    /// The interpreter a Python column runs under; `None` for the others.
-    pub python: Option<Interpreter>,
-}
-
-impl From<&&'static ColumnKind> for PlannedColumn {
-    /// The column of `kind` alone: its own name and label, no package source.
-    fn from(kind: &&'static ColumnKind) -> PlannedColumn {
-        PlannedColumn { id: kind.name.into(), label: kind.label.into(), kind, source: None, python: None }
-    }
-}
+pub use crate::drivers::PlannedColumn;
 
 #[derive(Debug)]
 pub struct Plan {
@@ -199,6 +180,27 @@ impl Plan {
     }
 
     /// Calls in flight for a column of `kind`.
+    /// What every column starts with: the workload and the settings its client is given.
+    pub fn lane_settings(&self) -> crate::drivers::start::LaneSettings<'_> {
+        crate::drivers::start::LaneSettings {
+            workload: &self.workload,
+            ops: &self.ops,
+            timeout_ms: self.timeout_ms,
+            policies: self.policies,
+            materialise: self.materialise,
+            ttl: self.ttl,
+            services_alternate: self.services_alternate,
+            verify: self.verify,
+            event_loop: self.event_loop.name(),
+            uvloop: self.event_loop == EventLoop::Uvloop,
+            cpu_competitor: self.cpu_competitor,
+            stub_blocking: self.stub_blocking,
+            stub_delay_us: self.stub_delay_us,
+            stub_spin: self.stub_spin,
+            sources: &self.sources,
+        }
+    }
+
     pub fn in_flight(&self, kind: &ColumnKind) -> u32 {
         match kind.family {
             // The floor is one call on one socket, always.

@@ -1,6 +1,6 @@
-//! The schedule of a run, and nothing else: connects every column first (each where it belongs:
-//! native and no-op columns in this process, each Python column in its own worker process, kept
-//! for the whole run), writes the records every column reads (untimed), then runs the warm-up
+//! The schedule of a run, and nothing else: starts every column first (through
+//! [`crate::drivers::start`], which knows where each kind runs; the lanes are kept for the whole
+//! run), writes the records every column reads (untimed), then runs the warm-up
 //! and the measured rounds. Within a round each operation runs for every column in turn, in the
 //! round's order from a balanced design ([`crate::run::order`]), so neither drift on the machine nor
 //! the server's state, nor what the column before left behind, can favour one column. Each
@@ -9,37 +9,22 @@
 //! run measure the same column and operation at the same time. A column that cannot start or
 //! breaks becomes an error column; the others go on.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
-use crate::drivers::embedded::packages::{self, Package};
 use crate::drivers::native::{NativeConfig, NativeDriver};
-use crate::drivers::noop::NoopDriver;
 use crate::drivers::probe;
-use crate::drivers::python::WorkerSpec;
-use crate::drivers::python_worker::WorkerLane;
-use crate::drivers::wire::WireDriver;
-use crate::drivers::{self, Driver, Family};
-use crate::engine::lane::{InProcess, Lane};
+use crate::drivers::{self, Family};
+use crate::engine::lane::Lane;
 use crate::engine::progress;
 use crate::engine::{self, Measured, Phase, stop};
 use crate::model::results::Column;
-use crate::run::cli::EventLoop;
-use crate::run::plan::{Plan, PlannedColumn};
-use crate::workload::{Operation, Policies};
+use crate::run::plan::Plan;
+use crate::workload::Operation;
 
-/// Where the server is.
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-    /// Who every column logs in as, when the server requires it.
-    pub credentials: Option<crate::drivers::security::Credentials>,
-    /// Connect with TLS when set.
-    pub tls: Option<crate::drivers::security::Tls>,
-}
+pub use crate::drivers::start::Target;
 
 /// Everything a run measured, in the order it was measured.
 pub struct Outcome {
@@ -115,12 +100,13 @@ pub fn run(
     // Phases tell a server that is gone from a slow one by connecting to it (engine::stop).
     stop::watch_server(&target.host, target.port);
     let mut slots: Vec<Place> = Vec::new();
+    let settings = plan.lane_settings();
     for pc in &plan.columns {
         if stop::interrupted() {
             break;
         }
         let spin = progress::spinner(show, format!("connecting {}", pc.label));
-        let lane = connect(plan, target, pc, &runtime, show);
+        let lane = crate::drivers::start::start(&settings, target, pc, plan.in_flight(pc.kind), &runtime, show);
         spin.finish_and_clear();
         slots.push(match lane {
             Ok(lane) => Place { column: lane.column().clone(), lane: Some(lane), failing_since: None },
@@ -440,191 +426,6 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
         );
     }
     Ok(())
-}
-
-/// Connects one column: its lane, or the column with the reason it could not start.
-fn connect(
-    plan: &Plan,
-    target: &Target,
-    pc: &PlannedColumn,
-    runtime: &Arc<tokio::runtime::Runtime>,
-    show: bool,
-) -> Result<Box<dyn Lane>, Box<Column>> {
-    let kind = pc.kind;
-    let in_flight = plan.in_flight(kind);
-    match kind.family {
-        Family::Python { package, module } => python_lane(plan, target, pc, package, module, show),
-        Family::Native => {
-            let config = NativeConfig {
-                host: target.host.clone(),
-                port: target.port,
-                timeout_ms: plan.timeout_ms,
-                explicit_policies: plan.policies == Policies::Explicit,
-                ttl: plan.ttl,
-                services_alternate: plan.services_alternate,
-                verify: plan.verify,
-                credentials: target.credentials.clone(),
-                tls: target.tls.clone(),
-            };
-            NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight)
-                .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-                .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None)))
-        }
-        Family::Wire if target.tls.is_some() => Err(Box::new(failed_column(
-            pc,
-            in_flight,
-            "the wire column speaks plain TCP only: it cannot run against a TLS server".into(),
-            None,
-        ))),
-        Family::Wire => WireDriver::connect(
-            &target.host,
-            target.port,
-            plan.timeout_ms,
-            &plan.workload,
-            &plan.ops,
-            kind,
-            target.credentials.as_ref(),
-        )
-        .map(|d| d.with_record_ttl(plan.ttl, &plan.ops))
-        .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
-        .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None))),
-        Family::Noop => {
-            let delay = Duration::from_micros(plan.stub_delay_us);
-            let driver = NoopDriver::new(kind, in_flight, Some(plan.workload.clone()))
-                .with_delay(delay)
-                .spinning(plan.stub_spin);
-            Ok(Box::new(InProcess(Box::new(driver))))
-        }
-    }
-}
-
-/// A connect error's message, with the password cut out should a client ever echo it.
-fn scrubbed(e: &anyhow::Error, target: &Target) -> String {
-    crate::drivers::security::scrub(&format!("{e:#}"), target.credentials.as_ref())
-}
-
-fn python_lane(
-    plan: &Plan,
-    target: &Target,
-    pc: &PlannedColumn,
-    package: Option<Package>,
-    module: &str,
-    show: bool,
-) -> Result<Box<dyn Lane>, Box<Column>> {
-    let kind = pc.kind;
-    let in_flight = plan.in_flight(kind);
-    let python = pc.python.clone().unwrap_or_else(crate::drivers::embedded::interpreter::Interpreter::linked);
-    let (dirs, origin) = python_dirs(plan, pc, package, &python, show)
-        .map_err(|e| Box::new(failed_column(pc, in_flight, format!("{e:#}"), None)))?;
-    let worker = crate::drivers::embedded::worker_build::worker_for(&python, show)
-        .map_err(|e| Box::new(failed_column(pc, in_flight, e.to_string(), Some(origin.clone()))))?;
-    let spec = WorkerSpec {
-        kind: pc.id.clone(),
-        label: pc.label.clone(),
-        client: package.map_or("none", |p| p.pip_name).to_string(),
-        module: module.to_string(),
-        asynchronous: kind.asynchronous,
-        host: target.host.clone(),
-        port: target.port,
-        workload: plan.workload.clone(),
-        in_flight,
-        timeout_ms: plan.timeout_ms,
-        install_hint: match (package, &pc.source) {
-            (Some(p), Some(source)) => packages::install_hint(&p, source, dirs.first().map(|d| d.as_path()), &python),
-            _ => String::new(),
-        },
-        origin: origin.clone(),
-        dirs,
-        local_build: matches!(pc.source, Some(packages::Source::Folder(_) | packages::Source::ActiveVirtualEnv)),
-        event_loop: plan.event_loop.name().to_string(),
-        stub_delay_us: plan.stub_delay_us,
-        stub_spin: plan.stub_spin,
-        policies: plan.policies,
-        materialise: plan.materialise,
-        cpu_competitor: plan.cpu_competitor,
-        stub_blocking: plan.stub_blocking,
-        ttl: plan.ttl,
-        services_alternate: plan.services_alternate,
-        verify: plan.verify,
-        credentials: target.credentials.clone(),
-        tls: target.tls.clone(),
-    };
-    // A worker that shows no progress for this long is killed: several times the calls' own
-    // timeout, so a legitimate slow call is never taken for a stuck worker (tests shorten the
-    // floor with AEROBENCH_WORKER_STALL_MS).
-    let floor = std::env::var("AEROBENCH_WORKER_STALL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(60), Duration::from_millis);
-    let stall = Duration::from_millis(plan.timeout_ms.saturating_mul(4)).max(floor);
-    WorkerLane::start(&spec, &worker, failed_column(pc, in_flight, String::new(), Some(origin)), stall)
-        .map(|lane| Box::new(lane) as Box<dyn Lane>)
-}
-
-/// Folders to put on the worker's `sys.path` for `package` (and uvloop when asked for), and
-/// where the package came from.
-fn python_dirs(
-    plan: &Plan,
-    pc: &PlannedColumn,
-    package: Option<Package>,
-    python: &crate::drivers::embedded::interpreter::Interpreter,
-    show: bool,
-) -> anyhow::Result<(Vec<PathBuf>, String)> {
-    let kind = pc.kind;
-    let mut dirs = Vec::new();
-    let mut origin = "aerobench shim (no client)".to_string();
-    let mut wanted: Vec<Package> = package.into_iter().collect();
-    if kind.asynchronous && plan.event_loop == EventLoop::Uvloop {
-        wanted.push(packages::UVLOOP);
-    }
-    if plan.materialise == crate::workload::Materialise::Numpy && package.is_some() {
-        wanted.push(packages::NUMPY);
-    }
-    for (i, p) in wanted.iter().enumerate() {
-        let source = if i == 0 { pc.source.as_ref() } else { None }.unwrap_or(&plan.sources[p.pip_name]);
-        let spin = progress::spinner(show, format!("preparing {} {}", p.pip_name, source.tag()));
-        let resolved = packages::resolve(p, source, python);
-        spin.finish_and_clear();
-        let resolved = resolved?;
-        if i == 0 {
-            origin = resolved.origin;
-        }
-        dirs.push(resolved.dir);
-    }
-    Ok((dirs, origin))
-}
-
-/// A column that could not even start, so the report can still say why and, in `source`, what
-/// was tried (the planned source when `None`).
-pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: Option<String>) -> Column {
-    let kind = pc.kind;
-    let package = match kind.family {
-        Family::Python { package, .. } => package,
-        _ => None,
-    };
-    let planned = pc.source.as_ref().zip(package).map(|(s, p)| s.planned(&p));
-    Column {
-        id: pc.id.clone(),
-        label: pc.label.clone(),
-        client: match kind.family {
-            Family::Python { package: Some(p), .. } => p.pip_name.to_string(),
-            Family::Native => "aerospike (crate)".to_string(),
-            Family::Wire => "aerospike wire protocol (raw socket)".to_string(),
-            _ => "none".to_string(),
-        },
-        client_version: match &pc.source {
-            Some(packages::Source::Version(v)) => v.clone(),
-            _ => "unknown".into(),
-        },
-        mode: if kind.asynchronous { "async" } else { "sync" }.into(),
-        in_flight,
-        source: source.or(planned).unwrap_or_else(|| "-".into()),
-        python_version: None,
-        python: None,
-        policies: Default::default(),
-        error: Some(error),
-        build: None,
-    }
 }
 
 #[cfg(test)]
