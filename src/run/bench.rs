@@ -38,23 +38,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         "--materialise numpy makes an array of the records' int and float bins, and the bins read have none: \
          add some (e.g. --bin-type float, --bin-type mixed or --record feature-vector) or name them in --read-bins"
     );
-    // Fail before measuring anything, not after, when the report could not be written.
-    if let Some(path) = &args.output {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?;
-    }
-    if let Some(path) = &args.plot {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
-    }
+    outputs_writable(&args)?;
     let show = progress::enabled(args.quiet);
     crate::engine::signals::install();
 
@@ -209,6 +193,45 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         report.node_loss = Some(watch.summary(&ids));
     }
     report.node_spread = spread.and_then(|s| s.summary());
+    write_outputs(&args, &report, live.as_ref(), live_on_stdout)?;
+    drop(builtin);
+    for line in report::failures::lines(&report) {
+        eprintln!("{line}");
+    }
+    let failed = report.incomplete.is_some()
+        || report.columns.iter().any(|c| c.error.is_some())
+        || report.cells.iter().any(|c| c.errors > 0)
+        || report.interrupted;
+    if interrupted {
+        return Ok(crate::engine::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
+    }
+    Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+}
+
+/// Fails before measuring anything, not after, when the report or the plot could not be
+/// written.
+fn outputs_writable(args: &BenchArgs) -> anyhow::Result<()> {
+    for (path, what) in [(&args.output, "report"), (&args.plot, "plot")] {
+        if let Some(path) = path {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .with_context(|| format!("cannot write the {what} to {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The report in the asked format, to `--output` or stdout (unless live lines took stdout), the
+/// live output's last line, and the plot.
+fn write_outputs(
+    args: &BenchArgs,
+    report: &crate::model::results::RunReport,
+    live: Option<&crate::report::live::Live>,
+    live_on_stdout: bool,
+) -> anyhow::Result<()> {
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -218,9 +241,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         layout: args.layout,
         verbose: args.verbose,
     };
-    let text = report::render(&report, args.format, &style);
-    if let Some(live) = &live {
-        live.finish(&report);
+    let text = report::render(report, args.format, &style);
+    if let Some(live) = live {
+        live.finish(report);
     }
     match &args.output {
         None if live_on_stdout => {}
@@ -235,23 +258,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(path) = &args.plot {
-        match report::plot::write(&report, path) {
+        match report::plot::write(report, path) {
             Ok(()) => eprintln!("aerobench: plot written to {}", path.display()),
             Err(e) => eprintln!("aerobench: no plot: {e:#}"),
         }
     }
-    drop(builtin);
-    for line in report::failures::lines(&report) {
-        eprintln!("{line}");
-    }
-    let failed = report.incomplete.is_some()
-        || report.columns.iter().any(|c| c.error.is_some())
-        || report.cells.iter().any(|c| c.errors > 0)
-        || report.interrupted;
-    if interrupted {
-        return Ok(crate::engine::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
-    }
-    Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+    Ok(())
 }
 
 /// How often and where `--interval` / `--live` lines go, if asked for.

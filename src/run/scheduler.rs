@@ -99,73 +99,13 @@ pub fn run(
     );
     // Phases tell a server that is gone from a slow one by connecting to it (engine::stop).
     stop::watch_server(&target.host, target.port);
-    let mut slots: Vec<Place> = Vec::new();
-    let settings = plan.lane_settings();
-    for pc in &plan.columns {
-        if stop::interrupted() {
-            break;
-        }
-        let spin = progress::spinner(show, format!("connecting {}", pc.label));
-        let lane = crate::drivers::start::start(&settings, target, pc, plan.in_flight(pc.kind), &runtime, show);
-        spin.finish_and_clear();
-        slots.push(match lane {
-            Ok(lane) => Place { column: lane.column().clone(), lane: Some(lane), failing_since: None },
-            Err(column) => Place { column: *column, lane: None, failing_since: None },
-        });
-    }
+    let mut slots = start_columns(plan, target, &runtime, show);
     let mut warnings = Vec::new();
-    // Clients that could not connect although the probe reached the server: say what the
-    // server advertises and how to reach it.
-    let unreachable: Vec<String> = slots
-        .iter()
-        .filter(|s| s.lane.is_none())
-        .filter(|s| {
-            s.column.error.as_deref().is_some_and(|e| {
-                let f = engine::failure::Failure::classify(e);
-                // A refused login also "fails to connect": the addresses are not the cause.
-                (f.server_gone() || f == engine::failure::Failure::Timeout) && !engine::failure::authentication(e)
-            })
-        })
-        .map(|s| s.column.label.clone())
-        .collect();
-    // When some column's login was refused, the others' failures to connect are that too (some
-    // clients say only "failed to connect"): the advertised addresses are not the cause.
-    let login_refused = slots.iter().any(|s| s.column.error.as_deref().is_some_and(engine::failure::authentication));
-    if !unreachable.is_empty()
-        && !login_refused
-        && !stop::interrupted()
-        && let Some(advice) =
-            crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
-    {
+    if let Some(advice) = connectivity_advice(plan, target, &slots) {
         eprintln!("aerobench: {advice}");
         warnings.push(advice);
     }
-    // No-op columns read nothing: a run of only those writes nothing either.
-    let reads_records = plan.columns.iter().any(|pc| match pc.kind.family {
-        Family::Noop => false,
-        Family::Python { package, .. } => package.is_some(),
-        _ => true,
-    });
-    if reads_records && !plan.prewrite {
-        warnings.push(
-            "--no-prewrite: the records were not written before measuring, so reads find only what an earlier \
-             run left, and the first column's puts insert while the others overwrite"
-                .to_string(),
-        );
-    }
-    let mut incomplete = None;
-    if reads_records
-        && plan.prewrite
-        && let Err(e) = preload(plan, target, &runtime, show)
-    {
-        // Nothing can be measured: every column says so, and the run says why (on stderr too).
-        let why = format!("{e:#}");
-        for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
-            slot.column.error = Some(format!("not measured: {why}"));
-            slot.lane = None;
-        }
-        incomplete = Some(why);
-    }
+    let mut incomplete = write_records_first(plan, target, &runtime, show, &mut slots, &mut warnings);
 
     let mut measured = Vec::new();
     let mut rounds_completed = 0;
@@ -336,7 +276,7 @@ pub fn run(
                 // A delete phase leaves records missing that later phases and rounds read: they
                 // are written again, untimed, as before the first round.
                 if op == Operation::Delete
-                    && reads_records
+                    && reads_records(plan)
                     && plan.prewrite
                     && let Err(e) = preload(plan, target, &runtime, false)
                 {
@@ -358,6 +298,90 @@ pub fn run(
         warnings.push(why.clone());
     }
     Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases })
+}
+/// Step 1: starts every planned column (in plan order), each a lane, or an error column.
+fn start_columns(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> Vec<Place> {
+    let mut slots: Vec<Place> = Vec::new();
+    let settings = plan.lane_settings();
+    for pc in &plan.columns {
+        if stop::interrupted() {
+            break;
+        }
+        let spin = progress::spinner(show, format!("connecting {}", pc.label));
+        let lane = crate::drivers::start::start(&settings, target, pc, plan.in_flight(pc.kind), runtime, show);
+        spin.finish_and_clear();
+        slots.push(match lane {
+            Ok(lane) => Place { column: lane.column().clone(), lane: Some(lane), failing_since: None },
+            Err(column) => Place { column: *column, lane: None, failing_since: None },
+        });
+    }
+    slots
+}
+
+/// Step 2: clients that could not connect although the probe reached the server: what the
+/// server advertises and how to reach it (nothing when a login was refused: the addresses are
+/// not the cause then).
+fn connectivity_advice(plan: &Plan, target: &Target, slots: &[Place]) -> Option<String> {
+    let unreachable: Vec<String> = slots
+        .iter()
+        .filter(|s| s.lane.is_none())
+        .filter(|s| {
+            s.column.error.as_deref().is_some_and(|e| {
+                let f = engine::failure::Failure::classify(e);
+                // A refused login also "fails to connect": the addresses are not the cause.
+                (f.server_gone() || f == engine::failure::Failure::Timeout) && !engine::failure::authentication(e)
+            })
+        })
+        .map(|s| s.column.label.clone())
+        .collect();
+    // When some column's login was refused, the others' failures to connect are that too (some
+    // clients say only "failed to connect"): the advertised addresses are not the cause.
+    let login_refused = slots.iter().any(|s| s.column.error.as_deref().is_some_and(engine::failure::authentication));
+    if unreachable.is_empty() || login_refused || stop::interrupted() {
+        return None;
+    }
+    crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
+}
+
+/// Whether any column reads records (no-op columns read nothing: a run of only those writes
+/// nothing either).
+fn reads_records(plan: &Plan) -> bool {
+    plan.columns.iter().any(|pc| match pc.kind.family {
+        Family::Noop => false,
+        Family::Python { package, .. } => package.is_some(),
+        _ => true,
+    })
+}
+
+/// Step 3: writes the records every column reads, untimed (unless `--no-prewrite`, said in
+/// `warnings`). When that fails nothing can be measured: every column says so, and the run's
+/// reason is returned (it becomes the report's `incomplete`).
+fn write_records_first(
+    plan: &Plan,
+    target: &Target,
+    runtime: &Arc<tokio::runtime::Runtime>,
+    show: bool,
+    slots: &mut [Place],
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let reads_records = reads_records(plan);
+    if reads_records && !plan.prewrite {
+        warnings.push(
+            "--no-prewrite: the records were not written before measuring, so reads find only what an earlier \
+             run left, and the first column's puts insert while the others overwrite"
+                .to_string(),
+        );
+    }
+    if !(reads_records && plan.prewrite) {
+        return None;
+    }
+    let e = preload(plan, target, runtime, show).err()?;
+    let why = format!("{e:#}");
+    for slot in slots.iter_mut().filter(|s| s.lane.is_some()) {
+        slot.column.error = Some(format!("not measured: {why}"));
+        slot.lane = None;
+    }
+    Some(why)
 }
 
 /// Why a column cannot go on after a phase: its client broke, or the server stopped answering.
