@@ -19,11 +19,19 @@ use run::cli::{CacheAction, Cli, Command};
 fn main() {
     std::process::exit(match run() {
         Ok(code) => code,
+        // The reader of stdout went away (`aerobench man | head`): nothing more to say.
+        Err(err) if broken_pipe(&err) => 0,
         Err(err) => {
             eprintln!("Error: {err:#}");
             2
         }
     });
+}
+
+/// True when writing stdout failed because its reader closed the pipe.
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn run() -> anyhow::Result<i32> {

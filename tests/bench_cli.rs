@@ -728,6 +728,14 @@ fn completions_and_help() {
     let (out, _) = run(&["man"], Duration::from_secs(10));
     assert_eq!(code(&out), Some(0), "{}", out.describe());
     assert!(out.stdout.contains(".TH aerobench") && out.stdout.contains(".SH \"LOAD SHAPE\""), "{}", out.stdout);
+
+    // `aerobench man | head`: stdout's reader is gone (here before anything is written, so every
+    // write fails with a broken pipe), and that is no error.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = aerobench(&["man"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!((out.status.code(), stderr.as_ref()), (Some(0), ""), "man into a closed pipe");
 }
 
 #[test]
