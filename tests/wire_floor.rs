@@ -251,8 +251,13 @@ fn by_digest(requests: &[Vec<u8>], pick: impl Fn(&[u8; 4]) -> bool) -> std::coll
     out
 }
 
-#[test]
-fn the_wire_columns_requests_are_the_ones_the_rust_crate_sends() {
+type ByDigest = std::collections::BTreeMap<Vec<u8>, Request>;
+
+/// Runs the wire column, then the Rust crate, with `args` (20 records, puts then gets) through a
+/// relay that captures every request, checks that each sent one put and one get per record and
+/// that the crate sent the same requests for the same records (digests), byte for byte once
+/// decoded, and returns the wire column's puts and gets.
+fn wire_and_crate_send_the_same(args: &[&str]) -> (ByDigest, ByDigest) {
     // The relay is the address the server advertises, so the crate, which connects to the
     // advertised address after the seed, sends every request through it.
     let (capture, to) = Capture::listen();
@@ -261,8 +266,8 @@ fn the_wire_columns_requests_are_the_ones_the_rust_crate_sends() {
     let port = capture.port.to_string();
     let mut sent = Vec::new();
     for clients in ["wire", "rust-sync"] {
-        let args = ["--port", &port, "--clients", clients, "--ops", "put,get", "--count", "20", "--bins", "4"];
-        let mut cmd = aerobench(&args);
+        let mut cmd = aerobench(&["--port", &port, "--clients", clients, "--ops", "put,get", "--count", "20"]);
+        cmd.args(args);
         cmd.args(["--warmup", "0", "--no-prewrite", "--force", "--timeout-ms", "750", "--format", "json", "--quiet"]);
         let out = run_with_timeout(cmd, Duration::from_secs(60));
         assert!(out.success(), "{clients}: {}", out.describe());
@@ -273,48 +278,30 @@ fn the_wire_columns_requests_are_the_ones_the_rust_crate_sends() {
     for (what, wire, crate_) in [("put", writes(&sent[0]), writes(&sent[1])), ("get", reads(&sent[0]), reads(&sent[1]))]
     {
         assert_eq!(wire.len(), 20, "one {what} per record from wire");
-        // The same records (digests), and for each the same request, byte for byte once decoded.
         assert_eq!(wire.keys().collect::<Vec<_>>(), crate_.keys().collect::<Vec<_>>(), "{what}: digests");
         for (digest, request) in &wire {
             assert_eq!(Some(request), crate_.get(digest), "{what} of digest {digest:02x?}");
         }
     }
+    (writes(&sent[0]), reads(&sent[0]))
+}
+
+#[test]
+fn the_wire_columns_requests_are_the_ones_the_rust_crate_sends() {
+    wire_and_crate_send_the_same(&["--bins", "4"]);
 }
 
 #[test]
 fn the_wire_columns_list_map_and_subset_requests_are_the_ones_the_rust_crate_sends() {
     // As above, for a record of every value type (lists and maps nested in each other, blobs,
     // booleans) and gets that ask for a subset of the bins (--read-bins).
-    let (capture, to) = Capture::listen();
-    let server = Server::start_with(&["--quiet", "--access-address", &format!("127.0.0.1:{}", capture.port)]);
-    to.send(server.port).unwrap();
-    let port = capture.port.to_string();
     let record = "a=I,b=F,c=BOOL,d=S40,e=B300,l=[20*I],t=[S3,B2,BOOL],m={17*S3:[2*F]},n={3*I:{2*S2:B9}}";
-    let mut sent = Vec::new();
-    for clients in ["wire", "rust-sync"] {
-        let args = ["--port", &port, "--clients", clients, "--ops", "put,get", "--count", "20", "--record", record];
-        let mut cmd = aerobench(&args);
-        cmd.args(["--read-bins", "n,b", "--warmup", "0", "--no-prewrite", "--force", "--timeout-ms", "750"]);
-        cmd.args(["--format", "json", "--quiet"]);
-        let out = run_with_timeout(cmd, Duration::from_secs(60));
-        assert!(out.success(), "{clients}: {}", out.describe());
-        sent.push(capture.take());
-    }
-    let writes = |r: &[Vec<u8>]| by_digest(r, |info| info[1] & 1 != 0);
-    let reads = |r: &[Vec<u8>]| by_digest(r, |info| info[1] == 0 && info[0] & 1 != 0);
-    for (what, wire, crate_) in [("put", writes(&sent[0]), writes(&sent[1])), ("get", reads(&sent[0]), reads(&sent[1]))]
-    {
-        assert_eq!(wire.len(), 20, "one {what} per record from wire");
-        assert_eq!(wire.keys().collect::<Vec<_>>(), crate_.keys().collect::<Vec<_>>(), "{what}: digests");
-        for (digest, request) in &wire {
-            assert_eq!(Some(request), crate_.get(digest), "{what} of digest {digest:02x?}");
-        }
-    }
+    let (writes, reads) = wire_and_crate_send_the_same(&["--record", record, "--read-bins", "n,b"]);
     // The gets name the two bins asked for, in order, and nothing else.
-    let get = reads(&sent[0]).into_values().next().unwrap();
+    let get = reads.into_values().next().unwrap();
     let names: Vec<&str> = get.ops.iter().map(|(_, _, name, _)| name.as_str()).collect();
     assert_eq!(names, ["n", "b"]);
-    let put = writes(&sent[0]).into_values().next().unwrap();
+    let put = writes.into_values().next().unwrap();
     let particles: Vec<u8> = put.ops.iter().map(|(_, particle, _, _)| *particle).collect();
     assert_eq!(particles, [1, 2, 17, 3, 4, 20, 20, 19, 19], "int, float, bool, string, blob, lists, maps");
 }
