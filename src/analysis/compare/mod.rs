@@ -418,20 +418,7 @@ mod tests {
 
     #[test]
     fn overhead_above_the_floor_is_the_mean_of_round_differences() {
-        let mut floor_col = Column {
-            id: FLOOR.into(),
-            label: "wire floor".into(),
-            client: String::new(),
-            client_version: String::new(),
-            mode: "sync".into(),
-            in_flight: 1,
-            source: String::new(),
-            python_version: None,
-            python: None,
-            policies: Default::default(),
-            error: None,
-            build: None,
-        };
+        let mut floor_col = Column { label: "wire floor".into(), mode: "sync".into(), ..plain_column(FLOOR) };
         let mut other = floor_col.clone();
         other.id = "a".into();
         let mut concurrent = floor_col.clone();
