@@ -11,6 +11,9 @@
 //!
 //! `cargo bench --bench bystander_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
 
+#[path = "shared/serve.rs"]
+mod serve;
+
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -86,11 +89,7 @@ fn main() {
     // 80 batch calls a phase (40 quick): a few hundred loop-gap samples over the rounds, enough
     // for a p99 rather than the largest of a handful.
     let (count, runs) = if quick { (28_800, 3) } else { (57_600, 5) };
-    let mut server =
-        Command::new(EXE).args(["serve", "--port", "0", "--quiet"]).stdout(Stdio::piped()).spawn().expect("serve");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (mut server, port) = serve::start(Command::new(EXE));
     // The records both sides read: 8 float bins, written once.
     let status = Command::new(EXE)
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--clients", "rust-sync", "--ops", "put"])

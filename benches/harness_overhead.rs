@@ -15,7 +15,9 @@
 //! Prints a small table with the machine; exits 1 when a requirement is not met.
 //! Run with `cargo bench --bench harness_overhead`.
 
-use std::io::{BufRead as _, BufReader};
+#[path = "shared/serve.rs"]
+mod serve;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -88,21 +90,7 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let mut child = Command::new(EXE)
-            .args(["serve", "--port", "0", "--quiet"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {EXE} serve: {e}"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from aerobench serve: {line:?}"));
+        let (child, port) = serve::start(Command::new(EXE));
         Server { child, port }
     }
 }

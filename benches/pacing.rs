@@ -10,7 +10,10 @@
 //! `cargo bench --bench pacing` (set AEROBENCH_BENCH_QUICK=1, or pass --quick, for 1 s phases;
 //! AEROBENCH_PACING_CLIENTS=a,b to run only some columns).
 
-use std::process::{Command, Stdio};
+#[path = "shared/serve.rs"]
+mod serve;
+
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -73,14 +76,7 @@ fn main() {
         if at(0.99) > 50.0 { " — too busy for the targets below to mean much" } else { "" }
     );
 
-    let mut server = Command::new(EXE)
-        .args(["serve", "--port", "0", "--quiet"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start aerobench serve");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (mut server, port) = serve::start(Command::new(EXE));
 
     let clients: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
     let out = Command::new(EXE)

@@ -12,8 +12,11 @@
 //!
 //! `cargo bench --bench python_crosscheck` (set AEROBENCH_BENCH_QUICK=1 for a short run).
 
+#[path = "shared/serve.rs"]
+mod serve;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -73,14 +76,7 @@ fn plain_avgs(port: u16, client: &str, package_dir: &PathBuf, count: u64) -> Fig
 fn main() {
     let quick = std::env::var_os("AEROBENCH_BENCH_QUICK").is_some() || std::env::args().any(|a| a == "--quick");
     let (count, rounds) = if quick { (2_000, 3) } else { (3_000, 9) };
-    let mut server = pinned("0", EXE)
-        .args(["serve", "--port", "0", "--quiet"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start aerobench serve");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let (mut server, port) = serve::start(pinned("0", EXE));
 
     println!(
         "Cross-check: aerobench vs a plain Python timing loop; median over {rounds} alternating rounds of the \

@@ -6,9 +6,11 @@
 //! `cargo bench --bench server` (about 30 s on 2 cores); `cargo bench --bench server -- --quick`
 //! or `AEROBENCH_BENCH_QUICK=1` for a smoke run of a few seconds.
 
+#[path = "shared/serve.rs"]
+mod serve;
+
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -215,20 +217,7 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start() -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aerobench"))
-            .args(["serve", "--port", "0", "--quiet"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn aerobench serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read listening line");
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"));
+        let (child, port) = serve::start(Command::new(env!("CARGO_BIN_EXE_aerobench")));
         ServerProcess { child, port }
     }
 

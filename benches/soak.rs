@@ -7,8 +7,10 @@
 //! a shorter one. `AEROBENCH_SOAK_CLIENTS` picks the columns (default: wire, both Rust columns,
 //! aerospike-py async, official C).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+#[path = "shared/serve.rs"]
+mod serve;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const OPERATIONS: u64 = 4;
@@ -47,15 +49,8 @@ fn main() {
     let exe = env!("CARGO_BIN_EXE_aerobench");
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
 
-    let mut server = Command::new(exe)
-        .args(["serve", "--port", "0", "--quiet"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start aerobench serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().rsplit(':').next().unwrap().to_string();
+    let (mut server, port) = serve::start(Command::new(exe));
+    let port = port.to_string();
     let server_pid = server.id();
     let server_start = rss(server_pid).map_or(0, |r| r.0);
 
