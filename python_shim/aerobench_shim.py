@@ -449,7 +449,7 @@ async def run_async(adapter, op, calls, in_flight, rec):
 
     async def worker(k):
         while True:
-            ticket = rec.ticket()
+            ticket = rec.ticket(k)
             if ticket is None:
                 return
             i, due, wait, kind = ticket

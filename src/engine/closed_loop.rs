@@ -15,7 +15,7 @@ use crate::engine::stats::Recorder;
 
 use super::Phase;
 use super::bystanders::Bystanders;
-use super::open_loop::{OpenLoop, Schedule, Ticket, wait_until};
+use super::open_loop::{OpenLoop, Schedule, Ticket, Timed, wait_until};
 use super::stop::Watchdog;
 use crate::workload::keys::KeyChooser;
 
@@ -148,7 +148,7 @@ impl PhaseState {
         if self.updates.is_some_and(|share| crate::workload::mix::is_update(share, self.keys.seed, k)) {
             index |= crate::workload::mix::UPDATE;
         }
-        Some(Ticket { index, due })
+        Some(Ticket { index, due, ready: due.map(|_| Instant::now()) })
     }
 
     /// Waits until `ticket` is due (sleeping, then spinning the last stretch: see
@@ -172,7 +172,8 @@ impl PhaseState {
     ) {
         let kind = usize::from(ticket.index & crate::workload::mix::UPDATE != 0 && self.updates.is_some());
         if let (Some(open), Some(due)) = (&self.open, ticket.due) {
-            open.record_kind(kind, worker, due, started, finished, result.as_ref().err().map(|e| e.reason.as_str()));
+            let at = Timed { due, ready: ticket.ready, started, finished };
+            open.record_kind(kind, worker, at, result.as_ref().err().map(|e| e.reason.as_str()));
         }
         self.record_kind(kind, worker, started, finished, result);
     }
@@ -314,7 +315,9 @@ where
                             if let Some(open) = state.open.as_ref().filter(|_| sent > waiting_since) {
                                 open.handoff.woke(sent, Instant::now());
                             }
-                            ticket
+                            // Ready since it began waiting for a call: a task that was free
+                            // before the due time holds the wait answerable for any lag.
+                            Ticket { ready: ticket.due.map(|_| waiting_since), ..ticket }
                         })
                     }
                     None => state.take_ticket(),
@@ -398,6 +401,7 @@ pub fn run_blocking_paced<P, R>(
 ) {
     while let Some(ticket) = state.take_ticket() {
         let prepared = prepare(ticket.index);
+        let ticket = Ticket { ready: ticket.due.map(|_| Instant::now()), ..ticket };
         if ticket.due.is_some() && !waiting(&|| state.wait_for(&ticket)) {
             break;
         }

@@ -28,11 +28,21 @@ pub const LATE: Duration = Duration::from_millis(2);
 pub const WAKE_UP_EVERY: Duration = Duration::from_millis(50);
 
 /// The spun stretch before a call is due starts at this and follows how late sleeps wake,
-/// within [`MIN_SPIN`] and [`MAX_SPIN`].
+/// within [`MIN_SPIN`] and the pacer's cap (see [`Pacer::for_rate`]).
 const FIRST_SPIN: Duration = Duration::from_micros(200);
 const MIN_SPIN: Duration = Duration::from_micros(20);
-/// A thread that wakes later than this is descheduled, not slack: spinning longer would not help.
-const MAX_SPIN: Duration = Duration::from_micros(1000);
+/// The spun stretch never exceeds this, whatever the rate: a thread that wakes later than this
+/// was descheduled, and spinning longer would not help.
+const MAX_SPIN: Duration = Duration::from_micros(500);
+/// Nor this share of the interval between calls: at most 40% of a core goes to pacing, so the
+/// waits never take the core the server and the client need (on two cores, a thread that spins
+/// without end leaves both one core and stalls them for a scheduler slice now and then).
+const SPIN_SHARE: f64 = 0.4;
+/// How many recent wake-ups the spun stretch is learnt from.
+const WINDOW: usize = 128;
+/// The share of recent wake-ups the spun stretch covers: the rest (a descheduled thread) are
+/// not chased.
+const COVERED: f64 = 0.98;
 
 /// When each call of a phase is due: `start + n / rate`, where `start` is when the first call
 /// was asked for (so setting the phase up takes nothing from the schedule).
@@ -64,20 +74,35 @@ impl Schedule {
     }
 }
 
-/// A call handed out to a worker: which index it uses, and when it is due (open loop only).
+/// A call handed out to a worker: which index it uses, when it is due (open loop only), and
+/// when its worker was ready to make it (had its arguments and no call in flight): a call whose
+/// worker was ready only after the due time was held back by the column's own calls, not by the
+/// wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {
     pub index: u64,
     pub due: Option<Instant>,
+    pub ready: Option<Instant>,
 }
 
 /// How long before a call is due a waiting thread stops sleeping and spins: learnt from how late
-/// its sleeps woke (the longest recent overshoot, with some headroom, forgotten slowly), so a
-/// quiet machine spins a few tens of microseconds per call and a busy one longer, never more
-/// than [`MAX_SPIN`].
+/// its recent sleeps woke (enough to cover 98% of the last 128, with some headroom), so a quiet
+/// machine spins a few tens of microseconds per call and a busy one longer, never more than
+/// [`MAX_SPIN`] nor 40% of the interval between calls. A wake-up that came later than that (the
+/// thread was descheduled) does not widen it: chasing one would spin away a core for good.
 #[derive(Debug)]
 pub struct Pacer {
     spin_ns: AtomicU64,
+    cap_ns: u64,
+    recent: Mutex<Recent>,
+}
+
+/// The last [`WINDOW`] overshoots, in ns.
+#[derive(Debug)]
+struct Recent {
+    ns: [u64; WINDOW],
+    next: usize,
+    filled: usize,
 }
 
 impl Default for Pacer {
@@ -87,8 +112,24 @@ impl Default for Pacer {
 }
 
 impl Pacer {
+    /// A pacer with no rate: capped at [`MAX_SPIN`] only.
     pub fn new() -> Pacer {
-        Pacer { spin_ns: AtomicU64::new(nanos(FIRST_SPIN)) }
+        Pacer::capped(MAX_SPIN)
+    }
+
+    /// A pacer for calls due `rate` times a second: the spun stretch stays under 40% of the
+    /// interval between them.
+    pub fn for_rate(rate: f64) -> Pacer {
+        let share = if rate > 0.0 { Duration::from_secs_f64(SPIN_SHARE / rate) } else { MAX_SPIN };
+        Pacer::capped(share.clamp(MIN_SPIN, MAX_SPIN))
+    }
+
+    fn capped(cap: Duration) -> Pacer {
+        Pacer {
+            spin_ns: AtomicU64::new(nanos(FIRST_SPIN.min(cap))),
+            cap_ns: nanos(cap),
+            recent: Mutex::new(Recent { ns: [0; WINDOW], next: 0, filled: 0 }),
+        }
     }
 
     /// The stretch before a due time that is spun rather than slept.
@@ -96,14 +137,30 @@ impl Pacer {
         Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed))
     }
 
-    /// A sleep asked to end at `target` ended at `woke`: the spun stretch covers the overshoot
-    /// seen, with headroom, and shrinks by 1% a sleep while sleeps wake sooner.
+    /// The longest the spun stretch can grow.
+    pub fn cap(&self) -> Duration {
+        Duration::from_nanos(self.cap_ns)
+    }
+
+    /// A sleep asked to end at `target` ended at `woke`: once 16 wake-ups are known, the spun
+    /// stretch is 1.25 times the 98th percentile of the recent ones plus 10 µs.
     pub fn woke(&self, target: Instant, woke: Instant) {
         let overshoot = nanos(woke.saturating_duration_since(target));
-        let wanted = overshoot.saturating_mul(3) / 2 + 10_000;
-        let now = self.spin_ns.load(Ordering::Relaxed);
-        let next = if wanted >= now { wanted } else { now - (now - wanted) / 100 };
-        self.spin_ns.store(next.clamp(nanos(MIN_SPIN), nanos(MAX_SPIN)), Ordering::Relaxed);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let at = recent.next;
+        recent.ns[at] = overshoot;
+        recent.next = (at + 1) % WINDOW;
+        recent.filled = (recent.filled + 1).min(WINDOW);
+        if recent.filled < 16 {
+            return;
+        }
+        let (mut seen, filled) = (recent.ns, recent.filled);
+        drop(recent);
+        let seen = &mut seen[..filled];
+        let rank = ((filled - 1) as f64 * COVERED).round() as usize;
+        let (_, covered, _) = seen.select_nth_unstable(rank);
+        let wanted = covered.saturating_mul(5) / 4 + 10_000;
+        self.spin_ns.store(wanted.clamp(nanos(MIN_SPIN).min(self.cap_ns), self.cap_ns), Ordering::Relaxed);
     }
 }
 
@@ -160,12 +217,14 @@ pub struct OpenLoop {
     /// How long a call handed from a pacing thread to an async task takes to reach it: calls
     /// are handed over that much before they are due, and the task waits out the rest.
     pub handoff: Pacer,
-    /// Corrected latencies and start lags: `shards` per kind of call (reads, then a mix's
-    /// updates).
-    shards: Vec<Mutex<(Recorder, Recorder)>>,
+    /// Corrected latencies, start lags and pacing lags: `shards` per kind of call (reads, then a
+    /// mix's updates).
+    shards: Vec<Mutex<Lags>>,
     kind_shards: usize,
-    /// Per kind of call: calls that started late, and the longest lag.
+    /// Per kind of call: calls that started late, calls due while their worker was busy, and
+    /// the longest lag.
     late: [AtomicU64; 2],
+    queued: [AtomicU64; 2],
     max_lag_ns: [AtomicU64; 2],
     /// When the last call started, in ns after the schedule's start.
     last_start_ns: AtomicU64,
@@ -179,13 +238,15 @@ impl OpenLoop {
     /// An open loop recording `kinds` kinds of call apart (a mix's reads and updates).
     pub fn with_kinds(schedule: Schedule, shards: usize, kinds: usize) -> OpenLoop {
         let shards = shards.max(1);
+        let rate = schedule.rate();
         OpenLoop {
             schedule,
-            pacer: Pacer::new(),
-            handoff: Pacer::new(),
-            shards: (0..shards * kinds.max(1)).map(|_| Mutex::new((Recorder::new(), Recorder::new()))).collect(),
+            pacer: Pacer::for_rate(rate),
+            handoff: Pacer::for_rate(rate),
+            shards: (0..shards * kinds.max(1)).map(|_| Mutex::new(Lags::default())).collect(),
             kind_shards: shards,
             late: Default::default(),
+            queued: Default::default(),
             max_lag_ns: Default::default(),
             last_start_ns: AtomicU64::new(0),
         }
@@ -194,23 +255,25 @@ impl OpenLoop {
     /// Records a call that was due at `due`, started at `started` and ended at `finished`:
     /// its corrected latency (from `due`), and how late it started.
     pub fn record(&self, worker: usize, due: Instant, started: Instant, finished: Instant, error: Option<&str>) {
-        self.record_kind(0, worker, due, started, finished, error);
+        self.record_kind(0, worker, Timed { due, ready: None, started, finished }, error);
     }
 
-    /// Like [`OpenLoop::record`], for a call of kind `kind` (0 reads, 1 a mix's updates).
-    pub fn record_kind(
-        &self,
-        kind: usize,
-        worker: usize,
-        due: Instant,
-        started: Instant,
-        finished: Instant,
-        error: Option<&str>,
-    ) {
+    /// Like [`OpenLoop::record`], for a call of kind `kind` (0 reads, 1 a mix's updates), whose
+    /// worker was ready to make it at `at.ready` (unknown: `None`, counted ready in time).
+    pub fn record_kind(&self, kind: usize, worker: usize, at: Timed, error: Option<&str>) {
+        let Timed { due, ready, started, finished } = at;
         let lag = started.saturating_duration_since(due);
+        // The part of the lag the wait is answerable for: from when the call was due, or from
+        // when its worker was ready if that was later (a call held back by the column's own
+        // calls in flight starts late by construction).
+        let ready = ready.unwrap_or(due);
+        let pacing = started.saturating_duration_since(ready.max(due));
         let k = kind.min(1);
         if lag > LATE {
             self.late[k].fetch_add(1, Ordering::Relaxed);
+        }
+        if ready > due {
+            self.queued[k].fetch_add(1, Ordering::Relaxed);
         }
         self.max_lag_ns[k].fetch_max(nanos(lag), Ordering::Relaxed);
         if let Some(start) = self.schedule.start.get() {
@@ -218,12 +281,12 @@ impl OpenLoop {
         }
         let corrected = finished.saturating_duration_since(due);
         let shard = (kind * self.kind_shards + worker % self.kind_shards) % self.shards.len();
-        let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        let (rec, lags) = &mut *guard;
-        lags.record_ok(lag);
+        let mut lags = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        lags.start.record_ok(lag);
+        lags.pacing.record_ok(pacing);
         match error {
-            None => rec.record_ok(corrected),
-            Some(reason) => rec.record_error(corrected, reason),
+            None => lags.corrected.record_ok(corrected),
+            Some(reason) => lags.corrected.record_error(corrected, reason),
         }
     }
 
@@ -236,21 +299,41 @@ impl OpenLoop {
     pub fn measured_kind(&self, kind: usize) -> OpenLoopMeasured {
         let k = kind.min(1);
         let last_start = Duration::from_nanos(self.last_start_ns.load(Ordering::Relaxed));
-        let (mut corrected, mut start_lag) = (Recorder::new(), Recorder::new());
+        let mut all = Lags::default();
         for s in self.shards.iter().skip(kind * self.kind_shards).take(self.kind_shards) {
             let shard = s.lock().unwrap_or_else(|e| e.into_inner());
-            corrected.merge(&shard.0);
-            start_lag.merge(&shard.1);
+            all.corrected.merge(&shard.corrected);
+            all.start.merge(&shard.start);
+            all.pacing.merge(&shard.pacing);
         }
         OpenLoopMeasured {
             rate: self.schedule.rate(),
-            corrected,
-            start_lag,
+            corrected: all.corrected,
+            start_lag: all.start,
+            pacing_lag: all.pacing,
+            queued: self.queued[k].load(Ordering::Relaxed),
             late: self.late[k].load(Ordering::Relaxed),
             max_lag_ns: self.max_lag_ns[k].load(Ordering::Relaxed),
             span_secs: last_start.as_secs_f64() + 1.0 / self.schedule.rate(),
         }
     }
+}
+
+/// When a call was due, when its worker was ready for it, and when it started and ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    pub due: Instant,
+    pub ready: Option<Instant>,
+    pub started: Instant,
+    pub finished: Instant,
+}
+
+/// One shard's histograms: corrected latency, start lag, pacing lag.
+#[derive(Default)]
+struct Lags {
+    corrected: Recorder,
+    start: Recorder,
+    pacing: Recorder,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -268,6 +351,14 @@ pub struct OpenLoopMeasured {
     /// calls included: how precisely the column kept to its schedule.
     #[serde(default)]
     pub start_lag: Recorder,
+    /// How long after it was due, or after its worker was ready when that came later, each call
+    /// started: the start lag the waits themselves are answerable for.
+    #[serde(default)]
+    pub pacing_lag: Recorder,
+    /// Calls due while their worker was still busy (every call in flight taken): they start
+    /// late however precise the wait.
+    #[serde(default)]
+    pub queued: u64,
     /// Calls that started more than [`LATE`] after they were due.
     pub late: u64,
     /// Longest a call started after it was due, in ns.
@@ -283,6 +374,8 @@ impl OpenLoopMeasured {
     pub fn merge(&mut self, other: &OpenLoopMeasured) {
         self.corrected.merge(&other.corrected);
         self.start_lag.merge(&other.start_lag);
+        self.pacing_lag.merge(&other.pacing_lag);
+        self.queued += other.queued;
         self.late += other.late;
         self.max_lag_ns = self.max_lag_ns.max(other.max_lag_ns);
         self.span_secs += other.span_secs;
@@ -305,7 +398,7 @@ mod tests {
             let due = open.schedule.due(n);
             let started = due.max(free_at);
             let finished = started + service(n);
-            open.record(0, due, started, finished, None);
+            open.record_kind(0, 0, Timed { due, ready: Some(free_at), started, finished }, None);
             service_times.record_ok(finished - started);
             free_at = finished;
         }
@@ -437,15 +530,60 @@ mod tests {
     fn the_spun_stretch_follows_how_late_sleeps_wake() {
         let pacer = Pacer::new();
         let t = Instant::now();
-        pacer.woke(t, t + Duration::from_micros(400));
-        assert_eq!(pacer.spin(), Duration::from_micros(610), "a late wake-up widens it at once");
+        let wake = |p: &Pacer, us: u64, times: usize| (0..times).for_each(|_| p.woke(t, t + Duration::from_micros(us)));
+        assert_eq!(pacer.spin(), FIRST_SPIN);
+        wake(&pacer, 400, 15);
+        assert_eq!(pacer.spin(), FIRST_SPIN, "not learnt from a handful of wake-ups");
+        wake(&pacer, 400, 1);
+        assert_eq!(pacer.spin(), MAX_SPIN, "400 µs late wake-ups: 1.25 × 400 + 10 µs, capped at 500 µs");
+        wake(&pacer, 100, WINDOW);
+        assert_eq!(pacer.spin(), Duration::from_micros(135), "1.25 × 100 + 10 µs");
+        // One wake-up in a window 30 ms late (a descheduled thread) is not chased...
         pacer.woke(t, t + Duration::from_millis(30));
-        assert_eq!(pacer.spin(), MAX_SPIN, "never a whole core: a descheduled thread is not chased");
-        for _ in 0..2000 {
-            pacer.woke(t, t + Duration::from_micros(5));
-        }
-        assert!(pacer.spin() < Duration::from_micros(30), "on-time wake-ups narrow it: {:?}", pacer.spin());
-        assert!(pacer.spin() >= MIN_SPIN);
+        assert_eq!(pacer.spin(), Duration::from_micros(135));
+        // ...and on-time wake-ups narrow it, down to the floor.
+        wake(&pacer, 5, WINDOW);
+        assert_eq!(pacer.spin(), MIN_SPIN, "{:?}", pacer.spin());
+    }
+
+    #[test]
+    fn the_spun_stretch_stays_under_two_fifths_of_the_interval() {
+        let t = Instant::now();
+        let at_2000 = Pacer::for_rate(2000.0);
+        assert_eq!(at_2000.cap(), Duration::from_micros(200), "40% of 500 µs");
+        assert!(at_2000.spin() <= at_2000.cap());
+        (0..WINDOW).for_each(|_| at_2000.woke(t, t + Duration::from_micros(900)));
+        assert_eq!(at_2000.spin(), Duration::from_micros(200), "a slow-waking machine still leaves 60% of a core");
+        assert_eq!(Pacer::for_rate(100.0).cap(), MAX_SPIN, "never over 500 µs");
+        assert_eq!(Pacer::for_rate(1e6).cap(), MIN_SPIN, "never under 20 µs");
+        assert_eq!(Pacer::for_rate(0.0).cap(), MAX_SPIN);
+    }
+
+    #[test]
+    fn a_call_held_back_by_the_one_before_it_is_queued_not_paced_late() {
+        // The 100 ms stall again: the 100 calls due during it start late, held back by the
+        // stalled call (queued); the wait itself started every call on time.
+        let stall = |n: u64| if n == 500 { Duration::from_millis(100) } else { Duration::from_micros(10) };
+        let (_, _, m) = simulate(stall, 2000, 1000.0);
+        assert_eq!(m.queued, 100);
+        assert!(m.start_lag.histogram().max() >= 99_000_000);
+        assert!(m.pacing_lag.histogram().max() <= 1, "every start was as early as the worker was free");
+        // A worker free in time whose wait overslept: all of its lag is the wait's.
+        let start = Instant::now();
+        let open = OpenLoop::new(Schedule::starting_at(start, 1000.0), 1);
+        let due = open.schedule.due(3);
+        let at = Timed {
+            due,
+            ready: Some(due - Duration::from_micros(300)),
+            started: due + Duration::from_micros(80),
+            finished: due + Duration::from_micros(100),
+        };
+        open.record_kind(0, 0, at, None);
+        let m = open.measured();
+        assert_eq!(m.queued, 0);
+        let h = m.pacing_lag.histogram();
+        assert_eq!(h.max(), h.highest_equivalent(80_000));
+        assert_eq!(m.start_lag.histogram().max(), h.max());
     }
 
     #[test]
@@ -455,7 +593,8 @@ mod tests {
         for n in 0..100u64 {
             let due = open.schedule.due(n);
             let lag = Duration::from_micros(n);
-            open.record_kind((n % 2) as usize, n as usize, due, due + lag, due + lag + lag, None);
+            let at = Timed { due, ready: None, started: due + lag, finished: due + lag + lag };
+            open.record_kind((n % 2) as usize, n as usize, at, None);
         }
         let (reads, updates) = (open.measured_kind(0), open.measured_kind(1));
         assert_eq!((reads.start_lag.successes(), updates.start_lag.successes()), (50, 50));

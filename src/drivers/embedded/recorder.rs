@@ -6,6 +6,7 @@
 //! thread when a call falls due (see [`super::loop_waker`]). Python measures nothing itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ pub struct PhaseRecorder {
     state: Arc<PhaseState>,
     epoch: Instant,
     waker: Mutex<Waker>,
+    /// In an open loop, when each worker (coroutine) became ready for the call it holds: when
+    /// it took its ticket, or when it began waiting for the due time after preparing the call.
+    ready: Mutex<HashMap<usize, Instant>>,
 }
 
 /// The phase's loop waker: started on first use, ended by `close_waker()` or with the recorder.
@@ -35,18 +39,23 @@ enum Waker {
 
 impl PhaseRecorder {
     pub fn new(state: Arc<PhaseState>) -> PhaseRecorder {
-        PhaseRecorder { state, epoch: Instant::now(), waker: Mutex::new(Waker::NotStarted) }
+        PhaseRecorder { state, epoch: Instant::now(), waker: Mutex::new(Waker::NotStarted), ready: Mutex::default() }
     }
 
     fn instant(&self, token: u64) -> Instant {
         self.epoch + Duration::from_nanos(token)
     }
 
-    /// The ticket a call reported back was made for: when it was due, and whether it was a
-    /// mixed phase's update (`op` `"put"`).
-    fn ticket_of(&self, due: Option<u64>, op: Option<&str>) -> Ticket {
+    /// The ticket worker `worker`'s call reported back was made for: when it was due, when the
+    /// worker was ready for it, and whether it was a mixed phase's update (`op` `"put"`).
+    fn ticket_of(&self, worker: usize, due: Option<u64>, op: Option<&str>) -> Ticket {
         let index = if op == Some("put") { crate::workload::mix::UPDATE } else { 0 };
-        Ticket { index, due: due.map(|d| self.instant(d)) }
+        let ready = self.ready.lock().unwrap_or_else(|e| e.into_inner()).remove(&worker);
+        Ticket { index, due: due.map(|d| self.instant(d)), ready: due.and(ready) }
+    }
+
+    fn mark_ready(&self, worker: usize) {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner()).insert(worker, Instant::now());
     }
 }
 
@@ -59,12 +68,16 @@ impl PhaseRecorder {
         Some(index)
     }
 
-    /// The next call as `(index, due, wait, op)`: `due` is the token of when it falls due in an
-    /// open loop (None in a closed loop), `wait` the seconds until then (0 when due already),
-    /// `op` `"put"` for an update of a mixed phase (None for the phase's own operation). None
-    /// when the phase is over.
-    fn ticket(&self) -> Option<(u64, Option<u64>, f64, Option<&'static str>)> {
+    /// The next call for worker `worker` as `(index, due, wait, op)`: `due` is the token of
+    /// when it falls due in an open loop (None in a closed loop), `wait` the seconds until then
+    /// (0 when due already), `op` `"put"` for an update of a mixed phase (None for the phase's
+    /// own operation). None when the phase is over.
+    #[pyo3(signature = (worker=None))]
+    fn ticket(&self, worker: Option<usize>) -> Option<(u64, Option<u64>, f64, Option<&'static str>)> {
         let ticket = self.state.take_ticket()?;
+        if let (Some(w), Some(_)) = (worker, ticket.due) {
+            self.mark_ready(w);
+        }
         // Begun now; a worker that waits for it and finds the phase over gives it back (`over`).
         self.state.begin();
         let due = ticket.due.map(|d| d.saturating_duration_since(self.epoch).as_nanos() as u64);
@@ -103,6 +116,8 @@ impl PhaseRecorder {
     /// Writes `waiter` to the waker's descriptor shortly before token `due` (at once when the
     /// phase stops); the waiter yields to its loop for the rest.
     fn wake_at(&self, waiter: u32, due: u64) {
+        // Prepared and waiting: ready from now.
+        self.mark_ready(waiter as usize);
         if let Waker::Running(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
             w.wake_at(waiter, self.instant(due));
         }
@@ -136,7 +151,7 @@ impl PhaseRecorder {
     /// `due` is the ticket's, in an open loop.
     #[pyo3(signature = (worker, started, finished, records, due=None, op=None))]
     fn done(&self, worker: usize, started: u64, finished: u64, records: u64, due: Option<u64>, op: Option<&str>) {
-        let ticket = self.ticket_of(due, op);
+        let ticket = self.ticket_of(worker, due, op);
         self.state.record_ticket(worker, &ticket, self.instant(started), self.instant(finished), &Ok(records));
     }
 
@@ -149,7 +164,7 @@ impl PhaseRecorder {
     /// ticket's, in an open loop.
     #[pyo3(signature = (worker, started, reason, due=None, op=None))]
     fn fail(&self, worker: usize, started: u64, reason: &str, due: Option<u64>, op: Option<&str>) {
-        let ticket = self.ticket_of(due, op);
+        let ticket = self.ticket_of(worker, due, op);
         let failed = Err(CallError::new(reason));
         self.state.record_ticket(worker, &ticket, self.instant(started), Instant::now(), &failed);
     }
