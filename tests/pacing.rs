@@ -66,6 +66,14 @@ fn every_column_kind_reports_the_start_lag_of_every_call() {
         // The histogram's maximum is the longest lag, within its 0.1% precision.
         let longest = f(&open["max_start_lag_us"]);
         assert!((max - longest).abs() <= longest * 0.002 + 0.01, "{id}: max {max} µs, longest {longest} µs");
+        // The waits' own share of each call's lag never exceeds the lag itself, and every call
+        // has one.
+        let pacing = &open["pacing_lag_us"];
+        for q in ["p50", "p99", "max"] {
+            assert!(f(&pacing[q]) <= f(&lag[q]) * 1.002 + 0.01, "{id}: pacing {pacing} over start lag {lag}");
+        }
+        assert_eq!(histogram_count(open["pacing_lag_histogram"].as_str().unwrap()), calls, "{id}");
+        assert!(open["queued_calls"].as_u64().unwrap() <= calls, "{id}");
     }
 
     // The text table shows the start lags beside the service time.
@@ -86,6 +94,39 @@ fn every_column_kind_reports_the_start_lag_of_every_call() {
     };
     let rows: Vec<&str> = out.stdout.lines().filter(|l| entry(l)).collect();
     assert_eq!(rows.len(), 2, "a start-lag entry per column\n{}", out.stdout);
+}
+
+/// Against a server that stalls 100 ms of every second, a column with one call in flight at
+/// 1,000 calls/s holds back the ~100 calls due during each stall: they are counted as queued, a
+/// note says their lag is the column's own, and the pacing lag (from when each call could start)
+/// leaves them out. Both kinds of column whose readiness is tracked differently: the floor
+/// (a blocking loop) and the Rust crate's sync column (tickets handed to a task).
+#[test]
+fn calls_held_back_by_a_stalled_call_are_queued_not_blamed_on_the_wait() {
+    let server = Server::start_with(&["--quiet", "--stall", "100ms/1s"]);
+    let port = server.port.to_string();
+    let mut cmd = aerobench();
+    cmd.args(["--port", &port, "--clients", "wire,rust-sync", "--ops", "get", "--count", "200"])
+        .args(["--rate", "1000", "--duration", "2500ms", "--warmup", "20", "--rounds", "1"])
+        .args(["--format", "json", "--quiet"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    assert!(out.success(), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+    assert_schema_valid(&doc);
+    for id in ["wire", "rust-sync"] {
+        let c = doc["cells"].as_array().unwrap().iter().find(|c| c["column"] == id && c["operation"] == "get").unwrap();
+        let open = &c["open_loop"];
+        let queued = open["queued_calls"].as_u64().unwrap();
+        assert!(queued >= 100, "{id}: two stalls hold back about 200 calls, counted {queued}\n{c:#}");
+        let (lag, pacing) = (f(&open["start_lag_us"]["p99"]), f(&open["pacing_lag_us"]["p99"]));
+        assert!(lag >= 20_000.0, "{id}: start lag p99 {lag} µs");
+        assert!(pacing < lag / 4.0, "{id}: pacing lag p99 {pacing} µs is the queued calls' again ({lag} µs)");
+        let notes: Vec<&str> = c["notes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(
+            notes.iter().any(|n| n.contains("fell due while the call before it was still running")),
+            "{id}: {notes:?}"
+        );
+    }
 }
 
 #[test]

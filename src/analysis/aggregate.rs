@@ -167,6 +167,20 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
         }
         cell.notes.push(note);
     }
+    let queued_share = o.queued as f64 / cell.count.max(1) as f64;
+    if queued_share >= LATE_SHARE {
+        let pacing = stats::start_lag(o.pacing_lag.histogram());
+        cell.notes.push(format!(
+            "{} of {} calls ({:.1}%) fell due while {} still running: they started late because of the \
+             column's own calls, not the wait; counted from when each call could start, calls started \
+             p99 {} late (JSON pacing_lag_us)",
+            numbers::thousands(o.queued),
+            numbers::thousands(cell.count),
+            queued_share * 100.0,
+            if in_flight <= 1 { "the call before it was".to_owned() } else { format!("all {in_flight} calls in flight were") },
+            numbers::latency(pacing.p99),
+        ));
+    }
     cell.open_loop = Some(OpenLoopFigures {
         target_ops_per_sec: o.rate,
         achieved_ops_per_sec: achieved,
@@ -177,6 +191,9 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
         kept_up,
         start_lag_us: stats::start_lag(o.start_lag.histogram()),
         start_lag_histogram: stats::encode_histogram(o.start_lag.histogram()),
+        pacing_lag_us: stats::start_lag(o.pacing_lag.histogram()),
+        pacing_lag_histogram: stats::encode_histogram(o.pacing_lag.histogram()),
+        queued_calls: o.queued,
     });
 }
 
@@ -322,5 +339,39 @@ mod tests {
         let calm = [measured(Operation::Get, 1, 100, 10, 0.001, 0), measured(Operation::Get, 2, 100, 11, 0.0011, 0)];
         let refs: Vec<&Measured> = calm.iter().collect();
         assert!(cell("x", Operation::Get, &refs, &w).notes.is_empty());
+    }
+
+    #[test]
+    fn calls_held_back_by_the_column_s_own_calls_are_told_apart_from_the_wait() {
+        use crate::engine::open_loop::{OpenLoop, Schedule, Timed};
+        use std::time::Instant;
+        let w = workload();
+        // 1,000 calls at 1,000/s, one in flight: every 50th takes 3 ms and holds back the 2 or 3
+        // due behind it; every call whose worker was free started 40 µs late.
+        let start = Instant::now();
+        let open = OpenLoop::new(Schedule::starting_at(start, 1000.0), 1);
+        let mut free_at = start;
+        let mut m = measured(Operation::Get, 1, 0, 0, 1.0, 0);
+        for n in 0..1000u64 {
+            let due = open.schedule.due(n);
+            let started = if free_at > due { free_at } else { due + Duration::from_micros(40) };
+            let finished = started + Duration::from_micros(if n % 50 == 0 { 3000 } else { 100 });
+            open.record_kind(0, 0, Timed { due, ready: Some(free_at), started, finished }, None);
+            m.recorder.record_ok(finished - started);
+            free_at = finished;
+        }
+        let measured_open = open.measured();
+        let queued = measured_open.queued;
+        assert!((40..=60).contains(&queued), "{queued}");
+        m.open_loop = Some(measured_open);
+        let column = crate::report::test_support::column("x", "x", "wire", "0", "sync", 1);
+        let c = cells(&[column], &[Operation::Get], &[("x".into(), m)], &w).remove(0);
+        let o = c.open_loop.as_ref().unwrap();
+        assert_eq!(o.queued_calls, queued);
+        assert!(o.start_lag_us.max > 2000.0, "{:?}", o.start_lag_us);
+        assert!((o.pacing_lag_us.p99 - 40.0).abs() < 1.0, "{:?}", o.pacing_lag_us);
+        assert!(!o.pacing_lag_histogram.is_empty());
+        let note = c.notes.iter().find(|n| n.contains("fell due while the call before it was still running"));
+        assert!(note.is_some_and(|n| n.contains("p99 40")), "{:?}", c.notes);
     }
 }

@@ -548,11 +548,13 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize, kept: &BTreeSet<u32>) -> Re
 fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::model::results::OpenLoopFigures> {
     let all: Vec<&crate::model::results::OpenLoopFigures> =
         parts.iter().map(|(_, c)| c.open_loop.as_ref()).collect::<Option<_>>()?;
-    let (mut hist, mut lags) = (stats::new_histogram(), stats::new_histogram());
+    let (mut hist, mut lags, mut pacing) = (stats::new_histogram(), stats::new_histogram(), stats::new_histogram());
     for o in &all {
         stats::add_histogram(&mut hist, &stats::histogram_from_text(&o.corrected_histogram).ok()?);
-        if !o.start_lag_histogram.is_empty() {
-            stats::add_histogram(&mut lags, &stats::histogram_from_text(&o.start_lag_histogram).ok()?);
+        for (text, into) in [(&o.start_lag_histogram, &mut lags), (&o.pacing_lag_histogram, &mut pacing)] {
+            if !text.is_empty() {
+                stats::add_histogram(into, &stats::histogram_from_text(text).ok()?);
+            }
         }
     }
     Some(crate::model::results::OpenLoopFigures {
@@ -565,6 +567,9 @@ fn merge_open_loop(parts: &[(&str, &Cell)]) -> Option<crate::model::results::Ope
         kept_up: all.iter().all(|o| o.kept_up),
         start_lag_us: stats::start_lag(&lags),
         start_lag_histogram: stats::encode_histogram(&lags),
+        pacing_lag_us: stats::start_lag(&pacing),
+        pacing_lag_histogram: stats::encode_histogram(&pacing),
+        queued_calls: all.iter().map(|o| o.queued_calls).sum(),
     })
 }
 

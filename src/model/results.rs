@@ -521,6 +521,17 @@ pub struct OpenLoopFigures {
     /// HDR histogram of the start lags, encoded as `histogram` is.
     #[serde(default)]
     pub start_lag_histogram: String,
+    /// The part of the start lag the waits are answerable for, in microseconds: how long after
+    /// it was due each call started, or after its worker was ready when that was later.
+    #[serde(default)]
+    pub pacing_lag_us: StartLagStats,
+    /// HDR histogram of the pacing lags, encoded as `histogram` is.
+    #[serde(default)]
+    pub pacing_lag_histogram: String,
+    /// Calls that fell due while their worker was still busy (every call in flight taken): they
+    /// start late however precisely the waits keep time.
+    #[serde(default)]
+    pub queued_calls: u64,
 }
 
 /// How long after they were due an open loop's calls started, in microseconds.

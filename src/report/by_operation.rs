@@ -411,7 +411,7 @@ mod tests {
             max_start_lag_us: 1e5,
             kept_up: false,
             start_lag_us: crate::model::results::StartLagStats { p50: 3.2, p99: 41.0, max: 1e5 },
-            start_lag_histogram: String::new(),
+            ..Default::default()
         });
         let put = &tables(&report)[0];
         assert!(put.title.ends_with("per client, open loop at 5,000/s"), "{}", put.title);

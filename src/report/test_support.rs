@@ -20,7 +20,7 @@ fn policies() -> BTreeMap<String, String> {
     [("timeout_ms", "1000"), ("retries", "0")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
-fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in_flight: u32) -> Column {
+pub fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in_flight: u32) -> Column {
     Column {
         id: id.to_owned(),
         label: label.to_owned(),
