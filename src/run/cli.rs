@@ -314,8 +314,9 @@ pub struct BenchArgs {
     /// or not earlier calls have ended (as independent users would). Latency is then shown from
     /// when each call was due (corrected for coordinated omission) beside the service time from
     /// when it started, with how late calls started against when they were due (start lag
-    /// p50/p99/max), and a column that cannot keep to the rate is flagged. Without it a call
-    /// starts only when one ends (closed loop).
+    /// p50/p99/max; the JSON also has the part the waits are answerable for, apart from calls due
+    /// while every call in flight was still running), and a column that cannot keep to the rate
+    /// is flagged. Without it a call starts only when one ends (closed loop).
     #[arg(long, value_name = "OPS", value_parser = parse_rate, help_heading = "Load shape")]
     pub rate: Option<f64>,
     /// Which record each call uses (see --help)

@@ -89,9 +89,13 @@ impl LoopWaker {
     /// Wakes waiter `waiter` shortly before `due` (see [`LoopWaker::arrived`]).
     pub fn wake_at(&self, waiter: u32, due: Instant) {
         let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        // The thread waits for the earliest waiter: only a new earliest one changes its wait.
+        let earliest = queue.due.peek().is_none_or(|Reverse((first, _))| due < *first);
         queue.due.push(Reverse((due, waiter)));
         drop(queue);
-        self.shared.changed.notify_one();
+        if earliest {
+            self.shared.changed.notify_one();
+        }
     }
 }
 
