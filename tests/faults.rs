@@ -194,6 +194,22 @@ fn calls_stuck_in_a_python_worker_on_a_dead_server_are_abandoned_and_the_worker_
     assert!(abandoned > 0, "stuck calls are counted abandoned\n{context}");
 }
 
+#[test]
+fn the_sdk_columns_on_a_server_killed_mid_run_end_quickly_with_what_they_measured() {
+    // The aerospike-sdk columns (not in the default set) meet a dead server like every other:
+    // no hang, the partial report, failures labelled, no worker left.
+    let (doc, context) = kill_the_server_mid_run("aerospike-sdk-sync,aerospike-sdk-async");
+    let cells = doc["cells"].as_array().unwrap();
+    for column in ["aerospike-sdk-sync", "aerospike-sdk-async"] {
+        let ok: u64 = cells
+            .iter()
+            .filter(|c| c["column"] == column)
+            .map(|c| c["count"].as_u64().unwrap() - c["errors"].as_u64().unwrap())
+            .sum();
+        assert!(ok > 0, "{column}: what was measured before the server died is kept\n{context}");
+    }
+}
+
 /// Runs `clients` in rounds of 1 s phases against a built-in server, kills the server once every
 /// column's calls are being measured, and checks what every such run must do: end long before the calls'
 /// own 30 s timeout with exit 1, the report written and marked incomplete, every failure
