@@ -74,7 +74,7 @@ fn main() {
         COLUMNS.into_iter().filter(|(c, _)| only.as_ref().is_none_or(|o| o.iter().any(|x| x == c))).collect();
 
     let bare = bare_thread_lags(if quick { 1.0 } else { 2.0 });
-    let at = |q: f64| bare[((bare.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| quantile(&bare, q);
     println!(
         "machine: a bare thread waiting for 2,000 deadlines/s starts p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs late{}",
         at(0.5),
@@ -153,7 +153,7 @@ fn main() {
             missed.push(format!("{column}: pacing lag p99 {p99:.1} µs over {target:.0} µs"));
         }
     }
-    let at = |q: f64| woke.get(((woke.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
+    let at = |q: f64| quantile(&woke, q);
     println!(
         "machine during the run: {} sleeps of 1 ms ended p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs late",
         woke.len(),
@@ -173,6 +173,11 @@ fn main() {
         eprintln!("pacing lag over target: {}", missed.join("; "));
         std::process::exit(1);
     }
+}
+
+/// The `q` quantile of `sorted` (NaN when it is empty).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }
 
 /// CPU time (user and system) of the children waited for so far: the aerobench run.

@@ -168,8 +168,8 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
         cell.notes.push(note);
     }
     let queued_share = o.queued as f64 / cell.count.max(1) as f64;
+    let pacing = stats::start_lag(o.pacing_lag.histogram());
     if queued_share >= LATE_SHARE {
-        let pacing = stats::start_lag(o.pacing_lag.histogram());
         cell.notes.push(format!(
             "{} of {} calls ({:.1}%) fell due while {} still running: they started late because of the \
              column's own calls, not the wait; counted from when each call could start, calls started \
@@ -177,7 +177,11 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
             numbers::thousands(o.queued),
             numbers::thousands(cell.count),
             queued_share * 100.0,
-            if in_flight <= 1 { "the call before it was".to_owned() } else { format!("all {in_flight} calls in flight were") },
+            if in_flight <= 1 {
+                "the call before it was".to_owned()
+            } else {
+                format!("all {in_flight} calls in flight were")
+            },
             numbers::latency(pacing.p99),
         ));
     }
@@ -191,7 +195,7 @@ fn open_loop(cell: &mut Cell, phases: &[&Measured], in_flight: u32) {
         kept_up,
         start_lag_us: stats::start_lag(o.start_lag.histogram()),
         start_lag_histogram: stats::encode_histogram(o.start_lag.histogram()),
-        pacing_lag_us: stats::start_lag(o.pacing_lag.histogram()),
+        pacing_lag_us: pacing,
         pacing_lag_histogram: stats::encode_histogram(o.pacing_lag.histogram()),
         queued_calls: o.queued,
     });

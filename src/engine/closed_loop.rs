@@ -148,7 +148,8 @@ impl PhaseState {
         if self.updates.is_some_and(|share| crate::workload::mix::is_update(share, self.keys.seed, k)) {
             index |= crate::workload::mix::UPDATE;
         }
-        Some(Ticket { index, due, ready: due.map(|_| Instant::now()) })
+        // When the worker is ready for it is for whoever runs the call to say.
+        Some(Ticket { index, due, ready: None })
     }
 
     /// Waits until `ticket` is due (sleeping, then spinning the last stretch: see

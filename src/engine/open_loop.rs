@@ -105,26 +105,12 @@ struct Recent {
     filled: usize,
 }
 
-impl Default for Pacer {
-    fn default() -> Self {
-        Pacer::new()
-    }
-}
-
 impl Pacer {
-    /// A pacer with no rate: capped at [`MAX_SPIN`] only.
-    pub fn new() -> Pacer {
-        Pacer::capped(MAX_SPIN)
-    }
-
     /// A pacer for calls due `rate` times a second: the spun stretch stays under 40% of the
-    /// interval between them.
+    /// interval between them (with no rate, 0, under [`MAX_SPIN`] only).
     pub fn for_rate(rate: f64) -> Pacer {
         let share = if rate > 0.0 { Duration::from_secs_f64(SPIN_SHARE / rate) } else { MAX_SPIN };
-        Pacer::capped(share.clamp(MIN_SPIN, MAX_SPIN))
-    }
-
-    fn capped(cap: Duration) -> Pacer {
+        let cap = share.clamp(MIN_SPIN, MAX_SPIN);
         Pacer {
             spin_ns: AtomicU64::new(nanos(FIRST_SPIN.min(cap))),
             cap_ns: nanos(cap),
@@ -252,14 +238,10 @@ impl OpenLoop {
         }
     }
 
-    /// Records a call that was due at `due`, started at `started` and ended at `finished`:
-    /// its corrected latency (from `due`), and how late it started.
-    pub fn record(&self, worker: usize, due: Instant, started: Instant, finished: Instant, error: Option<&str>) {
-        self.record_kind(0, worker, Timed { due, ready: None, started, finished }, error);
-    }
-
-    /// Like [`OpenLoop::record`], for a call of kind `kind` (0 reads, 1 a mix's updates), whose
-    /// worker was ready to make it at `at.ready` (unknown: `None`, counted ready in time).
+    /// Records a call of kind `kind` (0 reads, 1 a mix's updates) that was due at `at.due`,
+    /// whose worker was ready to make it at `at.ready` (unknown: `None`, counted ready in time),
+    /// and that ran from `at.started` to `at.finished`: its corrected latency (from the due
+    /// time), how late it started, and how much of that the wait is answerable for.
     pub fn record_kind(&self, kind: usize, worker: usize, at: Timed, error: Option<&str>) {
         let Timed { due, ready, started, finished } = at;
         let lag = started.saturating_duration_since(due);
@@ -502,7 +484,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let reached = wait_until(
             due,
-            &Pacer::new(),
+            &Pacer::for_rate(0.0),
             |d| slept += d,
             || {
                 calls.set(calls.get() + 1);
@@ -511,12 +493,12 @@ mod tests {
         );
         assert!(!reached);
         assert_eq!(slept, WAKE_UP_EVERY * 3, "slept in slices, looking in between");
-        assert!(wait_until(Instant::now(), &Pacer::new(), |_| panic!("no sleep when due"), || false));
+        assert!(wait_until(Instant::now(), &Pacer::for_rate(0.0), |_| panic!("no sleep when due"), || false));
     }
 
     #[test]
     fn the_last_stretch_is_spun_and_never_ends_early() {
-        let pacer = Pacer::new();
+        let pacer = Pacer::for_rate(0.0);
         let due = Instant::now() + Duration::from_millis(3);
         let mut naps = Vec::new();
         assert!(wait_until(due, &pacer, |d| naps.push(d), || false));
@@ -528,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_spun_stretch_follows_how_late_sleeps_wake() {
-        let pacer = Pacer::new();
+        let pacer = Pacer::for_rate(0.0);
         let t = Instant::now();
         let wake = |p: &Pacer, us: u64, times: usize| (0..times).for_each(|_| p.woke(t, t + Duration::from_micros(us)));
         assert_eq!(pacer.spin(), FIRST_SPIN);

@@ -59,7 +59,7 @@ impl LoopWaker {
             let for_thread = shared.clone();
             let thread = std::thread::Builder::new()
                 .name("aerobench-loop-waker".into())
-                .spawn(move || wake_when_due(&for_thread, &state, writer))?;
+                .spawn(move || wake_when_due(&for_thread, &state, writer, Pacer::for_rate(rate)))?;
             Ok(Some(LoopWaker { shared, reader, thread: Some(thread) }))
         }
         #[cfg(not(unix))]
@@ -111,10 +111,9 @@ impl Drop for LoopWaker {
 
 /// The waker's thread: waits for the earliest waiter's due time and writes its number; on the
 /// phase's stop writes every waiter's number at once; ends when the waker is closed or the
-/// loop's end of the socket is gone.
-fn wake_when_due(shared: &Shared, state: &PhaseState, mut writer: impl std::io::Write) {
+/// loop's end of the socket is gone. `pacer` times the thread's own waits (sleep, then spin).
+fn wake_when_due(shared: &Shared, state: &PhaseState, mut writer: impl std::io::Write, pacer: Pacer) {
     precise_timers();
-    let pacer = Pacer::for_rate(state.open.as_ref().map_or(0.0, |o| o.schedule.rate()));
     let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         if queue.closed {

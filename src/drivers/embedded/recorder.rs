@@ -5,8 +5,8 @@
 //! task's turns. In an open loop, `waker_fd()`/`wake_at()` wake the event loop from a Rust
 //! thread when a call falls due (see [`super::loop_waker`]). Python measures nothing itself.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
