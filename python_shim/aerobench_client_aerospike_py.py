@@ -40,15 +40,15 @@ def found(res):
     return 1
 
 
-def records(res):
-    """The records a batch_read returned, read out (None for a key not found). 0.12 and later
-    return an object whose `batch_records` hold one entry per key; 0.7 and 0.9 a dict of the
-    records found, keyed by user key."""
+def records(res, keys):
+    """The records a batch_read of `keys` returned, read out in key order (None for a key not
+    found). 0.12 and later return an object whose `batch_records` hold one entry per key; 0.7
+    and 0.9 a dict of the records found, keyed by user key."""
     batch = getattr(res, "batch_records", None)
     if batch is not None:
         return [r.record for r in batch]
     if isinstance(res, dict):
-        return list(res.values())
+        return [res.get(key[2]) for key in keys]
     version = getattr(aerospike_py, "__version__", "?")
     raise NotImplementedError(f"not supported by aerospike-py {version}: batch_read returned {type(res).__name__}")
 
@@ -141,21 +141,23 @@ class Sync(_Common):
         self.c.put(key, bins, meta=self.meta, policy=self.policy)
         return 1
 
-    def get(self, key):
+    def get(self, key, i):
         if self.read_bins:
-            return self.checked(self.c.select(key, self.read_bins, policy=self.policy))
-        return self.checked(self.c.get(key, policy=self.policy))
+            return self.checked(self.c.select(key, self.read_bins, policy=self.policy), i)
+        return self.checked(self.c.get(key, policy=self.policy), i)
 
-    def batch_get(self, keys, first=0):
+    def batch_get(self, keys, first):
         if self.numpy is not None:
             kwargs, lazy = self.numpy_call()
             res = self.c.batch_read(keys, self.read_bins, **kwargs) if self.read_bins else self.c.batch_read(keys, **kwargs)
             return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
         res = self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy)
-        return self.checked_all(records(res)) if self.materialise else len(keys)
+        if not self.materialise:
+            return self.unread(res, keys, first, lambda r: records(r, keys))
+        return self.checked_rows(records(res, keys), first)
 
     def scan(self):
-        return self.checked_all(self.query().results(policy=self.scan_policy))
+        return self.checked_scan(self.query().results(policy=self.scan_policy))
 
     def exists(self, key):
         return found(self.c.exists(key, policy=self.policy))
@@ -178,8 +180,8 @@ class Sync(_Common):
         res = self.c.batch_write(records, policy=self.policy)
         return written(getattr(res, "batch_records", []) or [None] * len(records), batch_ok)
 
-    def read_modify_write(self, key, bins):
-        self.get(key)
+    def read_modify_write(self, key, bins, i):
+        self.get(key, i)
         return self.put(key, bins)
 
     def close(self):
@@ -199,21 +201,23 @@ class Async(_Common):
         await self.c.put(key, bins, meta=self.meta, policy=self.policy)
         return 1
 
-    async def get(self, key):
+    async def get(self, key, i):
         if self.read_bins:
-            return self.checked(await self.c.select(key, self.read_bins, policy=self.policy))
-        return self.checked(await self.c.get(key, policy=self.policy))
+            return self.checked(await self.c.select(key, self.read_bins, policy=self.policy), i)
+        return self.checked(await self.c.get(key, policy=self.policy), i)
 
-    async def batch_get(self, keys, first=0):
+    async def batch_get(self, keys, first):
         if self.numpy is not None:
             kwargs, lazy = self.numpy_call()
             res = await (self.c.batch_read(keys, self.read_bins, **kwargs) if self.read_bins else self.c.batch_read(keys, **kwargs))
             return self.from_numpy(res.to_numpy(self.numpy.dtype) if lazy else res, first)
         res = await (self.c.batch_read(keys, self.read_bins, policy=self.policy) if self.read_bins else self.c.batch_read(keys, policy=self.policy))
-        return self.checked_all(records(res)) if self.materialise else len(keys)
+        if not self.materialise:
+            return self.unread(res, keys, first, lambda r: records(r, keys))
+        return self.checked_rows(records(res, keys), first)
 
     async def scan(self):
-        return self.checked_all(await self.query().results(policy=self.scan_policy))
+        return self.checked_scan(await self.query().results(policy=self.scan_policy))
 
     async def exists(self, key):
         return found(await self.c.exists(key, policy=self.policy))
@@ -236,8 +240,8 @@ class Async(_Common):
         res = await self.c.batch_write(records, policy=self.policy)
         return written(getattr(res, "batch_records", []) or [None] * len(records), batch_ok)
 
-    async def read_modify_write(self, key, bins):
-        await self.get(key)
+    async def read_modify_write(self, key, bins, i):
+        await self.get(key, i)
         return await self.put(key, bins)
 
     async def close(self):

@@ -22,6 +22,11 @@ def batch_ok(r):
     return rc is None or rc == _OK or rc == 0
 
 
+def rows(res):
+    """A batch read's records in key order (None for a key not found)."""
+    return [r.record for r in res]
+
+
 def operations():
     """operate: increment the counter bin, then read it back."""
     return [an.Operation.add(OPERATE_BIN, 1), an.Operation.get_bin(OPERATE_BIN)]
@@ -89,20 +94,22 @@ class Sync(_Common):
         self.c.put_blocking(key, bins, policy=self.wp)
         return 1
 
-    def get(self, key):
-        return self.checked(self.c.get_blocking(key, self.read_bins, policy=self.rp))
+    def get(self, key, i):
+        return self.checked(self.c.get_blocking(key, self.read_bins, policy=self.rp), i)
 
-    def batch_get(self, keys, first=0):
+    def batch_get(self, keys, first):
         res = self.c.batch_read_blocking(keys, self.read_bins, batch_policy=self.bp)
         if self.numpy is not None:
             # No NumPy API in this client: the application fills the array from the records.
             return self.arrayed([r.record.bins if r.record else None for r in res], first)
-        return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
+        if not self.materialise:
+            return self.unread(res, keys, first, rows)
+        return self.checked_rows(rows(res), first)
 
     def scan(self):
         rs = self.c.query_blocking(self.statement(), an.PartitionFilter.all(), policy=self.qp)
         # The records, kept as a list (as the other clients return them), freed after the call.
-        return self.checked_all(list(rs))
+        return self.checked_scan(list(rs))
 
     def exists(self, key):
         if not self.c.exists_blocking(key, policy=self.rp):
@@ -127,8 +134,8 @@ class Sync(_Common):
     def batch_write(self, keys, bins_list):
         return written(self.c.batch_write_blocking(keys, bins_list, batch_policy=self.bp), batch_ok)
 
-    def read_modify_write(self, key, bins):
-        self.get(key)
+    def read_modify_write(self, key, bins, i):
+        self.get(key, i)
         return self.put(key, bins)
 
     def close(self):
@@ -145,19 +152,21 @@ class Async(_Common):
         await self.c.put(key, bins, policy=self.wp)
         return 1
 
-    async def get(self, key):
-        return self.checked(await self.c.get(key, self.read_bins, policy=self.rp))
+    async def get(self, key, i):
+        return self.checked(await self.c.get(key, self.read_bins, policy=self.rp), i)
 
-    async def batch_get(self, keys, first=0):
+    async def batch_get(self, keys, first):
         res = await self.c.batch_read(keys, self.read_bins, batch_policy=self.bp)
         if self.numpy is not None:
             return self.arrayed([r.record.bins if r.record else None for r in res], first)
-        return self.checked_all([r.record for r in res]) if self.materialise else len(keys)
+        if not self.materialise:
+            return self.unread(res, keys, first, rows)
+        return self.checked_rows(rows(res), first)
 
     async def scan(self):
         rs = await self.c.query(self.statement(), an.PartitionFilter.all(), policy=self.qp)
         records = [r async for r in rs]
-        return self.checked_all(records)
+        return self.checked_scan(records)
 
     async def exists(self, key):
         if not hasattr(self.c, "exists"):
@@ -184,8 +193,8 @@ class Async(_Common):
     async def batch_write(self, keys, bins_list):
         return written(await self.c.batch_write(keys, bins_list, batch_policy=self.bp), batch_ok)
 
-    async def read_modify_write(self, key, bins):
-        await self.get(key)
+    async def read_modify_write(self, key, bins, i):
+        await self.get(key, i)
         return await self.put(key, bins)
 
     async def close(self):

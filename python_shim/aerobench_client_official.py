@@ -31,6 +31,11 @@ def helpers():
     return operations, BatchRecords, Write
 
 
+def rows(res):
+    """A batch_read's records in key order ((key, meta, bins), None for a key not found)."""
+    return [r.record for r in res.batch_records]
+
+
 class Sync(Adapter):
     def __init__(self, spec):
         self.setup(spec)
@@ -71,23 +76,25 @@ class Sync(Adapter):
         self.c.put(key, bins, meta=self.meta)
         return 1
 
-    def get(self, key):
+    def get(self, key, i):
         if self.read_bins:
-            return self.checked(self.c.select(key, self.read_bins))
-        return self.checked(self.c.get(key))
+            return self.checked(self.c.select(key, self.read_bins), i)
+        return self.checked(self.c.get(key), i)
 
-    def batch_get(self, keys, first=0):
+    def batch_get(self, keys, first):
         res = self.c.batch_read(keys, self.read_bins) if self.read_bins else self.c.batch_read(keys)
         if self.numpy is not None:
             # No NumPy API in this client: the application fills the array from the records.
             return self.arrayed([r.record[2] if r.record else None for r in res.batch_records], first)
-        return self.checked_all([r.record for r in res.batch_records]) if self.materialise else len(keys)
+        if not self.materialise:
+            return self.unread(res, keys, first, rows)
+        return self.checked_rows(rows(res), first)
 
     def scan(self):
         q = self.c.query(self.ns, self.set)
         if self.read_bins:
             q.select(*self.read_bins)
-        return self.checked_all(q.results())
+        return self.checked_scan(q.results())
 
     def args_batch_write(self, j):
         (records,) = Adapter.args_batch_write(self, j)
@@ -133,9 +140,9 @@ class Sync(Adapter):
         res = self.c.batch_write(records)
         return written(res.batch_records, lambda r: r.result == 0)
 
-    def read_modify_write(self, key, bins):
+    def read_modify_write(self, key, bins, i):
         # Named on Sync: the executor column runs this very method on its threads.
-        Sync.get(self, key)
+        Sync.get(self, key, i)
         return Sync.put(self, key, bins)
 
     def close(self):

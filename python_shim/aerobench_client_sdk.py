@@ -16,13 +16,13 @@ import aerospike_sdk as sdk
 from aerospike_sdk import Behavior, DataSet
 
 from aerobench_shim import (
-    MISMATCH,
     OPERATE_BIN,
     Adapter,
-    Mismatch,
     RecordNotFound,
+    Unread,
     batch_range,
     bracketed,
+    key_digest,
     module_source,
     unsupported,
     written,
@@ -119,13 +119,25 @@ class _Common(Adapter):
         builder = self.session.upsert(self.dataset).bins(*self.bin_names).rows(rows)
         return builder.default_expire_record_after_seconds(self.ttl) if self.ttl else builder
 
-    def records(self, rows, asked=None):
-        """The records of a batch or scan's rows (None for a row that failed). A batch leaves out
-        keys without a record, so under --verify fewer rows than keys asked is a mismatch."""
-        records = [r.record for r in rows]
-        if self.verify and asked is not None and len(records) != asked:
-            raise Mismatch(MISMATCH)
-        return self.checked_all(records)
+    def read(self, what):
+        """The query builder of a batch (keys) or scan (the dataset): with --read-bins, only
+        those bins."""
+        builder = self.session.query(what)
+        return builder.bins(*self.read_bins) if self.read_bins else builder
+
+    def batch_records(self, rows, keys, first):
+        """A batch's rows as records in key order: a row says which key it answers (`index`),
+        and a key without a record has no row, so under --verify a missing row is a mismatch
+        and row k is checked against record first + k."""
+        records = [None] * len(keys)
+        for r in rows:
+            records[r.index] = r.record
+        return self.checked_rows(records, first)
+
+    def scanned(self, rows):
+        """A scan's records, each tied by its row's key's digest to the record it must equal
+        under --verify."""
+        return self.checked_scan([r.record for r in rows], [key_digest(r.key) for r in rows] if self.verify else None)
 
     def describe(self):
         d = self.describe_as(sdk)
@@ -154,17 +166,18 @@ class Sync(_Common):
             self.session.put(key, bins)
         return 1
 
-    def get(self, key):
-        return self.checked(self.session.get(key))
+    def get(self, key, i):
+        return self.checked(self.session.get(key, self.read_bins), i)
 
-    def batch_get(self, keys):
-        stream = self.session.query(keys).execute()
+    def batch_get(self, keys, first):
+        stream = self.read(keys).execute()
         if not self.materialise:
-            return len(keys)
-        return self.records(stream.collect(), len(keys))
+            # Unread: under --verify the rows are collected and checked after the timed call.
+            return self.unread(stream, keys, first, lambda s: self.batch_records(s.collect(), keys, first))
+        return self.batch_records(stream.collect(), keys, first)
 
     def scan(self):
-        return self.records(self.session.query(self.dataset).execute().collect())
+        return self.scanned(self.read(self.dataset).execute().collect())
 
     def exists(self, key):
         row = self.session.exists(key).execute().first()
@@ -188,8 +201,8 @@ class Sync(_Common):
     def batch_write(self, rows):
         return written(self.rows_writer(rows).execute().collect(), lambda r: r.is_ok)
 
-    def read_modify_write(self, key, bins):
-        self.get(key)
+    def read_modify_write(self, key, bins, i):
+        self.get(key, i)
         return self.put(key, bins)
 
     def close(self):
@@ -211,18 +224,24 @@ class Async(_Common):
             await self.session.put(key, bins)
         return 1
 
-    async def get(self, key):
-        return self.checked(await self.session.get(key))
+    async def get(self, key, i):
+        return self.checked(await self.session.get(key, self.read_bins), i)
 
-    async def batch_get(self, keys):
-        stream = await self.session.query(keys).execute()
+    async def batch_get(self, keys, first):
+        stream = await self.read(keys).execute()
         if not self.materialise:
-            return len(keys)
-        return self.records(await stream.collect(), len(keys))
+            if not self.verify:
+                return len(keys)
+
+            async def check():  # run by the engine's count, after the timed call
+                return len(self.batch_records(await stream.collect(), keys, first))
+
+            return Unread(check)
+        return self.batch_records(await stream.collect(), keys, first)
 
     async def scan(self):
-        stream = await self.session.query(self.dataset).execute()
-        return self.records(await stream.collect())
+        stream = await self.read(self.dataset).execute()
+        return self.scanned(await stream.collect())
 
     async def exists(self, key):
         row = await (await self.session.exists(key).execute()).first()
@@ -247,8 +266,8 @@ class Async(_Common):
         stream = await self.rows_writer(rows).execute()
         return written(await stream.collect(), lambda r: r.is_ok)
 
-    async def read_modify_write(self, key, bins):
-        await self.get(key)
+    async def read_modify_write(self, key, bins, i):
+        await self.get(key, i)
         return await self.put(key, bins)
 
     async def close(self):

@@ -122,61 +122,65 @@ class Adapter:
         self.meta = {"ttl": self.ttl} if self.ttl else None
         # --verify: every record read is compared with what was written for it.
         self.verify = bool(spec.get("verify", False))
-        self.first_bin = self.w["bins"][0] if self.w["bins"] else None
 
-    def checked(self, rec):
-        """One record read (get): compared with what was written when --verify is on; handed
-        back as a one-record tuple, freed after the timed call."""
+    def checked(self, rec, i):
+        """The record a get of record i's key read: compared with record i as written when
+        --verify is on; handed back as a one-record tuple, freed after the timed call."""
         if self.verify:
-            self.check_record(rec)
+            self.check_record(rec, i)
         return (rec,)
 
-    def checked_all(self, recs):
-        """Records read (batch, scan): each compared when --verify is on; returned as given."""
+    def checked_rows(self, recs, first):
+        """A batch's records, one per key in key order (None: not found): under --verify, row k
+        holds record first + k as written, and every key's record was found. Returned as given."""
         if self.verify:
             recs = list(recs)
-            for rec in recs:
-                self.check_record(rec)
+            for k, rec in enumerate(recs):
+                self.check_record(rec, first + k)
         return recs
 
-    def check_record(self, rec):
+    def checked_scan(self, recs, digests=None):
+        """Scanned records: under --verify each is tied to the record written under its digest
+        (`digests`: one per record where the client keeps them beside the records, else each
+        record's own key's) and compared with it. Returned as given."""
+        if self.verify:
+            recs = list(recs)
+            if digests is None:
+                digests = [digest_of(rec) for rec in recs]
+            for rec, digest in zip(recs, digests):
+                self.check_record(rec, None, digest)
+        return recs
+
+    def unread(self, res, keys, first, rows):
+        """--materialise none: what a batch call hands back unread. Under --verify, the engine's
+        count after the timed call reads it (`rows(res)`: the records in key order) and checks
+        every row, so a call that returned wrong records still fails, outside the timing."""
+        if not self.verify:
+            return len(keys)
+        return Unread(lambda: len(self.checked_rows(rows(res), first)))
+
+    def check_record(self, rec, i, digest=None):
         """Raises Mismatch unless `rec` (a (key, meta, bins) tuple or an object with .bins) holds
-        the values written for the record its first bin names (every bin derives from its index)."""
+        the values written for record i (None: the record written under `digest`), and only the
+        bins asked for; the Rust side compares (the same comparison as the Rust columns')."""
         bins = None if rec is None else (rec[2] if isinstance(rec, tuple) else rec.bins)
-        if not bins or self.first_bin is None:
-            raise Mismatch(MISMATCH)
-        if self.record_check is not None:
-            # Every value type, --read-bins subsets, checked by the Rust side's own comparison.
-            if not self.record_check(bins):
-                raise Mismatch(MISMATCH)
-            return
-        name = next(iter(self.first_bin.values()))
-        name = name[0] if isinstance(name, list) else name
-        first = bins.get(name)
-        try:
-            if "Int" in self.first_bin:
-                i = int(first)
-            elif "Double" in self.first_bin:
-                i = int(first * 2)
-            elif "-" in str(first):
-                i = int(str(first).split("-", 1)[0], 16)
-            else:
-                return  # a string too short to carry its index: only its presence is checked
-        except (TypeError, ValueError):
-            raise Mismatch(MISMATCH) from None
-        if not 0 <= i < self.w["count"] or any(bins.get(k) != v for k, v in self.bins(i).items()):
+        if not bins or not self.record_check(bins, i, digest):
             raise Mismatch(MISMATCH)
 
     def args_put(self, i):
         return (self.key(i), self.bins(i))
 
     def args_get(self, i):
+        # The index goes with the key, so --verify compares what the key read with record i.
+        return (self.key(i), i)
+
+    def args_key(self, i):
         return (self.key(i),)
 
     def args_batch_get(self, j):
-        keys = [self.key(k) for k in batch_range(self.w, j)]
-        # The NumPy path also gets the batch's first record index, to check rows by (--verify).
-        return (keys,) if self.numpy is None else (keys, batch_range(self.w, j).start)
+        # The batch's first record index goes with the keys: --verify checks row k by record
+        # first + k.
+        return ([self.key(k) for k in batch_range(self.w, j)], batch_range(self.w, j).start)
 
     def numpy_how(self):
         """How this client makes a NumPy batch result (the header and JSON show it): by default,
@@ -194,8 +198,10 @@ class Adapter:
     # More operations (--ops): exists, touch, operate, delete, batch_write, and
     # read_modify_write (--workload read-modify-write). An adapter names what its client has;
     # one without an operation raises `unsupported` on every call, so the cell says why.
-    args_exists = args_touch = args_operate = args_delete = args_get
-    args_read_modify_write = args_put
+    args_exists = args_touch = args_operate = args_delete = args_key
+
+    def args_read_modify_write(self, i):
+        return (self.key(i), self.bins(i), i)
 
     def args_batch_write(self, j):
         return ([(self.key(k), self.bins(k)) for k in batch_range(self.w, j)],)
@@ -332,12 +338,47 @@ def batch_range(w, j):
 
 def count(result):
     """Records a call returned: an int as is, else the records in a list or tuple that are not
-    None. Untimed: the records are freed after it."""
+    None. Untimed: the records are freed after it. An unread batch (--materialise none under
+    --verify) is checked here, and raises Mismatch when it is wrong: the call then fails."""
     if isinstance(result, int):
         return result
     if isinstance(result, Arrayed):
         return result.found
-    return sum(1 for r in result if r is not None)
+    if isinstance(result, Unread):
+        return result.check()
+    try:
+        return sum(1 for r in result if r is not None)
+    except TypeError:  # a call that hands back no records moved one
+        return 1
+
+
+class Unread:
+    """A batch result a timed call left unread (--materialise none), with the --verify check the
+    engine runs on it after the call's end was taken."""
+
+    __slots__ = ("check",)
+
+    def __init__(self, check):
+        self.check = check
+
+
+def key_digest(key):
+    """A key's digest as bytes: a key tuple's fourth item, or a key object's `digest` (bytes, or
+    hex text in aerospike-native); None when the client gives none."""
+    if key is None:
+        return None
+    digest = key[3] if isinstance(key, tuple) and len(key) > 3 else getattr(key, "digest", None)
+    if isinstance(digest, str):
+        return bytes.fromhex(digest)
+    return None if digest is None else bytes(digest)
+
+
+def digest_of(rec):
+    """The digest a scanned record came back with: from its key (a (key, meta, bins) tuple's
+    first item, or an object's `key`)."""
+    if rec is None:
+        return None
+    return key_digest(rec[0] if isinstance(rec, tuple) else getattr(rec, "key", None))
 
 
 REASON_LIMIT = 120
@@ -469,7 +510,15 @@ async def run_async(adapter, op, calls, in_flight, rec):
             except Exception as e:  # every failure is a result, recorded by reason
                 rec.fail(k, started, reason(e), due, kind)
             else:
-                rec.done(k, started, rec.now(), count(result), due, kind)
+                finished = rec.now()
+                try:
+                    n = count(result)  # untimed; may check an unread batch (--verify)
+                    if asyncio.iscoroutine(n):  # an async client's unread batch, read here
+                        n = await n
+                except Mismatch as e:
+                    rec.fail(k, started, reason(e), due, kind)
+                else:
+                    rec.done(k, started, finished, n, due, kind)
                 result = None
 
     waits = DueWaits(rec)

@@ -194,7 +194,8 @@ fn aerospike_py_before_0_12_makes_its_arrays_with_batch_read_dtype() {
 fn numpy_verify_catches_values_the_server_changed() {
     // One value in 50 that the server returns has its last byte changed.
     let server = Server::start_with(&["--quiet", "--corrupt-one-in", "50"]);
-    let clients = "aerospike-py-sync,official-c,aerospike-native-sync";
+    // Sync and async columns alike: each fills and checks its arrays on its own path.
+    let clients = "aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,aerospike-native-sync,aerospike-native-async";
     let doc = batch_gets(Some(server.port), "numpy", clients, &[]);
     for column in clients.split(',') {
         let c = cell(&doc, column, "batch_get");

@@ -29,7 +29,7 @@ struct Shared {
     batch_write: BatchWritePolicy,
     query: QueryPolicy,
     /// `--verify`: reads compare what they got with what was written.
-    verify: bool,
+    verify: Option<crate::workload::verify::Verifier>,
 }
 
 pub struct NativeDriver {
@@ -141,7 +141,7 @@ impl NativeDriver {
             batch_read: BatchReadPolicy::default(),
             batch_write,
             query,
-            verify: config.verify,
+            verify: config.verify.then(|| crate::workload::verify::Verifier::new(workload.clone())),
         };
         Ok(NativeDriver { column, runtime, shared: Arc::new(shared) })
     }
@@ -300,11 +300,23 @@ fn verify_update(record: &aerospike::Record) -> Result<(), CallError> {
     }
 }
 
-/// `--verify`: the record's bins against record `index` as written (`None`: a scanned record).
-fn verify(workload: &Workload, index: Option<u64>, record: &aerospike::Record) -> Result<(), CallError> {
+/// `--verify`: the record's bins against record `index` as written (`None`: a scanned record,
+/// found by its digest).
+fn verify(
+    verifier: &crate::workload::verify::Verifier,
+    index: Option<u64>,
+    record: &aerospike::Record,
+) -> Result<(), CallError> {
     let bin = |name: &str| read_value(record.bins.get(name)?);
-    crate::workload::verify::check_count(workload, record.bins.len()).map_err(CallError::new)?;
-    crate::workload::verify::check(workload, index, bin).map_err(CallError::new)
+    let n = record.bins.len();
+    match index {
+        Some(i) => verifier.record(i, n, bin),
+        None => {
+            let digest = record.key.as_ref().map(|k| k.digest());
+            verifier.scanned(digest.as_ref().map(|d| &d[..]), n, bin).map(drop)
+        }
+    }
+    .map_err(CallError::new)
 }
 
 /// What a call returned, held until the engine has read the call's end: the records are freed
@@ -347,17 +359,17 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
         }
         Prepared::Get(key, i) => {
             let record = s.client.get(&s.read, &key, read_bins(&s.workload)).await.map_err(err)?;
-            if s.verify {
-                verify(&s.workload, Some(i), &record)?;
+            if let Some(v) = &s.verify {
+                verify(v, Some(i), &record)?;
             }
             Ok(Held { records: 1, _returned: Returns::Record(record) })
         }
         Prepared::Batch(mut ops, j) => {
             s.client.batch(&s.batch, &mut ops).await.map_err(err)?;
-            if s.verify {
+            if let Some(v) = &s.verify {
                 for (k, op) in s.workload.batch_range(j).zip(&ops) {
                     match op.record() {
-                        Some(record) => verify(&s.workload, Some(k), record)?,
+                        Some(record) => verify(v, Some(k), record)?,
                         None => return Err(CallError::new(crate::workload::verify::MISMATCH)),
                     }
                 }
@@ -373,8 +385,10 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
             let mut mismatch = None;
             while let Some(r) = stream.next().await {
                 let record = r.map_err(err)?;
-                if s.verify && mismatch.is_none() {
-                    mismatch = verify(&s.workload, None, &record).err();
+                if let Some(v) = &s.verify
+                    && mismatch.is_none()
+                {
+                    mismatch = verify(v, None, &record).err();
                 }
                 records.push(record);
             }
@@ -404,14 +418,14 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
                 Some(Value::MultiResult(results) | Value::List(results)) => results.last(),
                 other => other,
             };
-            if s.verify && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
+            if s.verify.is_some() && !matches!(counter, Some(Value::Int(n)) if *n > 0) {
                 return Err(CallError::new(crate::workload::verify::MISMATCH));
             }
             Ok(Held { records: 1, _returned: Returns::Record(record) })
         }
         Prepared::Update(key, ops) => {
             let record = s.client.operate(&s.write, &key, &ops).await.map_err(err)?;
-            if s.verify {
+            if s.verify.is_some() {
                 verify_update(&record)?;
             }
             Ok(Held { records: 1, _returned: Returns::Record(record) })
@@ -435,8 +449,8 @@ async fn call(s: Arc<Shared>, prepared: Prepared) -> Result<Held, CallError> {
         }
         Prepared::ReadModifyWrite(key, bins, i) => {
             let record = s.client.get(&s.read, &key, read_bins(&s.workload)).await.map_err(err)?;
-            if s.verify {
-                verify(&s.workload, Some(i), &record)?;
+            if let Some(v) = &s.verify {
+                verify(v, Some(i), &record)?;
             }
             s.client.put(&s.write, &key, &bins).await.map_err(err)?;
             Ok(Held { records: 1, _returned: Returns::Record(record) })

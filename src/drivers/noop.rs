@@ -131,7 +131,7 @@ impl Driver for NoopDriver {
                 std::thread::scope(|scope| {
                     for worker in 0..phase.in_flight.max(1) as usize {
                         let state = &*state;
-                        scope.spawn(move || run_blocking_counted(state, worker, Ok, one_call, |n| n));
+                        scope.spawn(move || run_blocking_counted(state, worker, Ok, one_call, Ok));
                     }
                 });
             }

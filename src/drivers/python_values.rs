@@ -90,22 +90,34 @@ pub fn values_callable<'py>(py: Python<'py>, workload: &Workload) -> PyResult<Bo
     })
 }
 
-/// `record_check(bins)`: whether the bins a read returned (a dict) are the ones written for the
-/// record their first bin names, and only the bins asked for (`--read-bins`).
+/// `record_check(bins, index, digest)`: whether the bins a read returned (a dict) are the ones
+/// written for record `index` (a get's key, a batch row's position), or with `index` None, for
+/// the record written under `digest` (a scanned record's; None where a client hands none back,
+/// then the record's own bins must tell it), and only the bins asked for (`--read-bins`).
 pub fn check_callable<'py>(py: Python<'py>, workload: &Workload) -> PyResult<Bound<'py, PyCFunction>> {
-    let w = workload.clone();
+    let verifier = crate::workload::verify::Verifier::new(workload.clone());
     PyCFunction::new_closure(py, Some(c"record_check"), None, move |args, _| -> PyResult<bool> {
         let bins = args.get_item(0)?;
         if bins.is_none() {
             return Ok(false);
         }
+        let index: Option<u64> = match args.get_item(1) {
+            Ok(i) if !i.is_none() => Some(i.extract()?),
+            _ => None,
+        };
+        let digest: Option<Vec<u8>> = match args.get_item(2) {
+            Ok(d) if !d.is_none() => d.extract().ok(),
+            _ => None,
+        };
         let count = bins.len()?;
         let lookup = |name: &str| -> Option<BinValue> {
             let v = bins.call_method1("get", (name,)).ok()?;
             if v.is_none() { None } else { from_py(&v) }
         };
-        Ok(crate::workload::verify::check_count(&w, count).is_ok()
-            && crate::workload::verify::check(&w, None, lookup).is_ok())
+        Ok(match index {
+            Some(i) => verifier.record(i, count, lookup).is_ok(),
+            None => verifier.scanned(digest.as_deref(), count, lookup).is_ok(),
+        })
     })
 }
 

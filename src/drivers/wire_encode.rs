@@ -3,8 +3,6 @@
 //! (docs/aerospike-wire-protocol.md §3–§7), and the digest that names a record. Encoding
 //! happens before the calls are timed; this module knows nothing of sockets or replies.
 
-use ripemd::{Digest as _, Ripemd160};
-
 use crate::workload::BinValue;
 
 /// Proto header: version 2, type 3 (AS_MSG), 48-bit body length.
@@ -56,15 +54,8 @@ const ROW_REPEAT: u8 = 0x01;
 /// Partitions in every namespace.
 pub const PARTITIONS: u16 = 4096;
 
-/// A record's digest: RIPEMD-160 over the set name, the key's particle type and the key bytes
-/// (§7), here for the string keys aerobench writes.
-pub fn digest(set: &str, key: &str) -> [u8; 20] {
-    let mut h = Ripemd160::new();
-    h.update(set.as_bytes());
-    h.update([PARTICLE_STRING]);
-    h.update(key.as_bytes());
-    h.finalize().into()
-}
+/// A record's digest (§7), as every column and `--verify` compute it.
+pub use crate::workload::digest::digest;
 
 /// Encodes requests for one namespace and set, each as a whole frame (proto header included),
 /// appended to a caller's buffer.

@@ -383,7 +383,7 @@ pub fn run_blocking<P>(
     prepare: impl FnMut(u64) -> Result<P, CallError>,
     call: impl FnMut(P) -> CallResult,
 ) {
-    run_blocking_counted(state, 0, prepare, call, |n| n);
+    run_blocking_counted(state, 0, prepare, call, Ok);
 }
 
 /// A wait for a call to fall due, handed to whoever runs the loop so it can let go of a lock
@@ -398,7 +398,7 @@ pub fn run_blocking_paced<P, R>(
     mut waiting: impl FnMut(Wait<'_>) -> bool,
     mut prepare: impl FnMut(u64) -> Result<P, CallError>,
     mut call: impl FnMut(P) -> Result<R, CallError>,
-    mut count: impl FnMut(R) -> u64,
+    mut count: impl FnMut(R) -> Result<u64, CallError>,
 ) {
     while let Some(ticket) = state.take_ticket() {
         let prepared = prepare(ticket.index);
@@ -413,20 +413,21 @@ pub fn run_blocking_paced<P, R>(
             Err(e) => Err(e),
         };
         let finished = Instant::now();
-        // Counted, and let go of, after the end was read.
-        state.record_ticket(worker, &ticket, started, finished, &result.map(&mut count));
+        // Counted (which may still find the result wrong: an unread batch checked by --verify),
+        // and let go of, after the end was read.
+        state.record_ticket(worker, &ticket, started, finished, &result.and_then(&mut count));
     }
 }
 
 /// Like [`run_blocking`], for a call whose result is counted after the timed region:
-/// `count(result)` says how many records it moved. `worker` numbers the thread when several run
-/// the same phase (one call in flight each).
+/// `count(result)` says how many records it moved, or fails the call after all. `worker` numbers
+/// the thread when several run the same phase (one call in flight each).
 pub fn run_blocking_counted<P, R>(
     state: &PhaseState,
     worker: usize,
     prepare: impl FnMut(u64) -> Result<P, CallError>,
     call: impl FnMut(P) -> Result<R, CallError>,
-    count: impl FnMut(R) -> u64,
+    count: impl FnMut(R) -> Result<u64, CallError>,
 ) {
     run_blocking_paced(state, worker, |wait| wait(), prepare, call, count);
 }
@@ -499,7 +500,7 @@ mod tests {
     #[test]
     fn what_a_blocking_call_returned_is_freed_outside_the_timed_region() {
         let state = PhaseState::new(&phase(5, 1));
-        run_blocking_counted(&state, 0, Ok, |_| Ok(SlowToFree), |r| r.records());
+        run_blocking_counted(&state, 0, Ok, |_| Ok(SlowToFree), |r| Ok(r.records()));
         let rec = state.merged();
         assert_eq!((rec.count(), rec.records()), (5, 15));
         assert!(rec.histogram().max() < 10_000_000, "the 20 ms free is outside the timing");

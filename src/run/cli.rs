@@ -467,9 +467,12 @@ pub struct BenchArgs {
     pub min_phase_time: std::time::Duration,
     /// Check every value read against the value written
     ///
-    /// Compare every value read (get, batch_get, scan) with the value written; a record that
-    /// differs fails its call as a value mismatch, counted per cell (the comparison is part of
-    /// each read's time; the wire floor does not decode values and is not checked).
+    /// Compare every value read (get, batch_get, scan) with the value written for that record's
+    /// key (a get's key, a batch row's key; a scanned record found by its digest); a record that
+    /// differs, is missing, or cannot be tied to a record of the run fails its call as a value
+    /// mismatch, counted per cell, in every client column and --materialise mode. The comparison
+    /// is part of each read's time, except under --materialise none, where a batch is read and
+    /// checked after its timed call; the wire floor does not decode values and is not checked.
     #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
     /// Python batch results: records, none or numpy

@@ -3,6 +3,7 @@
 //! calls each operation makes, and how every client makes them (which policies, how much of a
 //! batch result a call reads).
 
+pub mod digest;
 pub mod keys;
 pub mod mix;
 pub mod records;
