@@ -2,7 +2,8 @@
 //! read-modify-write`): every client that has an operation makes its calls against the built-in
 //! server without an error, with `--verify` on, over two rounds (so a delete phase's records are
 //! back for the phases and round after it); a client without one gets a cell whose calls failed
-//! with "not supported by ...".
+//! with "not supported by ...". Every column's touch is seen at the server: the generation of
+//! each record it touched goes up by one and its time to live becomes the one asked for.
 
 mod common;
 
@@ -70,4 +71,57 @@ fn read_modify_write_is_one_cell_per_client() {
         assert_eq!((c["count"].as_u64(), c["errors"].as_u64()), (Some(120), Some(0)), "{column}: {c:#}");
     }
     assert_eq!(doc["cells"].as_array().unwrap().len(), COLUMNS.len(), "only read_modify_write cells");
+}
+
+/// Generation and time to live of records `{prefix}0..n` as the aerospike crate reads them (a
+/// path of its own: a client in this test, not a column).
+fn headers(port: u16, prefix: &str, n: u64) -> Vec<(u32, Option<Duration>)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let policy = aerospike::ClientPolicy::default();
+        let client = aerospike::Client::new(&policy, &format!("127.0.0.1:{port}")).await.expect("connect");
+        let mut out = Vec::new();
+        for i in 0..n {
+            let key = aerospike::Key::new("test", "aerobench", aerospike::Value::from(format!("{prefix}{i}"))).unwrap();
+            let record = client.get(&aerospike::ReadPolicy::default(), &key, aerospike::Bins::None).await.unwrap();
+            out.push((record.generation, record.time_to_live()));
+        }
+        client.close().await.unwrap();
+        out
+    })
+}
+
+#[test]
+fn every_columns_touch_bumps_the_generation_and_sets_the_ttl_at_the_server() {
+    let server = common::Server::start();
+    let port = server.port.to_string();
+    let run = |column: &str, prefix: &str, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+        cmd.args(["--format", "json", "--quiet", "--port", &port, "--clients", column, "--key-prefix", prefix])
+            .args(["--count", "20", "--rounds", "1", "--warmup", "0", "--min-phase-calls", "0"])
+            .args(["--min-phase-time", "0", "--no-prewrite", "--force"])
+            .args(extra);
+        cmd.env("AEROBENCH_CACHE_DIR", cache_dir()).env_remove("VIRTUAL_ENV");
+        cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT");
+        let out = run_with_timeout(cmd, Duration::from_secs(180));
+        assert!(out.success(), "{column} {extra:?}: {}", out.describe());
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.describe()));
+        doc
+    };
+    for column in COLUMNS {
+        // Written once by the crate (generation 1, no time to live: the namespace default is
+        // never), then touched once each by the column, with a time to live.
+        let prefix = format!("touch-{column}-");
+        run("rust-sync", &prefix, &["--ops", "put"]);
+        assert!(headers(server.port, &prefix, 20).iter().all(|h| *h == (1, None)), "{column}: written once");
+        let doc = run(column, &prefix, &["--ops", "touch", "--ttl", "600"]);
+        let c = cell(&doc, column, "touch");
+        assert_eq!((c["count"].as_u64(), c["errors"].as_u64()), (Some(20), Some(0)), "{column}: {c:#}");
+        // An exists or a read in its place would leave both as they were.
+        for (i, (generation, ttl)) in headers(server.port, &prefix, 20).into_iter().enumerate() {
+            assert_eq!(generation, 2, "{column}: record {i} touched once");
+            let ttl = ttl.unwrap_or_else(|| panic!("{column}: record {i} has no time to live after its touch"));
+            assert!(ttl > Duration::from_secs(500) && ttl <= Duration::from_secs(600), "{column}: {i}: {ttl:?}");
+        }
+    }
 }
