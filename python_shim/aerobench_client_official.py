@@ -47,6 +47,8 @@ class Sync(Adapter):
             "policies": {
                 "read": dict(base),
                 "write": dict(base),
+                "operate": dict(base),
+                "remove": dict(base),
                 "batch": dict(base),
                 "query": dict(base, total_timeout=0),
                 "scan": dict(base, total_timeout=0),
