@@ -127,7 +127,10 @@ pub enum CacheAction {
     /// when a run last used it, and its folder; then the total.
     List,
     /// Remove cached installs (all of them, or those unused for --older-than) and temporary
-    /// folders left by interrupted installs; print what was freed.
+    /// folders left by interrupted installs; print what was freed. Only folders carrying
+    /// aerobench's marker file (.aerobench-cache) are looked into: other tools' folders in a
+    /// shared cache directory are never touched, and an unmarked one holding aerobench installs
+    /// (from an older aerobench) is named and left alone.
     Clean {
         /// Only installs no run has used for this long: a whole number of days, hours, minutes
         /// or seconds, e.g. 30d, 12h, 90m.

@@ -181,7 +181,8 @@ mod tests {
     #[test]
     fn each_incomparable_run_fails_and_its_option_lets_it_pass() {
         let base = sample_report();
-        let cases: [(fn(&mut RunReport), Rule, Gate); 6] = [
+        type Case = (fn(&mut RunReport), Rule, Gate);
+        let cases: [Case; 6] = [
             (
                 |r| r.incomplete = Some("the server died".into()),
                 Rule::Incomplete,
