@@ -583,8 +583,9 @@ pub struct BenchArgs {
     /// With --nodes: take built-in node N (1 = the seed) out of the cluster --fail-at into every
     /// measured phase, for --fail-for, and bring it back, so that every client meets the same loss
     /// mid-phase: its partitions move to the survivors and back, and the report gives each
-    /// column's failures and recovery time (give phases a --duration longer than both).
-    /// docs/cluster.md.
+    /// column's failures and recovery time. Needs phases of a --duration longer than --fail-at +
+    /// --fail-for, so that the node is back before the next column's phase starts (refused
+    /// otherwise). docs/cluster.md.
     #[arg(long, value_name = "N", requires = "nodes", help_heading = "Built-in server")]
     pub fail_node: Option<u16>,
     /// When --fail-node fails, into each phase
