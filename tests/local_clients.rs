@@ -523,7 +523,7 @@ fn cache_clean_removes_only_folders_aerobench_marked_as_its_own() {
     // installed, no marker.
     let root = cache.join(concat!("py", env!("AEROBENCH_PYTHON_VERSION")));
     let install = root.join("aerospike-py-0.14.4");
-    link_tree(&pinned_aerospike_py().parent().unwrap().to_path_buf(), &install);
+    link_tree(pinned_aerospike_py().parent().unwrap(), &install);
     assert!(install.join(".aerobench-complete").is_file());
     let cache_cmd = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))

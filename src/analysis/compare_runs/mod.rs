@@ -878,6 +878,28 @@ mod tests {
     }
 
     #[test]
+    fn a_threshold_a_cell_has_no_figure_for_fails_unless_allowed() {
+        // 90 calls: no p99 change, however much slower the new run is.
+        let small = |factor: f64| {
+            let mut r = slower(factor, &get_column(&sample_report()));
+            let column = get_column(&r);
+            get_cell(&mut r, &column).count = 90;
+            r
+        };
+        let (base, new) = (small(1.0), small(1000.0));
+        let c = compare(&base, &new, &gate(&["p99>+10%"]));
+        assert!(c.crossed(), "{}", render_text(&c));
+        let cell = c.cells.iter().find(|x| x.failed()).unwrap();
+        assert_eq!(failing(cell), [Rule::Unjudged(threshold::parse("p99>+10%").unwrap())]);
+        assert!(render_text(&c).contains("90 calls in each run: too few for p99"), "{}", render_text(&c));
+        let loose = Gate { allow_few_calls: true, ..gate(&["p99>+10%"]) };
+        assert!(!compare(&base, &new, &loose).crossed());
+        // Only the new run small: said so.
+        let c = compare(&sample_report(), &new, &gate(&["p99>+10%"]));
+        assert!(render_text(&c).contains("90 calls in the new run: too few for p99"), "{}", render_text(&c));
+    }
+
+    #[test]
     fn a_run_compared_with_itself_passes() {
         let base = sample_report();
         let c = compare(&base, &base, &gate(&["p99>+10%", "ops/s<-5%", "avg>+0%"]));
