@@ -3,7 +3,9 @@
 //! succeeded fails the gate (exit 3) with the reason named, unless loosened explicitly; a run
 //! compared with itself or with a repeat of itself passes. Open-loop runs against a server that
 //! stalls get verdicts on latency from when calls were due, which differ from service time's,
-//! and a threshold on that latency gates them.
+//! and a threshold on that latency gates them. What the gate cannot judge fails it too: a cell
+//! too small for the threshold asked, a new run that is incomplete or interrupted, runs against
+//! another server, node count or workload, and a report of an unknown schema_version.
 
 mod common;
 
@@ -220,4 +222,157 @@ fn open_loop_verdicts_and_thresholds_use_latency_from_when_calls_were_due() {
     let (code, text) = compare(&closed, &closed, &["--fail-if", "corrected-p99>+10%"]);
     assert_eq!(code, 2, "an error, not a gate verdict: {text}");
     assert!(text.contains("needs open-loop runs"), "{text}");
+}
+
+/// A copy of the report at `path` as `dir/name.json`, changed by `edit`.
+fn edited(path: &Path, dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut doc);
+    let out = dir.join(format!("{name}.json"));
+    std::fs::write(&out, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    out
+}
+
+/// Every latency of every cell multiplied by `factor`, its throughput divided by it.
+fn slower(doc: &mut Value, factor: f64) {
+    let scale = |v: &mut Value, by: f64| {
+        if let Some(x) = v.as_f64() {
+            *v = serde_json::json!(x * by);
+        }
+    };
+    for cell in doc["cells"].as_array_mut().unwrap() {
+        for (_, v) in cell["latency_us"].as_object_mut().unwrap() {
+            scale(v, factor);
+        }
+        scale(&mut cell["ops_per_sec"], 1.0 / factor);
+        for round in cell["rounds"].as_array_mut().unwrap() {
+            for key in ["avg_us", "p50_us", "p99_us"] {
+                scale(&mut round[key], factor);
+            }
+            scale(&mut round["ops_per_sec"], 1.0 / factor);
+        }
+    }
+}
+
+/// Exactly 90 gets in one round: under the 100 calls a p99 takes.
+const NINETY_GETS: [&str; 12] = [
+    "--clients",
+    "rust-sync",
+    "--ops",
+    "get",
+    "--count",
+    "90",
+    "--rounds",
+    "1",
+    "--min-phase-calls",
+    "0",
+    "--min-phase-time",
+    "0",
+];
+
+#[test]
+fn a_cell_too_small_for_its_threshold_fails_the_gate_unless_allowed() {
+    let dir = scratch("ci-gate-few-calls");
+    let server = Server::start_with(&["--quiet"]);
+    let base = bench(server.port, &dir, "base", &NINETY_GETS);
+    let doc = read(&base);
+    assert_eq!(doc["cells"][0]["count"], 90, "{}", doc["cells"][0]);
+    // The same report made 1,000 times slower: a p99 threshold cannot see it, so it must fail.
+    let new = edited(&base, &dir, "new", |d| slower(d, 1000.0));
+    let (code, text) = compare(&base, &new, &["--fail-if", "p99>+10%"]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(
+        text.contains("FAIL rust-sync get: 'p99>+10%' cannot be judged: 90 calls in each run: too few for p99"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL p99>+10% (not judged)"), "{text}");
+    assert!(text.contains("1 could not be judged on a threshold"), "{text}");
+    let (code, md) = compare(&base, &new, &["--fail-if", "p99>+10%", "--format", "markdown"]);
+    assert_eq!(code, GATE_FAILED, "{md}");
+    assert!(md.contains("**FAIL p99>+10% (not judged)**") && md.contains("too few for p99"), "{md}");
+    // Allowed on purpose it passes, and says it was not judged.
+    let (code, text) = compare(&base, &new, &["--fail-if", "p99>+10%", "--allow-few-calls"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("'p99>+10%' not judged: 90 calls in each run: too few for p99"), "{text}");
+    // A threshold on a figure the cell has still judges it: the average is 1,000 times worse.
+    let (code, text) = compare(&base, &new, &["--fail-if", "avg>+10%", "--allow-few-calls"]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("'avg>+10%' crossed"), "{text}");
+}
+
+#[test]
+fn an_incomplete_or_interrupted_new_run_fails_the_gate_unless_allowed() {
+    let dir = scratch("ci-gate-incomplete");
+    let server = Server::start_with(&["--quiet"]);
+    let args = ["--clients", "wire", "--ops", "get", "--count", "200", "--rounds", "2"];
+    let base = bench(server.port, &dir, "base", &args);
+    let incomplete = edited(&base, &dir, "incomplete", |d| {
+        d["incomplete"] = Value::from("the server stopped answering in round 2");
+    });
+    let (code, text) = compare(&base, &incomplete, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("FAIL the new run is incomplete (the server stopped answering in round 2)"), "{text}");
+    assert!(text.contains("FAILED: the runs cannot be compared (the new run incomplete)"), "{text}");
+    let (code, md) = compare(&base, &incomplete, &["--format", "markdown"]);
+    assert_eq!(code, GATE_FAILED, "{md}");
+    assert!(md.contains("- **FAIL** the new run is incomplete"), "{md}");
+    let interrupted = edited(&base, &dir, "interrupted", |d| {
+        d["interrupted"] = Value::from(true);
+        d["workload"]["rounds_completed"] = Value::from(1);
+    });
+    let (code, text) = compare(&base, &interrupted, &["--allow-missing"]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("was interrupted (Ctrl-C), completed 1 of 2 rounds"), "{text}");
+    let (code, text) = compare(&base, &interrupted, &["--allow-incomplete"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("(allowed: --allow-incomplete)"), "{text}");
+    // An incomplete base run is a note: only what it measured is compared.
+    let (code, text) = compare(&incomplete, &base, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("note: the base run is incomplete"), "{text}");
+}
+
+#[test]
+fn runs_against_another_server_nodes_or_workload_fail_the_gate_unless_allowed() {
+    let dir = scratch("ci-gate-another-server");
+    let args = ["--clients", "rust-sync", "--ops", "get", "--count", "200", "--rounds", "2"];
+    let one = Server::start_with(&["--quiet"]);
+    let base = bench(one.port, &dir, "base", &args);
+    assert_eq!(read(&base)["server"]["nodes"].as_array().map(Vec::len), Some(1));
+    // The same workload against a cluster of three built-in nodes.
+    let three = Server::start_with(&["--nodes", "3", "--quiet"]);
+    let cluster = bench(three.port, &dir, "cluster", &args);
+    let (code, text) = compare(&base, &cluster, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("FAIL the base run's cluster had 1 node, the new one's 3"), "{text}");
+    assert!(text.contains("(another node count)"), "{text}");
+    let (code, text) = compare(&base, &cluster, &["--allow-different", "nodes"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("1 run-wide difference allowed on purpose"), "{text}");
+    // The same run as if made against a real server.
+    let real = edited(&base, &dir, "real", |d| d["server"]["builtin"] = Value::from(false));
+    let (code, text) = compare(&base, &real, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(
+        text.contains("FAIL the base run ran against aerobench's built-in server, the new one against a real server"),
+        "{text}"
+    );
+    assert!(text.contains("--allow-different server lets it pass"), "{text}");
+    let (code, text) = compare(&base, &real, &["--allow-different", "server"]);
+    assert_eq!(code, 0, "{text}");
+    // Another workload: twice the records.
+    let other_args = ["--clients", "rust-sync", "--ops", "get", "--count", "400", "--rounds", "2"];
+    let other = bench(one.port, &dir, "other", &other_args);
+    let (code, text) = compare(&base, &other, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("FAIL another workload (workload.count 200 → 400"), "{text}");
+    let (code, text) = compare(&base, &other, &["--allow-different", "workload,server"]);
+    assert_eq!(code, 0, "{text}");
+    // A report of a schema this aerobench does not know.
+    let future = edited(&base, &dir, "future", |d| d["schema_version"] = Value::from(99));
+    let (code, text) = compare(&base, &future, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("FAIL the new run has schema_version 99, which this aerobench"), "{text}");
+    let (code, text) = compare(&base, &future, &["--allow-unknown-schema"]);
+    assert_eq!(code, 0, "{text}");
 }

@@ -464,3 +464,25 @@ fn serve_takes_a_node_out_on_schedule_or_when_asked_and_brings_it_back() {
     assert!(info(server.port, "aerobench-fail-node:node=4;for_ms=200").starts_with("ERROR"));
     assert!(info(server.port, "aerobench-fail-node:node=1").starts_with("ERROR"));
 }
+
+#[test]
+fn a_node_loss_that_would_outlast_its_phase_is_refused() {
+    let refused = |extra: &[&str]| {
+        let base = ["--builtin-server", "--nodes", "3", "--fail-node", "2", "--clients", "wire", "--ops", "get"];
+        let out =
+            run_with_timeout(aerobench(&[&base[..], &["--count", "200"], extra].concat()), Duration::from_secs(120));
+        assert_eq!(out.status.and_then(|s| s.code()), Some(2), "a usage error\n{}", out.describe());
+        assert!(out.stdout.is_empty(), "refused before anything ran\n{}", out.describe());
+        out.stderr
+    };
+    // Out from 2 s to 7 s into a 6-second phase: the next column's phase would start without it.
+    let err = refused(&["--fail-at", "2s", "--fail-for", "5s", "--duration", "6s"]);
+    assert!(err.contains("--fail-at 2s + --fail-for 5s = 7s does not end inside a phase of --duration 6s"), "{err}");
+    assert!(err.contains("e.g. --duration 12s"), "{err}");
+    // Exactly as long as the phase: the node is not back before the phase ends.
+    let err = refused(&["--fail-at", "1s", "--fail-for", "2s", "--duration", "3s"]);
+    assert!(err.contains("does not end inside a phase of --duration 3s"), "{err}");
+    // A phase of a number of calls has no length known in advance.
+    let err = refused(&["--fail-at", "1s", "--fail-for", "1s"]);
+    assert!(err.contains("needs phases of a known length: add --duration longer than 2s"), "{err}");
+}

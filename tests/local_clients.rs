@@ -202,6 +202,8 @@ fn cache_commands_list_and_clean_the_cache() {
     std::fs::create_dir_all(install.join("aerospike_py")).unwrap();
     std::fs::write(install.join("aerospike_py").join("__init__.py"), vec![b'#'; 2048]).unwrap();
     std::fs::write(install.join(".aerobench-complete"), "aerospike-py==0.12.0").unwrap();
+    // As aerobench marks every interpreter's cache it creates.
+    std::fs::write(root.join(".aerobench-cache"), "").unwrap();
     let cache_cmd = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_aerobench"))
             .arg("cache")
@@ -489,4 +491,79 @@ fn a_wheel_runs_beside_a_published_version() {
     );
     assert!(from_wheel["build"].is_null(), "an installed wheel is no local build");
     assert_eq!(column(&r, "aerospike-py-sync@0.12.0")["client_version"], "0.12.0");
+}
+
+/// `src` copied to `dst` file by file as hard links (no second copy of the bytes).
+fn link_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap().flatten() {
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            link_tree(&from, &to);
+        } else if kind.is_file() {
+            std::fs::hard_link(&from, &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cache_clean_removes_only_folders_aerobench_marked_as_its_own() {
+    // A cache directory shared with other tools, as with AEROBENCH_CACHE_DIR=~/.cache.
+    let cache = scratch("cache-shared");
+    let others = [cache.join("pypoetry").join("virtualenvs"), cache.join("pyright").join("stubs")];
+    for dir in &others {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("data"), "not aerobench's").unwrap();
+        // Untouched for a day, as aerobench's stale temporary folders would be.
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        std::fs::File::open(dir).unwrap().set_modified(day_ago).unwrap();
+    }
+    // This Python's cache as an aerobench before the marker left it: the pinned aerospike-py
+    // installed, no marker.
+    let root = cache.join(concat!("py", env!("AEROBENCH_PYTHON_VERSION")));
+    let install = root.join("aerospike-py-0.14.4");
+    link_tree(pinned_aerospike_py().parent().unwrap(), &install);
+    assert!(install.join(".aerobench-complete").is_file());
+    let cache_cmd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+            .arg("cache")
+            .args(args)
+            .env("AEROBENCH_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Unmarked: named with how to remove it by hand, never listed for removal.
+    for args in [&["clean", "--dry-run"][..], &["clean"][..], &["list"][..]] {
+        let text = cache_cmd(args);
+        assert!(!text.contains("pypoetry") && !text.contains("pyright"), "{args:?}: {text}");
+        assert!(!text.contains("remove aerospike-py") && !text.contains("removed "), "{args:?}: {text}");
+        assert!(text.contains(&format!("left alone: {} holds aerobench installs", root.display())), "{text}");
+        assert!(text.contains(&format!("rm -rf {}", root.display())), "{text}");
+    }
+    assert!(install.join(".aerobench-complete").is_file());
+
+    // A Python column using that interpreter marks its cache as aerobench's.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--builtin-server", "--quiet", "--count", "20", "--warmup", "0", "--ops", "put"])
+        .args(["--clients", "aerospike-py-sync", "--min-phase-calls", "0", "--min-phase-time", "0"])
+        .env("AEROBENCH_CACHE_DIR", &cache)
+        .env_remove("VIRTUAL_ENV");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(root.join(".aerobench-cache").is_file(), "the run did not mark {}", root.display());
+
+    let text = cache_cmd(&["clean", "--dry-run"]);
+    assert!(text.contains("would remove aerospike-py==0.14.4"), "{text}");
+    assert!(!text.contains("pypoetry") && !text.contains("pyright") && !text.contains("left alone"), "{text}");
+    let text = cache_cmd(&["clean"]);
+    assert!(text.contains("removed aerospike-py==0.14.4"), "{text}");
+    assert!(!install.exists());
+    for dir in &others {
+        assert_eq!(std::fs::read_to_string(dir.join("data")).unwrap(), "not aerobench's", "{}", dir.display());
+    }
+    let _ = std::fs::remove_dir_all(&cache);
 }

@@ -127,7 +127,10 @@ pub enum CacheAction {
     /// when a run last used it, and its folder; then the total.
     List,
     /// Remove cached installs (all of them, or those unused for --older-than) and temporary
-    /// folders left by interrupted installs; print what was freed.
+    /// folders left by interrupted installs; print what was freed. Only folders carrying
+    /// aerobench's marker file (.aerobench-cache) are looked into: other tools' folders in a
+    /// shared cache directory are never touched, and an unmarked one holding aerobench installs
+    /// (from an older aerobench) is named and left alone.
     Clean {
         /// Only installs no run has used for this long: a whole number of days, hours, minutes
         /// or seconds, e.g. 30d, 12h, 90m.
@@ -583,8 +586,9 @@ pub struct BenchArgs {
     /// With --nodes: take built-in node N (1 = the seed) out of the cluster --fail-at into every
     /// measured phase, for --fail-for, and bring it back, so that every client meets the same loss
     /// mid-phase: its partitions move to the survivors and back, and the report gives each
-    /// column's failures and recovery time (give phases a --duration longer than both).
-    /// docs/cluster.md.
+    /// column's failures and recovery time. Needs phases of a --duration longer than --fail-at +
+    /// --fail-for, so that the node is back before the next column's phase starts (refused
+    /// otherwise). docs/cluster.md.
     #[arg(long, value_name = "N", requires = "nodes", help_heading = "Built-in server")]
     pub fail_node: Option<u16>,
     /// When --fail-node fails, into each phase

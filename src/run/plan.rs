@@ -263,6 +263,69 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     for (i, op) in args.ops.iter().enumerate() {
         anyhow::ensure!(!args.ops[..i].contains(op), "--ops names {} twice; name each operation once", op.name());
     }
+    update_bins_free(args)?;
+    node_loss_fits_the_phase(args)
+}
+
+/// `--ops update` appends to the bin `upd_list` and increments an entry of `upd_map`: a record
+/// spec that names either would have that bin overwritten (and its reads measure another record).
+fn update_bins_free(args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::workload::{UPDATE_LIST_BIN, UPDATE_MAP_BIN};
+    let (Some(record), true) = (&args.record, args.ops.contains(&Operation::Update)) else { return Ok(()) };
+    let taken: Vec<&str> = record
+        .bins
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| [UPDATE_LIST_BIN, UPDATE_MAP_BIN].contains(name))
+        .collect();
+    anyhow::ensure!(
+        taken.is_empty(),
+        "--record names the bin{} {}, which --ops update writes itself (it appends to {UPDATE_LIST_BIN} and \
+         increments an entry of {UPDATE_MAP_BIN}), so the record's value would be overwritten: rename {} in \
+         --record, or leave update out of --ops",
+        if taken.len() == 1 { "" } else { "s" },
+        taken.join(" and "),
+        if taken.len() == 1 { "it" } else { "them" }
+    );
+    Ok(())
+}
+
+/// `--fail-node` takes the node out `--fail-at` into every measured phase for `--fail-for`, on the
+/// server's clock: an outage that outlasts the phase goes on into the next column's phase, whose
+/// calls then never reach that node while it is compared with columns that met the whole
+/// cluster. So the outage must end inside a phase of known length (`--duration`); a phase that
+/// makes a number of calls has no length known before it runs, and is refused.
+fn node_loss_fits_the_phase(args: &BenchArgs) -> anyhow::Result<()> {
+    let Some(node) = args.fail_node else { return Ok(()) };
+    let secs = |d: Duration| humantime::format_duration(d).to_string();
+    let end = args.fail_at + args.fail_for;
+    // Room after the return for the columns to recover, in whole seconds.
+    let suggested = Duration::from_secs((end + args.fail_for.max(Duration::from_secs(1))).as_secs_f64().ceil() as u64);
+    let Some(phase) = args.duration else {
+        anyhow::bail!(
+            "--fail-node {node} takes the node out {} into every measured phase for {}, so it needs phases of a \
+             known length: add --duration longer than {} (--fail-at + --fail-for), e.g. --duration {}; a phase \
+             that makes a number of calls may end before the node is back, and the next column's phase would run \
+             without it",
+            secs(args.fail_at),
+            secs(args.fail_for),
+            secs(end),
+            secs(suggested)
+        );
+    };
+    anyhow::ensure!(
+        end < phase,
+        "--fail-at {} + --fail-for {} = {} does not end inside a phase of --duration {}: node {node} would still \
+         be out when the next column's phase starts (its calls would never reach that node, and it would be \
+         compared with columns that met the whole cluster). Give phases a --duration longer than {}, e.g. \
+         --duration {}, or shorten --fail-at/--fail-for",
+        secs(args.fail_at),
+        secs(args.fail_for),
+        secs(end),
+        secs(phase),
+        secs(end),
+        secs(suggested)
+    );
     Ok(())
 }
 

@@ -6,23 +6,28 @@
 //! failed calls rose, a round of a cell with no successful call, and a cell, round or column
 //! missing from the new run all fail the gate on every comparison, unless loosened explicitly
 //! (`--fail-if 'errors>1%'`, `--allow-missing`). `--fail-if` thresholds add limits on p99,
-//! throughput or (open loop) latency from when calls were due. Every cell says why it passed or
-//! failed.
+//! throughput or (open loop) latency from when calls were due. What the gate cannot judge fails
+//! it too: a threshold on a cell without that figure (too few calls for a p99), and runs that
+//! cannot be compared (`comparable`). Every cell, and the runs as a whole, say why they passed
+//! or failed.
 
 pub mod change;
+pub mod comparable;
 pub mod threshold;
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::analysis::compare::wording;
-use crate::model::results::{Cell, RunReport};
+use crate::analysis::compare::{MIN_CALLS_FOR_P99, wording};
+use crate::model::results::{Cell, RunReport, SCHEMA_VERSION};
 use crate::report::numbers;
 use change::{Change, Metric, Verdict};
+use comparable::Difference;
 use threshold::{Measure, Threshold};
 
-/// Exit code when the gate fails: a threshold crossed, failed calls, or something missing.
+/// Exit code when the gate fails: a threshold crossed, failed calls, something missing, or
+/// something the gate cannot judge.
 pub const EXIT_THRESHOLD_CROSSED: i32 = 3;
 
 /// How the comparison is written.
@@ -48,13 +53,31 @@ pub struct CompareArgs {
     /// last two: latency from when calls were due, for open-loop runs made with --rate), e.g.
     /// 'p99>+10%', 'ops/s<-5%'. 'errors>N%' tolerates a rise in the share of failed calls of up to
     /// N points (without it any rise fails). Repeat for several. Even with none given, a cell with
-    /// more failed calls, a round with no successful call or a missing cell fails the gate.
+    /// more failed calls, a round with no successful call or a missing cell fails the gate. A
+    /// threshold a cell cannot be judged on (under 100 calls: no p99) fails it too.
     #[arg(long, value_name = "CONDITION", value_parser = threshold::parse)]
     pub fail_if: Vec<Threshold>,
     /// Let cells, rounds and columns that the base run has and the new one lacks (or whose every
     /// call in a round failed) pass the gate; they are still listed.
     #[arg(long)]
     pub allow_missing: bool,
+    /// Let a cell with too few calls for a --fail-if metric (a p99 needs 100 calls in each run)
+    /// pass that threshold unjudged instead of failing the gate; it is still listed.
+    #[arg(long)]
+    pub allow_few_calls: bool,
+    /// Let a new run that is incomplete (the server died or stalled), was interrupted or completed
+    /// fewer rounds than asked pass the gate; its cells and rounds are still judged.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Let runs that differ in this pass the gate: server (one against the built-in server, one
+    /// against a real one), nodes (another node count), workload (operations, record, count,
+    /// concurrency, pacing, keys...). Comma-separated or repeated; the difference is still listed.
+    #[arg(long, value_enum, value_name = "WHAT", value_delimiter = ',')]
+    pub allow_different: Vec<Difference>,
+    /// Compare reports whose schema_version this aerobench does not know (written by another
+    /// version) instead of failing the gate; their fields may mean something else.
+    #[arg(long)]
+    pub allow_unknown_schema: bool,
     /// Changes whose whole interval lies within this either way read "within 3%" rather than
     /// better or worse (0 turns it off). Thresholds are applied as given.
     #[arg(long, value_name = "PERCENT", default_value = "3%", value_parser = wording::parse_min_effect)]
@@ -71,11 +94,20 @@ pub struct CompareArgs {
 pub struct Gate {
     pub thresholds: Vec<Threshold>,
     pub allow_missing: bool,
+    pub allow_few_calls: bool,
+    pub allow_incomplete: bool,
+    pub allow_different: Vec<Difference>,
+    pub allow_unknown_schema: bool,
     /// A fraction: 0.03 is 3%.
     pub min_effect: f64,
 }
 
 impl Gate {
+    /// True when `--allow-different` names this difference.
+    pub fn allows(&self, d: Difference) -> bool {
+        self.allow_different.contains(&d)
+    }
+
     /// The rise in the share of failed calls tolerated, as a fraction (0 unless `errors>N%`).
     pub fn errors_tolerated(&self) -> f64 {
         self.thresholds.iter().filter(|t| t.measure == Measure::Errors).map(|t| t.limit).fold(0.0, f64::max)
@@ -97,6 +129,14 @@ pub enum Rule {
     Missing,
     /// A `--fail-if` threshold on a change.
     Threshold(Threshold),
+    /// A `--fail-if` threshold the cell has no figure for (too few calls for a p99...).
+    Unjudged(Threshold),
+    /// The new run is incomplete, interrupted, or completed fewer rounds than asked.
+    Incomplete,
+    /// The runs differ in server kind, node count or workload.
+    Different(Difference),
+    /// A report's `schema_version` is not this aerobench's.
+    UnknownSchema,
 }
 
 /// One rule applied to one cell: whether it passed, and why.
@@ -149,7 +189,9 @@ impl CellChanges {
 #[derive(Debug, Clone)]
 pub struct Comparison {
     pub cells: Vec<CellChanges>,
-    /// Cells only the new run has, columns missing, workload differences.
+    /// Whether the runs can be compared at all (schema, completeness, server, nodes, workload).
+    pub run_checks: Vec<Check>,
+    /// Cells only the new run has, columns missing, what differs without failing the gate.
     pub remarks: Vec<String>,
     pub gate: Gate,
 }
@@ -157,15 +199,22 @@ pub struct Comparison {
 impl Comparison {
     /// True when the gate fails.
     pub fn crossed(&self) -> bool {
-        self.cells.iter().any(CellChanges::failed)
+        self.run_checks.iter().any(|c| !c.passed) || self.cells.iter().any(CellChanges::failed)
     }
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<i32> {
-    let base = crate::analysis::merge::read_report(&args.base)?;
-    let new = crate::analysis::merge::read_report(&args.new)?;
-    let gate =
-        Gate { thresholds: args.fail_if.clone(), allow_missing: args.allow_missing, min_effect: args.min_effect };
+    let base = read_report(&args.base)?;
+    let new = read_report(&args.new)?;
+    let gate = Gate {
+        thresholds: args.fail_if.clone(),
+        allow_missing: args.allow_missing,
+        allow_few_calls: args.allow_few_calls,
+        allow_incomplete: args.allow_incomplete,
+        allow_different: args.allow_different.clone(),
+        allow_unknown_schema: args.allow_unknown_schema,
+        min_effect: args.min_effect,
+    };
     let open = |r: &RunReport| r.cells.iter().any(|c| c.open_loop.is_some());
     for t in gate.change_thresholds() {
         if let Measure::Change(m) = t.measure
@@ -194,6 +243,26 @@ pub fn run(args: CompareArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if comparison.crossed() { EXIT_THRESHOLD_CROSSED } else { 0 })
+}
+
+/// The report at `path`; one this aerobench cannot read says so, naming its `schema_version` when
+/// it is not this aerobench's.
+fn read_report(path: &std::path::Path) -> anyhow::Result<RunReport> {
+    crate::analysis::merge::read_report(path).map_err(|e| {
+        let version = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("schema_version").and_then(serde_json::Value::as_u64));
+        match version {
+            Some(v) if v != u64::from(SCHEMA_VERSION) => e.context(format!(
+                "{} has schema_version {v}, which this aerobench ({}) does not know (it reads {SCHEMA_VERSION}): \
+                 compare it with the aerobench that wrote it",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            )),
+            _ => e,
+        }
+    })
 }
 
 /// Failed calls over calls, 0 without calls.
@@ -281,23 +350,7 @@ fn missing_rounds(b: &Cell, n: &Cell) -> Vec<u32> {
 /// Every cell both runs have, compared on every metric, with the gate's checks; the base run's
 /// cells the new run lacks, with theirs.
 pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
-    let mut remarks = Vec::new();
-    let (wa, wb) = (
-        crate::analysis::merge::comparable_workload(&base.workload),
-        crate::analysis::merge::comparable_workload(&new.workload),
-    );
-    for (field, a) in &wa {
-        let b = wb.get(field).cloned().unwrap_or(serde_json::Value::Null);
-        if *a != b {
-            remarks.push(format!("workload.{field} differs: {a} in the base run, {b} in the new one"));
-        }
-    }
-    if let Some(why) = &new.incomplete {
-        remarks.push(format!("the new run is incomplete: {why}"));
-    }
-    if new.interrupted {
-        remarks.push("the new run was interrupted".into());
-    }
+    let (run_checks, mut remarks) = comparable::run_checks(base, new, gate);
     let missing_allowed = |why: String| Check { rule: Rule::Missing, passed: gate.allow_missing, why };
     let mut cells = Vec::new();
     for b in &base.cells {
@@ -335,12 +388,8 @@ pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
         });
         for t in gate.change_thresholds() {
             let Measure::Change(m) = t.measure else { continue };
-            let Some(c) = changes.iter().find(|c| c.metric == m) else {
-                checks.push(Check {
-                    rule: Rule::Threshold(*t),
-                    passed: true,
-                    why: format!("'{t}' not checked: this cell has no {} in one of the runs", m.name()),
-                });
+            let Some(c) = changes.iter().find(|c| c.metric == m && c.ratio.is_some()) else {
+                checks.push(unjudged(*t, b, n, gate));
                 continue;
             };
             let crossed = t.crossed_by(c);
@@ -370,7 +419,48 @@ pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
             remarks.push(format!("{} {}: only in the new run", n.column, n.operation));
         }
     }
-    Comparison { cells, remarks, gate: gate.clone() }
+    Comparison { cells, run_checks, remarks, gate: gate.clone() }
+}
+
+/// The check of threshold `t` on a cell that has no change of its metric: failed, saying why
+/// the cell cannot be judged, unless the reason is one an option lets pass.
+fn unjudged(t: Threshold, b: &Cell, n: &Cell, gate: &Gate) -> Check {
+    let Measure::Change(m) = t.measure else { unreachable!("only change thresholds are judged on cells") };
+    let rule = Rule::Unjudged(t);
+    let p99 = matches!(m, Metric::P99 | Metric::CorrectedP99);
+    let calls = b.count.min(n.count);
+    let (why, allowed, option) = if p99 && calls < MIN_CALLS_FOR_P99 {
+        let which = match (b.count < MIN_CALLS_FOR_P99, n.count < MIN_CALLS_FOR_P99) {
+            (true, true) if b.count == n.count => "in each run".to_string(),
+            (true, true) => format!("in one run, {} in the other", numbers::thousands(b.count.max(n.count))),
+            (true, false) => "in the base run".to_string(),
+            _ => "in the new run".to_string(),
+        };
+        (
+            format!(
+                "{} calls {which}: too few for {} (it takes {MIN_CALLS_FOR_P99} calls in each run; raise --count or \
+                 --min-phase-calls)",
+                numbers::thousands(calls),
+                m.name()
+            ),
+            gate.allow_few_calls,
+            "--allow-few-calls",
+        )
+    } else if !m.applies(b, n) {
+        let which = if b.open_loop.is_none() { "base" } else { "new" };
+        (format!("no {}: the {which} run's cell was a closed loop", m.name()), false, "")
+    } else {
+        (
+            format!("no {} in some round of one run (a round without a successful call)", m.name()),
+            gate.allow_missing,
+            "--allow-missing",
+        )
+    };
+    if allowed {
+        return Check { rule, passed: true, why: format!("'{t}' not judged: {why} (allowed: {option})") };
+    }
+    let loosen = if option.is_empty() { String::new() } else { format!("; {option} lets it pass unjudged") };
+    Check { rule, passed: false, why: format!("'{t}' cannot be judged: {why}{loosen}") }
 }
 
 fn figure(metric: Metric, x: f64) -> String {
@@ -428,7 +518,9 @@ fn rows(comparison: &Comparison) -> Vec<[String; 6]> {
             let mut notes: Vec<String> = cell
                 .checks
                 .iter()
-                .filter(|k| matches!(k.rule, Rule::Threshold(t) if t.measure == Measure::Change(c.metric)))
+                .filter(|k| {
+                    matches!(k.rule, Rule::Threshold(t) | Rule::Unjudged(t) if t.measure == Measure::Change(c.metric))
+                })
                 .map(status)
                 .collect();
             if c.verdict(min_effect) == Verdict::Better && cell.more_failures() {
@@ -453,6 +545,10 @@ fn status(c: &Check) -> String {
     let word = if c.passed { "pass" } else { "FAIL" };
     match c.rule {
         Rule::Threshold(t) => format!("{word} {t}"),
+        Rule::Unjudged(t) => format!("{word} {t} (not judged)"),
+        Rule::Incomplete => format!("{word} complete run"),
+        Rule::Different(d) => format!("{word} same {}", d.name()),
+        Rule::UnknownSchema => format!("{word} schema_version"),
         Rule::FailedCalls => format!("{word} failed calls"),
         Rule::NoSuccessfulRound => format!("{word} rounds"),
         Rule::Missing if c.passed && !c.why.contains("missing") => format!("{word} complete"),
@@ -479,7 +575,56 @@ fn verdict_lines(comparison: &Comparison) -> Vec<(bool, String)> {
         .collect()
 }
 
+/// One line per run-wide check: PASS or FAIL and why.
+fn run_lines(comparison: &Comparison) -> Vec<(bool, String)> {
+    comparison.run_checks.iter().map(|c| (!c.passed, c.why.clone())).collect()
+}
+
+/// What made the runs incomparable, shortly: `another server kind, the new run incomplete`.
+fn run_failures(comparison: &Comparison) -> Vec<&'static str> {
+    comparison
+        .run_checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| match c.rule {
+            Rule::Incomplete => "the new run incomplete",
+            Rule::Different(Difference::Server) => "another server kind",
+            Rule::Different(Difference::Nodes) => "another node count",
+            Rule::Different(Difference::Workload) => "another workload",
+            Rule::UnknownSchema => "an unknown schema_version",
+            _ => "not comparable",
+        })
+        .collect()
+}
+
+/// Run-wide checks that passed only because an option allowed them.
+fn run_allowed(comparison: &Comparison) -> usize {
+    comparison.run_checks.iter().filter(|c| c.passed && c.why.contains("(allowed: ")).count()
+}
+
 fn summary(comparison: &Comparison) -> String {
+    let cells = cell_summary(comparison);
+    let incomparable = run_failures(comparison);
+    if !incomparable.is_empty() {
+        let cells = match cells.strip_prefix("passed: ") {
+            Some(rest) => format!("cell by cell nothing failed ({rest})"),
+            None => cells.strip_prefix("FAILED: ").unwrap_or(&cells).to_string(),
+        };
+        return format!("FAILED: the runs cannot be compared ({}); {cells}", incomparable.join(", "));
+    }
+    if cells.starts_with("passed") {
+        let allowed = run_allowed(comparison);
+        let runs = if allowed == 0 {
+            "the runs comparable and the new run complete".to_string()
+        } else {
+            format!("{allowed} run-wide difference{} allowed on purpose", if allowed == 1 { "" } else { "s" })
+        };
+        return format!("{cells}; {runs}");
+    }
+    cells
+}
+
+fn cell_summary(comparison: &Comparison) -> String {
     let failed = comparison.cells.iter().filter(|c| c.failed()).count();
     let count = |rule: fn(&Rule) -> bool| {
         comparison.cells.iter().filter(|c| c.checks.iter().any(|k| !k.passed && rule(&k.rule))).count()
@@ -504,6 +649,7 @@ fn summary(comparison: &Comparison) -> String {
         (count(|r| *r == Rule::NoSuccessfulRound), "a round without a successful call"),
         (count(|r| *r == Rule::Missing), "missing from the new run"),
         (count(|r| matches!(r, Rule::Threshold(_))), "crossed a threshold"),
+        (count(|r| matches!(r, Rule::Unjudged(_))), "could not be judged on a threshold"),
     ] {
         if n > 0 {
             reasons.push(format!("{n} {what}"));
@@ -537,6 +683,10 @@ pub fn render_text(comparison: &Comparison) -> String {
     for r in &comparison.remarks {
         out += &format!("note: {r}\n");
     }
+    out += "\ngate, the runs as a whole:\n";
+    for (failed, text) in run_lines(comparison) {
+        out += &format!("  {} {text}\n", if failed { "FAIL" } else { "pass" });
+    }
     out += "\ngate, cell by cell:\n";
     for (failed, text) in verdict_lines(comparison) {
         out += &format!("  {} {text}\n", if failed { "FAIL" } else { "pass" });
@@ -559,6 +709,16 @@ pub fn render_markdown(comparison: &Comparison) -> String {
     for r in &comparison.remarks {
         out += &format!("- {r}\n");
     }
+    // What makes the runs incomparable is shown outside the folded details.
+    for (_, text) in run_lines(comparison).into_iter().filter(|(failed, _)| *failed) {
+        out += &format!("- **FAIL** {}\n", text.replace('|', "\\|"));
+    }
+    out += "\n<details><summary>gate, the runs as a whole</summary>\n\n";
+    for (failed, text) in run_lines(comparison) {
+        let text = text.replace('|', "\\|");
+        out += &if failed { format!("- **FAIL** {text}\n") } else { format!("- pass {text}\n") };
+    }
+    out += "\n</details>\n";
     out += "\n<details><summary>gate, cell by cell</summary>\n\n";
     for (failed, text) in verdict_lines(comparison) {
         let text = text.replace('|', "\\|");
@@ -589,8 +749,8 @@ mod tests {
     fn gate(thresholds: &[&str]) -> Gate {
         Gate {
             thresholds: thresholds.iter().map(|t| threshold::parse(t).unwrap()).collect(),
-            allow_missing: false,
             min_effect: 0.03,
+            ..Gate::default()
         }
     }
 
@@ -715,6 +875,28 @@ mod tests {
         failed.columns.iter_mut().find(|c| c.id == column).unwrap().error = Some("could not connect".into());
         let text = render_text(&compare(&base, &failed, &gate(&[])));
         assert!(text.contains("the column failed (could not connect)"), "{text}");
+    }
+
+    #[test]
+    fn a_threshold_a_cell_has_no_figure_for_fails_unless_allowed() {
+        // 90 calls: no p99 change, however much slower the new run is.
+        let small = |factor: f64| {
+            let mut r = slower(factor, &get_column(&sample_report()));
+            let column = get_column(&r);
+            get_cell(&mut r, &column).count = 90;
+            r
+        };
+        let (base, new) = (small(1.0), small(1000.0));
+        let c = compare(&base, &new, &gate(&["p99>+10%"]));
+        assert!(c.crossed(), "{}", render_text(&c));
+        let cell = c.cells.iter().find(|x| x.failed()).unwrap();
+        assert_eq!(failing(cell), [Rule::Unjudged(threshold::parse("p99>+10%").unwrap())]);
+        assert!(render_text(&c).contains("90 calls in each run: too few for p99"), "{}", render_text(&c));
+        let loose = Gate { allow_few_calls: true, ..gate(&["p99>+10%"]) };
+        assert!(!compare(&base, &new, &loose).crossed());
+        // Only the new run small: said so.
+        let c = compare(&sample_report(), &new, &gate(&["p99>+10%"]));
+        assert!(render_text(&c).contains("90 calls in the new run: too few for p99"), "{}", render_text(&c));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! aerobench's cache of Python client packages on disk (one cache per interpreter): what each
 //! folder holds, its size and when a column last used it (`aerobench cache list`), and removing what is
-//! no longer wanted (`aerobench cache clean`).
+//! no longer wanted (`aerobench cache clean`). Only folders that carry aerobench's marker file are
+//! its own: the cache directory may be shared (`AEROBENCH_CACHE_DIR=~/.cache`) with other tools'
+//! `py*` folders, which are never listed for removal; an unmarked folder holding aerobench
+//! installs (made by an aerobench before the marker) is named and left alone.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -8,6 +11,24 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 
 use super::packages::{self, COMPLETE_MARKER, LAST_USED};
+
+/// Written into every interpreter's package cache aerobench creates: the folder is aerobench's,
+/// and `cache clean` may remove what is in it.
+pub const OWN_MARKER: &str = ".aerobench-cache";
+
+/// Marks `root` (an interpreter's package cache) as aerobench's, creating it if needed. Marking
+/// an existing folder adopts an older aerobench's cache of that interpreter.
+pub fn mark(root: &Path) -> std::io::Result<()> {
+    if root.join(OWN_MARKER).is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(root)?;
+    std::fs::write(
+        root.join(OWN_MARKER),
+        "aerobench's cache of Python client packages for one interpreter; `aerobench cache clean` removes \
+         what is in it.\n",
+    )
+}
 
 /// Temporary install folders older than this belong to no running install.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -148,17 +169,52 @@ fn ago(then: SystemTime, now: SystemTime) -> String {
     }
 }
 
-/// The package caches of every interpreter used so far (`py3.11`, `py3.14t`, …) under `base`.
-fn interpreter_roots(base: &Path) -> Vec<PathBuf> {
+/// The `py*` folders under `base` (`py3.11`, `py3.14t`, but also other tools' `pypoetry`...).
+fn py_folders(base: &Path) -> Vec<PathBuf> {
     children(base)
         .into_iter()
         .filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("py")))
         .collect()
 }
 
+/// The package caches of every interpreter used so far under `base`: the `py*` folders with
+/// aerobench's marker.
+fn interpreter_roots(base: &Path) -> Vec<PathBuf> {
+    py_folders(base).into_iter().filter(|d| d.join(OWN_MARKER).is_file()).collect()
+}
+
+/// `py*` folders without aerobench's marker that hold aerobench installs (a folder with its
+/// install marker, directly or under `wheels`): made by an aerobench before the marker. Other
+/// tools' folders are not named.
+fn unmarked_roots(base: &Path) -> Vec<PathBuf> {
+    let installed = |d: &Path| d.join(COMPLETE_MARKER).is_file();
+    py_folders(base)
+        .into_iter()
+        .filter(|d| !d.join(OWN_MARKER).is_file())
+        .filter(|d| {
+            children(d).iter().any(|c| installed(c)) || children(&d.join("wheels")).iter().any(|c| installed(c))
+        })
+        .collect()
+}
+
 /// Every entry of every interpreter's package cache.
 fn all_entries(base: &Path) -> Vec<Entry> {
     interpreter_roots(base).iter().flat_map(|r| entries(r)).collect()
+}
+
+/// Says which unmarked folders holding aerobench installs were left alone, and how to remove them.
+fn left_alone(out: &mut dyn std::io::Write, base: &Path) -> std::io::Result<()> {
+    for dir in unmarked_roots(base) {
+        writeln!(
+            out,
+            "left alone: {} holds aerobench installs but not aerobench's marker file {OWN_MARKER} (an older \
+             aerobench made it, or another tool shares the folder); remove it by hand if it is no longer wanted \
+             (rm -rf {}), or run a Python column on that interpreter once to mark it as aerobench's",
+            dir.display(),
+            dir.display()
+        )?;
+    }
+    Ok(())
 }
 
 /// `aerobench cache list`.
@@ -180,6 +236,7 @@ pub fn list(out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     }
     let total: u64 = all.iter().map(|e| e.bytes).sum();
     writeln!(out, "{} folder(s), {} in total", all.len(), bytes(total))?;
+    left_alone(out, &root)?;
     Ok(())
 }
 
@@ -197,6 +254,7 @@ pub fn clean(out: &mut dyn std::io::Write, older_than: Option<Duration>, dry_run
     let freed: u64 = chosen.iter().map(|e| e.bytes).sum();
     let verb = if dry_run { "would free" } else { "freed" };
     writeln!(out, "{verb} {} in {} folder(s) of {}", bytes(freed), chosen.len(), root.display())?;
+    left_alone(out, &root)?;
     Ok(())
 }
 
@@ -221,11 +279,18 @@ mod tests {
         folder(&base.join("py3.11"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
         folder(&base.join("py3.14t"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
         folder(&base.join("workers"), "src-0123", None);
+        mark(&base.join("py3.11")).unwrap();
+        mark(&base.join("py3.14t")).unwrap();
+        // Other tools' folders in a shared cache directory, and an older aerobench's unmarked one.
+        folder(&base.join("pypoetry"), "virtualenvs", None);
+        folder(&base.join("pyright"), "stubs", None);
+        folder(&base.join("py3.9"), "aerospike-py-0.12.0", Some("aerospike-py==0.12.0"));
         let paths: Vec<PathBuf> = all_entries(&base).into_iter().map(|e| e.path).collect();
         assert_eq!(
             paths,
             [base.join("py3.11").join("aerospike-py-0.14.4"), base.join("py3.14t").join("aerospike-py-0.14.4")]
         );
+        assert_eq!(unmarked_roots(&base), [base.join("py3.9")]);
         std::fs::remove_dir_all(&base).unwrap();
     }
 

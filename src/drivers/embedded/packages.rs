@@ -125,6 +125,12 @@ pub const COMPLETE_MARKER: &str = ".aerobench-complete";
 /// Touched whenever a column uses an install folder, so `cache clean --older-than` sees use.
 pub const LAST_USED: &str = ".aerobench-last-used";
 
+/// Marks the package cache of `interp` as aerobench's, so that `cache clean` may remove what is
+/// in it (a folder it cannot mark is left unmarked: the install says why if it fails too).
+fn mark_cache(interp: &Interpreter) {
+    let _ = super::cache::mark(&cache_root_for(interp));
+}
+
 /// Records that a column uses the install in `dir` now.
 fn touch(dir: &Path) {
     let _ = std::fs::write(dir.join(LAST_USED), "");
@@ -238,6 +244,7 @@ fn site_packages(package: &Package, path: &Path, interp: &Interpreter) -> Result
 pub fn resolve(package: &Package, source: &Source, interp: &Interpreter) -> Result<Resolved, PackageError> {
     match source {
         Source::Version(v) => {
+            mark_cache(interp);
             let dir = cache_root_for(interp).join(format!("{}-{v}", package.pip_name));
             install(package, v, &format!("{}=={v}", package.pip_name), &dir, &interp.executable)?;
             touch(&dir);
@@ -258,6 +265,7 @@ pub fn resolve(package: &Package, source: &Source, interp: &Interpreter) -> Resu
                 package: package.pip_name.into(),
                 path: path.display().to_string(),
             })?;
+            mark_cache(interp);
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             install(package, &stem, &path.display().to_string(), &dir, &interp.executable)?;
             touch(&dir);

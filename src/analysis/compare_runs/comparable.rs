@@ -1,0 +1,232 @@
+//! Whether two runs can be compared at all, before any cell is: a new run that is incomplete or
+//! interrupted, that ran against another kind of server or another number of nodes, with
+//! another workload, or a report whose `schema_version` this aerobench does not know cannot be
+//! judged, so the gate fails it (each loosened on purpose with `--allow-incomplete`,
+//! `--allow-different server|nodes|workload`, `--allow-unknown-schema`). What differs without
+//! making the figures incomparable (the server's build, a base run cut short) is a note.
+
+use crate::model::results::{RunReport, SCHEMA_VERSION};
+
+use super::{Check, Gate, Rule};
+
+/// A difference between the runs that `--allow-different` can let pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Difference {
+    /// One run against aerobench's built-in server, the other against a real one.
+    Server,
+    /// Another number of nodes in the cluster.
+    Nodes,
+    /// Another workload: operations, record, count, concurrency, pacing, keys...
+    Workload,
+}
+
+impl Difference {
+    pub fn name(self) -> &'static str {
+        match self {
+            Difference::Server => "server",
+            Difference::Nodes => "nodes",
+            Difference::Workload => "workload",
+        }
+    }
+}
+
+/// The run-wide checks of the gate, and notes on what differs without failing it.
+pub fn run_checks(base: &RunReport, new: &RunReport, gate: &Gate) -> (Vec<Check>, Vec<String>) {
+    let mut checks = Vec::new();
+    let mut notes = Vec::new();
+    checks.push(schema_check(base, new, gate));
+    checks.push(completeness_check(new, gate));
+    if let Some(why) = incomplete(base) {
+        notes.push(format!("the base run {why}: only what it measured is compared"));
+    }
+    checks.push(server_check(base, new, gate));
+    let (nodes, note) = nodes_check(base, new, gate);
+    checks.push(nodes);
+    notes.extend(note);
+    checks.push(workload_check(base, new, gate));
+    if base.server.build != new.server.build || base.server.edition != new.server.edition {
+        notes.push(format!(
+            "the server differs: {} {} in the base run, {} {} in the new one",
+            base.server.edition, base.server.build, new.server.edition, new.server.build
+        ));
+    }
+    (checks, notes)
+}
+
+/// Passes when allowed, saying so; fails otherwise, saying how to allow it.
+fn allowable(rule: Rule, allowed: bool, what: String, option: &str) -> Check {
+    if allowed {
+        Check { rule, passed: true, why: format!("{what} (allowed: {option})") }
+    } else {
+        Check { rule, passed: false, why: format!("{what}: the figures cannot be compared ({option} lets it pass)") }
+    }
+}
+
+fn schema_check(base: &RunReport, new: &RunReport, gate: &Gate) -> Check {
+    let rule = Rule::UnknownSchema;
+    let unknown: Vec<String> = [("base", base), ("new", new)]
+        .iter()
+        .filter(|(_, r)| r.schema_version != SCHEMA_VERSION)
+        .map(|(which, r)| format!("the {which} run has schema_version {}", r.schema_version))
+        .collect();
+    if unknown.is_empty() {
+        return Check { rule, passed: true, why: format!("schema_version {SCHEMA_VERSION} in both runs") };
+    }
+    let what = format!(
+        "{}, which this aerobench ({}) does not know (it writes and reads {SCHEMA_VERSION}): its fields may mean \
+         something else; compare with the aerobench that wrote it",
+        unknown.join(" and "),
+        env!("CARGO_PKG_VERSION")
+    );
+    allowable(rule, gate.allow_unknown_schema, what, "--allow-unknown-schema")
+}
+
+/// Why a run did not measure all it was asked to, if it did not.
+fn incomplete(r: &RunReport) -> Option<String> {
+    let mut why = Vec::new();
+    if let Some(reason) = &r.incomplete {
+        why.push(format!("is incomplete ({reason})"));
+    }
+    if r.interrupted {
+        why.push("was interrupted (Ctrl-C)".to_string());
+    }
+    if r.workload.rounds_completed < r.workload.rounds {
+        why.push(format!("completed {} of {} rounds", r.workload.rounds_completed, r.workload.rounds));
+    }
+    (!why.is_empty()).then(|| why.join(", "))
+}
+
+fn completeness_check(new: &RunReport, gate: &Gate) -> Check {
+    let rule = Rule::Incomplete;
+    match incomplete(new) {
+        None => Check { rule, passed: true, why: "the new run completed every round".into() },
+        Some(why) => allowable(rule, gate.allow_incomplete, format!("the new run {why}"), "--allow-incomplete"),
+    }
+}
+
+fn server_kind(r: &RunReport) -> &'static str {
+    if r.server.builtin { "aerobench's built-in server" } else { "a real server" }
+}
+
+fn server_check(base: &RunReport, new: &RunReport, gate: &Gate) -> Check {
+    let rule = Rule::Different(Difference::Server);
+    if base.server.builtin == new.server.builtin {
+        return Check { rule, passed: true, why: format!("both runs against {}", server_kind(base)) };
+    }
+    let what = format!("the base run ran against {}, the new one against {}", server_kind(base), server_kind(new));
+    allowable(rule, gate.allows(Difference::Server), what, "--allow-different server")
+}
+
+fn nodes_check(base: &RunReport, new: &RunReport, gate: &Gate) -> (Check, Option<String>) {
+    let rule = Rule::Different(Difference::Nodes);
+    let (a, b) = (base.server.nodes.len(), new.server.nodes.len());
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if a == 0 || b == 0 {
+        let which = if a == 0 { "base" } else { "new" };
+        let why = format!("node count not compared: the {which} run's report does not record the cluster's nodes");
+        return (Check { rule, passed: true, why: why.clone() }, Some(why));
+    }
+    if a == b {
+        return (Check { rule, passed: true, why: format!("{a} node{} in both runs", plural(a)) }, None);
+    }
+    let what = format!("the base run's cluster had {a} node{}, the new one's {b}", plural(a));
+    (allowable(rule, gate.allows(Difference::Nodes), what, "--allow-different nodes"), None)
+}
+
+/// The workload fields the runs must agree on: all of `merge`'s but the rounds asked for (rounds
+/// the new run lacks fail as missing; more rounds measure the same thing more often).
+fn workload_differences(base: &RunReport, new: &RunReport) -> Vec<String> {
+    let (wa, wb) = (
+        crate::analysis::merge::comparable_workload(&base.workload),
+        crate::analysis::merge::comparable_workload(&new.workload),
+    );
+    let mut out = Vec::new();
+    for (field, a) in wa.iter().filter(|(f, _)| f.as_str() != "rounds") {
+        let b = wb.get(field).cloned().unwrap_or(serde_json::Value::Null);
+        if *a != b {
+            out.push(format!("workload.{field} {a} → {b}"));
+        }
+    }
+    for (field, b) in wb.iter().filter(|(f, _)| !wa.contains_key(f.as_str())) {
+        out.push(format!("workload.{field} null → {b}"));
+    }
+    out
+}
+
+fn workload_check(base: &RunReport, new: &RunReport, gate: &Gate) -> Check {
+    let rule = Rule::Different(Difference::Workload);
+    let differences = workload_differences(base, new);
+    if differences.is_empty() {
+        return Check { rule, passed: true, why: "the same workload".into() };
+    }
+    let what = format!("another workload ({})", differences.join(", "));
+    allowable(rule, gate.allows(Difference::Workload), what, "--allow-different workload")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::sample_report;
+
+    fn failing(base: &RunReport, new: &RunReport, gate: &Gate) -> Vec<Rule> {
+        run_checks(base, new, gate).0.into_iter().filter(|c| !c.passed).map(|c| c.rule).collect()
+    }
+
+    #[test]
+    fn a_run_against_itself_is_comparable() {
+        let r = sample_report();
+        assert!(failing(&r, &r, &Gate::default()).is_empty());
+    }
+
+    #[test]
+    fn each_incomparable_run_fails_and_its_option_lets_it_pass() {
+        let base = sample_report();
+        type Case = (fn(&mut RunReport), Rule, Gate);
+        let cases: [Case; 6] = [
+            (
+                |r| r.incomplete = Some("the server died".into()),
+                Rule::Incomplete,
+                Gate { allow_incomplete: true, ..Gate::default() },
+            ),
+            (|r| r.interrupted = true, Rule::Incomplete, Gate { allow_incomplete: true, ..Gate::default() }),
+            (
+                |r| r.server.builtin = false,
+                Rule::Different(Difference::Server),
+                Gate { allow_different: vec![Difference::Server], ..Gate::default() },
+            ),
+            (
+                |r| r.workload.concurrency += 1,
+                Rule::Different(Difference::Workload),
+                Gate { allow_different: vec![Difference::Workload], ..Gate::default() },
+            ),
+            (
+                |r| r.schema_version = SCHEMA_VERSION + 1,
+                Rule::UnknownSchema,
+                Gate { allow_unknown_schema: true, ..Gate::default() },
+            ),
+            (
+                |r| r.workload.rounds_completed = r.workload.rounds - 1,
+                Rule::Incomplete,
+                Gate { allow_incomplete: true, ..Gate::default() },
+            ),
+        ];
+        for (edit, rule, loose) in cases {
+            let mut new = sample_report();
+            edit(&mut new);
+            assert_eq!(failing(&base, &new, &Gate::default()), [rule]);
+            assert!(failing(&base, &new, &loose).is_empty(), "{rule:?}");
+        }
+        // Nodes: compared when both reports record them.
+        let (mut one, mut three) = (sample_report(), sample_report());
+        one.server.nodes = vec!["A".into()];
+        three.server.nodes = vec!["A".into(), "B".into(), "C".into()];
+        assert_eq!(failing(&one, &three, &Gate::default()), [Rule::Different(Difference::Nodes)]);
+        let (checks, notes) = run_checks(&base, &three, &Gate::default());
+        assert!(checks.iter().all(|c| c.passed) && notes[0].contains("node count not compared"), "{notes:?}");
+        // More rounds measure the same workload.
+        let mut more = sample_report();
+        more.workload.rounds += 2;
+        more.workload.rounds_completed += 2;
+        assert!(failing(&base, &more, &Gate::default()).is_empty());
+    }
+}
