@@ -157,9 +157,11 @@ fn a_run_compared_with_itself_or_a_repeat_passes() {
     let (code, text) = compare(&first, &first, &["--fail-if", "p99>+10%", "--fail-if", "ops/s<-5%"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("passed: no cell crossed 'p99>+10%' or 'ops/s<-5%'; in 4 cells, no rise"), "{text}");
-    // A repeat measures a little differently; no failure or missing rule may fire on it.
+    // A repeat measures a little differently; no failure or missing rule may fire on it. (A
+    // threshold on p50: a p99 of 300 calls is their third slowest, which one scheduling stall
+    // of a loaded machine moves by thousands of percent.)
     let repeat = bench(server.port, &dir, "repeat", &args);
-    let (code, text) = compare(&first, &repeat, &["--fail-if", "p99>+1000%"]);
+    let (code, text) = compare(&first, &repeat, &["--fail-if", "p50>+1000%"]);
     assert_eq!(code, 0, "{text}");
     assert!(!text.contains("FAIL"), "{text}");
 }

@@ -216,25 +216,19 @@ fn the_built_in_server_returns_maps_in_key_order_and_keeps_key_ordered_maps_mark
 
 #[test]
 fn a_record_naming_the_update_bins_is_refused_with_ops_update() {
-    for (record, named) in
-        [("a=I,upd_list=[4*I]", "the bin upd_list"), ("upd_map=S8,upd_list=I", "the bins upd_map and upd_list")]
-    {
-        let out = aerobench(&[
-            "--builtin-server",
-            "--record",
-            record,
-            "--clients",
-            "wire",
-            "--ops",
-            "put,update",
-            "--count",
-            "20",
-        ]);
+    for (record, op, named) in [
+        ("a=I,upd_list=[4*I]", "update", "the bin upd_list"),
+        ("upd_map=S8,upd_list=I", "update", "the bins upd_map and upd_list"),
+        ("ops=S4,b=I", "operate", "the bin ops"),
+    ] {
+        let ops = format!("put,{op}");
+        let out =
+            aerobench(&["--builtin-server", "--record", record, "--clients", "wire", "--ops", &ops, "--count", "20"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "a usage error: {err}");
         assert!(out.stdout.is_empty(), "refused before anything ran: {err}");
-        assert!(err.contains(&format!("--record names {named}, which --ops update writes itself")), "{err}");
-        assert!(err.contains("leave update out of --ops"), "{err}");
+        assert!(err.contains(&format!("--record names {named}, which --ops {op} writes itself")), "{err}");
+        assert!(err.contains(&format!("leave {op} out of --ops")), "{err}");
     }
     // Without update those names are the record's own.
     let doc = run_clean(&[
