@@ -238,5 +238,6 @@ pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: 
         policies: Default::default(),
         error: Some(error),
         build: None,
+        crash: None,
     }
 }

@@ -251,6 +251,7 @@ impl WireDriver {
             policies,
             error: None,
             build: None,
+            crash: None,
         };
         let encoder = Encoder {
             namespace: workload.namespace.clone(),

@@ -389,6 +389,24 @@ pub struct Column {
     /// imported from, its source tree's commit, its extension module's time; null otherwise.
     #[serde(default)]
     pub build: Option<Box<LocalBuild>>,
+    /// What the column's worker process left behind when it died of a signal: the Python stack
+    /// of every thread and the native backtrace at the crash; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Box<WorkerCrash>>,
+}
+
+/// A worker process that died of a signal (a client's C code crashing, say), as it reported
+/// itself from its fatal-signal handlers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkerCrash {
+    /// How it ended, e.g. `killed by signal 11 (SIGSEGV)`.
+    pub ended: String,
+    /// Python's `faulthandler` output: the error, then each thread's stack, most recent call
+    /// first. Empty when the worker died before it was armed.
+    pub python_stacks: String,
+    /// The crashing thread's native frames (library and symbol or offset, one a line), where the
+    /// platform's C library can give them; null otherwise.
+    pub native_backtrace: Option<String>,
 }
 
 /// A local build of a Python client, as found when its worker imported it.

@@ -51,6 +51,13 @@ impl Exporter for MarkdownExporter {
                         super::entry::ERROR,
                         inline(&failed.error)
                     ));
+                    if let Some(stacks) = &failed.stacks {
+                        out.push_str("\n\n  ```text\n");
+                        for line in stacks.lines() {
+                            out.push_str(&format!("  {}\n", line.replace("```", "'''")));
+                        }
+                        out.push_str("  ```\n");
+                    }
                 }
             }
             sections.push(out);

@@ -177,6 +177,11 @@ impl TableExporter {
                     wrap::labelled("      ", "", 0, part, self.style.width)
                 });
             }
+            // A crashed worker's Python stacks, as faulthandler wrote them (not wrapped: paths).
+            for line in failed.stacks.iter().flat_map(|s| s.lines()) {
+                out.push_str("\n      ");
+                out.push_str(line);
+            }
         }
         out
     }

@@ -39,6 +39,7 @@ pub fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in
         policies: policies(),
         error: None,
         build: None,
+        crash: None,
     }
 }
 

@@ -270,6 +270,7 @@ pub fn run(
                     }
                     Err(why) => {
                         slot.column.error = Some(format!("{} round {round}: {why}", op.name()));
+                        slot.column.crash = lane.crash().map(Box::new);
                         slot.lane = None;
                     }
                 }

@@ -382,6 +382,7 @@ mod tests {
             policies: Default::default(),
             error: None,
             build: None,
+            crash: None,
         }
     }
 
