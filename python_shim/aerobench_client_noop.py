@@ -4,13 +4,14 @@ for the async client), so tests can check measured values against a known latenc
 spec["stub_blocking"] the async client blocks its event loop with time.sleep instead, as a client
 holding the GIL inside its call would, and then yields once. With AEROBENCH_STUB_SEGFAULT=OP in
 the environment, the sync client's OP calls die of SIGSEGV, as a client's C code can (a test of
-the worker's crash report)."""
+the worker's crash report); with AEROBENCH_STUB_UNSUPPORTED=OP, both clients lack OP: its calls
+raise Unsupported (a test of "not supported" cells)."""
 
 import asyncio
 import os
 import time
 
-from aerobench_shim import batch_range
+from aerobench_shim import Unsupported, batch_range
 
 
 class Sync:
@@ -21,6 +22,9 @@ class Sync:
         crash_op = os.environ.get("AEROBENCH_STUB_SEGFAULT")
         if crash_op and not isinstance(self, Async):
             setattr(self, crash_op, segfault_on_purpose)
+        lacking = os.environ.get("AEROBENCH_STUB_UNSUPPORTED")
+        if lacking:
+            setattr(self, lacking, lacks_async if isinstance(self, Async) else lacks)
 
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
@@ -98,6 +102,14 @@ class Async(Sync):
 
     async def close(self):
         pass
+
+
+def lacks(*_):
+    raise Unsupported("not supported by the no-op client: AEROBENCH_STUB_UNSUPPORTED names this operation")
+
+
+async def lacks_async(*_):
+    lacks()
 
 
 def segfault_on_purpose(*_):

@@ -511,6 +511,10 @@ pub struct Cell {
     /// in a closed loop.
     #[serde(default)]
     pub open_loop: Option<OpenLoopFigures>,
+    /// The column's client cannot make this operation (its reason, `not supported by …`): no
+    /// calls were made, the cell is no measurement and no failure, and no verdict compares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
 }
 
 /// What an open loop measured in one cell, over every round.
