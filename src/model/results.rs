@@ -417,22 +417,30 @@ pub struct LocalBuild {
     /// The git commit of the source tree holding that folder; null when it is in none (or git
     /// is not installed).
     pub commit: Option<String>,
-    /// The source tree had uncommitted changes (changed or untracked files git does not
-    /// ignore); null without a commit.
+    /// The source tree had uncommitted changes to files git tracks (untracked files are no
+    /// part of a build's provenance); null without a commit.
     pub dirty: Option<bool>,
     /// The compiled extension module imported with it, if it has one.
     pub extension: Option<String>,
     /// When the extension module's file was last written (RFC 3339, UTC): when it was built.
     pub extension_modified: Option<String>,
+    /// When the commit was made (committer time, RFC 3339, UTC); null without a commit.
+    #[serde(default)]
+    pub commit_time: Option<String>,
+    /// The extension module was written before the commit was made: it was built from an
+    /// earlier state of the tree than the commit says; null without both times.
+    #[serde(default)]
+    pub built_before_head: Option<bool>,
 }
 
 impl LocalBuild {
-    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it); `None`
-    /// without a commit.
+    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it), or `built
+    /// before HEAD 3f2a9c1e4b` when the extension predates the commit; `None` without a commit.
     pub fn short_commit(&self) -> Option<String> {
         let commit = self.commit.as_deref()?;
         let short: String = commit.chars().take(10).collect();
-        Some(if self.dirty == Some(true) { format!("{short}-dirty") } else { short })
+        let short = if self.dirty == Some(true) { format!("{short}-dirty") } else { short };
+        Some(if self.built_before_head == Some(true) { format!("built before HEAD {short}") } else { short })
     }
 }
 
