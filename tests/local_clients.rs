@@ -294,8 +294,18 @@ fn set_extension_modified(package: &Path, when: std::time::SystemTime) {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("_aerospike."))
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("_aerospike.") && [".so", ".pyd", ".dylib"].iter().any(|e| name.ends_with(e))
+        })
         .expect("the extension module");
+    // A module linked from the package cache is made this build's own copy first: the cached
+    // file is shared with other tests.
+    if std::fs::symlink_metadata(&extension).unwrap().file_type().is_symlink() {
+        let shared = std::fs::read_link(&extension).unwrap();
+        std::fs::remove_file(&extension).unwrap();
+        std::fs::copy(shared, &extension).unwrap();
+    }
     std::fs::File::options().write(true).open(extension).unwrap().set_modified(when).unwrap();
 }
 
