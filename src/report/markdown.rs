@@ -54,7 +54,8 @@ impl Exporter for MarkdownExporter {
                     if let Some(stacks) = &failed.stacks {
                         out.push_str("\n\n  ```text\n");
                         for line in stacks.lines() {
-                            out.push_str(&format!("  {}\n", line.replace("```", "'''")));
+                            let line = line.replace("```", "'''");
+                            out.push_str(&if line.is_empty() { "\n".to_string() } else { format!("  {line}\n") });
                         }
                         out.push_str("  ```\n");
                     }
