@@ -2,12 +2,16 @@
 spec["stub_delay_us"] set, each call sleeps that long instead (time.sleep, or asyncio.sleep
 for the async client), so tests can check measured values against a known latency. With
 spec["stub_blocking"] the async client blocks its event loop with time.sleep instead, as a client
-holding the GIL inside its call would, and then yields once."""
+holding the GIL inside its call would, and then yields once. With AEROBENCH_STUB_SEGFAULT=OP in
+the environment, the sync client's OP calls die of SIGSEGV, as a client's C code can (a test of
+the worker's crash report); with AEROBENCH_STUB_UNSUPPORTED=OP, both clients lack OP: its calls
+raise Unsupported (a test of "not supported" cells)."""
 
 import asyncio
+import os
 import time
 
-from aerobench_shim import batch_range
+from aerobench_shim import Unsupported, batch_range
 
 
 class Sync:
@@ -15,6 +19,12 @@ class Sync:
         self.w = spec["workload"]
         self.delay = spec.get("stub_delay_us", 0) / 1e6
         self.spin = spec.get("stub_spin", False)
+        crash_op = os.environ.get("AEROBENCH_STUB_SEGFAULT")
+        if crash_op and not isinstance(self, Async):
+            setattr(self, crash_op, segfault_on_purpose)
+        lacking = os.environ.get("AEROBENCH_STUB_UNSUPPORTED")
+        if lacking:
+            setattr(self, lacking, lacks_async if isinstance(self, Async) else lacks)
 
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
@@ -92,6 +102,21 @@ class Async(Sync):
 
     async def close(self):
         pass
+
+
+def lacks(*_):
+    raise Unsupported("not supported by the no-op client: AEROBENCH_STUB_UNSUPPORTED names this operation")
+
+
+async def lacks_async(*_):
+    lacks()
+
+
+def segfault_on_purpose(*_):
+    """Reads address 0 through ctypes: SIGSEGV inside the call."""
+    import ctypes
+
+    return ctypes.string_at(0)
 
 
 def open_sync(spec):

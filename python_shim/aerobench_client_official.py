@@ -36,6 +36,16 @@ def rows(res):
     return [r.record for r in res.batch_records]
 
 
+def preload_batch_records():
+    """Imports the module the client's batch_read imports on its first call, at start-up: when
+    several threads make their first batch_read at once, that import races inside the client's C
+    code and the process can die of SIGSEGV (a few runs in a hundred; docs/client-crashes.md)."""
+    try:
+        import aerospike_helpers.batch.records  # noqa: F401
+    except ImportError:
+        pass  # a build without aerospike_helpers: batch_read has nothing to import either
+
+
 class Sync(Adapter):
     def __init__(self, spec):
         self.setup(spec)
@@ -67,6 +77,7 @@ class Sync(Adapter):
             self.config["tls"] = tls
             self.config["hosts"] = [(spec["host"], spec["port"], self.tls_name)]
         self.c = aerospike.client(self.config).connect()
+        preload_batch_records()
 
     def key(self, i):
         return (self.ns, self.set, self.prefix + str(i))

@@ -197,7 +197,8 @@ class Adapter:
 
     # More operations (--ops): exists, touch, operate, delete, batch_write, and
     # read_modify_write (--workload read-modify-write). An adapter names what its client has;
-    # one without an operation raises `unsupported` on every call, so the cell says why.
+    # one without an operation raises `unsupported`: the phase stops at that first call and the
+    # cell says "not supported" and why.
     args_exists = args_touch = args_operate = args_delete = args_key
 
     def args_read_modify_write(self, i):
@@ -386,7 +387,12 @@ REASON_LIMIT = 120
 
 def reason(exc):
     """What a failed call reports: `Class (code N): first line of the message`, whitespace
-    collapsed and cut at REASON_LIMIT characters, so calls that fail alike group together."""
+    collapsed and cut at REASON_LIMIT characters, so calls that fail alike group together. An
+    operation the client does not have is its own words, `not supported by <client> <version>: …`:
+    the Rust side stops the phase at the first one and shows the cell as not supported."""
+    if isinstance(exc, Unsupported):
+        text = " ".join(str(exc).split())
+        return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
     code = getattr(exc, "code", None)
     if code is None and exc.args and isinstance(exc.args[0], int):
         code = exc.args[0]

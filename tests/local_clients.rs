@@ -256,7 +256,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A `maturin develop`-like virtualenv whose checkout is a git repository with one commit (its
-/// full hash returned) and a version of its own; with uncommitted changes when `dirty`.
+/// full hash returned) and a version of its own, its extension module built after the commit;
+/// with uncommitted changes when `dirty`, and an untracked file (which changes no build).
 fn local_build_in_git(root: &Path, dirty: bool) -> (PathBuf, PathBuf, String) {
     let (venv, package) = maturin_like_venv(root, true);
     let site = site_packages(&venv);
@@ -273,6 +274,9 @@ fn local_build_in_git(root: &Path, dirty: bool) -> (PathBuf, PathBuf, String) {
     git(&checkout, &["init", "-q"]);
     git(&checkout, &["add", "."]);
     git(&checkout, &["commit", "-q", "-m", "a local change"]);
+    // Built after the commit, as `maturin develop` run on it would.
+    set_extension_modified(&package, std::time::SystemTime::now());
+    std::fs::write(checkout.join("scratch.txt"), "an untracked file\n").unwrap();
     if dirty {
         std::fs::write(package.join("types.py"), "# an uncommitted change\n").unwrap();
         let original = std::fs::read(pinned_aerospike_py().join("types.py")).unwrap();
@@ -284,6 +288,27 @@ fn local_build_in_git(root: &Path, dirty: bool) -> (PathBuf, PathBuf, String) {
     }
     let commit = git(&checkout, &["rev-parse", "HEAD"]);
     (venv, package, commit)
+}
+
+/// Sets when the package's extension module was last written.
+fn set_extension_modified(package: &Path, when: std::time::SystemTime) {
+    let extension = std::fs::read_dir(package)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("_aerospike.") && [".so", ".pyd", ".dylib"].iter().any(|e| name.ends_with(e))
+        })
+        .expect("the extension module");
+    // A module linked from the package cache is made this build's own copy first: the cached
+    // file is shared with other tests.
+    if std::fs::symlink_metadata(&extension).unwrap().file_type().is_symlink() {
+        let shared = std::fs::read_link(&extension).unwrap();
+        std::fs::remove_file(&extension).unwrap();
+        std::fs::copy(shared, &extension).unwrap();
+    }
+    std::fs::File::options().write(true).open(extension).unwrap().set_modified(when).unwrap();
 }
 
 fn stderr(out: &Output) -> String {
@@ -338,7 +363,8 @@ fn a_local_build_runs_beside_the_release_and_names_its_commit() {
         let build = &local["build"];
         assert_eq!(build["path"], package.display().to_string(), "{build}");
         assert_eq!(build["commit"], commit.as_str(), "{build}");
-        assert_eq!(build["dirty"], false, "{build}");
+        assert_eq!(build["dirty"], false, "an untracked file changes no build: {build}");
+        assert_eq!(build["built_before_head"], false, "{build}");
         assert!(build["extension"].as_str().unwrap().starts_with(&package.join("_aerospike.").display().to_string()));
         assert!(build["extension_modified"].as_str().unwrap().ends_with('Z'), "{build}");
         let label = local["label"].as_str().unwrap();
@@ -361,6 +387,8 @@ fn a_local_build_runs_beside_the_release_and_names_its_commit() {
 fn a_dirty_local_build_says_so_in_the_markdown() {
     let root = scratch("local-dirty-markdown");
     let (venv, package, commit) = local_build_in_git(&root, true);
+    // Built an hour before the commit: the build predates HEAD, and says so.
+    set_extension_modified(&package, std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
     let arg = format!("aerospike-py={}", venv.display());
     let out = aerobench_as(
         "markdown",
@@ -386,7 +414,9 @@ fn a_dirty_local_build_says_so_in_the_markdown() {
         package.display()
     );
     assert!(md.contains(&line), "{line}\nnot in:\n{md}");
-    let verdict = format!("- **Builds**: aerospike-py-sync local build {short}-dirty, ops/s: put ");
+    let stale = format!(", built before HEAD {short} was committed (");
+    assert!(md.lines().any(|l| l.starts_with(&line) && l.contains(&stale)), "{stale}\nnot in:\n{md}");
+    let verdict = format!("- **Builds**: aerospike-py-sync local build built before HEAD {short}-dirty, ops/s: put ");
     let at = md.find(&verdict).unwrap_or_else(|| panic!("{verdict}\nnot in:\n{md}"));
     let rest = &md[at + verdict.len()..];
     assert!(
@@ -394,7 +424,7 @@ fn a_dirty_local_build_says_so_in_the_markdown() {
         "the verdict names the release: {}",
         rest.lines().next().unwrap()
     );
-    assert!(md.contains(&format!("| aerospike-py (Rust) local {short}-dirty | 1 |")), "{md}");
+    assert!(md.contains(&format!("| aerospike-py (Rust) local built before HEAD {short}-dirty | 1 |")), "{md}");
     assert!(md.contains("| ops/s vs aerospike-py (Rust) 0.14.4 |"), "{md}");
     let _ = std::fs::remove_dir_all(&root);
 }

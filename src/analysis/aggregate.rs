@@ -73,6 +73,13 @@ fn cpu_cost(phases: &[&Measured], successes: u64, wall: f64) -> Option<CpuCost> 
 
 /// The cell of `column` × `op` from its measured rounds.
 pub fn cell(column: &str, op: Operation, phases: &[&Measured], workload: &Workload) -> Cell {
+    // A client without the operation made no calls worth counting: the cell says why, nothing else.
+    if let Some(why) = phases.iter().find_map(|m| m.unsupported.clone()) {
+        let mut cell = stats::to_cell(column, op.name(), &Recorder::new(), std::time::Duration::ZERO, false);
+        cell.notes = vec![why.clone()];
+        cell.not_supported = Some(why);
+        return cell;
+    }
     let mut all = Recorder::new();
     let mut wall = 0.0;
     for m in phases {
@@ -306,6 +313,7 @@ mod tests {
             competitor: None,
             open_loop: None,
             updates: None,
+            unsupported: None,
         }
     }
 

@@ -539,6 +539,7 @@ fn merge_cells(parts: &[(&str, &Cell)], runs: usize, kept: &BTreeSet<u32>) -> Re
         loop_starvation_us: merge_loop_gaps(parts),
         competitor: merge_competitor(parts),
         open_loop: merge_open_loop(parts),
+        not_supported: parts.iter().find_map(|(_, c)| c.not_supported.clone()),
     })
 }
 

@@ -16,6 +16,7 @@ pub mod wire_cluster;
 pub mod wire_encode;
 pub mod wire_login;
 pub mod worker;
+pub mod worker_crash;
 
 use crate::drivers::embedded::packages::{self, Package};
 pub use crate::engine::Driver;

@@ -130,6 +130,7 @@ impl NativeDriver {
             policies,
             error: None,
             build: None,
+            crash: None,
         };
         let batch_write = BatchWritePolicy { expiration: write.expiration, ..BatchWritePolicy::default() };
         let shared = Shared {

@@ -52,6 +52,7 @@ impl NoopDriver {
                 policies: BTreeMap::new(),
                 error: None,
                 build: None,
+                crash: None,
             },
             runtime,
             workload,

@@ -226,6 +226,7 @@ impl PythonDriver {
                 policies,
                 error: None,
                 build,
+                crash: None,
             };
             let competitor = if spec.cpu_competitor { Some(solo_competitor(py)?) } else { None };
             Ok(PythonDriver {

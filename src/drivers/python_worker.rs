@@ -2,7 +2,9 @@
 //! ([`WorkerCommand`], [`WorkerEvent`]): starts `aerobench worker` with the column's spec, keeps
 //! it for the whole run, sends it one phase at a time and turns its events into progress and
 //! measurements. A worker that crashes or stops responding becomes an error with
-//! the reason (signal or exit code, last lines of stderr); what it measured before is kept.
+//! the reason (signal or exit code, the crashing thread's Python frames, last lines of stderr)
+//! and, after a fatal signal, the crash report it wrote ([`crate::drivers::worker_crash`]); what
+//! it measured before is kept.
 
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -14,9 +16,10 @@ use std::time::{Duration, Instant};
 use crate::drivers::python::WorkerSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::drivers::worker_crash::{self, CrashFile};
 use crate::engine::lane::Lane;
 use crate::engine::{Measured, Phase, PhaseObserver};
-use crate::model::results::Column;
+use crate::model::results::{Column, WorkerCrash};
 
 /// One line of a worker's stdin after the spec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +94,10 @@ pub struct WorkerLane {
     /// When the run was interrupted: the worker was told to stop, and is killed if it has not
     /// reported by then (its client may be stuck inside a call).
     interrupt_deadline: Option<Instant>,
+    /// Where the worker writes its stacks if it dies of a fatal signal.
+    crash_file: CrashFile,
+    /// What it wrote there, once it died.
+    crash: Option<WorkerCrash>,
 }
 
 /// How long an interrupted worker has to report what it measured before it is killed.
@@ -116,6 +123,8 @@ impl WorkerLane {
             // aerospike-native installs uvloop process-wide on import unless told not to.
             cmd.env("AEROSPIKE_NO_UVLOOP", "1");
         }
+        let crash_file = CrashFile::new();
+        cmd.env(worker_crash::CRASH_FILE_ENV, crash_file.path());
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(fallback.clone(), format!("cannot start a worker process ({}): {e}", exe.display())))?;
@@ -149,7 +158,17 @@ impl WorkerLane {
         }
         let stdin = child.stdin.take();
         crate::engine::signals::register_child(child.id());
-        let mut lane = WorkerLane { child, stdin, events: rx, tail, column: fallback, stall, interrupt_deadline: None };
+        let mut lane = WorkerLane {
+            child,
+            stdin,
+            events: rx,
+            tail,
+            column: fallback,
+            stall,
+            interrupt_deadline: None,
+            crash_file,
+            crash: None,
+        };
         let spec_json = serde_json::to_string(spec).unwrap_or_default();
         if let Err(why) = lane.send_line(&spec_json) {
             return Err(lane.broken(why));
@@ -203,7 +222,13 @@ impl WorkerLane {
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait();
                     return Err(match status {
-                        Ok(s) => format!("worker {}", describe_exit(s)),
+                        Ok(s) => {
+                            let ended = describe_exit(s);
+                            if !s.success() {
+                                self.crash = self.crash_file.read(&ended);
+                            }
+                            format!("worker {ended}")
+                        }
                         Err(e) => format!("worker could not be waited for: {e}"),
                     });
                 }
@@ -243,10 +268,17 @@ impl WorkerLane {
         self.stop();
         let mut column = self.column.clone();
         column.error = Some(self.with_stderr(why));
+        column.crash = self.crash.clone().map(Box::new);
         Box::new(column)
     }
 
+    /// `why`, with the crashing thread's innermost Python frames if the worker died of a signal,
+    /// and its last lines on stderr.
     fn with_stderr(&self, why: String) -> String {
+        let why = match self.crash.as_ref().and_then(worker_crash::summary) {
+            Some(frames) => format!("{why}, {frames}"),
+            None => why,
+        };
         let stderr: Vec<String> = self.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
         if stderr.is_empty() { why } else { format!("{why}; stderr: {}", stderr.join(" | ")) }
     }
@@ -270,6 +302,10 @@ impl WorkerLane {
 impl Lane for WorkerLane {
     fn column(&self) -> &Column {
         &self.column
+    }
+
+    fn crash(&self) -> Option<WorkerCrash> {
+        self.crash.clone()
     }
 
     fn report_every(&mut self, every: std::time::Duration) {

@@ -98,6 +98,7 @@ pub fn start(
             settings.ops,
             kind,
             target.credentials.as_ref(),
+            settings.services_alternate,
         )
         .map(|d| d.with_record_ttl(settings.ttl, settings.ops))
         .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
@@ -238,5 +239,6 @@ pub fn failed_column(pc: &PlannedColumn, in_flight: u32, error: String, source: 
         policies: Default::default(),
         error: Some(error),
         build: None,
+        crash: None,
     }
 }

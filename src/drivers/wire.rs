@@ -21,7 +21,7 @@ use crate::engine::closed_loop::{CallError, CallResult, PhaseState, run_blocking
 use crate::model::results::Column;
 use crate::workload::{Operation, Workload};
 
-use super::wire_cluster::PartitionMap;
+use super::wire_cluster::{PartitionMap, PeerAddresses};
 use super::wire_encode::{Encoder, digest};
 use super::{ColumnKind, Driver};
 
@@ -158,6 +158,8 @@ pub struct WireDriver {
     next_task_id: u64,
     /// Where the cluster was first read, to read it again from if every known node is gone.
     seed: Vec<SocketAddr>,
+    /// Which addresses of the peers it dials (`--services-alternate`).
+    peer_addresses: PeerAddresses,
     /// Whether the seed named peers: only then is the map tended during the run.
     clustered: bool,
     /// When the column connected: its tends fall every second from then, on its own clock (as a
@@ -179,7 +181,10 @@ impl WireDriver {
     /// one socket to every node and encodes the requests of every measured call of `ops`: about
     /// 250 bytes a record with the default bins, held for the whole run, so that no phase (and
     /// no phase's wall time) pays for encoding. A seed that gives no usable partition map (no
-    /// peers or replicas answer) is used alone, and the column's policies say why.
+    /// peers or replicas answer) is used alone, and the column's policies say why. With
+    /// `services_alternate`, the other nodes are dialled at their alternate addresses, as the
+    /// clients do with `--services-alternate`.
+    #[allow(clippy::too_many_arguments)]
     pub fn connect(
         host: &str,
         port: u16,
@@ -188,6 +193,7 @@ impl WireDriver {
         ops: &[Operation],
         kind: &ColumnKind,
         credentials: Option<&crate::drivers::security::Credentials>,
+        services_alternate: bool,
     ) -> anyhow::Result<WireDriver> {
         let address = crate::drivers::probe::address(host, port);
         let addrs: Vec<SocketAddr> =
@@ -198,10 +204,14 @@ impl WireDriver {
             Some(frame) => log_in(s, frame),
             None => Ok(()),
         };
-        let discovered = super::wire_cluster::discover(&addrs, timeout, &log_in, &workload.namespace);
+        let peer_addresses = if services_alternate { PeerAddresses::Alternate } else { PeerAddresses::Advertised };
+        let discovered = super::wire_cluster::discover(&addrs, timeout, &log_in, &workload.namespace, peer_addresses);
         let mut policies = BTreeMap::new();
         policies.insert("timeout_ms".into(), timeout_ms.to_string());
         policies.insert("max_retries".into(), "0".into());
+        if services_alternate {
+            policies.insert("use_services_alternate".into(), "true".into());
+        }
         let map = match discovered {
             Ok(map) => map,
             Err(why) => {
@@ -251,6 +261,7 @@ impl WireDriver {
             policies,
             error: None,
             build: None,
+            crash: None,
         };
         let encoder = Encoder {
             namespace: workload.namespace.clone(),
@@ -271,6 +282,7 @@ impl WireDriver {
             body: Vec::new(),
             next_task_id: (seed as u64) ^ (u64::from(std::process::id()) << 32),
             seed: addrs,
+            peer_addresses,
             clustered: nodes > 1,
             connected: Instant::now(),
             next_tend: Instant::now() + TEND_INTERVAL,
@@ -429,7 +441,8 @@ impl WireDriver {
         let mut candidates = vec![self.seed.clone()];
         candidates.extend(self.map.nodes.iter().map(|n| n.addrs.clone()));
         for addrs in candidates {
-            if let Ok(map) = super::wire_cluster::discover(&addrs, self.timeout, &log_in, &self.workload.namespace) {
+            let ns = &self.workload.namespace;
+            if let Ok(map) = super::wire_cluster::discover(&addrs, self.timeout, &log_in, ns, self.peer_addresses) {
                 self.reroute(map);
                 self.suspect = false;
                 return;
@@ -804,7 +817,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = flaky_server(listener);
         let kind = crate::drivers::kind("wire").unwrap();
-        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind, None).unwrap();
+        let mut d = WireDriver::connect(host, port, 2_000, &workload(5), &[Operation::Get], kind, None, false).unwrap();
         let err = d.call(Operation::Get, 0).unwrap_err();
         assert!(err.reason.starts_with("network:"), "{}", err.reason);
         assert_eq!(d.call(Operation::Get, 1), Ok(1), "a new connection for the next call");
@@ -818,7 +831,8 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let kind = crate::drivers::kind("wire").unwrap();
-        let mut d = WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind, None).unwrap();
+        let mut d =
+            WireDriver::connect("127.0.0.1", port, 100, &workload(5), &[Operation::Put], kind, None, false).unwrap();
         let started = std::time::Instant::now();
         assert_eq!(d.call(Operation::Put, 0).unwrap_err().reason, "timeout");
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
@@ -846,6 +860,7 @@ mod tests {
             body: vec![],
             next_task_id: 0,
             seed: vec![],
+            peer_addresses: PeerAddresses::Advertised,
             clustered: false,
             connected: Instant::now(),
             next_tend: Instant::now(),

@@ -1,7 +1,8 @@
 //! The `wire` floor's view of the cluster: which nodes there are and which node is master of
 //! each partition of the namespace, learnt as the clients learn it (docs/aerospike-wire-protocol.md
-//! §2): `node` and `peers-clear-std` from the seed, then `replicas` from every node, on blocking
-//! sockets before anything is timed. A partition nobody claims as master goes to the seed.
+//! §2): `node` and `peers-clear-std` from the seed (`peers-clear-alt`, the nodes' alternate
+//! addresses, with `--services-alternate`), then `replicas` from every node, on blocking sockets
+//! before anything is timed. A partition nobody claims as master goes to the seed.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -187,13 +188,34 @@ pub fn dial(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStrea
     Err(last)
 }
 
-/// Learns the cluster from the seed at `seed`: its peers, then every node's `replicas` for
-/// `namespace`. `login` logs each info connection in first, for a server that requires it.
+/// Which of its addresses a node's peers are dialled at: the ones they advertise, or their
+/// alternate addresses (`--services-alternate`, for a server behind NAT or in a container).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerAddresses {
+    #[default]
+    Advertised,
+    Alternate,
+}
+
+impl PeerAddresses {
+    /// The info command that lists the peers at those addresses (clear text: the floor speaks no TLS).
+    fn command(self) -> &'static str {
+        match self {
+            PeerAddresses::Advertised => "peers-clear-std",
+            PeerAddresses::Alternate => "peers-clear-alt",
+        }
+    }
+}
+
+/// Learns the cluster from the seed at `seed`: its peers (at `peer_addresses`), then every
+/// node's `replicas` for `namespace`. `login` logs each info connection in first, for a server
+/// that requires it.
 pub fn discover(
     seed: &[SocketAddr],
     timeout: Duration,
     login: &dyn Fn(&mut TcpStream) -> std::io::Result<()>,
     namespace: &str,
+    peer_addresses: PeerAddresses,
 ) -> Result<PartitionMap, String> {
     let connect = |addrs: &[SocketAddr]| -> Result<TcpStream, String> {
         let mut s = dial(addrs, timeout).map_err(|e| format!("cannot connect: {e}"))?;
@@ -201,9 +223,10 @@ pub fn discover(
         Ok(s)
     };
     let mut stream = connect(seed)?;
-    let reply = info(&mut stream, &["node", "peers-clear-std"])?;
+    let peers_command = peer_addresses.command();
+    let reply = info(&mut stream, &["node", peers_command])?;
     let seed_name = value(&reply, "node")?.to_string();
-    let (_, peers) = parse_peers(value(&reply, "peers-clear-std")?)?;
+    let (_, peers) = parse_peers(value(&reply, peers_command)?)?;
     let mut nodes = vec![Node { name: seed_name, addrs: seed.to_vec() }];
     for peer in peers {
         let mut addrs = Vec::new();
@@ -263,6 +286,61 @@ pub fn generations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A node answering info requests from `answers` (command → value) on its own thread, as
+    /// many connections as come; its address.
+    fn info_node(answers: Vec<(&'static str, String)>) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let mut h = [0u8; 8];
+                while stream.read_exact(&mut h).is_ok() {
+                    let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]) as usize;
+                    let mut body = vec![0; len];
+                    if stream.read_exact(&mut body).is_err() {
+                        break;
+                    }
+                    let reply: String = String::from_utf8_lossy(&body)
+                        .lines()
+                        .filter_map(|c| answers.iter().find(|(k, _)| *k == c).map(|(k, v)| format!("{k}\t{v}\n")))
+                        .collect();
+                    let mut frame = vec![2u8, 1];
+                    frame.extend_from_slice(&(reply.len() as u64).to_be_bytes()[2..]);
+                    frame.extend_from_slice(reply.as_bytes());
+                    let _ = stream.write_all(&frame);
+                }
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn with_services_alternate_the_peers_are_dialled_at_their_alternate_addresses() {
+        let all = base64::engine::general_purpose::STANDARD.encode([0xFF; 512]);
+        let peer = info_node(vec![
+            ("node", "B".into()),
+            ("partition-generation", "1".into()),
+            ("replicas", format!("test:1,1,{all}")),
+        ]);
+        // The address the peer advertises is closed (a server behind NAT); its alternate is open.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let seed = info_node(vec![
+            ("node", "A".into()),
+            ("partition-generation", "1".into()),
+            ("replicas", "test:0,1,".to_string() + &base64::engine::general_purpose::STANDARD.encode([0; 512])),
+            ("peers-clear-std", format!("1,3000,[[B,,[{closed}]]]")),
+            ("peers-clear-alt", format!("1,3000,[[B,,[{peer}]]]")),
+        ]);
+        let login = |_: &mut TcpStream| Ok(());
+        let timeout = Duration::from_secs(5);
+        let map = discover(&[seed], timeout, &login, "test", PeerAddresses::Alternate).unwrap();
+        assert_eq!(map.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(map.nodes[1].addrs, [peer], "the alternate address");
+        assert!(map.master.iter().all(|&m| m == 1), "B masters every partition");
+        let err = discover(&[seed], timeout, &login, "test", PeerAddresses::Advertised).unwrap_err();
+        assert!(err.contains("cannot connect"), "the advertised address is closed: {err}");
+    }
 
     #[test]
     fn peers_parse_as_the_clients_parse_them() {

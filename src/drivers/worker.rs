@@ -97,6 +97,11 @@ pub fn run() -> anyhow::Result<i32> {
     // Ctrl-C reaches the whole process group: stop at the next call and report what was measured;
     // the parent tells the user.
     let _ = ctrlc::set_handler(engine::stop::interrupt);
+    // A crash (a client's C code, say) leaves the stacks of every thread for the parent to report.
+    crate::drivers::embedded::initialize();
+    if let Err(e) = crate::drivers::worker_crash::arm() {
+        eprintln!("aerobench worker: no crash report: {e:#}");
+    }
     let events = Events(Arc::new(Mutex::new(std::io::stdout())));
     let mut driver = match PythonDriver::connect(&spec) {
         Ok(d) => d,

@@ -82,6 +82,9 @@ pub struct PhaseState {
     pub open: Option<OpenLoop>,
     /// Which index each call uses.
     keys: KeyChooser,
+    /// Set by the first call whose client cannot make the operation at all: the phase ends, and
+    /// such calls are not recorded (they are no measurement, and no failure).
+    unsupported: OnceLock<String>,
 }
 
 impl PhaseState {
@@ -108,12 +111,18 @@ impl PhaseState {
             bystanders: Bystanders::default(),
             open: phase.rate.map(|rate| OpenLoop::with_kinds(Schedule::new(rate), shards, kinds)),
             keys: phase.keys,
+            unsupported: OnceLock::new(),
         })
+    }
+
+    /// Why the client cannot make this phase's operation, once a call said so.
+    pub fn unsupported(&self) -> Option<&str> {
+        self.unsupported.get().map(String::as_str)
     }
 
     /// True once the phase should end: stopped by the watchdog, or past its deadline.
     pub fn over(&self) -> bool {
-        self.watchdog.should_stop() || self.past_deadline()
+        self.watchdog.should_stop() || self.unsupported.get().is_some() || self.past_deadline()
     }
 
     /// The next call index for a worker, or `None` when the phase is over.
@@ -239,6 +248,9 @@ impl PhaseState {
                 rec.add_records(*records);
                 drop(rec);
                 self.watchdog.ok(finished);
+            }
+            Err(e) if super::failure::Failure::classify(&e.reason) == super::failure::Failure::Unsupported => {
+                let _ = self.unsupported.set(e.reason.clone());
             }
             Err(e) => {
                 let reason = super::failure::relabel(&e.reason, latency, self.fast_failure);
@@ -523,6 +535,23 @@ mod tests {
         );
         assert_eq!(seen, [0, 1, 2, 3, 0, 1]);
         assert!(state.merged().histogram().max() < 10_000_000, "the 20 ms preparation is outside the timing");
+    }
+
+    #[test]
+    fn an_operation_the_client_lacks_ends_the_phase_at_its_first_call_and_records_nothing() {
+        let state = PhaseState::new(&phase(1_000, 1));
+        let mut calls = 0;
+        run_blocking(&state, Ok, |_| {
+            calls += 1;
+            Err(CallError::new("not supported by the wire floor: it does not encode batch writes"))
+        });
+        assert_eq!(calls, 1, "one call says the client lacks the operation; no more are made");
+        assert_eq!(state.unsupported(), Some("not supported by the wire floor: it does not encode batch writes"));
+        assert_eq!((state.merged().count(), state.merged().errors()), (0, 0), "no measurement and no failure");
+        // A call that failed for another reason is a failure, and the phase goes on.
+        let state = PhaseState::new(&phase(3, 1));
+        run_blocking(&state, Ok, |_| Err(CallError::new("AerospikeError (code 16): unsupported feature")));
+        assert_eq!((state.merged().errors(), state.unsupported()), (3, None));
     }
 
     #[test]

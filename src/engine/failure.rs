@@ -25,16 +25,25 @@ pub enum Failure {
     /// Still inside the client when the phase stopped because the server was gone or stopped
     /// answering: given up on, its outcome unknown.
     Abandoned,
+    /// The client (at this version) cannot make this operation at all: the phase stops at the
+    /// first such call and its cell says "not supported" (see [`NOT_SUPPORTED`]).
+    Unsupported,
     /// Anything else the client reported.
     Client,
 }
+
+/// How every driver's reason for an operation its client does not have begins: `not supported
+/// by <client> <version>: <what is missing>`.
+pub const NOT_SUPPORTED: &str = "not supported";
 
 impl Failure {
     /// Reads what happened from a call's `reason` (see `drivers::call_reason`).
     pub fn classify(reason: &str) -> Failure {
         let r = reason.to_ascii_lowercase();
         let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
-        if has(&["value mismatch"]) {
+        if reason.starts_with(NOT_SUPPORTED) {
+            Failure::Unsupported
+        } else if has(&["value mismatch"]) {
             Failure::Mismatch
         } else if reason.starts_with(ABANDONED) {
             Failure::Abandoned
@@ -85,6 +94,7 @@ impl Failure {
             Failure::ServerResult(code) => format!("server result code {code}"),
             Failure::Mismatch => "value mismatch".into(),
             Failure::Abandoned => "abandoned".into(),
+            Failure::Unsupported => NOT_SUPPORTED.into(),
             Failure::Client => "client error".into(),
         }
     }
@@ -267,6 +277,16 @@ mod tests {
         assert_eq!(Failure::classify(&quick), Failure::NoNodes);
         assert_eq!(relabel("Timeout (code -11): x", Duration::from_secs(5), fast), "Timeout (code -11): x");
         assert_eq!(relabel("server: KeyNotFoundError", Duration::ZERO, fast), "server: KeyNotFoundError");
+    }
+
+    #[test]
+    fn an_operation_the_client_lacks_is_told_from_a_failed_call() {
+        let lacks = "not supported by the wire floor: it does not encode batch writes";
+        assert_eq!(Failure::classify(lacks), Failure::Unsupported);
+        assert_eq!(Failure::classify("not supported by aerospike-native 1.0.0: no exists"), Failure::Unsupported);
+        // A server refusing a feature is a failed call with its result code, not a missing operation.
+        let refused = "AerospikeError (code 16): unsupported feature";
+        assert_eq!(Failure::classify(refused), Failure::ServerResult("16".into()));
     }
 
     #[test]

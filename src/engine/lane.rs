@@ -17,6 +17,12 @@ pub trait Lane {
     /// to the observer's `snapshot`; lanes in this process need nothing (the observer reads the
     /// phase state).
     fn report_every(&mut self, _every: std::time::Duration) {}
+
+    /// What the lane's process left behind when it died of a signal (after `run` said it
+    /// broke); `None` for a lane in this process.
+    fn crash(&self) -> Option<crate::model::results::WorkerCrash> {
+        None
+    }
 }
 
 /// A driver in this process.

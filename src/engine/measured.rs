@@ -43,6 +43,10 @@ pub struct Measured {
     /// (`recorder`), with the same wall time.
     #[serde(default)]
     pub updates: Option<Box<Measured>>,
+    /// The client cannot make this operation (the reason, `not supported by …`): the phase
+    /// stopped at its first call, and recorded nothing.
+    #[serde(default)]
+    pub unsupported: Option<String>,
 }
 
 #[cfg(test)]
@@ -72,6 +76,7 @@ mod tests {
             competitor: None,
             open_loop: None,
             updates: None,
+            unsupported: None,
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

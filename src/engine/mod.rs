@@ -218,6 +218,7 @@ pub fn measure(driver: &mut dyn Driver, phase: &Phase, observer: &mut dyn PhaseO
         competitor,
         open_loop: state.open.as_ref().map(|o| o.measured()),
         updates: None,
+        unsupported: state.unsupported().map(str::to_string),
     };
     if let (Some(updates), Some(share)) = (state.merged_updates(), phase.updates) {
         // A mixed phase: its updates are a cell of their own, and each kind's share of the rate
@@ -285,6 +286,7 @@ pub fn abandoned(phase: &Phase, state: &PhaseState, wall: Duration) -> Measured 
         competitor: None,
         open_loop: state.open.as_ref().map(|o| o.measured()),
         updates: None,
+        unsupported: state.unsupported().map(str::to_string),
     };
     if let Some(updates) = state.merged_updates() {
         let open_loop = state.open.as_ref().map(|o| o.measured_kind(1));

@@ -282,6 +282,7 @@ pub fn to_cell(column: &str, operation: &str, rec: &Recorder, wall: Duration, re
         loop_starvation_us: None,
         competitor: None,
         open_loop: None,
+        not_supported: None,
     }
 }
 

@@ -389,6 +389,24 @@ pub struct Column {
     /// imported from, its source tree's commit, its extension module's time; null otherwise.
     #[serde(default)]
     pub build: Option<Box<LocalBuild>>,
+    /// What the column's worker process left behind when it died of a signal: the Python stack
+    /// of every thread and the native backtrace at the crash; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Box<WorkerCrash>>,
+}
+
+/// A worker process that died of a signal (a client's C code crashing, say), as it reported
+/// itself from its fatal-signal handlers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkerCrash {
+    /// How it ended, e.g. `killed by signal 11 (SIGSEGV)`.
+    pub ended: String,
+    /// Python's `faulthandler` output: the error, then each thread's stack, most recent call
+    /// first. Empty when the worker died before it was armed.
+    pub python_stacks: String,
+    /// The crashing thread's native frames (library and symbol or offset, one a line), where the
+    /// platform's C library can give them; null otherwise.
+    pub native_backtrace: Option<String>,
 }
 
 /// A local build of a Python client, as found when its worker imported it.
@@ -399,22 +417,30 @@ pub struct LocalBuild {
     /// The git commit of the source tree holding that folder; null when it is in none (or git
     /// is not installed).
     pub commit: Option<String>,
-    /// The source tree had uncommitted changes (changed or untracked files git does not
-    /// ignore); null without a commit.
+    /// The source tree had uncommitted changes to files git tracks (untracked files are no
+    /// part of a build's provenance); null without a commit.
     pub dirty: Option<bool>,
     /// The compiled extension module imported with it, if it has one.
     pub extension: Option<String>,
     /// When the extension module's file was last written (RFC 3339, UTC): when it was built.
     pub extension_modified: Option<String>,
+    /// When the commit was made (committer time, RFC 3339, UTC); null without a commit.
+    #[serde(default)]
+    pub commit_time: Option<String>,
+    /// The extension module was written before the commit was made: it was built from an
+    /// earlier state of the tree than the commit says; null without both times.
+    #[serde(default)]
+    pub built_before_head: Option<bool>,
 }
 
 impl LocalBuild {
-    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it); `None`
-    /// without a commit.
+    /// `3f2a9c1e4b` or `3f2a9c1e4b-dirty` (as `git describe --dirty` marks it), or `built
+    /// before HEAD 3f2a9c1e4b` when the extension predates the commit; `None` without a commit.
     pub fn short_commit(&self) -> Option<String> {
         let commit = self.commit.as_deref()?;
         let short: String = commit.chars().take(10).collect();
-        Some(if self.dirty == Some(true) { format!("{short}-dirty") } else { short })
+        let short = if self.dirty == Some(true) { format!("{short}-dirty") } else { short };
+        Some(if self.built_before_head == Some(true) { format!("built before HEAD {short}") } else { short })
     }
 }
 
@@ -493,6 +519,10 @@ pub struct Cell {
     /// in a closed loop.
     #[serde(default)]
     pub open_loop: Option<OpenLoopFigures>,
+    /// The column's client cannot make this operation (its reason, `not supported by …`): no
+    /// calls were made, the cell is no measurement and no failure, and no verdict compares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
 }
 
 /// What an open loop measured in one cell, over every round.

@@ -37,7 +37,14 @@ pub fn describe(b: &LocalBuild) -> String {
     match (&b.extension, &b.extension_modified) {
         (Some(e), Some(t)) => {
             let file = std::path::Path::new(e).file_name().map_or(e.clone(), |f| f.to_string_lossy().into_owned());
-            parts.push(format!("extension {file} written {t}"));
+            parts.push(match (b.built_before_head, &b.commit, &b.commit_time) {
+                (Some(true), Some(c), Some(at)) => format!(
+                    "extension {file} written {t}, built before HEAD {} was committed ({at}): rebuild it to \
+                     measure that commit",
+                    short(c)
+                ),
+                _ => format!("extension {file} written {t}"),
+            });
         }
         (Some(e), None) => parts.push(format!("extension {e}")),
         _ => parts.push("no compiled extension module found beside it".into()),
@@ -129,6 +136,8 @@ mod tests {
             dirty: Some(true),
             extension: Some("/src/aerospike-py/python/aerospike_py/_aerospike.cpython-311-x86_64-linux-gnu.so".into()),
             extension_modified: Some("2026-12-03T23:10:02Z".into()),
+            commit_time: Some("2026-12-03T22:00:00Z".into()),
+            built_before_head: Some(false),
         }
     }
 
@@ -143,6 +152,17 @@ mod tests {
         assert!(describe(&clean).contains("git 3f2a9c1e4b (no uncommitted changes), no compiled extension"));
         let loose = LocalBuild { commit: None, dirty: None, ..local() };
         assert!(describe(&loose).contains("no git commit (not in a git checkout"));
+        let stale =
+            LocalBuild { built_before_head: Some(true), commit_time: Some("2026-12-04T08:00:00Z".into()), ..local() };
+        assert!(
+            describe(&stale).ends_with(
+                "written 2026-12-03T23:10:02Z, built before HEAD 3f2a9c1e4b was committed (2026-12-04T08:00:00Z): \
+                 rebuild it to measure that commit"
+            ),
+            "{}",
+            describe(&stale)
+        );
+        assert_eq!(stale.short_commit().unwrap(), "built before HEAD 3f2a9c1e4b-dirty");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use crate::model::results::{Cell, Column, RatioMetric, RunReport};
 
-use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
+use super::entry::{ERROR, Entry, Kind, MISSING, NOT_SUPPORTED, ratio_entry};
 use super::numbers::{latency, signed_latency, thousands};
 
 /// One operation's table.
@@ -111,7 +111,14 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         + usize::from(baseline.is_some()) * verdict_metrics(report).len();
     let Some(cell) = cell else {
         let failed = column.error.is_some() || report.cell(&column.id, op).is_some_and(|c| c.errors > 0);
-        let first = if failed { Entry::new(ERROR, Kind::Error) } else { Entry::new(MISSING, Kind::Missing) };
+        let lacking = report.cell(&column.id, op).is_some_and(|c| c.not_supported.is_some());
+        let first = if lacking {
+            Entry::new(NOT_SUPPORTED, Kind::Missing)
+        } else if failed {
+            Entry::new(ERROR, Kind::Error)
+        } else {
+            Entry::new(MISSING, Kind::Missing)
+        };
         row.push(first);
         row.extend((1..columns_after).map(|_| Entry::new(MISSING, Kind::Missing)));
         return row;

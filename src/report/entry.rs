@@ -7,6 +7,8 @@ use crate::model::results::{Ratio, Verdict};
 pub const ERROR: &str = "error";
 /// Shown where there is nothing to show (no cell, no comparison).
 pub const MISSING: &str = "-";
+/// Shown for an operation the column's client does not have (the notes say why).
+pub const NOT_SUPPORTED: &str = crate::engine::failure::NOT_SUPPORTED;
 
 /// What kind of text an entry holds, so exporters can align and colour it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,6 +22,8 @@ pub struct FailedColumn {
     /// Column label.
     pub column: String,
     pub error: String,
+    /// The Python stack of every thread when its worker died of a signal (faulthandler's words).
+    pub stacks: Option<String>,
 }
 
 /// A note attached to one or more cells of an operation (the same note of several columns is
@@ -98,7 +100,11 @@ pub fn collect(report: &RunReport) -> Issues {
 
     for column in &report.columns {
         if let Some(error) = &column.error {
-            issues.failed_columns.push(FailedColumn { column: column.label.clone(), error: error.clone() });
+            issues.failed_columns.push(FailedColumn {
+                column: column.label.clone(),
+                error: error.clone(),
+                stacks: column.crash.as_ref().map(|c| c.python_stacks.clone()).filter(|s| !s.is_empty()),
+            });
         }
     }
     issues.warnings = report.warnings.clone();
@@ -131,6 +137,7 @@ mod tests {
             [FailedColumn {
                 column: "Rust crate (50 in flight)".to_owned(),
                 error: "worker exited: connection refused".to_owned(),
+                stacks: None,
             }]
         );
         assert_eq!(issues.notes.len(), 1);

@@ -83,6 +83,8 @@ mod tests {
             dirty: Some(true),
             extension: Some("/src/aerospike-py/python/aerospike_py/_aerospike.abi3.so".into()),
             extension_modified: Some("2026-12-03T23:10:02Z".into()),
+            commit_time: Some("2026-12-04T08:00:00Z".into()),
+            built_before_head: Some(true),
         }));
         let text = JsonExporter.render(&report);
         let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");

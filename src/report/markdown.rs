@@ -51,6 +51,14 @@ impl Exporter for MarkdownExporter {
                         super::entry::ERROR,
                         inline(&failed.error)
                     ));
+                    if let Some(stacks) = &failed.stacks {
+                        out.push_str("\n\n  ```text\n");
+                        for line in stacks.lines() {
+                            let line = line.replace("```", "'''");
+                            out.push_str(&if line.is_empty() { "\n".to_string() } else { format!("  {line}\n") });
+                        }
+                        out.push_str("  ```\n");
+                    }
                 }
             }
             sections.push(out);

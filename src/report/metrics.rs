@@ -7,7 +7,7 @@
 use crate::analysis::compare::SEED_PAIRS;
 use crate::model::results::{Cell, RatioMetric, RunReport};
 
-use super::entry::{ERROR, Entry, Kind, MISSING, ratio_entry};
+use super::entry::{ERROR, Entry, Kind, MISSING, NOT_SUPPORTED, ratio_entry};
 use super::numbers::{millis, per_sec, records_per_sec};
 
 /// One of the four tables, in display order (see [`METRICS`]).
@@ -78,6 +78,7 @@ pub struct Grid {
 /// What a (column, operation) pair has to show.
 enum Outcome<'a> {
     Measured(&'a Cell),
+    NotSupported,
     Failed,
     Missing,
 }
@@ -91,6 +92,7 @@ fn outcome<'a>(report: &'a RunReport, column: &str, operation: &str) -> Outcome<
     }
     match report.cell(column, operation) {
         None => Outcome::Missing,
+        Some(cell) if cell.not_supported.is_some() => Outcome::NotSupported,
         Some(cell) if cell.count == 0 => Outcome::Missing,
         // Every operation failed: there is no latency, and the rate is a rate of failures.
         Some(cell) if cell.errors >= cell.count => Outcome::Failed,
@@ -146,6 +148,7 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
                     Outcome::Measured(cell) => Entry::new(metric.text(cell), Kind::Value),
                     Outcome::Failed => Entry::new(ERROR, Kind::Error),
                     Outcome::Missing => Entry::new(MISSING, Kind::Missing),
+                    Outcome::NotSupported => Entry::new(NOT_SUPPORTED, Kind::Missing),
                 });
             }
             for &(column, baseline, _) in &comparisons {

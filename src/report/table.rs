@@ -177,6 +177,14 @@ impl TableExporter {
                     wrap::labelled("      ", "", 0, part, self.style.width)
                 });
             }
+            // A crashed worker's Python stacks, as faulthandler wrote them (not wrapped: paths).
+            for line in failed.stacks.iter().flat_map(|s| s.lines()) {
+                out.push('\n');
+                if !line.is_empty() {
+                    out.push_str("      ");
+                    out.push_str(line);
+                }
+            }
         }
         out
     }
@@ -303,6 +311,31 @@ mod tests {
 
     fn plain() -> String {
         TableExporter { style: style(100, Layout::Clients) }.render(&sample_report())
+    }
+
+    #[test]
+    fn a_crashed_worker_s_python_stacks_follow_its_error_indented() {
+        let mut report = sample_report();
+        let failed = report.columns.iter_mut().find(|c| c.error.is_some()).expect("a failed column");
+        failed.crash = Some(Box::new(crate::model::results::WorkerCrash {
+            ended: "killed by signal 11 (SIGSEGV)".into(),
+            python_stacks: "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n  \
+                            File \"/x/a.py\", line 3 in f"
+                .into(),
+            native_backtrace: None,
+        }));
+        let out = TableExporter { style: style(100, Layout::Clients) }.render(&report);
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines.iter().position(|l| l.contains("worker exited: connection refused")).expect("the error");
+        assert_eq!(
+            lines[at + 1..at + 5],
+            [
+                "      Fatal Python error: Segmentation fault",
+                "",
+                "      Current thread 0x1 (most recent call first):",
+                "        File \"/x/a.py\", line 3 in f"
+            ]
+        );
     }
 
     #[test]

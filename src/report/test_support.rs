@@ -39,6 +39,7 @@ pub fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in
         policies: policies(),
         error: None,
         build: None,
+        crash: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
         loop_starvation_us: None,
         competitor: None,
         open_loop: None,
+        not_supported: None,
     }
 }
 

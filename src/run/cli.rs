@@ -172,7 +172,8 @@ pub struct BenchArgs {
     /// delete phase), batch_write (--batch-size records per call) and update (in place through
     /// operate: append to a list bin `upd_list`, increment the entry `updates` of a map bin
     /// `upd_map`, read that entry back, in one call; docs/numpy-and-operate.md). A client without
-    /// the operation gets a cell whose calls failed with "not supported by <client> <version>".
+    /// the operation gets a "not supported" cell (the notes say why): its first call tells, no
+    /// more are made, and it does not fail the run.
     #[arg(
         long,
         value_delimiter = ',',

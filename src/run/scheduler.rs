@@ -121,6 +121,9 @@ pub fn run(
     let orders = crate::run::order::orders(plan.columns.len(), plan.ops.len(), plan.rounds as usize, plan.keys.seed);
     let mut phases = Vec::new();
     let mut late_warned = false;
+    // (slot, operation) pairs whose client said at its first call that it cannot make it: not
+    // run again, their cell says "not supported".
+    let mut lacking: Vec<(usize, Operation)> = Vec::new();
     'rounds: for round in first_round..=plan.rounds {
         for (op_index, &op) in plan.ops.iter().enumerate() {
             // The warm-up runs in the first round's order.
@@ -131,6 +134,9 @@ pub fn run(
                 }
                 let Some(slot) = slots.get_mut(index) else { continue };
                 let Some(lane) = slot.lane.as_mut() else { continue };
+                if lacking.contains(&(index, op)) {
+                    continue;
+                }
                 // With a shared start, the phase waits for its slot and ends at the slot's
                 // deadline; a host that arrives after the deadline skips it (merge then drops
                 // that round, which this host did not complete).
@@ -247,7 +253,11 @@ pub fn run(
                         } else {
                             format!("{} round {round}", op.name())
                         };
-                        if round > 0 && m.recorder.count() > 0 {
+                        if m.unsupported.is_some() {
+                            // Told once, in the first phase that tried (the warm-up, if any).
+                            lacking.push((index, op));
+                            measured.push((slot.column.id.clone(), Measured { round: round.max(1), ..m.clone() }));
+                        } else if round > 0 && m.recorder.count() > 0 {
                             measured.push((slot.column.id.clone(), m));
                         }
                         if let Some(why) = broken {
@@ -270,6 +280,7 @@ pub fn run(
                     }
                     Err(why) => {
                         slot.column.error = Some(format!("{} round {round}: {why}", op.name()));
+                        slot.column.crash = lane.crash().map(Box::new);
                         slot.lane = None;
                     }
                 }

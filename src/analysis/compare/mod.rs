@@ -79,7 +79,10 @@ pub fn ratios(
     pairs: &[(String, String)],
     min_effect: f64,
 ) -> Vec<Ratio> {
-    let cell = |column: &str, op: &str| cells.iter().find(|c| c.column == column && c.operation == op);
+    // An operation a column's client does not have is no measurement: nothing to compare.
+    let cell = |column: &str, op: &str| {
+        cells.iter().find(|c| c.column == column && c.operation == op && c.not_supported.is_none())
+    };
     let in_flight = |id: &str| columns.iter().find(|c| c.id == id).map_or(0, |c| c.in_flight);
     let mut out = Vec::new();
     for op in operations {
@@ -251,6 +254,7 @@ mod tests {
             loop_starvation_us: None,
             competitor: None,
             open_loop: None,
+            not_supported: None,
         }
     }
 
@@ -382,6 +386,7 @@ mod tests {
             policies: Default::default(),
             error: None,
             build: None,
+            crash: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! What a local build of a Python client is, so that two reports of two builds can be told
 //! apart: the folder it was imported from, the git commit of the source tree holding that folder
-//! and whether the tree had uncommitted changes, and when its compiled extension module was
-//! written. Read with `git` when it is installed; without it, or outside a checkout, the commit
-//! is simply unknown.
+//! and whether the tree had uncommitted changes to tracked files, when its compiled extension
+//! module was written, and whether that was before the commit was made (a build older than the
+//! commit it is shown with). Read with `git` when it is installed; without it, or outside a
+//! checkout, the commit is simply unknown.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,25 +13,36 @@ use crate::model::results::LocalBuild;
 /// The build imported from `path` (the package folder, or the module file itself), whose
 /// extension module is named `extension` (e.g. `_aerospike`).
 pub fn inspect(path: &Path, extension: &str) -> LocalBuild {
-    let (commit, dirty) = match source_tree(path) {
+    let (commit, dirty, committed) = match source_tree(path) {
         Some(top) => {
             let commit = git(&top, &["rev-parse", "HEAD"]);
-            let dirty = commit.as_ref().and(git(&top, &["status", "--porcelain"])).map(|s| !s.is_empty());
-            (commit, dirty)
+            // Changes to tracked files only: an untracked scratch file changes no build.
+            let status = git(&top, &["status", "--porcelain", "--untracked-files=no"]);
+            let dirty = commit.as_ref().and(status).map(|s| !s.is_empty());
+            let committed = commit
+                .as_ref()
+                .and(git(&top, &["log", "-1", "--format=%ct", "HEAD"]))
+                .and_then(|secs| secs.parse::<u64>().ok())
+                .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+            (commit, dirty, committed)
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let module = extension_module(path, extension);
-    let modified = module
-        .as_ref()
-        .and_then(|m| std::fs::metadata(m).and_then(|m| m.modified()).ok())
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+    let modified = module.as_ref().and_then(|m| std::fs::metadata(m).and_then(|m| m.modified()).ok());
+    let rfc3339 = |t: std::time::SystemTime| humantime::format_rfc3339_seconds(t).to_string();
     LocalBuild {
         path: path.display().to_string(),
         commit,
         dirty,
         extension: module.map(|m| m.display().to_string()),
-        extension_modified: modified,
+        extension_modified: modified.map(rfc3339),
+        commit_time: committed.map(rfc3339),
+        // Whole seconds, as git keeps the commit's time: a build in the commit's second is not before it.
+        built_before_head: modified.zip(committed).map(|(built, committed)| {
+            built.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+                < committed.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        }),
     }
 }
 
@@ -118,6 +130,22 @@ mod tests {
         assert_eq!(commit.len(), 40);
         assert_eq!(build.dirty, Some(false), "the ignored extension is no change");
         assert_eq!(build.short_commit().unwrap(), commit[..10]);
+        assert!(build.commit_time.as_deref().is_some_and(|t| t.ends_with('Z')), "{:?}", build.commit_time);
+
+        // An untracked file is no part of the build: still clean.
+        std::fs::write(root.join("notes.txt"), "scratch\n").unwrap();
+        assert_eq!(inspect(&package, "_ext").dirty, Some(false), "untracked files do not make a build dirty");
+
+        // An extension written an hour before the commit was built from an older tree.
+        let extension = std::fs::File::options().write(true).open(package.join("_ext.cpython-311-x86_64-linux-gnu.so"));
+        let extension = extension.unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        extension.set_modified(std::time::SystemTime::now() - hour).unwrap();
+        let stale = inspect(&package, "_ext");
+        assert_eq!(stale.built_before_head, Some(true));
+        assert_eq!(stale.short_commit().unwrap(), format!("built before HEAD {}", &commit[..10]));
+        extension.set_modified(std::time::SystemTime::now() + hour).unwrap();
+        assert_eq!(inspect(&package, "_ext").built_before_head, Some(false), "built after the commit");
 
         std::fs::write(package.join("__init__.py"), "# changed\n").unwrap();
         let build = inspect(&package, "_ext");
