@@ -173,12 +173,14 @@ mod tests {
     fn a_delay_is_what_each_call_takes_on_both_loops() {
         // Never shorter than 2 ms, never faster than in-flight / 2 ms; how much slower is the
         // machine's, so the rate is held to the calls in flight over the latency measured in the
-        // same run (a wrong in-flight count is off by 8x), not to the nominal 2 ms.
+        // same run, not to the nominal 2 ms. A loaded machine's stalls between calls (not in the
+        // p50) can halve the rate again, so the floor is a quarter of that: a wrong in-flight
+        // count (one instead of eight) is still off by 2x beyond it.
         let (p50, per_sec) = run("noop", 1, 50);
         assert!((1_990..20_000).contains(&p50), "blocking p50 {p50} µs");
-        assert!(per_sec <= 505.0 && per_sec >= 0.5 * 1e6 / p50 as f64, "blocking {per_sec:.0} calls/s, p50 {p50} µs");
+        assert!(per_sec <= 505.0 && per_sec >= 0.25 * 1e6 / p50 as f64, "blocking {per_sec:.0} calls/s, p50 {p50} µs");
         let (p50, per_sec) = run("noop-async", 8, 200);
         assert!((1_990..20_000).contains(&p50), "async p50 {p50} µs");
-        assert!(per_sec <= 4_040.0 && per_sec >= 0.5 * 8e6 / p50 as f64, "async {per_sec:.0} calls/s, p50 {p50} µs");
+        assert!(per_sec <= 4_040.0 && per_sec >= 0.25 * 8e6 / p50 as f64, "async {per_sec:.0} calls/s, p50 {p50} µs");
     }
 }
