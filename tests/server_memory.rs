@@ -266,15 +266,6 @@ fn request_bytes_are_capped_in_total() {
     assert!(peak <= 4 * MIB, "charged {peak} bytes");
 }
 
-/// A write op of `particle` holding `value`, for bin `name`.
-fn write_op(name: &[u8], particle: u8, value: &[u8]) -> Vec<u8> {
-    let mut op = (4 + name.len() as u32 + value.len() as u32).to_be_bytes().to_vec();
-    op.extend_from_slice(&[2, particle, 0, name.len() as u8]);
-    op.extend_from_slice(name);
-    op.extend_from_slice(value);
-    op
-}
-
 #[test]
 fn a_16_mib_map_write_costs_a_small_multiple_of_its_size() {
     let mut server = Server::start_with(&["--quiet"]);
@@ -293,7 +284,7 @@ fn a_16_mib_map_write_costs_a_small_multiple_of_its_size() {
     }
     let digest = [0x16u8; 20];
     let keyfields = vec![fld(F_NAMESPACE, b"test"), fld(F_SET, b"mem"), fld(F_DIGEST, &digest)];
-    let request = frame(T_MSG, &msg([0, I2_WRITE, 0], &keyfields, &[write_op(b"m", 19, &map)]));
+    let request = frame(T_MSG, &msg([0, I2_WRITE, 0], &keyfields, &[op(OP_WRITE, 19, b"m", &map)]));
     let size = request.len() as u64;
     let before = peak_rss(&server);
     s.write_all(&request).unwrap();
