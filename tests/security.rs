@@ -205,3 +205,37 @@ fn a_socket_that_has_not_logged_in_cannot_fail_a_node_read_or_write() {
     let (_, reply) = exchange(&mut s, T_MSG, &put);
     assert_eq!(reply[5], 0, "a write after the login succeeds");
 }
+
+#[test]
+fn a_built_in_cluster_that_requires_a_login_still_loses_a_node_and_counts_requests() {
+    // aerobench's own info commands to the cluster (take a node out, read the per-node
+    // counters) log in like the columns: without that the server refuses them.
+    let args = [
+        "--builtin-server",
+        "--user",
+        "bench",
+        "--nodes",
+        "2",
+        "--fail-node",
+        "2",
+        "--fail-at",
+        "1s",
+        "--fail-for",
+        "1s",
+        "--clients",
+        "wire",
+        "--ops",
+        "get",
+        "--duration",
+        "3s",
+    ];
+    let out = aerobench(&args, Some(PASSWORD));
+    let r = report(&out);
+    let wire = r["node_loss"]["columns"].as_array().and_then(|all| all.iter().find(|c| c["column"] == "wire"));
+    let wire = wire.unwrap_or_else(|| panic!("no recovery of the wire column: {}", r["node_loss"]));
+    assert_eq!(wire["ran_during_loss"], true, "{wire}");
+    assert!(wire["failures"].as_u64().unwrap_or(0) > 0, "the node was taken out: {wire}");
+    let spread = r["node_spread"]["cells"].as_array().unwrap_or_else(|| panic!("no node spread: {r}"));
+    assert!(!spread.is_empty(), "{}", r["node_spread"]);
+    assert_not_leaked(&out, PASSWORD);
+}
