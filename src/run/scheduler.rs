@@ -345,7 +345,13 @@ fn connectivity_advice(plan: &Plan, target: &Target, slots: &[Place]) -> Option<
     if unreachable.is_empty() || login_refused || stop::interrupted() {
         return None;
     }
-    crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
+    crate::run::connectivity::advice(
+        &target.host,
+        target.port,
+        &unreachable,
+        plan.services_alternate,
+        target.credentials.as_ref(),
+    )
 }
 
 /// Whether any column reads records (no-op columns read nothing: a run of only those writes
