@@ -16,8 +16,16 @@ use common::{COLUMNS, Server, cache_dir, column, report};
 const THROUGH_ADVERTISED: [&str; 2] = ["aerospike-py-sync", "aerospike-py-async"];
 
 fn aerobench(port: u16, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aerobench"))
-        .args(["--port", &port.to_string(), "--format", "json", "--quiet", "--rounds", "1", "--warmup", "0"])
+    aerobench_as(port, extra, None)
+}
+
+/// As [`aerobench`], with `AEROSPIKE_PASSWORD` set to `password` when given.
+fn aerobench_as(port: u16, extra: &[&str], password: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    if let Some(p) = password {
+        cmd.env("AEROSPIKE_PASSWORD", p);
+    }
+    cmd.args(["--port", &port.to_string(), "--format", "json", "--quiet", "--rounds", "1", "--warmup", "0"])
         .args(["--count", "50", "--concurrency", "2", "--ops", "put"])
         .args(["--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(["--clients", &COLUMNS.join(",")])
@@ -72,4 +80,23 @@ fn an_unreachable_advertised_address_is_explained_and_services_alternate_fixes_i
     for cell in r["cells"].as_array().unwrap() {
         assert_eq!((cell["count"].as_u64(), cell["errors"].as_u64()), (Some(50), Some(0)), "{cell}");
     }
+}
+
+#[test]
+fn the_advice_reads_what_a_server_that_requires_a_login_advertises() {
+    // The advice asks the server what it advertises: a secured server answers only after a
+    // login, so the advice logs in as the columns do.
+    let unreachable = format!("127.0.0.1:{}", closed_port());
+    let password = "advice-Pa55";
+    let server = Server::start_with_env(
+        &["--quiet", "--user", "bench", "--access-address", &unreachable, "--alternate-access-address", "127.0.0.1"],
+        &[("AEROBENCH_SERVE_PASSWORD", password)],
+    );
+    let seed = server.addr();
+    let clients = ["--clients", "aerospike-py-sync,rust-sync", "--user", "bench"];
+    let out = aerobench_as(server.port, &clients, Some(password));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let advice = stderr.lines().find(|l| l.contains("could not connect although aerobench reached"));
+    let advice = advice.unwrap_or_else(|| panic!("no connectivity advice\n{stderr}"));
+    assert!(advice.contains(&format!("advertises {unreachable}, not {seed}")), "{advice}");
 }

@@ -4,7 +4,7 @@
 //! reads back equal through every other (so the server and the wire floor encode them exactly
 //! as the clients do);
 //! --read-bins returns only the bins asked for; a record spec with a mistake exits 2 pointing
-//! at it.
+//! at it; a record, or a run, too large is refused with its size before anything is made.
 
 use std::process::{Command, Output};
 
@@ -177,6 +177,27 @@ fn a_record_spec_with_a_mistake_exits_2_pointing_at_it() {
     // --record takes the place of --bins and --preset: asking for both is a mistake too.
     let out = aerobench(&["--builtin-server", "--record", "blob", "--preset", "small"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn records_too_large_are_refused_with_their_size_before_anything_is_made() {
+    // Each part within its own cap, the product 90 GB and 32 GiB a record: the old binary
+    // parsed these and died making the first value (exit 134).
+    for (spec, size) in [("[100000*[100000*I]]", "83.8 GiB"), ("32767*B1048576", "32.0 GiB")] {
+        let out = aerobench(&["--builtin-server", "--record", spec]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(size) && err.contains("more than the 8.0 MiB"), "{spec}: {err}");
+        assert!(err.contains("make its strings, blobs, lists or maps smaller"), "{spec}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Records within the cap whose run would write 98 GiB: refused before the server starts.
+    let out = aerobench(&["--builtin-server", "--record", "B1048576", "--count", "100000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("come to 97.7 GiB") && err.contains("more than the 16.0 GiB"), "{err}");
+    assert!(err.contains("lower --count (at most 16,383 records"), "{err}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -1,12 +1,16 @@
 //! Servers that require a login, end to end with the real binary and the real client packages:
 //! every column logs in with `--user` and the password from AEROSPIKE_PASSWORD; a wrong
 //! password fails every column with a message that names the refusal; the password appears in
-//! no output, report or process command line.
+//! no output, report or process command line; a socket that has not logged in gets nothing but
+//! "not authenticated" (no info value, no record, no node taken down).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 
 mod common;
 
+use common::request::*;
 use common::{COLUMNS, Server, cache_dir, column, report};
 
 const PASSWORD: &str = "Pa55-word-never-shown";
@@ -38,6 +42,8 @@ fn every_column_logs_in_to_a_server_that_requires_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}; stderr:\n{stderr}", out.status);
     let r = report(&out);
+    // aerobench's own probe logged in too: it read the server's build.
+    assert_eq!((r["server"]["build"].as_str(), r["server"]["builtin"].as_bool()), (Some("8.1.0.0"), Some(true)));
     for id in COLUMNS {
         assert!(column(&r, id)["error"].is_null(), "{id}: {}", column(&r, id)["error"]);
     }
@@ -83,12 +89,16 @@ fn wrong_password_fails_every_column_clearly_and_leaks_nothing() {
     }
     assert_not_leaked(&out, wrong);
 
-    // Without --user, the data requests are refused: the run fails, it does not hang.
+    // Without --user, the server answers nothing but "not authenticated", the tend's info
+    // requests included: the run fails, it does not hang, and the report says the server
+    // requires a login.
     let out = aerobench(&["--port", &port, "--clients", "rust-async", "--force"], None);
     assert!(!out.status.success());
     let r = report(&out);
     let error = column(&r, "rust-async")["error"].as_str().unwrap_or_default().to_string();
-    assert!(error.contains("code 80"), "{error}");
+    assert!(error.contains("could not connect"), "{error}");
+    let build = r["server"]["build"].as_str().unwrap_or_default();
+    assert!(build.contains("the server requires a login: give --user"), "{}", r["server"]);
 }
 
 #[test]
@@ -125,4 +135,107 @@ fn the_password_is_on_no_command_line() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(seen > 0, "no aerobench process was seen running");
+}
+
+/// Sends one frame of `kind` and reads the reply: (its type, its body).
+fn exchange(s: &mut TcpStream, kind: u8, body: &[u8]) -> (u8, Vec<u8>) {
+    s.write_all(&frame(kind, body)).unwrap();
+    let mut h = [0u8; 8];
+    s.read_exact(&mut h).unwrap_or_else(|e| panic!("no reply to a type-{kind} request: {e}"));
+    let len = u64::from_be_bytes([0, 0, h[2], h[3], h[4], h[5], h[6], h[7]]) as usize;
+    let mut reply = vec![0u8; len];
+    s.read_exact(&mut reply).unwrap();
+    (h[1], reply)
+}
+
+fn info_text(s: &mut TcpStream, commands: &str) -> String {
+    let (kind, body) = exchange(s, T_INFO, commands.as_bytes());
+    assert_eq!(kind, T_INFO);
+    String::from_utf8(body).unwrap()
+}
+
+/// An admin LOGIN body for `user` with the bcrypt `credential`.
+fn login(user: &str, credential: &str) -> Vec<u8> {
+    let mut b = vec![0u8, 0, 20, 2];
+    b.resize(16, 0);
+    for (id, data) in [(0u8, user.as_bytes()), (3, credential.as_bytes())] {
+        b.extend_from_slice(&(data.len() as u32 + 1).to_be_bytes());
+        b.push(id);
+        b.extend_from_slice(data);
+    }
+    b
+}
+
+#[test]
+fn a_socket_that_has_not_logged_in_cannot_fail_a_node_read_or_write() {
+    let server = Server::start_with_env(
+        &["--user", "bench", "--nodes", "2", "--quiet"],
+        &[("AEROBENCH_SERVE_PASSWORD", PASSWORD)],
+    );
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    // Info requests, state-changing or not, get one line and nothing else; the connection stays.
+    for request in
+        ["aerobench-fail-node:node=1;for_ms=600000\n", "build\nnode\nreplicas\n", "aerobench-cluster-stats\n"]
+    {
+        assert_eq!(info_text(&mut s, request), "ERROR:80:not authenticated\n", "{request:?}");
+    }
+    // Writes and reads: result code 80, nothing stored.
+    let keyfields = [fld(F_NAMESPACE, b"test"), fld(F_SET, b"auth"), fld(F_DIGEST, &[0x33; 20])];
+    let put = msg([0, I2_WRITE, 0], &keyfields, &[op(OP_WRITE, 3, b"b", b"forged")]);
+    let get = msg([I1_READ | I1_GET_ALL, 0, 0], &keyfields, &[]);
+    for (what, request) in [("write", &put), ("read", &get)] {
+        let (kind, reply) = exchange(&mut s, T_MSG, request);
+        assert_eq!((kind, reply[5]), (T_MSG, 80), "{what} before a login");
+    }
+    // A wrong password changes nothing; the right one opens this same connection.
+    let wrong = bcrypt::hash("not-the-password", 4).unwrap();
+    let (_, reply) = exchange(&mut s, 2, &login("bench", &wrong));
+    assert_eq!(reply[1], 65, "invalid credential");
+    assert_eq!(info_text(&mut s, "aerobench-cluster-stats\n"), "ERROR:80:not authenticated\n");
+    let right = bcrypt::hash(PASSWORD, 4).unwrap();
+    let (_, reply) = exchange(&mut s, 2, &login("bench", &right));
+    assert_eq!(reply[1], 0, "the login succeeds");
+    let stats = info_text(&mut s, "aerobench-cluster-stats\n");
+    let states: Vec<&str> =
+        stats.trim_end().split('\t').nth(1).unwrap().split(';').map(|n| n.split(':').nth(2).unwrap()).collect();
+    assert_eq!(states, ["up", "up"], "no node was taken down: {stats}");
+    let (_, reply) = exchange(&mut s, T_MSG, &get);
+    assert_eq!(reply[5], 2, "the forged write stored nothing (KEY_NOT_FOUND)");
+    let (_, reply) = exchange(&mut s, T_MSG, &put);
+    assert_eq!(reply[5], 0, "a write after the login succeeds");
+}
+
+#[test]
+fn a_built_in_cluster_that_requires_a_login_still_loses_a_node_and_counts_requests() {
+    // aerobench's own info commands to the cluster (take a node out, read the per-node
+    // counters) log in like the columns: without that the server refuses them.
+    let args = [
+        "--builtin-server",
+        "--user",
+        "bench",
+        "--nodes",
+        "2",
+        "--fail-node",
+        "2",
+        "--fail-at",
+        "1s",
+        "--fail-for",
+        "1s",
+        "--clients",
+        "wire",
+        "--ops",
+        "get",
+        "--duration",
+        "3s",
+    ];
+    let out = aerobench(&args, Some(PASSWORD));
+    let r = report(&out);
+    let wire = r["node_loss"]["columns"].as_array().and_then(|all| all.iter().find(|c| c["column"] == "wire"));
+    let wire = wire.unwrap_or_else(|| panic!("no recovery of the wire column: {}", r["node_loss"]));
+    assert_eq!(wire["ran_during_loss"], true, "{wire}");
+    assert!(wire["failures"].as_u64().unwrap_or(0) > 0, "the node was taken out: {wire}");
+    let spread = r["node_spread"]["cells"].as_array().unwrap_or_else(|| panic!("no node spread: {r}"));
+    assert!(!spread.is_empty(), "{}", r["node_spread"]);
+    assert_not_leaked(&out, PASSWORD);
 }

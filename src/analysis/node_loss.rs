@@ -24,6 +24,8 @@ pub struct Watch {
     every: Duration,
     /// The built-in cluster's seed port, asked to take the node out.
     port: u16,
+    /// The LOGIN frame sent first, for a cluster that requires one.
+    login: Option<Arc<Vec<u8>>>,
     /// When the live output started: loss times are counted from it, as interval times are.
     started: Instant,
     lines: Arc<Mutex<Vec<u8>>>,
@@ -56,10 +58,14 @@ impl Write for Keep {
     }
 }
 
-/// Asks the built-in cluster at `port` to take `node` out for `length`.
-fn fail(port: u16, node: u16, length: Duration) -> Result<(), String> {
+/// Asks the built-in cluster at `port` to take `node` out for `length`, after the `login` frame
+/// when the cluster requires one.
+fn fail(port: u16, node: u16, length: Duration, login: Option<&[u8]>) -> Result<(), String> {
     let addrs = [std::net::SocketAddr::from(([127, 0, 0, 1], port))];
     let mut s = crate::drivers::wire_cluster::dial(&addrs, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    if let Some(frame) = login {
+        crate::drivers::wire_login::login(&mut s, frame).map_err(|e| e.to_string())?;
+    }
     let command = format!("aerobench-fail-node:node={node};for_ms={}", length.as_millis());
     let reply = crate::drivers::wire_cluster::info(&mut s, &[&command])?;
     match reply.first() {
@@ -78,6 +84,7 @@ impl Watch {
         at: Duration,
         length: Duration,
         port: u16,
+        login: Option<Vec<u8>>,
         user: Option<(Duration, Box<dyn Write + Send>)>,
     ) -> (Arc<Watch>, Live) {
         let (every, out) = match user {
@@ -93,6 +100,7 @@ impl Watch {
             length,
             every,
             port,
+            login: login.map(Arc::new),
             started,
             lines,
             epoch: Arc::new(AtomicU64::new(0)),
@@ -129,6 +137,7 @@ impl PhaseHook for Watch {
             return; // warm-ups meet no loss
         }
         let (port, node, at, length, started) = (self.port, self.node, self.at, self.length, self.started);
+        let login = self.login.clone();
         let (current, losses) = (self.epoch.clone(), self.losses.clone());
         let (column, operation) = (column.to_string(), operation.to_string());
         std::thread::spawn(move || {
@@ -137,7 +146,13 @@ impl PhaseHook for Watch {
                 return; // the phase ended first
             }
             let at_secs = started.elapsed().as_secs_f64();
-            let loss = Loss { column, operation, round, at_secs, error: fail(port, node, length).err() };
+            let loss = Loss {
+                column,
+                operation,
+                round,
+                at_secs,
+                error: fail(port, node, length, login.as_deref().map(Vec::as_slice)).err(),
+            };
             losses.lock().unwrap_or_else(|e| e.into_inner()).push(loss);
         });
     }
@@ -277,6 +292,7 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_secs(1),
             1,
+            None,
             Some((Duration::from_secs(1), Box::new(Shared(user.clone())))),
         );
         let mut keep = Keep { lines: watch.lines.clone(), user: Some(Box::new(Shared(user.clone()))) };
@@ -291,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_loss_due_after_its_phase_ended_is_not_made() {
-        let (watch, _live) = Watch::start(2, Duration::from_millis(50), Duration::from_secs(1), 1, None);
+        let (watch, _live) = Watch::start(2, Duration::from_millis(50), Duration::from_secs(1), 1, None, None);
         watch.started("a", "get", 1);
         watch.finished();
         std::thread::sleep(Duration::from_millis(200));

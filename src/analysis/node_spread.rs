@@ -10,10 +10,13 @@ use std::time::Duration;
 use crate::model::results::{NodeCounts, NodeSpread, SpreadCell};
 use crate::report::live::PhaseHook;
 
-/// Reads the counters from the seed at `port`.
-fn read(port: u16) -> Option<Reading> {
+/// Reads the counters from the seed at `port`, after the `login` frame when it requires one.
+fn read(port: u16, login: Option<&[u8]>) -> Option<Reading> {
     let addrs = [std::net::SocketAddr::from(([127, 0, 0, 1], port))];
     let mut s = crate::drivers::wire_cluster::dial(&addrs, Duration::from_secs(2)).ok()?;
+    if let Some(frame) = login {
+        crate::drivers::wire_login::login(&mut s, frame).ok()?;
+    }
     let reply = crate::drivers::wire_cluster::info(&mut s, &["aerobench-cluster-stats"]).ok()?;
     let (_, value) = reply.into_iter().next()?;
     parse(&value)
@@ -82,12 +85,14 @@ struct State {
 /// The phase hook that reads the counters.
 pub struct Spread {
     port: u16,
+    /// The LOGIN frame for a cluster that requires one.
+    login: Option<Vec<u8>>,
     state: Mutex<State>,
 }
 
 impl Spread {
-    pub fn new(port: u16) -> Spread {
-        Spread { port, state: Mutex::new(State::default()) }
+    pub fn new(port: u16, login: Option<Vec<u8>>) -> Spread {
+        Spread { port, login, state: Mutex::new(State::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -116,14 +121,14 @@ impl Spread {
 impl PhaseHook for Spread {
     fn started(&self, column: &str, operation: &str, round: u32) {
         let last = self.lock().last.take();
-        let now = last.or_else(|| read(self.port));
+        let now = last.or_else(|| read(self.port, self.login.as_deref()));
         let mut state = self.lock();
         state.running = now.map(|counts| (column.to_string(), operation.to_string(), round, counts));
     }
 
     fn finished(&self) {
         let running = self.lock().running.take();
-        let after = read(self.port);
+        let after = read(self.port, self.login.as_deref());
         let mut state = self.lock();
         state.last.clone_from(&after);
         let (Some((column, operation, round, before)), Some(after)) = (running, after) else { return };
@@ -163,7 +168,7 @@ mod tests {
     #[test]
     fn a_server_that_cannot_be_read_leaves_no_spread() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let spread = Spread::new(port);
+        let spread = Spread::new(port, None);
         spread.started("wire", "get", 1);
         spread.finished();
         assert!(spread.summary().is_none());

@@ -1,7 +1,8 @@
 //! Asks a server what it is before anything is measured: reachable at all, its `build` and
 //! `edition` (the built-in server names itself there), its node and peers (the cluster's
 //! nodes), over one short info request with
-//! timeouts, so a wrong address fails fast with a clear message instead of hanging.
+//! timeouts, so a wrong address fails fast with a clear message instead of hanging. With
+//! `--user` it logs in first, as a secured server answers no info request before a login.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -53,14 +54,19 @@ pub fn crate_seed(
     })
 }
 
-/// Connects to `host:port` (`host` without brackets), with TLS when `tls` is set, asks `build`
-/// and `edition`, and closes.
+/// Connects to `host:port` (`host` without brackets), with TLS when `tls` is set, logs in with
+/// `credentials` when given, asks `build` and `edition`, and closes.
 pub fn probe(
     host: &str,
     port: u16,
     timeout: Duration,
     tls: Option<&crate::drivers::security::Tls>,
+    credentials: Option<&crate::drivers::security::Credentials>,
 ) -> Result<ServerInfo, ProbeError> {
+    let login = credentials
+        .map(crate::drivers::wire_login::login_frame)
+        .transpose()
+        .map_err(|e| ProbeError::NotAerospike { addr: address(host, port), why: format!("{e:#}") })?;
     let addr = address(host, port);
     let socks: Vec<_> =
         (host, port).to_socket_addrs().map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?.collect();
@@ -82,7 +88,7 @@ pub fn probe(
     stream.set_read_timeout(Some(timeout)).map_err(unreachable)?;
     stream.set_write_timeout(Some(timeout)).map_err(unreachable)?;
     match tls {
-        None => ask(stream, &addr, timeout),
+        None => ask(stream, &addr, timeout, login.as_deref()),
         Some(tls) => {
             let tls_failed = |why: String| ProbeError::Tls { addr: addr.clone(), name: tls.name.clone(), why };
             let config = crate::drivers::security::client_config(tls).map_err(|e| tls_failed(format!("{e:#}")))?;
@@ -95,14 +101,38 @@ pub fn probe(
             while stream.conn.is_handshaking() {
                 stream.conn.complete_io(&mut stream.sock).map_err(|e| tls_failed(e.to_string()))?;
             }
-            ask(stream, &addr, timeout)
+            ask(stream, &addr, timeout, login.as_deref())
         }
     }
 }
 
-/// The info exchange of [`probe`], over a plain or TLS stream.
-fn ask(mut stream: impl Read + Write, addr: &str, timeout: Duration) -> Result<ServerInfo, ProbeError> {
+/// The info exchange of [`probe`], over a plain or TLS stream, after the `login` frame if any.
+/// A refused login is no probe failure: the server answers, and the login's refusal is for the
+/// columns and the set check to report, with its cause.
+fn ask(
+    mut stream: impl Read + Write,
+    addr: &str,
+    timeout: Duration,
+    login: Option<&[u8]>,
+) -> Result<ServerInfo, ProbeError> {
     let bad = |why: String| ProbeError::NotAerospike { addr: addr.to_string(), why };
+    let unknown = |build: String| ServerInfo {
+        address: addr.to_string(),
+        builtin: false,
+        build: format!("unknown ({build})"),
+        edition: String::new(),
+        nodes: vec![],
+    };
+    if let Some(frame) = login {
+        match crate::drivers::wire_login::login(&mut stream, frame) {
+            Ok(()) => {}
+            // A secured server answers nothing else, and may close the connection.
+            Err(crate::drivers::wire_login::LoginError::Refused(why)) => {
+                return Ok(unknown(format!("the login was refused: {why}")));
+            }
+            Err(e) => return Err(bad(e.to_string())),
+        }
+    }
     let request = b"build\nedition\nnode\npeers-clear-std\n";
     let mut frame = vec![2u8, 1];
     frame.extend_from_slice(&(request.len() as u64).to_be_bytes()[2..]);
@@ -125,6 +155,10 @@ fn ask(mut stream: impl Read + Write, addr: &str, timeout: Duration) -> Result<S
     let mut body = vec![0u8; len as usize];
     stream.read_exact(&mut body).map_err(|e| bad(format!("info reply cut short: {e}")))?;
     let text = String::from_utf8_lossy(&body);
+    if text.starts_with("ERROR:80:") {
+        // A secured server that has seen no login answers this and nothing else.
+        return Ok(unknown("the server requires a login: give --user".to_string()));
+    }
     let value = |name: &str| {
         text.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('\t'))).map(str::to_string)
     };
@@ -156,7 +190,7 @@ mod tests {
     #[test]
     fn refused_connection_is_unreachable() {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = probe("127.0.0.1", port, Duration::from_secs(1), None).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_secs(1), None, None).unwrap_err();
         assert!(matches!(err, ProbeError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains(&format!("127.0.0.1:{port}")));
     }
@@ -171,9 +205,9 @@ mod tests {
             let (_silent, _) = listener.accept().unwrap();
             std::thread::sleep(Duration::from_millis(600));
         });
-        let err = probe("127.0.0.1", port, Duration::from_millis(300), None).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_millis(300), None, None).unwrap_err();
         assert!(matches!(err, ProbeError::NotAerospike { .. }), "{err}");
-        let err = probe("127.0.0.1", port, Duration::from_millis(300), None).unwrap_err();
+        let err = probe("127.0.0.1", port, Duration::from_millis(300), None, None).unwrap_err();
         assert!(err.to_string().contains("no info reply"), "{err}");
         t.join().unwrap();
     }

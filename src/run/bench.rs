@@ -74,7 +74,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             tls: tls.clone(),
         },
     };
-    let server = match probe::probe(&target.host, target.port, Duration::from_secs(3), target.tls.as_ref()) {
+    let server = match probe::probe(
+        &target.host,
+        target.port,
+        Duration::from_secs(3),
+        target.tls.as_ref(),
+        target.credentials.as_ref(),
+    ) {
         Ok(info) => info,
         Err(e) => {
             eprintln!(
@@ -120,8 +126,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             // about that cause; --force would only move the same failure to the pre-write.
             Err(e) => {
                 let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
-                let answers =
-                    probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+                let answers = probe::probe(
+                    &target.host,
+                    target.port,
+                    Duration::from_secs(1),
+                    target.tls.as_ref(),
+                    target.credentials.as_ref(),
+                )
+                .is_ok();
                 let failure = crate::engine::failure::Failure::classify(&why);
                 let skip = if crate::engine::failure::authentication(&why)
                     || failure.server_gone()
@@ -143,10 +155,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let user_live = live_output(&args)?;
     // Live lines on stdout end with the report: nothing more goes there.
     let live_on_stdout = user_live.is_some() && args.live.is_none();
+    // The built-in cluster's own info commands need the run's login when it requires one.
+    let login = target.credentials.as_ref().map(crate::drivers::wire_login::login_frame).transpose()?;
     let (watch, live) = match (args.fail_node, &builtin) {
         (Some(node), Some(server)) => {
-            let (watch, live) =
-                crate::analysis::node_loss::Watch::start(node, args.fail_at, args.fail_for, server.port, user_live);
+            let (watch, live) = crate::analysis::node_loss::Watch::start(
+                node,
+                args.fail_at,
+                args.fail_for,
+                server.port,
+                login.clone(),
+                user_live,
+            );
             (Some(watch), Some(live))
         }
         _ => (None, user_live.map(|(every, out)| crate::report::live::Live::new(every, out))),
@@ -154,7 +174,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     // A built-in cluster counts what each node is asked: read per phase, through the live hooks.
     let spread = match &builtin {
         Some(server) if args.nodes.is_some_and(|n| n > 1) => {
-            Some(Arc::new(crate::analysis::node_spread::Spread::new(server.port)))
+            Some(Arc::new(crate::analysis::node_spread::Spread::new(server.port, login)))
         }
         _ => None,
     };

@@ -11,12 +11,22 @@ use std::time::Duration;
 /// Info values the server advertises for clients, in the order they are shown.
 const ADVERTISED: [&str; 4] = ["service-clear-std", "service-clear-alt", "services", "services-alternate"];
 
-/// Asks `host:port` for the `names` info values; `None` when it does not answer.
-fn info(host: &str, port: u16, names: &[&str], timeout: Duration) -> Option<Vec<(String, String)>> {
+/// Asks `host:port` for the `names` info values, after the `login` frame when the server
+/// requires one; `None` when it does not answer.
+fn info(
+    host: &str,
+    port: u16,
+    names: &[&str],
+    timeout: Duration,
+    login: Option<&[u8]>,
+) -> Option<Vec<(String, String)>> {
     let addr = (host, port).to_socket_addrs().ok()?.next()?;
     let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
+    if let Some(frame) = login {
+        crate::drivers::wire_login::login(&mut stream, frame).ok()?;
+    }
     let request: String = names.iter().map(|n| format!("{n}\n")).collect();
     let mut frame = vec![2u8, 1];
     frame.extend_from_slice(&(request.len() as u64).to_be_bytes()[2..]);
@@ -44,8 +54,15 @@ fn info(host: &str, port: u16, names: &[&str], timeout: Duration) -> Option<Vec<
 
 /// What to tell the user when `failed` (column labels) could not connect although the probe
 /// reached `host:port`; `None` when the server no longer answers either.
-pub fn advice(host: &str, port: u16, failed: &[String], alternate: bool) -> Option<String> {
-    let values = info(host, port, &ADVERTISED, Duration::from_secs(1))?;
+pub fn advice(
+    host: &str,
+    port: u16,
+    failed: &[String],
+    alternate: bool,
+    credentials: Option<&crate::drivers::security::Credentials>,
+) -> Option<String> {
+    let login = credentials.map(crate::drivers::wire_login::login_frame).transpose().ok()?;
+    let values = info(host, port, &ADVERTISED, Duration::from_secs(1), login.as_deref())?;
     Some(explain(&crate::drivers::probe::address(host, port), failed, &values, alternate))
 }
 
@@ -106,6 +123,6 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        assert!(advice("127.0.0.1", port, &["x".into()], false).is_none(), "no server there, no advice");
+        assert!(advice("127.0.0.1", port, &["x".into()], false, None).is_none(), "no server there, no advice");
     }
 }

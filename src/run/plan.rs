@@ -143,6 +143,10 @@ impl Plan {
                 crate::workload::OPERATE_BIN
             );
         }
+        // Before any value is made: a record, and the run's records in all, within their caps.
+        let record_bytes =
+            crate::workload::records::size::check_record(&plan.workload.bins).map_err(anyhow::Error::msg)?;
+        crate::workload::records::size::check_run(record_bytes, plan.workload.count).map_err(anyhow::Error::msg)?;
         if let Some(read) = &args.read_bins {
             let names: Vec<&str> = plan.workload.bins.iter().map(|b| b.name()).collect();
             plan.workload.read_bins = Some(read.resolve(&names)?);
@@ -660,6 +664,15 @@ mod tests {
         assert!(plan(&["--record", "ops=I", "--ops", "put,get"]).is_ok(), "no operate phase, no clash");
         assert!(plan(&["--record", "I,"]).is_err());
         assert!(plan(&["--record", "blob", "--bins", "3"]).is_err(), "--record replaces --bins");
+    }
+
+    #[test]
+    fn records_too_large_one_by_one_or_in_all_are_refused_before_any_is_made() {
+        let err = plan(&["--bins", "64", "--bin-type", "string", "--value-size", "1048576"]).unwrap_err().to_string();
+        assert!(err.contains("64.0 MiB") && err.contains("more than the 8.0 MiB"), "{err}");
+        let err = plan(&["--record", "B1048576", "--count", "100000"]).unwrap_err().to_string();
+        assert!(err.contains("more than the 16.0 GiB") && err.contains("lower --count"), "{err}");
+        assert!(plan(&["--record", "B1048576", "--count", "1000"]).is_ok());
     }
 
     fn versions(args: &[&str]) -> Vec<(&'static str, Vec<String>)> {

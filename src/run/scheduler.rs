@@ -267,8 +267,13 @@ pub fn run(
                         // One column's calls failing can be its client; a server that no longer
                         // answers a plain info request is gone for every column.
                         if let Some(stopped) = server_lost
-                            && let Err(e) =
-                                probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref())
+                            && let Err(e) = probe::probe(
+                                &target.host,
+                                target.port,
+                                Duration::from_secs(1),
+                                target.tls.as_ref(),
+                                target.credentials.as_ref(),
+                            )
                         {
                             incomplete = Some(format!(
                                 "the server stopped answering during {what} of {} ({stopped}; {e}): the remaining \
@@ -351,7 +356,13 @@ fn connectivity_advice(plan: &Plan, target: &Target, slots: &[Place]) -> Option<
     if unreachable.is_empty() || login_refused || stop::interrupted() {
         return None;
     }
-    crate::run::connectivity::advice(&target.host, target.port, &unreachable, plan.services_alternate)
+    crate::run::connectivity::advice(
+        &target.host,
+        target.port,
+        &unreachable,
+        plan.services_alternate,
+        target.credentials.as_ref(),
+    )
 }
 
 /// Whether any column reads records (no-op columns read nothing: a run of only those writes
@@ -431,7 +442,14 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight).map_err(|e| {
         let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
-        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        let answers = probe::probe(
+            &target.host,
+            target.port,
+            Duration::from_secs(1),
+            target.tls.as_ref(),
+            target.credentials.as_ref(),
+        )
+        .is_ok();
         anyhow::anyhow!(
             "cannot connect to write the records the benchmark reads: {why} ({})",
             crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms)
@@ -446,7 +464,14 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
     if m.recorder.errors() > 0 && !stop::interrupted() {
         // Calls that say the server is gone are confirmed with a plain info request, as during
         // the rounds: the hint follows what happened, not a guess.
-        let answers = probe::probe(&target.host, target.port, Duration::from_secs(1), target.tls.as_ref()).is_ok();
+        let answers = probe::probe(
+            &target.host,
+            target.port,
+            Duration::from_secs(1),
+            target.tls.as_ref(),
+            target.credentials.as_ref(),
+        )
+        .is_ok();
         let stopped = match (&m.stopped, m.server_unresponsive) {
             (Some(why), true) => format!(", {why}"),
             _ => String::new(),

@@ -335,7 +335,8 @@ impl<'a> Map<'a> {
 /// `[key, delta?, attributes?]` (returns the entry's new value; a missing entry starts at 0).
 fn map_write(current: Option<(u8, &[u8])>, op: &CdtOp<'_>) -> Result<Modified, Failure> {
     let key = op.arg(0)?;
-    if matches!(msgpack::head(key)?, Item::Array(_) | Item::Map(_) | Item::Nil) {
+    // Integers, strings and blobs only, as a real server's map keys.
+    if !super::cdt_store::is_key(key) {
         return Err(Failure(rc::PARAMETER_ERROR));
     }
     let attributes = op.int_or_zero(2)? as u8;
@@ -373,8 +374,15 @@ fn map_write(current: Option<(u8, &[u8])>, op: &CdtOp<'_>) -> Result<Modified, F
             None => Item::Int(1),
         };
         let old = found.map(|i| msgpack::head(map.entries[i].1)).transpose()?;
+        // A uint64 above i64::MAX adds as the 64-bit integer it is stored as.
+        fn signed(item: Item<'_>) -> Item<'_> {
+            match item {
+                Item::Uint(v) => Item::Int(v as i64),
+                other => other,
+            }
+        }
         let mut out = Vec::new();
-        match (old, delta) {
+        match (old.map(signed), signed(delta)) {
             (None, Item::Int(d)) => msgpack::put_int(&mut out, d),
             (None, Item::Float(d)) => msgpack::put_f64(&mut out, d),
             // The entry keeps its type: a float delta on an int is truncated, an int on a float widened.
@@ -382,7 +390,7 @@ fn map_write(current: Option<(u8, &[u8])>, op: &CdtOp<'_>) -> Result<Modified, F
             (Some(Item::Int(v)), Item::Float(d)) => msgpack::put_int(&mut out, v.wrapping_add(d as i64)),
             (Some(Item::Float(v)), Item::Int(d)) => msgpack::put_f64(&mut out, v + d as f64),
             (Some(Item::Float(v)), Item::Float(d)) => msgpack::put_f64(&mut out, v + d),
-            (_, Item::Int(_) | Item::Float(_)) => return Err(Failure(OP_NOT_APPLICABLE)),
+            // Incrementing a value that is not a number: PARAMETER_ERROR, as Aerospike 8.1 answers.
             _ => return Err(Failure(rc::PARAMETER_ERROR)),
         }
         new_value = out;
@@ -449,6 +457,7 @@ fn particle_of(element: &[u8]) -> Result<Particle, Malformed> {
         Item::Nil => (particle::NULL, Vec::new()),
         Item::Bool(b) => (PARTICLE_BOOL, vec![b as u8]),
         Item::Int(v) => (particle::INTEGER, v.to_be_bytes().to_vec()),
+        Item::Uint(v) => (particle::INTEGER, v.to_be_bytes().to_vec()),
         Item::Float(v) => (PARTICLE_DOUBLE, v.to_be_bytes().to_vec()),
         Item::Str([kind, rest @ ..]) => (*kind, rest.to_vec()),
         Item::Str([]) => (particle::STRING, Vec::new()),
@@ -584,7 +593,12 @@ mod tests {
         );
         assert_eq!(modify(Some((PARTICLE_LIST, &list)), &op(map_op::INCREMENT, &[&s("n")])), Err(rc::BIN_TYPE_ERROR));
         let map = [&[0x81u8][..], &s("n"), &s("text")].concat();
-        assert_eq!(modify(Some((PARTICLE_MAP, &map)), &op(map_op::INCREMENT, &[&s("n")])), Err(OP_NOT_APPLICABLE));
+        // Incrementing a string is a parameter error, as on Aerospike 8.1 (not OP_NOT_APPLICABLE).
+        assert_eq!(modify(Some((PARTICLE_MAP, &map)), &op(map_op::INCREMENT, &[&s("n")])), Err(rc::PARAMETER_ERROR));
+        // Keys are integers, strings or blobs.
+        let mut float_key = Vec::new();
+        msgpack::put_f64(&mut float_key, 1.5);
+        assert_eq!(modify(None, &op(map_op::PUT, &[&float_key, &int(1)])), Err(rc::PARAMETER_ERROR));
         let nested = [&[0x93u8, 0xcc, 0xff, 0x92, 0x10, 0x00][..], &op(list_op::APPEND, &[&int(1)])].concat();
         assert_eq!(modify(None, &nested), Err(rc::UNSUPPORTED_FEATURE));
         assert_eq!(modify(None, &op(list_op::APPEND, &[])), Err(rc::PARAMETER_ERROR));

@@ -1,5 +1,7 @@
 //! One client connection: read a frame, answer it, repeat — strictly one request then its full
-//! response, as every client expects. A frame that cannot be read (bad version or type, over the
+//! response, as every client expects. On a server with `--user`, nothing but a login is served
+//! before one succeeds: info requests get `ERROR:80:not authenticated` and data requests result
+//! code 80, on an intact connection, as a secured Aerospike server answers them. A frame that cannot be read (bad version or type, over the
 //! size limit, truncated) ends this connection only; a message that does not parse is answered
 //! with PARAMETER_ERROR and the connection stays open. What a connection holds is bounded: its
 //! request buffer is charged to the server's budget as it grows, and every reply is either small
@@ -55,6 +57,13 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         }
         out.clear();
         let result = match kind {
+            MsgType::Info if !authenticated => {
+                // A secured server answers an info request before the login with this one line,
+                // whatever it asked, and keeps the connection (as Aerospike's `thr_info.c`).
+                put_header(&mut out, MsgType::Info, info::NOT_AUTHENTICATED.len());
+                out.extend_from_slice(info::NOT_AUTHENTICATED.as_bytes());
+                stream.get_mut().write_all(&out).await
+            }
             MsgType::Info => {
                 let reply = info::handle(&body, &shared.identity, &shared.store, &ctx, info::MAX_REPLY);
                 put_header(&mut out, MsgType::Info, reply.len());

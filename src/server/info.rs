@@ -79,6 +79,10 @@ pub const EDITION: &str = "aerobench built-in in-memory server";
 /// for a dozen values of a few KiB), far below what a request of repeated `replicas` would cost.
 pub const MAX_REPLY: usize = 4 << 20;
 
+/// The whole reply to an info request on a connection that has not logged in to a server that
+/// requires it: one line, whatever was asked (a secured Aerospike server's words).
+pub const NOT_AUTHENTICATED: &str = "ERROR:80:not authenticated\n";
+
 /// Per-connection facts some answers depend on.
 pub struct ConnContext {
     /// Address the client dialled (the accepted socket's local address).

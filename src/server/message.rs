@@ -60,6 +60,9 @@ pub mod particle {
 }
 pub mod rc {
     pub const OK: u8 = 0;
+    /// A write a real server refuses without a more specific code, such as a malformed list
+    /// or map value (Aerospike's AS_ERR_UNKNOWN; the clients call it SERVER_ERROR).
+    pub const SERVER_ERROR: u8 = 1;
     pub const KEY_NOT_FOUND: u8 = 2;
     pub const GENERATION_ERROR: u8 = 3;
     pub const PARAMETER_ERROR: u8 = 4;

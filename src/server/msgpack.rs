@@ -13,6 +13,9 @@ pub enum Item<'a> {
     Nil,
     Bool(bool),
     Int(i64),
+    /// An unsigned 64-bit integer above `i64::MAX`: greater than every `Int`, as the server
+    /// compares them.
+    Uint(u64),
     Float(f64),
     /// A MessagePack str: Aerospike puts the particle type (3 for a string) in its first byte.
     Str(&'a [u8]),
@@ -71,7 +74,10 @@ impl<'a> Cursor<'a> {
             Marker::U8 => Item::Int(self.uint(1)? as i64),
             Marker::U16 => Item::Int(self.uint(2)? as i64),
             Marker::U32 => Item::Int(self.uint(4)? as i64),
-            Marker::U64 => Item::Int(self.uint(8)? as i64),
+            Marker::U64 => match self.uint(8)? {
+                v if v > i64::MAX as u64 => Item::Uint(v),
+                v => Item::Int(v as i64),
+            },
             Marker::I8 => Item::Int(self.uint(1)? as u8 as i8 as i64),
             Marker::I16 => Item::Int(self.uint(2)? as u16 as i16 as i64),
             Marker::I32 => Item::Int(self.uint(4)? as u32 as i32 as i64),
@@ -174,7 +180,7 @@ fn rank(item: &Item<'_>) -> u8 {
     match item {
         Item::Nil => 1,
         Item::Bool(_) => 2,
-        Item::Int(_) => 3,
+        Item::Int(_) | Item::Uint(_) => 3,
         Item::Str(_) => 4,
         Item::Array(_) => 5,
         Item::Map(_) => 6,
@@ -190,6 +196,9 @@ pub fn compare(a: &[u8], b: &[u8]) -> Result<Ordering, Malformed> {
     let (x, y) = (head(a)?, head(b)?);
     Ok(match (x, y) {
         (Item::Int(p), Item::Int(q)) => p.cmp(&q),
+        (Item::Uint(p), Item::Uint(q)) => p.cmp(&q),
+        (Item::Int(_), Item::Uint(_)) => Ordering::Less,
+        (Item::Uint(_), Item::Int(_)) => Ordering::Greater,
         (Item::Float(p), Item::Float(q)) => p.total_cmp(&q),
         (Item::Bool(p), Item::Bool(q)) => p.cmp(&q),
         (Item::Str(p), Item::Str(q)) | (Item::Bin(p), Item::Bin(q)) => p.cmp(q),
@@ -243,5 +252,12 @@ mod tests {
         let mut f = Vec::new();
         put_f64(&mut f, 0.5);
         assert_eq!(compare(&f, &int(7)).unwrap(), Ordering::Greater, "floats rank after ints");
+        // A uint64 above i64::MAX is the greatest integer, not a negative one.
+        let big = [0xcf, 0x80, 0, 0, 0, 0, 0, 0, 1];
+        assert_eq!(head(&big).unwrap(), Item::Uint((1 << 63) + 1));
+        assert_eq!(compare(&big, &int(i64::MAX)).unwrap(), Ordering::Greater);
+        assert_eq!(compare(&int(-1), &big).unwrap(), Ordering::Less);
+        assert_eq!(compare(&big, &[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap(), Ordering::Less);
+        assert_eq!(compare(&[0xcf, 0, 0, 0, 0, 0, 0, 0, 5], &int(5)).unwrap(), Ordering::Equal);
     }
 }

@@ -275,7 +275,7 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
         }
         match o.op {
             op::WRITE => {
-                let value = super::cdt_store::stored(o.particle, o.value).map_err(|_| rc::PARAMETER_ERROR)?;
+                let value = super::cdt_store::stored(o.particle, o.value).map_err(|_| rc::SERVER_ERROR)?;
                 bins.set(o.name, o.particle, &value)
             }
             op::INCR => incr(&mut bins, o)?,
@@ -288,8 +288,7 @@ fn write(existing: Option<&Record>, req: &RecordRequest<'_>, now: u32) -> Result
                     let done = super::cdt::modify(current, o.value)?;
                     if let Some(bin) = done.bin {
                         // Kept as every written list or map is: maps in key order.
-                        let value =
-                            super::cdt_store::stored(bin.particle, &bin.value).map_err(|_| rc::PARAMETER_ERROR)?;
+                        let value = super::cdt_store::stored(bin.particle, &bin.value).map_err(|_| rc::SERVER_ERROR)?;
                         bins.set(o.name, bin.particle, &value);
                     }
                     done.result
@@ -515,6 +514,25 @@ mod tests {
         assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::OK);
         assert_eq!(put(&store, &d, &[], info2::DELETE, 0, 0), rc::KEY_NOT_FOUND);
         assert_eq!(put(&store, &d, &[w(b"a_very_long_bin_name", 3, b"x")], 0, 0, 0), rc::BIN_NAME_TOO_LONG);
+    }
+
+    #[test]
+    fn lists_and_maps_aerospike_refuses_fail_with_code_1_and_leave_the_record() {
+        let store = Store::new(&["test"]);
+        let d = [10u8; 20];
+        assert_eq!(put(&store, &d, &[w(b"m", 19, &[0x81, 0xa2, 3, b'a', 1])], 0, 0, 0), rc::OK);
+        // Cut short, the same key twice, a key-ordered map out of order: code 1, as Aerospike 8.1.
+        let refused: [&[u8]; 3] = [
+            &[0x82, 0xa2, 3, b'a', 1],
+            &[0x82, 0xa2, 3, b'a', 1, 0xa2, 3, b'a', 2],
+            &[0x83, 0xc7, 0, 1, 0xc0, 0xa2, 3, b'b', 1, 0xa2, 3, b'a', 2],
+        ];
+        for bad in refused {
+            assert_eq!(put(&store, &d, &[w(b"m", 19, bad)], 0, 0, 0), rc::SERVER_ERROR, "{bad:?}");
+        }
+        assert_eq!(put(&store, &d, &[w(b"l", 20, &[0x92, 1])], 0, 0, 0), rc::SERVER_ERROR);
+        let (_, m) = get(&store, &d, info1::READ | info1::GET_ALL, &[]);
+        assert_eq!((m.ops.len(), m.ops[0].value), (1, &[0x81, 0xa2, 3, b'a', 1][..]), "the record as it was");
     }
 
     #[test]

@@ -1,24 +1,28 @@
 //! Records as applications store them (`--record`): a spec that describes the bins of a record,
 //! from scalars to nested lists and maps ([`spec`]), the named shapes for the common cases
 //! ([`shapes`]), the values every column writes and reads, made from the record index and
-//! `--seed` ([`generate`]), and their MessagePack form inside list and map bins ([`msgpack`]).
+//! `--seed` ([`generate`]), their MessagePack form inside list and map bins ([`msgpack`]), and
+//! the bytes a record takes, capped before any value is made ([`size`]).
 
 pub mod generate;
 pub mod msgpack;
 pub mod shapes;
+pub mod size;
 pub mod spec;
 
 pub use spec::{RecordSpec, ValueSpec};
 
 /// `--record SPEC|NAME`: a named shape or a spec, parsed for clap (a syntax error exits 2 with
-/// the message pointing at the error).
+/// the message pointing at the error, and so does a record larger than [`size::MAX_RECORD_BYTES`]).
 pub fn parse_arg(text: &str) -> Result<RecordSpec, String> {
-    match shapes::lookup(text) {
+    let record = match shapes::lookup(text) {
         Some(shape) => RecordSpec::parse(shape.spec).map(|r| r.named(shape.name)).map_err(|e| e.to_string()),
         None => RecordSpec::parse(text).map_err(|e| {
             format!("{e}\n(a named shape is one of: {}; see docs/records.md)", shapes::names().join(", "))
         }),
-    }
+    }?;
+    size::check_record(&crate::workload::spec_bins(&record))?;
+    Ok(record)
 }
 
 /// `--read-bins N|NAME,…`: the bins get, batch_get and scan ask for.
@@ -103,5 +107,7 @@ mod tests {
         assert_eq!(parse_arg("feature-vector").unwrap().bins.len(), 64);
         let err = parse_arg("i,s:x").unwrap_err();
         assert!(err.contains('^') && err.contains("feature-vector"), "{err}");
+        let err = parse_arg("[100000*[100000*I]]").unwrap_err();
+        assert!(err.contains("more than the 8.0 MiB"), "{err}");
     }
 }
