@@ -143,11 +143,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let user_live = live_output(&args)?;
     // Live lines on stdout end with the report: nothing more goes there.
     let live_on_stdout = user_live.is_some() && args.live.is_none();
+    // Against a cluster the interval lines are kept, so a node that leaves mid-run gets each
+    // column's failures and recovery, as a node taken out with --fail-node does.
+    let mut kept = None;
     let (watch, live) = match (args.fail_node, &builtin) {
         (Some(node), Some(server)) => {
             let (watch, live) =
                 crate::analysis::node_loss::Watch::start(node, args.fail_at, args.fail_for, server.port, user_live);
             (Some(watch), Some(live))
+        }
+        _ if server.nodes.len() > 1 => {
+            let (every, user) = match user_live {
+                Some((every, out)) => (every, Some(out)),
+                None => (crate::analysis::node_loss::RESOLUTION, None),
+            };
+            let (intervals, out) = crate::run::cluster_state::KeptIntervals::new(user);
+            kept = Some((intervals, every));
+            (None, Some(crate::report::live::Live::new(every, out)))
         }
         _ => (None, user_live.map(|(every, out)| crate::report::live::Live::new(every, out))),
     };
@@ -166,7 +178,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
         (None, live) => live,
     };
-    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
+    // Losses made on purpose (--fail-node) have their own section; any other change of the
+    // cluster is read between phases.
+    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref(), watch.is_none())?;
+    let windows: Vec<(f64, f64)> =
+        outcome.cluster.as_ref().map(|h| h.changes.iter().map(|c| c.window_secs).collect()).unwrap_or_default();
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
     if args.cleanup {
@@ -193,6 +209,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         report.node_loss = Some(watch.summary(&ids));
     }
     report.node_spread = spread.and_then(|s| s.summary());
+    if let (Some(history), Some((intervals, every))) = (report.cluster.as_mut(), &kept) {
+        let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
+        history.resolution_secs = Some(every.as_secs_f64());
+        crate::analysis::cluster_change::recovery(history, &windows, &intervals.intervals(), &ids);
+    }
     write_outputs(&args, &report, live.as_ref(), live_on_stdout)?;
     drop(builtin);
     for line in report::failures::lines(&report) {
@@ -336,8 +357,15 @@ fn assemble(
     }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
-    let ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let mut ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let cluster = outcome.cluster.map(cluster_history);
     let mut warnings = outcome.warnings;
+    if let Some(history) = &cluster {
+        crate::analysis::cluster_change::note_cells(&mut cells, &schedule.phases, history);
+        compare::cluster::withhold(&mut ratios, &schedule.phases, &history.states);
+        let label = |id: &str| columns.iter().find(|c| c.id == id).map_or_else(|| id.to_string(), |c| c.label.clone());
+        warnings.extend(crate::analysis::cluster_change::warnings(history, label));
+    }
     warnings.extend(run_warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds));
     RunReport {
         schema_version: SCHEMA_VERSION,
@@ -390,10 +418,43 @@ fn assemble(
         records_deleted: None,
         node_loss: None,
         node_spread: None,
+        cluster,
         min_effect,
         schedule: Some(schedule),
         columns,
         cells,
+    }
+}
+
+/// What the run read of the cluster, as the report holds it: the states, and each change with the
+/// nodes that left or joined.
+fn cluster_history(h: crate::run::cluster_state::History) -> crate::model::results::ClusterHistory {
+    let changes = h
+        .changes
+        .iter()
+        .map(|c| {
+            let nodes = |i: u32| h.states.get(i as usize).map(|s| s.nodes.clone()).unwrap_or_default();
+            let (from, to) = (nodes(c.from), nodes(c.to));
+            crate::model::results::ClusterChange {
+                from: c.from,
+                to: c.to,
+                last_seen_before: crate::model::timestamp::wall(c.last_seen_before),
+                seen_at: crate::model::timestamp::wall(c.seen_at),
+                during: c.during.clone(),
+                left: from.iter().filter(|n| !to.contains(n)).cloned().collect(),
+                joined: to.iter().filter(|n| !from.contains(n)).cloned().collect(),
+                migrate_partitions_remaining: c.migrate_partitions_remaining,
+                at_secs: None,
+                columns: Vec::new(),
+            }
+        })
+        .collect();
+    crate::model::results::ClusterHistory {
+        states: h.states,
+        changes,
+        reads: h.reads,
+        failed_reads: h.failed_reads,
+        resolution_secs: None,
     }
 }
 
