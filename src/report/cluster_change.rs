@@ -189,6 +189,15 @@ mod tests {
         assert!(lines[2].contains("1673 failed calls; calls succeeded again 2.5 s after it met the loss"), "{lines:?}");
         assert_eq!(lines[3], "measured phases: 1 while it changed, 3 nodes → 2 nodes; 2 on 2 nodes");
         assert_eq!(header_words(&report), "; changed 1 time during the run: 2 nodes (A1, A2) from 22:41:07");
+        // Table and markdown both show the section, and the header says it.
+        let style =
+            crate::report::Style { color: false, width: 200, layout: crate::report::Layout::Clients, verbose: false };
+        let table = crate::report::render(&report, crate::report::Format::Table, &style);
+        assert!(table.contains("Cluster changes — read between phases (13 reads)"), "{table}");
+        assert!(table.contains("changed 1 time during the run: 2 nodes (A1, A2) from 22:41:07"), "{table}");
+        let markdown = crate::report::render(&report, crate::report::Format::Markdown, &style);
+        assert!(markdown.contains("### Cluster changes"), "{markdown}");
+        assert!(markdown.contains("\n- measured phases: 1 while it changed"), "{markdown}");
         let mut steady = report.clone();
         steady.cluster.as_mut().unwrap().changes.clear();
         assert!(super::lines(&steady).is_empty() && header_words(&steady).is_empty());
