@@ -102,9 +102,11 @@ pub fn warnings(history: &ClusterHistory, label: impl Fn(&str) -> String) -> Vec
 }
 
 /// Fills in, for every change where nodes left, when failures began (from the interval lines:
-/// the first failed call between the reads around it, else the last read of the old state) and
+/// the first failed call in its window, else the window's start) and
 /// each of `columns` through the loss, until a later read showed those nodes again. `windows`
-/// are the changes' reads on the interval clock (last read of the old state, first of the new).
+/// are the changes' windows on the interval clock: from the read before the last read of the old
+/// state (a cluster notices a killed node only after its heartbeat timeout: the phase before the
+/// one the change was seen after may have met it) to the first read of the new one.
 pub fn recovery(history: &mut ClusterHistory, windows: &[(f64, f64)], intervals: &[Interval], columns: &[String]) {
     let count = history.changes.len().min(windows.len());
     for i in 0..count {

@@ -10,23 +10,26 @@ fn clock(rfc3339: &str) -> &str {
     rfc3339.split_once('T').map_or(rfc3339, |(_, t)| t.get(..8).unwrap_or(t))
 }
 
-/// The header's words after the node count when the cluster changed: `; 2 nodes from 22:41:07`.
+/// Changes the header names one by one before the rest are counted.
+const CHANGES_NAMED: usize = 3;
+
+/// The header's words after the nodes the run started with when the cluster changed: `; during
+/// the run A3 left (seen 22:41:07), migrations ended (seen 22:41:30): 2 nodes at the end`.
 pub fn header_words(report: &RunReport) -> String {
     let Some(h) = &report.cluster else { return String::new() };
     let Some(last) = h.changes.last() else { return String::new() };
     let Some(state) = h.states.get(last.to as usize) else { return String::new() };
-    let nodes = if report.server.builtin || state.nodes.len() < 2 {
-        String::new()
-    } else {
-        format!(" ({})", state.nodes.join(", "))
-    };
-    let changes = h.changes.len();
-    format!(
-        "; changed {changes} time{} during the run: {}{nodes} from {}",
-        if changes == 1 { "" } else { "s" },
-        state_words(state),
-        clock(&last.seen_at)
-    )
+    let mut what: Vec<String> = (0..h.changes.len().min(CHANGES_NAMED))
+        .map(|i| {
+            let words = change_words(h, i);
+            let short = words.split(" (").next().unwrap_or(&words).to_string();
+            format!("{short} (seen {})", clock(&h.changes[i].seen_at))
+        })
+        .collect();
+    if h.changes.len() > CHANGES_NAMED {
+        what.push(format!("{} more changes", h.changes.len() - CHANGES_NAMED));
+    }
+    format!("; during the run {}: {} at the end", what.join(", "), state_words(state))
 }
 
 fn calls(n: u64) -> String {
@@ -188,13 +191,13 @@ mod tests {
         assert!(lines[1].ends_with("; 1365 partitions to migrate"), "{lines:?}");
         assert!(lines[2].contains("1673 failed calls; calls succeeded again 2.5 s after it met the loss"), "{lines:?}");
         assert_eq!(lines[3], "measured phases: 1 while it changed, 3 nodes → 2 nodes; 2 on 2 nodes");
-        assert_eq!(header_words(&report), "; changed 1 time during the run: 2 nodes (A1, A2) from 22:41:07");
+        assert_eq!(header_words(&report), "; during the run A3 left (seen 22:41:07): 2 nodes at the end");
         // Table and markdown both show the section, and the header says it.
         let style =
             crate::report::Style { color: false, width: 200, layout: crate::report::Layout::Clients, verbose: false };
         let table = crate::report::render(&report, crate::report::Format::Table, &style);
         assert!(table.contains("Cluster changes — read between phases (13 reads)"), "{table}");
-        assert!(table.contains("changed 1 time during the run: 2 nodes (A1, A2) from 22:41:07"), "{table}");
+        assert!(table.contains("during the run A3 left (seen 22:41:07): 2 nodes at the end"), "{table}");
         let markdown = crate::report::render(&report, crate::report::Format::Markdown, &style);
         assert!(markdown.contains("### Cluster changes"), "{markdown}");
         assert!(markdown.contains("\n- measured phases: 1 while it changed"), "{markdown}");

@@ -110,7 +110,9 @@ pub struct SeenChange {
     pub to: u32,
     pub last_seen_before: SystemTime,
     pub seen_at: SystemTime,
-    /// The reads' times on the interval clock: the change happened between them.
+    /// On the interval clock: from the read before the last read of the old state (a cluster
+    /// notices a killed node only after its heartbeat timeout, so the phase before the one the
+    /// change was seen after may have met the loss already) to the first read of the new one.
     pub window_secs: (f64, f64),
     pub during: Option<PhaseRef>,
     pub migrate_partitions_remaining: Option<u64>,
@@ -135,12 +137,21 @@ pub struct Tracker {
     history: History,
     /// The state of the last successful read, and when it was made.
     current: Option<(u32, SystemTime, Instant)>,
+    /// When the successful read before that was made.
+    earlier: Option<Instant>,
     peers: Vec<(String, u16)>,
 }
 
 impl Tracker {
     pub fn new(target: &Target, clock: Instant) -> Tracker {
-        Tracker { target: Seed::of(target), clock, history: History::default(), current: None, peers: Vec::new() }
+        Tracker {
+            target: Seed::of(target),
+            clock,
+            history: History::default(),
+            current: None,
+            earlier: None,
+            peers: Vec::new(),
+        }
     }
 
     /// The state of the last successful read.
@@ -188,11 +199,12 @@ impl Tracker {
                 to: index,
                 last_seen_before: then,
                 seen_at: at,
-                window_secs: (secs(then_instant), secs(instant)),
+                window_secs: (secs(self.earlier.unwrap_or(then_instant)), secs(instant)),
                 during,
                 migrate_partitions_remaining: reading.migrate_partitions_remaining,
             });
         }
+        self.earlier = self.current.map(|(_, _, i)| i);
         self.current = Some((index, at, instant));
     }
 
@@ -323,7 +335,8 @@ mod tests {
         let moves: Vec<(u32, u32)> = history.changes.iter().map(|c| (c.from, c.to)).collect();
         assert_eq!(moves, [(0, 1), (1, 2), (2, 0)]);
         assert_eq!(history.changes[0].during, phase(2));
-        assert_eq!(history.changes[0].window_secs, (1.0, 2.0));
+        // From the read before the last one showing three nodes: the loss may predate that read.
+        assert_eq!(history.changes[0].window_secs, (0.0, 2.0));
         assert_eq!(history.changes[0].migrate_partitions_remaining, Some(40));
     }
 
