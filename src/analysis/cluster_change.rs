@@ -7,7 +7,19 @@
 use std::collections::BTreeSet;
 
 use crate::analysis::node_loss::{self, Interval};
-use crate::model::results::{Cell, ClusterHistory, ClusterState, PhaseCluster, PhaseWindow};
+use crate::model::results::{Cell, ClusterHistory, ClusterState, PhaseCluster, PhaseRef, PhaseWindow};
+
+/// Where a change lies on the run's interval clock (seconds): from the read before the last read
+/// of the old state, through that last read, to the first read of the new state; and the phase
+/// that ran between the first two (a cluster notices a killed node only after its heartbeat
+/// timeout, so that phase may have met the loss before the cluster said so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub from: f64,
+    pub last_seen: f64,
+    pub to: f64,
+    pub previous_phase: Option<PhaseRef>,
+}
 
 /// A state in words: `3 nodes`, `2 nodes, migrating`.
 pub fn state_words(state: &ClusterState) -> String {
@@ -107,14 +119,40 @@ pub fn warnings(history: &ClusterHistory, label: impl Fn(&str) -> String) -> Vec
 /// are the changes' windows on the interval clock: from the read before the last read of the old
 /// state (a cluster notices a killed node only after its heartbeat timeout: the phase before the
 /// one the change was seen after may have met it) to the first read of the new one.
-pub fn recovery(history: &mut ClusterHistory, windows: &[(f64, f64)], intervals: &[Interval], columns: &[String]) {
+///
+/// When the first failure came before the last read of the old state, the phase that ran before
+/// that read met the loss too: its `cluster.after` becomes the new state (so its cells are
+/// compared with nothing under another state), and the change's `failures_began_during` names it.
+pub fn recovery(
+    history: &mut ClusterHistory,
+    windows: &[Window],
+    intervals: &[Interval],
+    columns: &[String],
+    phases: &mut [PhaseWindow],
+) {
     let count = history.changes.len().min(windows.len());
     for i in 0..count {
         if history.changes[i].left.is_empty() {
             continue;
         }
-        let (from, to) = windows[i];
-        let at = node_loss::first_failure(intervals, from, to).unwrap_or(from);
+        let Window { from, last_seen, to, previous_phase } = &windows[i];
+        let (from, to) = (*from, *to);
+        let first = node_loss::first_failure(intervals, from, to);
+        if let (Some(t), Some(p)) = (first, previous_phase)
+            && t < *last_seen
+        {
+            let change = &history.changes[i];
+            let (old, new) = (change.from, change.to);
+            for w in
+                phases.iter_mut().filter(|w| w.column == p.column && w.operation == p.operation && w.round == p.round)
+            {
+                if let Some(span) = w.cluster.as_mut().filter(|s| s.before == old) {
+                    span.after = new;
+                }
+            }
+            history.changes[i].failures_began_during = Some(p.clone());
+        }
+        let at = first.unwrap_or(from);
         let gone: BTreeSet<&String> = history.changes[i].left.iter().collect();
         // Back when a later state lists every node that left.
         let back = (i + 1..count)
@@ -122,7 +160,7 @@ pub fn recovery(history: &mut ClusterHistory, windows: &[(f64, f64)], intervals:
                 let nodes = &history.states[history.changes[j].to as usize].nodes;
                 gone.iter().all(|n| nodes.contains(n))
             })
-            .map(|j| windows[j].1);
+            .map(|j| windows[j].to);
         let recovered = node_loss::disappearance(at, back, intervals, columns);
         history.changes[i].at_secs = Some(at);
         history.changes[i].columns = recovered;
@@ -152,6 +190,7 @@ mod tests {
                     last_seen_before: "t1".into(),
                     seen_at: "t2".into(),
                     during: Some(PhaseRef { column: "a".into(), operation: "get".into(), round: 1 }),
+                    failures_began_during: None,
                     left: vec!["A3".into()],
                     joined: Vec::new(),
                     migrate_partitions_remaining: Some(900),
@@ -164,6 +203,7 @@ mod tests {
                     last_seen_before: "t3".into(),
                     seen_at: "t4".into(),
                     during: None,
+                    failures_began_during: None,
                     left: Vec::new(),
                     joined: Vec::new(),
                     migrate_partitions_remaining: Some(0),
@@ -220,8 +260,37 @@ mod tests {
             Interval { column: "a".into(), start_secs: 1.5, end_secs: 1.6, errors: 4 },
             Interval { column: "b".into(), start_secs: 3.0, end_secs: 3.1, errors: 1 },
         ];
-        recovery(&mut h, &[(1.0, 2.0), (2.5, 2.6)], &lines, &["a".into(), "b".into()]);
+        let window = |from, last_seen, to| Window {
+            from,
+            last_seen,
+            to,
+            previous_phase: Some(PhaseRef { column: "a".into(), operation: "get".into(), round: 1 }),
+        };
+        let steady = |column: &str| PhaseWindow {
+            round: 1,
+            operation: "get".into(),
+            column: column.into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            cluster: Some(PhaseCluster { before: 0, after: 0 }),
+        };
+        let mut phases = vec![steady("a"), steady("b")];
+        recovery(
+            &mut h,
+            &[window(0.5, 1.0, 2.0), window(2.5, 2.5, 2.6)],
+            &lines,
+            &["a".into(), "b".into()],
+            &mut phases,
+        );
         assert_eq!(h.changes[0].at_secs, Some(1.5), "failures began at 1.5, after the read at 1.0");
+        assert!(h.changes[0].failures_began_during.is_none());
+        assert_eq!(phases[0].cluster, Some(PhaseCluster { before: 0, after: 0 }), "a's phase ended before the loss");
+        // Failures before the last read of the old state: the phase before met the loss too.
+        let mut h = history();
+        recovery(&mut h, &[window(0.5, 1.6, 2.0)], &lines, &["a".into(), "b".into()], &mut phases);
+        assert_eq!(h.changes[0].failures_began_during.as_ref().map(|p| p.column.as_str()), Some("a"));
+        assert_eq!(phases[0].cluster, Some(PhaseCluster { before: 0, after: 1 }), "a's phase met the change");
+        assert_eq!(phases[1].cluster, Some(PhaseCluster { before: 0, after: 0 }), "b's did not");
         let cols = &h.changes[0].columns;
         assert_eq!((cols[0].failures, cols[1].failures), (4, 1));
         assert!(h.changes[1].columns.is_empty(), "no node left in the second change");

@@ -196,6 +196,11 @@ pub struct ClusterChange {
     /// between phases, or before the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub during: Option<PhaseRef>,
+    /// When calls began failing before the last read of the old state (a cluster notices a killed
+    /// node only after its heartbeat timeout): the phase that ran before that read, which met the
+    /// loss too (its `cluster.after` is the new state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures_began_during: Option<PhaseRef>,
     /// Nodes gone from the list, and nodes new in it.
     pub left: Vec<String>,
     pub joined: Vec<String>,

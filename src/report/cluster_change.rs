@@ -78,13 +78,22 @@ pub fn lines(report: &RunReport) -> Vec<String> {
             Some(p) => format!("during {} round {} of {}", p.operation, p.round, label(&p.column)),
             None => "between phases".to_string(),
         };
+        let began = match &c.failures_began_during {
+            Some(p) => format!(
+                "; calls began failing earlier, during {} round {} of {}, before the cluster said so",
+                p.operation,
+                p.round,
+                label(&p.column)
+            ),
+            None => String::new(),
+        };
         let migrations = c
             .migrate_partitions_remaining
             .filter(|&n| n > 0)
             .map(|n| format!("; {n} partitions to migrate"))
             .unwrap_or_default();
         out.push(format!(
-            "{}–{} {}, {when}{migrations}",
+            "{}–{} {}, {when}{began}{migrations}",
             clock(&c.last_seen_before),
             clock(&c.seen_at),
             change_words(h, i)
@@ -137,6 +146,7 @@ mod tests {
                 last_seen_before: "2026-12-07T22:41:05.000001Z".into(),
                 seen_at: "2026-12-07T22:41:07.000001Z".into(),
                 during: Some(PhaseRef { column: column.clone(), operation: "get".into(), round: 1 }),
+                failures_began_during: None,
                 left: vec!["A3".into()],
                 joined: Vec::new(),
                 migrate_partitions_remaining: Some(1365),

@@ -181,8 +181,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     // Losses made on purpose (--fail-node) have their own section; any other change of the
     // cluster is read between phases.
     let mut outcome = scheduler::run(&plan, &target, show, live.as_ref(), watch.is_none())?;
-    let windows: Vec<(f64, f64)> =
-        outcome.cluster.as_ref().map(|h| h.changes.iter().map(|c| c.window_secs).collect()).unwrap_or_default();
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
     if args.cleanup {
@@ -202,18 +200,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
-    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
+    let kept = kept.map(|(intervals, every)| (intervals.intervals(), every.as_secs_f64()));
+    let mut report =
+        assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect, kept);
     report.records_deleted = records_deleted;
     if let Some(watch) = &watch {
         let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
         report.node_loss = Some(watch.summary(&ids));
     }
     report.node_spread = spread.and_then(|s| s.summary());
-    if let (Some(history), Some((intervals, every))) = (report.cluster.as_mut(), &kept) {
-        let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
-        history.resolution_secs = Some(every.as_secs_f64());
-        crate::analysis::cluster_change::recovery(history, &windows, &intervals.intervals(), &ids);
-    }
     write_outputs(&args, &report, live.as_ref(), live_on_stdout)?;
     drop(builtin);
     for line in report::failures::lines(&report) {
@@ -313,8 +308,9 @@ fn assemble(
     outcome: scheduler::Outcome,
     interrupted: bool,
     min_effect: f64,
+    kept: Option<(Vec<crate::analysis::node_loss::Interval>, f64)>,
 ) -> RunReport {
-    let schedule = schedule(plan, &outcome);
+    let mut schedule = schedule(plan, &outcome);
     let reported_ops = plan.reported_ops();
     let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
@@ -358,9 +354,18 @@ fn assemble(
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
     let mut ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
-    let cluster = outcome.cluster.map(cluster_history);
+    let windows: Vec<crate::analysis::cluster_change::Window> =
+        outcome.cluster.as_ref().map(|h| h.changes.iter().map(|c| c.window.clone()).collect()).unwrap_or_default();
+    let mut cluster = outcome.cluster.map(cluster_history);
     let mut warnings = outcome.warnings;
-    if let Some(history) = &cluster {
+    if let Some(history) = &mut cluster {
+        // The interval lines say what a node that left cost, and whether the phase before the read
+        // that saw it met it already.
+        if let Some((intervals, resolution)) = &kept {
+            let ids: Vec<String> = columns.iter().map(|c| c.id.clone()).collect();
+            history.resolution_secs = Some(*resolution);
+            crate::analysis::cluster_change::recovery(history, &windows, intervals, &ids, &mut schedule.phases);
+        }
         crate::analysis::cluster_change::note_cells(&mut cells, &schedule.phases, history);
         compare::cluster::withhold(&mut ratios, &schedule.phases, &history.states);
         let label = |id: &str| columns.iter().find(|c| c.id == id).map_or_else(|| id.to_string(), |c| c.label.clone());
@@ -441,6 +446,7 @@ fn cluster_history(h: crate::run::cluster_state::History) -> crate::model::resul
                 last_seen_before: crate::model::timestamp::wall(c.last_seen_before),
                 seen_at: crate::model::timestamp::wall(c.seen_at),
                 during: c.during.clone(),
+                failures_began_during: None,
                 left: from.iter().filter(|n| !to.contains(n)).cloned().collect(),
                 joined: to.iter().filter(|n| !from.contains(n)).cloned().collect(),
                 migrate_partitions_remaining: c.migrate_partitions_remaining,

@@ -110,10 +110,8 @@ pub struct SeenChange {
     pub to: u32,
     pub last_seen_before: SystemTime,
     pub seen_at: SystemTime,
-    /// On the interval clock: from the read before the last read of the old state (a cluster
-    /// notices a killed node only after its heartbeat timeout, so the phase before the one the
-    /// change was seen after may have met the loss already) to the first read of the new one.
-    pub window_secs: (f64, f64),
+    /// The reads around it on the interval clock, and the phase before the one it was seen after.
+    pub window: crate::analysis::cluster_change::Window,
     pub during: Option<PhaseRef>,
     pub migrate_partitions_remaining: Option<u64>,
 }
@@ -139,6 +137,8 @@ pub struct Tracker {
     current: Option<(u32, SystemTime, Instant)>,
     /// When the successful read before that was made.
     earlier: Option<Instant>,
+    /// The phase that ran up to the last successful read.
+    last_phase: Option<PhaseRef>,
     peers: Vec<(String, u16)>,
 }
 
@@ -150,6 +150,7 @@ impl Tracker {
             history: History::default(),
             current: None,
             earlier: None,
+            last_phase: None,
             peers: Vec::new(),
         }
     }
@@ -199,12 +200,18 @@ impl Tracker {
                 to: index,
                 last_seen_before: then,
                 seen_at: at,
-                window_secs: (secs(self.earlier.unwrap_or(then_instant)), secs(instant)),
-                during,
+                window: crate::analysis::cluster_change::Window {
+                    from: secs(self.earlier.unwrap_or(then_instant)),
+                    last_seen: secs(then_instant),
+                    to: secs(instant),
+                    previous_phase: self.last_phase.clone(),
+                },
+                during: during.clone(),
                 migrate_partitions_remaining: reading.migrate_partitions_remaining,
             });
         }
         self.earlier = self.current.map(|(_, _, i)| i);
+        self.last_phase = during;
         self.current = Some((index, at, instant));
     }
 
@@ -336,7 +343,9 @@ mod tests {
         assert_eq!(moves, [(0, 1), (1, 2), (2, 0)]);
         assert_eq!(history.changes[0].during, phase(2));
         // From the read before the last one showing three nodes: the loss may predate that read.
-        assert_eq!(history.changes[0].window_secs, (0.0, 2.0));
+        let w = &history.changes[0].window;
+        assert_eq!((w.from, w.last_seen, w.to), (0.0, 1.0, 2.0));
+        assert_eq!(w.previous_phase, phase(1), "the phase before the one the change was seen after");
         assert_eq!(history.changes[0].migrate_partitions_remaining, Some(40));
     }
 
