@@ -201,8 +201,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
     let kept = kept.map(|(intervals, every)| (intervals.intervals(), every.as_secs_f64()));
-    let mut report =
-        assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect, kept);
+    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, args.min_effect, kept);
+    report.interrupted = interrupted;
     report.records_deleted = records_deleted;
     if let Some(watch) = &watch {
         let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
@@ -306,7 +306,6 @@ fn assemble(
     server: ServerInfo,
     machine: MachineInfo,
     outcome: scheduler::Outcome,
-    interrupted: bool,
     min_effect: f64,
     kept: Option<(Vec<crate::analysis::node_loss::Interval>, f64)>,
 ) -> RunReport {
@@ -416,7 +415,8 @@ fn assemble(
         floor,
         ratios,
         warnings,
-        interrupted,
+        // Set by the caller, which knows whether Ctrl-C ended the run.
+        interrupted: false,
         finished_at: Some(crate::model::timestamp::now()),
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
