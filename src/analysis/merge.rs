@@ -425,6 +425,7 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
         records_deleted: runs.iter().map(|(_, r)| r.records_deleted).sum::<Option<u64>>(),
         node_loss: None,
         node_spread: None,
+        cluster: None,
         min_effect: first.min_effect,
         schedule: merged_schedule(runs, &kept),
     })
@@ -797,6 +798,7 @@ mod tests {
                     column: cell.column.clone(),
                     started_at: at(start),
                     finished_at: at(start + 1.0),
+                    cluster: None,
                 });
             }
         }

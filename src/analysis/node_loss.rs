@@ -4,6 +4,8 @@
 //! The run's interval lines are kept in memory (beside any the user asked for with
 //! `--interval`/`--live`), and when the run ends, each column's failures while the node was out
 //! and after it returned, and how long until its calls stopped failing, are read from them.
+//! A node that disappears on its own (seen by the run's reads of the cluster) gets the same
+//! figures per column, from [`disappearance`].
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,9 +217,114 @@ pub fn summarize(
     NodeLoss { node, at_secs: at, for_secs: length, resolution_secs: resolution, losses, columns }
 }
 
+/// One interval of one column's calls: when (seconds on the run's interval clock), and how many
+/// failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interval {
+    pub column: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub errors: u64,
+}
+
+/// When failures began between `from` and `to`: the start of the first interval with a failed
+/// call that overlaps them (no earlier than `from`), if any.
+pub fn first_failure(intervals: &[Interval], from: f64, to: f64) -> Option<f64> {
+    intervals
+        .iter()
+        .filter(|l| l.errors > 0 && l.end_secs > from && l.start_secs < to)
+        .map(|l| l.start_secs.max(from))
+        .fold(None, |first: Option<f64>, t| Some(first.map_or(t, |f| f.min(t))))
+}
+
+/// Per column, what a node that left on its own at `at` (and was seen again at `back`, if it
+/// was) cost, as [`summarize`] reads an injected loss: a column meets the loss at `at`, or at its
+/// first interval after it when it was not running then; its failures from then until `back`
+/// count as during the loss, and those after `back` as after the return; recovery runs from
+/// when the column met the loss (or from the return) to the end of its last interval with a
+/// failed call.
+pub fn disappearance(at: f64, back: Option<f64>, intervals: &[Interval], columns: &[String]) -> Vec<ColumnRecovery> {
+    let back = back.unwrap_or(f64::INFINITY);
+    columns
+        .iter()
+        .map(|id| {
+            let mut c = ColumnRecovery {
+                column: id.clone(),
+                losses: 0,
+                ran_during_loss: false,
+                failures: 0,
+                recovery_secs: None,
+                ran_after_return: false,
+                failures_after_return: 0,
+                recovery_after_return_secs: None,
+            };
+            let own: Vec<&Interval> = intervals.iter().filter(|l| &l.column == id && l.end_secs > at).collect();
+            let Some(first) = own.iter().map(|l| l.start_secs).reduce(f64::min) else { return c };
+            let met = at.max(first);
+            c.losses = u32::from(first < back);
+            let worst = |have: Option<f64>, t: f64| Some(have.map_or(t, |h: f64| h.max(t)).max(0.0));
+            for l in own {
+                if l.start_secs < back {
+                    c.ran_during_loss = true;
+                    c.failures += l.errors;
+                    if l.errors > 0 {
+                        c.recovery_secs = worst(c.recovery_secs, l.end_secs - met);
+                    }
+                } else {
+                    c.ran_after_return = true;
+                    c.failures_after_return += l.errors;
+                    if l.errors > 0 {
+                        c.recovery_after_return_secs = worst(c.recovery_after_return_secs, l.end_secs - back);
+                    }
+                }
+            }
+            c
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn interval(column: &str, start: f64, errors: u64) -> Interval {
+        Interval { column: column.into(), start_secs: start, end_secs: start + 0.1, errors }
+    }
+
+    #[test]
+    fn a_node_that_left_on_its_own_costs_each_column_from_when_it_met_the_loss() {
+        // "a" runs 0–4 s; the node goes at 2.0 and fails a's calls 2.0–2.4. "b" runs 4–8 s on the
+        // smaller cluster and fails at 4.0–4.2. The node is seen again at 6.0; b fails once more
+        // at 6.5. "c" ran only before the loss.
+        let mut lines: Vec<Interval> = (0..80)
+            .map(|i| {
+                let t = f64::from(i) / 10.0;
+                let errors = match i {
+                    20..=23 => 5,
+                    40..=41 => 3,
+                    65 => 1,
+                    _ => 0,
+                };
+                interval(if i < 40 { "a" } else { "b" }, t, errors)
+            })
+            .collect();
+        lines.push(interval("c", 0.5, 0));
+        assert_eq!(first_failure(&lines, 1.0, 3.0), Some(2.0));
+        assert_eq!(first_failure(&lines, 2.5, 3.9), None);
+        let cols = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let r = disappearance(2.0, Some(6.0), &lines, &cols);
+        assert_eq!((r[0].losses, r[0].failures, r[0].failures_after_return), (1, 20, 0));
+        assert!((r[0].recovery_secs.unwrap() - 0.4).abs() < 1e-9, "{:?}", r[0]);
+        assert!(r[0].ran_during_loss && !r[0].ran_after_return);
+        // b met the loss at its first interval (4.0), not at 2.0.
+        assert_eq!((r[1].losses, r[1].failures, r[1].failures_after_return), (1, 6, 1));
+        assert!((r[1].recovery_secs.unwrap() - 0.2).abs() < 1e-9, "{:?}", r[1]);
+        assert!((r[1].recovery_after_return_secs.unwrap() - 0.6).abs() < 1e-9, "{:?}", r[1]);
+        assert_eq!((r[2].losses, r[2].ran_during_loss), (0, false), "c never met the loss");
+        // Never seen again: everything after the loss is during it.
+        let r = disappearance(2.0, None, &lines, &cols);
+        assert_eq!((r[1].failures, r[1].ran_after_return), (7, false));
+    }
 
     fn line(column: &str, start: f64, errors: u64) -> IntervalLine {
         IntervalLine {

@@ -67,6 +67,22 @@ pub fn probe(
         .map(crate::drivers::wire_login::login_frame)
         .transpose()
         .map_err(|e| ProbeError::NotAerospike { addr: address(host, port), why: format!("{e:#}") })?;
+    let (stream, addr) = connect(host, port, timeout, tls)?;
+    ask(stream, &addr, timeout, login.as_deref())
+}
+
+/// A plain or TLS connection to a server.
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// Connects to `host:port` with the timeouts of [`probe`], TLS when `tls` is set; returns the
+/// stream and the address as written.
+fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    tls: Option<&crate::drivers::security::Tls>,
+) -> Result<(Box<dyn Stream>, String), ProbeError> {
     let addr = address(host, port);
     let socks: Vec<_> =
         (host, port).to_socket_addrs().map_err(|source| ProbeError::Resolve { addr: addr.clone(), source })?.collect();
@@ -88,7 +104,7 @@ pub fn probe(
     stream.set_read_timeout(Some(timeout)).map_err(unreachable)?;
     stream.set_write_timeout(Some(timeout)).map_err(unreachable)?;
     match tls {
-        None => ask(stream, &addr, timeout, login.as_deref()),
+        None => Ok((Box::new(stream), addr)),
         Some(tls) => {
             let tls_failed = |why: String| ProbeError::Tls { addr: addr.clone(), name: tls.name.clone(), why };
             let config = crate::drivers::security::client_config(tls).map_err(|e| tls_failed(format!("{e:#}")))?;
@@ -101,9 +117,30 @@ pub fn probe(
             while stream.conn.is_handshaking() {
                 stream.conn.complete_io(&mut stream.sock).map_err(|e| tls_failed(e.to_string()))?;
             }
-            ask(stream, &addr, timeout, login.as_deref())
+            Ok((Box::new(stream), addr))
         }
     }
+}
+
+/// Asks the server at `host:port` the info `commands` (read-only ones: this reads, never
+/// changes, the server), logging in first when `credentials` are given (a server with security
+/// refuses info before a login), and returns its `(command, value)` pairs. Every step is bounded
+/// by `timeout`.
+pub fn info(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    tls: Option<&crate::drivers::security::Tls>,
+    credentials: Option<&crate::drivers::security::Credentials>,
+    commands: &[&str],
+) -> Result<Vec<(String, String)>, ProbeError> {
+    let (mut stream, addr) = connect(host, port, timeout, tls)?;
+    let bad = |why: String| ProbeError::NotAerospike { addr: addr.clone(), why };
+    if let Some(credentials) = credentials {
+        let frame = crate::drivers::wire_login::login_frame(credentials).map_err(|e| bad(format!("{e:#}")))?;
+        crate::drivers::wire_login::login(&mut stream, &frame).map_err(|e| bad(e.to_string()))?;
+    }
+    crate::drivers::wire_cluster::info(&mut stream, commands).map_err(bad)
 }
 
 /// The info exchange of [`probe`], over a plain or TLS stream, after the `login` frame if any.

@@ -1,6 +1,7 @@
 //! What a failed call says about the server, read from the reason its client gave: the
 //! connection was refused, it was lost, the client has no node left, the call timed out, or
-//! the server answered with a result code. Every client words these differently (the Rust crate,
+//! the server answered with a result code, or the client itself stopped sending to a node that
+//! failed too often (its circuit breaker). Every client words these differently (the Rust crate,
 //! aerospike-py, the official C client, aerospike-native, the wire floor); this is the one place
 //! that knows their wordings. The watchdog ends a phase within about a second when the server is
 //! gone, and the report labels failures by what happened.
@@ -16,6 +17,10 @@ pub enum Failure {
     ConnectionLost,
     /// The client has no reachable node for the call (its cluster view is empty).
     NoNodes,
+    /// The client refused the call itself: the node it was for had failed too often in the
+    /// last tend intervals (`max_error_rate`, the clients' circuit breaker). The node may be
+    /// gone or only failing; the cluster's other nodes still answer.
+    CircuitBreaker,
     /// No answer in time.
     Timeout,
     /// The server answered with this result code (or result name, for clients without a code).
@@ -47,6 +52,9 @@ impl Failure {
             Failure::Mismatch
         } else if reason.starts_with(ABANDONED) {
             Failure::Abandoned
+        } else if has(&["circuit breaker", "max error rate", "max_error_rate", "maxerrorrate"]) {
+            // Before "refused" and the no-node wordings: aerospike-py raises it as a ClusterError.
+            Failure::CircuitBreaker
         } else if has(&["refused"]) {
             Failure::ConnectionRefused
         } else if has(&[
@@ -90,6 +98,7 @@ impl Failure {
             Failure::ConnectionRefused => "connection refused".into(),
             Failure::ConnectionLost => "connection lost".into(),
             Failure::NoNodes => "no nodes".into(),
+            Failure::CircuitBreaker => "node circuit breaker".into(),
             Failure::Timeout => "timeout".into(),
             Failure::ServerResult(code) => format!("server result code {code}"),
             Failure::Mismatch => "value mismatch".into(),
@@ -189,6 +198,10 @@ pub fn hint<'a>(reasons: impl IntoIterator<Item = &'a str>, server_answers: bool
         } else {
             "the server stopped answering: check that it is still running (its log says why it stopped)".to_string()
         }
+    } else if failures.contains(&Failure::CircuitBreaker) {
+        "a node failed so often that the client stopped sending it calls (its circuit breaker, max_error_rate): \
+         check whether a node left the cluster (the report says when the cluster changed)"
+            .to_string()
     } else if code(&[NAMESPACE_NOT_FOUND]) {
         "the server has no such namespace: check --namespace".to_string()
     } else if failures.contains(&Failure::Timeout) {
@@ -232,6 +245,9 @@ mod tests {
         assert!(explain(&namespace, true, 5000).ends_with("check --namespace"));
         let slow = of(&[("Timeout (code -11): Timeout after 1 tries", 7)]);
         assert!(explain(&slow, true, 1500).contains("within --timeout-ms (1500 ms)"));
+        let tripped = of(&[("ClusterError: Node circuit breaker tripped (max_error_rate exceeded) for node A3", 1673)]);
+        let text = explain(&tripped, true, 5000);
+        assert!(text.starts_with("node circuit breaker: 1673 — a node failed so often"), "{text}");
         let full = of(&[("DeviceOverload (code 18): busy", 2)]);
         assert!(explain(&full, true, 5000).contains("result code says why"));
     }
@@ -256,6 +272,12 @@ mod tests {
             ("server: KeyNotFoundError", Failure::ServerResult("KeyNotFoundError".into())),
             ("ConnectionError (code -10): Socket write error: 111, 127.0.0.1:3000, 39142", Failure::ConnectionLost),
             ("ParamError (code -2): bad bin name", Failure::Client),
+            (
+                "ClusterError: Node circuit breaker tripped (max_error_rate exceeded) for node BB9000000000003",
+                Failure::CircuitBreaker,
+            ),
+            ("MaxErrorRate (code -12): Max error rate exceeded for node A3", Failure::CircuitBreaker),
+            ("AEROSPIKE_MAX_ERROR_RATE (code -15): Max error rate exceeded", Failure::CircuitBreaker),
             (crate::workload::verify::MISMATCH, Failure::Mismatch),
             ("Mismatch: value mismatch (--verify): a value read differs", Failure::Mismatch),
             ("KeyError", Failure::Client),

@@ -61,6 +61,10 @@ pub struct RunReport {
     /// How each column spread its requests over the built-in cluster's nodes (`--nodes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_spread: Option<NodeSpread>,
+    /// The cluster's state as read between phases (nodes, cluster size, migrations), and every
+    /// change seen: absent when the state was never read (older documents, merged runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHistory>,
 }
 
 /// The minimum effect unless `--min-effect` says otherwise (3%), and that of a report written
@@ -129,6 +133,96 @@ pub struct PhaseWindow {
     pub column: String,
     pub started_at: String,
     pub finished_at: String,
+    /// The cluster states (indices into `cluster.states`) read just before and just after the
+    /// phase; different when the cluster changed while it ran. Absent when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<PhaseCluster>,
+}
+
+/// The cluster states a phase met: read before it started and after it ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PhaseCluster {
+    pub before: u32,
+    pub after: u32,
+}
+
+impl PhaseCluster {
+    /// True when the phase ran under one state throughout (as far as reads between phases tell).
+    pub fn steady(&self) -> bool {
+        self.before == self.after
+    }
+}
+
+/// What the run saw of the cluster, read between phases (outside their timing) from the seed,
+/// or from any node that answered when the seed did not.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterHistory {
+    /// Every distinct state seen, in the order first seen; the first is the state before the
+    /// first measured phase.
+    pub states: Vec<ClusterState>,
+    /// Every change from one read to the next, in order.
+    pub changes: Vec<ClusterChange>,
+    /// Reads made, and those no node answered (the state is then unknown until the next read).
+    pub reads: u64,
+    pub failed_reads: u64,
+    /// Length of the interval lines failures and recovery are read from (seconds); null when the
+    /// run kept none (a single-node server).
+    pub resolution_secs: Option<f64>,
+}
+
+/// One state of the cluster: two reads are the same state when these are equal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClusterState {
+    /// Node names, sorted: the node that answered and the peers it listed.
+    pub nodes: Vec<String>,
+    /// `cluster_size` from `statistics`, when the server gave it.
+    pub cluster_size: Option<u32>,
+    /// True when `statistics` said partitions were still migrating
+    /// (`migrate_partitions_remaining` above 0).
+    pub migrating: bool,
+}
+
+/// The cluster changed between two reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterChange {
+    /// States before and after (indices into `states`).
+    pub from: u32,
+    pub to: u32,
+    /// When the last read showing the old state and the first showing the new one were made
+    /// (RFC 3339): the change happened between them.
+    pub last_seen_before: String,
+    pub seen_at: String,
+    /// The measured phase that ran between those reads, if one did (else the change came
+    /// between phases, or before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<PhaseRef>,
+    /// When calls began failing before the last read of the old state (a cluster notices a killed
+    /// node only after its heartbeat timeout): the phase that ran before that read, which met the
+    /// loss too (its `cluster.after` is the new state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures_began_during: Option<PhaseRef>,
+    /// Nodes gone from the list, and nodes new in it.
+    pub left: Vec<String>,
+    pub joined: Vec<String>,
+    /// Partitions still to migrate at the read that saw the new state, when the server said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate_partitions_remaining: Option<u64>,
+    /// When nodes left: seconds since the run started at which the first failed call after the
+    /// last read of the old state came (else that read), the time per-column recovery counts
+    /// from; null when the run kept no interval lines.
+    pub at_secs: Option<f64>,
+    /// When nodes left: per column, its failures and recovery from then on (as a node taken out
+    /// with `--fail-node`, until the node is seen again); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnRecovery>,
+}
+
+/// One measured phase: its column, operation and round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PhaseRef {
+    pub column: String,
+    pub operation: String,
+    pub round: u32,
 }
 
 /// One run combined by `aerobench merge`.

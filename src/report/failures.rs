@@ -32,6 +32,13 @@ pub fn lines(report: &RunReport) -> Vec<String> {
             broken.len() - COLUMNS_NAMED
         ));
     }
+    // A cluster that changed under the run explains failures and withheld verdicts alike.
+    if let Some(history) = &report.cluster {
+        for (i, change) in history.changes.iter().enumerate() {
+            let words = crate::analysis::cluster_change::change_words(history, i);
+            out.push(format!("aerobench: the cluster changed during the run, by {}: {words}", change.seen_at));
+        }
+    }
     let failing: Vec<_> = report.cells.iter().filter(|c| c.errors > 0).collect();
     if let Some(worst) = failing.iter().max_by_key(|c| c.errors) {
         let total: u64 = failing.iter().map(|c| c.errors).sum();

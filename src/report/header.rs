@@ -169,6 +169,8 @@ fn server(report: &RunReport) -> String {
         n if s.builtin => format!(", {n} nodes"),
         n => format!(", {n} nodes ({})", s.nodes.join(", ")),
     };
+    // A cluster that changed under the run says so after the nodes it started with.
+    let nodes = format!("{nodes}{}", super::cluster_change::header_words(report));
     if s.builtin {
         // The edition is the built-in server's own name; the marker says it plainly.
         return format!("{} — build {}{nodes} {BUILTIN_MARKER}", s.address, or_unknown(&s.build));

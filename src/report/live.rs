@@ -142,6 +142,11 @@ impl Live {
         self.every
     }
 
+    /// When the live output started: interval times are counted from it.
+    pub fn started(&self) -> Instant {
+        self.lock().started
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -63,6 +63,13 @@ impl Exporter for MarkdownExporter {
             }
             sections.push(out);
         }
+        if let Some((title, rest)) = super::cluster_change::lines(report).split_first() {
+            let mut out = format!("### {}\n", inline(title));
+            for line in rest {
+                out.push_str(&format!("\n- {}", inline(line.trim_start())));
+            }
+            sections.push(out);
+        }
         if !issues.notes.is_empty() {
             let mut out = String::from("### Notes\n");
             for note in &issues.notes {

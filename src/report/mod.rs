@@ -5,6 +5,7 @@
 
 mod builds;
 mod by_operation;
+mod cluster_change;
 mod csv;
 mod entry;
 pub mod failures;

@@ -43,7 +43,9 @@ impl Exporter for TableExporter {
         if issues.has_errors() {
             sections.push(self.errors(&issues));
         }
-        for section in [super::node_spread::lines(report), super::node_loss::lines(report)] {
+        for section in
+            [super::node_spread::lines(report), super::node_loss::lines(report), super::cluster_change::lines(report)]
+        {
             let Some((title, rest)) = section.split_first() else { continue };
             let mut out = self.bold(title);
             for line in rest {

@@ -44,7 +44,7 @@ pub fn column(id: &str, label: &str, client: &str, version: &str, mode: &str, in
 }
 
 /// A cell with the given average latency (µs) and throughput; other statistics follow from them.
-fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
+pub fn cell(column: &str, operation: &str, avg_us: f64, ops_per_sec: f64) -> Cell {
     let mut rec = Recorder::new();
     rec.record_ok(Duration::from_micros(avg_us as u64));
     let multi_record = operation == "batch_get" || operation == "scan";
@@ -246,6 +246,7 @@ fn sample_without_ratios() -> RunReport {
         records_deleted: None,
         node_loss: None,
         node_spread: None,
+        cluster: None,
         min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }

@@ -157,6 +157,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let live_on_stdout = user_live.is_some() && args.live.is_none();
     // The built-in cluster's own info commands need the run's login when it requires one.
     let login = target.credentials.as_ref().map(crate::drivers::wire_login::login_frame).transpose()?;
+    // Against a cluster the interval lines are kept, so a node that leaves mid-run gets each
+    // column's failures and recovery, as a node taken out with --fail-node does.
+    let mut kept = None;
     let (watch, live) = match (args.fail_node, &builtin) {
         (Some(node), Some(server)) => {
             let (watch, live) = crate::analysis::node_loss::Watch::start(
@@ -168,6 +171,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
                 user_live,
             );
             (Some(watch), Some(live))
+        }
+        _ if server.nodes.len() > 1 => {
+            let (every, user) = match user_live {
+                Some((every, out)) => (every, Some(out)),
+                None => (crate::analysis::node_loss::RESOLUTION, None),
+            };
+            let (intervals, out) = crate::run::cluster_state::KeptIntervals::new(user);
+            kept = Some((intervals, every));
+            (None, Some(crate::report::live::Live::new(every, out)))
         }
         _ => (None, user_live.map(|(every, out)| crate::report::live::Live::new(every, out))),
     };
@@ -186,7 +198,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
         (None, live) => live,
     };
-    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref())?;
+    // Losses made on purpose (--fail-node) have their own section; any other change of the
+    // cluster is read between phases.
+    let mut outcome = scheduler::run(&plan, &target, show, live.as_ref(), watch.is_none())?;
     outcome.warnings.extend(safety_warning);
     let mut records_deleted = None;
     if args.cleanup {
@@ -206,7 +220,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
     }
-    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, interrupted, args.min_effect);
+    let kept = kept.map(|(intervals, every)| (intervals.intervals(), every.as_secs_f64()));
+    let mut report = assemble(&plan, started_at, server, machine::describe(), outcome, args.min_effect, kept);
+    report.interrupted = interrupted;
     report.records_deleted = records_deleted;
     if let Some(watch) = &watch {
         let ids: Vec<String> = report.columns.iter().map(|c| c.id.clone()).collect();
@@ -310,10 +326,10 @@ fn assemble(
     server: ServerInfo,
     machine: MachineInfo,
     outcome: scheduler::Outcome,
-    interrupted: bool,
     min_effect: f64,
+    kept: Option<(Vec<crate::analysis::node_loss::Interval>, f64)>,
 ) -> RunReport {
-    let schedule = schedule(plan, &outcome);
+    let mut schedule = schedule(plan, &outcome);
     let reported_ops = plan.reported_ops();
     let operations: Vec<String> = reported_ops.iter().map(|o| o.name().to_string()).collect();
     let columns = outcome.columns;
@@ -356,8 +372,24 @@ fn assemble(
     }
     let floor = compare::set_over_floor(&columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
-    let ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let mut ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let windows: Vec<crate::analysis::cluster_change::Window> =
+        outcome.cluster.as_ref().map(|h| h.changes.iter().map(|c| c.window.clone()).collect()).unwrap_or_default();
+    let mut cluster = outcome.cluster.map(cluster_history);
     let mut warnings = outcome.warnings;
+    if let Some(history) = &mut cluster {
+        // The interval lines say what a node that left cost, and whether the phase before the read
+        // that saw it met it already.
+        if let Some((intervals, resolution)) = &kept {
+            let ids: Vec<String> = columns.iter().map(|c| c.id.clone()).collect();
+            history.resolution_secs = Some(*resolution);
+            crate::analysis::cluster_change::recovery(history, &windows, intervals, &ids, &mut schedule.phases);
+        }
+        crate::analysis::cluster_change::note_cells(&mut cells, &schedule.phases, history);
+        compare::cluster::withhold(&mut ratios, &schedule.phases, &history.states);
+        let label = |id: &str| columns.iter().find(|c| c.id == id).map_or_else(|| id.to_string(), |c| c.label.clone());
+        warnings.extend(crate::analysis::cluster_change::warnings(history, label));
+    }
     warnings.extend(run_warnings(&server, &machine, &columns, outcome.rounds_completed, plan.rounds));
     RunReport {
         schema_version: SCHEMA_VERSION,
@@ -403,17 +435,52 @@ fn assemble(
         floor,
         ratios,
         warnings,
-        interrupted,
+        // Set by the caller, which knows whether Ctrl-C ended the run.
+        interrupted: false,
         finished_at: Some(crate::model::timestamp::now()),
         merged_from: Vec::new(),
         incomplete: outcome.incomplete,
         records_deleted: None,
         node_loss: None,
         node_spread: None,
+        cluster,
         min_effect,
         schedule: Some(schedule),
         columns,
         cells,
+    }
+}
+
+/// What the run read of the cluster, as the report holds it: the states, and each change with the
+/// nodes that left or joined.
+fn cluster_history(h: crate::run::cluster_state::History) -> crate::model::results::ClusterHistory {
+    let changes = h
+        .changes
+        .iter()
+        .map(|c| {
+            let nodes = |i: u32| h.states.get(i as usize).map(|s| s.nodes.clone()).unwrap_or_default();
+            let (from, to) = (nodes(c.from), nodes(c.to));
+            crate::model::results::ClusterChange {
+                from: c.from,
+                to: c.to,
+                last_seen_before: crate::model::timestamp::wall(c.last_seen_before),
+                seen_at: crate::model::timestamp::wall(c.seen_at),
+                during: c.during.clone(),
+                failures_began_during: None,
+                left: from.iter().filter(|n| !to.contains(n)).cloned().collect(),
+                joined: to.iter().filter(|n| !from.contains(n)).cloned().collect(),
+                migrate_partitions_remaining: c.migrate_partitions_remaining,
+                at_secs: None,
+                columns: Vec::new(),
+            }
+        })
+        .collect();
+    crate::model::results::ClusterHistory {
+        states: h.states,
+        changes,
+        reads: h.reads,
+        failed_reads: h.failed_reads,
+        resolution_secs: None,
     }
 }
 

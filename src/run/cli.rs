@@ -542,6 +542,12 @@ pub struct BenchArgs {
 
     // ---- Server, security and safety ----
     /// Server address
+    ///
+    /// The seed the clients connect to. Before the first phase and after every phase (outside
+    /// their timing) the run reads the cluster's nodes, size and migrations there (or at any node
+    /// it listed): a node that leaves or joins mid-run is named in the report with its time and
+    /// phase, and verdicts between cells measured under different states are withheld
+    /// (docs/cluster.md).
     #[arg(long, env = "AEROSPIKE_HOST", default_value = "127.0.0.1", help_heading = "Server, security and safety")]
     pub host: String,
     /// Server port
@@ -589,7 +595,8 @@ pub struct BenchArgs {
     /// mid-phase: its partitions move to the survivors and back, and the report gives each
     /// column's failures and recovery time. Needs phases of a --duration longer than --fail-at +
     /// --fail-for, so that the node is back before the next column's phase starts (refused
-    /// otherwise). docs/cluster.md.
+    /// otherwise); these losses are made on purpose, so the run does not read the cluster's
+    /// state between phases. docs/cluster.md.
     #[arg(long, value_name = "N", requires = "nodes", help_heading = "Built-in server")]
     pub fail_node: Option<u16>,
     /// When --fail-node fails, into each phase

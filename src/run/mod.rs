@@ -5,6 +5,7 @@ pub mod bench;
 pub mod builds;
 pub mod builtin_server;
 pub mod cli;
+pub mod cluster_state;
 pub mod connectivity;
 pub mod machine;
 pub mod order;

@@ -43,6 +43,8 @@ pub struct Outcome {
     pub orders: Vec<Vec<Vec<usize>>>,
     /// When each measured phase ran, in the order they ran.
     pub phases: Vec<crate::model::results::PhaseWindow>,
+    /// The cluster's states as read between phases, when they were read.
+    pub cluster: Option<crate::run::cluster_state::History>,
 }
 
 /// A column's place in the run: its lane while it is usable.
@@ -83,12 +85,14 @@ fn sleep_until(at: SystemTime) -> bool {
     }
 }
 
-/// Runs the whole plan against `target`.
+/// Runs the whole plan against `target`; with `watch_cluster`, reads the cluster's state before
+/// the first phase and after every phase (outside their timing).
 pub fn run(
     plan: &Plan,
     target: &Target,
     show: bool,
     live: Option<&crate::report::live::Live>,
+    watch_cluster: bool,
 ) -> anyhow::Result<Outcome> {
     let runtime = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +128,13 @@ pub fn run(
     // (slot, operation) pairs whose client said at its first call that it cannot make it: not
     // run again, their cell says "not supported".
     let mut lacking: Vec<(usize, Operation)> = Vec::new();
+    // Times of changes count on the live output's clock, as its interval lines do.
+    let clock = live.map_or_else(std::time::Instant::now, crate::report::live::Live::started);
+    let mut cluster = (watch_cluster && incomplete.is_none() && !stop::interrupted())
+        .then(|| crate::run::cluster_state::Tracker::new(target, clock));
+    if let Some(tracker) = &mut cluster {
+        tracker.read(None);
+    }
     'rounds: for round in first_round..=plan.rounds {
         for (op_index, &op) in plan.ops.iter().enumerate() {
             // The warm-up runs in the first round's order.
@@ -222,6 +233,7 @@ pub fn run(
                     continue;
                 }
                 observer.set_round(round, plan.rounds);
+                let state_before = cluster.as_ref().and_then(|t| t.current());
                 let started = std::time::Instant::now();
                 let started_at = SystemTime::now();
                 let ran = match live {
@@ -230,13 +242,25 @@ pub fn run(
                     }
                     None => lane.run(&phase, &mut observer),
                 };
+                let finished_at = SystemTime::now();
+                // The state after the phase, outside its timing: a change between the two reads
+                // happened while it ran.
+                let state_after = cluster.as_mut().and_then(|t| {
+                    let phase = crate::model::results::PhaseRef {
+                        column: slot.column.id.clone(),
+                        operation: op.name().to_string(),
+                        round,
+                    };
+                    t.read(Some(phase))
+                });
                 if round > 0 {
                     phases.push(crate::model::results::PhaseWindow {
                         round,
                         operation: op.name().to_string(),
                         column: slot.column.id.clone(),
                         started_at: crate::model::timestamp::wall(started_at),
-                        finished_at: crate::model::timestamp::wall(SystemTime::now()),
+                        finished_at: crate::model::timestamp::wall(finished_at),
+                        cluster: crate::run::cluster_state::Tracker::span(state_before, state_after),
                     });
                 }
                 match ran {
@@ -313,7 +337,8 @@ pub fn run(
     if let Some(why) = &incomplete {
         warnings.push(why.clone());
     }
-    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases })
+    let cluster = cluster.map(crate::run::cluster_state::Tracker::finish);
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster })
 }
 /// Step 1: starts every planned column (in plan order), each a lane, or an error column.
 fn start_columns(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> Vec<Place> {

@@ -5,6 +5,7 @@
 //! with its interval from the rounds, and each column's latency above the `wire` floor as a
 //! paired per-round difference with its interval.
 
+pub mod cluster;
 pub mod interval;
 pub mod wording;
 
