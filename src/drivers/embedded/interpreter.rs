@@ -260,6 +260,36 @@ mod tests {
         assert!(split_suffix("x:py3").is_err());
     }
 
+    /// A free-threaded build (Py_GIL_DISABLED=1) is told apart by the probe the real
+    /// interpreters answer: the tag gets its `t`, which names its columns and its worker.
+    #[cfg(unix)]
+    #[test]
+    fn a_free_threaded_build_gets_a_t_in_its_tag() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("aerobench-ft-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let answer = |gil_disabled: bool| {
+            let path = dir.join(format!("python3.14{}", if gil_disabled { "t" } else { "" }));
+            // A stand-in that runs the real probe's Python with sysconfig answering as that build.
+            let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
+            let patch = format!(
+                "import sysconfig; real = sysconfig.get_config_var; \
+                 sysconfig.get_config_var = lambda n: {} if n == 'Py_GIL_DISABLED' else 1 if n == 'Py_ENABLE_SHARED' else real(n)",
+                if gil_disabled { 1 } else { 0 }
+            );
+            // Called as `exe -I -c PROBE`: the probe is the last argument.
+            let script = format!("#!/bin/sh\nexec '{python}' -c \"{patch}; import sys; exec(sys.argv[-1])\" \"$@\"\n");
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            probe("3.14t", &path).map(|i| i.tag)
+        };
+        let (free, gil) = (answer(true), answer(false));
+        let _ = std::fs::remove_dir_all(&dir);
+        let free = free.expect("a free-threaded build probes");
+        assert!(free.ends_with('t'), "{free}");
+        assert!(!gil.expect("a GIL build probes").ends_with('t'));
+    }
+
     #[test]
     fn versions_parse_with_and_without_py_and_t() {
         assert_eq!(parse_version("3.13"), Some((3, 13, false)));
