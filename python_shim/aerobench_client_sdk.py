@@ -126,12 +126,19 @@ class _Common(Adapter):
         return builder.bins(*self.read_bins) if self.read_bins else builder
 
     def batch_records(self, rows, keys, first):
-        """A batch's rows as records in key order: a row says which key it answers (`index`),
-        and a key without a record has no row, so under --verify a missing row is a mismatch
-        and row k is checked against record first + k."""
+        """A batch's rows as records in key order: a row says which key it answers (`index`; in
+        versions without it, its key's digest), and a key without a record has no row, so under
+        --verify a missing row is a mismatch and row k is checked against record first + k."""
         records = [None] * len(keys)
+        position = None
         for r in rows:
-            records[r.index] = r.record
+            k = getattr(r, "index", None)
+            if k is None:
+                if position is None:
+                    position = {key_digest(key): n for n, key in enumerate(keys)}
+                k = position.get(key_digest(r.key))
+            if k is not None:
+                records[k] = r.record
         return self.checked_rows(records, first)
 
     def scanned(self, rows):
@@ -167,7 +174,7 @@ class Sync(_Common):
         return 1
 
     def get(self, key, i):
-        return self.checked(self.session.get(key, self.read_bins), i)
+        return self.checked(self.session.get(key, self.read_bins) if self.read_bins else self.session.get(key), i)
 
     def batch_get(self, keys, first):
         stream = self.read(keys).execute()
@@ -225,7 +232,8 @@ class Async(_Common):
         return 1
 
     async def get(self, key, i):
-        return self.checked(await self.session.get(key, self.read_bins), i)
+        rec = await (self.session.get(key, self.read_bins) if self.read_bins else self.session.get(key))
+        return self.checked(rec, i)
 
     async def batch_get(self, keys, first):
         stream = await self.read(keys).execute()
