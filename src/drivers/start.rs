@@ -32,6 +32,16 @@ pub struct Target {
     pub tls: Option<crate::drivers::security::Tls>,
 }
 
+impl Target {
+    /// Whether the server still answers a plain info request within a second: how a server that
+    /// is gone is told from a client whose calls fail.
+    pub fn answers(&self) -> Result<(), crate::drivers::probe::ProbeError> {
+        let wait = std::time::Duration::from_secs(1);
+        crate::drivers::probe::probe(&self.host, self.port, wait, self.tls.as_ref(), self.credentials.as_ref())
+            .map(drop)
+    }
+}
+
 /// What every column of a run starts with, as the settings resolved it: the workload and the
 /// settings each client is given (a plain view, so the drivers need not know the settings).
 pub struct LaneSettings<'a> {

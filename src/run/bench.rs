@@ -126,14 +126,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
             // about that cause; --force would only move the same failure to the pre-write.
             Err(e) => {
                 let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
-                let answers = probe::probe(
-                    &target.host,
-                    target.port,
-                    Duration::from_secs(1),
-                    target.tls.as_ref(),
-                    target.credentials.as_ref(),
-                )
-                .is_ok();
+                let answers = target.answers().is_ok();
                 let failure = crate::engine::failure::Failure::classify(&why);
                 let skip = if crate::engine::failure::authentication(&why)
                     || failure.server_gone()

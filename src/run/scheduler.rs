@@ -15,7 +15,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 
 use crate::drivers::native::{NativeConfig, NativeDriver};
-use crate::drivers::probe;
 use crate::drivers::{self, Family};
 use crate::engine::lane::Lane;
 use crate::engine::progress;
@@ -291,13 +290,7 @@ pub fn run(
                         // One column's calls failing can be its client; a server that no longer
                         // answers a plain info request is gone for every column.
                         if let Some(stopped) = server_lost
-                            && let Err(e) = probe::probe(
-                                &target.host,
-                                target.port,
-                                Duration::from_secs(1),
-                                target.tls.as_ref(),
-                                target.credentials.as_ref(),
-                            )
+                            && let Err(e) = target.answers()
                         {
                             incomplete = Some(format!(
                                 "the server stopped answering during {what} of {} ({stopped}; {e}): the remaining \
@@ -467,14 +460,7 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
     };
     let mut driver = NativeDriver::connect(runtime.clone(), &config, &plan.workload, kind, in_flight).map_err(|e| {
         let why = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
-        let answers = probe::probe(
-            &target.host,
-            target.port,
-            Duration::from_secs(1),
-            target.tls.as_ref(),
-            target.credentials.as_ref(),
-        )
-        .is_ok();
+        let answers = target.answers().is_ok();
         anyhow::anyhow!(
             "cannot connect to write the records the benchmark reads: {why} ({})",
             crate::engine::failure::hint([why.as_str()], answers, plan.timeout_ms)
@@ -489,14 +475,7 @@ fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>,
     if m.recorder.errors() > 0 && !stop::interrupted() {
         // Calls that say the server is gone are confirmed with a plain info request, as during
         // the rounds: the hint follows what happened, not a guess.
-        let answers = probe::probe(
-            &target.host,
-            target.port,
-            Duration::from_secs(1),
-            target.tls.as_ref(),
-            target.credentials.as_ref(),
-        )
-        .is_ok();
+        let answers = target.answers().is_ok();
         let stopped = match (&m.stopped, m.server_unresponsive) {
             (Some(why), true) => format!(", {why}"),
             _ => String::new(),
