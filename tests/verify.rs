@@ -1,6 +1,6 @@
 //! `--verify` cannot be fooled, end to end with the real binary, the real clients and the
 //! built-in server: against a server that changes every value it returns
-//! (`serve --corrupt-one-in 1`), every client column counts value mismatches in every read it
+//! (`serve --corrupt-one-in 1`), every column (the `wire` floor too) counts value mismatches in every read it
 //! makes (get, batch_get, scan), for every record shape, a first bin that carries no record index
 //! included (a boolean), and under every `--materialise` mode; against a sound server the same
 //! runs count none.
@@ -11,8 +11,8 @@ mod common;
 
 use common::{Server, assert_schema_valid, cache_dir, report};
 
-/// Every column that reads values (the `wire` floor decodes none: `--help` says so).
-const READERS: &str = "rust-sync,rust-async,aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,\
+/// Every column, the `wire` floor included (it decodes the records it reads under --verify).
+const READERS: &str = "wire,rust-sync,rust-async,aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,\
 aerospike-native-sync,aerospike-native-async,aerospike-sdk-sync,aerospike-sdk-async";
 
 fn run(port: u16, args: &[&str]) -> (Value, String) {

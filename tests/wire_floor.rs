@@ -139,13 +139,17 @@ async fn records_written_by_the_wire_column_are_the_rust_crates() {
     // And other columns read back, through their own gets with every value checked, what the
     // floor wrote: a Python client too, as a third opinion.
     run_ops(&port, "rust-sync,aerospike-py-sync", "get,batch_get", "by-wire-");
-    // The floor finds every record the crate wrote, but decodes no values: --verify cannot check
-    // its reads, and its cells say so (the values were checked above, by the crate itself).
-    let doc = run_ops(&port, "wire", "get,batch_get", "by-crate-");
+    // The floor reads every record the crate wrote with every value checked (--verify decodes
+    // its gets' and batch reads' records); what its operate reads back it does not decode, and
+    // that cell says so.
+    let doc = run_ops(&port, "wire", "get,batch_get,operate", "by-crate-");
     for op in ["get", "batch_get"] {
-        let notes = cell(&doc, "wire", op)["notes"].to_string();
-        assert!(notes.contains("the wire floor does not decode values; they were not checked"), "{op}: {notes}");
+        let c = cell(&doc, "wire", op);
+        assert_eq!(c["errors"], 0, "{op}: {c}");
+        assert!(!c["notes"].to_string().contains("--verify"), "{op}: {c}");
     }
+    let notes = cell(&doc, "wire", "operate")["notes"].to_string();
+    assert!(notes.contains("the wire floor does not decode what operate reads back"), "{notes}");
 }
 
 /// A TCP relay in front of a server that keeps every AS_MSG request (proto type 3) that passes

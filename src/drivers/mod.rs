@@ -15,6 +15,7 @@ pub mod wire;
 pub mod wire_cluster;
 pub mod wire_encode;
 pub mod wire_login;
+pub mod wire_verify;
 pub mod worker;
 pub mod worker_crash;
 

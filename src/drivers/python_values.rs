@@ -57,23 +57,12 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> Option<BinValue> {
         return t.iter().map(|x| from_py(&x)).collect::<Option<_>>().map(BinValue::List);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        let mut entries = d.iter().map(|(k, v)| Some((from_py(&k)?, from_py(&v)?))).collect::<Option<Vec<_>>>()?;
+        let entries = d.iter().map(|(k, v)| Some((from_py(&k)?, from_py(&v)?))).collect::<Option<Vec<_>>>()?;
         // A dict is compared by content: aerospike-py hands a map back in hash order, not the
         // key order the server sent, and no Python code relies on a dict's order for a map.
-        entries.sort_by(|a, b| key_rank(&a.0).cmp(&key_rank(&b.0)));
-        return Some(BinValue::Map(entries));
+        return Some(crate::workload::verify::maps_by_key(BinValue::Map(entries)));
     }
     None
-}
-
-/// Where a map key sorts, as the server orders keys: integers, then strings, then bytes.
-fn key_rank(k: &BinValue) -> (u8, i64, &[u8]) {
-    match k {
-        BinValue::Int(i) => (0, *i, &[]),
-        BinValue::Str(s) => (1, 0, s.as_bytes()),
-        BinValue::Bytes(b) => (2, 0, b),
-        _ => (3, 0, &[]),
-    }
 }
 
 /// `record_values(i)`: the bins of record `i` as a dict, name → value.

@@ -110,7 +110,7 @@ pub fn start(
             target.credentials.as_ref(),
             settings.services_alternate,
         )
-        .map(|d| d.with_record_ttl(settings.ttl, settings.ops))
+        .map(|d| d.with_record_ttl(settings.ttl, settings.ops).with_verify(settings.verify))
         .map(|d| Box::new(InProcess(Box::new(d) as Box<dyn Driver>)) as Box<dyn Lane>)
         .map_err(|e| Box::new(failed_column(pc, in_flight, scrubbed(&e, target), None))),
         Family::Noop => {

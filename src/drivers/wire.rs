@@ -47,6 +47,10 @@ enum Failure {
     /// The server answered with a result code; the connection stays good.
     #[error("server: {0:?}")]
     Server(aerospike::ResultCode),
+    /// A record read differs from the record written for its key (`--verify`); the reply was
+    /// read whole, so the connection stays good.
+    #[error("{}", crate::workload::verify::MISMATCH)]
+    Mismatch,
 }
 
 impl Failure {
@@ -78,6 +82,9 @@ struct Requests {
     task_at: Vec<usize>,
     /// The partition of each single-record request, to route it again when the map changes.
     pids: Vec<u16>,
+    /// The record index of each row of each batch request, by row (`--verify` finds a row's
+    /// record by the row index the reply gives).
+    rows: Vec<Vec<u64>>,
 }
 
 /// Where `op`'s requests sit in [`WireDriver::requests`] (the operations the floor encodes).
@@ -133,6 +140,7 @@ impl Requests {
         self.calls.clear();
         self.task_at.clear();
         self.pids.clear();
+        self.rows.clear();
     }
 }
 
@@ -169,6 +177,8 @@ pub struct WireDriver {
     last_tend: Instant,
     /// A call failed on the network since the last tend: the map may be out of date.
     suspect: bool,
+    /// `--verify`: the records read are decoded and compared with the records written.
+    verify: Option<crate::workload::verify::Verifier>,
 }
 
 /// How often the floor checks the partition map, as the clients tend theirs.
@@ -288,11 +298,22 @@ impl WireDriver {
             next_tend: Instant::now() + TEND_INTERVAL,
             last_tend: Instant::now(),
             suspect: false,
+            verify: None,
         };
         for &op in ops.iter().filter(|op| encodes(**op) && **op != Operation::ReadModifyWrite) {
             driver.prepare(op, workload.calls(op));
         }
         Ok(driver)
+    }
+
+    /// Decodes the records its gets, batch reads and scans read and compares them with the
+    /// records written for their keys (`--verify`), as every client column does.
+    pub fn with_verify(mut self, verify: bool) -> WireDriver {
+        self.verify = verify.then(|| crate::workload::verify::Verifier::new(self.workload.clone()));
+        if verify {
+            self.column.policies.insert("verify".into(), "records decoded and compared (--verify)".into());
+        }
+        self
     }
 
     /// Writes records with this time to live (`--ttl`, seconds): the puts are encoded again.
@@ -324,14 +345,17 @@ impl WireDriver {
             match op {
                 Operation::BatchGet => {
                     // One sub-batch per node, keys in batch order within each.
-                    let mut by_node: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+                    let mut by_node: BTreeMap<usize, (Vec<String>, Vec<u64>)> = BTreeMap::new();
                     for k in w.batch_range(i) {
                         let key = w.key(k);
-                        by_node.entry(node(&key)).or_default().push(key);
+                        let (keys, rows) = by_node.entry(node(&key)).or_default();
+                        keys.push(key);
+                        rows.push(k);
                     }
-                    for (n, keys) in by_node {
+                    for (n, (keys, rows)) in by_node {
                         e.batch_read(&mut r.bytes, keys.iter().map(String::as_str), w.read_bins.as_deref());
                         r.push(n, 0);
+                        r.rows.push(rows);
                     }
                 }
                 Operation::Scan => {
@@ -387,17 +411,36 @@ impl WireDriver {
             sent = r + 1;
         }
         let mut records = 0;
+        let requests = &self.requests[slot(op)];
         for r in range.start..sent {
             let node = usize::from(requests.nodes[r]);
             let stream = self.conns[node].as_mut().expect("sent on it above");
-            let result = receive(stream, op, &mut self.body).and_then(|n| {
-                // One request, one reply: anything more is a server out of step.
-                if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
+            // --verify: each record read against the record of its key (a get's, a batch row's
+            // by its row index) or, scanned, of its digest.
+            let verify =
+                self.verify.as_ref().filter(|_| matches!(op, Operation::Get | Operation::BatchGet | Operation::Scan));
+            let check = verify.map(|v| {
+                move |msg: &[u8]| {
+                    let index = match op {
+                        Operation::Get => Some(i),
+                        Operation::BatchGet => {
+                            let row = u32::from_be_bytes([msg[14], msg[15], msg[16], msg[17]]) as usize;
+                            Some(requests.rows.get(r).and_then(|rows| rows.get(row)).copied().unwrap_or(u64::MAX))
+                        }
+                        _ => None,
+                    };
+                    super::wire_verify::check(v, index, msg).is_ok()
+                }
             });
+            let result = receive(stream, op, &mut self.body, check.as_ref().map(|c| c as &dyn Fn(&[u8]) -> bool))
+                .and_then(|n| {
+                    // One request, one reply: anything more is a server out of step.
+                    if stream.buffer().is_empty() { Ok(n) } else { Err(Failure::Protocol("bytes after the reply")) }
+                });
             match result {
                 Ok(n) => records += n,
                 Err(f) => {
-                    if !matches!(f, Failure::Server(_)) {
+                    if !matches!(f, Failure::Server(_) | Failure::Mismatch) {
                         self.conns[node] = None;
                     }
                     failure.get_or_insert(f);
@@ -407,7 +450,7 @@ impl WireDriver {
         match failure {
             None => Ok(records),
             Some(f) => {
-                self.suspect |= !matches!(f, Failure::Server(_));
+                self.suspect |= !matches!(f, Failure::Server(_) | Failure::Mismatch);
                 Err(CallError::new(f.reason()))
             }
         }
@@ -523,16 +566,22 @@ fn open(addrs: &[SocketAddr], timeout: Duration, login: Option<&[u8]>) -> std::i
     Ok(s)
 }
 
-/// Reads the reply to a request sent on `stream`; returns the records it carried.
-fn receive(stream: &mut BufReader<TcpStream>, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
+/// A check of one record's reply message (`--verify`): whether it holds the record it must.
+type Check<'a> = Option<&'a dyn Fn(&[u8]) -> bool>;
+
+/// Reads the reply to a request sent on `stream`; returns the records it carried. With `check`,
+/// every record read is checked (after the whole reply is read, so the connection stays in
+/// step).
+fn receive(stream: &mut BufReader<TcpStream>, op: Operation, body: &mut Vec<u8>, check: Check) -> Result<u64, Failure> {
     match op {
-        Operation::BatchGet | Operation::Scan => read_stream(stream, op, body),
+        Operation::BatchGet | Operation::Scan => read_stream(stream, op, body, check),
         _ => {
             read_frame(stream, body)?;
             if body.len() < 22 || body[0] != 22 {
                 return Err(Failure::Protocol("reply shorter than its 22-byte message header"));
             }
             match body[5] {
+                RC_OK if check.is_some_and(|c| !c(body)) => Err(Failure::Mismatch),
                 RC_OK => Ok(1),
                 rc => Err(Failure::server(rc)),
             }
@@ -563,24 +612,27 @@ struct Tally {
     /// The first result code that makes the call a failure.
     error: Option<u8>,
     last: bool,
+    /// A record that failed its `--verify` check.
+    mismatch: bool,
 }
 
 /// Reads frames until the one holding the LAST marker; counts the records (rows with result
 /// 0). The whole stream is always read, so the connection stays in step even when rows fail.
-fn read_stream(stream: &mut impl Read, op: Operation, body: &mut Vec<u8>) -> Result<u64, Failure> {
+fn read_stream(stream: &mut impl Read, op: Operation, body: &mut Vec<u8>, check: Check) -> Result<u64, Failure> {
     let mut tally = Tally::default();
     while !tally.last {
         read_frame(stream, body)?;
-        tally_messages(body, op, &mut tally)?;
+        tally_messages(body, op, &mut tally, check)?;
     }
     match tally.error {
+        None if tally.mismatch => Err(Failure::Mismatch),
         None => Ok(tally.records),
         Some(rc) => Err(Failure::server(rc)),
     }
 }
 
 /// Walks the messages of one frame body: 22-byte header, fields, ops.
-fn tally_messages(body: &[u8], op: Operation, tally: &mut Tally) -> Result<(), Failure> {
+fn tally_messages(body: &[u8], op: Operation, tally: &mut Tally, check: Check) -> Result<(), Failure> {
     let u16_at = |at: usize| u16::from_be_bytes([body[at], body[at + 1]]);
     let u32_at = |at: usize| u32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]) as usize;
     let mut at = 0;
@@ -593,6 +645,7 @@ fn tally_messages(body: &[u8], op: Operation, tally: &mut Tally) -> Result<(), F
         }
         let (info3, rc) = (body[at + 3], body[at + 5]);
         let (n_fields, n_ops) = (u16_at(at + 18), u16_at(at + 20));
+        let message = at;
         at += 22;
         for _ in 0..u32::from(n_fields) + u32::from(n_ops) {
             if body.len() - at < 4 || body.len() - at - 4 < u32_at(at) {
@@ -609,6 +662,11 @@ fn tally_messages(body: &[u8], op: Operation, tally: &mut Tally) -> Result<(), F
             rc != RC_OK
         } else if rc == RC_OK {
             tally.records += 1;
+            if let Some(check) = check
+                && !tally.mismatch
+            {
+                tally.mismatch = !check(&body[message..at]);
+            }
             false
         } else {
             !(op == Operation::BatchGet && rc == RC_KEY_NOT_FOUND)
@@ -699,7 +757,7 @@ mod tests {
         let mut wire = reply;
         while !wire.is_empty() {
             let len = u64::from_be_bytes([0, 0, wire[2], wire[3], wire[4], wire[5], wire[6], wire[7]]) as usize;
-            tally_messages(&wire[8..8 + len], op, &mut t)?;
+            tally_messages(&wire[8..8 + len], op, &mut t, None)?;
             wire = &wire[8 + len..];
         }
         Ok(t)
@@ -733,7 +791,7 @@ mod tests {
         let mut out = BytesMut::new();
         crate::server::batch::execute_batch(&store, &msg, &mut out).unwrap();
         let t = tally(&out, Operation::BatchGet).unwrap();
-        assert_eq!(t, Tally { records: 2, error: None, last: true });
+        assert_eq!(t, Tally { records: 2, error: None, last: true, mismatch: false });
     }
 
     #[tokio::test]
@@ -752,7 +810,10 @@ mod tests {
         let msg = Message::parse(&frame[8..]).unwrap();
         let mut wire = Vec::new();
         crate::server::scan::stream_scan(&store, &msg, &mut BytesMut::new(), &mut wire).await.unwrap();
-        assert_eq!(tally(&wire, Operation::Scan).unwrap(), Tally { records: 30, error: None, last: true });
+        assert_eq!(
+            tally(&wire, Operation::Scan).unwrap(),
+            Tally { records: 30, error: None, last: true, mismatch: false }
+        );
     }
 
     #[test]
@@ -764,21 +825,21 @@ mod tests {
         };
         let mut t = Tally::default();
         let body = [row(0, 0), row(0, RC_KEY_NOT_FOUND), row(0, 0), row(INFO3_LAST, 0)].concat();
-        tally_messages(&body, Operation::BatchGet, &mut t).unwrap();
-        assert_eq!(t, Tally { records: 2, error: None, last: true });
+        tally_messages(&body, Operation::BatchGet, &mut t, None).unwrap();
+        assert_eq!(t, Tally { records: 2, error: None, last: true, mismatch: false });
         let mut t = Tally::default();
-        tally_messages(&[row(0, 9), row(INFO3_LAST, 0)].concat(), Operation::BatchGet, &mut t).unwrap();
+        tally_messages(&[row(0, 9), row(INFO3_LAST, 0)].concat(), Operation::BatchGet, &mut t, None).unwrap();
         assert_eq!(t.error, Some(9));
         let mut t = Tally::default();
-        tally_messages(&row(INFO3_LAST, RC_KEY_NOT_FOUND), Operation::Scan, &mut t).unwrap();
+        tally_messages(&row(INFO3_LAST, RC_KEY_NOT_FOUND), Operation::Scan, &mut t, None).unwrap();
         assert_eq!(t.error, None, "a scan ends quietly on rc 2, as the Rust clients take it");
         let mut t = Tally::default();
-        let err = tally_messages(&[22, 0, 0], Operation::Scan, &mut t).unwrap_err();
+        let err = tally_messages(&[22, 0, 0], Operation::Scan, &mut t, None).unwrap_err();
         assert!(err.reason().starts_with("protocol:"), "{}", err.reason());
         let mut t = Tally::default();
         let mut long = row(0, 0);
         long[19] = 1; // one field that is not there
-        assert!(tally_messages(&long, Operation::Scan, &mut t).is_err());
+        assert!(tally_messages(&long, Operation::Scan, &mut t, None).is_err());
         assert_eq!(Failure::server(RC_KEY_NOT_FOUND).reason(), "server: KeyNotFoundError");
     }
 
@@ -866,6 +927,7 @@ mod tests {
             next_tend: Instant::now(),
             last_tend: Instant::now(),
             suspect: false,
+            verify: None,
         };
         d.prepare(op, calls);
         d

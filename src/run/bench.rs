@@ -359,8 +359,14 @@ fn assemble(
     if plan.verify {
         let wire =
             |id: &str| plan.columns.iter().any(|pc| pc.id == id && pc.kind.family == crate::drivers::Family::Wire);
-        for cell in cells.iter_mut().filter(|c| c.operation != "put" && wire(&c.column)) {
-            cell.notes.push("--verify: the wire floor does not decode values; they were not checked".to_string());
+        // The floor decodes and checks the records of gets, batch reads and scans; what an
+        // operate, an update or a read-modify-write reads back it does not decode.
+        let unchecked = ["operate", "update", "read_modify_write"];
+        for cell in cells.iter_mut().filter(|c| unchecked.contains(&c.operation.as_str()) && wire(&c.column)) {
+            cell.notes.push(format!(
+                "--verify: the wire floor does not decode what {} reads back; it was not checked",
+                cell.operation
+            ));
         }
     }
     let floor = compare::set_over_floor(&columns, &mut cells);

@@ -474,9 +474,9 @@ pub struct BenchArgs {
     /// Compare every value read (get, batch_get, scan) with the value written for that record's
     /// key (a get's key, a batch row's key; a scanned record found by its digest); a record that
     /// differs, is missing, or cannot be tied to a record of the run fails its call as a value
-    /// mismatch, counted per cell, in every client column and --materialise mode. The comparison
-    /// is part of each read's time, except under --materialise none, where a batch is read and
-    /// checked after its timed call; the wire floor does not decode values and is not checked.
+    /// mismatch, counted per cell, in every column (the wire floor decodes what it reads for
+    /// this) and --materialise mode. The comparison is part of each read's time, except under
+    /// --materialise none, where a Python batch is read and checked after its timed call.
     #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
     /// Python batch results: records, none or numpy

@@ -24,6 +24,30 @@ pub fn index_of(first: &BinValue) -> Option<u64> {
     }
 }
 
+/// `v` with every map's entries in the order the server keeps keys (integers, then strings, then
+/// blobs): a client that hands a map back as a hash map or a dict is compared by content.
+pub fn maps_by_key(v: BinValue) -> BinValue {
+    match v {
+        BinValue::List(items) => BinValue::List(items.into_iter().map(maps_by_key).collect()),
+        BinValue::Map(entries) => {
+            let mut entries: Vec<_> = entries.into_iter().map(|(k, v)| (maps_by_key(k), maps_by_key(v))).collect();
+            entries.sort_by(|a, b| key_rank(&a.0).cmp(&key_rank(&b.0)));
+            BinValue::Map(entries)
+        }
+        other => other,
+    }
+}
+
+/// Where a map key sorts, as the server orders keys: integers, then strings, then bytes.
+fn key_rank(k: &BinValue) -> (u8, i64, &[u8]) {
+    match k {
+        BinValue::Int(i) => (0, *i, &[]),
+        BinValue::Str(s) => (1, 0, s.as_bytes()),
+        BinValue::Bytes(b) => (2, 0, b),
+        _ => (3, 0, &[]),
+    }
+}
+
 /// What reads are compared with: the run's records, and the digests of their keys (hashed on the
 /// first scanned record, so runs that scan nothing pay nothing).
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! strings and blobs as MessagePack strings whose first byte is the particle type (3 string,
 //! 4 blob), integers in their shortest form, floats as float 64, and maps as plain
 //! (unordered) maps whose entries keep the order given. A key-ordered map starts with one
-//! extra entry, an ext header (`c7 00 01 c0`), which the tests' decoder accepts and reports.
+//! extra entry, an ext header (`c7 00 01 c0`), which the decoder (the floor's `--verify`) accepts and reports.
 
 use crate::workload::BinValue;
 
@@ -100,7 +100,6 @@ fn int(i: i64, out: &mut Vec<u8>) {
 }
 
 /// Why bytes are not a MessagePack value aerobench writes.
-#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("MessagePack value cut short")]
@@ -114,7 +113,6 @@ pub enum DecodeError {
 }
 
 /// A decoded list or map value, and whether a map was marked key-ordered.
-#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
     pub value: BinValue,
@@ -122,7 +120,6 @@ pub struct Decoded {
 }
 
 /// Decodes exactly one value from `bytes`.
-#[cfg(test)]
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut r = Reader { bytes, at: 0, key_ordered: false };
     let value = r.value()?;
@@ -132,14 +129,12 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     Ok(Decoded { value, key_ordered: r.key_ordered })
 }
 
-#[cfg(test)]
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     key_ordered: bool,
 }
 
-#[cfg(test)]
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len()).ok_or(DecodeError::Short)?;
