@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::analysis::node_loss::Interval;
 use crate::drivers::probe;
+use crate::drivers::start::Target;
 use crate::model::results::{ClusterState, PhaseCluster, PhaseRef};
-use crate::run::scheduler::Target;
 
 /// How long one read may take per node.
 const READ_TIMEOUT: Duration = Duration::from_secs(1);

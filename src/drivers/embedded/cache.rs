@@ -10,25 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
-use super::packages::{self, COMPLETE_MARKER, LAST_USED};
-
-/// Written into every interpreter's package cache aerobench creates: the folder is aerobench's,
-/// and `cache clean` may remove what is in it.
-pub const OWN_MARKER: &str = ".aerobench-cache";
-
-/// Marks `root` (an interpreter's package cache) as aerobench's, creating it if needed. Marking
-/// an existing folder adopts an older aerobench's cache of that interpreter.
-pub fn mark(root: &Path) -> std::io::Result<()> {
-    if root.join(OWN_MARKER).is_file() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(root)?;
-    std::fs::write(
-        root.join(OWN_MARKER),
-        "aerobench's cache of Python client packages for one interpreter; `aerobench cache clean` removes \
-         what is in it.\n",
-    )
-}
+use super::packages::{self, COMPLETE_MARKER, LAST_USED, OWN_MARKER};
 
 /// Temporary install folders older than this belong to no running install.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -279,8 +261,8 @@ mod tests {
         folder(&base.join("py3.11"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
         folder(&base.join("py3.14t"), "aerospike-py-0.14.4", Some("aerospike-py==0.14.4"));
         folder(&base.join("workers"), "src-0123", None);
-        mark(&base.join("py3.11")).unwrap();
-        mark(&base.join("py3.14t")).unwrap();
+        packages::mark(&base.join("py3.11")).unwrap();
+        packages::mark(&base.join("py3.14t")).unwrap();
         // Other tools' folders in a shared cache directory, and an older aerobench's unmarked one.
         folder(&base.join("pypoetry"), "virtualenvs", None);
         folder(&base.join("pyright"), "stubs", None);

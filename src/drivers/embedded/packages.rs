@@ -125,10 +125,28 @@ pub const COMPLETE_MARKER: &str = ".aerobench-complete";
 /// Touched whenever a column uses an install folder, so `cache clean --older-than` sees use.
 pub const LAST_USED: &str = ".aerobench-last-used";
 
+/// Written into every interpreter's package cache aerobench creates: the folder is aerobench's,
+/// and `cache clean` may remove what is in it.
+pub const OWN_MARKER: &str = ".aerobench-cache";
+
+/// Marks `root` (an interpreter's package cache) as aerobench's, creating it if needed. Marking
+/// an existing folder adopts an older aerobench's cache of that interpreter.
+pub fn mark(root: &Path) -> std::io::Result<()> {
+    if root.join(OWN_MARKER).is_file() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(root)?;
+    std::fs::write(
+        root.join(OWN_MARKER),
+        "aerobench's cache of Python client packages for one interpreter; `aerobench cache clean` removes \
+         what is in it.\n",
+    )
+}
+
 /// Marks the package cache of `interp` as aerobench's, so that `cache clean` may remove what is
 /// in it (a folder it cannot mark is left unmarked: the install says why if it fails too).
 fn mark_cache(interp: &Interpreter) {
-    let _ = super::cache::mark(&cache_root_for(interp));
+    let _ = mark(&cache_root_for(interp));
 }
 
 /// Records that a column uses the install in `dir` now.
