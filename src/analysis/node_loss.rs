@@ -180,16 +180,7 @@ pub fn summarize(
     let columns = columns
         .iter()
         .map(|id| {
-            let mut c = ColumnRecovery {
-                column: id.clone(),
-                losses: 0,
-                ran_during_loss: false,
-                failures: 0,
-                recovery_secs: None,
-                ran_after_return: false,
-                failures_after_return: 0,
-                recovery_after_return_secs: None,
-            };
+            let mut c = ColumnRecovery::none(id);
             let worst = |have: Option<f64>, t: f64| Some(have.map_or(t, |h: f64| h.max(t)).max(0.0));
             for loss in made.iter().filter(|l| &l.column == id) {
                 c.losses += 1;
@@ -248,16 +239,7 @@ pub fn disappearance(at: f64, back: Option<f64>, intervals: &[Interval], columns
     columns
         .iter()
         .map(|id| {
-            let mut c = ColumnRecovery {
-                column: id.clone(),
-                losses: 0,
-                ran_during_loss: false,
-                failures: 0,
-                recovery_secs: None,
-                ran_after_return: false,
-                failures_after_return: 0,
-                recovery_after_return_secs: None,
-            };
+            let mut c = ColumnRecovery::none(id);
             let own: Vec<&Interval> = intervals.iter().filter(|l| &l.column == id && l.end_secs > at).collect();
             let Some(first) = own.iter().map(|l| l.start_secs).reduce(f64::min) else { return c };
             let met = at.max(first);

@@ -345,6 +345,22 @@ pub struct ColumnRecovery {
     pub recovery_after_return_secs: Option<f64>,
 }
 
+impl ColumnRecovery {
+    /// Column `column` before any loss is counted: no loss met, no failure.
+    pub fn none(column: &str) -> ColumnRecovery {
+        ColumnRecovery {
+            column: column.to_string(),
+            losses: 0,
+            ran_during_loss: false,
+            failures: 0,
+            recovery_secs: None,
+            ran_after_return: false,
+            failures_after_return: 0,
+            recovery_after_return_secs: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MachineInfo {
     pub os: String,
