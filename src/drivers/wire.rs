@@ -412,13 +412,13 @@ impl WireDriver {
         }
         let mut records = 0;
         let requests = &self.requests[slot(op)];
+        // --verify: each record read against the record of its key (a get's, a batch row's by
+        // its row index) or, scanned, of its digest.
+        let verify =
+            self.verify.as_ref().filter(|_| matches!(op, Operation::Get | Operation::BatchGet | Operation::Scan));
         for r in range.start..sent {
             let node = usize::from(requests.nodes[r]);
             let stream = self.conns[node].as_mut().expect("sent on it above");
-            // --verify: each record read against the record of its key (a get's, a batch row's
-            // by its row index) or, scanned, of its digest.
-            let verify =
-                self.verify.as_ref().filter(|_| matches!(op, Operation::Get | Operation::BatchGet | Operation::Scan));
             let check = verify.map(|v| {
                 move |msg: &[u8]| {
                     let index = match op {
