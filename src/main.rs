@@ -8,6 +8,7 @@ mod model;
 mod report;
 mod run;
 mod server;
+mod service;
 mod workload;
 
 use std::io::Write as _;

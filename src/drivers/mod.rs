@@ -2,6 +2,7 @@
 //! driver knows how to connect its client and make one call of each operation; the engine
 //! decides everything else. Also the list of columns a user can ask for with `--clients`.
 
+pub mod asgi_app;
 pub mod embedded;
 pub mod native;
 pub mod noop;

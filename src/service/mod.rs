@@ -1,0 +1,5 @@
+//! A service under HTTP load: each Python column's client inside a real ASGI app (uvicorn, in
+//! processes of its own), driven by aerobench's own HTTP load generator step by step up to
+//! saturation, with the columns interleaved over rounds at every step.
+
+pub mod http_load;
