@@ -426,6 +426,7 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
         node_loss: None,
         node_spread: None,
         cluster: None,
+        service: None,
         min_effect: first.min_effect,
         schedule: merged_schedule(runs, &kept),
     })

@@ -3,4 +3,5 @@
 
 pub mod column_id;
 pub mod results;
+pub mod service;
 pub mod timestamp;

@@ -65,6 +65,10 @@ pub struct RunReport {
     /// change seen: absent when the state was never read (older documents, merged runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterHistory>,
+    /// A service run (`--service`): the clients inside an ASGI app under HTTP load. Its
+    /// `cells` and `ratios` are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<super::service::ServiceRun>,
 }
 
 /// The minimum effect unless `--min-effect` says otherwise (3%), and that of a report written

@@ -247,6 +247,7 @@ fn sample_without_ratios() -> RunReport {
         node_loss: None,
         node_spread: None,
         cluster: None,
+        service: None,
         min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }

@@ -443,6 +443,7 @@ fn assemble(
         node_loss: None,
         node_spread: None,
         cluster,
+        service: None,
         min_effect,
         schedule: Some(schedule),
         columns,
