@@ -8,3 +8,4 @@ pub mod compare_runs;
 pub mod merge;
 pub mod node_loss;
 pub mod node_spread;
+pub mod service;

@@ -30,9 +30,13 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code of a run stopped by Ctrl-C (SIGTERM: 143, see [`crate::engine::signals`]).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
+pub fn run(mut args: BenchArgs) -> anyhow::Result<i32> {
     let started_at = crate::model::timestamp::now();
+    if args.service.is_some() && args.clients.is_none() {
+        args.clients = Some(crate::service::plan::DEFAULT_CLIENTS.iter().map(|c| c.to_string()).collect());
+    }
     let plan = Plan::from_args(&args)?;
+    let service = args.service.map(|_| crate::service::plan::ServicePlan::from_args(&args, &plan)).transpose()?;
     anyhow::ensure!(
         plan.materialise != crate::workload::Materialise::Numpy || plan.workload.has_numeric_bins(),
         "--materialise numpy makes an array of the records' int and float bins, and the bins read have none: \
@@ -145,6 +149,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         None
     };
 
+    if let Some(svc) = &service {
+        let machine = machine::describe();
+        let mut report =
+            crate::run::service::run(&plan, svc, &target, started_at, server, machine, args.min_effect, show)?;
+        report.records_deleted = cleanup(&args, records.as_ref(), builtin.is_some(), &mut report.warnings);
+        report.warnings.extend(safety_warning);
+        let interrupted = stop::interrupted();
+        if interrupted {
+            eprintln!("aerobench: run interrupted; the report covers what was measured");
+        }
+        report.interrupted = interrupted;
+        write_outputs(&args, &report, None, false)?;
+        drop(builtin);
+        for line in report::failures::lines(&report) {
+            eprintln!("{line}");
+        }
+        if interrupted {
+            return Ok(crate::engine::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
+        }
+        let failed = report.incomplete.is_some() || crate::run::service::failed(&report);
+        return Ok(if failed { EXIT_OPS_FAILED } else { 0 });
+    }
     let user_live = live_output(&args)?;
     // Live lines on stdout end with the report: nothing more goes there.
     let live_on_stdout = user_live.is_some() && args.live.is_none();
@@ -195,20 +221,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     // cluster is read between phases.
     let mut outcome = scheduler::run(&plan, &target, show, live.as_ref(), watch.is_none())?;
     outcome.warnings.extend(safety_warning);
-    let mut records_deleted = None;
-    if args.cleanup {
-        match &records {
-            Some(records) => match records.delete_own() {
-                Ok(n) => {
-                    eprintln!("aerobench: --cleanup deleted the {n} records this run wrote");
-                    records_deleted = Some(n);
-                }
-                Err(e) => outcome.warnings.push(format!("--cleanup failed: {e:#}; the records are still in the set")),
-            },
-            None if builtin.is_some() => records_deleted = Some(0),
-            None => {}
-        }
-    }
+    let records_deleted = cleanup(&args, records.as_ref(), builtin.is_some(), &mut outcome.warnings);
     let interrupted = stop::interrupted();
     if interrupted {
         eprintln!("aerobench: run interrupted; the report covers what was measured");
@@ -235,6 +248,33 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         return Ok(crate::engine::signals::exit_code().unwrap_or(EXIT_INTERRUPTED));
     }
     Ok(if failed { EXIT_OPS_FAILED } else { 0 })
+}
+
+/// `--cleanup`: deletes the records this run wrote (none to delete on the built-in server); a
+/// failure is a warning of the report.
+fn cleanup(
+    args: &BenchArgs,
+    records: Option<&safety::Records>,
+    builtin: bool,
+    warnings: &mut Vec<String>,
+) -> Option<u64> {
+    if !args.cleanup {
+        return None;
+    }
+    match records {
+        Some(records) => match records.delete_own() {
+            Ok(n) => {
+                eprintln!("aerobench: --cleanup deleted the {n} records this run wrote");
+                Some(n)
+            }
+            Err(e) => {
+                warnings.push(format!("--cleanup failed: {e:#}; the records are still in the set"));
+                None
+            }
+        },
+        None if builtin => Some(0),
+        None => None,
+    }
 }
 
 /// Fails before measuring anything, not after, when the report or the plot could not be
@@ -313,7 +353,7 @@ fn live_output(args: &BenchArgs) -> anyhow::Result<Option<(Duration, Box<dyn std
 
 /// The report of a finished (or interrupted) run: cells from the measured rounds, the floor,
 /// the ratios with their intervals, and what makes the figures less reliable.
-fn assemble(
+pub(crate) fn assemble(
     plan: &Plan,
     started_at: String,
     server: ServerInfo,

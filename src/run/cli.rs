@@ -211,8 +211,10 @@ pub struct BenchArgs {
     /// Williams design (over each cycle of as many rounds as columns, twice as many when their
     /// number is odd, every column runs in every position and right after every other column
     /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
-    pub rounds: u32,
+    ///
+    /// Default: 10 (3 with --service, where every step runs every round).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
+    pub rounds: Option<u32>,
     /// Run each phase this long instead of --count calls
     ///
     /// Each measured phase (column × operation × round) runs this long, cycling over the --count
@@ -321,8 +323,11 @@ pub struct BenchArgs {
     /// p50/p99/max; the JSON also has the part the waits are answerable for, apart from calls due
     /// while every call in flight was still running), and a column that cannot keep to the rate
     /// is flagged. Without it a call starts only when one ends (closed loop).
-    #[arg(long, value_name = "OPS", value_parser = parse_rate, help_heading = "Load shape")]
-    pub rate: Option<f64>,
+    ///
+    /// With --service: requests per second per step, a list for a saturation curve (e.g.
+    /// 500,1000,2000), over at most --concurrency connections per column.
+    #[arg(long, value_name = "OPS[,…]", value_delimiter = ',', value_parser = parse_rate, help_heading = "Load shape")]
+    pub rate: Vec<f64>,
     /// Which record each call uses (see --help)
     ///
     /// sequential (call n uses record n), uniform, zipfian[:THETA] (a few records take most calls;
@@ -496,6 +501,52 @@ pub struct BenchArgs {
         help_heading = "Records"
     )]
     pub materialise: crate::workload::Materialise,
+
+    // ---- Service ----
+    /// Serve each Python client inside an ASGI app and load it over HTTP (see --help)
+    ///
+    /// SCENARIO: get-json (one get → the record as JSON), batch-count (a batch of --batch-size keys
+    /// → JSON count), batch-walk (a batch → every record's bins walked → a sum), batch-numpy (a
+    /// batch → a NumPy array, the client's own path where it has one → a matrix-vector product) or
+    /// batch-gather (--gather batches of the same keys at once). Each Python column's app runs
+    /// under uvicorn (from PyPI, installed into aerobench's cache per interpreter) in processes of
+    /// its own, --app-workers workers on one socket; async clients are awaited in the handler, sync
+    /// clients run through run_in_executor (40 threads, as FastAPI runs `def` endpoints). An app
+    /// floor per interpreter serves the same endpoint and work without a database call.
+    /// aerobench's own HTTP load generator drives the apps step by step (--vus, or --rate for an
+    /// open loop), the columns interleaved over --rounds at every step, each slice --duration
+    /// long (default 2s). Default columns: aerospike-py-async,official-c-executor
+    /// (docs/service.md).
+    #[arg(long, value_enum, value_name = "SCENARIO", hide_possible_values = true, help_heading = "Service")]
+    pub service: Option<crate::service::scenario::Scenario>,
+    /// Virtual users per step, e.g. 10,50,100,200
+    ///
+    /// A closed loop: at each step this many keep-alive connections per column, each sending its
+    /// next request when the last answered (default 10,50). Where requests/s stops rising is the
+    /// column's saturation point.
+    #[arg(long, value_name = "N,…", value_delimiter = ',', requires = "service", conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Service")]
+    pub vus: Vec<u32>,
+    /// Worker processes of each app
+    ///
+    /// uvicorn's own workers, sharing one listening socket; each creates its client at startup.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "service", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Service")]
+    pub app_workers: u32,
+    /// CPU-bound work per request: matmul:N or python:DURATION
+    ///
+    /// After the database step, as production services run a model: matmul:N (an N×N float64
+    /// NumPy matrix product; NumPy is installed for it) or python:DURATION (pure Python arithmetic
+    /// for that long, e.g. python:500us).
+    #[arg(long, value_name = "WORK", requires = "service", value_parser = crate::service::scenario::AppWork::parse, help_heading = "Service")]
+    pub app_work: Option<crate::service::scenario::AppWork>,
+    /// Batches gathered at once per request (batch-gather)
+    #[arg(long, value_name = "G", default_value_t = 4, requires = "service", value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Service")]
+    pub gather: u32,
+    /// p99 above this marks a step past saturation, e.g. 50ms
+    #[arg(long, value_name = "DURATION", requires = "service", value_parser = parse_duration, help_heading = "Service")]
+    pub slo_p99: Option<std::time::Duration>,
+    /// How long an app may take to start
+    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "service", value_parser = parse_duration, hide_short_help = true, help_heading = "Service")]
+    pub app_startup_timeout: std::time::Duration,
 
     // ---- Output ----
     /// table, json, markdown, csv or hlog

@@ -13,3 +13,4 @@ pub mod plan;
 pub mod preset;
 pub mod safety;
 pub mod scheduler;
+pub mod service;

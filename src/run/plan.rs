@@ -86,7 +86,7 @@ impl Plan {
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
         let mut plan = Plan {
             columns,
-            rounds: args.rounds,
+            rounds: args.rounds.unwrap_or(if args.service.is_some() { 3 } else { 10 }),
             prewrite: !args.no_prewrite,
             duration: args.duration,
             baseline,
@@ -127,7 +127,13 @@ impl Plan {
             ttl: args.ttl,
             services_alternate: args.services_alternate,
             verify: args.verify,
-            rate: args.rate,
+            rate: match args.rate.as_slice() {
+                [] => None,
+                [rate] => Some(*rate),
+                // A list is a service run's steps (the service plan reads it).
+                _ if args.service.is_some() => None,
+                _ => anyhow::bail!("--rate takes one rate for the calls; a list of rates (a saturation curve) is for --service"),
+            },
             keys: crate::workload::keys::KeyChooser { distribution: args.keys, seed: args.seed },
             key_space: args.key_space.unwrap_or(args.count),
             mix: args.workload,

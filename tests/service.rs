@@ -1,0 +1,279 @@
+//! End-to-end checks of `--service`: each Python column's client inside a real ASGI app (real
+//! uvicorn, the real client packages) against the built-in server, loaded over HTTP by aerobench
+//! itself. The no-op client with a known delay checks the figures; a handler that raises and a
+//! worker that is killed show as errors by reason; no app process outlives the run.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::run_with_timeout;
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The tests here time things or count processes: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn aerobench(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aerobench"));
+    cmd.args(["--builtin-server", "--format", "json", "--quiet"]).args(args);
+    cmd.env_remove("AEROSPIKE_HOST").env_remove("AEROSPIKE_PORT");
+    cmd.env("AEROBENCH_CACHE_DIR", common::cache_dir());
+    cmd
+}
+
+fn cells<'a>(doc: &'a Value, column: &str) -> Vec<&'a Value> {
+    doc["service"]["cells"].as_array().unwrap().iter().filter(|c| c["column"] == column).collect()
+}
+
+/// Processes whose command line holds `needle`, and their children, as (pid, ppid, args).
+fn processes() -> Vec<(u32, u32, String)> {
+    let out = Command::new("ps").args(["-eo", "pid=,ppid=,args="]).output().expect("ps runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let pid = parts.next()?.parse().ok()?;
+            let ppid = parts.next()?.parse().ok()?;
+            Some((pid, ppid, parts.collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    processes().iter().any(|(p, _, _)| *p == pid)
+}
+
+#[test]
+fn every_python_column_serves_every_scenario() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let columns = "aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,\
+                   aerospike-native-sync,aerospike-native-async";
+    for scenario in ["get-json", "batch-count", "batch-walk", "batch-numpy", "batch-gather"] {
+        let cmd = aerobench(&[
+            "--service",
+            scenario,
+            "--clients",
+            columns,
+            "--bin-type",
+            "mixed",
+            "--count",
+            "60",
+            "--batch-size",
+            "6",
+            "--gather",
+            "3",
+            "--vus",
+            "2",
+            "--rounds",
+            "1",
+            "--duration",
+            "300ms",
+        ]);
+        let out = run_with_timeout(cmd, Duration::from_secs(400));
+        assert!(out.success(), "{scenario}: {}", out.describe());
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+        common::assert_schema_valid(&doc);
+        let service = &doc["service"];
+        assert_eq!(service["scenario"], scenario);
+        let ids: Vec<&str> = doc["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids[0], "app-floor", "{ids:?}");
+        assert_eq!(ids.len(), 7, "{ids:?}");
+        for id in ids {
+            let c = cells(&doc, id);
+            assert_eq!(c.len(), 1, "{scenario}/{id}: {c:?}");
+            let cell = c[0];
+            assert!(cell["requests"].as_u64().unwrap() > 0, "{scenario}/{id}: {cell}");
+            assert_eq!(cell["errors"], 0, "{scenario}/{id}: {cell}");
+            assert!(f(&cell["latency_us"]["p50"]) >= f(&cell["handler_us"]["p50"]), "{scenario}/{id}: {cell}");
+            if id != "app-floor" {
+                assert!(f(&cell["handler_us"]["p50"]) >= f(&cell["client_us"]["p50"]), "{scenario}/{id}: {cell}");
+                assert!(cell["over_floor_cpu_us"].is_number(), "{scenario}/{id}: {cell}");
+            } else {
+                assert!(cell.get("client_us").is_none(), "{cell}");
+            }
+            assert!(cell["requests_per_core"].as_f64().unwrap() > 0.0, "{scenario}/{id}: {cell}");
+            assert!(cell["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{scenario}/{id}: {cell}");
+        }
+    }
+}
+
+#[test]
+fn a_client_with_a_known_delay_gives_consistent_figures() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // 20 ms per call: at 4 and 8 VUs, requests/s ≈ VUs / latency (Little's law), and latency ≥
+    // handler ≥ client ≥ 20 ms.
+    let cmd = aerobench(&[
+        "--service",
+        "batch-count",
+        "--clients",
+        "py-noop-async",
+        "--stub-delay-us",
+        "20000",
+        "--vus",
+        "4,8",
+        "--rounds",
+        "2",
+        "--duration",
+        "1s",
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    assert!(out.success(), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    common::assert_schema_valid(&doc);
+    for cell in cells(&doc, "py-noop-async") {
+        let vus = f(&cell["step"]);
+        let latency_s = f(&cell["latency_us"]["avg"]) / 1e6;
+        let rps = f(&cell["requests_per_sec"]);
+        let little = vus / latency_s;
+        assert!((rps / little - 1.0).abs() < 0.25, "Little's law: {rps} req/s against {little} ({cell})");
+        let (p50, handler, client) =
+            (f(&cell["latency_us"]["p50"]), f(&cell["handler_us"]["p50"]), f(&cell["client_us"]["p50"]));
+        assert!(p50 >= handler && handler >= client && client >= 20_000.0, "{cell}");
+        assert!(f(&cell["client_share"]) > 0.5, "{cell}");
+        assert!(rps < vus / 0.020 * 1.05, "faster than the delay allows: {cell}");
+    }
+    // An open loop never goes above its rate.
+    let cmd = aerobench(&[
+        "--service",
+        "get-json",
+        "--clients",
+        "py-noop-async",
+        "--stub-delay-us",
+        "2000",
+        "--rate",
+        "50,100",
+        "--rounds",
+        "1",
+        "--duration",
+        "1s",
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    assert!(out.success(), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["service"]["load"], "open");
+    for cell in cells(&doc, "py-noop-async") {
+        let rate = f(&cell["step"]);
+        let sent = cell["requests"].as_u64().unwrap() + cell["errors"].as_u64().unwrap();
+        assert!(sent as f64 <= rate * 1.0 + 1.0, "{sent} requests in 1 s at {rate}/s: {cell}");
+        assert!(f(&cell["requests_per_sec"]) <= rate * 1.05, "{cell}");
+    }
+}
+
+#[test]
+fn a_handler_that_raises_is_an_error_by_reason_and_fails_the_run() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = aerobench(&[
+        "--service",
+        "batch-count",
+        "--clients",
+        "py-noop-async",
+        "--vus",
+        "2",
+        "--rounds",
+        "1",
+        "--duration",
+        "300ms",
+    ]);
+    cmd.env("AEROBENCH_STUB_UNSUPPORTED", "batch_get");
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let cell = cells(&doc, "py-noop-async")[0];
+    assert_eq!(cell["requests"], 0, "{cell}");
+    assert!(cell["errors_by_reason"]["HTTP 500"].as_u64().unwrap() > 0, "{cell}");
+    let samples = cell["error_samples"].to_string();
+    assert!(samples.contains("not supported"), "{samples}");
+    // The floor makes no database call: it still serves.
+    let floor = cells(&doc, "app-floor")[0];
+    assert_eq!(floor["errors"], 0, "{floor}");
+}
+
+#[test]
+fn a_killed_worker_shows_as_errors_and_no_process_outlives_the_run() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = common::scratch("service-kill");
+    let mut cmd = aerobench(&[
+        "--service",
+        "get-json",
+        "--clients",
+        "py-noop-async",
+        "--stub-delay-us",
+        "1000",
+        "--app-workers",
+        "2",
+        "--vus",
+        "4",
+        "--rounds",
+        "3",
+        "--duration",
+        "1s",
+    ]);
+    // The apps' run folders (and so their launchers' command lines) under this test's scratch.
+    cmd.env("TMPDIR", &scratch);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let needle = scratch.display().to_string();
+    // The launchers of both apps (the floor's and the column's), and their workers.
+    let mut seen: Vec<u32> = Vec::new();
+    let mut killed = None;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        let ps = processes();
+        let launchers: Vec<u32> = ps.iter().filter(|(_, _, a)| a.contains(&needle)).map(|(p, _, _)| *p).collect();
+        for (pid, ppid, _) in &ps {
+            if (launchers.contains(pid) || launchers.contains(ppid)) && !seen.contains(pid) {
+                seen.push(*pid);
+            }
+        }
+        // Once both apps serve (2 launchers, 4 workers), kill one worker of the second app.
+        let workers: Vec<u32> = ps
+            .iter()
+            .filter(|(_, ppid, _)| launchers.last() == Some(ppid))
+            .map(|(p, _, _)| *p)
+            .collect();
+        if launchers.len() == 2 && workers.len() == 2 && started.elapsed() > Duration::from_secs(1) {
+            // SAFETY: kill(2) on a process this test found; no memory involved.
+            unsafe { libc::kill(workers[0] as i32, libc::SIGKILL) };
+            killed = Some(workers[0]);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = killed.expect("the apps did not start with two workers each");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let app = doc["service"]["columns"].as_array().unwrap().iter().find(|c| c["id"] == "py-noop-async").unwrap();
+    let lost = app["lost_workers"].to_string();
+    assert!(lost.contains(&killed.to_string()), "{killed} not in {lost}");
+    let errors: u64 = cells(&doc, "py-noop-async").iter().map(|c| c["errors_by_reason"]["app worker died"].as_u64().unwrap_or(0)).sum();
+    assert!(errors >= 1, "{}", doc["service"]["cells"]);
+    // Every process of both apps is gone.
+    let left: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "still running after the run: {left:?} of {seen:?}");
+}
+
+#[test]
+fn bad_service_options_say_what_to_do() {
+    for (args, expected) in [
+        (&["--service", "get-json", "--clients", "rust-async"][..], "drop it from --clients"),
+        (&["--service", "get-json", "--vus", "50,10"][..], "must rise"),
+        (&["--service", "get-json", "--verify"][..], "drop --verify"),
+        (&["--service", "get-json", "--app-work", "gpu:1"][..], "matmul:N"),
+        (&["--vus", "10"][..], "--service"),
+        (&["--rate", "10,20", "--clients", "noop"][..], "is for --service"),
+    ] {
+        let out = aerobench(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
