@@ -46,14 +46,13 @@ LAG_TICK = 0.005
 WEIGHT_SEED = 27
 
 
-def watch_parent(group_leader):
+def watch_parent(parent, group_leader):
     """Ends this process (and, for the launcher leading its own process group, the group) as soon
-    as its parent is gone: the parent process id changes when the parent dies, even of SIGKILL."""
-    parent = os.getppid()
+    as its parent `parent` is gone: the parent process id changes when the parent dies, even of
+    SIGKILL (and differs from the start when the parent died before this process looked)."""
 
     def watch():
         while True:
-            time.sleep(0.2)
             if os.getppid() != parent:
                 if group_leader and hasattr(os, "killpg"):
                     try:
@@ -61,6 +60,7 @@ def watch_parent(group_leader):
                     except OSError:
                         pass
                 os._exit(1)
+            time.sleep(0.2)
 
     threading.Thread(target=watch, name="aerobench-parent-watch", daemon=True).start()
 
@@ -354,7 +354,7 @@ async def lifespan(receive, send):
         if message["type"] == "lifespan.startup":
             try:
                 if str(os.getpid()) != os.environ.get(LAUNCHER_ENV):
-                    watch_parent(False)
+                    watch_parent(int(os.environ[LAUNCHER_ENV]), False)
                 WORKER = Worker(load_spec())
                 await WORKER.start()
             except Exception as e:
@@ -449,7 +449,7 @@ def main(argv):
         spec = json.load(f)
     os.environ[SPEC_ENV] = path
     os.environ[LAUNCHER_ENV] = str(os.getpid())
-    watch_parent(hasattr(os, "getpgrp") and os.getpgrp() == os.getpid())
+    watch_parent(int(spec.get("parent_pid") or os.getppid()), hasattr(os, "getpgrp") and os.getpgrp() == os.getpid())
     import site
 
     # The package folders are on PYTHONPATH; this also reads their .pth files.

@@ -35,8 +35,8 @@ pub struct AppConfig {
     pub event_loop: String,
     /// What `aerobench_app` reads: `module` (the adapter module, null for the app floor),
     /// `asynchronous`, `adapter` (the embedded worker's spec, its `workload` included), `work`,
-    /// `gather`, `scenario` (optional). `run_dir`, `host`, `port`, `workers`, `event_loop` and
-    /// `records` are filled in here.
+    /// `gather`, `scenario` (optional). `run_dir`, `host`, `port`, `workers`, `event_loop`,
+    /// `parent_pid`, `package_dirs` and `records` are filled in here.
     pub spec: serde_json::Value,
     /// How long the app may take until every worker is ready.
     pub startup_timeout: Duration,
@@ -179,6 +179,8 @@ impl RunningApp {
                 spec["records"] = serde_json::json!(path.display().to_string());
             }
             spec["run_dir"] = serde_json::json!(run_dir.display().to_string());
+            // The launcher ends itself (and its process group) when this process is gone.
+            spec["parent_pid"] = serde_json::json!(std::process::id());
             spec["host"] = serde_json::json!("127.0.0.1");
             spec["port"] = serde_json::json!(port);
             spec["workers"] = serde_json::json!(config.workers.max(1));
@@ -268,7 +270,9 @@ impl RunningApp {
                     stderr: self.stderr_tail(20),
                 });
             }
-            if ready.len() as u32 >= workers {
+            // Every worker's lifespan startup is done; a single-process uvicorn binds its port only
+            // after that, so the app is ready once /health answers on it.
+            if ready.len() as u32 >= workers && answers_health(self.addr) {
                 return Ok(());
             }
             let exited = self.launcher.lock().unwrap_or_else(|e| e.into_inner()).try_wait().ok().flatten();
@@ -532,6 +536,21 @@ pub fn write_records(w: &Workload, path: &Path) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Whether the app at `addr` answers `GET /health` with 200 (a readiness probe, as an
+/// orchestrator's; the load itself goes through the HTTP client of the load generator).
+fn answers_health(addr: SocketAddr) -> bool {
+    use std::io::{Read as _, Write as _};
+    let probe = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+        stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+        stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    probe().unwrap_or(false)
+}
+
 /// Fails when `port` on 127.0.0.1 cannot be bound now.
 fn check_port_free(port: u16) -> std::io::Result<()> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map(drop)
@@ -755,6 +774,68 @@ mod tests {
         for pid in pids {
             assert!(!alive(pid), "process {pid} outlived drop");
         }
+    }
+
+    /// Waits up to 30 s for every process of `pids` to be gone; says which are left.
+    fn gone(pids: &[u32]) -> Vec<u32> {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+            if left.is_empty() || Instant::now() >= until {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn workers_end_when_their_launcher_is_killed() {
+        let app = RunningApp::start(config(None, true, 0, 2), false).unwrap();
+        let workers: Vec<u32> = app.markers().0.into_iter().collect();
+        assert_eq!(workers.len(), 2);
+        // SIGKILL to the launcher alone, as when aerobench itself is killed: uvicorn's supervisor
+        // cannot stop its workers, each worker's watch of its parent must.
+        assert!(signals::send(app.pid(), signals::Kill::Now));
+        let _ = app.launcher.lock().unwrap().wait();
+        assert_eq!(gone(&workers), Vec::<u32>::new(), "workers outlived their launcher");
+    }
+
+    #[test]
+    fn a_launcher_whose_parent_is_gone_ends_itself() {
+        // A launcher started by a shell that exits at once: its parent is gone from the start.
+        let app = RunningApp::start(config(None, true, 0, 1), false).unwrap();
+        let dir = std::env::temp_dir().join(format!("aerobench-app-orphan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&app.run_dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".py") || name == "records.json" {
+                std::fs::copy(entry.path(), dir.join(&name)).unwrap();
+            }
+        }
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(app.run_dir.join(SPEC)).unwrap()).unwrap();
+        spec["port"] = serde_json::json!(free_port().unwrap());
+        spec["records"] = serde_json::json!(dir.join("records.json").display().to_string());
+        std::fs::write(dir.join(SPEC), spec.to_string()).unwrap();
+        let mut path = vec![dir.clone()];
+        path.extend(spec["package_dirs"].as_array().unwrap().iter().map(|d| PathBuf::from(d.as_str().unwrap())));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("\"$0\" -m aerobench_app \"$1\" >\"$2\" 2>&1 & echo $!")
+            .arg(&Interpreter::linked().executable)
+            .arg(dir.join(SPEC))
+            .arg(dir.join(LOG))
+            .current_dir(&dir)
+            .env("PYTHONPATH", std::env::join_paths(&path).unwrap())
+            .output()
+            .unwrap();
+        let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let left = gone(&[orphan]);
+        if !left.is_empty() {
+            signals::send(orphan, signals::Kill::Now);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(left.is_empty(), "the launcher {orphan} outlived its parent");
     }
 
     #[test]
