@@ -703,6 +703,17 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_blocks_the_event_loop_shows_as_loop_lag() {
+        // The async no-op client holding the loop for 20 ms per call (as a client holding the GIL
+        // would): the 5 ms sampler wakes at least 15 ms late, seen by this answer or the next.
+        let mut cfg = config(Some("aerobench_client_noop"), true, 20_000, 1);
+        cfg.spec["adapter"]["stub_blocking"] = serde_json::json!(true);
+        let app = RunningApp::start(cfg, false).unwrap();
+        let lags: Vec<f64> = (0..3).map(|_| get(app.addr(), "/get-json?i=1").timing("loop").unwrap()).collect();
+        assert!(lags.iter().cloned().fold(0.0, f64::max) >= 15.0, "{lags:?}");
+    }
+
+    #[test]
     fn the_floor_answers_from_the_records_without_a_database_step() {
         let app = RunningApp::start(config(None, true, 0, 1), false).unwrap();
         let w = workload();
