@@ -39,6 +39,10 @@ pub const SHIM: &[(&str, &str)] = &[
     ("aerobench_competitor", include_str!("../../../python_shim/aerobench_competitor.py")),
 ];
 
+/// The ASGI app a column serves in service mode (`drivers::asgi_app`): not loaded in the embedded
+/// workers, written beside the shim into the app's run folder and run by the column's interpreter.
+pub const APP_MODULE: (&str, &str) = ("aerobench_app", include_str!("../../../python_shim/aerobench_app.py"));
+
 static INIT: Once = Once::new();
 
 /// Starts the interpreter (once). Must run before any other Python call in the process.

@@ -44,7 +44,14 @@ pub const UVLOOP: Package =
 /// NumPy, for `--materialise numpy` (2.2 has wheels for Python 3.10 to 3.13).
 pub const NUMPY: Package =
     Package { pip_name: "numpy", import_name: "numpy", default_version: "2.2.6", extension: None };
-pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, SDK, UVLOOP, NUMPY];
+/// uvicorn, the ASGI server a column's app runs under in service mode (its `pip install --target`
+/// brings its own dependencies, click and h11, into the same folder).
+pub const UVICORN: Package =
+    Package { pip_name: "uvicorn", import_name: "uvicorn", default_version: "0.54.0", extension: None };
+/// httptools, uvicorn's faster HTTP parser, used where it installs for the interpreter (h11 otherwise).
+pub const HTTPTOOLS: Package =
+    Package { pip_name: "httptools", import_name: "httptools", default_version: "0.9.0", extension: None };
+pub const PACKAGES: &[Package] = &[AEROSPIKE_PY, OFFICIAL, NATIVE, SDK, UVLOOP, NUMPY, UVICORN, HTTPTOOLS];
 
 /// Where to take one package from.
 #[derive(Debug, Clone, PartialEq, Eq)]
