@@ -236,6 +236,15 @@ class Worker:
             self.weights = numpy.random.default_rng(WEIGHT_SEED).random(len(fields))
         self.sampler = asyncio.ensure_future(self.sample_lag())
 
+    def describe(self):
+        """The client as the report names it: its version, where it was loaded from and its
+        policies (as the embedded worker's columns say); empty for the floor."""
+        describe = getattr(self.client, "describe", None) if self.module_name is not None else None
+        try:
+            return describe() if describe is not None else {}
+        except Exception:  # a description is a courtesy: the app serves without it
+            return {}
+
     def wants_numpy(self):
         """NumPy's batch client is opened when batch-numpy may be asked (no `scenario` given: any)."""
         return self.spec.get("scenario") in (None, "batch-numpy") and self.numpy_available()
@@ -362,7 +371,7 @@ async def lifespan(receive, send):
                 write_marker("failed", reason(e))
                 await send({"type": "lifespan.startup.failed", "message": reason(e)})
                 return
-            write_marker("ready", "")
+            write_marker("ready", json.dumps(WORKER.describe()))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if WORKER is not None:

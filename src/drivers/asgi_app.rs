@@ -59,6 +59,31 @@ pub struct ServerSoftware {
     pub workers: u32,
 }
 
+/// What a worker's client said of itself when it was ready.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ClientDescription {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub policies: BTreeMap<String, String>,
+}
+
+impl ServerSoftware {
+    /// As the report names it: "uvicorn 0.54.0 (httptools, asyncio loop), 2 workers".
+    pub fn describe(&self) -> String {
+        format!(
+            "uvicorn {} ({}, {} loop), {} worker{}",
+            self.uvicorn,
+            self.http,
+            self.event_loop,
+            self.workers,
+            if self.workers == 1 { "" } else { "s" }
+        )
+    }
+}
+
 /// The app's processes (the launcher and its workers) at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppUsage {
@@ -317,6 +342,21 @@ impl RunningApp {
             }
         }
         (ready, failed)
+    }
+
+    /// The client as the first ready worker described it (`version`, `path`, `policies`), if it did.
+    pub fn client(&self) -> Option<ClientDescription> {
+        let first = self.markers().0.into_iter().next()?;
+        let text = std::fs::read_to_string(self.run_dir.join(format!("ready-{first}"))).ok()?;
+        serde_json::from_str::<ClientDescription>(&text).ok().filter(|d| !d.version.is_empty())
+    }
+
+    /// The launcher has ended (the app is gone), with its exit status.
+    pub fn gone(&self) -> Option<String> {
+        match self.launcher.lock().unwrap_or_else(|e| e.into_inner()).try_wait() {
+            Ok(Some(status)) => Some(format!("its process ended ({status})")),
+            _ => None,
+        }
     }
 
     /// Where the app listens.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::drivers::asgi_app::{AppConfig, RunningApp};
+use crate::drivers::asgi_app::{AppConfig, AppError, RunningApp};
 use crate::drivers::embedded::packages::{self, Package};
 use crate::drivers::start::Target;
 use crate::drivers::{Family, PlannedColumn};
@@ -210,7 +210,7 @@ fn start(plan: &Plan, svc: &ServicePlan, target: &Target, app: &AppColumn, show:
     spin.finish_and_clear();
     match result {
         Ok(running) => {
-            service.app = running.describe();
+            service.app = running.server().describe();
             if let Some(described) = running.client() {
                 column.client_version = described.version.clone();
                 column.policies = described.policies.clone();
@@ -220,8 +220,8 @@ fn start(plan: &Plan, svc: &ServicePlan, target: &Target, app: &AppColumn, show:
         }
         Err(e) => {
             let why = format!("{e:#}");
-            if let Some(stderr) = e.downcast_ref::<crate::drivers::asgi_app::AppError>().and_then(|e| e.stderr()) {
-                service.stderr = Some(stderr.to_string());
+            if let Some(AppError::StartupFailed { stderr, .. } | AppError::Timeout { stderr, .. }) = e.downcast_ref() {
+                service.stderr = Some(stderr.clone()).filter(|s| !s.trim().is_empty());
             }
             column.error = Some(why.clone());
             service.error = Some(why);
@@ -358,8 +358,9 @@ fn config(
         port: None,
         event_loop: plan.event_loop.name().to_string(),
         spec,
-        workload: plan.workload.clone(),
         startup_timeout: svc.startup_timeout,
+        uvicorn: None,
+        env: Vec::new(),
     };
     Ok((config, origin))
 }
