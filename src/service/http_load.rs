@@ -517,8 +517,8 @@ mod tests {
     /// What the test app does with each request.
     #[derive(Clone, Copy)]
     enum Behaviour {
-        /// Sleeps this long, then answers 200 with `Server-Timing: app;dur=<its time>,
-        /// db;dur=<the sleep>, loop;dur=0.05`.
+        /// Sleeps a tenth of this, then this long, then answers 200 with `Server-Timing:
+        /// app;dur=<its time>, db;desc=…;dur=<the second sleep>` and `loop;dur=0.05`.
         Sleep(Duration),
         /// Answers 500 with a body whose first line names the request's `i` modulo 5.
         Fail,
@@ -550,6 +550,8 @@ mod tests {
                         seen.requests.lock().unwrap().push(i);
                         let response = match behaviour {
                             Behaviour::Sleep(pause) => {
+                                // The handler's own share (a tenth), then its "database call".
+                                tokio::time::sleep(pause / 10).await;
                                 let slept = Instant::now();
                                 tokio::time::sleep(pause).await;
                                 let db = slept.elapsed().as_secs_f64() * 1e3;
