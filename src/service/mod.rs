@@ -3,3 +3,4 @@
 //! saturation, with the columns interleaved over rounds at every step.
 
 pub mod http_load;
+pub mod http_server_timing;
