@@ -3,6 +3,7 @@
 //! saturation, with the columns interleaved over rounds at every step.
 
 pub mod http_load;
+pub mod http_server_timing;
 pub mod measured;
 pub mod plan;
 pub mod run;
