@@ -462,7 +462,7 @@ mod tests {
 
     use http_body_util::Full;
     use hyper::service::service_fn;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
@@ -477,6 +477,8 @@ mod tests {
         Sleep(Duration),
         /// Answers 500 with a body whose first line names the request's `i` modulo 5.
         Fail,
+        /// Answers 200 with `Connection: close`: one request per connection.
+        CloseAfter,
     }
 
     /// What the test app saw: connections accepted, request numbers (`i=`) received.
@@ -519,6 +521,9 @@ mod tests {
                                     .header("server-timing", "loop;dur=0.05")
                                     .body(Full::new(Bytes::from(vec![b'x'; 10_000])))
                             }
+                            Behaviour::CloseAfter => Response::builder()
+                                .header("connection", "close")
+                                .body(Full::new(Bytes::from_static(b"{}"))),
                             Behaviour::Fail => Response::builder()
                                 .status(500)
                                 .header("server-timing", "app;dur=1")
@@ -535,9 +540,16 @@ mod tests {
         (addr, seen)
     }
 
-    /// A listener that reads each request and then closes the connection (`answer: false`), or
-    /// keeps it open without ever answering (`answer: true` is never given: see `hold`).
-    async fn silent(hold: bool) -> SocketAddr {
+    /// What a listener that does not speak HTTP does with each connection, once it has read the
+    /// request.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Raw {
+        Close,
+        Hold,
+        Garbage,
+    }
+
+    async fn raw(reply: Raw) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -546,8 +558,13 @@ mod tests {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 let mut buffer = [0u8; 1024];
                 let _ = stream.read(&mut buffer).await;
-                if hold {
-                    held.push(stream);
+                match reply {
+                    Raw::Close => {}
+                    Raw::Hold => held.push(stream),
+                    Raw::Garbage => {
+                        let _ = stream.write_all(b"\x00\x17garbage, not HTTP\r\n\r\n").await;
+                        held.push(stream);
+                    }
                 }
             }
         });
@@ -674,7 +691,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_that_closes_without_answering_is_a_reset() {
-        let addr = silent(false).await;
+        let addr = raw(Raw::Close).await;
         let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
         assert_eq!(m.ok, 0);
         assert_eq!(m.errors.keys().collect::<Vec<_>>(), [CONNECTION_RESET]);
@@ -683,7 +700,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_that_never_answers_times_out_and_the_slice_still_ends() {
-        let addr = silent(true).await;
+        let addr = raw(Raw::Hold).await;
         let (duration_ms, timeout_ms) = (300, 200);
         let began = Instant::now();
         let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, duration_ms, timeout_ms)).await;
@@ -693,6 +710,24 @@ mod tests {
         assert!(m.errors[TIMEOUT] >= 2, "{:?}", m.errors);
         let bound = Duration::from_millis(duration_ms + timeout_ms) + Duration::from_secs(2);
         assert!(took < bound, "the slice took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn an_app_that_answers_garbage_is_an_invalid_response() {
+        let addr = raw(Raw::Garbage).await;
+        let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
+        assert_eq!(m.ok, 0);
+        assert_eq!(m.errors.keys().collect::<Vec<_>>(), [INVALID_RESPONSE]);
+        assert!(m.errors[INVALID_RESPONSE] > 2, "the VU reconnects and goes on: {:?}", m.errors);
+    }
+
+    #[tokio::test]
+    async fn an_app_that_closes_after_answering_is_reconnected_without_a_failure() {
+        let (addr, seen) = app(Behaviour::CloseAfter).await;
+        let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
+        assert!(m.errors.is_empty(), "a connection closed between requests is no failure: {:?}", m.errors);
+        assert!(m.ok > 2);
+        assert_eq!(seen.connections.load(Ordering::Relaxed), m.ok, "one connection per request");
     }
 
     #[tokio::test]
