@@ -163,7 +163,7 @@ pub async fn run_slice(slice: &Slice) -> SliceMeasure {
         end: start + slice.duration,
         rate,
         next: AtomicU64::new(0),
-        tally: Mutex::new(Tally { measure: SliceMeasure::new(), first: None, last: None }),
+        tally: Mutex::new(Tally::empty()),
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
@@ -205,6 +205,19 @@ impl Shared {
         let offset = Duration::try_from_secs_f64(n as f64 / rate).ok()?;
         let due = self.start.checked_add(offset)?;
         (due < self.end).then_some(due)
+    }
+
+    /// The next request's number and, in an open loop, when it is due (waited for); `None` once
+    /// the slice has ended. An open loop's backlog still due when the slice ends is not sent.
+    async fn next_request(&self) -> Option<(u64, Option<Instant>)> {
+        if Instant::now() >= self.end {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(rate) = self.rate else { return Some((n, None)) };
+        let due = self.due(rate, n)?;
+        tokio::time::sleep_until(due.into()).await;
+        Some((n, Some(due)))
     }
 
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -341,29 +354,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Connection, &'st
 async fn worker(shared: Arc<Shared>) {
     let mut connection: Option<Connection> = None;
     loop {
-        // Which request, and when it was due (open loop).
-        let due = match shared.rate {
-            None => {
-                if Instant::now() >= shared.end {
-                    break;
-                }
-                None
-            }
-            Some(rate) => {
-                // A backlog still due when the slice ends is not sent.
-                if Instant::now() >= shared.end {
-                    break;
-                }
-                let n = shared.next.fetch_add(1, Ordering::Relaxed);
-                let Some(due) = shared.due(rate, n) else { break };
-                tokio::time::sleep_until(due.into()).await;
-                Some((n, due))
-            }
-        };
-        let n = match due {
-            Some((n, _)) => n,
-            None => shared.next.fetch_add(1, Ordering::Relaxed),
-        };
+        let Some((n, due)) = shared.next_request().await else { break };
         let attempt = Instant::now();
         if connection.as_ref().is_some_and(|c| c.sender.is_closed()) {
             connection = None; // the app closed it between requests: not a failure
@@ -375,7 +366,7 @@ async fn worker(shared: Arc<Shared>) {
         let mut open = match open {
             Ok(open) => open,
             Err(reason) => {
-                let from = due.map_or(attempt, |(_, due)| due);
+                let from = due.unwrap_or(attempt);
                 shared.tally().record(from, &Outcome::Failed(reason));
                 if reason != TIMEOUT {
                     tokio::time::sleep(CONNECT_BACKOFF).await;
@@ -399,10 +390,10 @@ async fn worker(shared: Arc<Shared>) {
             connection = Some(open); // kept alive; a failed one is dropped and reopened
         }
         let mut tally = shared.tally();
-        if let Some((_, due)) = due {
+        if let Some(due) = due {
             tally.measure.late += u64::from(sent.saturating_duration_since(due) > LATE);
         }
-        tally.record(due.map_or(sent, |(_, due)| due), &outcome);
+        tally.record(due.unwrap_or(sent), &outcome);
     }
 }
 
