@@ -163,7 +163,7 @@ pub async fn run_slice(slice: &Slice) -> SliceMeasure {
         end: start + slice.duration,
         rate,
         next: AtomicU64::new(0),
-        tally: Mutex::new(Tally { measure: SliceMeasure::new(), first: None, last: None }),
+        tally: Mutex::new(Tally::empty()),
     });
     let mut set = JoinSet::new();
     for _ in 0..workers {
@@ -205,6 +205,19 @@ impl Shared {
         let offset = Duration::try_from_secs_f64(n as f64 / rate).ok()?;
         let due = self.start.checked_add(offset)?;
         (due < self.end).then_some(due)
+    }
+
+    /// The next request's number and, in an open loop, when it is due (waited for); `None` once
+    /// the slice has ended. An open loop's backlog still due when the slice ends is not sent.
+    async fn next_request(&self) -> Option<(u64, Option<Instant>)> {
+        if Instant::now() >= self.end {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(rate) = self.rate else { return Some((n, None)) };
+        let due = self.due(rate, n)?;
+        tokio::time::sleep_until(due.into()).await;
+        Some((n, Some(due)))
     }
 
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -341,29 +354,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Connection, &'st
 async fn worker(shared: Arc<Shared>) {
     let mut connection: Option<Connection> = None;
     loop {
-        // Which request, and when it was due (open loop).
-        let due = match shared.rate {
-            None => {
-                if Instant::now() >= shared.end {
-                    break;
-                }
-                None
-            }
-            Some(rate) => {
-                // A backlog still due when the slice ends is not sent.
-                if Instant::now() >= shared.end {
-                    break;
-                }
-                let n = shared.next.fetch_add(1, Ordering::Relaxed);
-                let Some(due) = shared.due(rate, n) else { break };
-                tokio::time::sleep_until(due.into()).await;
-                Some((n, due))
-            }
-        };
-        let n = match due {
-            Some((n, _)) => n,
-            None => shared.next.fetch_add(1, Ordering::Relaxed),
-        };
+        let Some((n, due)) = shared.next_request().await else { break };
         let attempt = Instant::now();
         if connection.as_ref().is_some_and(|c| c.sender.is_closed()) {
             connection = None; // the app closed it between requests: not a failure
@@ -375,7 +366,7 @@ async fn worker(shared: Arc<Shared>) {
         let mut open = match open {
             Ok(open) => open,
             Err(reason) => {
-                let from = due.map_or(attempt, |(_, due)| due);
+                let from = due.unwrap_or(attempt);
                 shared.tally().record(from, &Outcome::Failed(reason));
                 if reason != TIMEOUT {
                     tokio::time::sleep(CONNECT_BACKOFF).await;
@@ -399,10 +390,10 @@ async fn worker(shared: Arc<Shared>) {
             connection = Some(open); // kept alive; a failed one is dropped and reopened
         }
         let mut tally = shared.tally();
-        if let Some((_, due)) = due {
+        if let Some(due) = due {
             tally.measure.late += u64::from(sent.saturating_duration_since(due) > LATE);
         }
-        tally.record(due.map_or(sent, |(_, due)| due), &outcome);
+        tally.record(due.unwrap_or(sent), &outcome);
     }
 }
 
@@ -462,7 +453,7 @@ mod tests {
 
     use http_body_util::Full;
     use hyper::service::service_fn;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
@@ -477,6 +468,8 @@ mod tests {
         Sleep(Duration),
         /// Answers 500 with a body whose first line names the request's `i` modulo 5.
         Fail,
+        /// Answers 200 with `Connection: close`: one request per connection.
+        CloseAfter,
     }
 
     /// What the test app saw: connections accepted, request numbers (`i=`) received.
@@ -519,6 +512,9 @@ mod tests {
                                     .header("server-timing", "loop;dur=0.05")
                                     .body(Full::new(Bytes::from(vec![b'x'; 10_000])))
                             }
+                            Behaviour::CloseAfter => Response::builder()
+                                .header("connection", "close")
+                                .body(Full::new(Bytes::from_static(b"{}"))),
                             Behaviour::Fail => Response::builder()
                                 .status(500)
                                 .header("server-timing", "app;dur=1")
@@ -535,9 +531,16 @@ mod tests {
         (addr, seen)
     }
 
-    /// A listener that reads each request and then closes the connection (`answer: false`), or
-    /// keeps it open without ever answering (`answer: true` is never given: see `hold`).
-    async fn silent(hold: bool) -> SocketAddr {
+    /// What a listener that does not speak HTTP does with each connection, once it has read the
+    /// request.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Raw {
+        Close,
+        Hold,
+        Garbage,
+    }
+
+    async fn raw(reply: Raw) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -546,8 +549,13 @@ mod tests {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 let mut buffer = [0u8; 1024];
                 let _ = stream.read(&mut buffer).await;
-                if hold {
-                    held.push(stream);
+                match reply {
+                    Raw::Close => {}
+                    Raw::Hold => held.push(stream),
+                    Raw::Garbage => {
+                        let _ = stream.write_all(b"\x00\x17garbage, not HTTP\r\n\r\n").await;
+                        held.push(stream);
+                    }
                 }
             }
         });
@@ -674,7 +682,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_that_closes_without_answering_is_a_reset() {
-        let addr = silent(false).await;
+        let addr = raw(Raw::Close).await;
         let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
         assert_eq!(m.ok, 0);
         assert_eq!(m.errors.keys().collect::<Vec<_>>(), [CONNECTION_RESET]);
@@ -683,7 +691,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_that_never_answers_times_out_and_the_slice_still_ends() {
-        let addr = silent(true).await;
+        let addr = raw(Raw::Hold).await;
         let (duration_ms, timeout_ms) = (300, 200);
         let began = Instant::now();
         let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, duration_ms, timeout_ms)).await;
@@ -693,6 +701,24 @@ mod tests {
         assert!(m.errors[TIMEOUT] >= 2, "{:?}", m.errors);
         let bound = Duration::from_millis(duration_ms + timeout_ms) + Duration::from_secs(2);
         assert!(took < bound, "the slice took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn an_app_that_answers_garbage_is_an_invalid_response() {
+        let addr = raw(Raw::Garbage).await;
+        let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
+        assert_eq!(m.ok, 0);
+        assert_eq!(m.errors.keys().collect::<Vec<_>>(), [INVALID_RESPONSE]);
+        assert!(m.errors[INVALID_RESPONSE] > 2, "the VU reconnects and goes on: {:?}", m.errors);
+    }
+
+    #[tokio::test]
+    async fn an_app_that_closes_after_answering_is_reconnected_without_a_failure() {
+        let (addr, seen) = app(Behaviour::CloseAfter).await;
+        let m = run_slice(&slice(addr, Shape::Closed { vus: 2 }, 300, 2_000)).await;
+        assert!(m.errors.is_empty(), "a connection closed between requests is no failure: {:?}", m.errors);
+        assert!(m.ok > 2);
+        assert_eq!(seen.connections.load(Ordering::Relaxed), m.ok, "one connection per request");
     }
 
     #[tokio::test]
