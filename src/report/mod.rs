@@ -21,6 +21,8 @@ mod node_loss;
 mod node_spread;
 pub mod numbers;
 pub mod plot;
+mod service;
+mod service_issues;
 mod table;
 #[cfg(test)]
 pub mod test_support;
