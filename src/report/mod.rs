@@ -47,7 +47,8 @@ pub enum Format {
     Json,
     /// GitHub-flavoured markdown tables, for pull requests.
     Markdown,
-    /// One CSV row per cell (column × operation): counts, ops/s, latency percentiles in µs.
+    /// One CSV row per cell (column × operation): counts, ops/s, latency percentiles in µs; a
+    /// service run: one row per column and step with every figure of the cell.
     Csv,
     /// HdrHistogram interval log: each cell's latency histogram (ns) tagged `column/operation`,
     /// for HdrHistogram's own log tools.
