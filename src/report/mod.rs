@@ -23,6 +23,7 @@ pub mod numbers;
 pub mod plot;
 mod service;
 mod service_issues;
+mod service_plot;
 mod table;
 #[cfg(test)]
 pub mod test_support;
