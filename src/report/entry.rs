@@ -58,3 +58,11 @@ pub fn ratio_entry(ratio: Option<&Ratio>) -> Entry {
         None => Entry::new(MISSING, Kind::Missing),
     }
 }
+
+/// A service verdict's text, coloured by its verdict; `-` when there is none.
+pub fn service_verdict_entry(verdict: Option<&crate::model::service::ServiceVerdict>) -> Entry {
+    match verdict {
+        Some(v) => Entry::new(v.text.clone(), verdict_kind(v.verdict)),
+        None => Entry::new(MISSING, Kind::Missing),
+    }
+}

@@ -13,6 +13,9 @@ pub const BUILTIN_MARKER: &str = "(aerobench built-in in-memory server — not a
 
 /// `aerobench — 1,000 records, 10 rounds, 50 in flight for async columns`.
 pub fn title(report: &RunReport) -> String {
+    if let Some(service) = &report.service {
+        return super::service::title(report, service);
+    }
     let w = &report.workload;
     let rounds = if w.rounds_completed < w.rounds {
         format!("{} of {} rounds", w.rounds_completed, w.rounds)
@@ -40,6 +43,11 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
     lines.extend(super::builds::verdict_lines(report));
     if let Some(merged) = merged(report) {
         lines.insert(4, Line::new("Merged", merged));
+    }
+    if let Some(service) = &report.service {
+        // The calls' ratios, CPU, floor and pacing lines describe cells a service run has not.
+        lines.extend(super::service::header_lines(report, service));
+        return lines;
     }
     if let Some(s) = report.workload.shard {
         lines.insert(

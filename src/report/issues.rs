@@ -43,12 +43,19 @@ pub struct Issues {
     pub notes: Vec<Note>,
     /// Run-wide warnings: what makes the figures less reliable.
     pub warnings: Vec<String>,
+    /// True for a service run: errors and notes are by step (`50 vus`), not by operation.
+    pub service: bool,
 }
 
 impl Issues {
     /// True when there is an "Errors" section to show.
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty() || !self.failed_columns.is_empty()
+    }
+
+    /// The header of the errors' second column: what an error's `operation` names.
+    pub fn scope(&self) -> &'static str {
+        if self.service { "Step" } else { "Operation" }
     }
 }
 
@@ -106,6 +113,9 @@ pub fn collect(report: &RunReport) -> Issues {
                 stacks: column.crash.as_ref().map(|c| c.python_stacks.clone()).filter(|s| !s.is_empty()),
             });
         }
+    }
+    if let Some(service) = &report.service {
+        super::service_issues::add(report, service, &mut issues);
     }
     issues.warnings = report.warnings.clone();
     issues

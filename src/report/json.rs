@@ -96,6 +96,45 @@ mod tests {
     }
 
     #[test]
+    fn a_service_report_matches_schema_and_round_trips() {
+        let report = crate::report::test_support::sample_service_report();
+        let text = JsonExporter.render(&report);
+        let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");
+        assert!(doc["service"]["cells"][0]["latency_us"]["p99"].is_number());
+        assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
+        assert_eq!(serde_json::from_str::<RunReport>(&text).expect("reads back"), report);
+    }
+
+    #[test]
+    fn schema_holds_a_service_report_to_its_fields() {
+        let validator = validator();
+        let service_json = || {
+            let text = JsonExporter.render(&crate::report::test_support::sample_service_report());
+            serde_json::from_str::<Value>(&text).expect("exporter writes JSON")
+        };
+        for (pointer, value) in [
+            ("/service/load", json!("half-open")),
+            ("/service/cells/0/requests", json!(-1)),
+            ("/service/cells/0/latency_us/p95", json!("fast")),
+            ("/service/cells/0/errors_by_reason", json!({"HTTP 500": 1.5})),
+            ("/service/verdicts/0/metric", json!("ops_per_sec")),
+            ("/service/verdicts/0/verdict", json!("better")),
+            ("/service/saturation/0/p99_us", json!(null)),
+            ("/service/columns/0/floor", json!("no")),
+        ] {
+            let mut doc = service_json();
+            *doc.pointer_mut(pointer).expect("pointer exists") = value.clone();
+            assert!(!validator.is_valid(&doc), "{pointer} = {value} accepted");
+        }
+        let mut doc = service_json();
+        doc["service"]["cells"][0].as_object_mut().expect("a cell is an object").remove("requests_per_sec");
+        assert!(!validator.is_valid(&doc));
+        let mut doc = service_json();
+        doc["service"]["cells"][0]["unexpected"] = json!(1);
+        assert!(!validator.is_valid(&doc));
+    }
+
+    #[test]
     fn schema_rejects_missing_required_fields() {
         let validator = validator();
         let mut doc = sample_json();

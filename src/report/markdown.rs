@@ -19,8 +19,11 @@ pub struct MarkdownExporter {
 impl Exporter for MarkdownExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut sections = vec![header_section(report, self.verbose)];
-        match self.layout {
-            Layout::Clients => {
+        // A service run has its own tables, whatever the layout.
+        let service = report.service.as_ref().map(|s| super::service::tables(report, s));
+        match (service, self.layout) {
+            (Some(tables), _) => sections.extend(tables.iter().map(op_section)),
+            (None, Layout::Clients) => {
                 for t in by_operation::tables(report) {
                     sections.push(op_section(&t));
                     if let Some(cost) = by_operation::cost_table(report, &t.operation) {
@@ -28,7 +31,7 @@ impl Exporter for MarkdownExporter {
                     }
                 }
             }
-            Layout::Seed => sections.extend(metrics::grids(report).iter().map(metric_section)),
+            (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
         let issues = issues::collect(report);
         if issues.has_errors() {
@@ -40,7 +43,7 @@ impl Exporter for MarkdownExporter {
                     .map(|e| vec![e.column.clone(), e.operation.clone(), e.reason.clone(), thousands(e.count)])
                     .collect();
                 out.push_str("\n\n");
-                out.push_str(&table(&["Column", "Operation", "Reason", "Count"], &rows, 3));
+                out.push_str(&table(&["Column", issues.scope(), "Reason", "Count"], &rows, 3));
             }
             if !issues.failed_columns.is_empty() {
                 out.push('\n');
@@ -206,5 +209,44 @@ mod tests {
         report.columns[1].label = "a|b".to_owned();
         let out = MarkdownExporter { layout: Layout::Clients, verbose: false }.render(&report);
         assert!(out.contains("| a\\|b | 1 |"), "{out}");
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+    use crate::report::test_support::sample_service_report;
+
+    #[test]
+    fn a_service_run_as_github_tables() {
+        let out = MarkdownExporter { layout: Layout::Clients, verbose: false }.render(&sample_service_report());
+        assert!(
+            out.starts_with("## aerobench service — batch-count, 3 rounds per step at 10 vus, 50 vus\n\n"),
+            "{out}"
+        );
+        assert!(out.contains("- **Service**: batch-count — a batch of 100 keys → JSON count"), "{out}");
+        assert!(
+            out.contains(
+                "| Column | req/s (95% CI) | p50 | p95 | p99 | max | errors | p99 vs baseline |\n\
+                 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
+                 | app floor | 4,100/s (3,977–4,223) | 2.40 ms |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("| aerospike-py async | 62% | 410.0 µs | 2,439 (2,317–2,561) | +170.0 µs, +1.90 ms |"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "| aerospike-py async | 10 vus | 2,300/s | 2,439 | 8.60 ms | requests/s rose 6% from 10 to 50 vus |"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("| Column | Step | Reason | Count |"), "{out}");
+        assert!(out.contains("| official aerospike (C) | 50 vus | HTTP 500 | 5 |"), "{out}");
+        assert!(out.contains("- **aerospike-sdk**: error: the app did not start within 30 s"), "{out}");
+        assert!(out.contains("  ImportError: no sdk\n"), "{out}");
+        assert!(!out.contains("### put — "), "{out}");
     }
 }

@@ -21,6 +21,9 @@ mod node_loss;
 mod node_spread;
 pub mod numbers;
 pub mod plot;
+mod service;
+mod service_issues;
+mod service_plot;
 mod table;
 #[cfg(test)]
 pub mod test_support;
@@ -45,7 +48,8 @@ pub enum Format {
     Json,
     /// GitHub-flavoured markdown tables, for pull requests.
     Markdown,
-    /// One CSV row per cell (column × operation): counts, ops/s, latency percentiles in µs.
+    /// One CSV row per cell (column × operation): counts, ops/s, latency percentiles in µs; a
+    /// service run: one row per column and step with every figure of the cell.
     Csv,
     /// HdrHistogram interval log: each cell's latency histogram (ns) tagged `column/operation`,
     /// for HdrHistogram's own log tools.

@@ -2,7 +2,7 @@
 //! percentile spectrum (latency against percentile on a log scale of 1/(1−p), 0% to 99.99%, one
 //! line per client, from the cell's full histogram), on the right the throughput of each round.
 //! Lines differ by dash pattern and marker as well as by colour, so the picture reads in black
-//! and white. SVG only; text is left to the viewer's fonts, so no font is needed to draw it.
+//! and white. A service run draws its saturation curves instead (see `service_plot.rs`). SVG only; text is left to the viewer's fonts, so no font is needed to draw it.
 
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -17,19 +17,19 @@ const NINES: f64 = 4.0;
 type ClientLine = (usize, String, Vec<(f64, f64)>);
 /// Points per nine on the spectrum.
 const STEPS_PER_NINE: u32 = 25;
-const PANEL_HEIGHT: u32 = 360;
-const WIDTH: u32 = 1200;
+pub(super) const PANEL_HEIGHT: u32 = 360;
+pub(super) const WIDTH: u32 = 1200;
 
 /// How one client's lines look: colour, dash (`None` solid) and marker.
 #[derive(Debug, Clone, Copy)]
-struct LineLook {
-    color: RGBColor,
-    dash: Option<(u32, u32)>,
-    marker: Marker,
+pub(super) struct LineLook {
+    pub(super) color: RGBColor,
+    pub(super) dash: Option<(u32, u32)>,
+    pub(super) marker: Marker,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Marker {
+pub(super) enum Marker {
     Circle,
     Triangle,
     Square,
@@ -51,7 +51,7 @@ const MARKERS: [Marker; 6] =
     [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Cross, Marker::Dot, Marker::Diamond];
 
 /// The look of the `i`th client: every pair of clients differs in dash or marker.
-fn look(i: usize) -> LineLook {
+pub(super) fn look(i: usize) -> LineLook {
     LineLook { color: COLORS[i % COLORS.len()], dash: DASHES[i % DASHES.len()], marker: MARKERS[i % MARKERS.len()] }
 }
 
@@ -111,7 +111,7 @@ fn spectrum(cell: &Cell) -> Option<Vec<(f64, f64)>> {
 }
 
 /// A line in `look`: dashed or solid, with its markers at `marks`.
-fn draw_line<'a, X, Y>(
+pub(super) fn draw_line<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     points: Vec<(f64, f64)>,
     marks: Vec<(f64, f64)>,
@@ -131,12 +131,15 @@ where
     Ok(())
 }
 
-fn plot_error(e: impl std::fmt::Display) -> anyhow::Error {
+pub(super) fn plot_error(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("drawing the plot: {e}")
 }
 
 /// The legend, one row across the top: each client's line, marker and label.
-fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String, LineLook)]) -> anyhow::Result<()> {
+pub(super) fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, LineLook)],
+) -> anyhow::Result<()> {
     let mut x = 20;
     let y = 14;
     for (label, look) in entries {
@@ -228,6 +231,9 @@ fn panel_throughput(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, o
 
 /// The SVG picture of `report`.
 pub fn svg(report: &RunReport) -> anyhow::Result<String> {
+    if let Some(service) = &report.service {
+        return super::service_plot::svg(report, service);
+    }
     let ops = &report.workload.operations;
     let rows = ops.len().max(1) as u32;
     let mut out = String::new();

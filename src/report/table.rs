@@ -18,6 +18,7 @@ use super::header::{self, Line};
 use super::issues::{self, Issues};
 use super::metrics::{self, Grid};
 use super::numbers::thousands;
+use super::service;
 use super::{Exporter, Layout, Style, wrap};
 
 /// Renders the report as terminal tables.
@@ -28,8 +29,11 @@ pub struct TableExporter {
 impl Exporter for TableExporter {
     fn render(&self, report: &RunReport) -> String {
         let mut sections = vec![self.header(report)];
-        match self.style.layout {
-            Layout::Clients => {
+        // A service run has its own tables, whatever the layout.
+        let service = report.service.as_ref().map(|s| service::tables(report, s));
+        match (service, self.style.layout) {
+            (Some(tables), _) => sections.extend(tables.iter().map(|t| self.op_table(t))),
+            (None, Layout::Clients) => {
                 for t in by_operation::tables(report) {
                     sections.push(self.op_table(&t));
                     if let Some(cost) = by_operation::cost_table(report, &t.operation) {
@@ -37,7 +41,7 @@ impl Exporter for TableExporter {
                     }
                 }
             }
-            Layout::Seed => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
+            (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
         let issues = issues::collect(report);
         if issues.has_errors() {
@@ -159,7 +163,7 @@ impl TableExporter {
         let mut out = self.bold("Errors");
         if !issues.errors.is_empty() {
             let mut table = self.new_table();
-            table.set_header(["Column", "Operation", "Reason", "Count"].map(|h| self.header_cell(h)));
+            table.set_header(["Column", issues.scope(), "Reason", "Count"].map(|h| self.header_cell(h)));
             for e in &issues.errors {
                 table.add_row([e.column.clone(), e.operation.clone(), e.reason.clone(), thousands(e.count)]);
             }
@@ -424,5 +428,61 @@ mod tests {
         let coloured =
             TableExporter { style: Style { color: true, ..style(100, Layout::Clients) } }.render(&sample_report());
         assert!(has_ansi(&coloured));
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+    use crate::report::test_support::sample_service_report;
+
+    fn render(width: usize, layout: Layout) -> String {
+        TableExporter { style: Style { color: false, width, layout, verbose: false } }.render(&sample_service_report())
+    }
+
+    #[test]
+    fn a_service_run_shows_its_tables_in_place_of_the_calls() {
+        for layout in [Layout::Clients, Layout::Seed] {
+            let out = render(100, layout);
+            let positions: Vec<usize> = [
+                "aerobench service — batch-count, 3 rounds per step at 10 vus, 50 vus",
+                "Service",
+                "10 vus — requests and HTTP latency",
+                "10 vus — what a request cost the app",
+                "50 vus — requests and HTTP latency",
+                "50 vus — what a request cost the app",
+                "Saturation — ",
+                "Errors",
+                "Notes",
+            ]
+            .iter()
+            .map(|t| out.find(t).unwrap_or_else(|| panic!("{t:?} missing from\n{out}")))
+            .collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
+            assert!(!out.contains("put — "), "no calls tables:\n{out}");
+            assert!(out.contains("2,450/s"), "{out}");
+            assert!(out.contains("1.23x more"), "{out}");
+        }
+    }
+
+    #[test]
+    fn service_errors_are_by_step_with_the_app_s_stderr() {
+        let out = render(100, Layout::Clients);
+        let errors = &out[out.find("Errors").expect("errors section")..];
+        assert!(errors.lines().nth(2).is_some_and(|l| l.contains("Step")), "{errors}");
+        let row = errors.lines().find(|l| l.contains("HTTP 500")).expect("HTTP 500 row");
+        assert!(row.contains("official aerospike (C)") && row.contains("50 vus") && row.contains(" 5 "), "{row}");
+        assert!(out.contains("aerospike-sdk: error: the app did not start within 30 s"), "{out}");
+        assert!(out.contains("      ImportError: no sdk"), "{out}");
+        assert!(out.contains("official aerospike (C) / app: worker 4242 died"), "{out}");
+    }
+
+    #[test]
+    fn service_tables_fit_80_and_100_columns() {
+        for width in [80, 100] {
+            let out = render(width, Layout::Clients);
+            let over: Vec<&str> = out.lines().filter(|l| l.chars().count() > width).collect();
+            assert!(over.is_empty(), "at {width}: {over:#?}\n{out}");
+        }
     }
 }

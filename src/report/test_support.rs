@@ -257,3 +257,183 @@ fn sample_without_ratios() -> RunReport {
 pub fn has_ansi(text: &str) -> bool {
     text.contains('\u{1b}')
 }
+
+pub const APP_FLOOR: &str = "app-floor";
+pub const SVC_ASYNC: &str = "svc-aerospike-py-async";
+pub const SVC_C: &str = "svc-official-c";
+pub const SVC_BROKEN: &str = "svc-aerospike-sdk";
+
+/// Service timings from a median: p95 1.5x, p99 2x, max 4x, avg 1.1x.
+fn service_timings(p50: f64) -> crate::model::service::Timings {
+    crate::model::service::Timings { avg: p50 * 1.1, p50, p95: p50 * 1.5, p99: p50 * 2.0, max: p50 * 4.0 }
+}
+
+/// One service cell: `rps` requests/s, median `p50` µs, `cpu` µs of app CPU per request.
+pub fn service_cell(column: &str, step: f64, rps: f64, p50: f64, cpu: f64) -> crate::model::service::ServiceCell {
+    use crate::model::service::{ServiceCell, ServiceRound};
+    let mut rec = Recorder::new();
+    rec.record_ok(Duration::from_micros(p50 as u64));
+    let floor = column == APP_FLOOR;
+    ServiceCell {
+        column: column.to_owned(),
+        step,
+        rounds: 3,
+        requests: (rps * 30.0) as u64,
+        errors: 0,
+        errors_by_reason: BTreeMap::new(),
+        error_samples: Vec::new(),
+        requests_per_sec: rps,
+        requests_per_sec_low: Some(rps * 0.97),
+        requests_per_sec_high: Some(rps * 1.03),
+        latency_us: service_timings(p50),
+        handler_us: Some(service_timings(p50 * 0.8)),
+        client_us: (!floor).then(|| service_timings(p50 * 0.5)),
+        client_share: (!floor).then_some(0.625),
+        loop_lag_us: Some(service_timings(p50 / 10.0)),
+        cpu_us_per_request: Some(cpu),
+        requests_per_core: Some(1e6 / cpu),
+        requests_per_core_low: Some(1e6 / cpu * 0.95),
+        requests_per_core_high: Some(1e6 / cpu * 1.05),
+        cores_busy: Some(rps * cpu / 1e6),
+        peak_rss_bytes: Some(96 << 20),
+        over_floor_cpu_us: None,
+        over_floor_p50_us: None,
+        late: None,
+        per_round: (1..=3)
+            .map(|round| ServiceRound {
+                round,
+                requests: (rps * 10.0) as u64,
+                errors: 0,
+                secs: 10.0,
+                requests_per_sec: rps * (0.97 + 0.015 * f64::from(round)),
+                p99_us: p50 * 2.0,
+                cpu_secs: Some(rps * 10.0 * cpu / 1e6),
+                requests_per_core: Some(1e6 / cpu),
+            })
+            .collect(),
+        histogram: encode_histogram(rec.histogram()),
+    }
+}
+
+/// A service run of the sample report's machine and server: the app floor, aerospike-py async
+/// and the official client via the executor at 10 and 50 virtual users (the official client's
+/// app answering some requests with HTTP 500 at 50 and losing a worker), and an aerospike-sdk
+/// app that never started (its stderr kept).
+pub fn sample_service_report() -> RunReport {
+    use crate::model::results::Verdict;
+    use crate::model::service::{Saturation, ServiceColumn, ServiceMetric, ServiceRun, ServiceVerdict};
+    let mut report = sample_report();
+    report.columns = vec![
+        column(SVC_ASYNC, "aerospike-py async", "aerospike-py", "0.5.0", "async", 1),
+        column(SVC_C, "official aerospike (C)", "aerospike", "15.0.0", "sync", 1),
+        column(APP_FLOOR, "app floor", "none", "", "async", 1),
+        column(SVC_BROKEN, "aerospike-sdk", "aerospike-sdk", "0.9.0", "async", 1),
+    ];
+    report.cells = Vec::new();
+    report.ratios = Vec::new();
+    report.baseline = None;
+    report.floor = None;
+    let app = "uvicorn 0.38.0 (httptools, asyncio loop), 2 workers";
+    let service_column = |id: &str, floor: bool, call: &str| ServiceColumn {
+        id: id.to_owned(),
+        floor,
+        over_floor_of: (!floor).then(|| APP_FLOOR.to_owned()),
+        app: app.to_owned(),
+        call: call.to_owned(),
+        error: None,
+        stderr: None,
+        lost_workers: Vec::new(),
+    };
+    let mut broken = service_column(SVC_BROKEN, false, "awaited");
+    broken.error = Some("the app did not start within 30 s".to_owned());
+    broken.stderr =
+        Some("Traceback (most recent call last):\n  File \"app.py\", line 3\nImportError: no sdk".to_owned());
+    let mut c = service_column(SVC_C, false, "run_in_executor");
+    c.lost_workers.push("worker 4242 died".to_owned());
+
+    let mut cells = Vec::new();
+    for (step, floor, fast, slow) in [
+        (10.0, (4_100.0, 2_400.0, 240.0), (2_300.0, 4_300.0, 410.0), (1_900.0, 5_200.0, 505.0)),
+        (50.0, (4_600.0, 10_800.0, 215.0), (2_450.0, 20_400.0, 400.0), (1_950.0, 25_600.0, 500.0)),
+    ] {
+        cells.push(service_cell(APP_FLOOR, step, floor.0, floor.1, floor.2));
+        for (id, (rps, p50, cpu)) in [(SVC_ASYNC, fast), (SVC_C, slow)] {
+            let mut cell = service_cell(id, step, rps, p50, cpu);
+            cell.over_floor_cpu_us = Some(cpu - floor.2);
+            cell.over_floor_p50_us = Some(p50 - floor.1);
+            cells.push(cell);
+        }
+    }
+    let c50 = cells.iter_mut().find(|x| x.column == SVC_C && x.step == 50.0).expect("sample has C at 50");
+    c50.errors = 7;
+    c50.errors_by_reason = [("HTTP 500".to_owned(), 5), ("app worker died".to_owned(), 2)].into();
+    c50.error_samples.push("ValueError: batch result has no records".to_owned());
+
+    let verdict =
+        |step: f64, column: &str, metric: ServiceMetric, speedup: f64, v: Verdict, text: &str| ServiceVerdict {
+            step,
+            column: column.to_owned(),
+            baseline: SVC_C.to_owned(),
+            metric,
+            speedup: Some(speedup),
+            low: Some(speedup * 0.9),
+            high: Some(speedup * 1.1),
+            per_round: vec![speedup; 3],
+            verdict: v,
+            text: text.to_owned(),
+        };
+    let verdicts = vec![
+        verdict(10.0, SVC_ASYNC, ServiceMetric::RequestsPerCore, 1.23, Verdict::Faster, "1.23x more (1.11–1.35)"),
+        verdict(10.0, SVC_ASYNC, ServiceMetric::P99Latency, 1.21, Verdict::Faster, "1.21x lower (1.09–1.33)"),
+        verdict(50.0, SVC_ASYNC, ServiceMetric::RequestsPerCore, 1.25, Verdict::Faster, "1.25x more (1.12–1.38)"),
+        verdict(50.0, SVC_ASYNC, ServiceMetric::P99Latency, 1.02, Verdict::NoClearDifference, "no clear difference"),
+    ];
+    report.service = Some(ServiceRun {
+        scenario: "batch-count".to_owned(),
+        description: "a batch of 100 keys → JSON count".to_owned(),
+        gather: None,
+        work: Some("matmul:64".to_owned()),
+        app_workers: 2,
+        load: "closed".to_owned(),
+        steps: vec![10.0, 50.0],
+        step_unit: "vus".to_owned(),
+        open_connections: None,
+        slice_secs: 10.0,
+        warmup_secs: 2.0,
+        rounds: 3,
+        timeout_ms: 5_000,
+        slo_p99_us: Some(50_000.0),
+        load_generator: "aerobench (hyper), 2 threads".to_owned(),
+        baseline: Some(SVC_C.to_owned()),
+        columns: vec![service_column(SVC_ASYNC, false, "awaited"), c, service_column(APP_FLOOR, true, "none"), broken],
+        cells,
+        saturation: vec![
+            Saturation {
+                column: APP_FLOOR.to_owned(),
+                step: None,
+                requests_per_sec: 4_600.0,
+                requests_per_core: Some(4_651.0),
+                p99_us: 21_600.0,
+                reason: "requests/s still rose 12% from 10 to 50 vus".to_owned(),
+            },
+            Saturation {
+                column: SVC_ASYNC.to_owned(),
+                step: Some(10.0),
+                requests_per_sec: 2_300.0,
+                requests_per_core: Some(2_439.0),
+                p99_us: 8_600.0,
+                reason: "requests/s rose 6% from 10 to 50 vus".to_owned(),
+            },
+            Saturation {
+                column: SVC_C.to_owned(),
+                step: Some(10.0),
+                requests_per_sec: 1_900.0,
+                requests_per_core: Some(1_980.0),
+                p99_us: 10_400.0,
+                reason: "requests/s rose 3% from 10 to 50 vus".to_owned(),
+            },
+        ],
+        verdicts,
+    });
+    report
+}
