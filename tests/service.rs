@@ -231,19 +231,38 @@ fn a_killed_worker_shows_as_errors_and_no_process_outlives_the_run() {
                 seen.push(*pid);
             }
         }
-        // Once both apps serve (2 launchers, 4 workers), kill one worker of the second app.
-        let workers: Vec<u32> = ps
-            .iter()
-            .filter(|(_, ppid, _)| launchers.last() == Some(ppid))
-            .map(|(p, _, _)| *p)
+        // Once both apps serve (each of their run folders holds two workers' ready files), kill
+        // a ready worker.
+        let ready: Vec<Vec<u32>> = std::fs::read_dir(&scratch)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|dir| {
+                std::fs::read_dir(dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|f| f.file_name().to_str()?.strip_prefix("ready-")?.parse().ok())
+                    .collect()
+            })
             .collect();
-        if launchers.len() == 2 && workers.len() == 2 && started.elapsed() > Duration::from_secs(1) {
+        if ready.len() == 2 && ready.iter().all(|r| r.len() == 2) {
+            let victim = ready[1][0];
             // SAFETY: kill(2) on a process this test found; no memory involved.
-            unsafe { libc::kill(workers[0] as i32, libc::SIGKILL) };
-            killed = Some(workers[0]);
+            unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+            killed = Some(victim);
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+    // The processes seen, once more after the kill (the replacement worker included).
+    std::thread::sleep(Duration::from_millis(500));
+    let ps = processes();
+    let launchers: Vec<u32> = ps.iter().filter(|(_, _, a)| a.contains(&needle)).map(|(p, _, _)| *p).collect();
+    for (pid, ppid, _) in &ps {
+        if (launchers.contains(pid) || launchers.contains(ppid)) && !seen.contains(pid) {
+            seen.push(*pid);
+        }
     }
     let killed = killed.expect("the apps did not start with two workers each");
     let out = child.wait_with_output().unwrap();
@@ -251,10 +270,16 @@ fn a_killed_worker_shows_as_errors_and_no_process_outlives_the_run() {
     let doc: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let app = doc["service"]["columns"].as_array().unwrap().iter().find(|c| c["id"] == "py-noop-async").unwrap();
-    let lost = app["lost_workers"].to_string();
-    assert!(lost.contains(&killed.to_string()), "{killed} not in {lost}");
-    let errors: u64 = cells(&doc, "py-noop-async").iter().map(|c| c["errors_by_reason"]["app worker died"].as_u64().unwrap_or(0)).sum();
+    // The app the worker belonged to (the floor's or the column's) names it, and its cells count
+    // the death as an error by reason.
+    let apps = doc["service"]["columns"].as_array().unwrap();
+    let app = apps
+        .iter()
+        .find(|c| c["lost_workers"].to_string().contains(&format!("worker {killed} died")))
+        .unwrap_or_else(|| panic!("no app names worker {killed}: {apps:?}"));
+    let id = app["id"].as_str().unwrap();
+    let errors: u64 =
+        cells(&doc, id).iter().map(|c| c["errors_by_reason"]["app worker died"].as_u64().unwrap_or(0)).sum();
     assert!(errors >= 1, "{}", doc["service"]["cells"]);
     // Every process of both apps is gone.
     let left: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();

@@ -9,7 +9,6 @@ use hdrhistogram::Histogram;
 
 use crate::analysis::compare::{interval, wording};
 use crate::engine::stats;
-use crate::model::results::Verdict;
 use crate::model::service::{Saturation, ServiceCell, ServiceMetric, ServiceRound, ServiceVerdict, Timings};
 use crate::service::measured::SliceRecord;
 
@@ -277,16 +276,12 @@ pub fn verdicts(
     out
 }
 
-/// True when the verdict says the column is clearly better or worse (not a tie or no verdict).
-pub fn decided(v: &ServiceVerdict) -> bool {
-    matches!(v.verdict, Verdict::Faster | Verdict::Slower)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::model::results::Verdict;
     use crate::service::http_load::SliceMeasure;
 
     fn slice(column: &str, step: usize, round: u32, ok: u64, latency_us: u64, cpu_ms: u64) -> SliceRecord {
@@ -410,6 +405,5 @@ mod tests {
         assert!(per_core.text.contains("x more"), "{}", per_core.text);
         assert!((per_core.speedup.unwrap() - 2.0).abs() < 0.05);
         assert!(v.iter().all(|v| v.column != "floor"));
-        assert!(decided(per_core));
     }
 }

@@ -35,7 +35,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use super::http_server_timing::server_timing;
 use super::http_server_timing::server_timing_entries;
 use crate::engine::stats::{HIGHEST_NS, LOWEST_NS, duration_to_ns, new_histogram};
 
@@ -140,6 +139,7 @@ impl SliceMeasure {
     }
 
     /// Requests that ended in the slice, answered or failed.
+    #[cfg(test)]
     pub fn requests(&self) -> u64 {
         self.ok + self.errors.values().sum::<u64>()
     }

@@ -4,6 +4,7 @@
 /// Parses a Server-Timing header value into (name, duration in ns) pairs; entries without a
 /// valid `dur` (a non-negative number of milliseconds) are ignored, other parameters (`desc=`)
 /// skipped, and quoted strings may hold commas and semicolons.
+#[cfg(test)]
 pub fn server_timing(value: &str) -> Vec<(String, u64)> {
     server_timing_entries(value).map(|(name, ns)| (name.to_string(), ns)).collect()
 }
