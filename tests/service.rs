@@ -31,7 +31,7 @@ fn cells<'a>(doc: &'a Value, column: &str) -> Vec<&'a Value> {
     doc["service"]["cells"].as_array().unwrap().iter().filter(|c| c["column"] == column).collect()
 }
 
-/// Processes whose command line holds `needle`, and their children, as (pid, ppid, args).
+/// Every process, as (pid, ppid, command line).
 fn processes() -> Vec<(u32, u32, String)> {
     let out = Command::new("ps").args(["-eo", "pid=,ppid=,args="]).output().expect("ps runs");
     String::from_utf8_lossy(&out.stdout)
@@ -49,11 +49,55 @@ fn alive(pid: u32) -> bool {
     processes().iter().any(|(p, _, _)| *p == pid)
 }
 
+/// The ready workers of each app whose run folder is under `scratch` (the run's TMPDIR).
+fn ready_workers(scratch: &std::path::Path) -> Vec<Vec<u32>> {
+    std::fs::read_dir(scratch)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|dir| {
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|f| f.file_name().to_str()?.strip_prefix("ready-")?.parse().ok())
+                .collect()
+        })
+        .collect()
+}
+
+/// Adds to `seen` the launchers of the apps whose run folders are under `scratch` (their command
+/// lines name their spec there) and every child of theirs.
+fn add_app_processes(scratch: &std::path::Path, seen: &mut Vec<u32>) {
+    let needle = scratch.display().to_string();
+    let ps = processes();
+    let launchers: Vec<u32> = ps.iter().filter(|(_, _, a)| a.contains(&needle)).map(|(p, _, _)| *p).collect();
+    for (pid, ppid, _) in &ps {
+        if (launchers.contains(pid) || launchers.contains(ppid)) && !seen.contains(pid) {
+            seen.push(*pid);
+        }
+    }
+}
+
+/// Waits (at most 2 minutes) until `apps` apps have `workers` ready workers each; returns them.
+fn wait_ready(scratch: &std::path::Path, apps: usize, workers: usize, seen: &mut Vec<u32>) -> Vec<Vec<u32>> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        add_app_processes(scratch, seen);
+        let ready = ready_workers(scratch);
+        if ready.len() == apps && ready.iter().all(|r| r.len() == workers) {
+            return ready;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the apps did not start with {workers} workers each: {:?}", ready_workers(scratch));
+}
+
 #[test]
 fn every_python_column_serves_every_scenario() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let columns = "aerospike-py-sync,aerospike-py-async,official-c,official-c-executor,\
-                   aerospike-native-sync,aerospike-native-async";
+                   aerospike-native-sync,aerospike-native-async,aerospike-sdk-sync,aerospike-sdk-async";
     for scenario in ["get-json", "batch-count", "batch-walk", "batch-numpy", "batch-gather"] {
         let cmd = aerobench(&[
             "--service",
@@ -83,7 +127,7 @@ fn every_python_column_serves_every_scenario() {
         assert_eq!(service["scenario"], scenario);
         let ids: Vec<&str> = doc["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
         assert_eq!(ids[0], "app-floor", "{ids:?}");
-        assert_eq!(ids.len(), 7, "{ids:?}");
+        assert_eq!(ids.len(), 9, "{ids:?}");
         for id in ids {
             let c = cells(&doc, id);
             assert_eq!(c.len(), 1, "{scenario}/{id}: {c:?}");
@@ -218,53 +262,14 @@ fn a_killed_worker_shows_as_errors_and_no_process_outlives_the_run() {
     cmd.env("TMPDIR", &scratch);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
-    let needle = scratch.display().to_string();
-    // The launchers of both apps (the floor's and the column's), and their workers.
     let mut seen: Vec<u32> = Vec::new();
-    let mut killed = None;
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        let ps = processes();
-        let launchers: Vec<u32> = ps.iter().filter(|(_, _, a)| a.contains(&needle)).map(|(p, _, _)| *p).collect();
-        for (pid, ppid, _) in &ps {
-            if (launchers.contains(pid) || launchers.contains(ppid)) && !seen.contains(pid) {
-                seen.push(*pid);
-            }
-        }
-        // Once both apps serve (each of their run folders holds two workers' ready files), kill
-        // a ready worker.
-        let ready: Vec<Vec<u32>> = std::fs::read_dir(&scratch)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|dir| {
-                std::fs::read_dir(dir.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .filter_map(|f| f.file_name().to_str()?.strip_prefix("ready-")?.parse().ok())
-                    .collect()
-            })
-            .collect();
-        if ready.len() == 2 && ready.iter().all(|r| r.len() == 2) {
-            let victim = ready[1][0];
-            // SAFETY: kill(2) on a process this test found; no memory involved.
-            unsafe { libc::kill(victim as i32, libc::SIGKILL) };
-            killed = Some(victim);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let ready = wait_ready(&scratch, 2, 2, &mut seen);
+    let killed = ready[1][0];
+    // SAFETY: kill(2) on a process this test found; no memory involved.
+    unsafe { libc::kill(killed as i32, libc::SIGKILL) };
     // The processes seen, once more after the kill (the replacement worker included).
     std::thread::sleep(Duration::from_millis(500));
-    let ps = processes();
-    let launchers: Vec<u32> = ps.iter().filter(|(_, _, a)| a.contains(&needle)).map(|(p, _, _)| *p).collect();
-    for (pid, ppid, _) in &ps {
-        if (launchers.contains(pid) || launchers.contains(ppid)) && !seen.contains(pid) {
-            seen.push(*pid);
-        }
-    }
-    let killed = killed.expect("the apps did not start with two workers each");
+    add_app_processes(&scratch, &mut seen);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let doc: Value = serde_json::from_str(&stdout)
@@ -301,4 +306,42 @@ fn bad_service_options_say_what_to_do() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_every_app_and_keeps_what_was_measured() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = common::scratch("service-interrupt");
+    let mut cmd = aerobench(&[
+        "--service",
+        "get-json",
+        "--clients",
+        "py-noop-async",
+        "--stub-delay-us",
+        "1000",
+        "--vus",
+        "2,4,8",
+        "--rounds",
+        "3",
+        "--duration",
+        "1s",
+    ]);
+    cmd.env("TMPDIR", &scratch);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let mut seen: Vec<u32> = Vec::new();
+    wait_ready(&scratch, 2, 1, &mut seen);
+    // Into the measured rounds of the first step, then Ctrl-C.
+    std::thread::sleep(Duration::from_secs(3));
+    add_app_processes(&scratch, &mut seen);
+    // SAFETY: kill(2) on the child this test started; no memory involved.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(doc["interrupted"], true);
+    assert!(!doc["service"]["cells"].as_array().unwrap().is_empty(), "nothing kept: {}", doc["service"]);
+    let left: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(!seen.is_empty() && left.is_empty(), "still running after Ctrl-C: {left:?} of {seen:?}");
 }

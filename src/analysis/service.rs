@@ -36,10 +36,8 @@ pub fn cells(
             }
         }
     }
-    let by_key: BTreeMap<(String, u64), (Option<f64>, f64)> = out
-        .iter()
-        .map(|c| ((c.column.clone(), c.step.to_bits()), (c.cpu_us_per_request, c.latency_us.p50)))
-        .collect();
+    let by_key: BTreeMap<(String, u64), (Option<f64>, f64)> =
+        out.iter().map(|c| ((c.column.clone(), c.step.to_bits()), (c.cpu_us_per_request, c.latency_us.p50))).collect();
     for cell in &mut out {
         let Some(floor) = floors.get(&cell.column) else { continue };
         let Some((floor_cpu, floor_p50)) = by_key.get(&(floor.clone(), cell.step.to_bits())) else { continue };
@@ -162,7 +160,13 @@ fn cell(column: &str, step: f64, slices: &[&SliceRecord]) -> Option<ServiceCell>
 /// Each column's saturation point over its cells in step order: the first step after which
 /// requests/s rose by less than [`SATURATION_GAIN`], or, with an SLO, the last step whose p99
 /// kept within it, whichever comes first.
-pub fn saturation(columns: &[String], steps: &[f64], cells: &[ServiceCell], unit: &str, slo_us: Option<f64>) -> Vec<Saturation> {
+pub fn saturation(
+    columns: &[String],
+    steps: &[f64],
+    cells: &[ServiceCell],
+    unit: &str,
+    slo_us: Option<f64>,
+) -> Vec<Saturation> {
     let label = |s: f64| {
         let n = if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s}") };
         format!("{n} {unit}")
@@ -195,7 +199,8 @@ pub fn saturation(columns: &[String], steps: &[f64], cells: &[ServiceCell], unit
                 break;
             }
             if let Some(next) = mine.get(k + 1) {
-                let gain = if c.requests_per_sec > 0.0 { next.requests_per_sec / c.requests_per_sec - 1.0 } else { 1.0 };
+                let gain =
+                    if c.requests_per_sec > 0.0 { next.requests_per_sec / c.requests_per_sec - 1.0 } else { 1.0 };
                 let over_slo = slo_us.is_some_and(|slo| next.latency_us.p99 > slo);
                 if gain < SATURATION_GAIN && !over_slo {
                     let why = format!(
@@ -390,7 +395,8 @@ mod tests {
             cells(&[column.into()], &[10.0], &slices, &BTreeMap::new()).remove(0)
         };
         // a uses half the CPU of base per request, round by round: 2x more per core.
-        let cells = vec![mk("base", &[400, 410, 390, 405]), mk("a", &[200, 205, 195, 202]), mk("floor", &[10, 10, 10, 10])];
+        let cells =
+            vec![mk("base", &[400, 410, 390, 405]), mk("a", &[200, 205, 195, 202]), mk("floor", &[10, 10, 10, 10])];
         let v = verdicts(
             &["base".into(), "a".into(), "floor".into()],
             &["floor".into()],

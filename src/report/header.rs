@@ -214,13 +214,16 @@ fn workload(report: &RunReport) -> String {
         bins.push_str(&format!("; reads ask for {} of them ({})", read.len(), read.join(", ")));
     }
     format!(
-        "{}.{}, bins [{}], batch size {}, warm-up {} calls{}; records written before measuring; {}",
+        "{}.{}, bins [{}], batch size {}{}{}; records written before measuring; {}",
         w.namespace,
         w.set,
         bins,
         w.batch_size,
-        thousands(w.warmup_ops),
-        w.phase_duration_secs.map_or(String::new(), |s| format!(", {s} s per phase")),
+        if report.service.is_some() { String::new() } else { format!(", warm-up {} calls", thousands(w.warmup_ops)) },
+        // A service run's slices and warm-up are on its Load line.
+        w.phase_duration_secs
+            .filter(|_| report.service.is_none())
+            .map_or(String::new(), |s| format!(", {s} s per phase")),
         if w.policies == "defaults" {
             "each client's default policies"
         } else {

@@ -132,7 +132,9 @@ impl Plan {
                 [rate] => Some(*rate),
                 // A list is a service run's steps (the service plan reads it).
                 _ if args.service.is_some() => None,
-                _ => anyhow::bail!("--rate takes one rate for the calls; a list of rates (a saturation curve) is for --service"),
+                _ => anyhow::bail!(
+                    "--rate takes one rate for the calls; a list of rates (a saturation curve) is for --service"
+                ),
             },
             keys: crate::workload::keys::KeyChooser { distribution: args.keys, seed: args.seed },
             key_space: args.key_space.unwrap_or(args.count),

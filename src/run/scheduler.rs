@@ -439,7 +439,12 @@ fn column_error(m: &Measured) -> Option<String> {
 
 /// Writes every record the reads expect, with the Rust crate, untimed, so every column meets
 /// the same server state: a measured put overwrites, a read finds.
-pub(crate) fn preload(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> anyhow::Result<()> {
+pub(crate) fn preload(
+    plan: &Plan,
+    target: &Target,
+    runtime: &Arc<tokio::runtime::Runtime>,
+    show: bool,
+) -> anyhow::Result<()> {
     if stop::interrupted() {
         return Ok(());
     }

@@ -157,11 +157,8 @@ impl ServicePlan {
             let python = pc.python.clone().unwrap_or_else(Interpreter::linked);
             let floor = floor_id(&python);
             if !floors.iter().any(|f| f.id == floor) {
-                let label = if python.is_linked() {
-                    "app floor".to_string()
-                } else {
-                    format!("app floor (py{})", python.tag)
-                };
+                let label =
+                    if python.is_linked() { "app floor".to_string() } else { format!("app floor (py{})", python.tag) };
                 floors.push(AppColumn { id: floor, label, python: python.clone(), client: None });
             }
             apps.push(AppColumn { id: pc.id.clone(), label: pc.label.clone(), python, client: Some(pc.clone()) });

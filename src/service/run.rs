@@ -106,7 +106,9 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
     }
     // Columns that never started (interrupted, or the records could not be written) still show.
     for app in svc.apps.iter().skip(columns.len()) {
-        let why = incomplete.clone().map_or("not started: the run was interrupted".to_string(), |e| format!("not started: {e}"));
+        let why = incomplete
+            .clone()
+            .map_or("not started: the run was interrupted".to_string(), |e| format!("not started: {e}"));
         let (mut column, service) = describe(app, svc);
         column.error = Some(why.clone());
         columns.push(column);
@@ -127,13 +129,7 @@ fn slice(svc: &ServicePlan, k: usize, addr: std::net::SocketAddr, duration: Dura
         Steps::Closed(vus) => Shape::Closed { vus: vus[k] },
         Steps::Open { rates, connections } => Shape::Open { rate: rates[k], connections: *connections },
     };
-    Slice {
-        addr,
-        shape,
-        duration,
-        timeout: svc.timeout,
-        path: Arc::new(move |n| scenario.path(n, indexes)),
-    }
+    Slice { addr, shape, duration, timeout: svc.timeout, path: Arc::new(move |n| scenario.path(n, indexes)) }
 }
 
 fn warm_up(svc: &ServicePlan, k: usize, s: &mut Served, load: &tokio::runtime::Runtime, show: bool) {
@@ -181,8 +177,7 @@ fn measure(
     });
     let after = running.usage();
     spin.finish_and_clear();
-    let lost: Vec<String> =
-        running.lost_workers().into_iter().filter(|w| !s.app.lost_workers.contains(w)).collect();
+    let lost: Vec<String> = running.lost_workers().into_iter().filter(|w| !s.app.lost_workers.contains(w)).collect();
     s.app.lost_workers.extend(lost.iter().cloned());
     let cpu = before.zip(after).map(|(b, a)| a.cpu.saturating_sub(b.cpu));
     if let Some(why) = running.gone() {
@@ -193,7 +188,15 @@ fn measure(
             r.stop();
         }
     }
-    Some(SliceRecord { column: s.column.id.clone(), step: k, round, measure, cpu, peak_rss_bytes: peak, lost_workers: lost })
+    Some(SliceRecord {
+        column: s.column.id.clone(),
+        step: k,
+        round,
+        measure,
+        cpu,
+        peak_rss_bytes: peak,
+        lost_workers: lost,
+    })
 }
 
 /// Starts one column's app; a column that cannot start keeps the reason and the app's stderr.
