@@ -298,7 +298,11 @@ fn thresholds_fit(gate: &Gate, runs: [(&str, &std::path::Path, &RunReport); 2]) 
                     Metric::SERVICE.contains(&m),
                     "--fail-if '{t}': the {which} run {path} is a service run, whose rounds record requests/s, p99 \
                      and requests per core{}: give ops/s (requests/s), p99 or requests/core",
-                    if m.is_corrected() { " (an open-loop service run's p99 already counts from when each request was due)" } else { "" }
+                    if m.is_corrected() {
+                        " (an open-loop service run's p99 already counts from when each request was due)"
+                    } else {
+                        ""
+                    }
                 ),
                 Subject::Calls => {
                     anyhow::ensure!(
@@ -648,7 +652,9 @@ fn status(c: &Check) -> String {
         Rule::Threshold(t) => format!("{word} {t}"),
         Rule::Unjudged(t) => format!("{word} {t} (not judged)"),
         Rule::Regression(t) => match t.measure {
-            Measure::Change(m) => format!("{word} {} {}", m.service_name(), if c.passed { "not worse" } else { "worse" }),
+            Measure::Change(m) => {
+                format!("{word} {} {}", m.service_name(), if c.passed { "not worse" } else { "worse" })
+            }
             Measure::Errors => format!("{word} {t}"),
         },
         Rule::Kind => format!("{word} same kind of run"),
@@ -715,6 +721,9 @@ fn run_allowed(comparison: &Comparison) -> usize {
 fn summary(comparison: &Comparison) -> String {
     let cells = cell_summary(comparison);
     let incomparable = run_failures(comparison);
+    if comparison.run_checks.iter().any(|c| c.rule == Rule::Kind && !c.passed) {
+        return format!("FAILED: the runs cannot be compared ({}); no cell compared", incomparable.join(", "));
+    }
     if !incomparable.is_empty() {
         let cells = match cells.strip_prefix("passed: ") {
             Some(rest) => format!("cell by cell nothing failed ({rest})"),
@@ -746,8 +755,7 @@ fn cell_summary(comparison: &Comparison) -> String {
     if failed == 0 {
         let limits = match comparison.subject {
             Subject::Calls => {
-                let thresholds: Vec<String> =
-                    comparison.gate.change_thresholds().map(|t| format!("'{t}'")).collect();
+                let thresholds: Vec<String> = comparison.gate.change_thresholds().map(|t| format!("'{t}'")).collect();
                 if thresholds.is_empty() {
                     "no --fail-if threshold given".to_string()
                 } else {

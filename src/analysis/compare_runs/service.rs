@@ -54,8 +54,11 @@ pub fn limits(gate: &Gate) -> Vec<Limit> {
         .collect();
     for m in Metric::SERVICE {
         if !out.iter().any(|l| l.threshold.measure == Measure::Change(m)) {
-            let (direction, limit) =
-                if m.higher_is_better() { (Direction::Below, -gate.min_effect) } else { (Direction::Above, gate.min_effect) };
+            let (direction, limit) = if m.higher_is_better() {
+                (Direction::Below, -gate.min_effect)
+            } else {
+                (Direction::Above, gate.min_effect)
+            };
             out.push(Limit { threshold: Threshold { measure: Measure::Change(m), direction, limit }, default: true });
         }
     }
@@ -152,12 +155,8 @@ pub fn cells(base: &ServiceRun, new: &ServiceRun, gate: &Gate, remarks: &mut Vec
             super::failed_check(noun, (b.errors, total(b)), (n.errors, total(n)), gate),
             super::rounds_check(noun, &rounds_without_success(b), &rounds_without_success(n), gate),
         ];
-        let lost: Vec<u32> = b
-            .per_round
-            .iter()
-            .map(|r| r.round)
-            .filter(|k| !n.per_round.iter().any(|r| r.round == *k))
-            .collect();
+        let lost: Vec<u32> =
+            b.per_round.iter().map(|r| r.round).filter(|k| !n.per_round.iter().any(|r| r.round == *k)).collect();
         checks.push(super::missing_rounds_check(&lost, gate));
         for limit in &limits {
             let Measure::Change(m) = limit.threshold.measure else { continue };
@@ -286,7 +285,9 @@ mod tests {
     fn failing(c: &Comparison) -> Vec<(String, String, Rule)> {
         c.cells
             .iter()
-            .flat_map(|x| x.checks.iter().filter(|k| !k.passed).map(|k| (x.column.clone(), x.operation.clone(), k.rule)))
+            .flat_map(|x| {
+                x.checks.iter().filter(|k| !k.passed).map(|k| (x.column.clone(), x.operation.clone(), k.rule))
+            })
             .collect()
     }
 
@@ -364,8 +365,14 @@ mod tests {
         let c = compare(&base, &new, &gate(&[]));
         assert_eq!(failing(&c), [(SVC_ASYNC.to_string(), "10 vus".to_string(), Rule::FailedCalls)]);
         let text = render_text(&c);
-        assert!(text.contains("failed requests 0 of 69,000 (0.00%) → 690 of 69,690 (0.99%): more requests fail"), "{text}");
-        assert!(text.contains("better only with more failed requests") && text.contains("1 more failed requests"), "{text}");
+        assert!(
+            text.contains("failed requests 0 of 69,000 (0.00%) → 690 of 69,690 (0.99%): more requests fail"),
+            "{text}"
+        );
+        assert!(
+            text.contains("better only with more failed requests") && text.contains("1 more failed requests"),
+            "{text}"
+        );
         assert!(!compare(&base, &new, &gate(&["errors>1%"])).crossed());
         // The sample's official client failed 7 requests at 50 vus: as many is no change.
         assert!(!compare(&base, &base, &gate(&[])).crossed());
@@ -403,7 +410,12 @@ mod tests {
             render_text(&c)
         );
         let text = render_text(&c);
-        assert!(text.contains(&format!("FAIL {SVC_C} 10 vus: missing from the new run: the column's app failed (port 8000 in use)")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "FAIL {SVC_C} 10 vus: missing from the new run: the column's app failed (port 8000 in use)"
+            )),
+            "{text}"
+        );
         assert!(text.contains("round 3 of the base run missing from the new run"), "{text}");
         let loose = Gate { allow_missing: true, ..gate(&[]) };
         assert!(!compare(&base, &new, &loose).crossed(), "{}", render_text(&compare(&base, &new, &loose)));
@@ -412,10 +424,17 @@ mod tests {
         service(&mut gone).cells.retain(|c| c.column != APP_FLOOR);
         service(&mut gone).columns.retain(|c| c.id != APP_FLOOR);
         let c = compare(&base, &gone, &gate(&[]));
-        assert!(render_text(&c).contains(&format!("FAIL {APP_FLOOR} 10 vus: missing from the new run: its column did not run")));
+        assert!(
+            render_text(&c)
+                .contains(&format!("FAIL {APP_FLOOR} 10 vus: missing from the new run: its column did not run"))
+        );
         assert!(c.remarks.contains(&format!("column {APP_FLOOR} is not in the new run")), "{:?}", c.remarks);
         let c = compare(&gone, &base, &gate(&[]));
-        assert!(!c.crossed() && c.remarks.contains(&format!("{APP_FLOOR} 50 vus: only in the new run")), "{:?}", c.remarks);
+        assert!(
+            !c.crossed() && c.remarks.contains(&format!("{APP_FLOOR} 50 vus: only in the new run")),
+            "{:?}",
+            c.remarks
+        );
         // The app that never started in the base run is not a missing column.
         assert!(!c.remarks.iter().any(|r| r.contains(SVC_BROKEN)), "{:?}", c.remarks);
     }
@@ -482,14 +501,26 @@ mod tests {
     fn runs_of_different_kinds_or_services_are_not_comparable() {
         let (calls, svc) = (sample_report(), sample_service_report());
         for (b, n, why) in [
-            (&svc, &calls, "the base run is a service run (batch-count, stepping vus), the new run is a run of calls: nothing comparable"),
-            (&calls, &svc, "the base run is a run of calls, the new run is a service run (batch-count, stepping vus): nothing comparable"),
+            (
+                &svc,
+                &calls,
+                "the base run is a service run (batch-count, stepping vus), the new run is a run of calls: nothing comparable",
+            ),
+            (
+                &calls,
+                &svc,
+                "the base run is a run of calls, the new run is a service run (batch-count, stepping vus): nothing comparable",
+            ),
         ] {
             let everything = Gate {
                 allow_missing: true,
                 allow_few_calls: true,
                 allow_incomplete: true,
-                allow_different: vec![super::super::Difference::Server, super::super::Difference::Nodes, super::super::Difference::Workload],
+                allow_different: vec![
+                    super::super::Difference::Server,
+                    super::super::Difference::Nodes,
+                    super::super::Difference::Workload,
+                ],
                 allow_unknown_schema: true,
                 ..gate(&[])
             };
@@ -497,14 +528,21 @@ mod tests {
             assert!(c.crossed() && c.cells.is_empty(), "{}", render_text(&c));
             let text = render_text(&c);
             assert!(text.contains(&format!("FAIL {why}")), "{text}");
-            assert!(text.contains("FAILED: the runs cannot be compared (they measured different things)"), "{text}");
+            assert!(
+                text.contains("FAILED: the runs cannot be compared (they measured different things); no cell compared"),
+                "{text}"
+            );
         }
         let mut open = sample_service_report();
         service(&mut open).step_unit = "req/s".into();
         service(&mut open).load = "open".into();
         let c = compare(&svc, &open, &gate(&[]));
         assert!(c.crossed() && c.cells.is_empty());
-        assert!(render_text(&c).contains("a closed loop's virtual users are not an open loop's request rates"), "{}", render_text(&c));
+        assert!(
+            render_text(&c).contains("a closed loop's virtual users are not an open loop's request rates"),
+            "{}",
+            render_text(&c)
+        );
     }
 
     #[test]
