@@ -409,7 +409,7 @@ fn rounds_check(noun: &str, none_b: &[u32], none_n: &[u32], gate: &Gate) -> Chec
     let which = format!(
         "no successful {one} in round{} {} of the new run",
         if none_n.len() == 1 { "" } else { "s" },
-        round_list(&none_n)
+        round_list(none_n)
     );
     if none_n.len() <= none_b.len() {
         return Check { rule, passed: true, why: format!("{which}, as in the base run ({})", round_list(none_b)) };
