@@ -378,3 +378,128 @@ fn runs_against_another_server_nodes_or_workload_fail_the_gate_unless_allowed() 
     let (code, text) = compare(&base, &future, &["--allow-unknown-schema"]);
     assert_eq!(code, 0, "{text}");
 }
+
+/// A service run's report made from a run of calls `calls` (its machine, server and workload):
+/// a closed loop of `batch-count` at 10 and 50 virtual users, two columns, three rounds each,
+/// every figure known. Held to `schema.json`.
+fn service_report(calls: &Value) -> Value {
+    let mut doc = calls.clone();
+    let histogram = doc["cells"][0]["histogram"].clone();
+    let template = doc["columns"][0].clone();
+    let column = |id: &str| {
+        let mut c = template.clone();
+        c["id"] = serde_json::json!(id);
+        c["label"] = serde_json::json!(id);
+        c
+    };
+    doc["columns"] = serde_json::json!([column("svc-aerospike-py-async"), column("svc-official-c")]);
+    doc["cells"] = serde_json::json!([]);
+    doc["ratios"] = serde_json::json!([]);
+    doc["workload"]["operations"] = serde_json::json!(["batch-count"]);
+    doc["workload"]["pacing"] = serde_json::json!("closed");
+    doc["workload"]["rounds"] = serde_json::json!(3);
+    doc["workload"]["rounds_completed"] = serde_json::json!(3);
+    doc["baseline"] = Value::Null;
+    doc["floor"] = Value::Null;
+    doc.as_object_mut().unwrap().remove("schedule");
+    let timings = |p50: f64| serde_json::json!({"avg": p50 * 1.1, "p50": p50, "p95": p50 * 1.5, "p99": p50 * 2.0, "max": p50 * 4.0});
+    let mut cells = Vec::new();
+    for (step, p50) in [(10.0, 4_000.0), (50.0, 20_000.0)] {
+        for (column, rps, cpu) in [("svc-aerospike-py-async", 2_400.0, 400.0), ("svc-official-c", 1_900.0, 500.0)] {
+            let rounds: Vec<Value> = (1..=3)
+                .map(|round| {
+                    let jitter = 0.97 + 0.015 * f64::from(round);
+                    serde_json::json!({
+                        "round": round, "requests": (rps * 10.0) as u64, "errors": 0, "secs": 10.0,
+                        "requests_per_sec": rps * jitter, "p99_us": p50 * 2.0 / jitter,
+                        "cpu_secs": rps * 10.0 * cpu / 1e6, "requests_per_core": 1e6 / cpu * jitter,
+                    })
+                })
+                .collect();
+            cells.push(serde_json::json!({
+                "column": column, "step": step, "rounds": 3, "requests": (rps * 30.0) as u64, "errors": 0,
+                "errors_by_reason": {}, "requests_per_sec": rps, "latency_us": timings(p50),
+                "cpu_us_per_request": cpu, "requests_per_core": 1e6 / cpu,
+                "per_round": rounds, "histogram": histogram,
+            }));
+        }
+    }
+    let service_column = |id: &str, call: &str| serde_json::json!({"id": id, "floor": false, "app": "uvicorn 0.38.0 (httptools, asyncio loop), 2 workers", "call": call});
+    doc["service"] = serde_json::json!({
+        "scenario": "batch-count", "description": "a batch of 100 keys → JSON count", "app_workers": 2,
+        "load": "closed", "steps": [10.0, 50.0], "step_unit": "vus", "slice_secs": 10.0, "warmup_secs": 2.0,
+        "rounds": 3, "timeout_ms": 5000, "load_generator": "aerobench (hyper), 2 threads",
+        "columns": [service_column("svc-aerospike-py-async", "awaited"), service_column("svc-official-c", "run_in_executor")],
+        "cells": cells, "saturation": [], "verdicts": [],
+    });
+    let errors = common::schema_errors(&doc);
+    assert!(errors.is_empty(), "the service report does not match schema.json:\n{}", errors.join("\n"));
+    doc
+}
+
+#[test]
+fn service_runs_are_compared_cell_by_cell_and_never_with_a_run_of_calls() {
+    let dir = scratch("ci-gate-service");
+    let server = Server::start_with(&["--quiet"]);
+    let calls =
+        bench(server.port, &dir, "calls", &["--clients", "wire", "--ops", "get", "--count", "200", "--rounds", "2"]);
+    let service = service_report(&read(&calls));
+    let base = dir.join("service.json");
+    std::fs::write(&base, serde_json::to_string_pretty(&service).unwrap()).unwrap();
+
+    let (code, text) = compare(&base, &base, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("passed: ") && text.contains("in 4 cells, no rise in failed requests"), "{text}");
+    assert!(text.contains("pass svc-official-c 50 vus: no failed requests"), "every cell says why: {text}");
+
+    // aerospike-py's app 10 times slower at 50 virtual users.
+    let slow = edited(&base, &dir, "service-slow", |d| {
+        let cell = d["service"]["cells"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["column"] == "svc-aerospike-py-async" && c["step"] == 50.0)
+            .unwrap();
+        let scale = |v: &mut Value, by: f64| *v = serde_json::json!(v.as_f64().unwrap() * by);
+        scale(&mut cell["latency_us"]["p99"], 10.0);
+        scale(&mut cell["requests_per_sec"], 0.1);
+        for round in cell["per_round"].as_array_mut().unwrap() {
+            scale(&mut round["p99_us"], 10.0);
+            scale(&mut round["requests_per_sec"], 0.1);
+        }
+    });
+    let (code, text) = compare(&base, &slow, &[]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(
+        text.contains("FAIL svc-aerospike-py-async 50 vus: requests/s worse beyond 3% (the default limit) crossed"),
+        "{text}"
+    );
+    assert!(text.contains("p99 worse beyond 3% (the default limit) crossed: p99 +900.0%"), "{text}");
+    assert!(text.contains("FAILED: 1 of 4 cells failed the gate"), "{text}");
+    let (code, text) = compare(&base, &slow, &["--fail-if", "p99>+50%", "--format", "markdown"]);
+    assert_eq!(code, GATE_FAILED, "{text}");
+    assert!(text.contains("| column | step |") && text.contains("**FAIL p99>+50%**"), "{text}");
+    // Limits set above the change let it pass.
+    let (code, text) = compare(&base, &slow, &["--fail-if", "p99>+2000%", "--fail-if", "requests/s<-95%"]);
+    assert_eq!(code, 0, "{text}");
+
+    // A run of calls against a service run, either way: nothing comparable, whatever is allowed.
+    let everything = ["--allow-different", "server,nodes,workload", "--allow-missing", "--allow-incomplete"];
+    for (b, n, why) in [
+        (&calls, &base, "the base run is a run of calls, the new run is a service run (batch-count, stepping vus)"),
+        (&base, &calls, "the base run is a service run (batch-count, stepping vus), the new run is a run of calls"),
+    ] {
+        let (code, text) = compare(b, n, &everything);
+        assert_eq!(code, GATE_FAILED, "{text}");
+        assert!(text.contains(&format!("FAIL {why}: nothing comparable")), "{text}");
+        assert!(
+            text.contains("FAILED: the runs cannot be compared (they measured different things); no cell compared"),
+            "{text}"
+        );
+    }
+
+    // A threshold on a figure a service run does not record is bad input.
+    let (code, text) = compare(&base, &base, &["--fail-if", "avg>+10%"]);
+    assert_eq!(code, 2, "an error, not a gate verdict: {text}");
+    assert!(text.contains("give ops/s (requests/s), p99 or requests/core"), "{text}");
+}

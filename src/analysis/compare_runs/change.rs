@@ -3,7 +3,8 @@
 //! as columns within one run are), so the interval is Welch's t-interval on the logarithms, with
 //! the exact t quantiles of `compare::interval`. Open-loop runs are also compared on latency from
 //! when each call was due (`corrected-p50`, `corrected-p99`); a change whose whole interval lies
-//! within the minimum effect reads "within 3%".
+//! within the minimum effect reads "within 3%". Service runs (`--service`) are compared on
+//! requests/s (the throughput metric), p99 and requests per CPU-core of their rounds.
 
 use crate::analysis::compare::MIN_CALLS_FOR_P99;
 use crate::analysis::compare::interval::t_975_real;
@@ -21,11 +22,26 @@ pub enum Metric {
     CorrectedP50,
     /// Open loop: p99 latency from when each call was due.
     CorrectedP99,
+    /// A service run's successful requests per CPU-second of its app.
+    RequestsPerCore,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] =
+    /// Every metric a threshold may name.
+    pub const ALL: [Metric; 7] = [
+        Metric::OpsPerSec,
+        Metric::Avg,
+        Metric::P50,
+        Metric::P99,
+        Metric::CorrectedP50,
+        Metric::CorrectedP99,
+        Metric::RequestsPerCore,
+    ];
+    /// The metrics of a run of calls.
+    pub const CALLS: [Metric; 6] =
         [Metric::OpsPerSec, Metric::Avg, Metric::P50, Metric::P99, Metric::CorrectedP50, Metric::CorrectedP99];
+    /// The metrics of a service run: what its rounds record.
+    pub const SERVICE: [Metric; 3] = [Metric::OpsPerSec, Metric::P99, Metric::RequestsPerCore];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -35,17 +51,27 @@ impl Metric {
             Metric::P99 => "p99",
             Metric::CorrectedP50 => "corrected-p50",
             Metric::CorrectedP99 => "corrected-p99",
+            Metric::RequestsPerCore => "requests/core",
+        }
+    }
+
+    /// The name in a service run's rows: throughput is requests/s there.
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Metric::OpsPerSec => "requests/s",
+            other => other.name(),
         }
     }
 
     pub fn parse(text: &str) -> Option<Metric> {
         match text.to_ascii_lowercase().replace('_', "-").as_str() {
-            "ops/s" | "ops" | "throughput" => Some(Metric::OpsPerSec),
+            "ops/s" | "ops" | "throughput" | "requests/s" | "req/s" | "rps" => Some(Metric::OpsPerSec),
             "avg" | "mean" => Some(Metric::Avg),
             "p50" | "median" => Some(Metric::P50),
             "p99" => Some(Metric::P99),
             "corrected-p50" => Some(Metric::CorrectedP50),
             "corrected-p99" => Some(Metric::CorrectedP99),
+            "requests/core" | "req/core" | "requests-per-core" => Some(Metric::RequestsPerCore),
             _ => None,
         }
     }
@@ -55,15 +81,20 @@ impl Metric {
         matches!(self, Metric::CorrectedP50 | Metric::CorrectedP99)
     }
 
-    /// True when the metric can be compared between these two cells (corrected latency needs an
-    /// open loop on both sides).
+    /// True when the metric can be compared between these two cells of calls (corrected latency
+    /// needs an open loop on both sides; requests per core is a service run's).
     pub fn applies(self, base: &Cell, new: &Cell) -> bool {
-        !self.is_corrected() || (base.open_loop.is_some() && new.open_loop.is_some())
+        match self {
+            Metric::RequestsPerCore => false,
+            m if m.is_corrected() => base.open_loop.is_some() && new.open_loop.is_some(),
+            _ => true,
+        }
     }
 
-    /// True when a larger figure is better (throughput); latencies are better smaller.
+    /// True when a larger figure is better (throughput, requests per core); latencies are better
+    /// smaller.
     pub fn higher_is_better(self) -> bool {
-        self == Metric::OpsPerSec
+        matches!(self, Metric::OpsPerSec | Metric::RequestsPerCore)
     }
 
     fn round(self, r: &RoundFigures) -> f64 {
@@ -74,6 +105,7 @@ impl Metric {
             Metric::P99 => r.p99_us,
             Metric::CorrectedP50 => r.corrected.map_or(f64::NAN, |c| c.p50_us),
             Metric::CorrectedP99 => r.corrected.map_or(f64::NAN, |c| c.p99_us),
+            Metric::RequestsPerCore => f64::NAN,
         }
     }
 
@@ -89,6 +121,7 @@ impl Metric {
             Metric::P99 => c.latency_us.p99,
             Metric::CorrectedP50 => corrected(|l| l.p50),
             Metric::CorrectedP99 => corrected(|l| l.p99),
+            Metric::RequestsPerCore => f64::NAN,
         }
     }
 }

@@ -3,9 +3,14 @@
 //! another workload, or a report whose `schema_version` this aerobench does not know cannot be
 //! judged, so the gate fails it (each loosened on purpose with `--allow-incomplete`,
 //! `--allow-different server|nodes|workload`, `--allow-unknown-schema`). What differs without
-//! making the figures incomparable (the server's build, a base run cut short) is a note.
+//! making the figures incomparable (the server's build, a base run cut short) is a note. A run
+//! of calls and a service run, or service runs stepped in different units (virtual users, request
+//! rates), measured different things: nothing lets those pass. Two service runs must also agree
+//! on the service: scenario, gathered batches, app work, app workers, steps... (`--allow-different
+//! workload`).
 
 use crate::model::results::{RunReport, SCHEMA_VERSION};
+use crate::model::service::ServiceRun;
 
 use super::{Check, Gate, Rule};
 
@@ -34,6 +39,9 @@ impl Difference {
 pub fn run_checks(base: &RunReport, new: &RunReport, gate: &Gate) -> (Vec<Check>, Vec<String>) {
     let mut checks = Vec::new();
     let mut notes = Vec::new();
+    let kind = kind_check(base, new);
+    let same_kind = kind.passed;
+    checks.push(kind);
     checks.push(schema_check(base, new, gate));
     checks.push(completeness_check(new, gate));
     if let Some(why) = incomplete(base) {
@@ -43,7 +51,9 @@ pub fn run_checks(base: &RunReport, new: &RunReport, gate: &Gate) -> (Vec<Check>
     let (nodes, note) = nodes_check(base, new, gate);
     checks.push(nodes);
     notes.extend(note);
-    checks.push(workload_check(base, new, gate));
+    if same_kind {
+        checks.push(workload_check(base, new, gate));
+    }
     if base.server.build != new.server.build || base.server.edition != new.server.edition {
         notes.push(format!(
             "the server differs: {} {} in the base run, {} {} in the new one",
@@ -51,6 +61,36 @@ pub fn run_checks(base: &RunReport, new: &RunReport, gate: &Gate) -> (Vec<Check>
         ));
     }
     (checks, notes)
+}
+
+/// What a run measured, in words: `a run of calls`, `a service run (batch-count, stepping vus)`.
+fn kind(r: &RunReport) -> String {
+    match &r.service {
+        None => "a run of calls".to_string(),
+        Some(s) => format!("a service run ({}, stepping {})", s.scenario, s.step_unit),
+    }
+}
+
+/// Passes when both runs measured calls, or both a service stepped in the same unit.
+fn kind_check(base: &RunReport, new: &RunReport) -> Check {
+    let rule = Rule::Kind;
+    let unit = |r: &RunReport| r.service.as_ref().map(|s| s.step_unit.clone());
+    if unit(base) == unit(new) {
+        let both = match &base.service {
+            None => "both runs of calls".to_string(),
+            Some(s) => format!("both service runs stepping {}", s.step_unit),
+        };
+        return Check { rule, passed: true, why: both };
+    }
+    let why = match (&base.service, &new.service) {
+        (Some(_), Some(_)) => " (a closed loop's virtual users are not an open loop's request rates)",
+        _ => "",
+    };
+    Check {
+        rule,
+        passed: false,
+        why: format!("the base run is {}, the new run is {}: nothing comparable{why}", kind(base), kind(new)),
+    }
 }
 
 /// Passes when allowed, saying so; fails otherwise, saying how to allow it.
@@ -134,13 +174,21 @@ fn nodes_check(base: &RunReport, new: &RunReport, gate: &Gate) -> (Check, Option
 }
 
 /// The workload fields the runs must agree on: all of `merge`'s but the rounds asked for (rounds
-/// the new run lacks fail as missing; more rounds measure the same thing more often).
+/// the new run lacks fail as missing; more rounds measure the same thing more often). Service
+/// runs: the service's own fields too, their scenario and load named once, as the service's.
 fn workload_differences(base: &RunReport, new: &RunReport) -> Vec<String> {
-    let (wa, wb) = (
+    let (mut wa, mut wb) = (
         crate::analysis::merge::comparable_workload(&base.workload),
         crate::analysis::merge::comparable_workload(&new.workload),
     );
     let mut out = Vec::new();
+    if let (Some(a), Some(b)) = (&base.service, &new.service) {
+        out.extend(service_differences(a, b));
+        for field in ["operations", "pacing"] {
+            wa.remove(field);
+            wb.remove(field);
+        }
+    }
     for (field, a) in wa.iter().filter(|(f, _)| f.as_str() != "rounds") {
         let b = wb.get(field).cloned().unwrap_or(serde_json::Value::Null);
         if *a != b {
@@ -151,6 +199,31 @@ fn workload_differences(base: &RunReport, new: &RunReport) -> Vec<String> {
         out.push(format!("workload.{field} null → {b}"));
     }
     out
+}
+
+/// What two service runs served and how they were loaded, where it differs (the step unit is
+/// `kind_check`'s; the rounds may differ, as for calls).
+fn service_differences(a: &ServiceRun, b: &ServiceRun) -> Vec<String> {
+    let steps = |s: &ServiceRun| {
+        let steps: Vec<String> = s.steps.iter().map(|x| s.step_label(*x)).collect();
+        steps.join(", ")
+    };
+    let optional = |x: Option<String>| x.unwrap_or_else(|| "none".into());
+    let fields = [
+        ("scenario", a.scenario.clone(), b.scenario.clone()),
+        ("gathered batches", optional(a.gather.map(|g| g.to_string())), optional(b.gather.map(|g| g.to_string()))),
+        ("app work", optional(a.work.clone()), optional(b.work.clone())),
+        ("app workers", a.app_workers.to_string(), b.app_workers.to_string()),
+        ("steps", steps(a), steps(b)),
+        (
+            "open-loop connections",
+            optional(a.open_connections.map(|c| c.to_string())),
+            optional(b.open_connections.map(|c| c.to_string())),
+        ),
+        ("warm-up", format!("{} s", a.warmup_secs), format!("{} s", b.warmup_secs)),
+        ("request timeout", format!("{} ms", a.timeout_ms), format!("{} ms", b.timeout_ms)),
+    ];
+    fields.into_iter().filter(|(_, x, y)| x != y).map(|(field, x, y)| format!("{field} {x} → {y}")).collect()
 }
 
 fn workload_check(base: &RunReport, new: &RunReport, gate: &Gate) -> Check {

@@ -9,10 +9,12 @@
 //! throughput or (open loop) latency from when calls were due. What the gate cannot judge fails
 //! it too: a threshold on a cell without that figure (too few calls for a p99), and runs that
 //! cannot be compared (`comparable`). Every cell, and the runs as a whole, say why they passed
-//! or failed.
+//! or failed. Two service runs are compared column by column and step by step (`service`); a
+//! run of calls and a service run are nothing comparable.
 
 pub mod change;
 pub mod comparable;
+pub mod service;
 pub mod threshold;
 
 use std::path::PathBuf;
@@ -54,7 +56,9 @@ pub struct CompareArgs {
     /// 'p99>+10%', 'ops/s<-5%'. 'errors>N%' tolerates a rise in the share of failed calls of up to
     /// N points (without it any rise fails). Repeat for several. Even with none given, a cell with
     /// more failed calls, a round with no successful call or a missing cell fails the gate. A
-    /// threshold a cell cannot be judged on (under 100 calls: no p99) fails it too.
+    /// threshold a cell cannot be judged on (under 100 calls: no p99) fails it too. Service runs
+    /// (--service) take ops/s (their requests/s), p99 and requests/core; each of those worse
+    /// beyond the noise and --min-effect fails them unless a threshold on it sets another limit.
     #[arg(long, value_name = "CONDITION", value_parser = threshold::parse)]
     pub fail_if: Vec<Threshold>,
     /// Let cells, rounds and columns that the base run has and the new one lacks (or whose every
@@ -87,6 +91,43 @@ pub struct CompareArgs {
     /// Write the comparison to this file instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+/// What the runs measured: calls, or a service under HTTP load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Subject {
+    #[default]
+    Calls,
+    Service,
+}
+
+impl Subject {
+    pub fn of(report: &RunReport) -> Subject {
+        if report.service.is_some() { Subject::Service } else { Subject::Calls }
+    }
+
+    /// What the cells count: `calls` or `requests`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Subject::Calls => "calls",
+            Subject::Service => "requests",
+        }
+    }
+
+    /// What a cell is besides its column: an operation or a step.
+    fn key(self) -> &'static str {
+        match self {
+            Subject::Calls => "operation",
+            Subject::Service => "step",
+        }
+    }
+
+    fn metric_name(self, metric: Metric) -> &'static str {
+        match self {
+            Subject::Calls => metric.name(),
+            Subject::Service => metric.service_name(),
+        }
+    }
 }
 
 /// What the gate holds the new run to.
@@ -135,6 +176,12 @@ pub enum Rule {
     Incomplete,
     /// The runs differ in server kind, node count or workload.
     Different(Difference),
+    /// A service cell's figure worse beyond the noise and the minimum effect (the default limit of
+    /// a figure no `--fail-if` names).
+    Regression(Threshold),
+    /// The runs measured different things: calls and a service, or services stepped in different
+    /// units (virtual users, request rates). No option lets it pass.
+    Kind,
     /// A report's `schema_version` is not this aerobench's.
     UnknownSchema,
 }
@@ -151,10 +198,11 @@ pub struct Check {
 #[derive(Debug, Clone)]
 pub struct CellChanges {
     pub column: String,
+    /// The operation, or a service run's step (`10 vus`).
     pub operation: String,
     /// Empty when the new run lacks the cell.
     pub changes: Vec<Change>,
-    /// Calls and failed calls in each run.
+    /// Calls (requests) and failed ones in each run.
     pub calls: (u64, u64),
     pub errors: (u64, u64),
     /// Every rule applied, passed or not.
@@ -194,6 +242,8 @@ pub struct Comparison {
     /// Cells only the new run has, columns missing, what differs without failing the gate.
     pub remarks: Vec<String>,
     pub gate: Gate,
+    /// What the base run measured.
+    pub subject: Subject,
 }
 
 impl Comparison {
@@ -215,21 +265,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<i32> {
         allow_unknown_schema: args.allow_unknown_schema,
         min_effect: args.min_effect,
     };
-    let open = |r: &RunReport| r.cells.iter().any(|c| c.open_loop.is_some());
-    for t in gate.change_thresholds() {
-        if let Measure::Change(m) = t.measure
-            && m.is_corrected()
-        {
-            for (which, path, r) in [("base", &args.base, &base), ("new", &args.new, &new)] {
-                anyhow::ensure!(
-                    open(r),
-                    "--fail-if '{t}' needs open-loop runs (made with --rate), and the {which} run {} was a closed \
-                     loop: use p99 (service time) there, or measure both runs with --rate",
-                    path.display()
-                );
-            }
-        }
-    }
+    thresholds_fit(&gate, [("base", &args.base, &base), ("new", &args.new, &new)])?;
     let comparison = compare(&base, &new, &gate);
     let text = match args.format {
         CompareFormat::Text => render_text(&comparison),
@@ -243,6 +279,47 @@ pub fn run(args: CompareArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if comparison.crossed() { EXIT_THRESHOLD_CROSSED } else { 0 })
+}
+
+/// Refuses a `--fail-if` threshold on a figure the runs do not have: corrected latency of
+/// closed-loop runs, a latency other than p99 or corrected latency of service runs, requests per
+/// core of runs of calls. Runs of different kinds are left to the gate, which fails them.
+fn thresholds_fit(gate: &Gate, runs: [(&str, &std::path::Path, &RunReport); 2]) -> anyhow::Result<()> {
+    if Subject::of(runs[0].2) != Subject::of(runs[1].2) {
+        return Ok(());
+    }
+    let open = |r: &RunReport| r.cells.iter().any(|c| c.open_loop.is_some());
+    for t in gate.change_thresholds() {
+        let Measure::Change(m) = t.measure else { continue };
+        for (which, path, r) in runs {
+            let path = path.display();
+            match Subject::of(r) {
+                Subject::Service => anyhow::ensure!(
+                    Metric::SERVICE.contains(&m),
+                    "--fail-if '{t}': the {which} run {path} is a service run, whose rounds record requests/s, p99 \
+                     and requests per core{}: give ops/s (requests/s), p99 or requests/core",
+                    if m.is_corrected() {
+                        " (an open-loop service run's p99 already counts from when each request was due)"
+                    } else {
+                        ""
+                    }
+                ),
+                Subject::Calls => {
+                    anyhow::ensure!(
+                        m != Metric::RequestsPerCore,
+                        "--fail-if '{t}': requests/core is a service run's figure, and the {which} run {path} is a \
+                         run of calls: use ops/s there"
+                    );
+                    anyhow::ensure!(
+                        !m.is_corrected() || open(r),
+                        "--fail-if '{t}' needs open-loop runs (made with --rate), and the {which} run {path} was a \
+                         closed loop: use p99 (service time) there, or measure both runs with --rate"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The report at `path`; one this aerobench cannot read says so, naming its `schema_version` when
@@ -294,16 +371,17 @@ fn round_list(rounds: &[u32]) -> String {
     parts.join(", ")
 }
 
-/// The failed-call check of a cell both runs have.
-fn failed_calls_check(b: &Cell, n: &Cell, gate: &Gate) -> Check {
-    let (sb, sn) = (share(b.errors, b.count), share(n.errors, n.count));
+/// The failed-call check of a cell both runs have, from its (failed, all) calls, or requests as
+/// `noun` says, in each run.
+fn failed_check(noun: &str, b: (u64, u64), n: (u64, u64), gate: &Gate) -> Check {
+    let (sb, sn) = (share(b.0, b.1), share(n.0, n.1));
     let tolerated = gate.errors_tolerated();
     let figures =
         |e: u64, c: u64, s: f64| format!("{} of {} ({})", numbers::thousands(e), numbers::thousands(c), pct(s));
-    if b.errors == 0 && n.errors == 0 {
-        return Check { rule: Rule::FailedCalls, passed: true, why: "no failed calls".into() };
+    if b.0 == 0 && n.0 == 0 {
+        return Check { rule: Rule::FailedCalls, passed: true, why: format!("no failed {noun}") };
     }
-    let moved = format!("failed calls {} → {}", figures(b.errors, b.count, sb), figures(n.errors, n.count, sn));
+    let moved = format!("failed {noun} {} → {}", figures(b.0, b.1, sb), figures(n.0, n.1, sn));
     let rise = sn - sb;
     // A rounding margin, so that equal shares never count as a rise.
     let passed = rise <= tolerated + 1e-12;
@@ -314,27 +392,27 @@ fn failed_calls_check(b: &Cell, n: &Cell, gate: &Gate) -> Check {
     } else if tolerated > 0.0 {
         format!("{moved}: a rise of {:.2} points, beyond the {} tolerated", rise * 100.0, pct(tolerated))
     } else {
-        format!("{moved}: more calls fail (--fail-if 'errors>N%' tolerates a rise of N points)")
+        format!("{moved}: more {noun} fail (--fail-if 'errors>N%' tolerates a rise of N points)")
     };
     Check { rule: Rule::FailedCalls, passed, why }
 }
 
 /// The check that every round of the new cell had a successful call (as many rounds without
 /// one as the base run is no change; `--allow-missing` lets such rounds pass, as rounds with no
-/// figures).
-fn rounds_check(b: &Cell, n: &Cell, gate: &Gate) -> Check {
-    let (none_b, none_n) = (rounds_without_success(b), rounds_without_success(n));
+/// figures), from the rounds without one in each run.
+fn rounds_check(noun: &str, none_b: &[u32], none_n: &[u32], gate: &Gate) -> Check {
     let rule = Rule::NoSuccessfulRound;
     if none_n.is_empty() {
-        return Check { rule, passed: true, why: "every round had successful calls".into() };
+        return Check { rule, passed: true, why: format!("every round had successful {noun}") };
     }
+    let one = noun.strip_suffix('s').unwrap_or(noun);
     let which = format!(
-        "no successful call in round{} {} of the new run",
+        "no successful {one} in round{} {} of the new run",
         if none_n.len() == 1 { "" } else { "s" },
-        round_list(&none_n)
+        round_list(none_n)
     );
     if none_n.len() <= none_b.len() {
-        return Check { rule, passed: true, why: format!("{which}, as in the base run ({})", round_list(&none_b)) };
+        return Check { rule, passed: true, why: format!("{which}, as in the base run ({})", round_list(none_b)) };
     }
     if gate.allow_missing {
         return Check { rule, passed: true, why: format!("{which} (allowed: --allow-missing)") };
@@ -347,10 +425,39 @@ fn missing_rounds(b: &Cell, n: &Cell) -> Vec<u32> {
     b.rounds.iter().map(|r| r.round).filter(|k| !n.rounds.iter().any(|r| r.round == *k)).collect()
 }
 
+/// The check that every round of the base run's cell is in the new run, from those it lacks.
+fn missing_rounds_check(lost: &[u32], gate: &Gate) -> Check {
+    if lost.is_empty() {
+        return Check { rule: Rule::Missing, passed: true, why: "every round of the base run is there".into() };
+    }
+    Check {
+        rule: Rule::Missing,
+        passed: gate.allow_missing,
+        why: format!(
+            "round{} {} of the base run missing from the new run",
+            if lost.len() == 1 { "" } else { "s" },
+            round_list(lost)
+        ),
+    }
+}
+
 /// Every cell both runs have, compared on every metric, with the gate's checks; the base run's
 /// cells the new run lacks, with theirs.
 pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
     let (run_checks, mut remarks) = comparable::run_checks(base, new, gate);
+    let subject = Subject::of(base);
+    let cells = if run_checks.iter().any(|c| c.rule == Rule::Kind && !c.passed) {
+        Vec::new()
+    } else if let (Some(b), Some(n)) = (&base.service, &new.service) {
+        service::cells(b, n, gate, &mut remarks)
+    } else {
+        call_cells(base, new, gate, &mut remarks)
+    };
+    Comparison { cells, run_checks, remarks, gate: gate.clone(), subject }
+}
+
+/// The cells of two runs of calls, compared.
+fn call_cells(base: &RunReport, new: &RunReport, gate: &Gate, remarks: &mut Vec<String>) -> Vec<CellChanges> {
     let missing_allowed = |why: String| Check { rule: Rule::Missing, passed: gate.allow_missing, why };
     let mut cells = Vec::new();
     for b in &base.cells {
@@ -374,18 +481,12 @@ pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
             continue;
         };
         let changes: Vec<Change> =
-            Metric::ALL.iter().filter(|m| m.applies(b, n)).map(|&m| change::change(m, b, n)).collect();
-        let mut checks = vec![failed_calls_check(b, n, gate), rounds_check(b, n, gate)];
-        let lost = missing_rounds(b, n);
-        checks.push(if lost.is_empty() {
-            Check { rule: Rule::Missing, passed: true, why: "every round of the base run is there".into() }
-        } else {
-            missing_allowed(format!(
-                "round{} {} of the base run missing from the new run",
-                if lost.len() == 1 { "" } else { "s" },
-                round_list(&lost)
-            ))
-        });
+            Metric::CALLS.iter().filter(|m| m.applies(b, n)).map(|&m| change::change(m, b, n)).collect();
+        let mut checks = vec![
+            failed_check("calls", (b.errors, b.count), (n.errors, n.count), gate),
+            rounds_check("calls", &rounds_without_success(b), &rounds_without_success(n), gate),
+            missing_rounds_check(&missing_rounds(b, n), gate),
+        ];
         for t in gate.change_thresholds() {
             let Measure::Change(m) = t.measure else { continue };
             let Some(c) = changes.iter().find(|c| c.metric == m && c.ratio.is_some()) else {
@@ -419,7 +520,7 @@ pub fn compare(base: &RunReport, new: &RunReport, gate: &Gate) -> Comparison {
             remarks.push(format!("{} {}: only in the new run", n.column, n.operation));
         }
     }
-    Comparison { cells, run_checks, remarks, gate: gate.clone() }
+    cells
 }
 
 /// The check of threshold `t` on a cell that has no change of its metric: failed, saying why
@@ -446,6 +547,8 @@ fn unjudged(t: Threshold, b: &Cell, n: &Cell, gate: &Gate) -> Check {
             gate.allow_few_calls,
             "--allow-few-calls",
         )
+    } else if m == Metric::RequestsPerCore {
+        ("requests/core is a service run's figure, and these are runs of calls".to_string(), false, "")
     } else if !m.applies(b, n) {
         let which = if b.open_loop.is_none() { "base" } else { "new" };
         (format!("no {}: the {which} run's cell was a closed loop", m.name()), false, "")
@@ -468,7 +571,7 @@ fn figure(metric: Metric, x: f64) -> String {
         return "-".into();
     }
     match metric {
-        Metric::OpsPerSec => numbers::per_sec(x),
+        Metric::OpsPerSec | Metric::RequestsPerCore => numbers::per_sec(x),
         _ => numbers::latency(x),
     }
 }
@@ -491,6 +594,7 @@ fn describe(c: &Change, min_effect: f64) -> String {
 
 fn rows(comparison: &Comparison) -> Vec<[String; 6]> {
     let min_effect = comparison.gate.min_effect;
+    let subject = comparison.subject;
     let mut out = Vec::new();
     for cell in &comparison.cells {
         let id = || [cell.column.clone(), cell.operation.clone()];
@@ -509,7 +613,7 @@ fn rows(comparison: &Comparison) -> Vec<[String; 6]> {
                 operation,
                 "errors".into(),
                 format!("{} → {}", numbers::thousands(cell.errors.0), numbers::thousands(cell.errors.1)),
-                format!("{} → {} of calls ({:+.2} points)", pct(sb), pct(sn), (sn - sb) * 100.0),
+                format!("{} → {} of {} ({:+.2} points)", pct(sb), pct(sn), subject.noun(), (sn - sb) * 100.0),
                 check.map_or(String::new(), status),
             ]);
         }
@@ -519,17 +623,18 @@ fn rows(comparison: &Comparison) -> Vec<[String; 6]> {
                 .checks
                 .iter()
                 .filter(|k| {
-                    matches!(k.rule, Rule::Threshold(t) | Rule::Unjudged(t) if t.measure == Measure::Change(c.metric))
+                    matches!(k.rule, Rule::Threshold(t) | Rule::Regression(t) | Rule::Unjudged(t)
+                        if t.measure == Measure::Change(c.metric))
                 })
                 .map(status)
                 .collect();
             if c.verdict(min_effect) == Verdict::Better && cell.more_failures() {
-                notes.push("better only with more failed calls".into());
+                notes.push(format!("better only with more failed {}", subject.noun()));
             }
             out.push([
                 column,
                 operation,
-                c.metric.name().to_string(),
+                subject.metric_name(c.metric).to_string(),
                 format!("{} → {}", figure(c.metric, c.base), figure(c.metric, c.new)),
                 describe(c, min_effect),
                 notes.join("; "),
@@ -546,6 +651,13 @@ fn status(c: &Check) -> String {
     match c.rule {
         Rule::Threshold(t) => format!("{word} {t}"),
         Rule::Unjudged(t) => format!("{word} {t} (not judged)"),
+        Rule::Regression(t) => match t.measure {
+            Measure::Change(m) => {
+                format!("{word} {} {}", m.service_name(), if c.passed { "not worse" } else { "worse" })
+            }
+            Measure::Errors => format!("{word} {t}"),
+        },
+        Rule::Kind => format!("{word} same kind of run"),
         Rule::Incomplete => format!("{word} complete run"),
         Rule::Different(d) => format!("{word} same {}", d.name()),
         Rule::UnknownSchema => format!("{word} schema_version"),
@@ -556,7 +668,10 @@ fn status(c: &Check) -> String {
     }
 }
 
-const HEADERS: [&str; 6] = ["column", "operation", "metric", "base → new", "change (95% interval)", "gate"];
+/// The table's headers: the second names an operation, or a service run's step.
+fn headers(subject: Subject) -> [&'static str; 6] {
+    ["column", subject.key(), "metric", "base → new", "change (95% interval)", "gate"]
+}
 
 /// One line per cell: PASS or FAIL and every reason.
 fn verdict_lines(comparison: &Comparison) -> Vec<(bool, String)> {
@@ -592,6 +707,7 @@ fn run_failures(comparison: &Comparison) -> Vec<&'static str> {
             Rule::Different(Difference::Nodes) => "another node count",
             Rule::Different(Difference::Workload) => "another workload",
             Rule::UnknownSchema => "an unknown schema_version",
+            Rule::Kind => "they measured different things",
             _ => "not comparable",
         })
         .collect()
@@ -605,6 +721,9 @@ fn run_allowed(comparison: &Comparison) -> usize {
 fn summary(comparison: &Comparison) -> String {
     let cells = cell_summary(comparison);
     let incomparable = run_failures(comparison);
+    if comparison.run_checks.iter().any(|c| c.rule == Rule::Kind && !c.passed) {
+        return format!("FAILED: the runs cannot be compared ({}); no cell compared", incomparable.join(", "));
+    }
     if !incomparable.is_empty() {
         let cells = match cells.strip_prefix("passed: ") {
             Some(rest) => format!("cell by cell nothing failed ({rest})"),
@@ -629,15 +748,28 @@ fn cell_summary(comparison: &Comparison) -> String {
     let count = |rule: fn(&Rule) -> bool| {
         comparison.cells.iter().filter(|c| c.checks.iter().any(|k| !k.passed && rule(&k.rule))).count()
     };
-    let thresholds: Vec<String> = comparison.gate.change_thresholds().map(|t| format!("'{t}'")).collect();
+    let (noun, one) = match comparison.subject {
+        Subject::Calls => ("calls", "call"),
+        Subject::Service => ("requests", "request"),
+    };
     if failed == 0 {
-        let limits = if thresholds.is_empty() {
-            "no --fail-if threshold given".to_string()
-        } else {
-            format!("no cell crossed {}", thresholds.join(" or "))
+        let limits = match comparison.subject {
+            Subject::Calls => {
+                let thresholds: Vec<String> = comparison.gate.change_thresholds().map(|t| format!("'{t}'")).collect();
+                if thresholds.is_empty() {
+                    "no --fail-if threshold given".to_string()
+                } else {
+                    format!("no cell crossed {}", thresholds.join(" or "))
+                }
+            }
+            Subject::Service => {
+                let limits: Vec<String> =
+                    service::limits(&comparison.gate).iter().map(|l| l.name(comparison.gate.min_effect)).collect();
+                format!("no cell crossed {}", limits.join(" or "))
+            }
         };
         return format!(
-            "passed: {limits}; in {} cell{}, no rise in failed calls, no round without a successful call, nothing \
+            "passed: {limits}; in {} cell{}, no rise in failed {noun}, no round without a successful {one}, nothing \
              missing",
             comparison.cells.len(),
             if comparison.cells.len() == 1 { "" } else { "s" }
@@ -645,11 +777,12 @@ fn cell_summary(comparison: &Comparison) -> String {
     }
     let mut reasons = Vec::new();
     for (n, what) in [
-        (count(|r| *r == Rule::FailedCalls), "more failed calls"),
-        (count(|r| *r == Rule::NoSuccessfulRound), "a round without a successful call"),
-        (count(|r| *r == Rule::Missing), "missing from the new run"),
-        (count(|r| matches!(r, Rule::Threshold(_))), "crossed a threshold"),
-        (count(|r| matches!(r, Rule::Unjudged(_))), "could not be judged on a threshold"),
+        (count(|r| *r == Rule::FailedCalls), format!("more failed {noun}")),
+        (count(|r| *r == Rule::NoSuccessfulRound), format!("a round without a successful {one}")),
+        (count(|r| *r == Rule::Missing), "missing from the new run".into()),
+        (count(|r| matches!(r, Rule::Regression(_))), "worse beyond the noise and the minimum effect".into()),
+        (count(|r| matches!(r, Rule::Threshold(_))), "crossed a threshold".into()),
+        (count(|r| matches!(r, Rule::Unjudged(_))), "could not be judged on a threshold".into()),
     ] {
         if n > 0 {
             reasons.push(format!("{n} {what}"));
@@ -665,7 +798,8 @@ fn cell_summary(comparison: &Comparison) -> String {
 
 pub fn render_text(comparison: &Comparison) -> String {
     let rows = rows(comparison);
-    let mut widths = HEADERS.map(|h| h.chars().count());
+    let headers = headers(comparison.subject);
+    let mut widths = headers.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -676,7 +810,7 @@ pub fn render_text(comparison: &Comparison) -> String {
             cells.iter().zip(widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
         parts.join("  ").trim_end().to_string() + "\n"
     };
-    let mut out = line(&HEADERS.map(String::from));
+    let mut out = line(&headers.map(String::from));
     for row in &rows {
         out += &line(row);
     }
@@ -696,8 +830,9 @@ pub fn render_text(comparison: &Comparison) -> String {
 
 pub fn render_markdown(comparison: &Comparison) -> String {
     let mut out = String::from("### aerobench: changes against the base run\n\n");
-    out += &format!("| {} |\n", HEADERS.join(" | "));
-    out += &format!("|{}\n", "---|".repeat(HEADERS.len()));
+    let headers = headers(comparison.subject);
+    out += &format!("| {} |\n", headers.join(" | "));
+    out += &format!("|{}\n", "---|".repeat(headers.len()));
     for row in rows(comparison) {
         let row = row.map(|c| {
             let c = c.replace('|', "\\|");
