@@ -80,6 +80,20 @@ pub enum Command {
     /// Run one embedded-Python column (used internally: one process per Python client).
     #[command(hide = true)]
     Worker,
+    /// Serve a service run's app floor on its own, for another load generator (benchmarks).
+    ///
+    /// Takes the options of a run (--service SCENARIO, --app-workers, --count, --batch-size, …),
+    /// starts the app floor with uvicorn as that run would (no database: the floor answers from
+    /// records precomputed at startup), prints `listening on ADDR`, and stops the app when stdin
+    /// closes, on Ctrl-C or on SIGTERM.
+    #[command(hide = true)]
+    ServeApp(Box<BenchArgs>),
+    /// One closed-loop slice of aerobench's HTTP load generator against a URL (benchmarks).
+    ///
+    /// Prints one JSON line: requests, errors, requests/s (2xx answers over the elapsed time),
+    /// p50/p99 in µs, and this process's CPU time over the slice.
+    #[command(hide = true)]
+    HttpLoad(crate::service::crosscheck::HttpLoadArgs),
     /// Show or clean the cache of Python client packages.
     ///
     /// The cache holds what --client-version, the pinned defaults and wheels given to

@@ -68,10 +68,8 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
         }
         served.push(start(plan, svc, target, app, show));
     }
-    // The load generator's own runtime: one thread, so it takes one core at most from the apps
-    // and the server it measures.
-    let load = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let load_generator = "aerobench (hyper, HTTP/1.1 keep-alive), 1 thread".to_string();
+    let load = load_runtime()?;
+    let load_generator = LOAD_GENERATOR.to_string();
     let mut slices = Vec::new();
     let mut rounds_completed = svc.rounds;
     let steps = svc.steps.values();
@@ -115,6 +113,15 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
         apps.push(ServiceColumn { error: Some(why), ..service });
     }
     Ok(Outcome { columns, apps, slices, rounds_completed, warnings, incomplete, load_generator })
+}
+
+/// The load generator, as the report names it.
+pub(crate) const LOAD_GENERATOR: &str = "aerobench (hyper, HTTP/1.1 keep-alive), 1 thread";
+
+/// The load generator's own runtime: one thread, so it takes one core at most from the apps and
+/// the server it measures.
+pub(crate) fn load_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 /// Whether a column's client reads records from the server (the no-op client reads none).
@@ -276,7 +283,7 @@ fn describe(app: &AppColumn, svc: &ServicePlan) -> (Column, ServiceColumn) {
 
 /// What the app is started with: its packages resolved (installed into the cache on first use)
 /// and the spec the app reads; with the client's origin for the report.
-fn config(
+pub(crate) fn config(
     plan: &Plan,
     svc: &ServicePlan,
     target: &Target,
