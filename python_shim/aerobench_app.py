@@ -449,6 +449,25 @@ def http_implementation(asked):
     return "httptools"
 
 
+def nodelay_on_shared_socket(uvicorn):
+    """With several workers uvicorn binds the shared socket itself, with protocol 0, and asyncio
+    sets TCP_NODELAY only on connections of sockets whose protocol is TCP: every answer's body
+    (written after its headers) then waits for the client's delayed ACK, about 40 ms on Linux.
+    One worker (asyncio's own socket) has TCP_NODELAY; so that N workers differ from one only by
+    being N, it is set on the shared socket, whose connections inherit it."""
+    import socket
+
+    bind = uvicorn.Config.bind_socket
+
+    def bind_socket(self):
+        sock = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    uvicorn.Config.bind_socket = bind_socket
+
+
 def main(argv):
     if len(argv) != 1:
         print("usage: python -m aerobench_app SPEC.json", file=sys.stderr)
@@ -474,6 +493,8 @@ def main(argv):
     with open(server_file + ".tmp", "w", encoding="utf-8") as f:
         json.dump(server, f)
     os.replace(server_file + ".tmp", server_file)
+    if workers > 1:
+        nodelay_on_shared_socket(uvicorn)
     uvicorn.run(
         "aerobench_app:app",
         host=spec.get("host", "127.0.0.1"),

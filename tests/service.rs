@@ -286,6 +286,11 @@ fn a_killed_worker_shows_as_errors_and_no_process_outlives_the_run() {
     let errors: u64 =
         cells(&doc, id).iter().map(|c| c["errors_by_reason"]["app worker died"].as_u64().unwrap_or(0)).sum();
     assert!(errors >= 1, "{}", doc["service"]["cells"]);
+    // Two workers answer as fast as one does: no answer waits for the client's delayed ACK (about
+    // 40 ms on Linux), which it would without TCP_NODELAY on uvicorn's shared socket.
+    for cell in doc["service"]["cells"].as_array().unwrap() {
+        assert!(f(&cell["latency_us"]["p50"]) < 20_000.0, "{cell}");
+    }
     // Every process of both apps is gone.
     let left: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "still running after the run: {left:?} of {seen:?}");

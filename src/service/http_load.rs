@@ -139,7 +139,6 @@ impl SliceMeasure {
     }
 
     /// Requests that ended in the slice, answered or failed.
-    #[cfg(test)]
     pub fn requests(&self) -> u64 {
         self.ok + self.errors.values().sum::<u64>()
     }
