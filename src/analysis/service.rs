@@ -337,8 +337,9 @@ mod tests {
         assert!((a.cpu_us_per_request.unwrap() - 1e6 / 1100.0).abs() < 1e-6);
         assert!((a.requests_per_core.unwrap() - 1100.0).abs() < 1e-9);
         assert!((a.cores_busy.unwrap() - 0.5).abs() < 1e-9);
-        // Over the floor: 909 µs − 100 µs of CPU per request, p50 400 − 100 µs.
-        assert!((a.over_floor_cpu_us.unwrap() - (1e6 / 1100.0 - 100.0)).abs() < 1e-6);
+        // Over the floor (0.4 CPU-s for 2000 requests: 200 µs each): 909 − 200 µs of CPU per
+        // request, p50 400 − 100 µs.
+        assert!((a.over_floor_cpu_us.unwrap() - (1e6 / 1100.0 - 200.0)).abs() < 1e-6);
         assert!((a.over_floor_p50_us.unwrap() - 300.0).abs() < 1.0, "{:?}", a.over_floor_p50_us);
         assert!((a.client_share.unwrap() - 0.5).abs() < 0.01, "{:?}", a.client_share);
         assert!(cells.iter().find(|c| c.column == "floor").unwrap().over_floor_cpu_us.is_none());

@@ -531,32 +531,32 @@ pub struct BenchArgs {
     /// open loop), the columns interleaved over --rounds at every step, each slice --duration
     /// long (default 2s). Default columns: aerospike-py-async,official-c-executor
     /// (docs/service.md).
-    #[arg(long, value_enum, value_name = "SCENARIO", hide_possible_values = true, help_heading = "Service")]
+    #[arg(long, value_enum, value_name = "SCENARIO", hide_possible_values = true, help_heading = "What to run")]
     pub service: Option<crate::service::scenario::Scenario>,
     /// Virtual users per step, e.g. 10,50,100,200
     ///
     /// A closed loop: at each step this many keep-alive connections per column, each sending its
     /// next request when the last answered (default 10,50). Where requests/s stops rising is the
     /// column's saturation point.
-    #[arg(long, value_name = "N,…", value_delimiter = ',', requires = "service", conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Service")]
+    #[arg(long, value_name = "N,…", value_delimiter = ',', requires = "service", conflicts_with = "rate", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Load shape")]
     pub vus: Vec<u32>,
     /// Worker processes of each app
     ///
     /// uvicorn's own workers, sharing one listening socket; each creates its client at startup.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "service", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Service")]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "service", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Service", hide_short_help = true)]
     pub app_workers: u32,
     /// CPU-bound work per request: matmul:N or python:DURATION
     ///
     /// After the database step, as production services run a model: matmul:N (an N×N float64
     /// NumPy matrix product; NumPy is installed for it) or python:DURATION (pure Python arithmetic
     /// for that long, e.g. python:500us).
-    #[arg(long, value_name = "WORK", requires = "service", value_parser = crate::service::scenario::AppWork::parse, help_heading = "Service")]
+    #[arg(long, value_name = "WORK", requires = "service", value_parser = crate::service::scenario::AppWork::parse, help_heading = "Service", hide_short_help = true)]
     pub app_work: Option<crate::service::scenario::AppWork>,
     /// Batches gathered at once per request (batch-gather)
-    #[arg(long, value_name = "G", default_value_t = 4, requires = "service", value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Service")]
+    #[arg(long, value_name = "G", default_value_t = 4, requires = "service", value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Service", hide_short_help = true)]
     pub gather: u32,
     /// p99 above this marks a step past saturation, e.g. 50ms
-    #[arg(long, value_name = "DURATION", requires = "service", value_parser = parse_duration, help_heading = "Service")]
+    #[arg(long, value_name = "DURATION", requires = "service", value_parser = parse_duration, help_heading = "Service", hide_short_help = true)]
     pub slo_p99: Option<std::time::Duration>,
     /// How long an app may take to start
     #[arg(long, value_name = "DURATION", default_value = "60s", requires = "service", value_parser = parse_duration, hide_short_help = true, help_heading = "Service")]

@@ -89,7 +89,11 @@ impl AppWork {
                 _ => Err(bad()),
             },
             "python" => {
-                let d = crate::run::cli::parse_duration(value).map_err(|_| bad())?;
+                let value = value.trim();
+                let d = match value.strip_suffix("us").or_else(|| value.strip_suffix("µs")) {
+                    Some(us) => Duration::from_micros(us.trim().parse::<u64>().map_err(|_| bad())?),
+                    None => crate::run::cli::parse_duration(value).map_err(|_| bad())?,
+                };
                 if d.is_zero() || d > Duration::from_secs(10) {
                     return Err(bad());
                 }
