@@ -49,8 +49,8 @@ fn run() -> anyhow::Result<i32> {
             Ok(0)
         }
         Some(Command::Worker) => drivers::worker::run(),
-        Some(Command::ServeApp(args)) => service::crosscheck::serve_app(*args),
-        Some(Command::HttpLoad(args)) => service::crosscheck::http_load(args),
+        Some(Command::ServeApp(args)) => run::crosscheck::serve_app(*args),
+        Some(Command::HttpLoad(args)) => run::crosscheck::http_load(args),
         Some(Command::Cache { action }) => {
             let mut out = std::io::stdout().lock();
             match action {

@@ -5,3 +5,4 @@ pub mod column_id;
 pub mod results;
 pub mod service;
 pub mod timestamp;
+pub mod verdict;

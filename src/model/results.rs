@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::verdict::Verdict;
+
 /// Version of the JSON document layout; bump on any incompatible change to these types.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -827,24 +829,6 @@ impl RatioMetric {
     pub fn is_latency(self) -> bool {
         !matches!(self, RatioMetric::OpsPerSec | RatioMetric::OpsPerCpuSec)
     }
-}
-
-/// What the rounds say about a ratio.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The whole interval lies above 1: the column is faster than the baseline.
-    Faster,
-    /// The whole interval lies below 1.
-    Slower,
-    /// The interval spans 1.
-    NoClearDifference,
-    /// The whole interval lies within the minimum effect (`RunReport::min_effect`) either way.
-    WithinMinEffect,
-    /// One round only: a ratio, but no interval and so no verdict.
-    SingleRound,
-    /// No ratio: see `reason`.
-    NotComparable,
 }
 
 /// `column` against `baseline` on one operation and metric.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::results::Verdict;
+use super::verdict::Verdict;
 
 /// What was served, how it was loaded, and what every column measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -114,9 +114,6 @@ pub fn collect(report: &RunReport) -> Issues {
             });
         }
     }
-    if let Some(service) = &report.service {
-        super::service_issues::add(report, service, &mut issues);
-    }
     issues.warnings = report.warnings.clone();
     issues
 }

@@ -6,7 +6,6 @@ use crate::model::results::RunReport;
 
 use super::by_operation::{self, OpTable};
 use super::header::{self, Line};
-use super::issues;
 use super::metrics::{self, Grid};
 use super::numbers::thousands;
 use super::{Exporter, Layout};
@@ -33,7 +32,7 @@ impl Exporter for MarkdownExporter {
             }
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
-        let issues = issues::collect(report);
+        let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             let mut out = String::from("### Errors");
             if !issues.errors.is_empty() {

@@ -21,6 +21,7 @@ mod node_loss;
 mod node_spread;
 pub mod numbers;
 pub mod plot;
+pub mod plot_file;
 mod service;
 mod service_issues;
 mod service_plot;

@@ -2,7 +2,7 @@
 //! percentile spectrum (latency against percentile on a log scale of 1/(1−p), 0% to 99.99%, one
 //! line per client, from the cell's full histogram), on the right the throughput of each round.
 //! Lines differ by dash pattern and marker as well as by colour, so the picture reads in black
-//! and white. A service run draws its saturation curves instead (see `service_plot.rs`). SVG only; text is left to the viewer's fonts, so no font is needed to draw it.
+//! and white. SVG only; text is left to the viewer's fonts, so no font is needed to draw it.
 
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -231,9 +231,6 @@ fn panel_throughput(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, o
 
 /// The SVG picture of `report`.
 pub fn svg(report: &RunReport) -> anyhow::Result<String> {
-    if let Some(service) = &report.service {
-        return super::service_plot::svg(report, service);
-    }
     let ops = &report.workload.operations;
     let rows = ops.len().max(1) as u32;
     let mut out = String::new();
@@ -259,13 +256,6 @@ pub fn svg(report: &RunReport) -> anyhow::Result<String> {
         root.present().map_err(plot_error)?;
     }
     Ok(out)
-}
-
-/// Writes the picture of `report` to `path`.
-pub fn write(report: &RunReport, path: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let text = svg(report)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write the plot to {}", path.display()))
 }
 
 #[cfg(test)]

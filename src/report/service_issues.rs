@@ -11,8 +11,18 @@ use super::issues::{ErrorCount, FailedColumn, Issues, Note, UNSPECIFIED};
 /// What the note of a dead app worker is attached to, in the place of a step.
 pub const APP: &str = "app";
 
+/// The issues of `report` (`issues::collect`'s), with a service run's own added: what the
+/// human formats list after the tables.
+pub fn collect(report: &RunReport) -> Issues {
+    let mut issues = super::issues::collect(report);
+    if let Some(service) = &report.service {
+        add(report, service, &mut issues);
+    }
+    issues
+}
+
 /// Adds the issues of `service` to `issues`, columns in table order.
-pub fn add(report: &RunReport, service: &ServiceRun, issues: &mut Issues) {
+fn add(report: &RunReport, service: &ServiceRun, issues: &mut Issues) {
     issues.service = true;
     let columns = super::service::ordered(service);
     for column in &columns {
@@ -71,7 +81,6 @@ pub fn add(report: &RunReport, service: &ServiceRun, issues: &mut Issues) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::issues::collect;
     use super::*;
     use crate::report::test_support::sample_service_report;
 

@@ -15,7 +15,7 @@ use crate::model::results::RunReport;
 use super::by_operation::{self, OpTable};
 use super::entry::{self, Entry, Kind};
 use super::header::{self, Line};
-use super::issues::{self, Issues};
+use super::issues::Issues;
 use super::metrics::{self, Grid};
 use super::numbers::thousands;
 use super::service;
@@ -43,7 +43,7 @@ impl Exporter for TableExporter {
             }
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
-        let issues = issues::collect(report);
+        let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             sections.push(self.errors(&issues));
         }

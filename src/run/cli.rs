@@ -93,7 +93,7 @@ pub enum Command {
     /// Prints one JSON line: requests, errors, requests/s (2xx answers over the elapsed time),
     /// p50/p99 in µs, and this process's CPU time over the slice.
     #[command(hide = true)]
-    HttpLoad(crate::service::crosscheck::HttpLoadArgs),
+    HttpLoad(HttpLoadArgs),
     /// Show or clean the cache of Python client packages.
     ///
     /// The cache holds what --client-version, the pinned defaults and wheels given to
@@ -172,6 +172,23 @@ impl EventLoop {
             EventLoop::Uvloop => "uvloop",
         }
     }
+}
+
+/// `aerobench http-load URL`: one slice of aerobench's HTTP load generator.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpLoadArgs {
+    /// The app to load, http://HOST:PORT/PATH?QUERY: every request asks for this path
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Keep-alive connections, each sending its next request as soon as the last answered
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub vus: u32,
+    /// How long to send requests, e.g. 5s
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// A request with no answer after this long fails as "timeout"
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// Every option of a benchmark run, grouped under the headings `-h` shows. The first line of each
@@ -532,7 +549,7 @@ pub struct BenchArgs {
     /// long (default 2s). Default columns: aerospike-py-async,official-c-executor
     /// (docs/service.md).
     #[arg(long, value_enum, value_name = "SCENARIO", hide_possible_values = true, help_heading = "What to run")]
-    pub service: Option<crate::service::scenario::Scenario>,
+    pub service: Option<crate::workload::scenario::Scenario>,
     /// Virtual users per step, e.g. 10,50,100,200
     ///
     /// A closed loop: at each step this many keep-alive connections per column, each sending its
@@ -550,8 +567,8 @@ pub struct BenchArgs {
     /// After the database step, as production services run a model: matmul:N (an N×N float64
     /// NumPy matrix product; NumPy is installed for it) or python:DURATION (pure Python arithmetic
     /// for that long, e.g. python:500us).
-    #[arg(long, value_name = "WORK", requires = "service", value_parser = crate::service::scenario::AppWork::parse, help_heading = "Service", hide_short_help = true)]
-    pub app_work: Option<crate::service::scenario::AppWork>,
+    #[arg(long, value_name = "WORK", requires = "service", value_parser = crate::workload::scenario::AppWork::parse, help_heading = "Service", hide_short_help = true)]
+    pub app_work: Option<crate::workload::scenario::AppWork>,
     /// Batches gathered at once per request (batch-gather)
     #[arg(long, value_name = "G", default_value_t = 4, requires = "service", value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Service", hide_short_help = true)]
     pub gather: u32,

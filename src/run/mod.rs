@@ -1,12 +1,14 @@
 //! The run: what the user asked (cli), the plan, the schedule and order of phases, the safety
 //! checks on the data a run touches, and the flow from start to report (bench).
 
+pub mod assemble;
 pub mod bench;
 pub mod builds;
 pub mod builtin_server;
 pub mod cli;
 pub mod cluster_state;
 pub mod connectivity;
+pub mod crosscheck;
 pub mod machine;
 pub mod order;
 pub mod plan;
@@ -14,3 +16,5 @@ pub mod preset;
 pub mod safety;
 pub mod scheduler;
 pub mod service;
+pub mod service_plan;
+pub mod service_steps;

@@ -1,5 +1,5 @@
 //! A service run (`--service`), end to end once the server is found: the steps
-//! (`service::run`), the slices into cells, saturation points and verdicts
+//! (`run::service_steps`), the slices into cells, saturation points and verdicts
 //! (`analysis::service`), and the report around them.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use crate::drivers::start::Target;
 use crate::model::results::{MachineInfo, RunReport, ServerInfo};
 use crate::model::service::ServiceRun;
 use crate::run::plan::Plan;
-use crate::service::plan::{ServicePlan, Steps};
+use crate::run::service_plan::{ServicePlan, Steps};
 
 /// Runs the service steps and assembles the report (the caller writes it).
 pub fn run(
@@ -22,7 +22,7 @@ pub fn run(
     min_effect: f64,
     show: bool,
 ) -> anyhow::Result<RunReport> {
-    let outcome = crate::service::run::run(plan, svc, target, show)?;
+    let outcome = crate::run::service_steps::run(plan, svc, target, show)?;
     let steps = svc.steps.values();
     let ids: Vec<String> = outcome.columns.iter().map(|c| c.id.clone()).collect();
     let floors: BTreeMap<String, String> = svc
@@ -50,7 +50,7 @@ pub fn run(
     let service = ServiceRun {
         scenario: svc.scenario.name().to_string(),
         description: svc.scenario.describe(plan.workload.batch_size, svc.gather),
-        gather: (svc.scenario == crate::service::scenario::Scenario::BatchGather).then_some(svc.gather),
+        gather: (svc.scenario == crate::workload::scenario::Scenario::BatchGather).then_some(svc.gather),
         work: svc.work.map(|w| w.name()),
         app_workers: svc.app_workers,
         load: if unit == "vus" { "closed" } else { "open" }.to_string(),
@@ -82,7 +82,7 @@ pub fn run(
         phases: Vec::new(),
         cluster: None,
     };
-    let mut report = super::bench::assemble(plan, started_at, server, machine, calls, min_effect, None);
+    let mut report = super::assemble::assemble(plan, started_at, server, machine, calls, min_effect, None);
     report.workload.operations = vec![svc.scenario.name().to_string()];
     report.workload.pacing = service.load.clone();
     report.workload.rate_per_column = None;

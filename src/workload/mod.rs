@@ -7,6 +7,7 @@ pub mod digest;
 pub mod keys;
 pub mod mix;
 pub mod records;
+pub mod scenario;
 pub mod shard;
 pub mod verify;
 

@@ -16,10 +16,10 @@ use crate::model::results::Column;
 use crate::model::service::ServiceColumn;
 use crate::run::plan::Plan;
 
-use super::http_load::{self, Shape, Slice};
-use super::measured::SliceRecord;
-use super::plan::{AppColumn, ServicePlan, Steps};
-use super::scenario::Scenario;
+use super::service_plan::{AppColumn, ServicePlan, Steps};
+use crate::service::http_load::{self, Shape, Slice};
+use crate::service::measured::SliceRecord;
+use crate::workload::scenario::Scenario;
 
 /// What the steps gave.
 pub struct Outcome {

@@ -13,34 +13,17 @@ use std::time::Duration;
 use crate::drivers::asgi_app::RunningApp;
 use crate::drivers::start::Target;
 use crate::engine::{cpu, progress, signals, stop};
-use crate::run::cli::{BenchArgs, parse_duration};
+use crate::run::cli::{BenchArgs, HttpLoadArgs};
 use crate::run::plan::Plan;
 
-use super::http_load::{self, Shape, Slice, SliceMeasure};
-use super::plan::{DEFAULT_CLIENTS, ServicePlan};
-use super::run;
+use super::service_plan::{DEFAULT_CLIENTS, ServicePlan};
+use super::service_steps as run;
+use crate::service::http_load::{self, Shape, Slice, SliceMeasure};
 
 /// Exit code when the app or the load failed.
 const EXIT_FAILED: i32 = 1;
 /// Exit code for bad usage (nothing listens at the URL, a URL that is not http://).
 const EXIT_USAGE: i32 = 2;
-
-/// `aerobench http-load URL`: one slice of aerobench's HTTP load generator.
-#[derive(Debug, Clone, clap::Args)]
-pub struct HttpLoadArgs {
-    /// The app to load, http://HOST:PORT/PATH?QUERY: every request asks for this path
-    #[arg(value_name = "URL")]
-    pub url: String,
-    /// Keep-alive connections, each sending its next request as soon as the last answered
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub vus: u32,
-    /// How long to send requests, e.g. 5s
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// A request with no answer after this long fails as "timeout"
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
-}
 
 /// `aerobench serve-app --service SCENARIO …`: starts the app floor of the service run these
 /// options describe (uvicorn, `--app-workers`, the records of `--count`/`--batch-size`

@@ -74,7 +74,7 @@ pub enum AppWork {
 }
 
 impl AppWork {
-    /// `matmul:64` or `python:500us` (any duration `--duration` takes).
+    /// `matmul:64` or `python:500us` (a duration such as 500us, 2ms, 1s).
     pub fn parse(text: &str) -> Result<AppWork, String> {
         let bad = || {
             format!(
@@ -89,11 +89,7 @@ impl AppWork {
                 _ => Err(bad()),
             },
             "python" => {
-                let value = value.trim();
-                let d = match value.strip_suffix("us").or_else(|| value.strip_suffix("µs")) {
-                    Some(us) => Duration::from_micros(us.trim().parse::<u64>().map_err(|_| bad())?),
-                    None => crate::run::cli::parse_duration(value).map_err(|_| bad())?,
-                };
+                let d = humantime::parse_duration(value.trim()).map_err(|_| bad())?;
                 if d.is_zero() || d > Duration::from_secs(10) {
                     return Err(bad());
                 }

@@ -9,7 +9,7 @@ use crate::drivers::{Family, PlannedColumn};
 use crate::run::cli::BenchArgs;
 use crate::run::plan::Plan;
 
-use super::scenario::{AppWork, Scenario};
+use crate::workload::scenario::{AppWork, Scenario};
 
 /// The columns a service run serves when `--clients` is not given: the comparison services ask
 /// about (aerospike-py awaited, the official client through an executor).
