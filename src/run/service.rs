@@ -12,6 +12,7 @@ use crate::run::plan::Plan;
 use crate::run::service_plan::{ServicePlan, Steps};
 
 /// Runs the service steps and assembles the report (the caller writes it).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     plan: &Plan,
     svc: &ServicePlan,

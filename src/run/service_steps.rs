@@ -318,7 +318,7 @@ pub(crate) fn config(
         let resolved = packages::resolve(p, source, &app.python);
         spin.finish_and_clear();
         let resolved = resolved?;
-        if i == 0 && app.client.is_some() && module.is_some_and(|_| wanted.len() > 0) {
+        if i == 0 && app.client.is_some() {
             origin = Some(resolved.origin.clone());
         }
         dirs.push(resolved.dir);
