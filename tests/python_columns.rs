@@ -484,8 +484,13 @@ fn a_failed_calls_message_reaches_the_json() {
         reasons("rust-sync"),
         vec!["InvalidNamespace (code 20): Invalid namespace: Namespace not found in partition map: nope"]
     );
+    // The client's own words, whichever way it timed out: a call that failed long before the
+    // timeout is the same reason with aerobench's note on it (on a busy machine, some are).
     let py = reasons("aerospike-py-sync");
-    assert!(py.len() == 1 && py[0].starts_with("AerospikeTimeoutError: ") && py[0].len() > 30, "{py:?}");
+    assert!(
+        !py.is_empty() && py.iter().all(|r| r.starts_with("AerospikeTimeoutError: ") && r.len() > 30),
+        "{py:?}"
+    );
 }
 
 #[test]
