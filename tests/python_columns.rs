@@ -487,10 +487,7 @@ fn a_failed_calls_message_reaches_the_json() {
     // The client's own words, whichever way it timed out: a call that failed long before the
     // timeout is the same reason with aerobench's note on it (on a busy machine, some are).
     let py = reasons("aerospike-py-sync");
-    assert!(
-        !py.is_empty() && py.iter().all(|r| r.starts_with("AerospikeTimeoutError: ") && r.len() > 30),
-        "{py:?}"
-    );
+    assert!(!py.is_empty() && py.iter().all(|r| r.starts_with("AerospikeTimeoutError: ") && r.len() > 30), "{py:?}");
 }
 
 #[test]

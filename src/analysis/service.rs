@@ -147,13 +147,9 @@ fn cell(column: &str, step: f64, slices: &[&SliceRecord]) -> Option<ServiceCell>
         peak_rss_bytes: peak,
         over_floor_cpu_us: None,
         over_floor_p50_us: None,
-        late: None,
+        late: Some(late).filter(|&n| n > 0),
         per_round,
         histogram: stats::encode_histogram(&latency),
-    })
-    .map(|mut c| {
-        c.late = Some(late).filter(|_| slices.iter().any(|s| s.measure.late > 0));
-        c
     })
 }
 

@@ -5,7 +5,7 @@
 //! run goes on with the others.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::drivers::asgi_app::{AppConfig, AppError, RunningApp};
 use crate::drivers::embedded::packages::{self, Package};
@@ -210,7 +210,6 @@ fn measure(
 fn start(plan: &Plan, svc: &ServicePlan, target: &Target, app: &AppColumn, show: bool) -> Served {
     let (mut column, mut service) = describe(app, svc);
     let spin = progress::spinner(show, format!("starting the app of {}", app.label));
-    let started = Instant::now();
     let result = config(plan, svc, target, app, show).and_then(|(config, origin)| {
         if let Some(origin) = origin {
             column.source = origin;
@@ -225,7 +224,6 @@ fn start(plan: &Plan, svc: &ServicePlan, target: &Target, app: &AppColumn, show:
                 column.client_version = described.version.clone();
                 column.policies = described.policies.clone();
             }
-            let _ = started;
             Served { column, app: service, running: Some(running) }
         }
         Err(e) => {
@@ -303,6 +301,8 @@ pub(crate) fn config(
         },
         None => (None, true),
     };
+    // The column's own package comes first, when it has one (the no-op client has none).
+    let client_package = !wanted.is_empty();
     let numpy = svc.scenario == Scenario::BatchNumpy || svc.work.is_some_and(|w| w.needs_numpy());
     if numpy {
         wanted.push((packages::NUMPY, None));
@@ -318,7 +318,7 @@ pub(crate) fn config(
         let resolved = packages::resolve(p, source, &app.python);
         spin.finish_and_clear();
         let resolved = resolved?;
-        if i == 0 && app.client.is_some() {
+        if i == 0 && client_package {
             origin = Some(resolved.origin.clone());
         }
         dirs.push(resolved.dir);
