@@ -9,6 +9,8 @@ mod report;
 mod run;
 mod server;
 mod service;
+#[cfg(test)]
+mod test_support;
 mod workload;
 
 use std::io::Write as _;
@@ -61,7 +63,7 @@ fn run() -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Merge(args)) => analysis::merge::run(args),
+        Some(Command::Merge(args)) => run::merge::run(args),
         Some(Command::Compare(args)) => analysis::compare_runs::run(args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "aerobench", &mut std::io::stdout());

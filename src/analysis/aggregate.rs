@@ -5,12 +5,12 @@
 //! loop each round keeps its latency from when calls were due too, for the verdicts to compare.
 
 use crate::analysis::compare::MIN_CALLS_FOR_P99;
+use crate::analysis::numbers;
 use crate::engine::Measured;
 use crate::engine::bystanders::{self, CompetitorRun, LoopGaps};
 use crate::engine::open_loop::OpenLoopMeasured;
 use crate::engine::stats::{self, Recorder};
 use crate::model::results::{Cell, Column, CpuCost, OpenLoopFigures, RoundFigures, RoundLatency};
-use crate::report::numbers;
 use crate::workload::{Operation, Workload};
 
 /// Rounds whose throughput spreads wider than this (max / min) are flagged.
@@ -376,7 +376,7 @@ mod tests {
         let queued = measured_open.queued;
         assert!((40..=60).contains(&queued), "{queued}");
         m.open_loop = Some(measured_open);
-        let column = crate::report::test_support::column("x", "x", "wire", "0", "sync", 1);
+        let column = crate::test_support::column("x", "x", "wire", "0", "sync", 1);
         let c = cells(&[column], &[Operation::Get], &[("x".into(), m)], &w).remove(0);
         let o = c.open_loop.as_ref().unwrap();
         assert_eq!(o.queued_calls, queued);

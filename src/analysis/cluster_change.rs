@@ -232,8 +232,8 @@ mod tests {
     fn cells_that_left_the_first_state_are_noted() {
         let h = history();
         let mut cells = vec![
-            crate::report::test_support::cell("a", "get", 10.0, 1000.0),
-            crate::report::test_support::cell("b", "get", 10.0, 1000.0),
+            crate::test_support::cell("a", "get", 10.0, 1000.0),
+            crate::test_support::cell("b", "get", 10.0, 1000.0),
         ];
         let phase = |column: &str, round, before, after| PhaseWindow {
             round,

@@ -1,16 +1,17 @@
-//! `aerobench merge`: one report from the reports of several load hosts that ran the same
-//! workload at the same time (typically `--shard I/N` each). Cells are combined cell by cell:
-//! HDR histograms added and every percentile recomputed from the sum (never an average of
-//! percentiles), counts, errors and records summed, throughput summed (the hosts ran at once),
-//! wall time the longest host's. Runs whose workloads, columns or round orders differ are
-//! refused, naming the field. The verdicts come from the rounds, so a round is merged only where
-//! every host completed it for every column (a column that died on one host would otherwise be
-//! one host's load against the others' two), and only where every host ran each of its phases at
-//! the same time (`--start-at`): phases whose windows overlap by less than half are refused, or
-//! dropped with `--drop-unaligned`; the report says which rounds it left out and why.
+//! Load hosts merged (`aerobench merge`; the command itself is `run/merge.rs`): one report from
+//! the reports of several load hosts that ran the same workload at the same time (typically
+//! `--shard I/N` each). Cells are combined cell by cell: HDR histograms added and every
+//! percentile recomputed from the sum (never an average of percentiles), counts, errors and
+//! records summed, throughput summed (the hosts ran at once), wall time the longest host's. Runs
+//! whose workloads, columns or round orders differ are refused, naming the field. The verdicts
+//! come from the rounds, so a round is merged only where every host completed it for every column
+//! (a column that died on one host would otherwise be one host's load against the others' two),
+//! and only where every host ran each of its phases at the same time (`--start-at`): phases whose
+//! windows overlap by less than half are refused, or dropped with `--drop-unaligned`; the report
+//! says which rounds it left out and why.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -20,25 +21,6 @@ use crate::model::results::{
     Cell, Column, CompetitorFigures, CpuCost, LoopGapStats, MergedRun, RoundFigures, RunReport, Schedule, Workload,
 };
 use crate::workload::shard;
-
-/// `aerobench merge` arguments.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MergeArgs {
-    /// JSON reports to combine (`--format json` output of each load host), at least two.
-    #[arg(required = true, num_args = 2.., value_name = "REPORT.json")]
-    pub files: Vec<PathBuf>,
-    /// Write the merged report to this file instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-    /// Format of the merged report (JSON by default, so it can be merged or compared again).
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: crate::report::Format,
-    /// Leave out the rounds in which some host ran a phase at another time than the others (its
-    /// window overlaps theirs by less than half) instead of refusing the merge; the merged report
-    /// says which. Hosts run in step with one shared --start-at and --duration.
-    #[arg(long)]
-    pub drop_unaligned: bool,
-}
 
 /// Why runs cannot be merged.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -55,30 +37,6 @@ pub enum MergeError {
          --duration (see `aerobench --help`), or pass --drop-unaligned to merge the other rounds"
     )]
     Unaligned { count: usize, example: String },
-}
-
-/// Reads, merges and writes; returns the exit code.
-pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
-    let mut runs = Vec::new();
-    for path in &args.files {
-        runs.push((path.display().to_string(), read_report(path)?));
-    }
-    let merged = merge_with(&runs, args.drop_unaligned)?;
-    let style = crate::report::Style {
-        color: false,
-        width: crate::report::output_width(args.output.is_none()),
-        layout: crate::report::Layout::Clients,
-        verbose: false,
-    };
-    let text = crate::report::render(&merged, args.format, &style);
-    match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
-        None => {
-            use std::io::Write as _;
-            std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write to stdout")?;
-        }
-    }
-    Ok(0)
 }
 
 /// A JSON report from `path`, with a message saying what to do when it is not one.
@@ -637,7 +595,7 @@ mod tests {
     use super::*;
     use crate::engine::stats::Recorder;
     use crate::model::results::Shard;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
     use std::time::Duration;
 
     fn with_latencies(mut report: RunReport, shard: u32, latencies_us: &[u64]) -> RunReport {

@@ -1,53 +1,12 @@
 //! How each column spread its requests over the built-in cluster's nodes (`--builtin-server
-//! --nodes N`): the server counts what each node is asked (`aerobench-cluster-stats`); these
-//! counters are read at the start and end of every phase, and each measured phase's difference
-//! is that column's, per operation.
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
+//! --nodes N`): handed the counters of what each node was asked (`aerobench-cluster-stats`, read
+//! by `run/node_counters.rs`) at the start and end of every phase, it sums each measured phase's
+//! difference into that column's, per operation.
 
 use crate::model::results::{NodeCounts, NodeSpread, SpreadCell};
-use crate::report::live::PhaseHook;
 
-/// Reads the counters from the seed at `port`, after the `login` frame when it requires one.
-fn read(port: u16, login: Option<&[u8]>) -> Option<Reading> {
-    let addrs = [std::net::SocketAddr::from(([127, 0, 0, 1], port))];
-    let mut s = crate::drivers::wire_cluster::dial(&addrs, Duration::from_secs(2)).ok()?;
-    if let Some(frame) = login {
-        crate::drivers::wire_login::login(&mut s, frame).ok()?;
-    }
-    let reply = crate::drivers::wire_cluster::info(&mut s, &["aerobench-cluster-stats"]).ok()?;
-    let (_, value) = reply.into_iter().next()?;
-    parse(&value)
-}
-
-/// Parses `NAME:PORT:STATE:k=v,k=v;…`.
-fn parse(value: &str) -> Option<Reading> {
-    value
-        .split(';')
-        .map(|node| {
-            let mut parts = node.splitn(4, ':');
-            let name = parts.next()?.to_string();
-            let counts: BTreeMap<&str, u64> = parts
-                .nth(2)?
-                .split(',')
-                .filter_map(|kv| kv.split_once('=').and_then(|(k, v)| Some((k, v.parse().ok()?))))
-                .collect();
-            let get = |k: &str| counts.get(k).copied().unwrap_or(0);
-            Some((
-                name,
-                NodeCounts {
-                    records: get("records"),
-                    batches: get("batches"),
-                    batch_keys: get("batch_keys"),
-                    scans: get("scans"),
-                    proxied: get("proxied"),
-                },
-            ))
-        })
-        .collect()
-}
+/// Counters per node, by name.
+pub type Reading = Vec<(String, NodeCounts)>;
 
 fn minus(a: &NodeCounts, b: &NodeCounts) -> NodeCounts {
     NodeCounts {
@@ -67,11 +26,9 @@ fn add(a: &mut NodeCounts, b: &NodeCounts) {
     a.proxied += b.proxied;
 }
 
-/// Counters per node, by name.
-type Reading = Vec<(String, NodeCounts)>;
-
+/// The phases' readings, summed per column and operation as they come.
 #[derive(Default)]
-struct State {
+pub struct Tally {
     nodes: Vec<String>,
     /// The phase running: column, operation, round, and the counters at its start.
     running: Option<(String, String, u32, Reading)>,
@@ -82,30 +39,47 @@ struct State {
     cells: Vec<(String, String, Vec<NodeCounts>)>,
 }
 
-/// The phase hook that reads the counters.
-pub struct Spread {
-    port: u16,
-    /// The LOGIN frame for a cluster that requires one.
-    login: Option<Vec<u8>>,
-    state: Mutex<State>,
-}
-
-impl Spread {
-    pub fn new(port: u16, login: Option<Vec<u8>>) -> Spread {
-        Spread { port, login, state: Mutex::new(State::default()) }
+impl Tally {
+    /// The counters at the end of the last phase, which serve as the next phase's start; `None`
+    /// when they must be read anew.
+    pub fn take_last(&mut self) -> Option<Reading> {
+        self.last.take()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// A phase of `column` and `operation` (round 0 is a warm-up) started with the counters at
+    /// `counts` (`None`: they could not be read, and the phase is not counted).
+    pub fn started(&mut self, column: &str, operation: &str, round: u32, counts: Option<Reading>) {
+        self.running = counts.map(|counts| (column.to_string(), operation.to_string(), round, counts));
+    }
+
+    /// The phase that was running ended, with the counters at `after` (`None`: they could not be
+    /// read): a measured phase adds its difference to its cell.
+    pub fn finished(&mut self, after: Option<Reading>) {
+        let running = self.running.take();
+        self.last.clone_from(&after);
+        let (Some((column, operation, round, before)), Some(after)) = (running, after) else { return };
+        if round == 0 {
+            return; // a warm-up
+        }
+        if self.nodes.is_empty() {
+            self.nodes = after.iter().map(|(n, _)| n.clone()).collect();
+        }
+        let delta: Vec<NodeCounts> = after
+            .iter()
+            .map(|(name, a)| before.iter().find(|(n, _)| n == name).map_or_else(|| a.clone(), |(_, b)| minus(a, b)))
+            .collect();
+        match self.cells.iter_mut().find(|(c, o, _)| *c == column && *o == operation) {
+            Some((_, _, sums)) => sums.iter_mut().zip(&delta).for_each(|(s, d)| add(s, d)),
+            None => self.cells.push((column, operation, delta)),
+        }
     }
 
     /// The measured phases' requests per node, or `None` if the counters could never be read.
     pub fn summary(&self) -> Option<NodeSpread> {
-        let state = self.lock();
-        if state.nodes.is_empty() {
+        if self.nodes.is_empty() {
             return None;
         }
-        let cells = state
+        let cells = self
             .cells
             .iter()
             .map(|(column, operation, nodes)| SpreadCell {
@@ -114,38 +88,7 @@ impl Spread {
                 nodes: nodes.clone(),
             })
             .collect();
-        Some(NodeSpread { nodes: state.nodes.clone(), cells })
-    }
-}
-
-impl PhaseHook for Spread {
-    fn started(&self, column: &str, operation: &str, round: u32) {
-        let last = self.lock().last.take();
-        let now = last.or_else(|| read(self.port, self.login.as_deref()));
-        let mut state = self.lock();
-        state.running = now.map(|counts| (column.to_string(), operation.to_string(), round, counts));
-    }
-
-    fn finished(&self) {
-        let running = self.lock().running.take();
-        let after = read(self.port, self.login.as_deref());
-        let mut state = self.lock();
-        state.last.clone_from(&after);
-        let (Some((column, operation, round, before)), Some(after)) = (running, after) else { return };
-        if round == 0 {
-            return; // a warm-up
-        }
-        if state.nodes.is_empty() {
-            state.nodes = after.iter().map(|(n, _)| n.clone()).collect();
-        }
-        let delta: Vec<NodeCounts> = after
-            .iter()
-            .map(|(name, a)| before.iter().find(|(n, _)| n == name).map_or_else(|| a.clone(), |(_, b)| minus(a, b)))
-            .collect();
-        match state.cells.iter_mut().find(|(c, o, _)| *c == column && *o == operation) {
-            Some((_, _, sums)) => sums.iter_mut().zip(&delta).for_each(|(s, d)| add(s, d)),
-            None => state.cells.push((column, operation, delta)),
-        }
+        Some(NodeSpread { nodes: self.nodes.clone(), cells })
     }
 }
 
@@ -153,24 +96,47 @@ impl PhaseHook for Spread {
 mod tests {
     use super::*;
 
-    #[test]
-    fn counters_parse_and_subtract() {
-        let before = parse("A:1:up:records=10,batches=1,batch_keys=5,scans=0,proxied=0,refused_partitions=0;B:2:down:records=3,batches=0,batch_keys=0,scans=0,proxied=0,refused_partitions=0").unwrap();
-        assert_eq!(before.len(), 2);
-        assert_eq!(before[0].0, "A");
-        assert_eq!((before[0].1.records, before[0].1.batch_keys), (10, 5));
-        let after = parse("A:1:up:records=25,batches=3,batch_keys=9,scans=1,proxied=2,refused_partitions=0").unwrap();
-        let d = minus(&after[0].1, &before[0].1);
-        assert_eq!((d.records, d.batches, d.batch_keys, d.scans, d.proxied), (15, 2, 4, 1, 2));
-        assert!(parse("garbage").is_none());
+    fn counts(records: u64, batch_keys: u64) -> NodeCounts {
+        NodeCounts { records, batches: 0, batch_keys, scans: 0, proxied: 0 }
+    }
+
+    fn reading(a: u64, b: u64) -> Reading {
+        vec![("A".to_string(), counts(a, 0)), ("B".to_string(), counts(b, 0))]
     }
 
     #[test]
-    fn a_server_that_cannot_be_read_leaves_no_spread() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let spread = Spread::new(port, None);
-        spread.started("wire", "get", 1);
-        spread.finished();
-        assert!(spread.summary().is_none());
+    fn counters_subtract_without_going_below_zero() {
+        let before = NodeCounts { records: 10, batches: 1, batch_keys: 5, scans: 0, proxied: 0 };
+        let after = NodeCounts { records: 25, batches: 3, batch_keys: 9, scans: 1, proxied: 2 };
+        let d = minus(&after, &before);
+        assert_eq!((d.records, d.batches, d.batch_keys, d.scans, d.proxied), (15, 2, 4, 1, 2));
+        let restarted = minus(&before, &after);
+        assert_eq!((restarted.records, restarted.batch_keys), (0, 0));
+    }
+
+    #[test]
+    fn measured_rounds_add_up_per_cell_and_warm_ups_do_not_count() {
+        let mut tally = Tally::default();
+        assert!(tally.take_last().is_none(), "the first phase reads its start");
+        tally.started("wire", "get", 0, Some(reading(0, 0)));
+        tally.finished(Some(reading(5, 5)));
+        assert!(tally.summary().is_none(), "a warm-up alone leaves no spread");
+        for round in 1..=2 {
+            let start = tally.take_last();
+            assert!(start.is_some(), "a phase starts where the last one ended");
+            tally.started("wire", "get", round, start);
+            let (a, b) = (5 + 10 * u64::from(round), 5 + 30 * u64::from(round));
+            tally.finished(Some(reading(a, b)));
+        }
+        // A phase whose end could not be read counts nothing, and the next one reads its start.
+        let start = tally.take_last();
+        tally.started("wire", "put", 1, start);
+        tally.finished(None);
+        assert!(tally.take_last().is_none());
+        let spread = tally.summary().unwrap();
+        assert_eq!(spread.nodes, ["A", "B"]);
+        assert_eq!(spread.cells.len(), 1);
+        let sums: Vec<u64> = spread.cells[0].nodes.iter().map(|n| n.records).collect();
+        assert_eq!(sums, [20, 60]);
     }
 }

@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(against("no clear difference (0.93–1.08)", "0.14.4"), "no clear difference from 0.14.4 (0.93–1.08)");
         assert_eq!(against("within 3% (0.98–1.02)", "0.14.4"), "within 3% of 0.14.4 (0.98–1.02)");
 
-        let mut report = crate::report::test_support::sample_report();
+        let mut report = crate::test_support::sample_report();
         let mut release = report.columns[0].clone();
         release.id = "aerospike-py-sync@0.14.4".into();
         let mut mine = release.clone();

@@ -14,7 +14,7 @@
 use crate::model::results::{Cell, Column, RatioMetric, RunReport};
 
 use super::entry::{ERROR, Entry, Kind, MISSING, NOT_SUPPORTED, ratio_entry};
-use super::numbers::{latency, signed_latency, thousands};
+use crate::analysis::numbers::{latency, signed_latency, thousands};
 
 /// One operation's table.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,7 +315,7 @@ fn successes(cell: &Cell) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{ASYNC, C, RUST, sample_report};
+    use crate::test_support::{ASYNC, C, RUST, sample_report};
 
     fn texts(row: &[Entry]) -> Vec<&str> {
         row.iter().map(|e| e.text.as_str()).collect()

@@ -131,7 +131,7 @@ mod tests {
     use crate::model::results::{ClusterChange, ClusterHistory, ClusterState, PhaseRef, PhaseWindow};
 
     fn report() -> RunReport {
-        let mut report = crate::report::test_support::sample_report();
+        let mut report = crate::test_support::sample_report();
         let state = |nodes: &[&str]| ClusterState {
             nodes: nodes.iter().map(|n| n.to_string()).collect(),
             cluster_size: Some(nodes.len() as u32),

@@ -200,7 +200,7 @@ impl Exporter for CsvExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     #[test]
     fn one_row_per_cell_with_the_header() {
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_service_run_has_one_row_per_column_and_step_with_every_figure() {
-        let report = crate::report::test_support::sample_service_report();
+        let report = crate::test_support::sample_service_report();
         let service = report.service.as_ref().expect("a service run");
         let text = CsvExporter.render(&report);
         let lines: Vec<&str> = text.lines().collect();
@@ -253,10 +253,7 @@ mod tests {
             assert_eq!(row[at("requests_per_core_high")].parse::<f64>().ok(), cell.requests_per_core_high);
             assert_eq!(row[at("peak_rss_bytes")].parse::<u64>().ok(), cell.peak_rss_bytes);
             assert_eq!(row[at("over_floor_p50_us")].parse::<f64>().ok(), cell.over_floor_p50_us);
-            assert_eq!(
-                row[at("floor")],
-                if cell.column == crate::report::test_support::APP_FLOOR { "true" } else { "false" }
-            );
+            assert_eq!(row[at("floor")], if cell.column == crate::test_support::APP_FLOOR { "true" } else { "false" });
         }
         let errored = rows.iter().find(|r| r[at("errors")] != "0").expect("an errored cell");
         assert_eq!(errored[at("errors")], "7");

@@ -72,7 +72,7 @@ fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     #[test]
     fn a_sound_run_prints_nothing_and_a_failed_one_says_why() {

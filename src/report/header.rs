@@ -5,7 +5,7 @@
 use crate::model::results::{Column, RunReport};
 
 pub use super::line::Line;
-use super::numbers::{gib, thousands};
+use crate::analysis::numbers::{gib, thousands};
 
 /// Said of every run against the built-in server, so nobody mistakes its numbers for a real
 /// Aerospike server's.
@@ -270,7 +270,7 @@ fn interpreter(p: &crate::model::results::PythonInterpreter) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     #[test]
     fn title_has_records_rounds_and_concurrency() {

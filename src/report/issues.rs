@@ -121,7 +121,7 @@ pub fn collect(report: &RunReport) -> Issues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{C, sample_report};
+    use crate::test_support::{C, sample_report};
 
     #[test]
     fn collects_errors_failed_columns_and_notes() {

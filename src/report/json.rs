@@ -23,7 +23,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     const SCHEMA: &str = include_str!("../../schema.json");
 
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_service_report_matches_schema_and_round_trips() {
-        let report = crate::report::test_support::sample_service_report();
+        let report = crate::test_support::sample_service_report();
         let text = JsonExporter.render(&report);
         let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");
         assert!(doc["service"]["cells"][0]["latency_us"]["p99"].is_number());
@@ -109,7 +109,7 @@ mod tests {
     fn schema_holds_a_service_report_to_its_fields() {
         let validator = validator();
         let service_json = || {
-            let text = JsonExporter.render(&crate::report::test_support::sample_service_report());
+            let text = JsonExporter.render(&crate::test_support::sample_service_report());
             serde_json::from_str::<Value>(&text).expect("exporter writes JSON")
         };
         for (pointer, value) in [

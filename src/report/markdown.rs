@@ -7,8 +7,8 @@ use crate::model::results::RunReport;
 use super::by_operation::{self, OpTable};
 use super::header::{self, Line};
 use super::metrics::{self, Grid};
-use super::numbers::thousands;
 use super::{Exporter, Layout};
+use crate::analysis::numbers::thousands;
 
 pub struct MarkdownExporter {
     pub layout: Layout,
@@ -144,7 +144,7 @@ fn table(header: &[&str], rows: &[Vec<String>], first_right: usize) -> String {
 mod tests {
     use super::*;
     use crate::report::header::BUILTIN_MARKER;
-    use crate::report::test_support::{has_ansi, sample_report};
+    use crate::test_support::{has_ansi, sample_report};
 
     fn render(layout: Layout) -> String {
         MarkdownExporter { layout, verbose: false }.render(&sample_report())
@@ -214,7 +214,7 @@ mod tests {
 #[cfg(test)]
 mod service_tests {
     use super::*;
-    use crate::report::test_support::sample_service_report;
+    use crate::test_support::sample_service_report;
 
     #[test]
     fn a_service_run_as_github_tables() {

@@ -8,7 +8,7 @@ use crate::analysis::compare::SEED_PAIRS;
 use crate::model::results::{Cell, RatioMetric, RunReport};
 
 use super::entry::{ERROR, Entry, Kind, MISSING, NOT_SUPPORTED, ratio_entry};
-use super::numbers::{millis, per_sec, records_per_sec};
+use crate::analysis::numbers::{millis, per_sec, records_per_sec};
 
 /// One of the four tables, in display order (see [`METRICS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,7 @@ pub fn grid(report: &RunReport, metric: Metric) -> Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     #[test]
     fn four_tables_in_order() {

@@ -19,15 +19,12 @@ mod markdown;
 mod metrics;
 mod node_loss;
 mod node_spread;
-pub mod numbers;
 pub mod plot;
 pub mod plot_file;
 mod service;
 mod service_issues;
 mod service_plot;
 mod table;
-#[cfg(test)]
-pub mod test_support;
 mod wrap;
 
 use std::io::IsTerminal as _;
@@ -121,7 +118,7 @@ pub fn render(report: &RunReport, format: Format, style: &Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use test_support::{has_ansi, sample_report};
+    use crate::test_support::{has_ansi, sample_report};
 
     fn style(color: bool) -> Style {
         Style { color, width: 100, layout: Layout::Clients, verbose: false }

@@ -96,7 +96,7 @@ mod tests {
         assert_eq!(column_line("x", &c, 0.1), "x: was not running while the node was out");
         c.losses = 0;
         assert_eq!(column_line("x", &c, 0.1), "x: no loss in its phases (shorter than --fail-at?)");
-        let mut report = crate::report::test_support::sample_report();
+        let mut report = crate::test_support::sample_report();
         assert!(lines(&report).is_empty());
         report.node_loss = Some(crate::model::results::NodeLoss {
             node: 2,

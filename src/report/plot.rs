@@ -183,7 +183,7 @@ fn panel_spectrum(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, ope
         .x_desc("percentile")
         .y_desc("latency (log scale)")
         .y_labels(6)
-        .y_label_formatter(&|y| crate::report::numbers::latency(*y))
+        .y_label_formatter(&|y| crate::analysis::numbers::latency(*y))
         .draw()
         .map_err(plot_error)?;
     for (i, _, points) in lines {
@@ -219,7 +219,7 @@ fn panel_throughput(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, o
         .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("round")
         .y_desc("ops/s")
-        .y_label_formatter(&|y| crate::report::numbers::thousands(y.round() as u64))
+        .y_label_formatter(&|y| crate::analysis::numbers::thousands(y.round() as u64))
         .draw()
         .map_err(plot_error)?;
     for (i, _, points) in lines {
@@ -261,7 +261,7 @@ pub fn svg(report: &RunReport) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     #[test]
     fn percentile_labels() {

@@ -12,7 +12,7 @@ use crate::model::service::{ServiceCell, ServiceColumn, ServiceMetric, ServiceRu
 use super::by_operation::{OpTable, label};
 use super::entry::{ERROR, Entry, Kind, MISSING, service_verdict_entry};
 use super::line::Line;
-use super::numbers::{latency, signed_latency, thousands};
+use crate::analysis::numbers::{latency, signed_latency, thousands};
 
 /// Shown in the verdict columns of the column every other is compared with.
 pub const BASELINE: &str = "baseline";
@@ -310,7 +310,7 @@ fn apps(report: &RunReport, service: &ServiceRun) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{APP_FLOOR, SVC_ASYNC, sample_service_report};
+    use crate::test_support::{APP_FLOOR, SVC_ASYNC, sample_service_report};
 
     fn texts(t: &OpTable) -> Vec<Vec<String>> {
         t.rows.iter().map(|r| r.iter().map(|e| e.text.clone()).collect()).collect()

@@ -82,7 +82,7 @@ fn add(report: &RunReport, service: &ServiceRun, issues: &mut Issues) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_service_report;
+    use crate::test_support::sample_service_report;
 
     #[test]
     fn errors_by_step_and_reason_samples_lost_workers_and_stderr() {

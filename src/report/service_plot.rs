@@ -74,7 +74,7 @@ fn panel_requests(
         .configure_mesh()
         .x_desc(service.step_unit.as_str())
         .y_desc("requests/s")
-        .y_label_formatter(&|y| super::numbers::thousands(y.round().max(0.0) as u64))
+        .y_label_formatter(&|y| crate::analysis::numbers::thousands(y.round().max(0.0) as u64))
         .draw()
         .map_err(plot_error)?;
     for (look, _, points) in curves {
@@ -109,7 +109,7 @@ fn panel_p99(area: &DrawingArea<SVGBackend, Shift>, report: &RunReport, service:
         .x_desc(service.step_unit.as_str())
         .y_desc("p99 (log scale)")
         .y_labels(6)
-        .y_label_formatter(&|y| super::numbers::latency(*y))
+        .y_label_formatter(&|y| crate::analysis::numbers::latency(*y))
         .draw()
         .map_err(plot_error)?;
     if let Some(slo) = service.slo_p99_us {
@@ -152,7 +152,7 @@ pub fn svg(report: &RunReport, service: &ServiceRun) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_service_report;
+    use crate::test_support::sample_service_report;
 
     /// The points of every curve's polyline (2 px wide) of `stroke` (`#RRGGBB`).
     fn polylines<'a>(doc: &'a roxmltree::Document, stroke: &str) -> Vec<&'a str> {

@@ -17,9 +17,9 @@ use super::entry::{self, Entry, Kind};
 use super::header::{self, Line};
 use super::issues::Issues;
 use super::metrics::{self, Grid};
-use super::numbers::thousands;
 use super::service;
 use super::{Exporter, Layout, Style, wrap};
+use crate::analysis::numbers::thousands;
 
 /// Renders the report as terminal tables.
 pub struct TableExporter {
@@ -309,7 +309,7 @@ fn right_align_from(table: &mut Table, first: usize) {
 mod tests {
     use super::*;
     use crate::report::header::BUILTIN_MARKER;
-    use crate::report::test_support::{has_ansi, sample_report, seven_column_report};
+    use crate::test_support::{has_ansi, sample_report, seven_column_report};
 
     fn style(width: usize, layout: Layout) -> Style {
         Style { color: false, width, layout, verbose: false }
@@ -434,7 +434,7 @@ mod tests {
 #[cfg(test)]
 mod service_tests {
     use super::*;
-    use crate::report::test_support::sample_service_report;
+    use crate::test_support::sample_service_report;
 
     fn render(width: usize, layout: Layout) -> String {
         TableExporter { style: Style { color: false, width, layout, verbose: false } }.render(&sample_service_report())

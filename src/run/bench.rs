@@ -177,7 +177,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<i32> {
     let mut kept = None;
     let (watch, live) = match (args.fail_node, &builtin) {
         (Some(node), Some(server)) => {
-            let (watch, live) = crate::analysis::node_loss::Watch::start(
+            let (watch, live) = crate::run::fail_node::Watch::start(
                 node,
                 args.fail_at,
                 args.fail_for,
@@ -190,7 +190,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<i32> {
         _ if server.nodes.len() > 1 => {
             let (every, user) = match user_live {
                 Some((every, out)) => (every, Some(out)),
-                None => (crate::analysis::node_loss::RESOLUTION, None),
+                None => (crate::run::fail_node::RESOLUTION, None),
             };
             let (intervals, out) = crate::run::cluster_state::KeptIntervals::new(user);
             kept = Some((intervals, every));
@@ -201,7 +201,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<i32> {
     // A built-in cluster counts what each node is asked: read per phase, through the live hooks.
     let spread = match &builtin {
         Some(server) if args.nodes.is_some_and(|n| n > 1) => {
-            Some(Arc::new(crate::analysis::node_spread::Spread::new(server.port, login)))
+            Some(Arc::new(crate::run::node_counters::Spread::new(server.port, login)))
         }
         _ => None,
     };

@@ -109,7 +109,7 @@ pub enum Command {
     /// where every host completed it for every column, in step. Refuses runs of different
     /// workloads or orders, and phases the hosts did not run at the same time (unless
     /// --drop-unaligned).
-    Merge(crate::analysis::merge::MergeArgs),
+    Merge(crate::run::merge::MergeArgs),
     /// Compare two JSON reports and gate CI on them (exit code 3).
     ///
     /// Cell by cell, changes with the rounds' 95% intervals: a change inside the noise is not

@@ -85,8 +85,8 @@ mod tests {
     }
 
     fn ratio(column: &str, baseline: &str) -> Ratio {
-        let a = crate::report::test_support::cell(column, "get", 10.0, 1000.0);
-        let b = crate::report::test_support::cell(baseline, "get", 20.0, 500.0);
+        let a = crate::test_support::cell(column, "get", 10.0, 1000.0);
+        let b = crate::test_support::cell(baseline, "get", 20.0, 500.0);
         super::super::ratio(&a, &b, 1, 1, RatioMetric::OpsPerSec, 0.03)
     }
 

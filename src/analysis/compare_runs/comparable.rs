@@ -239,7 +239,7 @@ fn workload_check(base: &RunReport, new: &RunReport, gate: &Gate) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     fn failing(base: &RunReport, new: &RunReport, gate: &Gate) -> Vec<Rule> {
         run_checks(base, new, gate).0.into_iter().filter(|c| !c.passed).map(|c| c.rule).collect()

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::analysis::compare::{MIN_CALLS_FOR_P99, wording};
+use crate::analysis::numbers;
 use crate::model::results::{Cell, RunReport, SCHEMA_VERSION};
-use crate::report::numbers;
 use change::{Change, Metric, Verdict};
 use comparable::Difference;
 use threshold::{Measure, Threshold};
@@ -866,7 +866,7 @@ pub fn render_markdown(comparison: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::sample_report;
+    use crate::test_support::sample_report;
 
     /// The sample with every round's latency of `column`'s get scaled by `factor`.
     fn slower(factor: f64, column: &str) -> RunReport {

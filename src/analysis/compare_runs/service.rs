@@ -8,8 +8,8 @@
 //! few requests for a p99) fails it too, as for calls.
 
 use crate::analysis::compare::MIN_CALLS_FOR_P99;
+use crate::analysis::numbers;
 use crate::model::service::{ServiceCell, ServiceRound, ServiceRun};
-use crate::report::numbers;
 
 use super::change::{self, Change, Metric};
 use super::threshold::{Direction, Measure, Threshold};
@@ -248,7 +248,7 @@ mod tests {
     use super::super::{Comparison, compare, render_markdown, render_text, threshold};
     use super::*;
     use crate::model::results::RunReport;
-    use crate::report::test_support::{APP_FLOOR, SVC_ASYNC, SVC_BROKEN, SVC_C, sample_report, sample_service_report};
+    use crate::test_support::{APP_FLOOR, SVC_ASYNC, SVC_BROKEN, SVC_C, sample_report, sample_service_report};
 
     fn gate(thresholds: &[&str]) -> Gate {
         Gate {

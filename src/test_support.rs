@@ -1,6 +1,7 @@
-//! Small, fully known `RunReport`s shared by the exporters' tests: the `wire` floor, three
-//! Python-client columns and one failed native column, four operations over three rounds, one
-//! cell with errors and one with a note; and a seven-client report for width checks.
+//! Small, fully known `RunReport`s shared by the unit tests of analysis and of the reports: the
+//! `wire` floor, three Python-client columns and one failed native column, four operations over
+//! three rounds, one cell with errors and one with a note; and a seven-client report for width
+//! checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! How numbers are written in human-readable reports: thousands separators, milliseconds,
-//! rates and memory sizes. The JSON report keeps raw numbers and does not use this.
+//! How numbers are written in words: thousands separators, milliseconds, rates and memory sizes,
+//! in the notes beside cells, the comparison of two runs and every human-readable report. The
+//! JSON report's figures stay raw numbers.
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
