@@ -515,6 +515,18 @@ pub struct BenchArgs {
     /// --materialise none, where a Python batch is read and checked after its timed call.
     #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
+    /// After the rounds, one phase per operation with each client's own stage timers on
+    ///
+    /// For every column whose client has internal stage timers (aerospike-py 0.9.0 and later:
+    /// key_parse, tokio_schedule_delay, io, spawn_blocking_delay, event_loop_resume_delay, …,
+    /// mostly of batch_get), one extra phase per operation after the measured rounds, its timers
+    /// switched on, gives a table of each stage: count, p50 and p99 (interpolated within the
+    /// client's histogram buckets), mean, and share of the call. The timers cost time, so these
+    /// phases count in no cell or verdict; their ops/s against the last measured round says how
+    /// much. Two builds of one client are compared stage by stage. Columns without timers get a
+    /// note. Delete phases are not run again.
+    #[arg(long, help_heading = "Measurement")]
+    pub stages: bool,
     /// Python batch results: records, none or numpy
     ///
     /// What a Python batch call's timed region includes. records: every returned record read, as
