@@ -5,6 +5,29 @@
 use crate::analysis::stage_histogram::StageHistogram;
 use crate::model::stages::{StageComparison, StageFigures, StagePair, StageRow, StageTable};
 
+/// aerospike-py's stages in the order a call passes them (its async batch_read); stages not
+/// listed follow, by name.
+const CALL_ORDER: &[&str] = &[
+    "key_parse",
+    "future_into_py_setup",
+    "tokio_schedule_delay",
+    "limiter_wait",
+    "io",
+    "spawn_blocking_delay",
+    "into_pyobject",
+    "event_loop_resume_delay",
+    "as_dict",
+    "to_dict",
+    "merge_as_dict",
+    "merge_to_dict",
+    "to_numpy",
+];
+
+/// Where `stage` sorts: its place in [`CALL_ORDER`], unknown stages after.
+fn call_order(stage: &str) -> (usize, &str) {
+    (CALL_ORDER.iter().position(|s| *s == stage).unwrap_or(CALL_ORDER.len()), stage)
+}
+
 /// What one extra phase measured, on aerobench's clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PassCalls {
@@ -24,6 +47,8 @@ pub fn table(
     stages: &[StageHistogram],
 ) -> StageTable {
     let share = |sum: f64| if pass.call_secs_total > 0.0 { sum / pass.call_secs_total } else { 0.0 };
+    let mut stages: Vec<&StageHistogram> = stages.iter().collect();
+    stages.sort_by(|a, b| call_order(&a.stage).cmp(&call_order(&b.stage)).then(a.operation.cmp(&b.operation)));
     let rows = stages
         .iter()
         .filter(|h| h.count > 0)
@@ -117,15 +142,21 @@ mod tests {
     #[test]
     fn a_table_gives_each_stage_its_share_of_the_calls() {
         let pass = PassCalls { calls: 10, call_secs_total: 0.02, ops_per_sec: 400.0 };
-        let stages = [histogram("io", vec![0, 10, 10], 0.005), histogram("key_parse", vec![10, 10, 10], 0.0005)];
+        let stages = [
+            histogram("zz_new", vec![10, 10, 10], 0.0001),
+            histogram("io", vec![0, 10, 10], 0.005),
+            histogram("key_parse", vec![10, 10, 10], 0.0005),
+        ];
         let t = table("aerospike-py-async", "batch_get", pass, Some(500.0), &stages);
-        assert_eq!(t.stages.len(), 2);
-        let io = &t.stages[0];
+        // In the order a call passes them, a stage aerobench does not know last.
+        let names: Vec<&str> = t.stages.iter().map(|r| r.stage.as_str()).collect();
+        assert_eq!(names, ["key_parse", "io", "zz_new"]);
+        let io = &t.stages[1];
         assert_eq!((io.stage.as_str(), io.count), ("io", 10));
         assert!((io.share - 0.25).abs() < 1e-12);
         assert!((io.mean_secs - 0.0005).abs() < 1e-12);
         assert!((io.p50_secs - 0.00055).abs() < 1e-12, "{}", io.p50_secs);
-        assert!((t.stages[1].share - 0.025).abs() < 1e-12);
+        assert!((t.stages[0].share - 0.025).abs() < 1e-12);
         assert_eq!(t.bucket_bounds_secs, [0.0001, 0.001]);
         assert_eq!(t.timers_speed_ratio, Some(0.8));
         let t = table("c", "batch_get", pass, None, &stages);

@@ -25,6 +25,7 @@ pub mod plot_file;
 mod service;
 mod service_issues;
 mod service_plot;
+mod stages;
 mod table;
 #[cfg(test)]
 pub mod test_support;

@@ -97,12 +97,14 @@ fn column_pass(
     Ok(())
 }
 
-/// The client and its version, as a note names them.
+/// The client and its version, as a note names them (a Python package's name and version; the
+/// column's own name for the others).
 fn client(column: &Column) -> String {
-    if column.client_version.is_empty() || column.client_version == "-" {
-        column.client.clone()
-    } else {
-        format!("{} {}", column.client, column.client_version)
+    match column.python_version {
+        Some(_) if !column.client_version.is_empty() && column.client_version != "-" => {
+            format!("{} {}", column.client, column.client_version)
+        }
+        _ => "this client".to_string(),
     }
 }
 
