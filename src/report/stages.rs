@@ -22,9 +22,7 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
 pub fn lines(report: &RunReport) -> Vec<String> {
     let Some(stages) = &report.stages else { return Vec::new() };
     let mut out = vec![
-        "Stages — the clients' own stage timers, from one extra phase per column and operation after the rounds \
-         (--stages)"
-            .to_string(),
+        "Stages — the clients' own timers, one extra phase per column and operation (--stages)".to_string(),
         format!(
             "Not in any cell or verdict: the timers cost time. p50 and p99 are interpolated within the client's \
              histogram buckets{}, so they are only as fine as the bucket they fall in; the mean is exact. A stage's \
@@ -34,8 +32,21 @@ pub fn lines(report: &RunReport) -> Vec<String> {
             bounds(stages)
         ),
     ];
+    out.extend(stages.tables.iter().map(|t| cost(report, t)));
     out.extend(stages.notes.iter().cloned());
     out
+}
+
+/// What the timers cost one column's operation: its extra phase's ops/s against its last
+/// measured round's.
+fn cost(report: &RunReport, t: &StageTable) -> String {
+    let what = format!("{} {}: {} with the timers on", label(report, &t.column), t.operation, per_sec(t.ops_per_sec));
+    match (t.measured_ops_per_sec, t.timers_speed_ratio) {
+        (Some(measured), Some(ratio)) => {
+            format!("{what}, {ratio:.2}x the {} of its last measured round", per_sec(measured))
+        }
+        _ => format!("{what} (no measured round to set it against, or paced by --rate)"),
+    }
 }
 
 /// ` (bounds: 1.00 µs, 5.00 µs, …)`: the buckets of the first table, as the client exported them.
@@ -62,18 +73,7 @@ fn percent(share: f64) -> String {
 
 /// One column's extra phase of one operation.
 fn table(report: &RunReport, t: &StageTable) -> OpTable {
-    let cost = match (t.measured_ops_per_sec, t.timers_speed_ratio) {
-        (Some(measured), Some(ratio)) => {
-            format!("{}, {ratio:.2}x the last round's {}", per_sec(t.ops_per_sec), per_sec(measured))
-        }
-        _ => per_sec(t.ops_per_sec),
-    };
-    let title = format!(
-        "{} stages — {} (extra phase: {} calls, {cost})",
-        t.operation,
-        label(report, &t.column),
-        thousands(t.calls)
-    );
+    let title = format!("{} stages — {}, {} calls", t.operation, label(report, &t.column), thousands(t.calls));
     let rows = t
         .stages
         .iter()
@@ -125,7 +125,7 @@ fn comparison(report: &RunReport, c: &StageComparison) -> OpTable {
     let (a, b) = ("A", "B");
     OpTable {
         operation: c.operation.clone(),
-        title: format!("{} stages compared — A: {base}, B: {other}", c.operation),
+        title: format!("{} stages — A: {base}, B: {other}", c.operation),
         header: vec![
             "Stage".into(),
             format!("p50 {a}"),
@@ -143,53 +143,9 @@ fn comparison(report: &RunReport, c: &StageComparison) -> OpTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::stages::{StagePair, StageRow, StagesRun};
 
     fn report() -> RunReport {
-        let mut r = crate::report::test_support::sample_report();
-        let row = |stage: &str, p50: f64, share: f64| StageRow {
-            stage: stage.into(),
-            client_operation: "batch_read".into(),
-            count: 1200,
-            p50_secs: p50,
-            p99_secs: p50 * 3.0,
-            mean_secs: p50 * 1.1,
-            share,
-        };
-        r.stages = Some(StagesRun {
-            tables: vec![StageTable {
-                column: r.columns[0].id.clone(),
-                operation: "batch_get".into(),
-                calls: 1200,
-                call_secs_total: 1.2,
-                ops_per_sec: 2000.0,
-                measured_ops_per_sec: Some(3000.0),
-                timers_speed_ratio: Some(2.0 / 3.0),
-                bucket_bounds_secs: vec![0.001],
-                stages: vec![row("io", 0.00042, 0.41), row("key_parse", 0.000031, 0.03)],
-            }],
-            comparisons: vec![StageComparison {
-                operation: "batch_get".into(),
-                base: r.columns[0].id.clone(),
-                other: "gone".into(),
-                stages: vec![
-                    StagePair {
-                        stage: "io".into(),
-                        base: Some(StageFigures { p50_secs: 0.0004, p99_secs: 0.001, share: 0.4 }),
-                        other: Some(StageFigures { p50_secs: 0.0006, p99_secs: 0.002, share: 0.5 }),
-                        p50_ratio: Some(1.5),
-                    },
-                    StagePair {
-                        stage: "as_dict".into(),
-                        base: None,
-                        other: Some(StageFigures { p50_secs: 0.00001, p99_secs: 0.00002, share: 0.01 }),
-                        p50_ratio: None,
-                    },
-                ],
-            }],
-            notes: vec!["official aerospike (C): aerospike 19.3.0 has no internal stage timers".into()],
-        });
-        r
+        crate::report::test_support::sample_stages_report()
     }
 
     #[test]
@@ -198,8 +154,7 @@ mod tests {
         let t = tables(&r);
         assert_eq!(t.len(), 2);
         assert!(t[0].title.starts_with("batch_get stages — "), "{}", t[0].title);
-        assert!(t[0].title.contains("1,200 calls"), "{}", t[0].title);
-        assert!(t[0].title.contains("2,000/s, 0.67x the last round's 3,000/s"), "{}", t[0].title);
+        assert!(t[0].title.ends_with(", 1,200 calls"), "{}", t[0].title);
         let texts: Vec<&str> = t[0].rows[0].iter().map(|e| e.text.as_str()).collect();
         assert_eq!(texts, ["io", "1,200", "420.0 µs", "1.26 ms", "462.0 µs", "41.0%"]);
         assert_eq!(t[1].header.len(), 8);
@@ -215,9 +170,32 @@ mod tests {
         assert!(l[0].starts_with("Stages"));
         assert!(l[1].contains("interpolated") && l[1].contains("Not in any cell or verdict"));
         assert!(l[1].contains("(bounds: 1.00 ms)"), "{}", l[1]);
-        assert!(l[2].contains("has no internal stage timers"));
+        assert!(l[2].contains("batch_get: 2,000/s with the timers on, 0.67x the 3,000/s of its last measured round"));
+        assert!(l[3].contains("has no internal stage timers"));
         let mut r = report();
         r.stages = None;
         assert!(lines(&r).is_empty() && tables(&r).is_empty());
+    }
+
+    #[test]
+    fn both_exporters_show_the_tables_after_the_runs_and_the_section_before_the_notes() {
+        use crate::report::{Exporter as _, Layout, Style};
+        let r = report();
+        let table = crate::report::TableExporter {
+            style: Style { color: false, width: 100, layout: Layout::Clients, verbose: false },
+        }
+        .render(&r);
+        let markdown = crate::report::MarkdownExporter { layout: Layout::Clients, verbose: false }.render(&r);
+        for (out, stage_table, section) in [
+            (&table, "batch_get stages — ", "Stages — the clients' own timers"),
+            (&markdown, "### batch_get stages — ", "### Stages — the clients' own timers"),
+        ] {
+            let at = |text: &str| out.find(text).unwrap_or_else(|| panic!("{text:?} missing from:\n{out}"));
+            assert!(at("get — ") < at(stage_table), "{out}");
+            assert!(at(stage_table) < at("batch_get stages — A: "), "{out}");
+            assert!(at(section) < at("has no internal stage timers"), "{out}");
+            assert!(out.contains("420.0 µs"), "{out}");
+        }
+        assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
     }
 }
