@@ -79,9 +79,11 @@ fn the_stage_table_of_a_stub_equals_the_times_it_reports() {
             let what = format!("{column} {operation}");
             // The extra phase makes the measured phase's calls; the cell holds only the round's.
             assert_eq!(t["calls"], calls, "{what}");
-            let cell = r["cells"].as_array().unwrap().iter().find(|c| c["column"] == column && c["operation"] == operation);
+            let cell =
+                r["cells"].as_array().unwrap().iter().find(|c| c["column"] == column && c["operation"] == operation);
             assert_eq!(cell.unwrap()["count"], calls, "{what}: the extra phase is not in the cell");
-            let names: Vec<&str> = t["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+            let names: Vec<&str> =
+                t["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
             assert_eq!(names, ["key_parse", "io"], "{what}: in the order a call passes them");
             for (name, secs, lower, upper) in [("key_parse", key_parse, 1e-5, 5e-5), ("io", io, 1e-3, 2e-3)] {
                 let s = stage(t, name);
@@ -160,10 +162,15 @@ fn aerospike_py_async_batch_get_shows_its_own_stages_and_clients_without_them_a_
     }
     assert!(f(&stage(t, "io")["share"]) > 0.0);
     let notes = notes(&r);
-    assert!(notes.iter().any(|n| n == "official aerospike (C): aerospike 19.3.0 has no internal stage timers"), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n == "official aerospike (C): aerospike 19.3.0 has no internal stage timers"),
+        "{notes:?}"
+    );
     // The sync Client's batch_read records no stage: said, not an error.
     assert!(
-        notes.iter().any(|n| n == "aerospike-py (Rust): aerospike-py 0.14.4 recorded no stage during its batch_get phase"),
+        notes
+            .iter()
+            .any(|n| n == "aerospike-py (Rust): aerospike-py 0.14.4 recorded no stage during its batch_get phase"),
         "{notes:?}"
     );
     assert!(r["columns"].as_array().unwrap().iter().all(|c| c["error"].is_null()));
@@ -194,7 +201,10 @@ fn two_builds_of_aerospike_py_are_compared_stage_by_stage() {
     let comparisons = r["stages"]["comparisons"].as_array().expect("comparisons");
     assert_eq!(comparisons.len(), 1, "{comparisons:?}");
     let c = &comparisons[0];
-    assert_eq!((c["base"].as_str(), c["other"].as_str()), (Some("aerospike-py-async@0.9.0"), Some("aerospike-py-async@0.14.4")));
+    assert_eq!(
+        (c["base"].as_str(), c["other"].as_str()),
+        (Some("aerospike-py-async@0.9.0"), Some("aerospike-py-async@0.14.4"))
+    );
     let io = c["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "io").expect("io compared");
     let ratio = f(&io["other"]["p50_secs"]) / f(&io["base"]["p50_secs"]);
     assert!((f(&io["p50_ratio"]) - ratio).abs() < 1e-9, "{io}");

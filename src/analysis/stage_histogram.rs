@@ -15,7 +15,9 @@ pub enum StageTextError {
     Malformed { line: usize, text: String },
     #[error("stage {stage:?} of {operation}: bucket bounds differ between two samples or readings")]
     Bounds { stage: String, operation: String },
-    #[error("stage {stage:?} of {operation}: the client's counts went down between two readings (its metrics were reset)")]
+    #[error(
+        "stage {stage:?} of {operation}: the client's counts went down between two readings (its metrics were reset)"
+    )]
     Reset { stage: String, operation: String },
 }
 

@@ -86,7 +86,8 @@ pub fn comparisons(tables: &[StageTable], same_kind: impl Fn(&str, &str) -> bool
         if tables[..i].iter().any(|t| t.operation == base.operation && same_kind(&t.column, &base.column)) {
             continue;
         }
-        for other in tables[i + 1..].iter().filter(|t| t.operation == base.operation && same_kind(&t.column, &base.column))
+        for other in
+            tables[i + 1..].iter().filter(|t| t.operation == base.operation && same_kind(&t.column, &base.column))
         {
             out.push(compare(base, other));
         }
@@ -96,8 +97,7 @@ pub fn comparisons(tables: &[StageTable], same_kind: impl Fn(&str, &str) -> bool
 
 /// `base` and `other` stage by stage, in the base's order, then the stages only `other` has.
 fn compare(base: &StageTable, other: &StageTable) -> StageComparison {
-    let figures =
-        |r: &StageRow| StageFigures { p50_secs: r.p50_secs, p99_secs: r.p99_secs, share: r.share };
+    let figures = |r: &StageRow| StageFigures { p50_secs: r.p50_secs, p99_secs: r.p99_secs, share: r.share };
     let mut names: Vec<&str> = base.stages.iter().map(|r| r.stage.as_str()).collect();
     for r in &other.stages {
         if !names.contains(&r.stage.as_str()) {

@@ -442,7 +442,7 @@ pub fn sample_service_report() -> RunReport {
 /// The sample report with a stage table of its first column (two stages), a comparison of two
 /// builds (one stage only the second has) and a note.
 pub fn sample_stages_report() -> RunReport {
-use crate::model::stages::{StageComparison, StageFigures, StagePair, StageRow, StageTable, StagesRun};
+    use crate::model::stages::{StageComparison, StageFigures, StagePair, StageRow, StageTable, StagesRun};
     let mut r = sample_report();
     let row = |stage: &str, p50: f64, share: f64| StageRow {
         stage: stage.into(),
