@@ -142,3 +142,183 @@ fn phase(plan: &Plan, op: Operation, in_flight: u32) -> Phase {
     }
     phase
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::noop::NoopDriver;
+    use crate::engine::PhaseObserver;
+    use crate::engine::lane::InProcess;
+
+    /// What a scripted client's stage timers answer.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Timers {
+        /// None at all.
+        Absent,
+        /// `io`, 1 ms each call made while they were on.
+        Counting,
+        /// Text that is no Prometheus sample.
+        Garbage,
+        /// Breaks after the first switch, as a worker that died.
+        Breaking,
+    }
+
+    /// What the test sees of a scripted lane once the pass is over.
+    #[derive(Default)]
+    struct Seen {
+        on: bool,
+        /// Calls made while the timers were on.
+        timed: u64,
+        switches: u32,
+        /// Operations run, in order.
+        ran: Vec<Operation>,
+    }
+
+    /// A no-op column whose client has the timers `timers`.
+    struct Scripted {
+        inner: InProcess,
+        timers: Timers,
+        seen: std::rc::Rc<std::cell::RefCell<Seen>>,
+    }
+
+    impl Scripted {
+        fn text(&self) -> String {
+            let n = self.seen.borrow().timed;
+            let m = stage_histogram::STAGE_METRIC;
+            let labels = "stage=\"io\",db_operation_name=\"batch_read\"";
+            format!(
+                "{m}_sum{{{labels}}} {}\n{m}_count{{{labels}}} {n}\n{m}_bucket{{le=\"0.001\",{labels}}} {n}\n\
+                 {m}_bucket{{le=\"+Inf\",{labels}}} {n}\n",
+                n as f64 * 0.001
+            )
+        }
+    }
+
+    impl Lane for Scripted {
+        fn column(&self) -> &Column {
+            self.inner.column()
+        }
+
+        fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
+            self.seen.borrow_mut().ran.push(phase.op);
+            let m = self.inner.run(phase, observer)?;
+            let mut seen = self.seen.borrow_mut();
+            if seen.on {
+                seen.timed += m.recorder.successes();
+            }
+            Ok(m)
+        }
+
+        fn stage_timers(&mut self, on: bool) -> Result<Option<String>, String> {
+            let switches = {
+                let mut seen = self.seen.borrow_mut();
+                seen.switches += 1;
+                seen.switches
+            };
+            let text = match self.timers {
+                Timers::Absent => return Ok(None),
+                Timers::Breaking if switches > 1 => return Err("worker killed by signal 9 (SIGKILL)".into()),
+                Timers::Garbage => "db_client_internal_stage_seconds_count{stage=\"io\" 3\n".to_string(),
+                Timers::Counting | Timers::Breaking => self.text(),
+            };
+            self.seen.borrow_mut().on = on;
+            Ok(Some(text))
+        }
+    }
+
+    fn plan(ops: &str) -> Plan {
+        use clap::Parser as _;
+        let args = ["aerobench", "--ops", ops, "--count", "20", "--min-phase-calls", "0", "--min-phase-time", "0"];
+        Plan::from_args(&crate::run::cli::Cli::try_parse_from(args).unwrap().bench).unwrap()
+    }
+
+    /// Runs the pass on one scripted no-op column; what the lane saw comes back beside it.
+    fn pass(plan: &Plan, timers: Timers, measured: &[(String, Measured)]) -> (StagesRun, Seen) {
+        let kind = crate::drivers::kind("noop").unwrap();
+        let driver = NoopDriver::new(kind, 1, Some(plan.workload.clone()));
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Seen::default()));
+        let mut lane: Box<dyn Lane> =
+            Box::new(Scripted { inner: InProcess(Box::new(driver)), timers, seen: seen.clone() });
+        let column = lane.column().clone();
+        let run = run(plan, std::iter::once((&column, &mut lane)), measured, false);
+        drop(lane);
+        let seen = std::rc::Rc::try_unwrap(seen).ok().expect("the lane is gone").into_inner();
+        (run, seen)
+    }
+
+    #[test]
+    fn each_operation_but_delete_runs_once_more_and_its_own_calls_are_its_table() {
+        let plan = plan("get,batch_get,delete");
+        let (run, lane) = pass(&plan, Timers::Counting, &[]);
+        assert_eq!(lane.ran, [Operation::Get, Operation::BatchGet], "no delete phase");
+        let tables: Vec<(&str, u64)> = run.tables.iter().map(|t| (t.operation.as_str(), t.stages[0].count)).collect();
+        // Each table holds its own phase's calls only: 20 gets, then 1 batch of 20 keys.
+        assert_eq!(tables, [("get", 20), ("batch_get", 1)]);
+        assert!(run.notes.is_empty(), "{:?}", run.notes);
+        assert!(!lane.on, "the timers are left off");
+    }
+
+    #[test]
+    fn a_client_without_timers_is_a_note_and_runs_nothing_more() {
+        let plan = plan("get");
+        let (run, lane) = pass(&plan, Timers::Absent, &[]);
+        assert!(lane.ran.is_empty());
+        assert!(run.tables.is_empty());
+        assert_eq!(run.notes, ["no-op: this client has no internal stage timers"]);
+    }
+
+    #[test]
+    fn garbage_or_a_broken_lane_is_a_note_not_an_error() {
+        let plan = plan("get");
+        let (run, _) = pass(&plan, Timers::Garbage, &[]);
+        assert!(run.tables.is_empty());
+        assert_eq!(run.notes.len(), 1);
+        assert!(
+            run.notes[0].starts_with("no-op: the stage timers could not be read: line 1 of the client's metrics"),
+            "{:?}",
+            run.notes
+        );
+        let (run, _) = pass(&plan, Timers::Breaking, &[]);
+        assert!(run.tables.is_empty());
+        assert!(run.notes[0].ends_with("could not be read: worker killed by signal 9 (SIGKILL)"), "{:?}", run.notes);
+    }
+
+    #[test]
+    fn the_timers_cost_is_set_against_the_last_measured_round_and_unsupported_operations_are_skipped() {
+        let plan = plan("get,scan");
+        let round = |op: Operation, round: u32, successes: u64, unsupported: bool| {
+            let mut recorder = crate::engine::stats::Recorder::new();
+            for _ in 0..successes {
+                recorder.record_ok(std::time::Duration::from_micros(100));
+            }
+            let m = Measured {
+                op,
+                round,
+                recorder,
+                wall_secs: 1.0,
+                stopped: None,
+                server_unresponsive: false,
+                driver_error: None,
+                cpu_secs: None,
+                peak_rss_bytes: None,
+                gc_secs: None,
+                loop_gaps: None,
+                competitor: None,
+                open_loop: None,
+                updates: None,
+                unsupported: unsupported.then(|| "not supported by the client".to_string()),
+            };
+            ("noop".to_string(), m)
+        };
+        let measured = [
+            round(Operation::Get, 1, 500, false),
+            round(Operation::Get, 2, 800, false),
+            round(Operation::Scan, 1, 0, true),
+        ];
+        let (run, lane) = pass(&plan, Timers::Counting, &measured);
+        assert_eq!(lane.ran, [Operation::Get], "the scan the client lacks is not run again");
+        let t = &run.tables[0];
+        assert_eq!(t.measured_ops_per_sec, Some(800.0), "round 2, the last");
+        assert!((t.timers_speed_ratio.unwrap() - t.ops_per_sec / 800.0).abs() < 1e-9);
+    }
+}
