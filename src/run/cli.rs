@@ -517,10 +517,10 @@ pub struct BenchArgs {
     pub verify: bool,
     /// One more phase per operation with the clients' own stage timers on
     ///
-    /// For every column whose client has internal stage timers (aerospike-py 0.9.0 and later:
-    /// key_parse, future_into_py_setup, tokio_schedule_delay, io, spawn_blocking_delay,
-    /// into_pyobject, event_loop_resume_delay, …; it times its AsyncClient's batch_read, so
-    /// aerospike-py-async's batch_get), one extra phase per operation after the measured rounds,
+    /// For every column whose client has internal stage timers (aerospike-py, e.g. 0.9.0, 0.12.0
+    /// and 0.14.4: key_parse, future_into_py_setup, tokio_schedule_delay, io,
+    /// spawn_blocking_delay, into_pyobject, event_loop_resume_delay, …; it times its
+    /// AsyncClient's batch_read, so aerospike-py-async's batch_get), one extra phase per operation after the measured rounds,
     /// its timers switched on, gives a table of each stage: count, p50 and p99 (interpolated
     /// within the client's histogram buckets), mean, and share of the call. The timers cost time,
     /// so these phases count in no cell or verdict; their ops/s against the last measured round
