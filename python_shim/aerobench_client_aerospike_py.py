@@ -110,6 +110,22 @@ class _Common(Adapter):
     def describe(self):
         return self.describe_as(aerospike_py)
 
+    def stage_timers(self, on):
+        """aerospike-py's internal stage timers (`--stages`): switched on or off, with its metrics
+        text read after switching on or before switching off; None for a version without them."""
+        switch = getattr(aerospike_py, "set_internal_stage_metrics_enabled", None)
+        if switch is None or not hasattr(aerospike_py, "get_metrics"):
+            return None
+        if not on:
+            text = aerospike_py.get_metrics()
+            switch(False)
+            return text
+        # The stage histogram is one of the client's metrics: they must be on too (the default).
+        if hasattr(aerospike_py, "set_metrics_enabled"):
+            aerospike_py.set_metrics_enabled(True)
+        switch(True)
+        return aerospike_py.get_metrics()
+
     def numpy_how(self):
         return {
             "_dtype": "numpy: the client's own API, batch_read(keys, policy=…, _dtype=dtype)",

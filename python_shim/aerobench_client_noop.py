@@ -5,13 +5,55 @@ spec["stub_blocking"] the async client blocks its event loop with time.sleep ins
 holding the GIL inside its call would, and then yields once. With AEROBENCH_STUB_SEGFAULT=OP in
 the environment, the sync client's OP calls die of SIGSEGV, as a client's C code can (a test of
 the worker's crash report); with AEROBENCH_STUB_UNSUPPORTED=OP, both clients lack OP: its calls
-raise Unsupported (a test of "not supported" cells)."""
+raise Unsupported (a test of "not supported" cells). With AEROBENCH_STUB_STAGES="stage=seconds,..."
+both clients have stage timers as aerospike-py's (`--stages`): switched on, every call records
+each named stage with the time given, exported as aerospike-py exports them (a test of the stage
+tables)."""
 
 import asyncio
 import os
 import time
 
 from aerobench_shim import Unsupported, batch_range
+
+
+# aerospike-py's bucket bounds of its stage histogram, in seconds.
+STAGE_BOUNDS = (1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)
+
+
+class StubStages:
+    """Stage timers with known times: each call, while on, records every stage once."""
+
+    def __init__(self, spec):
+        self.times = {name: float(t) for name, _, t in (p.partition("=") for p in spec.split(",") if p)}
+        self.on = False
+        self.counts = {name: 0 for name in self.times}
+
+    def record(self):
+        if self.on:
+            for name in self.times:
+                self.counts[name] += 1
+
+    def switch(self, on):
+        if on:
+            self.on = True
+            return self.text()
+        text = self.text()
+        self.on = False
+        return text
+
+    def text(self):
+        m = "db_client_internal_stage_seconds"
+        out = [f"# TYPE {m} histogram"]
+        for name, t in self.times.items():
+            n = self.counts[name]
+            labels = f'stage="{name}",db_operation_name="stub"'
+            out.append(f"{m}_sum{{{labels}}} {t * n!r}")
+            out.append(f"{m}_count{{{labels}}} {n}")
+            for le in STAGE_BOUNDS:
+                out.append(f'{m}_bucket{{le="{le!r}",{labels}}} {n if t <= le else 0}')
+            out.append(f'{m}_bucket{{le="+Inf",{labels}}} {n}')
+        return "\n".join(out) + "\n"
 
 
 class Sync:
@@ -25,6 +67,10 @@ class Sync:
         lacking = os.environ.get("AEROBENCH_STUB_UNSUPPORTED")
         if lacking:
             setattr(self, lacking, lacks_async if isinstance(self, Async) else lacks)
+        stages = os.environ.get("AEROBENCH_STUB_STAGES")
+        self.stages = StubStages(stages) if stages else None
+        if self.stages is None:
+            self.stage_timers = None
 
     def describe(self):
         return {"version": "-", "path": "aerobench shim", "policies": {}}
@@ -43,7 +89,12 @@ class Sync:
     args_exists = args_touch = args_operate = args_delete = args_read_modify_write = args_update = args_put
     args_batch_write = args_batch_get
 
+    def stage_timers(self, on):
+        return self.stages.switch(on)
+
     def _wait(self):
+        if self.stages is not None:
+            self.stages.record()
         if self.delay and self.spin:
             # Busy for the delay (a test stub with a known CPU cost, not a measurement).
             until = time.perf_counter() + self.delay
@@ -78,6 +129,8 @@ class Async(Sync):
         self.blocking = spec.get("stub_blocking", False)
 
     async def _await(self):
+        if self.stages is not None:
+            self.stages.record()
         if self.delay and self.blocking:
             time.sleep(self.delay)
             await asyncio.sleep(0)  # then yields once, as a call that awaits its reply does

@@ -589,6 +589,15 @@ def open_column(module, spec):
     return module.open_sync(spec)
 
 
+def stage_timers(handle, on):
+    """Switches the client's own stage timers on or off (`--stages`) and returns its metrics text
+    (Prometheus), read after switching on or before switching off; None when the adapter's client
+    has none. The Rust side parses and subtracts the readings."""
+    adapter = getattr(handle, "adapter", handle)
+    switch = getattr(adapter, "stage_timers", None)
+    return None if switch is None else switch(on)
+
+
 def module_source(module):
     """Where a client package was loaded from, and its version."""
     import importlib.metadata

@@ -249,6 +249,7 @@ fn sample_without_ratios() -> RunReport {
         node_spread: None,
         cluster: None,
         service: None,
+        stages: None,
         min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }
@@ -437,4 +438,54 @@ pub fn sample_service_report() -> RunReport {
         verdicts,
     });
     report
+}
+
+/// The sample report with a stage table of its first column (two stages), a comparison of two
+/// builds (one stage only the second has) and a note.
+pub fn sample_stages_report() -> RunReport {
+    use crate::model::stages::{StageComparison, StageFigures, StagePair, StageRow, StageTable, StagesRun};
+    let mut r = sample_report();
+    let row = |stage: &str, p50: f64, share: f64| StageRow {
+        stage: stage.into(),
+        client_operation: "batch_read".into(),
+        count: 1200,
+        p50_secs: p50,
+        p99_secs: p50 * 3.0,
+        mean_secs: p50 * 1.1,
+        share,
+    };
+    r.stages = Some(StagesRun {
+        tables: vec![StageTable {
+            column: r.columns[0].id.clone(),
+            operation: "batch_get".into(),
+            calls: 1200,
+            call_secs_total: 1.2,
+            ops_per_sec: 2000.0,
+            measured_ops_per_sec: Some(3000.0),
+            timers_speed_ratio: Some(2.0 / 3.0),
+            bucket_bounds_secs: vec![0.001],
+            stages: vec![row("io", 0.00042, 0.41), row("key_parse", 0.000031, 0.03)],
+        }],
+        comparisons: vec![StageComparison {
+            operation: "batch_get".into(),
+            base: r.columns[0].id.clone(),
+            other: "gone".into(),
+            stages: vec![
+                StagePair {
+                    stage: "io".into(),
+                    base: Some(StageFigures { p50_secs: 0.0004, p99_secs: 0.001, share: 0.4 }),
+                    other: Some(StageFigures { p50_secs: 0.0006, p99_secs: 0.002, share: 0.5 }),
+                    p50_ratio: Some(1.5),
+                },
+                StagePair {
+                    stage: "as_dict".into(),
+                    base: None,
+                    other: Some(StageFigures { p50_secs: 0.00001, p99_secs: 0.00002, share: 0.01 }),
+                    p50_ratio: None,
+                },
+            ],
+        }],
+        notes: vec!["official aerospike (C): aerospike 19.3.0 has no internal stage timers".into()],
+    });
+    r
 }

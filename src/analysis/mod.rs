@@ -1,5 +1,5 @@
 //! From measured phases to conclusions: cells aggregated over rounds, clients compared with
-//! intervals and verdicts, two runs compared (the CI gate), load hosts merged, node loss and spread, a cluster that changed under the run.
+//! intervals and verdicts, two runs compared (the CI gate), load hosts merged, node loss and spread, a cluster that changed under the run, a client's own stage timers.
 
 pub mod aggregate;
 pub mod cluster_change;
@@ -10,6 +10,8 @@ pub mod node_loss;
 pub mod node_spread;
 pub mod numbers;
 pub mod service;
+pub mod stage_histogram;
+pub mod stages;
 
 #[cfg(test)]
 mod tests {

@@ -331,6 +331,13 @@ impl Driver for PythonDriver {
         Some(crate::drivers::embedded::recorder::gc_total())
     }
 
+    fn stage_timers(&mut self, on: bool) -> anyhow::Result<Option<String>> {
+        Python::attach(|py| {
+            let text = self.shim.call_method1(py, "stage_timers", (&self.handle, on)).map_err(|e| py_err(py, e))?;
+            text.extract::<Option<String>>(py).map_err(|e| py_err(py, e))
+        })
+    }
+
     fn run_phase(&mut self, phase: &Phase, state: Arc<PhaseState>) -> anyhow::Result<()> {
         let op = phase.op.name();
         // The competitor runs during measured phases only, not during the warm-up; it stops when

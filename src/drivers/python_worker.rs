@@ -29,6 +29,9 @@ pub enum WorkerCommand {
     Run(Phase),
     /// From now on, send a [`WorkerEvent::Snapshot`] this often while a phase runs.
     ReportEvery(std::time::Duration),
+    /// Switch the client's own stage timers on or off and answer with
+    /// [`WorkerEvent::StageTimers`] (`--stages`).
+    StageTimers(bool),
     /// Close the client and exit.
     Close,
 }
@@ -49,6 +52,9 @@ pub enum WorkerEvent {
     /// still stuck inside the client: what the phase measured, those calls counted abandoned.
     /// The worker cannot go on; the parent kills it.
     Abandoned { measured: Box<Measured> },
+    /// The client's metrics text after [`WorkerCommand::StageTimers`] (`None`: it has no stage
+    /// timers), or why it could not be read.
+    StageTimers { text: Option<String>, error: Option<String> },
     /// The worker is done; `error` says why it could not go on, if it could not.
     Finished { error: Option<String> },
 }
@@ -315,6 +321,30 @@ impl Lane for WorkerLane {
         }
     }
 
+    fn stage_timers(&mut self, on: bool) -> Result<Option<String>, String> {
+        let command = serde_json::to_string(&WorkerCommand::StageTimers(on)).map_err(|e| e.to_string())?;
+        self.send_line(&command).map_err(|why| self.with_stderr(why))?;
+        let deadline = Instant::now() + self.stall;
+        loop {
+            match self.next_event(deadline) {
+                Ok(WorkerEvent::StageTimers { text, error: None }) => return Ok(text),
+                Ok(WorkerEvent::StageTimers { error: Some(e), .. }) => return Err(e),
+                Ok(WorkerEvent::Finished { error }) => {
+                    let why = error.unwrap_or_else(|| "worker ended while reading its stage timers".into());
+                    let why = self.with_stderr(why);
+                    self.stop();
+                    return Err(why);
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    let why = self.with_stderr(why);
+                    self.stop();
+                    return Err(why);
+                }
+            }
+        }
+    }
+
     fn run(&mut self, phase: &Phase, observer: &mut dyn PhaseObserver) -> Result<Measured, String> {
         let command = serde_json::to_string(&WorkerCommand::Run(phase.clone())).map_err(|e| e.to_string())?;
         self.send_line(&command).map_err(|why| self.with_stderr(why))?;
@@ -350,7 +380,7 @@ impl Lane for WorkerLane {
                 Ok(WorkerEvent::Finished { error }) => {
                     break Err(error.unwrap_or_else(|| "worker ended in the middle of a phase".into()));
                 }
-                Ok(WorkerEvent::Connected { .. }) => {}
+                Ok(WorkerEvent::Connected { .. } | WorkerEvent::StageTimers { .. }) => {}
                 Err(why) => break Err(why),
             }
         };

@@ -131,6 +131,13 @@ pub fn run() -> anyhow::Result<i32> {
                 events.send(&WorkerEvent::Measured { measured: Box::new(measured) });
             }
             Ok(WorkerCommand::ReportEvery(every)) => observer.report_every = Some(every),
+            Ok(WorkerCommand::StageTimers(on)) => {
+                let event = match driver.stage_timers(on) {
+                    Ok(text) => WorkerEvent::StageTimers { text, error: None },
+                    Err(e) => WorkerEvent::StageTimers { text: None, error: Some(format!("{e:#}")) },
+                };
+                events.send(&event);
+            }
             Ok(WorkerCommand::Close) => break,
             Err(e) => {
                 events.send(&WorkerEvent::Finished { error: Some(format!("bad command from aerobench: {e}")) });

@@ -23,6 +23,12 @@ pub trait Lane {
     fn crash(&self) -> Option<crate::model::results::WorkerCrash> {
         None
     }
+
+    /// Switches the client's own stage timers (see [`Driver::stage_timers`]); `Err` when the
+    /// lane cannot answer any more.
+    fn stage_timers(&mut self, _on: bool) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// A driver in this process.
@@ -38,5 +44,9 @@ impl Lane for InProcess {
         // aerobench's own memory, not this column's: the process is shared.
         m.peak_rss_bytes = None;
         Ok(m)
+    }
+
+    fn stage_timers(&mut self, on: bool) -> Result<Option<String>, String> {
+        self.0.stage_timers(on).map_err(|e| format!("{e:#}"))
     }
 }

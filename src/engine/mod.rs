@@ -43,6 +43,13 @@ pub trait Driver {
     fn gc_time(&self) -> Option<Duration> {
         None
     }
+
+    /// Switches the client's own stage timers on or off (`--stages`) and returns its metrics
+    /// text, read after switching them on or before switching them off; `None` when the client
+    /// has no such timers.
+    fn stage_timers(&mut self, _on: bool) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// One phase: calls of `op`, `in_flight` at a time, until `calls` are done or `duration` is up.

@@ -4,5 +4,6 @@
 pub mod column_id;
 pub mod results;
 pub mod service;
+pub mod stages;
 pub mod timestamp;
 pub mod verdict;

@@ -71,6 +71,10 @@ pub struct RunReport {
     /// `cells` and `ratios` are then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<super::service::ServiceRun>,
+    /// The clients' own stage timers, from an extra phase per column and operation after the
+    /// measured rounds (`--stages`); never part of the cells or ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<super::stages::StagesRun>,
 }
 
 /// The minimum effect unless `--min-effect` says otherwise (3%), and that of a report written

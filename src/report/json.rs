@@ -106,6 +106,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stages_report_matches_schema_and_round_trips() {
+        let report = crate::test_support::sample_stages_report();
+        let text = JsonExporter.render(&report);
+        let doc: Value = serde_json::from_str(&text).expect("exporter writes JSON");
+        assert!(doc["stages"]["tables"][0]["stages"][0]["p50_secs"].is_number());
+        assert!(doc["stages"]["comparisons"][0]["stages"][1]["base"].is_null());
+        assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
+        assert_eq!(serde_json::from_str::<RunReport>(&text).expect("reads back"), report);
+        let validator = validator();
+        for (pointer, value) in [
+            ("/stages/tables/0/stages/0/share", json!(-0.5)),
+            ("/stages/tables/0/stages/0/count", json!("many")),
+            ("/stages/tables/0/calls", json!(null)),
+            ("/stages/comparisons/0/stages/0/p50_ratio", json!("1.5x")),
+            ("/stages/notes/0", json!(3)),
+        ] {
+            let mut doc = doc.clone();
+            *doc.pointer_mut(pointer).expect("the sample has it") = value;
+            assert!(!validator.is_valid(&doc), "{pointer}");
+        }
+        let mut doc = doc.clone();
+        doc["stages"]["tables"][0]["stages"][0].as_object_mut().expect("an object").remove("p99_secs");
+        assert!(!validator.is_valid(&doc), "p99_secs is required");
+    }
+
+    #[test]
     fn schema_holds_a_service_report_to_its_fields() {
         let validator = validator();
         let service_json = || {

@@ -32,6 +32,7 @@ impl Exporter for MarkdownExporter {
             }
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
+        sections.extend(super::stages::tables(report).iter().map(op_section));
         let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             let mut out = String::from("### Errors");
@@ -65,12 +66,14 @@ impl Exporter for MarkdownExporter {
             }
             sections.push(out);
         }
-        if let Some((title, rest)) = super::cluster_change::lines(report).split_first() {
-            let mut out = format!("### {}\n", inline(title));
-            for line in rest {
-                out.push_str(&format!("\n- {}", inline(line.trim_start())));
+        for lines in [super::cluster_change::lines(report), super::stages::lines(report)] {
+            if let Some((title, rest)) = lines.split_first() {
+                let mut out = format!("### {}\n", inline(title));
+                for line in rest {
+                    out.push_str(&format!("\n- {}", inline(line.trim_start())));
+                }
+                sections.push(out);
             }
-            sections.push(out);
         }
         if !issues.notes.is_empty() {
             let mut out = String::from("### Notes\n");

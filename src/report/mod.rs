@@ -24,6 +24,7 @@ pub mod plot_file;
 mod service;
 mod service_issues;
 mod service_plot;
+mod stages;
 mod table;
 mod wrap;
 

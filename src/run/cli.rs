@@ -515,6 +515,20 @@ pub struct BenchArgs {
     /// --materialise none, where a Python batch is read and checked after its timed call.
     #[arg(long, help_heading = "Measurement")]
     pub verify: bool,
+    /// One more phase per operation with the clients' own stage timers on
+    ///
+    /// For every column whose client has internal stage timers (aerospike-py, e.g. 0.9.0, 0.12.0
+    /// and 0.14.4: key_parse, future_into_py_setup, tokio_schedule_delay, io,
+    /// spawn_blocking_delay, into_pyobject, event_loop_resume_delay, …; it times its
+    /// AsyncClient's batch_read, so aerospike-py-async's batch_get), one extra phase per operation after the measured rounds,
+    /// its timers switched on, gives a table of each stage: count, p50 and p99 (interpolated
+    /// within the client's histogram buckets), mean, and share of the call. The timers cost time,
+    /// so these phases count in no cell or verdict; their ops/s against the last measured round
+    /// says how much. Two builds of one client are compared stage by stage. A column without
+    /// timers, or whose phase recorded no stage, gets a note. Delete phases are not run again; not
+    /// with --service. See docs/stages.md.
+    #[arg(long, conflicts_with = "service", help_heading = "Measurement")]
+    pub stages: bool,
     /// Python batch results: records, none or numpy
     ///
     /// What a Python batch call's timed region includes. records: every returned record read, as
@@ -534,7 +548,7 @@ pub struct BenchArgs {
     pub materialise: crate::workload::Materialise,
 
     // ---- Service ----
-    /// Serve each Python client inside an ASGI app and load it over HTTP (see --help)
+    /// Serve each Python client in an ASGI app under HTTP load (see --help)
     ///
     /// SCENARIO: get-json (one get → the record as JSON), batch-count (a batch of --batch-size keys
     /// → JSON count), batch-walk (a batch → every record's bins walked → a sum), batch-numpy (a

@@ -21,3 +21,4 @@ pub mod scheduler;
 pub mod service;
 pub mod service_plan;
 pub mod service_steps;
+pub mod stage_pass;

@@ -61,6 +61,8 @@ pub struct Plan {
     pub services_alternate: bool,
     /// Reads compare every value with the value written (`--verify`).
     pub verify: bool,
+    /// One more phase per column and operation with the client's own stage timers on (`--stages`).
+    pub stages: bool,
     /// Calls per second per column in an open loop (`--rate`); `None` for a closed loop.
     pub rate: Option<f64>,
     /// How put and get calls choose their records (`--keys`, `--seed`).
@@ -127,6 +129,7 @@ impl Plan {
             ttl: args.ttl,
             services_alternate: args.services_alternate,
             verify: args.verify,
+            stages: args.stages,
             rate: match args.rate.as_slice() {
                 [] => None,
                 [rate] => Some(*rate),

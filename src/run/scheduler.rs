@@ -44,6 +44,8 @@ pub struct Outcome {
     pub phases: Vec<crate::model::results::PhaseWindow>,
     /// The cluster's states as read between phases, when they were read.
     pub cluster: Option<crate::run::cluster_state::History>,
+    /// What the clients' own stage timers recorded after the rounds (`--stages`).
+    pub stages: Option<crate::model::stages::StagesRun>,
 }
 
 /// A column's place in the run: its lane while it is usable.
@@ -325,13 +327,18 @@ pub fn run(
         }
     }
     observer.finish();
+    // --stages: one more phase per column and operation with the clients' own timers on.
+    let stages = (plan.stages && incomplete.is_none() && !stop::interrupted()).then(|| {
+        let lanes = slots.iter_mut().filter_map(|s| Some((&s.column, s.lane.as_mut()?)));
+        crate::run::stage_pass::run(plan, lanes, &measured, show)
+    });
     // Close every client (Python workers exit) before the report is written.
     let columns = slots.into_iter().map(|s| s.column).collect();
     if let Some(why) = &incomplete {
         warnings.push(why.clone());
     }
     let cluster = cluster.map(crate::run::cluster_state::Tracker::finish);
-    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster })
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster, stages })
 }
 /// Step 1: starts every planned column (in plan order), each a lane, or an error column.
 fn start_columns(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> Vec<Place> {
