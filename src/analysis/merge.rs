@@ -427,6 +427,7 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
         node_spread: None,
         cluster: None,
         service: None,
+        profiles: None,
         min_effect: first.min_effect,
         schedule: merged_schedule(runs, &kept),
     })

@@ -23,6 +23,12 @@ pub trait Lane {
     fn crash(&self) -> Option<crate::model::results::WorkerCrash> {
         None
     }
+
+    /// The process running the column's client, when it has one of its own (a worker), for a
+    /// sampler to attach to; `None` for a lane in this process.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A driver in this process.

@@ -71,6 +71,9 @@ pub struct RunReport {
     /// `cells` and `ratios` are then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<super::service::ServiceRun>,
+    /// What `--profile` found: where each Python column's time went, per operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<super::profile::Profiles>,
 }
 
 /// The minimum effect unless `--min-effect` says otherwise (3%), and that of a report written

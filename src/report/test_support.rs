@@ -248,6 +248,7 @@ fn sample_without_ratios() -> RunReport {
         node_spread: None,
         cluster: None,
         service: None,
+        profiles: None,
         min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }

@@ -143,6 +143,7 @@ pub fn assemble(
         node_spread: None,
         cluster,
         service: None,
+        profiles: outcome.profiles,
         min_effect,
         schedule: Some(schedule),
         columns,

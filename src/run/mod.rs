@@ -13,6 +13,7 @@ pub mod machine;
 pub mod order;
 pub mod plan;
 pub mod preset;
+pub mod profile_pass;
 pub mod safety;
 pub mod scheduler;
 pub mod service;
