@@ -18,8 +18,13 @@ pub fn render(folded: &str, title: &str, subtitle: &str) -> Result<Vec<u8>, Stri
 pub fn render_differential(before: &str, after: &str, title: &str, subtitle: &str) -> Result<Vec<u8>, String> {
     let mut both = Vec::new();
     let diff = inferno::differential::Options { normalize: true, strip_hex: true };
-    inferno::differential::from_readers(diff, BufReader::new(before.as_bytes()), BufReader::new(after.as_bytes()), &mut both)
-        .map_err(|e| format!("cannot compare the two profiles: {e}"))?;
+    inferno::differential::from_readers(
+        diff,
+        BufReader::new(before.as_bytes()),
+        BufReader::new(after.as_bytes()),
+        &mut both,
+    )
+    .map_err(|e| format!("cannot compare the two profiles: {e}"))?;
     let both = String::from_utf8_lossy(&both);
     let mut options = options(title, subtitle);
     let mut svg = Vec::new();
@@ -45,7 +50,8 @@ mod tests {
     fn an_svg_naming_the_frames() {
         let svg = String::from_utf8(render("run;get;as_dict 30\nrun;get 10\n", "get", "a column").unwrap()).unwrap();
         assert!(svg.starts_with("<?xml") && svg.contains("as_dict"), "{}", &svg[..200.min(svg.len())]);
-        let diff = render_differential("run;get 10\n", "run;get 10\nrun;get;as_dict 30\n", "get", "b against a").unwrap();
+        let diff =
+            render_differential("run;get 10\n", "run;get 10\nrun;get;as_dict 30\n", "get", "b against a").unwrap();
         let diff = String::from_utf8(diff).unwrap();
         assert!(diff.contains("as_dict"));
     }

@@ -50,7 +50,8 @@ impl Client {
         let base = file.rsplit('/').next().unwrap_or(&file);
         self.import_names.iter().any(|name| {
             file.contains(&format!("/{name}/"))
-                || (!frame.is_python() && (base.starts_with(&format!("{name}.")) || base.starts_with(&format!("_{name}."))))
+                || (!frame.is_python()
+                    && (base.starts_with(&format!("{name}.")) || base.starts_with(&format!("_{name}."))))
         })
     }
 }
@@ -165,24 +166,24 @@ pub fn owner(frames: &[&Frame], client: &Client) -> Owner {
 
 /// The shares of the samples of `stacks` by owner (all zero without samples).
 pub fn shares(stacks: &Stacks, client: &Client) -> WhereShares {
-    let mut w = WhereShares::default();
     let n = stacks.samples.len() as f64;
     if n == 0.0 {
-        return w;
+        return WhereShares::default();
     }
+    let mut counts = [0u64; 6];
     for sample in &stacks.samples {
         let frames: Vec<&Frame> = stacks.frames_of(sample).collect();
-        let slot = match owner(&frames, client) {
-            Owner::ClientExtension => &mut w.client_extension,
-            Owner::ClientPython => &mut w.client_python,
-            Owner::Shim => &mut w.shim,
-            Owner::Interpreter => &mut w.interpreter,
-            Owner::Idle => &mut w.idle,
-            Owner::Other => &mut w.other,
-        };
-        *slot += 1.0 / n;
+        counts[owner(&frames, client) as usize] += 1;
     }
-    w
+    let share = |o: Owner| counts[o as usize] as f64 / n;
+    WhereShares {
+        client_extension: share(Owner::ClientExtension),
+        client_python: share(Owner::ClientPython),
+        shim: share(Owner::Shim),
+        interpreter: share(Owner::Interpreter),
+        idle: share(Owner::Idle),
+        other: share(Owner::Other),
+    }
 }
 
 /// The frame a sample is counted in for its own share: the innermost one outside the system
@@ -195,19 +196,19 @@ fn own_frame(sample: &[usize], frames: &[Frame]) -> Option<usize> {
 pub fn frame_shares(stacks: &Stacks) -> HashMap<String, (f64, f64)> {
     let labels: Vec<String> = stacks.frames.iter().map(Frame::label).collect();
     let n = stacks.samples.len() as f64;
-    let mut shares: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
     for sample in &stacks.samples {
         if let Some(own) = own_frame(sample, &stacks.frames) {
-            shares.entry(labels[own].clone()).or_default().0 += 1.0 / n;
+            counts.entry(labels[own].clone()).or_default().0 += 1;
         }
         let mut seen: Vec<&str> = sample.iter().map(|&i| labels[i].as_str()).collect();
         seen.sort_unstable();
         seen.dedup();
         for label in seen {
-            shares.entry(label.to_owned()).or_default().1 += 1.0 / n;
+            counts.entry(label.to_owned()).or_default().1 += 1;
         }
     }
-    shares
+    counts.into_iter().map(|(label, (own, total))| (label, (own as f64 / n, total as f64 / n))).collect()
 }
 
 /// The frames worth naming: the `n` with the largest own share and the `n` with the largest
@@ -266,7 +267,10 @@ mod tests {
         assert_eq!(owner_of(&c(&[&runner, &loop_]), "aerospike-py"), Owner::Other);
         assert_eq!(owner_of(&c(&[&runner, &loop_, &select, &epoll]), "aerospike-py"), Owner::Idle);
         assert_eq!(owner_of(&c(&[&runner, &loop_, &select]), "aerospike-py"), Owner::Idle);
-        assert_eq!(owner_of(&c(&[&runner, &get, &take_gil, &f("futex_wait", "libc.so.6")]), "aerospike-py"), Owner::Interpreter);
+        assert_eq!(
+            owner_of(&c(&[&runner, &get, &take_gil, &f("futex_wait", "libc.so.6")]), "aerospike-py"),
+            Owner::Interpreter
+        );
         assert_eq!(owner_of(&c(&[&runner, &get, &gc]), "aerospike-py"), Owner::Interpreter);
         assert_eq!(owner_of(&c(&[&dict]), "aerospike-py"), Owner::Interpreter);
         assert_eq!(owner_of(&c(&[&f("0x1", "[unknown]")]), "aerospike-py"), Owner::Other);
@@ -287,11 +291,8 @@ mod tests {
             f("clock_gettime", "/lib/libc.so.6"),
             f("clock_nanosleep", "/lib/libc.so.6"),
         ];
-        let stacks = Stacks {
-            frames,
-            samples: vec![vec![0, 1], vec![0, 1, 2], vec![0, 1, 2], vec![0, 3], vec![0]],
-            dropped: 0,
-        };
+        let stacks =
+            Stacks { frames, samples: vec![vec![0, 1], vec![0, 1, 2], vec![0, 1, 2], vec![0, 3], vec![0]], dropped: 0 };
         let w = shares(&stacks, &Client::of("noop"));
         assert!((w.shim - 0.8).abs() < 1e-9 && (w.idle - 0.2).abs() < 1e-9, "{w:?}");
         let s = frame_shares(&stacks);

@@ -96,7 +96,11 @@ impl Sampler {
                 return Err(format!("py-spy {status}: {}", recording.why()));
             }
             if Instant::now() >= deadline || crate::engine::stop::interrupted() {
-                return Err(format!("py-spy did not attach within {} s: {}", ATTACH_TIMEOUT.as_secs(), recording.why()));
+                return Err(format!(
+                    "py-spy did not attach within {} s: {}",
+                    ATTACH_TIMEOUT.as_secs(),
+                    recording.why()
+                ));
             }
         }
     }
@@ -132,9 +136,8 @@ impl Recording {
                 }
             }
         }
-        let text = std::fs::read_to_string(&self.output).map_err(|e| {
-            format!("py-spy wrote no samples to {} ({e}): {}", self.output.display(), self.why())
-        })?;
+        let text = std::fs::read_to_string(&self.output)
+            .map_err(|e| format!("py-spy wrote no samples to {} ({e}): {}", self.output.display(), self.why()))?;
         let _ = std::fs::remove_file(&self.output);
         speedscope::parse(&text)
     }
@@ -175,7 +178,8 @@ mod tests {
     fn the_error_without_the_backtrace() {
         let said = "Error: Failed to find python version from target process\n\nStack backtrace:\n   0: anyhow::msg\n";
         assert_eq!(error_line(said), "Failed to find python version from target process");
-        let said = "Permission Denied: Try running again with elevated permissions by going 'sudo env \"PATH=$PATH\" !!'\n";
+        let said =
+            "Permission Denied: Try running again with elevated permissions by going 'sudo env \"PATH=$PATH\" !!'\n";
         assert!(error_line(said).starts_with("Permission Denied"));
         assert_eq!(error_line("py-spy> Sampling process\n"), "it said nothing");
     }

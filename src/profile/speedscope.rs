@@ -41,8 +41,12 @@ impl Frame {
     }
 
     /// `function (file)`, as the folded stacks and the report name it (one function, whatever
-    /// line it was on; no `;`, the folded format's separator).
+    /// line it was on; no `;`, the folded format's separator). Native code without symbols
+    /// (py-spy names it by address) is one frame per library: `[libz.so.1]`.
     pub fn label(&self) -> String {
+        if !self.is_python() && self.name.starts_with("0x") {
+            return format!("[{}]", self.short_file()).replace(';', ",");
+        }
         format!("{} ({})", self.name, self.short_file()).replace(';', ",")
     }
 }
@@ -109,7 +113,11 @@ mod tests {
         assert_eq!(s.frames[0].label(), "Sync._wait (python_shim/aerobench_client_noop.py)");
         assert_eq!(s.frames[2].label(), "read (libc.so.6)");
         assert!(s.frames[0].is_python() && !s.frames[2].is_python());
-        assert_eq!(Frame::new("get", "/v/site-packages/aerospike_py/_client.py").label(), "get (aerospike_py/_client.py)");
+        assert_eq!(
+            Frame::new("get", "/v/site-packages/aerospike_py/_client.py").label(),
+            "get (aerospike_py/_client.py)"
+        );
+        assert_eq!(Frame::new("0x7f1c685ed24a", "/usr/lib/libz.so.1").label(), "[libz.so.1]");
         assert!(parse("{}").is_err());
         let out_of_range = json.replace("[1,0]", "[1,7]");
         assert!(parse(&out_of_range).unwrap_err().contains("frame 7"));

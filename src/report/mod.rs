@@ -22,6 +22,7 @@ mod node_spread;
 pub mod numbers;
 pub mod plot;
 pub mod plot_file;
+mod profile;
 mod service;
 mod service_issues;
 mod service_plot;

@@ -43,13 +43,17 @@ impl Exporter for TableExporter {
             }
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
+        sections.extend(super::profile::tables(report).iter().map(|t| self.op_table(t)));
         let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             sections.push(self.errors(&issues));
         }
-        for section in
-            [super::node_spread::lines(report), super::node_loss::lines(report), super::cluster_change::lines(report)]
-        {
+        for section in [
+            super::profile::lines(report),
+            super::node_spread::lines(report),
+            super::node_loss::lines(report),
+            super::cluster_change::lines(report),
+        ] {
             let Some((title, rest)) = section.split_first() else { continue };
             let mut out = self.bold(title);
             for line in rest {

@@ -125,7 +125,11 @@ impl Plan {
             stub_spin: args.stub_spin,
             stub_known_shares: args.stub_known_shares,
             profile: args.profile.then(|| {
-                crate::run::profile_pass::Settings::new(args.profile_dir.clone(), args.output.as_deref(), args.profile_time)
+                crate::run::profile_pass::Settings::new(
+                    args.profile_dir.clone(),
+                    args.output.as_deref(),
+                    args.profile_time,
+                )
             }),
             policies: args.policies,
             materialise: args.materialise,

@@ -264,9 +264,7 @@ fn profile_one(
     let folded = stacks::folded_text(&stacks.folded());
     let subtitle = format!(
         "{} samples at {RATE_HZ} Hz over {:.1} s ({} before or after the phase left out)",
-        profile.samples,
-        measured.wall_secs,
-        profile.dropped_samples
+        profile.samples, measured.wall_secs, profile.dropped_samples
     );
     let title = format!("{} — {}", column.label, op.name());
     let (folded_file, svg_file) = (format!("{name}/{}.folded", op.name()), format!("{name}/{}.svg", op.name()));
@@ -300,9 +298,11 @@ fn differentials(settings: &Settings, kept: &[Sampled], notes: &mut Vec<String>)
         }
         for after in kept[i + 1..].iter().filter(|k| k.op == before.op && kind(&k.column) == kind(&before.column)) {
             let (grew, shrank) = differential::ranked(&before.shares, &after.shares, TOP_SHIFTS, MIN_SHIFT);
-            let file = format!("diff/{}--{}-{}.svg", file_name(&before.column), file_name(&after.column), before.op.name());
+            let file =
+                format!("diff/{}--{}-{}.svg", file_name(&before.column), file_name(&after.column), before.op.name());
             let title = format!("{} against {} — {}", after.label, before.label, before.op.name());
-            let subtitle = "red: a larger share of samples in the later build; blue: smaller (both scaled to the same total)";
+            let subtitle =
+                "red: a larger share of samples in the later build; blue: smaller (both scaled to the same total)";
             let drawn = flame::render_differential(&before.folded, &after.folded, &title, subtitle).and_then(|svg| {
                 std::fs::create_dir_all(settings.dir.join("diff"))
                     .and_then(|()| std::fs::write(settings.dir.join(&file), svg))
