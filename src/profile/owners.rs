@@ -70,23 +70,29 @@ fn is_gc(frame: &Frame) -> bool {
             && (frame.file.contains("gcmodule") || frame.file.contains("libpython")))
 }
 
-/// Frames of a thread waiting to take the GIL.
+/// The last part of a Rust path (`futex_wait` of `std::sys::pal::unix::futex::futex_wait`).
+fn last_part(name: &str) -> &str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// Frames of a thread waiting to take the GIL (CPython's, and pyo3's attaching a thread).
 fn is_gil_wait(frame: &Frame) -> bool {
-    matches!(
-        frame.name.as_str(),
-        "take_gil"
-            | "PyEval_RestoreThread"
-            | "PyEval_AcquireThread"
-            | "PyEval_AcquireLock"
-            | "PyGILState_Ensure"
-            | "_PyThreadState_Attach"
-            | "tstate_wait_attach"
-    )
+    (frame.name.contains("pyo3") && (frame.name.contains("do_attach") || frame.name.contains("GILGuard::acquire")))
+        || matches!(
+            last_part(&frame.name),
+            "take_gil"
+                | "PyEval_RestoreThread"
+                | "PyEval_AcquireThread"
+                | "PyEval_AcquireLock"
+                | "PyGILState_Ensure"
+                | "_PyThreadState_Attach"
+                | "tstate_wait_attach"
+        )
 }
 
 /// Native calls that wait: for I/O, a lock, a condition, a timer.
 fn is_wait(frame: &Frame) -> bool {
-    let n = frame.name.trim_start_matches('_');
+    let n = last_part(&frame.name).trim_start_matches('_');
     n.starts_with("epoll_")
         || n.starts_with("futex")
         || n.starts_with("GI___poll")
@@ -133,14 +139,20 @@ fn is_system(frame: &Frame) -> bool {
         || frame.name.starts_with("0x") && frame.file.is_empty()
 }
 
+/// The innermost native frames with a name (up to three, before any Python frame): where a
+/// thread that waits is waiting (`pthread_cond_timedwait` above an unnamed frame of libc).
+pub fn innermost_native<'a>(frames: &'a [&'a Frame]) -> impl Iterator<Item = &'a Frame> + 'a {
+    frames.iter().rev().take_while(|f| !f.is_python()).filter(|f| !f.name.starts_with("0x")).take(3).copied()
+}
+
 /// Who was running in a sample whose frames are `frames`, outermost first.
 pub fn owner(frames: &[&Frame], client: &Client) -> Owner {
     if frames.iter().any(|f| is_gc(f) || is_gil_wait(f)) {
         return Owner::Interpreter;
     }
     let innermost_python = frames.iter().rev().find(|f| f.is_python());
-    let waits = frames.last().is_some_and(|f| !f.is_python() && is_wait(f))
-        || innermost_python.is_some_and(|f| f.file.ends_with("selectors.py"));
+    let waits =
+        innermost_native(frames).any(is_wait) || innermost_python.is_some_and(|f| f.file.ends_with("selectors.py"));
     if waits {
         return Owner::Idle;
     }
@@ -272,6 +284,14 @@ mod tests {
             Owner::Interpreter
         );
         assert_eq!(owner_of(&c(&[&runner, &get, &gc]), "aerospike-py"), Owner::Interpreter);
+        // A thread of the extension attaching to the interpreter waits for the GIL.
+        let attach = f("pyo3::internal::state::AttachGuard::do_attach_unchecked", "state.rs");
+        let cond = f("pthread_cond_timedwait", "/lib/libc.so.6");
+        let unnamed = f("0x7f11", "/lib/libc.so.6");
+        assert_eq!(owner_of(&c(&[&attach, &cond, &unnamed]), "aerospike-py"), Owner::Interpreter);
+        // A Rust thread parked on a futex (behind an unnamed libc frame) waits.
+        let park = f("std::sys::pal::unix::futex::futex_wait", "futex.rs");
+        assert_eq!(owner_of(&c(&[&runner, &get, &rust, &park, &unnamed]), "aerospike-py"), Owner::Idle);
         assert_eq!(owner_of(&c(&[&dict]), "aerospike-py"), Owner::Interpreter);
         assert_eq!(owner_of(&c(&[&f("0x1", "[unknown]")]), "aerospike-py"), Owner::Other);
         // The no-op client has no package: its adapter is aerobench's shim.

@@ -83,11 +83,25 @@ struct ThreadProfile {
     samples: Vec<Vec<usize>>,
 }
 
+/// A Rust symbol as Rust names it (`std::sys::pal::unix::futex::futex_wait`, without its hash);
+/// any other name as it is.
+fn demangled(name: &str) -> String {
+    if name.starts_with("_R") || name.starts_with("_ZN") {
+        format!("{:#}", rustc_demangle::demangle(name))
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Parses py-spy's `--format speedscope` output.
 pub fn parse(json: &str) -> Result<Sampled, String> {
     let file: File = serde_json::from_str(json).map_err(|e| format!("py-spy's output is not speedscope JSON: {e}"))?;
-    let frames: Vec<Frame> =
-        file.shared.frames.into_iter().map(|f| Frame { name: f.name, file: f.file.unwrap_or_default() }).collect();
+    let frames: Vec<Frame> = file
+        .shared
+        .frames
+        .into_iter()
+        .map(|f| Frame { name: demangled(&f.name), file: f.file.unwrap_or_default() })
+        .collect();
     let threads: Vec<Vec<Vec<usize>>> = file.profiles.into_iter().map(|p| p.samples).collect();
     if let Some(bad) = threads.iter().flatten().flatten().find(|&&i| i >= frames.len()) {
         return Err(format!("py-spy's output names frame {bad} of {}", frames.len()));
@@ -118,6 +132,8 @@ mod tests {
             "get (aerospike_py/_client.py)"
         );
         assert_eq!(Frame::new("0x7f1c685ed24a", "/usr/lib/libz.so.1").label(), "[libz.so.1]");
+        let rust = json.replace("\"read\"", "\"_RNvNtNtNtNtCs9k3SxhrAWiO_3std3sys3pal4unix5futex10futex_wait\"");
+        assert_eq!(parse(&rust).unwrap().frames[2].name, "std::sys::pal::unix::futex::futex_wait");
         assert!(parse("{}").is_err());
         let out_of_range = json.replace("[1,0]", "[1,7]");
         assert!(parse(&out_of_range).unwrap_err().contains("frame 7"));

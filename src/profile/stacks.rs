@@ -1,9 +1,10 @@
 //! A recording cut to the phase it was taken for, and folded. py-spy is started before the
-//! phase and stopped after it, so a thread's first and last samples may be the worker waiting
-//! for its next command (no Python frame on its stack: aerobench's worker reads its input
-//! outside Python). Each thread keeps the samples from its first one with a Python frame to its
-//! last one; a thread that never ran Python in the recording is left out whole. What lies
-//! between stays, waits included: that is the phase.
+//! phase and stopped after it, so the worker's main thread begins and ends the recording waiting
+//! for its next command: reading its input, outside Python (no Python frame on its stack, a
+//! `read` innermost). Those samples, at the start and the end of a thread's samples, are left
+//! out; everything between stays, waits included: that is the phase. Other threads (an
+//! extension's runtime) are kept whole: they sampled the same few milliseconds around the
+//! phase, a sample or two each.
 
 use std::collections::BTreeMap;
 
@@ -22,18 +23,22 @@ pub struct Stacks {
 impl Stacks {
     /// The samples of `sampled` taken while the phase ran.
     pub fn during_phase(sampled: Sampled) -> Stacks {
-        let python: Vec<bool> = sampled.frames.iter().map(Frame::is_python).collect();
+        let frames = &sampled.frames;
+        let waits_for_command = |s: &Vec<usize>| {
+            let stack: Vec<&Frame> = s.iter().map(|&i| &frames[i]).collect();
+            !stack.is_empty()
+                && !stack.iter().any(|f| f.is_python())
+                && super::owners::innermost_native(&stack)
+                    .next()
+                    .is_some_and(|f| f.name.trim_start_matches('_') == "read" || f.name == "__libc_read")
+        };
         let mut kept = Vec::new();
         let mut dropped = 0u64;
         for thread in sampled.threads {
-            let runs_python = |s: &Vec<usize>| s.iter().any(|&f| python[f]);
-            let (Some(first), Some(last)) = (thread.iter().position(runs_python), thread.iter().rposition(runs_python))
-            else {
-                dropped += thread.len() as u64;
-                continue;
-            };
-            dropped += (first + thread.len() - 1 - last) as u64;
-            kept.extend(thread.into_iter().skip(first).take(last + 1 - first));
+            let first = thread.iter().position(|s| !waits_for_command(s)).unwrap_or(thread.len());
+            let last = thread.iter().rposition(|s| !waits_for_command(s)).map_or(first, |l| l + 1);
+            dropped += (thread.len() - (last - first)) as u64;
+            kept.extend(thread.into_iter().skip(first).take(last - first));
         }
         Stacks { frames: sampled.frames, samples: kept, dropped }
     }
@@ -82,23 +87,27 @@ mod tests {
     #[test]
     fn the_waits_before_and_after_the_phase_are_left_out() {
         // Main thread: waiting for its command, the phase (with a native-only sample between
-        // two calls), waiting again. A second thread never ran Python.
-        let s = recording(vec![vec![vec![0], vec![0], vec![1], vec![2], vec![1, 2], vec![0]], vec![vec![0], vec![]]]);
+        // two calls, and a read inside a call), waiting again. A second thread never ran Python:
+        // kept whole.
+        let s = recording(vec![
+            vec![vec![0], vec![0], vec![1], vec![2], vec![1, 0], vec![1, 2], vec![0]],
+            vec![vec![2], vec![2]],
+        ]);
         let stacks = Stacks::during_phase(s);
-        assert_eq!(stacks.samples, vec![vec![1], vec![2], vec![1, 2]]);
-        assert_eq!(stacks.dropped, 5);
+        assert_eq!(stacks.samples, vec![vec![1], vec![2], vec![1, 0], vec![1, 2], vec![2], vec![2]]);
+        assert_eq!(stacks.dropped, 3);
         let folded = stacks.folded();
         assert_eq!(folded["Sync.put (python_shim/aerobench_client_noop.py)"], 1);
-        assert_eq!(folded["clock_gettime (libc.so.6)"], 1);
+        assert_eq!(folded["clock_gettime (libc.so.6)"], 3);
         let text = folded_text(&folded);
         assert!(
             text.lines().any(|l| l == "Sync.put (python_shim/aerobench_client_noop.py);clock_gettime (libc.so.6) 1")
         );
-        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 
     #[test]
-    fn a_recording_without_python_keeps_nothing() {
+    fn a_recording_of_the_wait_alone_keeps_nothing() {
         let stacks = Stacks::during_phase(recording(vec![vec![vec![0], vec![0]]]));
         assert!(stacks.samples.is_empty());
         assert_eq!(stacks.dropped, 2);

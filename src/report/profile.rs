@@ -30,8 +30,7 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
             (!rows.is_empty()).then(|| OpTable {
                 operation: op.to_owned(),
                 title: format!(
-                    "{op} — where the time goes: share of py-spy samples ({} a second, {:.0} s sampled after the \
-                     rounds, in no verdict)",
+                    "{op} — where the time goes: share of py-spy samples ({}/s, {:.0} s after the rounds)",
                     profiles.rate_hz, profiles.phase_secs
                 ),
                 header: [
@@ -89,8 +88,9 @@ pub fn lines(report: &RunReport) -> Vec<String> {
     let Some(profiles) = &report.profiles else { return Vec::new() };
     let mut out = vec![format!("Profiles — {}", profiles.sampler)];
     out.push(format!(
-        "folded stacks and flame graphs (SVG) in {}, one per column and operation; the sampled phase ran right after \
-         an unsampled one of the same column and operation, and ops/s of the two give the cost of sampling",
+        "folded stacks and flame graphs (SVG) in {}, one per column and operation; the sampled phases ran after the \
+         rounds and count in no table or verdict, each right after an unsampled one of the same column and \
+         operation: ops/s of the two give the cost of sampling",
         profiles.dir
     ));
     for p in &profiles.profiles {
