@@ -594,7 +594,14 @@ pub struct BenchArgs {
     ///
     /// clients: one table per operation, a row per client; seed: the seed benchmark's tables
     /// (operations as rows, clients as columns, its ratio columns).
-    #[arg(long, value_enum, default_value = "clients", hide_possible_values = true, help_heading = "Output")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "clients",
+        hide_possible_values = true,
+        hide_short_help = true,
+        help_heading = "Output"
+    )]
     pub layout: crate::report::Layout,
     /// Show each column's version, source and policies
     #[arg(long, short, help_heading = "Output")]
