@@ -128,3 +128,90 @@ pub fn lines(report: &RunReport) -> Vec<String> {
     out.extend(profiles.notes.iter().cloned());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::profile::{Differential, FrameShare, FrameShift, Overhead, Profile, Profiles, WhereShares};
+    use crate::report::test_support::sample_report;
+    use crate::report::{Format, Layout, Style, render};
+
+    fn profiled() -> crate::model::results::RunReport {
+        let mut report = sample_report();
+        let profile = |column: &str, python: f64| Profile {
+            column: column.to_owned(),
+            operation: "get".to_owned(),
+            samples: 600,
+            dropped_samples: 2,
+            shares: WhereShares {
+                client_extension: 0.5,
+                client_python: python,
+                shim: 0.1,
+                interpreter: 0.1,
+                idle: 0.2 - python,
+                other: 0.1,
+            },
+            frames: vec![FrameShare {
+                frame: "as_dict (aerospike_py/_client.py)".to_owned(),
+                self_share: python,
+                total_share: python,
+            }],
+            folded: Some(format!("{column}/get.folded")),
+            flamegraph: Some(format!("{column}/get.svg")),
+            overhead: Some(Overhead { unprofiled_ops_per_sec: 4000.0, profiled_ops_per_sec: 3000.0, slowdown: 0.25 }),
+            note: None,
+        };
+        let mut unattached = profile("official-c", 0.0);
+        unattached.samples = 0;
+        unattached.note = Some("py-spy exit status: 1: Failed to find python version from target process".to_owned());
+        report.profiles = Some(Profiles {
+            sampler: "py-spy 0.4.3, native frames, idle threads included".to_owned(),
+            rate_hz: 200,
+            phase_secs: 3.0,
+            dir: "aerobench-profiles/x".to_owned(),
+            profiles: vec![profile("aerospike-py-sync", 0.05), profile("aerospike-py-async", 0.15), unattached],
+            differentials: vec![Differential {
+                before: "aerospike-py-sync".to_owned(),
+                after: "aerospike-py-async".to_owned(),
+                operation: "get".to_owned(),
+                flamegraph: Some("diff/a--b-get.svg".to_owned()),
+                grew: vec![FrameShift {
+                    frame: "as_dict (aerospike_py/_client.py)".to_owned(),
+                    before: 0.05,
+                    after: 0.43,
+                    change: 0.38,
+                }],
+                shrank: Vec::new(),
+            }],
+            notes: vec!["--profile: py-spy could not attach to the worker of official aerospike (C)".to_owned()],
+        });
+        report
+    }
+
+    #[test]
+    fn where_table_and_lines_in_the_table_and_markdown() {
+        let report = profiled();
+        let style = Style { color: false, width: 100, layout: Layout::Clients, verbose: false };
+        let text = render(&report, Format::Table, &style);
+        assert!(
+            text.contains("get — where the time goes: share of py-spy samples (200/s, 3 s after the rounds)"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        let row = text.lines().find(|l| l.contains("600") && l.contains("15%")).unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains("50%") && row.contains("3,000/s"), "{row}");
+        // The lines below wrap: read them as one text.
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.contains("grew +38% of samples in `as_dict (aerospike_py/_client.py)`; shrank nothing"),
+            "{text}"
+        );
+        assert!(words.contains("official aerospike (C) / get: py-spy exit status: 1: Failed to find python"), "{text}");
+        assert!(words.contains("in aerobench-profiles/x, one per column"), "{text}");
+        let md = render(&report, Format::Markdown, &style);
+        assert!(md.contains("### Profiles — py-spy 0.4.3"), "{md}");
+        assert!(md.contains("| 600 | 50% | 5% | 10% | 10% | 15% | 10% | 3,000/s (4,000/s, -25%) |"), "{md}");
+        // Without --profile, nothing.
+        let plain = render(&sample_report(), Format::Table, &style);
+        assert!(!plain.contains("where the time goes") && !plain.contains("Profiles"));
+    }
+}
