@@ -175,6 +175,8 @@ fn the_function_a_later_build_added_comes_first_among_the_frames_that_grew() {
     assert_eq!(grew[0]["frame"], "checked_twice (aerospike_py/_client.py)", "{d}");
     assert_eq!(grew[0]["before"], 0.0, "{d}");
     assert!(grew[0]["change"].as_f64().unwrap() > 0.1, "{d}");
+    // Own shares: its caller's total grew as much, its own did not.
+    assert!(!grew.iter().any(|g| g["frame"].as_str().unwrap().starts_with("Client.get (")), "{d}");
     let svg = std::fs::read_to_string(root.join("profiles").join(d["flamegraph"].as_str().unwrap())).unwrap();
     assert!(svg.contains("checked_twice"));
     // The added function is the client's Python code.
