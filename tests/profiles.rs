@@ -55,11 +55,12 @@ fn total_share(p: &Value, matches: impl Fn(&str) -> bool) -> f64 {
 #[test]
 fn known_shares_of_a_no_op_column_show_in_its_profile() {
     let dir = scratch("profile-shares");
-    // 4 ms a call: about 60% in stub_python_work, 30% in zlib's C code, 10% asleep.
+    // 10 ms a call: about 60% in stub_python_work, 30% in zlib's C code, 10% asleep (long
+    // calls, so a sleep that overshoots on a busy machine moves the shares little).
     let out = aerobench(
         &dir,
         "40",
-        &["--clients", "py-noop,py-noop-async", "--ops", "get", "--stub-delay-us", "4000", "--stub-known-shares"],
+        &["--clients", "py-noop,py-noop-async", "--ops", "get", "--stub-delay-us", "10000", "--stub-known-shares"],
     );
     assert!(out.status.success(), "exit {:?}; stderr:\n{}", out.status, stderr(&out));
     let r = report(&out);
