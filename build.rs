@@ -34,6 +34,44 @@ fn main() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         println!("cargo:rustc-cfg=no_ipv6_loopback");
     }
+
+    println!("cargo::rustc-check-cfg=cfg(no_free_threaded_python)");
+    println!("cargo:rerun-if-env-changed=AEROBENCH_FREE_THREADED_PYTHON");
+    let free_threaded = free_threaded_python();
+    if free_threaded.is_none() {
+        println!("cargo:rustc-cfg=no_free_threaded_python");
+    }
+    println!("cargo:rustc-env=AEROBENCH_FREE_THREADED_PYTHON={}", free_threaded.unwrap_or_default());
+}
+
+/// A free-threaded CPython with a shared libpython for the tests (py-spy cannot attach to one):
+/// `AEROBENCH_FREE_THREADED_PYTHON`, else pyenv's `3.13t`/`3.14t`, else `python3.14t` or
+/// `python3.13t` on `PATH`.
+fn free_threaded_python() -> Option<String> {
+    if let Some(p) = std::env::var_os("AEROBENCH_FREE_THREADED_PYTHON").filter(|p| Path::new(p).is_file()) {
+        return Some(p.to_string_lossy().into_owned());
+    }
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    let mut found: Vec<std::path::PathBuf> = pyenv
+        .and_then(|p| fs::read_dir(p.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let minor = name.strip_suffix('t')?.split('.').take(2).collect::<Vec<_>>().join(".");
+            Some(e.path().join("bin").join(format!("python{minor}t")))
+        })
+        .filter(|p| p.is_file())
+        .collect();
+    for name in ["python3.14t", "python3.13t"] {
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            found.push(dir.join(name));
+        }
+    }
+    found.into_iter().find(|p| p.is_file()).map(|p| p.display().to_string())
 }
 
 /// What a worker build needs: the manifest, the lock file, this script and the crate's sources

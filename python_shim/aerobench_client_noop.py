@@ -8,11 +8,13 @@ the worker's crash report); with AEROBENCH_STUB_UNSUPPORTED=OP, both clients lac
 raise Unsupported (a test of "not supported" cells). With AEROBENCH_STUB_STAGES="stage=seconds,..."
 both clients have stage timers as aerospike-py's (`--stages`): switched on, every call records
 each named stage with the time given, exported as aerospike-py exports them (a test of the stage
-tables)."""
+tables). With spec["stub_known_shares"] (and a delay), each call spends about 60% of the delay in stub_python_work (Python code), 30% in
+stub_native_work (zlib's C code) and sleeps the rest: shares a profile must find."""
 
 import asyncio
 import os
 import time
+import zlib
 
 from aerobench_shim import Unsupported, batch_range
 
@@ -61,6 +63,7 @@ class Sync:
         self.w = spec["workload"]
         self.delay = spec.get("stub_delay_us", 0) / 1e6
         self.spin = spec.get("stub_spin", False)
+        self.known_shares = spec.get("stub_known_shares", False)
         crash_op = os.environ.get("AEROBENCH_STUB_SEGFAULT")
         if crash_op and not isinstance(self, Async):
             setattr(self, crash_op, segfault_on_purpose)
@@ -95,7 +98,11 @@ class Sync:
     def _wait(self):
         if self.stages is not None:
             self.stages.record()
-        if self.delay and self.spin:
+        if self.delay and self.known_shares:
+            stub_python_work(0.6 * self.delay)
+            stub_native_work(0.3 * self.delay)
+            time.sleep(0.1 * self.delay)
+        elif self.delay and self.spin:
             # Busy for the delay (a test stub with a known CPU cost, not a measurement).
             until = time.perf_counter() + self.delay
             while time.perf_counter() < until:
@@ -131,7 +138,11 @@ class Async(Sync):
     async def _await(self):
         if self.stages is not None:
             self.stages.record()
-        if self.delay and self.blocking:
+        if self.delay and self.known_shares:
+            stub_python_work(0.6 * self.delay)
+            stub_native_work(0.3 * self.delay)
+            await asyncio.sleep(0.1 * self.delay)
+        elif self.delay and self.blocking:
             time.sleep(self.delay)
             await asyncio.sleep(0)  # then yields once, as a call that awaits its reply does
         elif self.delay:
@@ -155,6 +166,26 @@ class Async(Sync):
 
     async def close(self):
         pass
+
+
+def stub_python_work(seconds):
+    """Python code for `seconds` (a test stub with known shares, not a measurement)."""
+    until = time.perf_counter() + seconds
+    x = 1
+    while time.perf_counter() < until:
+        for _ in range(200):
+            x = (x * 31 + 7) % 1000003
+    return x
+
+
+_BLOCK = bytes(range(256)) * 32
+
+
+def stub_native_work(seconds):
+    """zlib's C code for `seconds`: compressing 8 KiB at a time."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        zlib.compress(_BLOCK, 9)
 
 
 def lacks(*_):

@@ -5,6 +5,7 @@ mod analysis;
 mod drivers;
 mod engine;
 mod model;
+mod profile;
 mod report;
 mod run;
 mod server;

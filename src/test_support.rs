@@ -250,6 +250,7 @@ fn sample_without_ratios() -> RunReport {
         cluster: None,
         service: None,
         stages: None,
+        profiles: None,
         min_effect: crate::model::results::DEFAULT_MIN_EFFECT,
         schedule: None,
     }

@@ -386,6 +386,7 @@ pub fn merge_with(runs: &[(String, RunReport)], drop_unaligned: bool) -> Result<
         cluster: None,
         service: None,
         stages: None,
+        profiles: None,
         min_effect: first.min_effect,
         schedule: merged_schedule(runs, &kept),
     })

@@ -59,6 +59,9 @@ pub struct WorkerSpec {
     /// The Python no-op client spins for its delay instead of sleeping.
     #[serde(default)]
     pub stub_spin: bool,
+    /// No-op calls spend known shares in named Python and native functions (profile tests).
+    #[serde(default)]
+    pub stub_known_shares: bool,
     /// Equal explicit timeouts, retries and pools for every client, or each client's defaults.
     #[serde(default)]
     pub policies: Policies,
@@ -172,6 +175,7 @@ impl PythonDriver {
                 pyspec.set_item("event_loop", &spec.event_loop)?;
                 pyspec.set_item("stub_delay_us", spec.stub_delay_us)?;
                 pyspec.set_item("stub_spin", spec.stub_spin)?;
+                pyspec.set_item("stub_known_shares", spec.stub_known_shares)?;
                 pyspec.set_item("materialise", spec.materialise.name())?;
                 pyspec.set_item("policies", spec.policies.name())?;
                 pyspec.set_item("stub_blocking", spec.stub_blocking)?;

@@ -310,6 +310,10 @@ impl Lane for WorkerLane {
         &self.column
     }
 
+    fn pid(&self) -> Option<u32> {
+        Some(self.child.id())
+    }
+
     fn crash(&self) -> Option<WorkerCrash> {
         self.crash.clone()
     }

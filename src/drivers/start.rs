@@ -61,6 +61,7 @@ pub struct LaneSettings<'a> {
     pub stub_blocking: bool,
     pub stub_delay_us: u64,
     pub stub_spin: bool,
+    pub stub_known_shares: bool,
     /// Where each Python package comes from (helper packages such as uvloop and NumPy are taken
     /// from here).
     pub sources: &'a BTreeMap<&'static str, Source>,
@@ -164,6 +165,7 @@ fn python_lane(
         event_loop: settings.event_loop.to_string(),
         stub_delay_us: settings.stub_delay_us,
         stub_spin: settings.stub_spin,
+        stub_known_shares: settings.stub_known_shares,
         policies: settings.policies,
         materialise: settings.materialise,
         cpu_competitor: settings.cpu_competitor,

@@ -29,6 +29,12 @@ pub trait Lane {
     fn stage_timers(&mut self, _on: bool) -> Result<Option<String>, String> {
         Ok(None)
     }
+
+    /// The process running the column's client, when it has one of its own (a worker), for a
+    /// sampler to attach to; `None` for a lane in this process.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A driver in this process.

@@ -2,6 +2,7 @@
 //! server, with which columns — at the bottom, computing nothing.
 
 pub mod column_id;
+pub mod profile;
 pub mod results;
 pub mod service;
 pub mod stages;

@@ -75,6 +75,9 @@ pub struct RunReport {
     /// measured rounds (`--stages`); never part of the cells or ratios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<super::stages::StagesRun>,
+    /// What `--profile` found: where each Python column's time went, per operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<super::profile::Profiles>,
 }
 
 /// The minimum effect unless `--min-effect` says otherwise (3%), and that of a report written

@@ -33,6 +33,14 @@ impl Exporter for MarkdownExporter {
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(metric_section)),
         }
         sections.extend(super::stages::tables(report).iter().map(op_section));
+        sections.extend(super::profile::tables(report).iter().map(op_section));
+        if let Some((title, rest)) = super::profile::lines(report).split_first() {
+            let mut out = format!("### {}\n", inline(title));
+            for line in rest {
+                out.push_str(&format!("\n- {}", inline(line)));
+            }
+            sections.push(out);
+        }
         let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             let mut out = String::from("### Errors");

@@ -21,6 +21,7 @@ mod node_loss;
 mod node_spread;
 pub mod plot;
 pub mod plot_file;
+mod profile;
 mod service;
 mod service_issues;
 mod service_plot;

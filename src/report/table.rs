@@ -44,6 +44,7 @@ impl Exporter for TableExporter {
             (None, Layout::Seed) => sections.extend(metrics::grids(report).iter().map(|g| self.metric(g))),
         }
         sections.extend(super::stages::tables(report).iter().map(|t| self.op_table(t)));
+        sections.extend(super::profile::tables(report).iter().map(|t| self.op_table(t)));
         let issues = super::service_issues::collect(report);
         if issues.has_errors() {
             sections.push(self.errors(&issues));
@@ -53,6 +54,7 @@ impl Exporter for TableExporter {
             super::node_loss::lines(report),
             super::cluster_change::lines(report),
             super::stages::lines(report),
+            super::profile::lines(report),
         ] {
             let Some((title, rest)) = section.split_first() else { continue };
             let mut out = self.bold(title);

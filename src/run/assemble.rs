@@ -144,6 +144,7 @@ pub fn assemble(
         cluster,
         service: None,
         stages: outcome.stages,
+        profiles: outcome.profiles,
         min_effect,
         schedule: Some(schedule),
         columns,

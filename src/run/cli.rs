@@ -608,7 +608,14 @@ pub struct BenchArgs {
     ///
     /// clients: one table per operation, a row per client; seed: the seed benchmark's tables
     /// (operations as rows, clients as columns, its ratio columns).
-    #[arg(long, value_enum, default_value = "clients", hide_possible_values = true, help_heading = "Output")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "clients",
+        hide_possible_values = true,
+        hide_short_help = true,
+        help_heading = "Output"
+    )]
     pub layout: crate::report::Layout,
     /// Show each column's version, source and policies
     #[arg(long, short, help_heading = "Output")]
@@ -635,6 +642,31 @@ pub struct BenchArgs {
     /// Default 1s when --interval is not given; e.g. a file a dashboard agent tails.
     #[arg(long, value_name = "FILE", hide_short_help = true, help_heading = "Output")]
     pub live: Option<PathBuf>,
+    /// Profile the Python columns with py-spy: flame graphs, where time goes
+    ///
+    /// After the measured rounds, each Python column runs every operation twice more, counted in
+    /// no table or verdict: once as it is, then sampled by py-spy (installed from PyPI on first
+    /// use; native frames on, 200 samples a second). The report adds a "where" table per
+    /// operation (the share of samples in the client's extension, its Python code, aerobench's
+    /// shim, the interpreter's GC or GIL wait, waiting on I/O, other), the frames that took most,
+    /// and what the sampling cost (ops/s of the sampled phase against the one before it); each
+    /// column's folded stacks and flame graph (SVG) go to --profile-dir. With two builds of one
+    /// client (--client-version, --client-path, --python), a differential flame graph and the
+    /// frames whose share grew or shrank most. --profile runs the --stages pass too (before the
+    /// sampled phases), so a client's own stage timers sit beside its profile. docs/profiles.md.
+    #[arg(long, conflicts_with = "service", help_heading = "Output")]
+    pub profile: bool,
+    /// Where --profile writes its files
+    ///
+    /// Default: aerobench-profiles/TIME beside the --output file, or in the current folder.
+    #[arg(long, value_name = "DIR", requires = "profile", hide_short_help = true, help_heading = "Output")]
+    pub profile_dir: Option<PathBuf>,
+    /// How long each --profile phase runs
+    ///
+    /// Each of the two phases per column and operation, e.g. 3s (at 200 samples a second, 600
+    /// samples per busy thread).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s", requires = "profile", hide_short_help = true, help_heading = "Output")]
+    pub profile_time: std::time::Duration,
 
     // ---- Server, security and safety ----
     /// Server address
@@ -713,6 +745,11 @@ pub struct BenchArgs {
     /// With --stub-delay-us, no-op columns keep the CPU busy for the delay instead of sleeping.
     #[arg(long, hide = true)]
     pub stub_spin: bool,
+    /// With --stub-delay-us, Python no-op calls spend about 60% of the delay in a Python function
+    /// (`stub_python_work`), 30% in zlib's C code (`stub_native_work`) and sleep the rest: a
+    /// workload of known shares for the profile tests.
+    #[arg(long, hide = true)]
+    pub stub_known_shares: bool,
     /// The async Python no-op column blocks its event loop for the stub delay (tests).
     #[arg(long, hide = true)]
     pub stub_blocking: bool,

@@ -16,6 +16,7 @@ pub mod node_counters;
 pub mod order;
 pub mod plan;
 pub mod preset;
+pub mod profile_pass;
 pub mod safety;
 pub mod scheduler;
 pub mod service;

@@ -45,6 +45,10 @@ pub struct Plan {
     pub stub_delay_us: u64,
     /// No-op columns spin for their delay instead of sleeping (hidden `--stub-spin`).
     pub stub_spin: bool,
+    /// Python no-op calls spend known shares in named functions (hidden `--stub-known-shares`).
+    pub stub_known_shares: bool,
+    /// `--profile`: where its files go and how long its phases run.
+    pub profile: Option<crate::run::profile_pass::Settings>,
     /// Which policies every client runs with.
     pub policies: Policies,
     /// How much of a Python batch result the timed call reads.
@@ -121,6 +125,14 @@ impl Plan {
             event_loop: args.event_loop,
             stub_delay_us: args.stub_delay_us,
             stub_spin: args.stub_spin,
+            stub_known_shares: args.stub_known_shares,
+            profile: args.profile.then(|| {
+                crate::run::profile_pass::Settings::new(
+                    args.profile_dir.clone(),
+                    args.output.as_deref(),
+                    args.profile_time,
+                )
+            }),
             policies: args.policies,
             materialise: args.materialise,
             cpu_competitor: args.cpu_competitor,
@@ -129,7 +141,7 @@ impl Plan {
             ttl: args.ttl,
             services_alternate: args.services_alternate,
             verify: args.verify,
-            stages: args.stages,
+            stages: args.stages || args.profile,
             rate: match args.rate.as_slice() {
                 [] => None,
                 [rate] => Some(*rate),
@@ -212,6 +224,7 @@ impl Plan {
             stub_blocking: self.stub_blocking,
             stub_delay_us: self.stub_delay_us,
             stub_spin: self.stub_spin,
+            stub_known_shares: self.stub_known_shares,
             sources: &self.sources,
         }
     }

@@ -46,6 +46,8 @@ pub struct Outcome {
     pub cluster: Option<crate::run::cluster_state::History>,
     /// What the clients' own stage timers recorded after the rounds (`--stages`).
     pub stages: Option<crate::model::stages::StagesRun>,
+    /// What `--profile`'s pass found, after the rounds.
+    pub profiles: Option<crate::model::profile::Profiles>,
 }
 
 /// A column's place in the run: its lane while it is usable.
@@ -332,13 +334,18 @@ pub fn run(
         let lanes = slots.iter_mut().filter_map(|s| Some((&s.column, s.lane.as_mut()?)));
         crate::run::stage_pass::run(plan, lanes, &measured, show)
     });
+    // --profile: each Python column's operations once more, unsampled then sampled by py-spy.
+    let profiles = plan.profile.as_ref().filter(|_| incomplete.is_none() && !stop::interrupted()).map(|settings| {
+        let lanes = slots.iter_mut().filter_map(|s| s.lane.as_mut()).collect();
+        crate::run::profile_pass::run(plan, settings, lanes, show)
+    });
     // Close every client (Python workers exit) before the report is written.
     let columns = slots.into_iter().map(|s| s.column).collect();
     if let Some(why) = &incomplete {
         warnings.push(why.clone());
     }
     let cluster = cluster.map(crate::run::cluster_state::Tracker::finish);
-    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster, stages })
+    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster, stages, profiles })
 }
 /// Step 1: starts every planned column (in plan order), each a lane, or an error column.
 fn start_columns(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> Vec<Place> {

@@ -83,6 +83,7 @@ pub fn run(
         phases: Vec::new(),
         cluster: None,
         stages: None,
+        profiles: None,
     };
     let mut report = super::assemble::assemble(plan, started_at, server, machine, calls, min_effect, None);
     report.workload.operations = vec![svc.scenario.name().to_string()];
