@@ -18,3 +18,4 @@ pub mod scheduler;
 pub mod service;
 pub mod service_plan;
 pub mod service_steps;
+pub mod settle;

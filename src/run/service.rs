@@ -82,6 +82,7 @@ pub fn run(
         orders: Vec::new(),
         phases: Vec::new(),
         cluster: None,
+        settling: None,
     };
     let mut report = super::assemble::assemble(plan, started_at, server, machine, calls, min_effect, None);
     report.workload.operations = vec![svc.scenario.name().to_string()];

@@ -129,6 +129,7 @@ fn figure(r: &crate::model::results::RoundFigures, metric: RatioMetric) -> f64 {
 }
 
 /// `column` against `baseline` on `metric`, with its verdict under `min_effect`.
+#[cfg(test)]
 pub fn ratio(
     column: &Cell,
     baseline: &Cell,

@@ -24,7 +24,8 @@ pub fn alpha() -> f64 {
 
 /// The Bayes factor of `xs` against the mean `mu0`, from its t statistic (n ≥ 2 values,
 /// ν = n − 1): (1+ng)^(−1/2) · [(1 + t²/ν) / (1 + t²/((1+ng)ν))]^((ν+1)/2). None with fewer
-/// than two values or no spread.
+/// than two values or no spread. (The interval is its solution; tests check one against the other.)
+#[cfg(test)]
 pub fn bayes_factor(xs: &[f64], mu0: f64) -> Option<f64> {
     let (mean, sd) = mean_and_sd(xs)?;
     if sd <= 0.0 {
@@ -173,7 +174,10 @@ mod tests {
                 // Rounds at which enough sequences stopped to say anything.
                 if stops >= 100 {
                     let share = f64::from(wrong) / f64::from(stops);
-                    assert!(share <= 0.05, "sd {sd}, m {m}: {wrong} of {stops} stopped at round {n} called a direction");
+                    assert!(
+                        share <= 0.05,
+                        "sd {sd}, m {m}: {wrong} of {stops} stopped at round {n} called a direction"
+                    );
                 }
             }
         }
