@@ -17,7 +17,9 @@ pub fn title(report: &RunReport) -> String {
         return super::service::title(report, service);
     }
     let w = &report.workload;
-    let rounds = if w.rounds_completed < w.rounds {
+    let rounds = if let Some(s) = w.stopping.as_ref().filter(|_| w.until_settled()) {
+        settled_rounds(w.rounds_completed, w.rounds, s)
+    } else if w.rounds_completed < w.rounds {
         format!("{} of {} rounds", w.rounds_completed, w.rounds)
     } else {
         format!("{} rounds", w.rounds)
@@ -28,6 +30,26 @@ pub fn title(report: &RunReport) -> String {
         w.concurrency,
         if report.interrupted { " (interrupted)" } else { "" }
     )
+}
+
+/// The rounds of a `--stop settled` run and why they ended: `5 rounds until every verdict
+/// settled`, `12 rounds, 20 s budget spent (3 cells open)`.
+fn settled_rounds(ran: u32, cap: u32, s: &crate::model::results::Stopping) -> String {
+    let open = s.cells.iter().filter(|c| c.open_at_budget).count();
+    let open = match open {
+        0 => String::new(),
+        1 => " (1 cell open)".to_string(),
+        n => format!(" ({n} cells open)"),
+    };
+    let plural = if ran == 1 { "" } else { "s" };
+    match s.ended.as_deref() {
+        Some("settled") => format!("{ran} round{plural} until every verdict settled"),
+        Some("budget") => {
+            format!("{ran} round{plural}, {} s budget spent{open}", s.budget_secs.unwrap_or_default())
+        }
+        Some("max_rounds") => format!("{ran} round{plural}, the most --rounds allows{open}"),
+        _ => format!("{ran} of at most {cap} rounds"),
+    }
 }
 
 /// Server, machine, workload, run, clients and how to read the ratios.
@@ -69,14 +91,22 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         } else {
             String::new()
         };
-        lines.push(Line::new(
-            "Ratios",
+        let text = if report.workload.until_settled() {
+            format!(
+                "each client's {what} against {} in the rounds both ran: geometric mean and 95% confidence \
+                 sequence (valid however the rounds stopped, docs/verdicts.md), the rounds going on until each \
+                 lay beyond the minimum effect on one side or wholly within it, or the budget ran out; \
+                 {within}\"no clear difference\" when it spans 1",
+                base.label
+            )
+        } else {
             format!(
                 "each client's {what} against {} in the same rounds: geometric mean and 95% interval over {} \
                  rounds; {within}\"no clear difference\" when the interval spans 1",
                 base.label, report.workload.rounds_completed
-            ),
-        ));
+            )
+        };
+        lines.push(Line::new("Ratios", text));
     }
     if report.cells.iter().any(|c| c.cpu.is_some()) {
         lines.push(Line::new(
