@@ -285,7 +285,7 @@ fn stop(args: &BenchArgs) -> anyhow::Result<crate::run::settle::Stop> {
             if args.budget.is_some() {
                 let why = fixed_by.map_or("--stop fixed".to_string(), |(option, _)| format!("{option} (fixed rounds)"));
                 anyhow::bail!(
-                    "--budget is the time of --stop settled's rounds, and {why} runs a fixed number; give --rounds N                      instead"
+                    "--budget is the time of --stop settled's rounds, and {why} runs a fixed number; give --rounds N instead"
                 );
             }
             Ok(Stop::Fixed)
