@@ -73,11 +73,11 @@ fn title(report: &RunReport, op: &str) -> String {
         None => String::new(),
     };
     if w.until_settled() {
-        // Each cell ran until its verdicts settled: from the fewest rounds to the most.
+        // Each cell ran until its verdicts settled (its "rounds" column): from the fewest to the most.
         let ran: Vec<usize> = report.cells.iter().filter(|c| c.operation == op).map(|c| c.rounds.len()).collect();
         let (fewest, most) = (ran.iter().min().copied().unwrap_or(0), ran.iter().max().copied().unwrap_or(0));
         let rounds = if fewest == most { format!("{most}") } else { format!("{fewest}–{most}") };
-        return format!("{op} — {per_round} × {rounds} rounds per client, until its verdicts settled{pacing}");
+        return format!("{op} — {per_round} × {rounds} rounds per client{pacing}");
     }
     format!("{op} — {per_round} × {} rounds per client{pacing}", w.rounds_completed.max(1))
 }

@@ -32,22 +32,16 @@ pub fn title(report: &RunReport) -> String {
     )
 }
 
-/// The rounds of a `--stop settled` run and why they ended: `5 rounds until every verdict
-/// settled`, `12 rounds, 20 s budget spent (3 cells open)`.
+/// The rounds of a `--stop settled` run and why they ended, short enough for the title:
+/// `5 rounds until settled`, `12 rounds, 3 cells open at the 20 s budget`.
 fn settled_rounds(ran: u32, cap: u32, s: &crate::model::results::Stopping) -> String {
     let open = s.cells.iter().filter(|c| c.open_at_budget).count();
-    let open = match open {
-        0 => String::new(),
-        1 => " (1 cell open)".to_string(),
-        n => format!(" ({n} cells open)"),
-    };
-    let plural = if ran == 1 { "" } else { "s" };
+    let open = if open == 1 { "1 cell open".to_string() } else { format!("{open} cells open") };
+    let rounds = if ran == 1 { "1 round".to_string() } else { format!("{ran} rounds") };
     match s.ended.as_deref() {
-        Some("settled") => format!("{ran} round{plural} until every verdict settled"),
-        Some("budget") => {
-            format!("{ran} round{plural}, {} s budget spent{open}", s.budget_secs.unwrap_or_default())
-        }
-        Some("max_rounds") => format!("{ran} round{plural}, the most --rounds allows{open}"),
+        Some("settled") => format!("{rounds} until settled"),
+        Some("budget") => format!("{rounds}, {open} at the {} s budget", s.budget_secs.unwrap_or_default()),
+        Some("max_rounds") => format!("{rounds}, {open} at --rounds"),
         _ => format!("{ran} of at most {cap} rounds"),
     }
 }

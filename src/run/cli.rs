@@ -236,15 +236,16 @@ pub struct BenchArgs {
     /// A --clients name. Default: official-c when it runs, else the first column.
     #[arg(long, value_name = "COLUMN", help_heading = "What to run")]
     pub baseline: Option<String>,
-    /// Measured rounds, interleaved (with --stop settled: at most N)
+    /// At most N rounds, until the verdicts settle (--stop fixed: exactly N)
     ///
     /// Every round runs each operation for every column, one column at a time, in an order from a
     /// Williams design (over each cycle of as many rounds as columns, twice as many when their
     /// number is odd, every column runs in every position and right after every other column
     /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
     ///
-    /// Default: at most 30 until the verdicts settle; 10 with --stop fixed (3 with --service,
-    /// where every step runs every round).
+    /// Measured rounds, interleaved. By default the rounds go on until every verdict settles
+    /// (--stop, --budget), at most N of them (30 unless given); with --stop fixed exactly N (10
+    /// unless given; 3 with --service, where every step runs every round).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
     pub rounds: Option<u32>,
     /// How many rounds: until the verdicts settle, or a fixed number
@@ -257,7 +258,7 @@ pub struct BenchArgs {
     /// Student-t intervals, as before. --rate, --service, --shard and --start-at run fixed rounds:
     /// at a fixed rate the columns' ops/s are the rate, a service run's steps are read as a curve,
     /// and the hosts of a split run must run the same rounds.
-    #[arg(long, value_enum, value_name = "MODE", help_heading = "What to run")]
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "What to run", hide_short_help = true)]
     pub stop: Option<crate::run::settle::StopMode>,
     /// Time the measured rounds may take with --stop settled (default 20s)
     ///
@@ -265,7 +266,7 @@ pub struct BenchArgs {
     /// always run); the cells still open then are reported with their interval as it stood.
     /// The default, 20s, is about what the everyday call's ten fixed rounds took on a 2-vCPU
     /// machine: a run never waits longer than it did, and stops sooner when the answer is clear.
-    #[arg(long, value_name = "DURATION", value_parser = parse_budget, help_heading = "What to run")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget, help_heading = "What to run", hide_short_help = true)]
     pub budget: Option<std::time::Duration>,
     /// Run each phase this long instead of --count calls
     ///
