@@ -132,9 +132,10 @@ fn incomplete(r: &RunReport) -> Option<String> {
     }
     // A run of --stop settled ends when its verdicts settle or its budget is spent: short of its
     // cap of rounds, but complete unless it was stopped early.
-    let settled_run = r.workload.until_settled();
-    let stopped_early = r.workload.stopping.as_ref().and_then(|s| s.ended.as_deref()) == Some("stopped_early");
-    if (!settled_run && r.workload.rounds_completed < r.workload.rounds) || (settled_run && stopped_early) {
+    let stopped_early = r.workload.stopping.as_ref().and_then(|s| s.ended.as_deref()) == Some("stopped_early")
+        || r.interrupted
+        || r.incomplete.is_some();
+    if r.workload.rounds_completed < r.workload.rounds && (!r.workload.until_settled() || stopped_early) {
         why.push(format!("completed {} of {} rounds", r.workload.rounds_completed, r.workload.rounds));
     }
     (!why.is_empty()).then(|| why.join(", "))
