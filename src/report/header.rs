@@ -306,6 +306,47 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_run_says_how_many_rounds_and_why_they_ended() {
+        use crate::model::results::{CellStop, Stopping};
+        let mut r = sample_report();
+        r.workload.rounds = 30;
+        r.workload.rounds_completed = 5;
+        let open = |column: &str, open: bool| CellStop {
+            column: column.into(),
+            operation: "get".into(),
+            settled_after_rounds: (!open).then_some(4),
+            open_at_budget: open,
+        };
+        let stopping = |ended: &str, cells: Vec<CellStop>| Stopping {
+            mode: "settled".into(),
+            interval: "confidence-sequence".into(),
+            method: None,
+            prior_g: Some(20.0),
+            first_look: Some(3),
+            budget_secs: Some(20.0),
+            spent_secs: Some(19.0),
+            ended: Some(ended.into()),
+            cells,
+        };
+        let rounds = |r: &RunReport| {
+            title(r).split(", ").skip(1).take_while(|p| !p.contains("in flight")).collect::<Vec<_>>().join(", ")
+        };
+        r.workload.stopping = Some(stopping("settled", vec![open("a", false)]));
+        assert_eq!(rounds(&r), "5 rounds until settled");
+        r.workload.stopping = Some(stopping("budget", vec![open("a", true), open("b", true), open("c", false)]));
+        assert_eq!(rounds(&r), "5 rounds, 2 cells open at the 20 s budget");
+        r.workload.stopping = Some(stopping("max_rounds", vec![open("a", true)]));
+        assert_eq!(rounds(&r), "5 rounds, 1 cell open at --rounds");
+        r.workload.stopping = Some(stopping("stopped_early", Vec::new()));
+        assert_eq!(rounds(&r), "5 of at most 30 rounds");
+        let ratios = run_lines(&r).into_iter().find(|l| l.label == "Ratios").unwrap();
+        assert!(ratios.text.contains("95% confidence sequence (valid however the rounds stopped"), "{}", ratios.text);
+        // A fixed run reads as before.
+        r.workload.stopping.as_mut().unwrap().mode = "fixed".into();
+        assert_eq!(rounds(&r), "5 of 30 rounds");
+    }
+
+    #[test]
     fn builtin_server_is_marked() {
         let mut report = sample_report();
         let server = &run_lines(&report)[0];
