@@ -1011,6 +1011,24 @@ mod tests {
         let c = compare(&base, &short, &gate(&[]));
         assert!(render_text(&c).contains("round 3 of the base run missing from the new run"), "{}", render_text(&c));
         assert!(c.crossed());
+        // A settled run stopped measuring the cell after its second round: not missing; a gap
+        // before its last round still is.
+        short.workload.stopping = Some(crate::model::results::Stopping {
+            mode: "settled".into(),
+            interval: "confidence-sequence".into(),
+            method: None,
+            prior_g: Some(20.0),
+            first_look: Some(3),
+            budget_secs: Some(20.0),
+            spent_secs: Some(3.0),
+            ended: Some("settled".into()),
+            cells: Vec::new(),
+        });
+        let c = compare(&base, &short, &gate(&[]));
+        assert!(!render_text(&c).contains("missing from the new run"), "{}", render_text(&c));
+        get_cell(&mut short, &column).rounds.remove(0);
+        let c = compare(&base, &short, &gate(&[]));
+        assert!(render_text(&c).contains("round 1 of the base run missing from the new run"), "{}", render_text(&c));
         // A failed column's cells say why.
         let mut failed = sample_report();
         failed.cells.retain(|c| c.column != column);
