@@ -261,6 +261,68 @@ mod tests {
         assert!(within_budget(4, s(12), s(8), s(20)));
     }
 
+    /// A phase of `calls` successful calls in `wall_secs`.
+    fn phase(op: Operation, round: u32, calls: u64, wall_secs: f64) -> Measured {
+        let mut recorder = crate::engine::stats::Recorder::new();
+        for _ in 0..calls {
+            recorder.record_ok(Duration::from_micros(100));
+        }
+        Measured {
+            op,
+            round,
+            recorder,
+            wall_secs,
+            stopped: None,
+            server_unresponsive: false,
+            driver_error: None,
+            cpu_secs: None,
+            peak_rss_bytes: None,
+            gc_secs: None,
+            loop_gaps: None,
+            competitor: None,
+            open_loop: None,
+            updates: None,
+            unsupported: None,
+        }
+    }
+
+    #[test]
+    fn a_settled_cell_stops_and_the_baseline_runs_while_anything_compares_with_it() {
+        use clap::Parser as _;
+        let cli =
+            crate::run::cli::Cli::try_parse_from(["aerobench", "--clients", "noop,noop-async,py-noop", "--ops", "get"])
+                .unwrap();
+        let plan = Plan::from_args(&cli.bench).unwrap();
+        assert_eq!(plan.baseline.as_deref(), Some("noop"));
+        let column = |id: &str| crate::report::test_support::column(id, id, "noop", "0", "sync", 1);
+        let running: Vec<(usize, Column)> =
+            ["noop", "noop-async", "py-noop"].iter().enumerate().map(|(i, id)| (i, column(id))).collect();
+        // noop-async makes twice the baseline's ops/s, steadily; py-noop the same, with noise.
+        let mut measured = Vec::new();
+        let mut tracker = Tracker::new(Duration::from_secs(60));
+        for round in 1..=3 {
+            let wobble = [1.0, 1.06, 0.95][round as usize - 1];
+            measured.push(("noop".to_string(), phase(Operation::Get, round, 1000, 1.0)));
+            measured
+                .push(("noop-async".to_string(), phase(Operation::Get, round, 2000, 1.0 + 0.01 * f64::from(round))));
+            measured.push(("py-noop".to_string(), phase(Operation::Get, round, 1000, wobble)));
+            assert!(tracker.after_round(&plan, round, Duration::from_secs(1), &running, &measured));
+            assert!(!tracker.is_done(1, Operation::Get) || round == 3);
+        }
+        assert!(tracker.is_done(1, Operation::Get), "2x faster settles at the first look");
+        assert!(!tracker.is_done(0, Operation::Get), "the baseline still compares with py-noop");
+        assert!(!tracker.is_done(2, Operation::Get));
+        assert_eq!(tracker.open_per_round(&plan, &[0, 1, 2]), 2);
+        let settling = tracker.finish(&plan, 3, &[(0, "noop".into()), (1, "noop-async".into()), (2, "py-noop".into())]);
+        assert_eq!(settling.settled, [("noop-async".to_string(), Operation::Get, 3)]);
+        assert_eq!(settling.open.len(), 2);
+        assert_eq!(settling.ended, Ended::Early, "3 of 30 rounds, stopped before settling or the budget");
+        // With py-noop gone (its column broke), nothing keeps the baseline running.
+        let mut tracker = Tracker::new(Duration::from_secs(60));
+        assert!(!tracker.after_round(&plan, 3, Duration::from_secs(1), &running[..2], &measured));
+        assert!(tracker.is_done(0, Operation::Get));
+    }
+
     #[test]
     fn only_directions_and_within_settle() {
         assert!(settled(Verdict::Faster) && settled(Verdict::Slower) && settled(Verdict::WithinMinEffect));
