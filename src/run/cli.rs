@@ -115,7 +115,9 @@ pub enum Command {
     /// Cell by cell, changes with the rounds' 95% intervals: a change inside the noise is not
     /// called a regression. Exit code 3 when a cell of the new run has more failed calls, a round
     /// without a successful call or is missing, or when a --fail-if threshold (p99, throughput,
-    /// open-loop corrected latency) is crossed.
+    /// open-loop corrected latency) is crossed. Two saved runs are two fixed samples looked at
+    /// once, so their intervals are Welch's, not the confidence sequence of --stop settled (a
+    /// settled run compares like any other: its cells' later rounds are not missing).
     Compare(crate::analysis::compare_runs::CompareArgs),
     /// Print shell completions for aerobench.
     Completions {
@@ -238,14 +240,14 @@ pub struct BenchArgs {
     pub baseline: Option<String>,
     /// At most N rounds, until the verdicts settle (--stop fixed: exactly N)
     ///
+    /// Measured rounds, interleaved. By default the rounds go on until every verdict settles
+    /// (--stop, --budget), at most N of them (30 unless given); with --stop fixed exactly N (10
+    /// unless given; 3 with --service, where every step runs every round).
+    ///
     /// Every round runs each operation for every column, one column at a time, in an order from a
     /// Williams design (over each cycle of as many rounds as columns, twice as many when their
     /// number is odd, every column runs in every position and right after every other column
     /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
-    ///
-    /// Measured rounds, interleaved. By default the rounds go on until every verdict settles
-    /// (--stop, --budget), at most N of them (30 unless given); with --stop fixed exactly N (10
-    /// unless given; 3 with --service, where every step runs every round).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
     pub rounds: Option<u32>,
     /// How many rounds: until the verdicts settle, or a fixed number
@@ -255,7 +257,7 @@ pub struct BenchArgs {
     /// confidence sequence, docs/verdicts.md); a column and operation whose verdicts lie wholly
     /// beyond the minimum effect or wholly within it stops being measured, and the rounds end when
     /// none is left open, at --budget or at --rounds. fixed: exactly --rounds rounds (10), 95%
-    /// Student-t intervals, as before. --rate, --service, --shard and --start-at run fixed rounds:
+    /// Student-t intervals. --rate, --service, --shard and --start-at run fixed rounds:
     /// at a fixed rate the columns' ops/s are the rate, a service run's steps are read as a curve,
     /// and the hosts of a split run must run the same rounds.
     #[arg(long, value_enum, value_name = "MODE", help_heading = "What to run", hide_short_help = true)]
