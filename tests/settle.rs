@@ -206,3 +206,40 @@ fn the_csv_says_after_how_many_rounds_each_cell_settled() {
         assert_eq!(fields[open], "false", "{line}");
     }
 }
+
+#[test]
+fn two_settled_runs_compare_though_their_cells_ran_different_rounds() {
+    let dir = common::scratch("settle-compare");
+    // Each run's cells stop when their verdicts settle, at rounds of their own: the base run's
+    // later rounds are not missing from the new run, nor is the new run short of its cap.
+    let args = [
+        "--clients",
+        "noop,noop-async",
+        "--concurrency",
+        "8",
+        "--stub-delay-us",
+        "2000",
+        "--count",
+        "100",
+        "--ops",
+        "get,put",
+    ];
+    let mut paths = Vec::new();
+    for name in ["base.json", "new.json"] {
+        let doc = run(&args);
+        assert_eq!(doc["workload"]["stopping"]["mode"], "settled");
+        let path = dir.join(name);
+        std::fs::write(&path, doc.to_string()).unwrap();
+        paths.push(path);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_aerobench"))
+        .arg("compare")
+        .args(&paths)
+        .args(["--fail-if", "ops/s<-50%"])
+        .output()
+        .expect("aerobench runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("pass the new run completed every round"), "{text}");
+    assert_eq!(text.matches("every round of the base run is there").count(), 4, "{text}");
+}
