@@ -227,6 +227,7 @@ fn sample_without_ratios() -> RunReport {
             seed: 1,
             key_space: 1_000,
             mix: None,
+            stopping: None,
         },
         columns: vec![
             column(FLOOR, "wire floor", "aerospike wire protocol", "0.1.0", "sync", 1),

@@ -115,11 +115,23 @@ fn signalled_run(signal: libc::c_int, name: &str, expected_code: i32) {
     let dir = scratch(&format!("faults-{name}"));
     let (out, live) = (dir.join("report.json"), dir.join("live.ndjson"));
     let mut cmd = aerobench();
-    cmd.args(["--builtin-server", "--count", "1000", "--warmup", "0", "--rounds", "1000", "--ops", "put,get"])
-        .args(["--clients", "rust-sync,aerospike-py-sync", "--format", "json", "--interval", "100ms", "--live"])
-        .arg(&live)
-        .arg("--output")
-        .arg(&out);
+    cmd.args([
+        "--builtin-server",
+        "--count",
+        "1000",
+        "--warmup",
+        "0",
+        "--stop",
+        "fixed",
+        "--rounds",
+        "1000",
+        "--ops",
+        "put,get",
+    ])
+    .args(["--clients", "rust-sync,aerospike-py-sync", "--format", "json", "--interval", "100ms", "--live"])
+    .arg(&live)
+    .arg("--output")
+    .arg(&out);
     let (mut child, stdout, stderr) = spawn_drained(&mut cmd);
     let pid = child.id();
     // The server and the worker are children; wait until the Python column's calls are measured.
@@ -221,12 +233,25 @@ fn kill_the_server_mid_run(clients: &str) -> (Value, String) {
     let (out, live) = (dir.join("report.json"), dir.join("live.ndjson"));
     let port = server.port.to_string();
     let mut cmd = aerobench();
-    cmd.args(["--host", "127.0.0.1", "--port", &port, "--count", "500", "--warmup", "0", "--rounds", "1000"])
-        .args(["--duration", "1s", "--ops", "put,get", "--clients", clients, "--timeout-ms", "30000"])
-        .args(["--quiet", "--format", "json", "--interval", "100ms", "--live"])
-        .arg(&live)
-        .arg("--output")
-        .arg(&out);
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--count",
+        "500",
+        "--warmup",
+        "0",
+        "--stop",
+        "fixed",
+        "--rounds",
+        "1000",
+    ])
+    .args(["--duration", "1s", "--ops", "put,get", "--clients", clients, "--timeout-ms", "30000"])
+    .args(["--quiet", "--format", "json", "--interval", "100ms", "--live"])
+    .arg(&live)
+    .arg("--output")
+    .arg(&out);
     let (mut child, stdout, stderr) = spawn_drained(&mut cmd);
     let pid = child.id();
     let mut workers = Vec::new();
@@ -411,7 +436,17 @@ fn cleanup_runs_after_ctrl_c() {
     let (mut child, stdout, stderr) = spawn_drained(
         aerobench()
             .args(["--host", "127.0.0.1", "--port", &port, "--set", "interrupted", "--count", "300", "--warmup", "0"])
-            .args(["--rounds", "1000", "--clients", "rust-sync,aerospike-py-sync", "--ops", "put,get", "--cleanup"])
+            .args([
+                "--stop",
+                "fixed",
+                "--rounds",
+                "1000",
+                "--clients",
+                "rust-sync,aerospike-py-sync",
+                "--ops",
+                "put,get",
+                "--cleanup",
+            ])
             .args(["--quiet", "--format", "json"]),
     );
     assert!(wait_until(Duration::from_secs(60), || direct.count("interrupted") == 300), "the records were written");

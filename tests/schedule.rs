@@ -42,7 +42,8 @@ fn ten_rounds_of_five_columns_run_in_a_balanced_order() {
     let columns = ["noop", "noop-async", "wire", "rust-sync", "rust-async"];
     let mut cmd = aerobench();
     cmd.args(["--builtin-server", "--clients", &columns.join(","), "--ops", "put,get", "--count", "20"])
-        .args(["--rounds", "10", "--warmup", "5", "--min-phase-calls", "0", "--min-phase-time", "0"])
+        // Ten whole rounds of every column: fixed rounds, which no settled verdict ends early.
+        .args(["--stop", "fixed", "--rounds", "10", "--warmup", "5", "--min-phase-calls", "0", "--min-phase-time", "0"])
         .args(["--format", "json", "--quiet", "--output"])
         .arg(&path);
     let out = run_with_timeout(cmd, Duration::from_secs(120));

@@ -411,6 +411,9 @@ fn wire_column_against_a_dying_server_ends_with_errors_not_a_hang() {
         "put",
         "--count",
         "5000",
+        // Until the server goes: fixed rounds, which no settled verdict ends.
+        "--stop",
+        "fixed",
         "--rounds",
         "1000",
         "--timeout-ms",

@@ -69,14 +69,31 @@ pub struct RunProgress {
     bar: ProgressBar,
     round: String,
     ticker: Option<Ticker>,
+    /// The rounds end when the verdicts settle: the length is the most that may still run.
+    at_most: bool,
 }
 
 impl RunProgress {
     pub fn new(show: bool, phases: u64) -> RunProgress {
+        RunProgress::with_length(show, phases, false)
+    }
+
+    /// A run whose rounds end when its verdicts settle (`--stop settled`): `phases` is the most
+    /// it may run, lowered with [`RunProgress::at_most`] as cells settle.
+    pub fn until_settled(show: bool, phases: u64) -> RunProgress {
+        RunProgress::with_length(show, phases, true)
+    }
+
+    fn with_length(show: bool, phases: u64, at_most: bool) -> RunProgress {
+        let template = if at_most {
+            "{bar:24} {pos} of at most {len} phases  {msg}"
+        } else {
+            "{bar:24} {pos}/{len} phases  {msg}"
+        };
         let bar = if show {
             let bar = ProgressBar::with_draw_target(Some(phases), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{bar:24} {pos}/{len} phases  {msg}")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -84,12 +101,21 @@ impl RunProgress {
         } else {
             ProgressBar::hidden()
         };
-        RunProgress { bar, round: String::new(), ticker: None }
+        RunProgress { bar, round: String::new(), ticker: None, at_most }
     }
 
     /// Says which round runs (0 is the warm-up).
     pub fn set_round(&mut self, round: u32, rounds: u32) {
-        self.round = if round == 0 { "warm-up".into() } else { format!("round {round}/{rounds}") };
+        self.round = match round {
+            0 => "warm-up".into(),
+            _ if self.at_most => format!("round {round} (at most {rounds})"),
+            _ => format!("round {round}/{rounds}"),
+        };
+    }
+
+    /// At most `phases` more phases will run (cells settled, or the budget is near).
+    pub fn at_most(&self, phases: u64) {
+        self.bar.set_length(self.bar.position() + phases);
     }
 
     pub fn finish(mut self) {

@@ -474,6 +474,68 @@ pub struct Workload {
     /// or `read-modify-write` (the read_modify_write cells); null when none was.
     #[serde(default)]
     pub mix: Option<String>,
+    /// How the run chose its rounds and the interval its verdicts got; absent in documents
+    /// from before `--stop` (fixed rounds, Student-t intervals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping: Option<Stopping>,
+}
+
+/// How a run chose its rounds (`--stop`), and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stopping {
+    /// `settled` (rounds until every ops/s verdict settles, or the budget or cap runs out) or
+    /// `fixed` (exactly `rounds`).
+    pub mode: String,
+    /// The interval every ratio and over-floor figure got: `student-t` (fixed rounds) or
+    /// `confidence-sequence` (valid however the rounds stopped).
+    pub interval: String,
+    /// The confidence sequence, named: Lai (1976)'s normal-mixture t, with its prior `g`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The prior variance of the standardized effect the sequence mixes over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_g: Option<f64>,
+    /// Settled mode: the rounds looked at the verdicts from this round on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_look: Option<u32>,
+    /// Settled mode: the time the measured rounds could take (`--budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_secs: Option<f64>,
+    /// Settled mode: the time they took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent_secs: Option<f64>,
+    /// Settled mode: why the rounds ended: `settled` (every verdict), `budget`, `max_rounds`
+    /// (`rounds` ran) or `stopped_early` (interrupted, or the server or every column gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// Settled mode: each measured cell, and when its verdicts settled or that they had not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<CellStop>,
+}
+
+/// When one cell (column × operation) of a settled run stopped being measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CellStop {
+    pub column: String,
+    pub operation: String,
+    /// The rounds it ran before every ops/s verdict it takes part in settled (a baseline's:
+    /// every verdict compared with it); null while one was open.
+    pub settled_after_rounds: Option<u32>,
+    /// A verdict of this cell was still open when the budget or the cap ended the rounds: its
+    /// interval is as it stood then.
+    pub open_at_budget: bool,
+}
+
+impl Workload {
+    /// How the cell of `column` and `operation` stopped in a settled run, if it was one.
+    pub fn cell_stop(&self, column: &str, operation: &str) -> Option<&CellStop> {
+        self.stopping.as_ref()?.cells.iter().find(|c| c.column == column && c.operation == operation)
+    }
+
+    /// True when the rounds ran until the verdicts settled (`--stop settled`).
+    pub fn until_settled(&self) -> bool {
+        self.stopping.as_ref().is_some_and(|s| s.mode == "settled")
+    }
 }
 
 fn sequential() -> String {

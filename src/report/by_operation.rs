@@ -72,6 +72,13 @@ fn title(report: &RunReport, op: &str) -> String {
         Some(rate) => format!(", open loop at {}/s", thousands(rate.round() as u64)),
         None => String::new(),
     };
+    if w.until_settled() {
+        // Each cell ran until its verdicts settled (its "rounds" column): from the fewest to the most.
+        let ran: Vec<usize> = report.cells.iter().filter(|c| c.operation == op).map(|c| c.rounds.len()).collect();
+        let (fewest, most) = (ran.iter().min().copied().unwrap_or(0), ran.iter().max().copied().unwrap_or(0));
+        let rounds = if fewest == most { format!("{most}") } else { format!("{fewest}–{most}") };
+        return format!("{op} — {per_round} × {rounds} rounds per client{pacing}");
+    }
     format!("{op} — {per_round} × {} rounds per client{pacing}", w.rounds_completed.max(1))
 }
 
@@ -96,6 +103,9 @@ fn table(report: &RunReport, op: &str) -> OpTable {
             header.push(format!("{} vs {}", metric_name(metric), label(report, b)));
         }
     }
+    if report.workload.until_settled() {
+        header.push("rounds".into());
+    }
     let rows = report.columns.iter().map(|column| row(report, op, column, floor, baseline)).collect();
     OpTable { operation: op.to_owned(), title: title(report, op), header, rows }
 }
@@ -108,7 +118,8 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
         + 3 * usize::from(open(report))
         + usize::from(floor.is_some())
         + 1
-        + usize::from(baseline.is_some()) * verdict_metrics(report).len();
+        + usize::from(baseline.is_some()) * verdict_metrics(report).len()
+        + usize::from(report.workload.until_settled());
     let Some(cell) = cell else {
         let failed = column.error.is_some() || report.cell(&column.id, op).is_some_and(|c| c.errors > 0);
         let lacking = report.cell(&column.id, op).is_some_and(|c| c.not_supported.is_some());
@@ -170,7 +181,21 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
             row.push(verdict(report, op, &column.id, base, metric));
         }
     }
+    if report.workload.until_settled() {
+        row.push(rounds(report, cell));
+    }
     row
+}
+
+/// With `--stop settled`, the rounds a cell ran and whether its verdicts settled: `4, settled`,
+/// or `12, open` when the budget or the cap ended the rounds first.
+fn rounds(report: &RunReport, cell: &Cell) -> Entry {
+    let ran = cell.rounds.len();
+    match report.workload.cell_stop(&cell.column, &cell.operation) {
+        Some(s) if s.open_at_budget => Entry::new(format!("{ran}, open"), Kind::Value),
+        Some(s) if s.settled_after_rounds.is_some() => Entry::new(format!("{ran}, settled"), Kind::Value),
+        _ => Entry::new(ran.to_string(), Kind::Value),
+    }
 }
 
 /// What the verdict columns compare: ops/s in a closed loop; in an open loop, where every column

@@ -10,7 +10,7 @@ use super::Exporter;
 pub struct CsvExporter;
 
 /// The header row, in column order.
-pub const HEADER: [&str; 25] = [
+pub const HEADER: [&str; 27] = [
     "column",
     "label",
     "client",
@@ -36,6 +36,8 @@ pub const HEADER: [&str; 25] = [
     "rounds",
     "over_floor_low_us",
     "over_floor_high_us",
+    "settled_after_rounds",
+    "open_at_budget",
 ];
 
 /// A field quoted when it holds a comma, a quote or a line break.
@@ -163,6 +165,7 @@ impl Exporter for CsvExporter {
         for cell in &report.cells {
             let column = report.column(&cell.column);
             let l = &cell.latency_us;
+            let stop = report.workload.cell_stop(&cell.column, &cell.operation);
             let row = [
                 cell.column.clone(),
                 column.map(|c| c.label.clone()).unwrap_or_default(),
@@ -189,6 +192,9 @@ impl Exporter for CsvExporter {
                 cell.rounds.len().to_string(),
                 opt(cell.over_floor_interval_us.map(|i| i[0])),
                 opt(cell.over_floor_interval_us.map(|i| i[1])),
+                // With --stop settled: when the cell's verdicts settled, or that one was open.
+                stop.and_then(|s| s.settled_after_rounds).map(|n| n.to_string()).unwrap_or_default(),
+                stop.map(|s| s.open_at_budget.to_string()).unwrap_or_default(),
             ];
             out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
             out.push('\n');

@@ -17,7 +17,9 @@ pub fn title(report: &RunReport) -> String {
         return super::service::title(report, service);
     }
     let w = &report.workload;
-    let rounds = if w.rounds_completed < w.rounds {
+    let rounds = if let Some(s) = w.stopping.as_ref().filter(|_| w.until_settled()) {
+        settled_rounds(w.rounds_completed, w.rounds, s)
+    } else if w.rounds_completed < w.rounds {
         format!("{} of {} rounds", w.rounds_completed, w.rounds)
     } else {
         format!("{} rounds", w.rounds)
@@ -28,6 +30,20 @@ pub fn title(report: &RunReport) -> String {
         w.concurrency,
         if report.interrupted { " (interrupted)" } else { "" }
     )
+}
+
+/// The rounds of a `--stop settled` run and why they ended, short enough for the title:
+/// `5 rounds until settled`, `12 rounds, 3 cells open at the 20 s budget`.
+fn settled_rounds(ran: u32, cap: u32, s: &crate::model::results::Stopping) -> String {
+    let open = s.cells.iter().filter(|c| c.open_at_budget).count();
+    let open = if open == 1 { "1 cell open".to_string() } else { format!("{open} cells open") };
+    let rounds = if ran == 1 { "1 round".to_string() } else { format!("{ran} rounds") };
+    match s.ended.as_deref() {
+        Some("settled") => format!("{rounds} until settled"),
+        Some("budget") => format!("{rounds}, {open} at the {} s budget", s.budget_secs.unwrap_or_default()),
+        Some("max_rounds") => format!("{rounds}, {open} at --rounds"),
+        _ => format!("{ran} of at most {cap} rounds"),
+    }
 }
 
 /// Server, machine, workload, run, clients and how to read the ratios.
@@ -69,14 +85,22 @@ pub fn run_lines(report: &RunReport) -> Vec<Line> {
         } else {
             String::new()
         };
-        lines.push(Line::new(
-            "Ratios",
+        let text = if report.workload.until_settled() {
+            format!(
+                "each client's {what} against {} in the rounds both ran: geometric mean and 95% confidence \
+                 sequence (valid however the rounds stopped, docs/verdicts.md), the rounds going on until each \
+                 lay beyond the minimum effect on one side or wholly within it, or the budget ran out; \
+                 {within}\"no clear difference\" when it spans 1",
+                base.label
+            )
+        } else {
             format!(
                 "each client's {what} against {} in the same rounds: geometric mean and 95% interval over {} \
                  rounds; {within}\"no clear difference\" when the interval spans 1",
                 base.label, report.workload.rounds_completed
-            ),
-        ));
+            )
+        };
+        lines.push(Line::new("Ratios", text));
     }
     if report.cells.iter().any(|c| c.cpu.is_some()) {
         lines.push(Line::new(
@@ -279,6 +303,47 @@ mod tests {
         r.workload.rounds_completed = 2;
         r.interrupted = true;
         assert_eq!(title(&r), "aerobench — 1,000 records, 2 of 3 rounds, 50 in flight for async columns (interrupted)");
+    }
+
+    #[test]
+    fn a_settled_run_says_how_many_rounds_and_why_they_ended() {
+        use crate::model::results::{CellStop, Stopping};
+        let mut r = sample_report();
+        r.workload.rounds = 30;
+        r.workload.rounds_completed = 5;
+        let open = |column: &str, open: bool| CellStop {
+            column: column.into(),
+            operation: "get".into(),
+            settled_after_rounds: (!open).then_some(4),
+            open_at_budget: open,
+        };
+        let stopping = |ended: &str, cells: Vec<CellStop>| Stopping {
+            mode: "settled".into(),
+            interval: "confidence-sequence".into(),
+            method: None,
+            prior_g: Some(20.0),
+            first_look: Some(3),
+            budget_secs: Some(20.0),
+            spent_secs: Some(19.0),
+            ended: Some(ended.into()),
+            cells,
+        };
+        let rounds = |r: &RunReport| {
+            title(r).split(", ").skip(1).take_while(|p| !p.contains("in flight")).collect::<Vec<_>>().join(", ")
+        };
+        r.workload.stopping = Some(stopping("settled", vec![open("a", false)]));
+        assert_eq!(rounds(&r), "5 rounds until settled");
+        r.workload.stopping = Some(stopping("budget", vec![open("a", true), open("b", true), open("c", false)]));
+        assert_eq!(rounds(&r), "5 rounds, 2 cells open at the 20 s budget");
+        r.workload.stopping = Some(stopping("max_rounds", vec![open("a", true)]));
+        assert_eq!(rounds(&r), "5 rounds, 1 cell open at --rounds");
+        r.workload.stopping = Some(stopping("stopped_early", Vec::new()));
+        assert_eq!(rounds(&r), "5 of at most 30 rounds");
+        let ratios = run_lines(&r).into_iter().find(|l| l.label == "Ratios").unwrap();
+        assert!(ratios.text.contains("95% confidence sequence (valid however the rounds stopped"), "{}", ratios.text);
+        // A fixed run reads as before.
+        r.workload.stopping.as_mut().unwrap().mode = "fixed".into();
+        assert_eq!(rounds(&r), "5 of 30 rounds");
     }
 
     #[test]

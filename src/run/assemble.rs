@@ -68,9 +68,12 @@ pub fn assemble(
             ));
         }
     }
-    let floor = compare::set_over_floor(&columns, &mut cells);
+    // With --stop settled every interval is the confidence sequence the rounds stopped on.
+    let method = plan.stop.method();
+    let floor = compare::set_over_floor_by(method, &columns, &mut cells);
     let pairs = compare::pairs(&columns, plan.baseline.as_deref());
-    let mut ratios = compare::ratios(&columns, &cells, &operations, &pairs, min_effect);
+    let mut ratios = compare::ratios_by(method, &columns, &cells, &operations, &pairs, min_effect);
+
     let windows: Vec<crate::analysis::cluster_change::Window> =
         outcome.cluster.as_ref().map(|h| h.changes.iter().map(|c| c.window.clone()).collect()).unwrap_or_default();
     let mut cluster = outcome.cluster.map(cluster_history);
@@ -128,6 +131,7 @@ pub fn assemble(
             seed: plan.keys.seed,
             key_space: plan.key_space,
             mix: plan.mix.map(|m| m.name()),
+            stopping: Some(stopping(plan, outcome.settling.as_ref(), &cells)),
         },
         baseline: plan.baseline.clone().filter(|b| columns.iter().any(|c| c.id == *b && c.error.is_none())),
         floor,
@@ -185,11 +189,85 @@ fn cluster_history(h: crate::run::cluster_state::History) -> crate::model::resul
     }
 }
 
+/// How the run chose its rounds, and with `--stop settled` what came of it.
+fn stopping(
+    plan: &Plan,
+    settling: Option<&crate::run::settle::Settling>,
+    cells: &[crate::model::results::Cell],
+) -> crate::model::results::Stopping {
+    use crate::analysis::compare::sequence;
+    let settled = settling.filter(|_| matches!(plan.stop, crate::run::settle::Stop::Settled { .. }));
+    crate::model::results::Stopping {
+        mode: if settled.is_some() { "settled" } else { "fixed" }.to_string(),
+        interval: plan.stop.method().name().to_string(),
+        method: settled.map(|_| {
+            format!(
+                "normal-mixture t confidence sequence (Lai 1976; Bayes factor of Rouder et al. 2009, right-Haar \
+                 prior on sigma), g = {}, on the rounds' log ratios",
+                sequence::PRIOR_G
+            )
+        }),
+        prior_g: settled.map(|_| sequence::PRIOR_G),
+        first_look: settled.map(|_| sequence::MIN_ROUNDS),
+        budget_secs: settled.map(|s| s.budget.as_secs_f64()),
+        spent_secs: settled.map(|s| s.spent.as_secs_f64()),
+        ended: settled.map(|s| s.ended.name().to_string()),
+        cells: settled.map(|s| cell_stops(s, plan, cells)).unwrap_or_default(),
+    }
+}
+
+/// Each measured cell's rounds before its verdicts settled, or that it was still open when the
+/// rounds ended (at the budget or the cap; not when they were cut short).
+fn cell_stops(
+    settling: &crate::run::settle::Settling,
+    plan: &Plan,
+    cells: &[crate::model::results::Cell],
+) -> Vec<crate::model::results::CellStop> {
+    // A scheduled operation's phases give the reported cells of a mix (gets give puts too).
+    let scheduled = |cell_op: &str| -> Vec<crate::workload::Operation> {
+        plan.ops
+            .iter()
+            .copied()
+            .filter(|op| {
+                op.name() == cell_op
+                    || (cell_op == "put" && *op == crate::workload::Operation::Get && plan.updates().is_some())
+            })
+            .collect()
+    };
+    let cut_short = settling.ended == crate::run::settle::Ended::Early;
+    cells
+        .iter()
+        .filter(|c| c.not_supported.is_none())
+        .map(|cell| {
+            let ops = scheduled(&cell.operation);
+            let settled_after = settling
+                .settled
+                .iter()
+                .filter(|(id, op, _)| *id == cell.column && ops.contains(op))
+                .map(|(_, _, rounds)| *rounds)
+                .max();
+            let open = settling.open.iter().any(|(id, op)| *id == cell.column && ops.contains(op));
+            crate::model::results::CellStop {
+                column: cell.column.clone(),
+                operation: cell.operation.clone(),
+                settled_after_rounds: settled_after.filter(|_| !open),
+                open_at_budget: open && !cut_short,
+            }
+        })
+        .collect()
+}
+
 /// The order the columns ran in, its balance, and when each phase ran.
 fn schedule(plan: &Plan, outcome: &scheduler::Outcome) -> crate::model::results::Schedule {
     let n = plan.columns.len();
     let mut orders = Vec::new();
-    for (r, round) in outcome.orders.iter().enumerate() {
+    // A settled run lists the rounds that ran, not those its cap allowed.
+    let ran = match outcome.settling {
+        Some(_) => (outcome.rounds_completed as usize).max(1).min(outcome.orders.len()),
+        None => outcome.orders.len(),
+    };
+    let outcome_orders = &outcome.orders[..ran];
+    for (r, round) in outcome_orders.iter().enumerate() {
         for (op, order) in plan.ops.iter().zip(round) {
             orders.push(crate::model::results::RoundOrder {
                 round: r as u32 + 1,
@@ -203,7 +281,7 @@ fn schedule(plan: &Plan, outcome: &scheduler::Outcome) -> crate::model::results:
         .iter()
         .enumerate()
         .map(|(k, op)| {
-            let per_op: Vec<Vec<usize>> = outcome.orders.iter().map(|round| round[k].clone()).collect();
+            let per_op: Vec<Vec<usize>> = outcome_orders.iter().map(|round| round[k].clone()).collect();
             let tally = crate::run::order::Tally::of(n, &per_op);
             let ((position_min, position_max), (predecessor_min, predecessor_max)) =
                 (tally.position_range(), tally.predecessor_range());

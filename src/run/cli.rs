@@ -115,7 +115,9 @@ pub enum Command {
     /// Cell by cell, changes with the rounds' 95% intervals: a change inside the noise is not
     /// called a regression. Exit code 3 when a cell of the new run has more failed calls, a round
     /// without a successful call or is missing, or when a --fail-if threshold (p99, throughput,
-    /// open-loop corrected latency) is crossed.
+    /// open-loop corrected latency) is crossed. Two saved runs are two fixed samples looked at
+    /// once, so their intervals are Welch's, not the confidence sequence of --stop settled (a
+    /// settled run compares like any other: its cells' later rounds are not missing).
     Compare(crate::analysis::compare_runs::CompareArgs),
     /// Print shell completions for aerobench.
     Completions {
@@ -236,16 +238,38 @@ pub struct BenchArgs {
     /// A --clients name. Default: official-c when it runs, else the first column.
     #[arg(long, value_name = "COLUMN", help_heading = "What to run")]
     pub baseline: Option<String>,
-    /// Measured rounds, interleaved
+    /// At most N rounds, until the verdicts settle (--stop fixed: exactly N)
+    ///
+    /// Measured rounds, interleaved. By default the rounds go on until every verdict settles
+    /// (--stop, --budget), at most N of them (30 unless given); with --stop fixed exactly N (10
+    /// unless given; 3 with --service, where every step runs every round).
     ///
     /// Every round runs each operation for every column, one column at a time, in an order from a
     /// Williams design (over each cycle of as many rounds as columns, twice as many when their
     /// number is odd, every column runs in every position and right after every other column
     /// equally often; see docs/measurement.md); ratios get 95% intervals from the rounds.
-    ///
-    /// Default: 10 (3 with --service, where every step runs every round).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "What to run")]
     pub rounds: Option<u32>,
+    /// How many rounds: until the verdicts settle, or a fixed number
+    ///
+    /// settled (the default): after each round from the third, every ops/s verdict (each column
+    /// against the baseline) gets an interval that stays valid however often it is looked at (a
+    /// confidence sequence, docs/verdicts.md); a column and operation whose verdicts lie wholly
+    /// beyond the minimum effect or wholly within it stops being measured, and the rounds end when
+    /// none is left open, at --budget or at --rounds. fixed: exactly --rounds rounds (10), 95%
+    /// Student-t intervals. --rate, --service, --shard and --start-at run fixed rounds:
+    /// at a fixed rate the columns' ops/s are the rate, a service run's steps are read as a curve,
+    /// and the hosts of a split run must run the same rounds.
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "What to run", hide_short_help = true)]
+    pub stop: Option<crate::run::settle::StopMode>,
+    /// Time the measured rounds may take with --stop settled (default 20s)
+    ///
+    /// No round starts that the last round's length says would end past it (the first three
+    /// always run); the cells still open then are reported with their interval as it stood.
+    /// The default, 20s, is about what the everyday call's ten fixed rounds took on a 2-vCPU
+    /// machine: a run never waits longer than it did, and stops sooner when the answer is clear.
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget, help_heading = "What to run", hide_short_help = true)]
+    pub budget: Option<std::time::Duration>,
     /// Run each phase this long instead of --count calls
     ///
     /// Each measured phase (column × operation × round) runs this long, cycling over the --count
@@ -791,6 +815,15 @@ pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`: a positive number and a unit (ms, s, m).
+/// Parses `--budget`: a duration (as [`parse_duration`]) of at least one second.
+pub fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    let budget = parse_duration(text)?;
+    if budget < std::time::Duration::from_secs(1) {
+        return Err(format!("{text:?} is too short a budget for measured rounds; give at least 1s, e.g. 20s or 1m"));
+    }
+    Ok(budget)
+}
+
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());

@@ -22,4 +22,5 @@ pub mod scheduler;
 pub mod service;
 pub mod service_plan;
 pub mod service_steps;
+pub mod settle;
 pub mod stage_pass;

@@ -26,8 +26,12 @@ pub struct Plan {
     pub concurrency: u32,
     /// Threads (one call in flight each) for the sync columns.
     pub threads: u32,
-    /// Measured rounds.
+    /// Measured rounds (with `--stop settled`, at most this many).
     pub rounds: u32,
+    /// Whether the rounds run until the verdicts settle, or a fixed number of them.
+    pub stop: crate::run::settle::Stop,
+    /// The smallest ratio a verdict calls a direction (`--min-effect`, a fraction).
+    pub min_effect: f64,
     /// Write every record, untimed, before anything is measured.
     pub prewrite: bool,
     /// Length of each measured phase, instead of a number of calls.
@@ -90,9 +94,16 @@ impl Plan {
         let names = args.clients.clone().unwrap_or_else(|| drivers::default_clients(args.cpu_competitor));
         let columns = planned_columns(&column_interpreters(&names, &args.python)?, &sources);
         let baseline = baseline(args.baseline.as_deref(), &columns)?;
+        let stop = stop(args)?;
         let mut plan = Plan {
             columns,
-            rounds: args.rounds.unwrap_or(if args.service.is_some() { 3 } else { 10 }),
+            rounds: args.rounds.unwrap_or(match stop {
+                crate::run::settle::Stop::Settled { .. } => crate::run::settle::DEFAULT_MAX_ROUNDS,
+                crate::run::settle::Stop::Fixed if args.service.is_some() => 3,
+                crate::run::settle::Stop::Fixed => 10,
+            }),
+            stop,
+            min_effect: args.min_effect,
             prewrite: !args.no_prewrite,
             duration: args.duration,
             baseline,
@@ -265,6 +276,37 @@ fn baseline(asked: Option<&str>, columns: &[PlannedColumn]) -> anyhow::Result<Op
             .or_else(|| pick("official-c"))
             .or_else(|| columns.first())
             .map(|c| c.id.clone())),
+    }
+}
+
+/// How the rounds end: until the verdicts settle unless `--stop fixed`, or an option that needs
+/// fixed rounds, says otherwise.
+fn stop(args: &BenchArgs) -> anyhow::Result<crate::run::settle::Stop> {
+    use crate::run::settle::{DEFAULT_BUDGET, Stop, StopMode};
+    let fixed_by = if args.service.is_some() {
+        Some(("--service", "a service run reads its steps as a curve, every step over the same rounds"))
+    } else if !args.rate.is_empty() {
+        Some(("--rate", "at a fixed rate the columns that keep up make the same ops/s, so no ops/s verdict settles"))
+    } else if args.shard.is_some() || args.start_at.is_some() {
+        let option = if args.shard.is_some() { "--shard" } else { "--start-at" };
+        Some((option, "the hosts of a split run must run the same rounds for `aerobench merge` to pair them"))
+    } else {
+        None
+    };
+    match (args.stop, fixed_by) {
+        (Some(StopMode::Settled), Some((option, why))) => {
+            anyhow::bail!("--stop settled cannot run with {option}: {why}; leave --stop out (fixed rounds, --rounds N)")
+        }
+        (Some(StopMode::Fixed), _) | (None, Some(_)) => {
+            if args.budget.is_some() {
+                let why = fixed_by.map_or("--stop fixed".to_string(), |(option, _)| format!("{option} (fixed rounds)"));
+                anyhow::bail!(
+                    "--budget is the time of --stop settled's rounds, and {why} runs a fixed number; give --rounds N instead"
+                );
+            }
+            Ok(Stop::Fixed)
+        }
+        (Some(StopMode::Settled) | None, None) => Ok(Stop::Settled { budget: args.budget.unwrap_or(DEFAULT_BUDGET) }),
     }
 }
 
@@ -820,11 +862,33 @@ mod tests {
         assert_eq!(plan(&["--clients", "rust-sync,rust-async"]).unwrap().baseline.as_deref(), Some("rust-sync"));
         let p = plan(&["--baseline", "rust-async"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("rust-async"));
-        assert_eq!(p.rounds, 10);
+        assert_eq!(p.rounds, crate::run::settle::DEFAULT_MAX_ROUNDS);
         let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.12.0"), "a release comparison");
         let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4", "--baseline", "official-c"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("official-c"));
+    }
+
+    #[test]
+    fn rounds_run_until_settled_unless_fixed_or_an_option_needs_fixed_rounds() {
+        use crate::run::settle::{DEFAULT_BUDGET, Stop};
+        let p = plan(&[]).unwrap();
+        assert_eq!((p.stop, p.rounds), (Stop::Settled { budget: DEFAULT_BUDGET }, 30));
+        let p = plan(&["--budget", "1m", "--rounds", "12"]).unwrap();
+        assert_eq!((p.stop, p.rounds), (Stop::Settled { budget: std::time::Duration::from_secs(60) }, 12));
+        let p = plan(&["--stop", "fixed"]).unwrap();
+        assert_eq!((p.stop, p.rounds), (Stop::Fixed, 10));
+        assert_eq!(plan(&["--rate", "1000"]).unwrap().stop, Stop::Fixed);
+        assert_eq!(plan(&["--shard", "0/2"]).unwrap().stop, Stop::Fixed);
+        for (args, says) in [
+            (&["--stop", "fixed", "--budget", "10s"][..], "give --rounds N"),
+            (&["--rate", "1000", "--budget", "10s"][..], "--rate (fixed rounds)"),
+            (&["--rate", "1000", "--stop", "settled"][..], "--stop settled cannot run with --rate"),
+            (&["--shard", "0/2", "--stop", "settled"][..], "aerobench merge"),
+        ] {
+            let err = plan(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Outcome {
     pub phases: Vec<crate::model::results::PhaseWindow>,
     /// The cluster's states as read between phases, when they were read.
     pub cluster: Option<crate::run::cluster_state::History>,
+    /// With `--stop settled`: which cells settled after how many rounds, which stayed open.
+    pub settling: Option<crate::run::settle::Settling>,
     /// What the clients' own stage timers recorded after the rounds (`--stages`).
     pub stages: Option<crate::model::stages::StagesRun>,
     /// What `--profile`'s pass found, after the rounds.
@@ -118,8 +120,17 @@ pub fn run(
     let mut rounds_completed = 0;
     let first_round = if plan.workload.warmup > 0 { 0 } else { 1 };
     let phases_per_round = plan.ops.len() * slots.iter().filter(|s| s.lane.is_some()).count();
-    let mut observer =
-        progress::RunProgress::new(show, phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round));
+    let all_phases = phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round);
+    // With --stop settled the cells that settle stop being measured: rounds until nothing is open.
+    let mut settle = match plan.stop {
+        crate::run::settle::Stop::Settled { budget } => Some(crate::run::settle::Tracker::new(budget)),
+        crate::run::settle::Stop::Fixed => None,
+    };
+    let mut observer = if settle.is_some() {
+        progress::RunProgress::until_settled(show, all_phases)
+    } else {
+        progress::RunProgress::new(show, all_phases)
+    };
     if let Some(live) = live {
         for lane in slots.iter_mut().filter_map(|s| s.lane.as_mut()) {
             lane.report_every(live.every());
@@ -139,6 +150,12 @@ pub fn run(
         tracker.read(None);
     }
     'rounds: for round in first_round..=plan.rounds {
+        if let Some(settle) = &mut settle
+            && !settle.may_start(round)
+        {
+            break;
+        }
+        let round_started = std::time::Instant::now();
         for (op_index, &op) in plan.ops.iter().enumerate() {
             // The warm-up runs in the first round's order.
             let order = &orders[round.max(1) as usize - 1][op_index];
@@ -148,7 +165,7 @@ pub fn run(
                 }
                 let Some(slot) = slots.get_mut(index) else { continue };
                 let Some(lane) = slot.lane.as_mut() else { continue };
-                if lacking.contains(&(index, op)) {
+                if lacking.contains(&(index, op)) || settle.as_ref().is_some_and(|s| s.is_done(index, op)) {
                     continue;
                 }
                 // With a shared start, the phase waits for its slot and ends at the slot's
@@ -326,8 +343,28 @@ pub fn run(
         }
         if round > 0 && !stop::interrupted() {
             rounds_completed = round;
+            if let Some(settle) = &mut settle {
+                let running: Vec<(usize, Column)> = slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.lane.is_some())
+                    .map(|(i, s)| (i, s.column.clone()))
+                    .collect();
+                let go_on = settle.after_round(plan, round, round_started.elapsed(), &running, &measured);
+                let indices: Vec<usize> = running.iter().map(|(i, _)| *i).collect();
+                let left = if go_on { u64::from(plan.rounds - round) } else { 0 };
+                observer.at_most(settle.open_per_round(plan, &indices) * left);
+                if !go_on {
+                    break;
+                }
+            }
         }
     }
+    let settling = settle.map(|settle| {
+        let running: Vec<(usize, String)> =
+            slots.iter().enumerate().filter(|(_, s)| s.lane.is_some()).map(|(i, s)| (i, s.column.id.clone())).collect();
+        settle.finish(plan, rounds_completed, &running)
+    });
     observer.finish();
     // --stages: one more phase per column and operation with the clients' own timers on.
     let stages = (plan.stages && incomplete.is_none() && !stop::interrupted()).then(|| {
@@ -345,7 +382,19 @@ pub fn run(
         warnings.push(why.clone());
     }
     let cluster = cluster.map(crate::run::cluster_state::Tracker::finish);
-    Ok(Outcome { columns, measured, rounds_completed, warnings, incomplete, orders, phases, cluster, stages, profiles })
+    Ok(Outcome {
+        columns,
+        measured,
+        rounds_completed,
+        warnings,
+        incomplete,
+        orders,
+        phases,
+        cluster,
+        settling,
+        stages,
+        profiles,
+    })
 }
 /// Step 1: starts every planned column (in plan order), each a lane, or an error column.
 fn start_columns(plan: &Plan, target: &Target, runtime: &Arc<tokio::runtime::Runtime>, show: bool) -> Vec<Place> {

@@ -84,6 +84,7 @@ pub fn run(
         cluster: None,
         stages: None,
         profiles: None,
+        settling: None,
     };
     let mut report = super::assemble::assemble(plan, started_at, server, machine, calls, min_effect, None);
     report.workload.operations = vec![svc.scenario.name().to_string()];

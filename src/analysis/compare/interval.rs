@@ -46,14 +46,48 @@ pub fn mean_and_half_width(xs: &[f64]) -> Option<(f64, Option<f64>)> {
     Some((mean, Some(t_975(n - 1) * (variance / n as f64).sqrt())))
 }
 
+/// Which interval a verdict gets: the Student-t interval of a fixed number of rounds, or the
+/// confidence sequence ([`super::sequence`]) that stays valid when the rounds stop once the
+/// verdicts settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    StudentT,
+    ConfidenceSequence,
+}
+
+impl Method {
+    /// The mean of `xs` and the half-width of its 95% interval by this method.
+    pub fn mean_and_half_width(self, xs: &[f64]) -> Option<(f64, Option<f64>)> {
+        match self {
+            Method::StudentT => mean_and_half_width(xs),
+            Method::ConfidenceSequence => super::sequence::mean_and_half_width(xs),
+        }
+    }
+
+    /// The name the JSON and the tables give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::StudentT => "student-t",
+            Method::ConfidenceSequence => "confidence-sequence",
+        }
+    }
+}
+
 /// The geometric mean of `ratios` and its 95% t-interval; `None` when there is no usable ratio
 /// (every ratio must be finite and positive).
 pub fn estimate(ratios: &[f64]) -> Option<Estimate> {
+    estimate_by(Method::StudentT, ratios)
+}
+
+/// [`estimate`] with the interval of `method` (bounds 0 to ∞ while a confidence sequence
+/// excludes nothing yet).
+pub fn estimate_by(method: Method, ratios: &[f64]) -> Option<Estimate> {
     if ratios.is_empty() || ratios.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
         return None;
     }
     let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
-    let (mean, half) = mean_and_half_width(&logs)?;
+    let (mean, half) = method.mean_and_half_width(&logs)?;
     Some(Estimate { ratio: mean.exp(), bounds: half.map(|h| ((mean - h).exp(), (mean + h).exp())) })
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod interval;
+pub mod sequence;
 pub mod wording;
 
 use crate::model::results::{Cell, Column, Ratio, RatioMetric, Verdict};
@@ -80,6 +81,18 @@ pub fn ratios(
     pairs: &[(String, String)],
     min_effect: f64,
 ) -> Vec<Ratio> {
+    ratios_by(interval::Method::StudentT, columns, cells, operations, pairs, min_effect)
+}
+
+/// [`ratios`] with the intervals of `method`.
+pub fn ratios_by(
+    method: interval::Method,
+    columns: &[Column],
+    cells: &[Cell],
+    operations: &[String],
+    pairs: &[(String, String)],
+    min_effect: f64,
+) -> Vec<Ratio> {
     // An operation a column's client does not have is no measurement: nothing to compare.
     let cell = |column: &str, op: &str| {
         cells.iter().find(|c| c.column == column && c.operation == op && c.not_supported.is_none())
@@ -91,7 +104,7 @@ pub fn ratios(
             let (Some(a), Some(b)) = (cell(column, op), cell(base, op)) else { continue };
             let open = a.open_loop.is_some() && b.open_loop.is_some();
             for metric in METRICS.into_iter().filter(|&m| open || !is_corrected(m)) {
-                out.push(ratio(a, b, in_flight(column), in_flight(base), metric, min_effect));
+                out.push(ratio_by(method, a, b, in_flight(column), in_flight(base), metric, min_effect));
             }
         }
     }
@@ -116,7 +129,22 @@ fn figure(r: &crate::model::results::RoundFigures, metric: RatioMetric) -> f64 {
 }
 
 /// `column` against `baseline` on `metric`, with its verdict under `min_effect`.
+#[cfg(test)]
 pub fn ratio(
+    column: &Cell,
+    baseline: &Cell,
+    column_in_flight: u32,
+    baseline_in_flight: u32,
+    metric: RatioMetric,
+    min_effect: f64,
+) -> Ratio {
+    ratio_by(interval::Method::StudentT, column, baseline, column_in_flight, baseline_in_flight, metric, min_effect)
+}
+
+/// [`ratio`] with the interval of `method`. Only rounds both cells ran are paired (with
+/// `--stop settled` a column can stop before its baseline does).
+pub fn ratio_by(
+    method: interval::Method,
     column: &Cell,
     baseline: &Cell,
     column_in_flight: u32,
@@ -180,12 +208,14 @@ pub fn ratio(
             r.per_round.push(if higher_is_better { x / y } else { y / x });
         }
     }
-    let Some(estimate) = interval::estimate(&r.per_round) else {
+    let Some(estimate) = interval::estimate_by(method, &r.per_round) else {
         return refuse(r, "no round with figures on both sides".into());
     };
     r.speedup = Some(estimate.ratio);
-    r.low = estimate.bounds.map(|b| b.0);
-    r.high = estimate.bounds.map(|b| b.1);
+    // No bounds while a confidence sequence excludes nothing yet (0 to ∞).
+    let finite = estimate.bounds.filter(|b| b.1.is_finite() && b.0 > 0.0);
+    r.low = finite.map(|b| b.0);
+    r.high = finite.map(|b| b.1);
     (r.verdict, r.text) = wording::verdict(estimate.ratio, estimate.bounds, min_effect);
     r
 }
@@ -194,6 +224,11 @@ pub fn ratio(
 /// as the floor: a paired comparison, each round's average latency minus the floor's in the same
 /// round, and the mean of those differences with its 95% t-interval.
 pub fn set_over_floor(columns: &[Column], cells: &mut [Cell]) -> Option<String> {
+    set_over_floor_by(interval::Method::StudentT, columns, cells)
+}
+
+/// [`set_over_floor`] with the interval of `method`.
+pub fn set_over_floor_by(method: interval::Method, columns: &[Column], cells: &mut [Cell]) -> Option<String> {
     let floor = columns.iter().find(|c| c.id == FLOOR && c.error.is_none())?;
     let floor_cells: Vec<Cell> = cells.iter().filter(|c| c.column == floor.id && c.errors == 0).cloned().collect();
     for cell in cells.iter_mut().filter(|c| c.column != floor.id && c.errors == 0) {
@@ -207,9 +242,9 @@ pub fn set_over_floor(columns: &[Column], cells: &mut [Cell]) -> Option<String> 
             .iter()
             .filter_map(|a| f.rounds.iter().find(|b| b.round == a.round).map(|b| a.avg_us - b.avg_us))
             .collect();
-        if let Some((mean, half)) = interval::mean_and_half_width(&diffs) {
+        if let Some((mean, half)) = method.mean_and_half_width(&diffs) {
             cell.over_floor_us = Some(mean);
-            cell.over_floor_interval_us = half.map(|h| [mean - h, mean + h]);
+            cell.over_floor_interval_us = half.filter(|h| h.is_finite()).map(|h| [mean - h, mean + h]);
         }
     }
     Some(floor.id.clone())

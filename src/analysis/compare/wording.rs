@@ -73,6 +73,10 @@ fn clearly_slower(high: f64, min_effect: f64) -> bool {
 pub fn verdict(speedup: f64, bounds: Option<(f64, f64)>, min_effect: f64) -> (Verdict, String) {
     match bounds {
         None => (Verdict::SingleRound, format!("no verdict, 1 round ({})", factor(speedup))),
+        // A confidence sequence excludes nothing at two rounds.
+        Some((_, high)) if high.is_infinite() => {
+            (Verdict::NoClearDifference, format!("no clear difference, too few rounds ({})", factor(speedup)))
+        }
         Some((low, high)) if within_min_effect((low, high), min_effect) => {
             (Verdict::WithinMinEffect, format!("within {} ({low:.2}–{high:.2})", percent(min_effect)))
         }
@@ -120,6 +124,10 @@ mod tests {
         );
         assert_eq!(verdict(2.0, Some((0.0123, 2628.09)), 0.03).1, "no clear difference (0.01–2628)");
         assert_eq!(verdict(1.9, None, 0.03), (Verdict::SingleRound, "no verdict, 1 round (1.90)".into()));
+        assert_eq!(
+            verdict(1.9, Some((0.0, f64::INFINITY)), 0.03),
+            (Verdict::NoClearDifference, "no clear difference, too few rounds (1.90)".into())
+        );
     }
 
     #[test]

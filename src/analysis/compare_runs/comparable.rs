@@ -130,7 +130,12 @@ fn incomplete(r: &RunReport) -> Option<String> {
     if r.interrupted {
         why.push("was interrupted (Ctrl-C)".to_string());
     }
-    if r.workload.rounds_completed < r.workload.rounds {
+    // A run of --stop settled ends when its verdicts settle or its budget is spent: short of its
+    // cap of rounds, but complete unless it was stopped early.
+    let stopped_early = r.workload.stopping.as_ref().and_then(|s| s.ended.as_deref()) == Some("stopped_early")
+        || r.interrupted
+        || r.incomplete.is_some();
+    if r.workload.rounds_completed < r.workload.rounds && (!r.workload.until_settled() || stopped_early) {
         why.push(format!("completed {} of {} rounds", r.workload.rounds_completed, r.workload.rounds));
     }
     (!why.is_empty()).then(|| why.join(", "))
@@ -173,8 +178,9 @@ fn nodes_check(base: &RunReport, new: &RunReport, gate: &Gate) -> (Check, Option
     (allowable(rule, gate.allows(Difference::Nodes), what, "--allow-different nodes"), None)
 }
 
-/// The workload fields the runs must agree on: all of `merge`'s but the rounds asked for (rounds
-/// the new run lacks fail as missing; more rounds measure the same thing more often). Service
+/// The workload fields the runs must agree on: all of `merge`'s but the rounds asked for and how
+/// they were chosen (`stopping`: rounds the new run lacks fail as missing; more rounds measure
+/// the same thing more often; a settled run's cells each stop at their own round). Service
 /// runs: the service's own fields too, their scenario and load named once, as the service's.
 fn workload_differences(base: &RunReport, new: &RunReport) -> Vec<String> {
     let (mut wa, mut wb) = (
@@ -189,7 +195,11 @@ fn workload_differences(base: &RunReport, new: &RunReport) -> Vec<String> {
             wb.remove(field);
         }
     }
-    for (field, a) in wa.iter().filter(|(f, _)| f.as_str() != "rounds") {
+    for field in ["rounds", "stopping"] {
+        wa.remove(field);
+        wb.remove(field);
+    }
+    for (field, a) in wa.iter() {
         let b = wb.get(field).cloned().unwrap_or(serde_json::Value::Null);
         if *a != b {
             out.push(format!("workload.{field} {a} → {b}"));
@@ -301,5 +311,30 @@ mod tests {
         more.workload.rounds += 2;
         more.workload.rounds_completed += 2;
         assert!(failing(&base, &more, &Gate::default()).is_empty());
+    }
+
+    #[test]
+    fn a_settled_run_short_of_its_cap_is_complete_unless_it_was_stopped_early() {
+        let base = sample_report();
+        let settled = |ended: &str| {
+            let mut r = sample_report();
+            r.workload.rounds = 30;
+            r.workload.stopping = Some(crate::model::results::Stopping {
+                mode: "settled".into(),
+                interval: "confidence-sequence".into(),
+                method: None,
+                prior_g: Some(20.0),
+                first_look: Some(3),
+                budget_secs: Some(20.0),
+                spent_secs: Some(4.2),
+                ended: Some(ended.into()),
+                cells: Vec::new(),
+            });
+            r
+        };
+        for ended in ["settled", "budget"] {
+            assert!(failing(&base, &settled(ended), &Gate::default()).is_empty(), "{ended}");
+        }
+        assert_eq!(failing(&base, &settled("stopped_early"), &Gate::default()), [Rule::Incomplete]);
     }
 }

@@ -420,9 +420,16 @@ fn rounds_check(noun: &str, none_b: &[u32], none_n: &[u32], gate: &Gate) -> Chec
     Check { rule, passed: false, why: format!("{which}: nothing to measure there, which no threshold can see") }
 }
 
-/// Rounds the base cell has and the new one lacks.
-fn missing_rounds(b: &Cell, n: &Cell) -> Vec<u32> {
-    b.rounds.iter().map(|r| r.round).filter(|k| !n.rounds.iter().any(|r| r.round == *k)).collect()
+/// Rounds the base cell has and the new one lacks. A new run of `--stop settled` stops a cell
+/// once its verdicts settle: the rounds after its last are not lost, only holes before it.
+fn missing_rounds(b: &Cell, n: &Cell, new_until_settled: bool) -> Vec<u32> {
+    let last = n.rounds.iter().map(|r| r.round).max().unwrap_or(0);
+    b.rounds
+        .iter()
+        .map(|r| r.round)
+        .filter(|k| !n.rounds.iter().any(|r| r.round == *k))
+        .filter(|k| !new_until_settled || *k <= last)
+        .collect()
 }
 
 /// The check that every round of the base run's cell is in the new run, from those it lacks.
@@ -485,7 +492,7 @@ fn call_cells(base: &RunReport, new: &RunReport, gate: &Gate, remarks: &mut Vec<
         let mut checks = vec![
             failed_check("calls", (b.errors, b.count), (n.errors, n.count), gate),
             rounds_check("calls", &rounds_without_success(b), &rounds_without_success(n), gate),
-            missing_rounds_check(&missing_rounds(b, n), gate),
+            missing_rounds_check(&missing_rounds(b, n, new.workload.until_settled()), gate),
         ];
         for t in gate.change_thresholds() {
             let Measure::Change(m) = t.measure else { continue };
@@ -1004,6 +1011,24 @@ mod tests {
         let c = compare(&base, &short, &gate(&[]));
         assert!(render_text(&c).contains("round 3 of the base run missing from the new run"), "{}", render_text(&c));
         assert!(c.crossed());
+        // A settled run stopped measuring the cell after its second round: not missing; a gap
+        // before its last round still is.
+        short.workload.stopping = Some(crate::model::results::Stopping {
+            mode: "settled".into(),
+            interval: "confidence-sequence".into(),
+            method: None,
+            prior_g: Some(20.0),
+            first_look: Some(3),
+            budget_secs: Some(20.0),
+            spent_secs: Some(3.0),
+            ended: Some("settled".into()),
+            cells: Vec::new(),
+        });
+        let c = compare(&base, &short, &gate(&[]));
+        assert!(!render_text(&c).contains("missing from the new run"), "{}", render_text(&c));
+        get_cell(&mut short, &column).rounds.remove(0);
+        let c = compare(&base, &short, &gate(&[]));
+        assert!(render_text(&c).contains("round 1 of the base run missing from the new run"), "{}", render_text(&c));
         // A failed column's cells say why.
         let mut failed = sample_report();
         failed.cells.retain(|c| c.column != column);
