@@ -83,6 +83,12 @@ fn a_clear_difference_settles_in_a_few_rounds_and_stops_being_measured() {
     for stop in cell_stops(&doc) {
         let after = stop["settled_after_rounds"].as_u64().unwrap_or_else(|| panic!("{stop}"));
         assert!((3..=8).contains(&after), "{stop}");
+        // When it settled, on the run's clock of measured rounds: within the time they took.
+        let by = stop["settled_after_secs"].as_f64().unwrap_or_else(|| panic!("{stop}"));
+        let spent = doc["workload"]["stopping"]["spent_secs"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{}", doc["workload"]["stopping"]));
+        assert!(by > 0.0 && by <= spent + 1e-9, "{stop} against {spent} s spent");
         assert_eq!(stop["open_at_budget"], false);
         // A cell is measured in no round after it settled.
         let cell = doc["cells"]

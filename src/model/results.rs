@@ -521,6 +521,10 @@ pub struct CellStop {
     /// The rounds it ran before every ops/s verdict it takes part in settled (a baseline's:
     /// every verdict compared with it); null while one was open.
     pub settled_after_rounds: Option<u32>,
+    /// The measured rounds' time (of the whole run, every column) by the end of the round it
+    /// settled in: how long its answer took; null while one was open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_after_secs: Option<f64>,
     /// A verdict of this cell was still open when the budget or the cap ended the rounds: its
     /// interval is as it stood then.
     pub open_at_budget: bool,

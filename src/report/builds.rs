@@ -74,6 +74,8 @@ fn against(text: &str, base: &str) -> String {
         ("x faster (", format!("x faster than {base} (")),
         ("x slower (", format!("x slower than {base} (")),
         ("no clear difference (", format!("no clear difference from {base} (")),
+        ("no clear difference, ", format!("no clear difference from {base}, ")),
+        ("no clear difference beyond ", format!("no clear difference from {base} beyond ")),
     ] {
         if text.contains(from) {
             return text.replacen(from, &to, 1);
@@ -169,6 +171,14 @@ mod tests {
     fn verdicts_name_the_release_they_are_measured_against() {
         assert_eq!(against("1.12x faster (1.05–1.19)", "0.14.4"), "1.12x faster than 0.14.4 (1.05–1.19)");
         assert_eq!(against("2.0x slower (1.6–2.5)", "0.14.4"), "2.0x slower than 0.14.4 (1.6–2.5)");
+        assert_eq!(
+            against("no clear difference, too few rounds (1.21)", "0.14.4"),
+            "no clear difference from 0.14.4, too few rounds (1.21)"
+        );
+        assert_eq!(
+            against("no clear difference beyond 3% (1.01–1.05)", "0.14.4"),
+            "no clear difference from 0.14.4 beyond 3% (1.01–1.05)"
+        );
         assert_eq!(against("no clear difference (0.93–1.08)", "0.14.4"), "no clear difference from 0.14.4 (0.93–1.08)");
         assert_eq!(against("within 3% (0.98–1.02)", "0.14.4"), "within 3% of 0.14.4 (0.98–1.02)");
 

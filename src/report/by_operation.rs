@@ -187,13 +187,17 @@ fn row(report: &RunReport, op: &str, column: &Column, floor: Option<&str>, basel
     row
 }
 
-/// With `--stop settled`, the rounds a cell ran and whether its verdicts settled: `4, settled`,
-/// or `12, open` when the budget or the cap ended the rounds first.
+/// With `--stop settled`, the rounds a cell ran and whether its verdicts settled: `4, settled
+/// 6.5s` (the run's measured rounds' time by then), or `12, open` when the budget or the cap
+/// ended the rounds first.
 fn rounds(report: &RunReport, cell: &Cell) -> Entry {
     let ran = cell.rounds.len();
     match report.workload.cell_stop(&cell.column, &cell.operation) {
         Some(s) if s.open_at_budget => Entry::new(format!("{ran}, open"), Kind::Value),
-        Some(s) if s.settled_after_rounds.is_some() => Entry::new(format!("{ran}, settled"), Kind::Value),
+        Some(s) if s.settled_after_rounds.is_some() => match s.settled_after_secs {
+            Some(secs) => Entry::new(format!("{ran}, settled {secs:.1}s"), Kind::Value),
+            None => Entry::new(format!("{ran}, settled"), Kind::Value),
+        },
         _ => Entry::new(ran.to_string(), Kind::Value),
     }
 }

@@ -10,7 +10,7 @@ use super::Exporter;
 pub struct CsvExporter;
 
 /// The header row, in column order.
-pub const HEADER: [&str; 27] = [
+pub const HEADER: [&str; 28] = [
     "column",
     "label",
     "client",
@@ -37,6 +37,7 @@ pub const HEADER: [&str; 27] = [
     "over_floor_low_us",
     "over_floor_high_us",
     "settled_after_rounds",
+    "settled_after_secs",
     "open_at_budget",
 ];
 
@@ -194,6 +195,7 @@ impl Exporter for CsvExporter {
                 opt(cell.over_floor_interval_us.map(|i| i[1])),
                 // With --stop settled: when the cell's verdicts settled, or that one was open.
                 stop.and_then(|s| s.settled_after_rounds).map(|n| n.to_string()).unwrap_or_default(),
+                opt(stop.and_then(|s| s.settled_after_secs)),
                 stop.map(|s| s.open_at_budget.to_string()).unwrap_or_default(),
             ];
             out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");

@@ -315,6 +315,7 @@ mod tests {
             column: column.into(),
             operation: "get".into(),
             settled_after_rounds: (!open).then_some(4),
+            settled_after_secs: (!open).then_some(6.5),
             open_at_budget: open,
         };
         let stopping = |ended: &str, cells: Vec<CellStop>| Stopping {

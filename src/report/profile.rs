@@ -132,8 +132,8 @@ pub fn lines(report: &RunReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use crate::model::profile::{Differential, FrameShare, FrameShift, Overhead, Profile, Profiles, WhereShares};
-    use crate::test_support::sample_report;
     use crate::report::{Format, Layout, Style, render};
+    use crate::test_support::sample_report;
 
     fn profiled() -> crate::model::results::RunReport {
         let mut report = sample_report();

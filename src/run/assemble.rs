@@ -240,17 +240,16 @@ fn cell_stops(
         .filter(|c| c.not_supported.is_none())
         .map(|cell| {
             let ops = scheduled(&cell.operation);
-            let settled_after = settling
-                .settled
-                .iter()
-                .filter(|(id, op, _)| *id == cell.column && ops.contains(op))
-                .map(|(_, _, rounds)| *rounds)
-                .max();
+            let settled: Vec<_> =
+                settling.settled.iter().filter(|(id, op, ..)| *id == cell.column && ops.contains(op)).collect();
+            let settled_after = settled.iter().map(|(_, _, rounds, _)| *rounds).max();
+            let settled_by = settled.iter().map(|(.., by)| by.as_secs_f64()).reduce(f64::max);
             let open = settling.open.iter().any(|(id, op)| *id == cell.column && ops.contains(op));
             crate::model::results::CellStop {
                 column: cell.column.clone(),
                 operation: cell.operation.clone(),
                 settled_after_rounds: settled_after.filter(|_| !open),
+                settled_after_secs: settled_by.filter(|_| !open),
                 open_at_budget: open && !cut_short,
             }
         })

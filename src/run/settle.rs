@@ -78,8 +78,9 @@ impl Ended {
 pub struct Settling {
     pub budget: Duration,
     pub ended: Ended,
-    /// (column id, operation, rounds it ran) of each cell whose verdicts all settled.
-    pub settled: Vec<(String, Operation, u32)>,
+    /// (column id, operation, rounds it ran, measured rounds' time by then) of each cell whose
+    /// verdicts all settled.
+    pub settled: Vec<(String, Operation, u32, Duration)>,
     /// (column id, operation) of each cell still open when the rounds ended.
     pub open: Vec<(String, Operation)>,
     /// Time the measured rounds took.
@@ -89,8 +90,9 @@ pub struct Settling {
 /// The rule's bookkeeping over a run's rounds: which cells no longer run, the time spent.
 pub struct Tracker {
     budget: Duration,
-    /// (slot index, operation) of each cell that settled, with its column id and round.
-    done: Vec<(usize, Operation, String, u32)>,
+    /// (slot index, operation) of each cell that settled, with its column id, round and the
+    /// measured rounds' time by the end of that round.
+    done: Vec<(usize, Operation, String, u32, Duration)>,
     spent: Duration,
     last: Duration,
     ended: Option<Ended>,
@@ -136,7 +138,7 @@ impl Tracker {
         for (index, column) in running {
             for &op in &plan.ops {
                 if !self.is_done(*index, op) && !open.iter().any(|(c, o)| *c == column.id && *o == op) {
-                    self.done.push((*index, op, column.id.clone(), round));
+                    self.done.push((*index, op, column.id.clone(), round, self.spent));
                 }
             }
         }
@@ -163,7 +165,7 @@ impl Tracker {
             .filter(|(i, _, op)| !self.is_done(*i, *op))
             .map(|(_, id, op)| (id, op))
             .collect();
-        let settled = self.done.into_iter().map(|(_, op, id, round)| (id, op, round)).collect();
+        let settled = self.done.into_iter().map(|(_, op, id, round, by)| (id, op, round, by)).collect();
         Settling { budget: self.budget, ended, settled, open, spent: self.spent }
     }
 }
@@ -314,7 +316,8 @@ mod tests {
         assert!(!tracker.is_done(2, Operation::Get));
         assert_eq!(tracker.open_per_round(&plan, &[0, 1, 2]), 2);
         let settling = tracker.finish(&plan, 3, &[(0, "noop".into()), (1, "noop-async".into()), (2, "py-noop".into())]);
-        assert_eq!(settling.settled, [("noop-async".to_string(), Operation::Get, 3)]);
+        // Settled at round 3, by when the three rounds of a second each had been spent.
+        assert_eq!(settling.settled, [("noop-async".to_string(), Operation::Get, 3, Duration::from_secs(3))]);
         assert_eq!(settling.open.len(), 2);
         assert_eq!(settling.ended, Ended::Early, "3 of 30 rounds, stopped before settling or the budget");
         // With py-noop gone (its column broke), nothing keeps the baseline running.
