@@ -51,13 +51,14 @@ impl Sampler {
         format!("py-spy {}, native frames, idle threads included", PY_SPY.default_version)
     }
 
-    /// Starts sampling process `pid` into `output`, and returns once py-spy has attached; why
-    /// not, when it could not (no permission to read the process, an interpreter it does not
-    /// support).
-    pub fn start(&self, pid: u32, output: &Path) -> Result<Recording, String> {
+    /// Starts sampling process `pid` into `output` (with its native frames when `native`), and
+    /// returns once py-spy has attached; why not, when it could not (no permission to read the
+    /// process, an interpreter it does not support, native stacks it cannot unwind).
+    pub fn start(&self, pid: u32, output: &Path, native: bool) -> Result<Recording, String> {
         let _ = std::fs::remove_file(output);
         let mut child = Command::new(&self.exe)
-            .args(["record", "--pid", &pid.to_string(), "--native", "--idle", "--rate", &RATE_HZ.to_string()])
+            .args(["record", "--pid", &pid.to_string(), "--idle", "--rate", &RATE_HZ.to_string()])
+            .args(native.then_some("--native"))
             .args(["--format", "speedscope", "--output"])
             .arg(output)
             .stdin(Stdio::null())

@@ -56,6 +56,8 @@ struct Sampled {
     op: Operation,
     folded: String,
     shares: HashMap<String, (f64, f64)>,
+    /// Sampled with native frames (else Python frames only: not comparable with one that was).
+    native: bool,
 }
 
 /// Runs the pass on `lanes` (every lane still running; those without a worker are not
@@ -200,6 +202,32 @@ fn ops_per_sec(m: &engine::Measured) -> f64 {
     if m.wall_secs > 0.0 { m.recorder.successes() as f64 / m.wall_secs } else { 0.0 }
 }
 
+/// Attaches with native frames before falling back to Python frames only.
+const NATIVE_TRIES: usize = 3;
+
+/// py-spy attached to `pid`, native frames first: a process whose native stacks py-spy cannot
+/// unwind (it gives up at once, e.g. "UNW_EBADREG: bad register number") is sampled with its
+/// Python frames only, and why comes back beside the recording. Why not at all, as py-spy said
+/// it with native frames, when neither way attaches.
+fn attach(
+    sampler: &Sampler,
+    pid: u32,
+    raw: &std::path::Path,
+) -> Result<(crate::profile::py_spy::Recording, Option<String>), String> {
+    // py-spy's unwinder fails now and then on one attach and not the next: three tries.
+    let mut native_why = String::new();
+    for _ in 0..NATIVE_TRIES {
+        match sampler.start(pid, raw, true) {
+            Ok(r) => return Ok((r, None)),
+            Err(why) => native_why = why,
+        }
+    }
+    match sampler.start(pid, raw, false) {
+        Ok(r) => Ok((r, Some(native_why))),
+        Err(_) => Err(native_why),
+    }
+}
+
 /// The unprofiled and the sampled phase of `op` on `lane`, and the profile.
 fn profile_one(
     plan: &Plan,
@@ -225,8 +253,8 @@ fn profile_one(
     let Some(pid) = lane.pid() else { return Ran::Unsupported };
     let name = file_name(&column.id);
     let raw = settings.dir.join(format!(".{name}-{}.speedscope.json", op.name()));
-    let recording = match sampler.start(pid, &raw) {
-        Ok(r) => r,
+    let (recording, python_only) = match attach(sampler, pid, &raw) {
+        Ok(attached) => attached,
         Err(why) => return Ran::NotAttached(why),
     };
     let sampled_phase = lane.run(&phase, &mut engine::Silent);
@@ -236,6 +264,12 @@ fn profile_one(
         Err(why) => return Ran::Broken(why),
     };
     let mut profile = empty(&column.id, op);
+    if let Some(why) = &python_only {
+        profile.note = Some(format!(
+            "Python frames only: py-spy could not sample its native frames ({why}), so the client's extension \
+             shows as the Python call that entered it"
+        ));
+    }
     let (unprofiled, profiled) = (ops_per_sec(&plain), ops_per_sec(&measured));
     if unprofiled > 0.0 {
         profile.overhead = Some(Overhead {
@@ -281,7 +315,14 @@ fn profile_one(
         Ok(()) => profile.flamegraph = Some(svg_file),
         Err(why) => profile.note = Some(format!("no flame graph: {why}")),
     }
-    let kept = Sampled { column: column.id.clone(), label: column.label.clone(), op, folded, shares };
+    let kept = Sampled {
+        column: column.id.clone(),
+        label: column.label.clone(),
+        op,
+        folded,
+        shares,
+        native: python_only.is_none(),
+    };
     Ran::Profiled(Box::new(profile), Some(kept))
 }
 
@@ -297,6 +338,18 @@ fn differentials(settings: &Settings, kept: &[Sampled], notes: &mut Vec<String>)
             continue;
         }
         for after in kept[i + 1..].iter().filter(|k| k.op == before.op && kind(&k.column) == kind(&before.column)) {
+            // A profile with native frames against one without would show the extension's whole
+            // time as grown (or shrunk): no differential, and the note says why.
+            if before.native != after.native {
+                notes.push(format!(
+                    "--profile: {} not compared with {} on {}: one was sampled with native frames, the other with \
+                     Python frames only",
+                    after.label,
+                    before.label,
+                    before.op.name()
+                ));
+                continue;
+            }
             let (grew, shrank) = differential::ranked(&before.shares, &after.shares, TOP_SHIFTS, MIN_SHIFT);
             let file =
                 format!("diff/{}--{}-{}.svg", file_name(&before.column), file_name(&after.column), before.op.name());
@@ -331,6 +384,64 @@ fn differentials(settings: &Settings, kept: &[Sampled], notes: &mut Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for py-spy: fails at once as `fail_with` says (`native`: only with --native;
+    /// `always`), else says it is sampling and waits to be stopped.
+    #[cfg(unix)]
+    fn fake_py_spy(dir: &Path, fail_with: &str) -> Sampler {
+        use std::os::unix::fs::PermissionsExt as _;
+        let exe = dir.join(format!("py-spy-{fail_with}"));
+        let fails = match fail_with {
+            "native" => "*--native*",
+            "always" => "*",
+            _ => "never-matches",
+        };
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in {fails}) echo 'Error: UNW_EBADREG: bad register number' >&2; exit 1;; esac\n\
+             echo 'py-spy> Sampling process 200 times a second. Press Control-C to exit.'\n\
+             while :; do sleep 0.05; done\n"
+        );
+        std::fs::write(&exe, script).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Sampler { exe }
+    }
+
+    #[test]
+    fn a_profile_with_native_frames_is_not_compared_with_one_without() {
+        let sampled = |column: &str, native: bool| Sampled {
+            column: column.to_owned(),
+            label: column.to_owned(),
+            op: Operation::Get,
+            folded: "main;call 10\n".to_owned(),
+            shares: HashMap::from([("call".to_owned(), (1.0, 1.0))]),
+            native,
+        };
+        let settings = Settings::new(None, None, Duration::from_secs(3));
+        let mut notes = Vec::new();
+        let kept = [sampled("aerospike-py-async@0.14.4", false), sampled("aerospike-py-async@local", true)];
+        assert!(differentials(&settings, &kept, &mut notes).is_empty());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("Python frames only"), "{notes:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn native_frames_first_then_python_frames_only_with_the_reason() {
+        let dir = std::env::temp_dir().join(format!("aerobench-fake-py-spy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let raw = dir.join("out.json");
+        let pid = std::process::id();
+        let (recording, python_only) = attach(&fake_py_spy(&dir, "never"), pid, &raw).expect("attaches");
+        assert_eq!(python_only, None, "native frames when py-spy can unwind them");
+        drop(recording);
+        let (recording, python_only) = attach(&fake_py_spy(&dir, "native"), pid, &raw).expect("attaches");
+        let why = python_only.expect("the reason native frames are off");
+        assert!(why.contains("UNW_EBADREG"), "{why}");
+        drop(recording);
+        let why = attach(&fake_py_spy(&dir, "always"), pid, &raw).err().expect("cannot attach");
+        assert!(why.contains("UNW_EBADREG"), "{why}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn file_names_and_the_default_folder() {
