@@ -123,6 +123,10 @@ fn is_wait(frame: &Frame) -> bool {
                 | "libc_recv"
                 | "accept"
                 | "accept4"
+                // A Python thread blocked on a lock or a queue (an executor's idle worker).
+                | "PyThread_acquire_lock_timed"
+                | "PyThread_acquire_lock"
+                | "PyCOND_TIMEDWAIT"
         )
 }
 
@@ -293,6 +297,10 @@ mod tests {
         let park = f("std::sys::pal::unix::futex::futex_wait", "futex.rs");
         assert_eq!(owner_of(&c(&[&runner, &get, &rust, &park, &unnamed]), "aerospike-py"), Owner::Idle);
         assert_eq!(owner_of(&c(&[&dict]), "aerospike-py"), Owner::Interpreter);
+        // An executor's worker thread waiting for work on its queue's lock waits.
+        let worker = f("_worker", "/py/lib/python3.11/concurrent/futures/thread.py");
+        let lock = f("PyThread_acquire_lock_timed", "/py/lib/libpython3.11.so.1.0");
+        assert_eq!(owner_of(&c(&[&worker, &lock, &unnamed]), "aerospike"), Owner::Idle);
         assert_eq!(owner_of(&c(&[&f("0x1", "[unknown]")]), "aerospike-py"), Owner::Other);
         // The no-op client has no package: its adapter is aerobench's shim.
         let noop = f("Sync.put", "<aerobench>/python_shim/aerobench_client_noop.py");
