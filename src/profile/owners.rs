@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::speedscope::Frame;
+use super::speedscope::{Frame, innermost_native};
 use super::stacks::Stacks;
 use crate::model::profile::{FrameShare, WhereShares};
 
@@ -141,12 +141,6 @@ fn is_system(frame: &Frame) -> bool {
         .chain(&["libsystem_", "libdyld", "dyld", "libstdc++"])
         .any(|prefix| file.starts_with(prefix))
         || frame.name.starts_with("0x") && frame.file.is_empty()
-}
-
-/// The innermost native frames with a name (up to three, before any Python frame): where a
-/// thread that waits is waiting (`pthread_cond_timedwait` above an unnamed frame of libc).
-pub fn innermost_native<'a>(frames: &'a [&'a Frame]) -> impl Iterator<Item = &'a Frame> + 'a {
-    frames.iter().rev().take_while(|f| !f.is_python()).filter(|f| !f.name.starts_with("0x")).take(3).copied()
 }
 
 /// Who was running in a sample whose frames are `frames`, outermost first.

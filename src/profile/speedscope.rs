@@ -109,6 +109,12 @@ pub fn parse(json: &str) -> Result<Sampled, String> {
     Ok(Sampled { frames, threads })
 }
 
+/// The innermost native frames with a name (up to three, before any Python frame): where a
+/// thread that waits is waiting (`pthread_cond_timedwait` above an unnamed frame of libc).
+pub fn innermost_native<'a>(frames: &'a [&'a Frame]) -> impl Iterator<Item = &'a Frame> + 'a {
+    frames.iter().rev().take_while(|f| !f.is_python()).filter(|f| !f.name.starts_with("0x")).take(3).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ impl Stacks {
             let stack: Vec<&Frame> = s.iter().map(|&i| &frames[i]).collect();
             !stack.is_empty()
                 && !stack.iter().any(|f| f.is_python())
-                && super::owners::innermost_native(&stack)
+                && super::speedscope::innermost_native(&stack)
                     .next()
                     .is_some_and(|f| f.name.trim_start_matches('_') == "read" || f.name == "__libc_read")
         };

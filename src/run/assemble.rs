@@ -196,7 +196,7 @@ fn stopping(
     cells: &[crate::model::results::Cell],
 ) -> crate::model::results::Stopping {
     use crate::analysis::compare::sequence;
-    let settled = settling.filter(|_| matches!(plan.stop, crate::run::settle::Stop::Settled { .. }));
+    let settled = settling.filter(|_| matches!(plan.stop, crate::run::stop_rule::Stop::Settled { .. }));
     crate::model::results::Stopping {
         mode: if settled.is_some() { "settled" } else { "fixed" }.to_string(),
         interval: plan.stop.method().name().to_string(),

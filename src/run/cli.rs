@@ -261,7 +261,7 @@ pub struct BenchArgs {
     /// at a fixed rate the columns' ops/s are the rate, a service run's steps are read as a curve,
     /// and the hosts of a split run must run the same rounds.
     #[arg(long, value_enum, value_name = "MODE", help_heading = "What to run", hide_short_help = true)]
-    pub stop: Option<crate::run::settle::StopMode>,
+    pub stop: Option<crate::run::stop_rule::StopMode>,
     /// Time the measured rounds may take with --stop settled (default 20s)
     ///
     /// No round starts that the last round's length says would end past it (the first three

@@ -29,7 +29,7 @@ pub struct Plan {
     /// Measured rounds (with `--stop settled`, at most this many).
     pub rounds: u32,
     /// Whether the rounds run until the verdicts settle, or a fixed number of them.
-    pub stop: crate::run::settle::Stop,
+    pub stop: crate::run::stop_rule::Stop,
     /// The smallest ratio a verdict calls a direction (`--min-effect`, a fraction).
     pub min_effect: f64,
     /// Write every record, untimed, before anything is measured.
@@ -52,7 +52,7 @@ pub struct Plan {
     /// Python no-op calls spend known shares in named functions (hidden `--stub-known-shares`).
     pub stub_known_shares: bool,
     /// `--profile`: where its files go and how long its phases run.
-    pub profile: Option<crate::run::profile_pass::Settings>,
+    pub profile: Option<crate::run::profile_settings::Settings>,
     /// Which policies every client runs with.
     pub policies: Policies,
     /// How much of a Python batch result the timed call reads.
@@ -98,9 +98,9 @@ impl Plan {
         let mut plan = Plan {
             columns,
             rounds: args.rounds.unwrap_or(match stop {
-                crate::run::settle::Stop::Settled { .. } => crate::run::settle::DEFAULT_MAX_ROUNDS,
-                crate::run::settle::Stop::Fixed if args.service.is_some() => 3,
-                crate::run::settle::Stop::Fixed => 10,
+                crate::run::stop_rule::Stop::Settled { .. } => crate::run::stop_rule::DEFAULT_MAX_ROUNDS,
+                crate::run::stop_rule::Stop::Fixed if args.service.is_some() => 3,
+                crate::run::stop_rule::Stop::Fixed => 10,
             }),
             stop,
             min_effect: args.min_effect,
@@ -138,7 +138,7 @@ impl Plan {
             stub_spin: args.stub_spin,
             stub_known_shares: args.stub_known_shares,
             profile: args.profile.then(|| {
-                crate::run::profile_pass::Settings::new(
+                crate::run::profile_settings::Settings::new(
                     args.profile_dir.clone(),
                     args.output.as_deref(),
                     args.profile_time,
@@ -281,8 +281,8 @@ fn baseline(asked: Option<&str>, columns: &[PlannedColumn]) -> anyhow::Result<Op
 
 /// How the rounds end: until the verdicts settle unless `--stop fixed`, or an option that needs
 /// fixed rounds, says otherwise.
-fn stop(args: &BenchArgs) -> anyhow::Result<crate::run::settle::Stop> {
-    use crate::run::settle::{DEFAULT_BUDGET, Stop, StopMode};
+fn stop(args: &BenchArgs) -> anyhow::Result<crate::run::stop_rule::Stop> {
+    use crate::run::stop_rule::{DEFAULT_BUDGET, Stop, StopMode};
     let fixed_by = if args.service.is_some() {
         Some(("--service", "a service run reads its steps as a curve, every step over the same rounds"))
     } else if !args.rate.is_empty() {
@@ -862,7 +862,7 @@ mod tests {
         assert_eq!(plan(&["--clients", "rust-sync,rust-async"]).unwrap().baseline.as_deref(), Some("rust-sync"));
         let p = plan(&["--baseline", "rust-async"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("rust-async"));
-        assert_eq!(p.rounds, crate::run::settle::DEFAULT_MAX_ROUNDS);
+        assert_eq!(p.rounds, crate::run::stop_rule::DEFAULT_MAX_ROUNDS);
         let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4"]).unwrap();
         assert_eq!(p.baseline.as_deref(), Some("aerospike-py-sync@0.12.0"), "a release comparison");
         let p = plan(&["--client-version", "aerospike-py=0.12.0,0.14.4", "--baseline", "official-c"]).unwrap();
@@ -871,7 +871,7 @@ mod tests {
 
     #[test]
     fn rounds_run_until_settled_unless_fixed_or_an_option_needs_fixed_rounds() {
-        use crate::run::settle::{DEFAULT_BUDGET, Stop};
+        use crate::run::stop_rule::{DEFAULT_BUDGET, Stop};
         let p = plan(&[]).unwrap();
         assert_eq!((p.stop, p.rounds), (Stop::Settled { budget: DEFAULT_BUDGET }, 30));
         let p = plan(&["--budget", "1m", "--rounds", "12"]).unwrap();

@@ -7,7 +7,6 @@
 //! and the run goes on.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::engine::lane::Lane;
@@ -18,29 +17,8 @@ use crate::profile::py_spy::{RATE_HZ, Sampler};
 use crate::profile::stacks::{self, Stacks};
 use crate::profile::{differential, flame};
 use crate::run::plan::Plan;
+use crate::run::profile_settings::Settings;
 use crate::workload::Operation;
-
-/// What `--profile` asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Where the folded stacks and flame graphs go.
-    pub dir: PathBuf,
-    /// How long each sampled phase (and the unprofiled one before it) runs.
-    pub phase: Duration,
-}
-
-impl Settings {
-    /// `--profile-dir`, or `aerobench-profiles/<time>` beside the report file (or in the current
-    /// folder).
-    pub fn new(dir: Option<PathBuf>, report: Option<&Path>, phase: Duration) -> Settings {
-        let dir = dir.unwrap_or_else(|| {
-            let beside = report.and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "-");
-            beside.join("aerobench-profiles").join(stamp)
-        });
-        Settings { dir, phase }
-    }
-}
 
 /// Frames named per profile in the report.
 const TOP_FRAMES: usize = 12;
@@ -383,6 +361,8 @@ fn differentials(settings: &Settings, kept: &[Sampled], notes: &mut Vec<String>)
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     /// A stand-in for py-spy: fails at once as `fail_with` says (`native`: only with --native;

@@ -123,8 +123,8 @@ pub fn run(
     let all_phases = phases_per_round as u64 * u64::from(plan.rounds + 1 - first_round);
     // With --stop settled the cells that settle stop being measured: rounds until nothing is open.
     let mut settle = match plan.stop {
-        crate::run::settle::Stop::Settled { budget } => Some(crate::run::settle::Tracker::new(budget)),
-        crate::run::settle::Stop::Fixed => None,
+        crate::run::stop_rule::Stop::Settled { budget } => Some(crate::run::settle::Tracker::new(budget)),
+        crate::run::stop_rule::Stop::Fixed => None,
     };
     let mut observer = if settle.is_some() {
         progress::RunProgress::until_settled(show, all_phases)

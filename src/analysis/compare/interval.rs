@@ -95,6 +95,11 @@ pub fn estimate_by(method: Method, ratios: &[f64]) -> Option<Estimate> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_confidence_sequence_keeps_the_same_level_as_every_interval() {
+        assert!((1.0 - super::super::sequence::ALPHA - CONFIDENCE).abs() < 1e-12);
+    }
+
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
     }

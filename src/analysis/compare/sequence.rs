@@ -7,8 +7,6 @@
 //! set of means whose factor stays below 1/α covers the true mean at every round at once, and
 //! hence at a round chosen by looking at the data (the rounds of `--stop settled`).
 
-use crate::analysis::compare::interval::CONFIDENCE;
-
 /// The prior variance of the standardized effect (δ = μ/σ ~ N(0, g)): chosen by simulation
 /// (docs/verdicts.md) so that clear differences settle in three to six rounds; half-width
 /// factors 10.3 at 3 rounds, 5.7 at 5, 4.4 at 10, 3.9 at 30 (Student's t: 4.3, 2.8, 2.3, 2.0).
@@ -17,9 +15,13 @@ pub const PRIOR_G: f64 = 20.0;
 /// Rounds before the first look (fewer give no interval or one too wide to settle anything).
 pub const MIN_ROUNDS: u32 = 3;
 
-/// The level the sequence keeps at every round at once: 1 − 95%.
+/// The level the sequence keeps at every round at once: 1 − 95%, the confidence of every interval
+/// aerobench reports (`interval::CONFIDENCE`, held equal by a test there).
+pub const ALPHA: f64 = 0.05;
+
+/// [`ALPHA`], as the formulas below use it.
 pub fn alpha() -> f64 {
-    1.0 - CONFIDENCE
+    ALPHA
 }
 
 /// The Bayes factor of `xs` against the mean `mu0`, from its t statistic (n ≥ 2 values,
