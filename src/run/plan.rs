@@ -203,6 +203,28 @@ impl Plan {
         Some(duration + (duration / 10).max(Duration::from_millis(200)))
     }
 
+    /// Points a measured phase of `op` at the records as asked: single-record calls that leave
+    /// the record in place follow the key distribution (deletes go through the records in order,
+    /// each once), and a get phase makes the mix's updates.
+    pub fn aim_keys(&self, phase: &mut crate::engine::Phase, op: Operation) {
+        if matches!(
+            op,
+            Operation::Put
+                | Operation::Get
+                | Operation::Exists
+                | Operation::Touch
+                | Operation::Operate
+                | Operation::ReadModifyWrite
+                | Operation::Update
+        ) {
+            phase.keys = self.keys;
+            phase.space = phase.space.min(self.key_space);
+        }
+        if op == Operation::Get {
+            phase.updates = self.updates();
+        }
+    }
+
     /// Share of a get phase's calls that are updates, in a read/update mix.
     pub fn updates(&self) -> Option<f64> {
         self.mix.and_then(|m| m.update_share())

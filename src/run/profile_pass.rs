@@ -152,22 +152,7 @@ fn empty(column: &str, op: Operation) -> Profile {
 /// loop.
 fn phase_for(plan: &Plan, op: Operation, in_flight: u32, duration: Duration) -> Phase {
     let mut phase = Phase::measured(&plan.workload, op, plan.rounds + 1, Some(duration), in_flight, plan.patience);
-    if matches!(
-        op,
-        Operation::Put
-            | Operation::Get
-            | Operation::Exists
-            | Operation::Touch
-            | Operation::Operate
-            | Operation::ReadModifyWrite
-            | Operation::Update
-    ) {
-        phase.keys = plan.keys;
-        phase.space = phase.space.min(plan.key_space);
-    }
-    if op == Operation::Get {
-        phase.updates = plan.updates();
-    }
+    plan.aim_keys(&mut phase, op);
     phase
 }
 

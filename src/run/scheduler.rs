@@ -205,25 +205,9 @@ pub fn run(
                 };
                 // Measured phases run at the rate asked for; the warm-up stays a closed loop.
                 phase.rate = plan.rate.filter(|_| round > 0);
-                // Single-record calls that leave the record in place follow the key distribution;
-                // deletes go through the records in order, each once.
-                if round > 0
-                    && matches!(
-                        op,
-                        Operation::Put
-                            | Operation::Get
-                            | Operation::Exists
-                            | Operation::Touch
-                            | Operation::Operate
-                            | Operation::ReadModifyWrite
-                            | Operation::Update
-                    )
-                {
-                    phase.keys = plan.keys;
-                    phase.space = phase.space.min(plan.key_space);
-                }
-                if round > 0 && op == Operation::Get {
-                    phase.updates = plan.updates();
+                // Measured phases follow the key distribution (the warm-up goes through the records).
+                if round > 0 {
+                    plan.aim_keys(&mut phase, op);
                 }
                 // A record is deleted once: a delete phase stops when every record is gone, even
                 // with --duration time left.

@@ -118,22 +118,7 @@ fn last_round<'a>(measured: &'a [(String, Measured)], column: &str, op: Operatio
 fn phase(plan: &Plan, op: Operation, in_flight: u32) -> Phase {
     let mut phase = Phase::measured(&plan.workload, op, plan.rounds + 1, plan.duration, in_flight, plan.patience);
     phase.rate = plan.rate;
-    if matches!(
-        op,
-        Operation::Put
-            | Operation::Get
-            | Operation::Exists
-            | Operation::Touch
-            | Operation::Operate
-            | Operation::ReadModifyWrite
-            | Operation::Update
-    ) {
-        phase.keys = plan.keys;
-        phase.space = phase.space.min(plan.key_space);
-    }
-    if op == Operation::Get {
-        phase.updates = plan.updates();
-    }
+    plan.aim_keys(&mut phase, op);
     if plan.duration.is_none() {
         phase.lengthen =
             Some(engine::Lengthen { own_calls: phase.calls, min_time: plan.min_phase_time, cap: plan.lengthen_cap() });
