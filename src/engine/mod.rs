@@ -373,7 +373,9 @@ mod tests {
             .with_delay(Duration::from_millis(5));
         phase.lengthen = Some(Lengthen { cap: Duration::from_millis(100), ..lengthen });
         let m = measure(&mut slow, &phase, &mut Silent);
-        assert!((10..=25).contains(&m.recorder.count()), "{} calls of 5 ms in 100 ms", m.recorder.count());
+        // At most 20 calls of 5 ms fit in 100 ms (a few more as a sleep's end and the cap's check
+        // meet); a busy machine's late wake-ups make fewer, never the 100.
+        assert!((1..=25).contains(&m.recorder.count()), "{} calls of 5 ms in 100 ms", m.recorder.count());
         // Without a minimum time and within the cap, the phase makes exactly its calls.
         phase.lengthen = Some(Lengthen { min_time: Duration::ZERO, ..lengthen });
         let m = measure(&mut d, &phase, &mut Silent);

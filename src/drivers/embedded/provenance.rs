@@ -125,6 +125,13 @@ mod tests {
         run(&root, &["init", "-q"]);
         run(&root, &["add", "."]);
         run(&root, &["commit", "-q", "-m", "first"]);
+        // Built now, after the commit (written just before it, a busy machine can put the two
+        // in different seconds, and the build would be older than its commit).
+        std::fs::File::options()
+            .write(true)
+            .open(package.join("_ext.cpython-311-x86_64-linux-gnu.so"))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .unwrap();
         let build = inspect(&package, "_ext");
         let commit = build.commit.clone().unwrap();
         assert_eq!(commit.len(), 40);
