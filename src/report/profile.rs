@@ -108,7 +108,8 @@ pub fn lines(report: &RunReport) -> Vec<String> {
     for p in &profiles.profiles {
         let mut who = format!("{} / {}", label(report, &p.column), p.operation);
         if let Some(workers) = p.workers {
-            who.push_str(&format!(" ({workers} app workers merged)"));
+            let s = if workers == 1 { "" } else { "s" };
+            who.push_str(&format!(" ({workers} app worker{s} merged)"));
         }
         if let Some(note) = &p.note {
             out.push(format!("{who}: {note}"));
