@@ -350,3 +350,59 @@ fn ctrl_c_stops_every_app_and_keeps_what_was_measured() {
     let left: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
     assert!(!seen.is_empty() && left.is_empty(), "still running after Ctrl-C: {left:?} of {seen:?}");
 }
+
+/// `--profile` in a service run: after the last step, one sampled slice per app column with every
+/// worker of the app sampled by py-spy and their samples merged into one profile; the app floor
+/// is not profiled.
+#[test]
+fn profile_samples_every_app_worker_and_merges_them() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = common::scratch("service-profile");
+    let mut cmd = aerobench(&[
+        "--service",
+        "get-json",
+        "--clients",
+        "py-noop-async",
+        "--app-workers",
+        "2",
+        "--vus",
+        "4",
+        "--rounds",
+        "1",
+        "--duration",
+        "500ms",
+        "--profile",
+        "--profile-time",
+        "2s",
+    ]);
+    cmd.arg("--profile-dir").arg(&dir);
+    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    assert!(out.success(), "{}", out.describe());
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    common::assert_schema_valid(&doc);
+    let profiles = &doc["profiles"];
+    assert!(profiles["notes"].as_array().unwrap().is_empty(), "{profiles}");
+    let all = profiles["profiles"].as_array().unwrap();
+    let columns: Vec<&str> = all.iter().map(|p| p["column"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["py-noop-async"], "one profile per app column, the floor left out: {profiles}");
+    let p = &all[0];
+    assert_eq!(p["operation"], "get-json", "{p}");
+    assert_eq!(p["workers"], 2, "both app workers' samples merged: {p}");
+    assert!(p["samples"].as_u64().unwrap() > 0, "{p}");
+    let shares = p["shares"].as_object().unwrap();
+    let sum: f64 = shares.values().map(f).sum();
+    assert!((sum - 1.0).abs() < 1e-6, "shares add up to {sum}: {shares:?}");
+    let folded = std::fs::read_to_string(dir.join(p["folded"].as_str().unwrap())).unwrap();
+    let in_folded: u64 = folded.lines().map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap()).sum();
+    assert_eq!(in_folded, p["samples"].as_u64().unwrap(), "the folded stacks hold the profile's samples");
+    assert!(folded.contains("uvicorn"), "the app workers' stacks: {folded}");
+    let svg = std::fs::read_to_string(dir.join(p["flamegraph"].as_str().unwrap())).unwrap();
+    assert!(svg.contains("<svg"), "a flame graph");
+    let o = &p["overhead"];
+    assert!(f(&o["unprofiled_ops_per_sec"]) > 0.0 && f(&o["profiled_ops_per_sec"]) > 0.0, "{o}");
+    // The measured cells are the rounds' only: one cell per column, one round each.
+    for id in ["app-floor", "py-noop-async"] {
+        assert_eq!(cells(&doc, id).len(), 1, "{id}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

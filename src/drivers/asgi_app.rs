@@ -326,6 +326,11 @@ impl RunningApp {
         }
     }
 
+    /// The process ids of the app's ready workers (the processes that serve requests).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.markers().0.into_iter().collect()
+    }
+
     /// The pids of the ready workers, and the failed ones with their reasons, from the run folder.
     fn markers(&self) -> (BTreeSet<u32>, BTreeMap<u32, String>) {
         let mut ready = BTreeSet::new();

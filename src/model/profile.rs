@@ -47,6 +47,10 @@ pub struct Profile {
     pub overhead: Option<Overhead>,
     /// Why this phase has no samples, or what to keep in mind about them.
     pub note: Option<String>,
+    /// A service run's profile only: the app workers whose samples are merged in it (those
+    /// py-spy sampled at least once during the slice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
 }
 
 /// Where the samples of one phase went, each a fraction of the kept samples (they add up to 1).

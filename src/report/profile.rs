@@ -23,6 +23,8 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
             ops.push(&p.operation);
         }
     }
+    let rate_header =
+        if report.service.is_some() { "req/s sampled (last measured)" } else { "ops/s sampled (unsampled)" };
     ops.into_iter()
         .filter_map(|op| {
             let rows: Vec<Vec<Entry>> =
@@ -42,7 +44,7 @@ pub fn tables(report: &RunReport) -> Vec<OpTable> {
                     "interpreter (GC, GIL)",
                     "idle",
                     "other",
-                    "ops/s sampled (unsampled)",
+                    rate_header,
                 ]
                 .map(str::to_owned)
                 .to_vec(),
@@ -87,14 +89,28 @@ fn frame(name: &str) -> String {
 pub fn lines(report: &RunReport) -> Vec<String> {
     let Some(profiles) = &report.profiles else { return Vec::new() };
     let mut out = vec![format!("Profiles — {}", profiles.sampler)];
-    out.push(format!(
-        "folded stacks and flame graphs (SVG) in {}, one per column and operation; the sampled phases ran after the \
-         rounds and count in no table or verdict, each right after an unsampled one of the same column and \
-         operation: ops/s of the two give the cost of sampling",
-        profiles.dir
-    ));
+    out.push(if report.service.is_some() {
+        format!(
+            "folded stacks and flame graphs (SVG) in {}, one per app column (the app floors are not profiled); each \
+             app's sampled slice ran after the last step's rounds at that step's load, every worker of the app \
+             sampled and their samples merged, and counts in no cell or verdict: its requests/s against the \
+             column's last measured slice give the cost of sampling",
+            profiles.dir
+        )
+    } else {
+        format!(
+            "folded stacks and flame graphs (SVG) in {}, one per column and operation; the sampled phases ran after \
+             the rounds and count in no table or verdict, each right after an unsampled one of the same column and \
+             operation: ops/s of the two give the cost of sampling",
+            profiles.dir
+        )
+    });
     for p in &profiles.profiles {
-        let who = format!("{} / {}", label(report, &p.column), p.operation);
+        let mut who = format!("{} / {}", label(report, &p.column), p.operation);
+        if let Some(workers) = p.workers {
+            let s = if workers == 1 { "" } else { "s" };
+            who.push_str(&format!(" ({workers} app worker{s} merged)"));
+        }
         if let Some(note) = &p.note {
             out.push(format!("{who}: {note}"));
         }
@@ -158,6 +174,7 @@ mod tests {
             folded: Some(format!("{column}/get.folded")),
             flamegraph: Some(format!("{column}/get.svg")),
             overhead: Some(Overhead { unprofiled_ops_per_sec: 4000.0, profiled_ops_per_sec: 3000.0, slowdown: 0.25 }),
+            workers: None,
             note: None,
         };
         let mut unattached = profile("official-c", 0.0);

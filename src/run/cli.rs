@@ -677,8 +677,10 @@ pub struct BenchArgs {
     /// column's folded stacks and flame graph (SVG) go to --profile-dir. With two builds of one
     /// client (--client-version, --client-path, --python), a differential flame graph and the
     /// frames whose share grew or shrank most. --profile runs the --stages pass too (before the
-    /// sampled phases), so a client's own stage timers sit beside its profile. docs/profiles.md.
-    #[arg(long, conflicts_with = "service", help_heading = "Output")]
+    /// sampled phases), so a client's own stage timers sit beside its profile. With --service:
+    /// after the last step, one more slice per app column at the last step's load, every worker
+    /// of the app sampled and their samples merged (docs/service.md). docs/profiles.md.
+    #[arg(long, help_heading = "Output")]
     pub profile: bool,
     /// Where --profile writes its files
     ///
@@ -688,7 +690,7 @@ pub struct BenchArgs {
     /// How long each --profile phase runs
     ///
     /// Each of the two phases per column and operation, e.g. 3s (at 200 samples a second, 600
-    /// samples per busy thread).
+    /// samples per busy thread); with --service, the sampled slice of each app column.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s", requires = "profile", hide_short_help = true, help_heading = "Output")]
     pub profile_time: std::time::Duration,
 

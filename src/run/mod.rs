@@ -22,6 +22,7 @@ pub mod safety;
 pub mod scheduler;
 pub mod service;
 pub mod service_plan;
+pub mod service_profile;
 pub mod service_steps;
 pub mod settle;
 pub mod stage_pass;

@@ -21,7 +21,7 @@ use crate::run::profile_settings::Settings;
 use crate::workload::Operation;
 
 /// Frames named per profile in the report.
-const TOP_FRAMES: usize = 12;
+pub(crate) const TOP_FRAMES: usize = 12;
 /// Frames named per differential, each way.
 const TOP_SHIFTS: usize = 5;
 /// A frame's change of share smaller than this is noise.
@@ -133,10 +133,16 @@ enum Ran {
 }
 
 /// A profile with nothing in it yet.
-fn empty(column: &str, op: Operation) -> Profile {
+pub(crate) fn empty(column: &str, op: Operation) -> Profile {
+    named(column, op.name())
+}
+
+/// A profile of `column` and `operation` (an operation or a service scenario) with nothing in
+/// it yet.
+pub(crate) fn named(column: &str, operation: &str) -> Profile {
     Profile {
         column: column.to_owned(),
-        operation: op.name().to_owned(),
+        operation: operation.to_owned(),
         samples: 0,
         dropped_samples: 0,
         shares: WhereShares::default(),
@@ -145,6 +151,7 @@ fn empty(column: &str, op: Operation) -> Profile {
         flamegraph: None,
         overhead: None,
         note: None,
+        workers: None,
     }
 }
 
@@ -157,7 +164,7 @@ fn phase_for(plan: &Plan, op: Operation, in_flight: u32, duration: Duration) -> 
 }
 
 /// A file name for a column id (`aerospike-py-sync@local:py3.13` → `aerospike-py-sync@local_py3.13`).
-fn file_name(id: &str) -> String {
+pub(crate) fn file_name(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() || "@.-_+".contains(c) { c } else { '_' }).collect()
 }
 
@@ -172,7 +179,7 @@ const NATIVE_TRIES: usize = 3;
 /// unwind (it gives up at once, e.g. "UNW_EBADREG: bad register number") is sampled with its
 /// Python frames only, and why comes back beside the recording. Why not at all, as py-spy said
 /// it with native frames, when neither way attaches.
-fn attach(
+pub(crate) fn attach(
     sampler: &Sampler,
     pid: u32,
     raw: &std::path::Path,

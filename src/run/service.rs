@@ -83,7 +83,7 @@ pub fn run(
         phases: Vec::new(),
         cluster: None,
         stages: None,
-        profiles: None,
+        profiles: outcome.profiles,
         settling: None,
     };
     let mut report = super::assemble::assemble(plan, started_at, server, machine, calls, min_effect, None);

@@ -34,6 +34,8 @@ pub struct Outcome {
     pub incomplete: Option<String>,
     /// The load generator, as the report names it.
     pub load_generator: String,
+    /// What `--profile` found in the apps' workers, after the last step.
+    pub profiles: Option<crate::model::profile::Profiles>,
 }
 
 /// A column's app while it serves.
@@ -93,6 +95,11 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
             }
         }
     }
+    let profiles = plan
+        .profile
+        .as_ref()
+        .filter(|_| incomplete.is_none() && !stop::interrupted() && rounds_completed == svc.rounds)
+        .map(|settings| profile(svc, settings, &served, &slices, &load, show));
     let mut columns = Vec::new();
     let mut apps = Vec::new();
     for s in served {
@@ -112,7 +119,29 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
         columns.push(column);
         apps.push(ServiceColumn { error: Some(why), ..service });
     }
-    Ok(Outcome { columns, apps, slices, rounds_completed, warnings, incomplete, load_generator })
+    Ok(Outcome { columns, apps, slices, rounds_completed, warnings, incomplete, load_generator, profiles })
+}
+
+/// `--profile`: one sampled slice per app column (floors left out) at the last step's load.
+fn profile(
+    svc: &ServicePlan,
+    settings: &crate::run::profile_pass::Settings,
+    served: &[Served],
+    slices: &[SliceRecord],
+    load: &tokio::runtime::Runtime,
+    show: bool,
+) -> crate::model::profile::Profiles {
+    let last = svc.steps.values().len().saturating_sub(1);
+    let targets = served
+        .iter()
+        .filter(|s| !s.app.floor && s.column.error.is_none())
+        .filter_map(|s| {
+            let app = s.running.as_ref()?;
+            let slice = slice(svc, last, app.addr(), settings.phase, svc.indexes);
+            Some(super::service_profile::Target { column: &s.column, app, slice })
+        })
+        .collect();
+    super::service_profile::run(settings, svc.scenario.name(), targets, slices, load, show)
 }
 
 /// The load generator, as the report names it.
