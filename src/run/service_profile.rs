@@ -15,7 +15,8 @@ use crate::profile::flame;
 use crate::profile::owners::{self, Client};
 use crate::profile::py_spy::{RATE_HZ, Recording, Sampler};
 use crate::profile::stacks::{self, Stacks};
-use crate::run::profile_pass::{self, Settings, TOP_FRAMES, attach, file_name};
+use crate::run::profile_pass::{self, TOP_FRAMES, attach, file_name};
+use crate::run::profile_settings::Settings;
 use crate::service::http_load::{self, Slice};
 use crate::service::measured::SliceRecord;
 

@@ -125,7 +125,7 @@ pub fn run(plan: &Plan, svc: &ServicePlan, target: &Target, show: bool) -> anyho
 /// `--profile`: one sampled slice per app column (floors left out) at the last step's load.
 fn profile(
     svc: &ServicePlan,
-    settings: &crate::run::profile_pass::Settings,
+    settings: &crate::run::profile_settings::Settings,
     served: &[Served],
     slices: &[SliceRecord],
     load: &tokio::runtime::Runtime,
