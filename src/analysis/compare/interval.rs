@@ -34,16 +34,7 @@ pub fn t_975_real(df: f64) -> f64 {
 
 /// The mean of `xs` and the half-width of its 95% t-interval; no half-width with one value.
 pub fn mean_and_half_width(xs: &[f64]) -> Option<(f64, Option<f64>)> {
-    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
-        return None;
-    }
-    let n = xs.len();
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return Some((mean, None));
-    }
-    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    Some((mean, Some(t_975(n - 1) * (variance / n as f64).sqrt())))
+    Method::StudentT.mean_and_half_width(xs)
 }
 
 /// Which interval a verdict gets: the Student-t interval of a fixed number of rounds, or the
@@ -57,11 +48,27 @@ pub enum Method {
 }
 
 impl Method {
-    /// The mean of `xs` and the half-width of its 95% interval by this method.
+    /// The mean of `xs` and the half-width of its 95% interval by this method (infinite while a
+    /// confidence sequence excludes nothing yet); no half-width with one value, nothing when a
+    /// value is not finite.
     pub fn mean_and_half_width(self, xs: &[f64]) -> Option<(f64, Option<f64>)> {
+        if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        if n == 1 {
+            return Some((mean, None));
+        }
+        let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        Some((mean, Some(self.factor(n) * (variance / n as f64).sqrt())))
+    }
+
+    /// The half-width of the interval of `n` values, in standard errors of their mean.
+    fn factor(self, n: usize) -> f64 {
         match self {
-            Method::StudentT => mean_and_half_width(xs),
-            Method::ConfidenceSequence => super::sequence::mean_and_half_width(xs),
+            Method::StudentT => t_975(n - 1),
+            Method::ConfidenceSequence => super::sequence::half_width_factor(n),
         }
     }
 

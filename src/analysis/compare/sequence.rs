@@ -57,21 +57,8 @@ pub fn half_width_factor(n: usize) -> f64 {
     (nu * (q - 1.0) / (1.0 - q / spread)).sqrt()
 }
 
-/// The mean of `xs` and the half-width of its confidence sequence (infinite while it excludes
-/// nothing yet); no half-width with one value.
-pub fn mean_and_half_width(xs: &[f64]) -> Option<(f64, Option<f64>)> {
-    if xs.is_empty() || xs.iter().any(|x| !x.is_finite()) {
-        return None;
-    }
-    let n = xs.len();
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return Some((mean, None));
-    }
-    let (_, sd) = mean_and_sd(xs)?;
-    Some((mean, Some(half_width_factor(n) * sd / (n as f64).sqrt())))
-}
-
+/// The mean and standard deviation of `xs` (two values at least), for the factor above.
+#[cfg(test)]
 fn mean_and_sd(xs: &[f64]) -> Option<(f64, f64)> {
     if xs.len() < 2 {
         return None;
@@ -86,6 +73,11 @@ fn mean_and_sd(xs: &[f64]) -> Option<(f64, f64)> {
 mod tests {
     use super::*;
     use rand::{RngExt as _, SeedableRng as _};
+
+    /// The mean of `xs` and the half-width of its confidence sequence, as the verdicts get it.
+    fn mean_and_half_width(xs: &[f64]) -> Option<(f64, Option<f64>)> {
+        crate::analysis::compare::interval::Method::ConfidenceSequence.mean_and_half_width(xs)
+    }
 
     #[test]
     fn the_bound_is_where_the_factor_reaches_one_over_alpha() {
