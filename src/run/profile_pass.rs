@@ -38,18 +38,36 @@ struct Sampled {
     native: bool,
 }
 
-/// Runs the pass on `lanes` (every lane still running; those without a worker are not
-/// profiled) and returns what it found.
-pub fn run(plan: &Plan, settings: &Settings, lanes: Vec<&mut Box<dyn Lane>>, show: bool) -> Profiles {
-    let mut out = Profiles {
+/// A pass's report before anything was sampled, its phases `phase` long.
+pub(crate) fn nothing_yet(settings: &Settings, phase: Duration) -> Profiles {
+    Profiles {
         sampler: Sampler::describe(),
         rate_hz: RATE_HZ,
-        phase_secs: settings.phase.as_secs_f64(),
+        phase_secs: phase.as_secs_f64(),
         dir: settings.dir.display().to_string(),
         profiles: Vec::new(),
         differentials: Vec::new(),
         notes: Vec::new(),
-    };
+    }
+}
+
+/// py-spy installed and the profiles' folder made; the note saying why nothing was sampled, if
+/// either could not be.
+pub(crate) fn ready(settings: &Settings, show: bool) -> Result<Sampler, String> {
+    let spin = progress::spinner(show, "installing py-spy for --profile".to_owned());
+    let sampler = Sampler::install();
+    spin.finish_and_clear();
+    let sampler =
+        sampler.map_err(|why| format!("--profile: py-spy could not be installed, so nothing was sampled: {why}"))?;
+    std::fs::create_dir_all(&settings.dir)
+        .map_err(|e| format!("--profile: cannot create {} ({e}), so nothing was sampled", settings.dir.display()))?;
+    Ok(sampler)
+}
+
+/// Runs the pass on `lanes` (every lane still running; those without a worker are not
+/// profiled) and returns what it found.
+pub fn run(plan: &Plan, settings: &Settings, lanes: Vec<&mut Box<dyn Lane>>, show: bool) -> Profiles {
+    let mut out = nothing_yet(settings, settings.phase);
     let lanes: Vec<&mut Box<dyn Lane>> =
         lanes.into_iter().filter(|l| l.pid().is_some() && l.column().error.is_none()).collect();
     if lanes.is_empty() {
@@ -60,20 +78,13 @@ pub fn run(plan: &Plan, settings: &Settings, lanes: Vec<&mut Box<dyn Lane>>, sho
         );
         return out;
     }
-    let spin = progress::spinner(show, "installing py-spy for --profile".to_owned());
-    let sampler = Sampler::install();
-    spin.finish_and_clear();
-    let sampler = match sampler {
+    let sampler = match ready(settings, show) {
         Ok(s) => s,
         Err(why) => {
-            out.notes.push(format!("--profile: py-spy could not be installed, so nothing was sampled: {why}"));
+            out.notes.push(why);
             return out;
         }
     };
-    if let Err(e) = std::fs::create_dir_all(&settings.dir) {
-        out.notes.push(format!("--profile: cannot create {} ({e}), so nothing was sampled", settings.dir.display()));
-        return out;
-    }
     if plan.ops.contains(&Operation::Delete) {
         out.notes.push("--profile: delete is not profiled (its phase deletes each record once)".to_owned());
     }

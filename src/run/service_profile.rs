@@ -37,33 +37,18 @@ pub fn run(
     load: &tokio::runtime::Runtime,
     show: bool,
 ) -> Profiles {
-    let mut out = Profiles {
-        sampler: Sampler::describe(),
-        rate_hz: RATE_HZ,
-        phase_secs: targets.first().map_or(0.0, |t| t.slice.duration.as_secs_f64()),
-        dir: settings.dir.display().to_string(),
-        profiles: Vec::new(),
-        differentials: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut out = profile_pass::nothing_yet(settings, targets.first().map_or(Duration::ZERO, |t| t.slice.duration));
     if targets.is_empty() {
         out.notes.push("--profile: no app column served to the end, so nothing was sampled".to_owned());
         return out;
     }
-    let spin = crate::engine::progress::spinner(show, "installing py-spy for --profile".to_owned());
-    let sampler = Sampler::install();
-    spin.finish_and_clear();
-    let sampler = match sampler {
+    let sampler = match profile_pass::ready(settings, show) {
         Ok(s) => s,
         Err(why) => {
-            out.notes.push(format!("--profile: py-spy could not be installed, so nothing was sampled: {why}"));
+            out.notes.push(why);
             return out;
         }
     };
-    if let Err(e) = std::fs::create_dir_all(&settings.dir) {
-        out.notes.push(format!("--profile: cannot create {} ({e}), so nothing was sampled", settings.dir.display()));
-        return out;
-    }
     for target in targets {
         if crate::engine::stop::interrupted() {
             break;
