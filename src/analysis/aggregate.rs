@@ -298,23 +298,7 @@ mod tests {
             recorder.record_ok(Duration::from_micros(latency_us));
         }
         recorder.add_records(records);
-        Measured {
-            op,
-            round,
-            recorder,
-            wall_secs,
-            stopped: None,
-            server_unresponsive: false,
-            driver_error: None,
-            cpu_secs: Some(wall_secs / 2.0),
-            peak_rss_bytes: None,
-            gc_secs: None,
-            loop_gaps: None,
-            competitor: None,
-            open_loop: None,
-            updates: None,
-            unsupported: None,
-        }
+        Measured { cpu_secs: Some(wall_secs / 2.0), ..Measured::plain(op, round, recorder, wall_secs) }
     }
 
     #[test]

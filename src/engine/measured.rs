@@ -50,6 +50,31 @@ pub struct Measured {
 }
 
 #[cfg(test)]
+impl Measured {
+    /// A phase that ran `recorder`'s calls in `wall_secs` to its end, nothing else known (for
+    /// tests; set what a test needs beside it with `..`).
+    pub fn plain(op: Operation, round: u32, recorder: Recorder, wall_secs: f64) -> Measured {
+        Measured {
+            op,
+            round,
+            recorder,
+            wall_secs,
+            stopped: None,
+            server_unresponsive: false,
+            driver_error: None,
+            cpu_secs: None,
+            peak_rss_bytes: None,
+            gc_secs: None,
+            loop_gaps: None,
+            competitor: None,
+            open_loop: None,
+            updates: None,
+            unsupported: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -62,21 +87,9 @@ mod tests {
         rec.record_error(Duration::ZERO, "timeout");
         rec.add_records(7);
         let m = Measured {
-            op: Operation::Get,
-            round: 3,
-            recorder: rec,
-            wall_secs: 0.25,
-            stopped: None,
-            server_unresponsive: false,
-            driver_error: None,
             cpu_secs: Some(0.1),
             peak_rss_bytes: Some(1 << 20),
-            gc_secs: None,
-            loop_gaps: None,
-            competitor: None,
-            open_loop: None,
-            updates: None,
-            unsupported: None,
+            ..Measured::plain(Operation::Get, 3, rec, 0.25)
         };
         let back: Measured = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back.recorder.histogram(), m.recorder.histogram());

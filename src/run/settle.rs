@@ -235,23 +235,7 @@ mod tests {
         for _ in 0..calls {
             recorder.record_ok(Duration::from_micros(100));
         }
-        Measured {
-            op,
-            round,
-            recorder,
-            wall_secs,
-            stopped: None,
-            server_unresponsive: false,
-            driver_error: None,
-            cpu_secs: None,
-            peak_rss_bytes: None,
-            gc_secs: None,
-            loop_gaps: None,
-            competitor: None,
-            open_loop: None,
-            updates: None,
-            unsupported: None,
-        }
+        Measured::plain(op, round, recorder, wall_secs)
     }
 
     #[test]

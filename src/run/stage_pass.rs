@@ -277,21 +277,8 @@ mod tests {
                 recorder.record_ok(std::time::Duration::from_micros(100));
             }
             let m = Measured {
-                op,
-                round,
-                recorder,
-                wall_secs: 1.0,
-                stopped: None,
-                server_unresponsive: false,
-                driver_error: None,
-                cpu_secs: None,
-                peak_rss_bytes: None,
-                gc_secs: None,
-                loop_gaps: None,
-                competitor: None,
-                open_loop: None,
-                updates: None,
                 unsupported: unsupported.then(|| "not supported by the client".to_string()),
+                ..Measured::plain(op, round, recorder, 1.0)
             };
             ("noop".to_string(), m)
         };
